@@ -1,0 +1,311 @@
+//! [`LoadError`]: one problem in an input file (scenario, spec or target), with `file:line:col`,
+//! the path inside the document, and what was expected; rendered in one place.
+//!
+//! ```text
+//! error: invalid scenario
+//!   --> scenarios/demo/basic.yaml:14:23
+//!    |
+//! 14 |     expect: { status: fourohone }
+//!    |                       ^ expected an HTTP status code (100–599), found the string "fourohone"
+//!    |
+//!    = at scenarios[0].steps[2].expect.status
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What kind of file a [`LoadError`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A file under `scenarios/`.
+    Scenario,
+    /// A file under `specs/`.
+    Spec,
+    /// A target file.
+    Target,
+}
+
+impl InputKind {
+    fn noun(self) -> &'static str {
+        match self {
+            InputKind::Scenario => "scenario",
+            InputKind::Spec => "spec",
+            InputKind::Target => "target",
+        }
+    }
+}
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+/// One problem found while loading an input file.
+#[derive(Debug, Clone)]
+pub struct LoadError {
+    /// What kind of file it is.
+    pub input: InputKind,
+    /// The file, as given (relative paths stay relative).
+    pub file: PathBuf,
+    /// Where in the file, when known.
+    pub location: Option<Location>,
+    /// The path inside the document, e.g. `scenarios[0].steps[2].expect.status`.
+    pub path: Option<String>,
+    /// What was wrong and what was expected, a lowercase fragment.
+    pub message: String,
+    /// The text of the line at `location`, for the caret display.
+    pub source_line: Option<String>,
+}
+
+impl LoadError {
+    /// Creates an error about `file` with no position yet.
+    pub fn new(input: InputKind, file: &Path, message: impl Into<String>) -> Self {
+        Self {
+            input,
+            file: file.to_owned(),
+            location: None,
+            path: None,
+            message: message.into(),
+            source_line: None,
+        }
+    }
+
+    /// Sets the path inside the document.
+    pub fn at_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        if !path.is_empty() && path != "." {
+            self.path = Some(path);
+        }
+        self
+    }
+
+    /// Sets the position, taking the source line from `text`.
+    pub fn at_location(mut self, text: &str, location: Location) -> Self {
+        self.source_line = text
+            .lines()
+            .nth(location.line.saturating_sub(1))
+            .map(str::to_owned);
+        self.location = Some(location);
+        self
+    }
+
+    /// Sets the position of the first occurrence of `needle` at or after byte `from` in `text`.
+    pub fn near(self, text: &str, from: usize, needle: &str) -> Self {
+        match locate(text, from, needle) {
+            Some(location) => self.at_location(text, location),
+            None => self,
+        }
+    }
+}
+
+/// Finds the 1-based line and column of `needle` at or after byte offset `from`.
+pub fn locate(text: &str, from: usize, needle: &str) -> Option<Location> {
+    if needle.is_empty() {
+        return None;
+    }
+    let from = (0..=from.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))?;
+    let offset = from + text[from..].find(needle)?;
+    Some(offset_location(text, offset))
+}
+
+/// Converts a byte offset to a 1-based line and column (columns count characters).
+pub fn offset_location(text: &str, offset: usize) -> Location {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Location {
+        line,
+        column: before[line_start..].chars().count() + 1,
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: invalid {}", self.input.noun())?;
+        match self.location {
+            Some(loc) => writeln!(
+                f,
+                "  --> {}:{}:{}",
+                self.file.display(),
+                loc.line,
+                loc.column
+            )?,
+            None => writeln!(f, "  --> {}", self.file.display())?,
+        }
+        let gutter = self.location.map_or(1, |l| l.line.to_string().len()).max(1);
+        let pad = " ".repeat(gutter);
+        match (&self.location, &self.source_line) {
+            (Some(loc), Some(line)) => {
+                writeln!(f, "{pad} |")?;
+                writeln!(f, "{} | {}", loc.line, line)?;
+                let indent: String = line
+                    .chars()
+                    .take(loc.column.saturating_sub(1))
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                writeln!(f, "{pad} | {indent}^ {}", self.message)?;
+            }
+            _ => {
+                writeln!(f, "{pad} |")?;
+                writeln!(f, "{pad} | {}", self.message)?;
+            }
+        }
+        if let Some(path) = &self.path {
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{pad} = at {path}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a set of input files.
+#[derive(Debug, Clone, Default)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl LoadErrors {
+    /// Returns true when nothing was wrong.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Renders every error, then a count.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for error in &self.0 {
+            out.push_str(&error.to_string());
+            out.push('\n');
+        }
+        let n = self.0.len();
+        out.push_str(&format!(
+            "error: {n} problem{} found in the input files\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+}
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// Converts a serde_yaml error (wrapped with its document path) into a [`LoadError`], stripping
+/// the position and path serde_yaml already put in its message, and suggesting the nearest field
+/// for an unknown one.
+pub fn from_yaml_error(
+    input: InputKind,
+    file: &Path,
+    text: &str,
+    error: &serde_path_to_error::Error<serde_yaml::Error>,
+) -> LoadError {
+    let inner = error.inner();
+    let mut message = inner.to_string();
+    // serde_yaml appends " at line L column C" and may prefix "path: ".
+    if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    let mut path = error.path().to_string();
+    // A syntax error has no element yet: serde_path_to_error shows it as `?`.
+    while let Some(stripped) = path.strip_suffix(".?").or_else(|| path.strip_suffix('?')) {
+        path = stripped.to_owned();
+    }
+    if let Some((head, rest)) = message.split_once(": ")
+        && !head.contains(' ')
+        && (head.contains('.') || head.contains('[') || path.starts_with(head))
+    {
+        message = rest.to_owned();
+    }
+    message = suggest_field(&message);
+    let mut load_error = LoadError::new(input, file, message).at_path(path);
+    if let Some(loc) = inner.location() {
+        load_error = load_error.at_location(
+            text,
+            Location {
+                line: loc.line(),
+                column: loc.column(),
+            },
+        );
+    }
+    load_error
+}
+
+/// Adds "Did you mean `x`?" to serde's "unknown field `y`, expected one of ..." messages.
+fn suggest_field(message: &str) -> String {
+    let kinds = ["unknown field `", "unknown variant `"];
+    for kind in kinds {
+        let Some(rest) = message.strip_prefix(kind) else {
+            continue;
+        };
+        let Some(end) = rest.find('`') else {
+            continue;
+        };
+        let wrong = &rest[..end];
+        let candidates: Vec<&str> = rest[end..].split('`').skip(1).step_by(2).collect();
+        let best = candidates
+            .iter()
+            .map(|c| (strsim::levenshtein(wrong, c), *c))
+            .filter(|(d, _)| *d <= 2)
+            .min();
+        if let Some((_, best)) = best {
+            return format!("{message}. Did you mean `{best}`?");
+        }
+    }
+    message.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_file_line_col_caret_and_path() {
+        let text = "a: 1\nexpect: { status: fourohone }\n";
+        let error = LoadError::new(
+            InputKind::Scenario,
+            Path::new("s.yaml"),
+            "expected a status",
+        )
+        .at_path("scenarios[0].expect.status")
+        .near(text, 0, "fourohone");
+        let rendered = error.to_string();
+        assert!(rendered.contains("--> s.yaml:2:19"), "{rendered}");
+        assert!(
+            rendered.contains("2 | expect: { status: fourohone }"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("                  ^ expected a status"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("= at scenarios[0].expect.status"),
+            "{rendered}"
+        );
+    }
+
+    #[test]
+    fn suggests_the_nearest_field() {
+        let m = suggest_field("unknown field `expct`, expected one of `name`, `request`, `expect`");
+        assert!(m.ends_with("Did you mean `expect`?"), "{m}");
+        let m = suggest_field("unknown field `zzzzzz`, expected one of `name`, `request`");
+        assert!(!m.contains("Did you mean"), "{m}");
+    }
+
+    #[test]
+    fn locate_handles_offsets_past_the_end() {
+        assert_eq!(locate("abc", 10, "b"), None);
+        assert_eq!(
+            locate("ab\ncd", 0, "d"),
+            Some(Location { line: 2, column: 2 })
+        );
+    }
+}

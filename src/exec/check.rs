@@ -1,0 +1,346 @@
+//! Evaluating a step's [`Expectation`] against an [`Exchange`]: every check is evaluated, and
+//! each one that does not hold says what was expected and what was found.
+
+use std::time::Duration;
+
+use crate::net::{Exchange, Outcome};
+use crate::scenario::model::{Expectation, ExpectedOutcome, JsonCheck, TextCheck};
+
+/// The result of checking one step.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Checks that held.
+    pub passed: Vec<String>,
+    /// Checks that did not.
+    pub failed: Vec<String>,
+    /// Set when the step could not run at all (the verdict is Error, not Fail).
+    pub error: Option<String>,
+}
+
+/// Renders templates inside expectations.
+pub trait Render {
+    /// Renders a template text.
+    fn render(&self, template: &crate::scenario::Template) -> Result<String, String>;
+    /// Renders string leaves of a JSON value.
+    fn render_json(&self, value: &serde_json::Value) -> Result<serde_json::Value, String>;
+}
+
+fn secs(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// Checks the transport outcome, then (for responses) status, headers, JSON and body.
+pub fn check(
+    expect: &Expectation,
+    exchange: &Exchange,
+    within: Option<Duration>,
+    render: &dyn Render,
+) -> CheckReport {
+    let mut report = CheckReport::default();
+    let observed = &exchange.outcome;
+    if let Outcome::Other(detail) = observed {
+        report.error = Some(format!("could not send the request: {detail}"));
+        return report;
+    }
+    let wanted = expect.outcome;
+    let outcome_ok = match wanted {
+        ExpectedOutcome::Response => matches!(observed, Outcome::Response(_)),
+        ExpectedOutcome::Timeout => observed.is_timeout(),
+        ExpectedOutcome::Refused => *observed == Outcome::Refused,
+        ExpectedOutcome::Reset => *observed == Outcome::Reset,
+    };
+    let within_text = within
+        .map(|w| format!(" within {}", secs(w)))
+        .unwrap_or_default();
+    if outcome_ok {
+        match wanted {
+            ExpectedOutcome::Timeout => report.passed.push(format!(
+                "no response{within_text} ({}, after {})",
+                observed,
+                secs(exchange.elapsed)
+            )),
+            ExpectedOutcome::Response => {}
+            other => report.passed.push(format!("outcome {other}")),
+        }
+    } else {
+        let expected = match wanted {
+            ExpectedOutcome::Response => "a response".to_owned(),
+            ExpectedOutcome::Timeout => format!("timeout (no response{within_text})"),
+            other => other.to_string(),
+        };
+        let found = match observed {
+            Outcome::Response(s) => format!("got HTTP {s}"),
+            o if o.is_timeout() => format!("{o} after {}", secs(exchange.elapsed)),
+            o => o.to_string(),
+        };
+        let hint = match (wanted, observed) {
+            (ExpectedOutcome::Timeout, Outcome::Refused) => {
+                ": the connection was actively rejected, but a dropping allowlist never answers"
+            }
+            (ExpectedOutcome::Timeout, Outcome::Response(_)) => {
+                ": the source was answered, so it is not being dropped"
+            }
+            _ => "",
+        };
+        report
+            .failed
+            .push(format!("{found}, expected {expected}{hint}"));
+        return report;
+    }
+    if wanted == ExpectedOutcome::Response
+        && let Some(limit) = within
+    {
+        if exchange.elapsed > limit {
+            report.failed.push(format!(
+                "took {}, expected within {}",
+                secs(exchange.elapsed),
+                secs(limit)
+            ));
+        } else {
+            report
+                .passed
+                .push(format!("answered within {}", secs(limit)));
+        }
+    }
+    let Some(response) = &exchange.response else {
+        return report;
+    };
+    if let Some(status) = &expect.status {
+        if status.contains(response.status) {
+            report.passed.push(format!("status {}", response.status));
+        } else {
+            report
+                .failed
+                .push(format!("got HTTP {}, expected {status}", response.status));
+        }
+    }
+    for (name, checks) in &expect.headers {
+        let values = response.header_values(name.0.as_str());
+        let shown = name.0.as_str();
+        for check in &checks.0 {
+            let subject = format!("header `{shown}`");
+            match text_check(check, &values, &subject, true, render) {
+                Ok(Ok(ok)) => report.passed.push(ok),
+                Ok(Err(failed)) => report.failed.push(failed),
+                Err(e) => report.error = Some(e),
+            }
+        }
+    }
+    if let Some(checks) = &expect.body {
+        let text = response.text();
+        let values: Vec<&str> = if text.is_empty() {
+            vec![]
+        } else {
+            vec![text.as_str()]
+        };
+        for check in &checks.0 {
+            match text_check(check, &values, "body", false, render) {
+                Ok(Ok(ok)) => report.passed.push(ok),
+                Ok(Err(failed)) => report.failed.push(failed),
+                Err(e) => report.error = Some(e),
+            }
+        }
+    }
+    if !expect.json.is_empty() {
+        match serde_json::from_slice::<serde_json::Value>(&response.body) {
+            Err(e) => report.failed.push(format!(
+                "body is not JSON ({e}), so {} JSONPath check(s) cannot hold: {}",
+                expect.json.len(),
+                excerpt(&response.text(), 120)
+            )),
+            Ok(document) => {
+                for (path, checks) in &expect.json {
+                    let nodes: Vec<&serde_json::Value> = path.compiled().query(&document).all();
+                    for check in &checks.0 {
+                        match json_check(check, path.source(), &nodes, render) {
+                            Ok(Ok(ok)) => report.passed.push(ok),
+                            Ok(Err(failed)) => report.failed.push(failed),
+                            Err(e) => report.error = Some(e),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+fn excerpt(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
+
+type CheckResult = Result<Result<String, String>, String>;
+
+fn text_check(
+    check: &TextCheck,
+    values: &[&str],
+    subject: &str,
+    is_header: bool,
+    render: &dyn Render,
+) -> CheckResult {
+    let found = || match values {
+        [] if is_header => "it is absent".to_owned(),
+        [] => "it is empty".to_owned(),
+        [one] => format!("found {}", excerpt(one, 200)),
+        many => format!(
+            "found {}",
+            many.iter()
+                .map(|v| excerpt(v, 120))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let (present_word, absent_word) = if is_header {
+        ("present", "absent")
+    } else {
+        ("non-empty", "empty")
+    };
+    Ok(match check {
+        TextCheck::Present => {
+            if values.is_empty() {
+                Err(format!("{subject}: expected {present_word}, {}", found()))
+            } else {
+                Ok(format!("{subject} {present_word}"))
+            }
+        }
+        TextCheck::Absent => {
+            if values.is_empty() {
+                Ok(format!("{subject} {absent_word}"))
+            } else {
+                Err(format!("{subject}: expected {absent_word}, {}", found()))
+            }
+        }
+        TextCheck::Equals(t) => {
+            let want = render.render(t)?;
+            if values.iter().any(|v| *v == want) {
+                Ok(format!("{subject} equals {}", excerpt(&want, 120)))
+            } else {
+                Err(format!(
+                    "{subject}: expected to equal {}, {}",
+                    excerpt(&want, 120),
+                    found()
+                ))
+            }
+        }
+        TextCheck::Contains(t) => {
+            let want = render.render(t)?;
+            if values.iter().any(|v| v.contains(&want)) {
+                Ok(format!("{subject} contains {}", excerpt(&want, 120)))
+            } else {
+                Err(format!(
+                    "{subject}: expected to contain {}, {}",
+                    excerpt(&want, 120),
+                    found()
+                ))
+            }
+        }
+        TextCheck::Matches(re) => {
+            if values.iter().any(|v| re.0.is_match(v)) {
+                Ok(format!("{subject} matches /{}/", re.0.as_str()))
+            } else {
+                Err(format!(
+                    "{subject}: expected to match /{}/, {}",
+                    re.0.as_str(),
+                    found()
+                ))
+            }
+        }
+    })
+}
+
+fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    }
+}
+
+fn json_check(
+    check: &JsonCheck,
+    path: &str,
+    nodes: &[&serde_json::Value],
+    render: &dyn Render,
+) -> CheckResult {
+    let found = || match nodes {
+        [] => "it selects nothing".to_owned(),
+        [one] => format!("found {}", excerpt(&one.to_string(), 200)),
+        many => format!("it selects {} values", many.len()),
+    };
+    let single = || match nodes {
+        [one] => Some(*one),
+        _ => None,
+    };
+    let compare = |name: &str, bound: f64, holds: fn(f64, f64) -> bool| -> Result<String, String> {
+        match single().and_then(|v| v.as_f64()) {
+            Some(n) if holds(n, bound) => Ok(format!("{path} {name} {bound} ({n})")),
+            Some(n) => Err(format!("{path}: expected {name} {bound}, found {n}")),
+            None => Err(format!(
+                "{path}: expected a number {name} {bound}, {}",
+                found()
+            )),
+        }
+    };
+    Ok(match check {
+        JsonCheck::Exists => {
+            if nodes.is_empty() {
+                Err(format!("{path}: expected to exist, {}", found()))
+            } else {
+                Ok(format!("{path} exists"))
+            }
+        }
+        JsonCheck::Absent => {
+            if nodes.is_empty() {
+                Ok(format!("{path} absent"))
+            } else {
+                Err(format!("{path}: expected absent, {}", found()))
+            }
+        }
+        JsonCheck::Equals(value) => {
+            let want = render.render_json(value)?;
+            match single() {
+                Some(v) if json_equal(v, &want) => {
+                    Ok(format!("{path} equals {}", excerpt(&want.to_string(), 120)))
+                }
+                _ => Err(format!(
+                    "{path}: expected to equal {}, {}",
+                    excerpt(&want.to_string(), 120),
+                    found()
+                )),
+            }
+        }
+        JsonCheck::Matches(re) => match single().and_then(|v| v.as_str()) {
+            Some(s) if re.0.is_match(s) => Ok(format!("{path} matches /{}/", re.0.as_str())),
+            _ => Err(format!(
+                "{path}: expected a string matching /{}/, {}",
+                re.0.as_str(),
+                found()
+            )),
+        },
+        JsonCheck::Contains(t) => {
+            let want = render.render(t)?;
+            match single().and_then(|v| v.as_str()) {
+                Some(s) if s.contains(&want) => {
+                    Ok(format!("{path} contains {}", excerpt(&want, 120)))
+                }
+                _ => Err(format!(
+                    "{path}: expected a string containing {}, {}",
+                    excerpt(&want, 120),
+                    found()
+                )),
+            }
+        }
+        JsonCheck::Gt(b) => compare(">", *b, |n, b| n > b),
+        JsonCheck::Ge(b) => compare(">=", *b, |n, b| n >= b),
+        JsonCheck::Lt(b) => compare("<", *b, |n, b| n < b),
+        JsonCheck::Le(b) => compare("<=", *b, |n, b| n <= b),
+    })
+}

@@ -1,0 +1,757 @@
+//! The executor: runs a [`PlannedScenario`] step by step and always yields a [`ScenarioResult`]
+//! (running never returns `Err`: could-not-run is [`Verdict::Error`]).
+//!
+//! On a virtual-clock target every scenario gets its own [`VirtualClock`] and its own instances of
+//! the embedded mocks, so scenarios run concurrently without sharing state or time.
+
+pub mod check;
+pub mod result;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::clock::{Clock, VirtualClock};
+use crate::net::{ClientPool, Exchange, SourceAddr};
+use crate::plan::PlannedScenario;
+use crate::scenario::model::{
+    AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, RequestSpec, Step,
+};
+use crate::scenario::{Template, VarRef};
+use crate::secret::{Secret, SecretRegistry};
+use crate::target::{HostSpec, SecretSource, Target};
+pub use result::{ScenarioResult, StepResult, Transcript, Verdict};
+
+/// Request headers whose values are credentials: always shown as `[redacted]`.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+/// Form and JSON fields whose values are credentials.
+const CREDENTIAL_FIELDS: &[&str] = &[
+    "password",
+    "client_secret",
+    "code_verifier",
+    "refresh_token",
+    "access_token",
+    "assertion",
+    "code",
+];
+/// How much of a body a transcript keeps.
+const BODY_EXCERPT: usize = 2048;
+
+/// Options for the embedded mocks of a run.
+#[derive(Debug, Clone, Default)]
+pub struct MockOptions {
+    /// Named deviations from the documented behaviour (for tests proving scenarios catch them).
+    pub deviations: Vec<String>,
+}
+
+/// Runs scenarios against one target. Shared by all scenarios of a run.
+pub struct Runner {
+    target: Arc<Target>,
+    secrets: Arc<SecretRegistry>,
+    /// provider → secret name → value, or why it is missing.
+    secret_values: HashMap<String, HashMap<String, Result<Secret, String>>>,
+    clients: ClientPool,
+    mock_options: MockOptions,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("target", &self.target.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// Resolves the target's secrets (environment variables, or mock values) and registers them.
+    pub fn new(target: Arc<Target>, mock_options: MockOptions) -> Self {
+        let secrets = Arc::new(SecretRegistry::new());
+        let mut secret_values = HashMap::new();
+        for (provider, config) in &target.providers {
+            let mut values = HashMap::new();
+            for (name, source) in &config.secrets {
+                let Ok(secret_name) = name.parse() else {
+                    continue;
+                };
+                let value = match source {
+                    SecretSource::Value(v) => Ok(v.clone()),
+                    SecretSource::Env(var) => match std::env::var(var) {
+                        Ok(v) if !v.is_empty() => Ok(v),
+                        _ => Err(format!(
+                            "secret `{name}` is not set: environment variable `{var}` is empty or unset"
+                        )),
+                    },
+                };
+                let value = value.map(|v| {
+                    let secret = Secret::new(secret_name, v);
+                    secrets.register(&secret);
+                    secret
+                });
+                values.insert(name.clone(), value);
+            }
+            secret_values.insert(provider.clone(), values);
+        }
+        Self {
+            target,
+            secrets,
+            secret_values,
+            clients: ClientPool::new(),
+            mock_options,
+        }
+    }
+
+    /// Returns the run's secret registry (every sink redacts through it).
+    pub fn secrets(&self) -> &Arc<SecretRegistry> {
+        &self.secrets
+    }
+
+    /// Returns the target.
+    pub fn target(&self) -> &Arc<Target> {
+        &self.target
+    }
+
+    /// Runs one scenario. Never fails: problems become the verdict.
+    pub async fn run(&self, planned: &PlannedScenario) -> ScenarioResult {
+        let started = SystemTime::now();
+        let wall = Instant::now();
+        let mut result = ScenarioResult {
+            trial_name: planned.trial_name(),
+            classname: planned.classname(),
+            provider: planned.provider.clone(),
+            id: planned.scenario.id.to_string(),
+            title: planned.scenario.title.clone(),
+            requirements: planned.scenario.requirements.clone(),
+            verdict: Verdict::Pass,
+            steps: Vec::new(),
+            started,
+            duration: Duration::ZERO,
+        };
+        result.verdict = match &planned.skip {
+            Some(reason) => Verdict::Skipped {
+                reason: reason.clone(),
+            },
+            None => self.run_steps(planned, &mut result.steps).await,
+        };
+        if let Verdict::Fail { message, .. } | Verdict::Error { message, .. } = &mut result.verdict
+        {
+            *message = self.secrets.redact(message);
+        }
+        result.duration = wall.elapsed();
+        result
+    }
+
+    async fn run_steps(&self, planned: &PlannedScenario, steps: &mut Vec<StepResult>) -> Verdict {
+        let provider = &planned.provider;
+        let Some(config) = self.target.providers.get(provider) else {
+            return Verdict::Skipped {
+                reason: format!(
+                    "target `{}` does not configure provider `{provider}`",
+                    self.target.name
+                ),
+            };
+        };
+        let clock = if self.target.is_virtual() {
+            Clock::Virtual(Arc::new(VirtualClock::new()))
+        } else {
+            Clock::Real
+        };
+        let mut scope = Scope {
+            runner: self,
+            provider,
+            vars: config
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            secret_captures: HashMap::new(),
+            waited: Duration::ZERO,
+        };
+        // Keeps the scenario's mock servers alive until the scenario ends.
+        let mut _mocks = None;
+        if config
+            .hosts
+            .values()
+            .any(|h| matches!(h, HostSpec::Mock(_)))
+        {
+            let Clock::Virtual(virtual_clock) = &clock else {
+                return Verdict::Error {
+                    step: None,
+                    message: "embedded mock hosts need a target with `clock: virtual`".into(),
+                };
+            };
+            let mock_secrets: HashMap<String, String> = self
+                .secret_values
+                .get(provider)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| {
+                            v.as_ref().ok().map(|s| (k.clone(), s.expose().to_owned()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let config = crate::mock::MockConfig {
+                clock: virtual_clock.clone(),
+                secrets: mock_secrets,
+                deviations: self.mock_options.deviations.clone(),
+            };
+            match crate::mock::start(provider, config).await {
+                Ok(running) => {
+                    for (name, host) in &self.target.providers[provider].hosts {
+                        if let HostSpec::Mock(mock_host) = host
+                            && let Some(url) = running.url(mock_host)
+                        {
+                            scope.vars.insert(name.clone(), url);
+                        }
+                    }
+                    _mocks = Some(running);
+                }
+                Err(e) => {
+                    return Verdict::Error {
+                        step: None,
+                        message: format!("the embedded `{provider}` mock did not start: {e}"),
+                    };
+                }
+            }
+        }
+        for (name, host) in &config.hosts {
+            if let HostSpec::Url(url) = host {
+                scope
+                    .vars
+                    .insert(name.clone(), url.trim_end_matches('/').to_owned());
+            }
+        }
+        for (index, step) in planned.scenario.steps.iter().enumerate() {
+            let mut step_result = StepResult {
+                index,
+                name: step.name.clone().unwrap_or_else(|| describe(step)),
+                transcript: None,
+                clock: None,
+                passed: Vec::new(),
+                failed: Vec::new(),
+            };
+            let verdict = if let Some(clock_step) = &step.clock {
+                scope
+                    .clock_step(index, clock_step, &clock, &mut step_result)
+                    .await
+            } else if let Some(request) = &step.request {
+                scope
+                    .request_step(index, step, request, &mut step_result)
+                    .await
+            } else {
+                None
+            };
+            steps.push(step_result);
+            if let Some(verdict) = verdict {
+                return verdict;
+            }
+        }
+        Verdict::Pass
+    }
+}
+
+/// Describes a step that has no name.
+fn describe(step: &Step) -> String {
+    match (&step.request, &step.clock) {
+        (Some(r), _) => format!("{} {}", r.method.0, r.url.source()),
+        (_, Some(c)) => format!("advance the clock by {}", c.advance.source()),
+        _ => "empty step".into(),
+    }
+}
+
+/// The variables of one scenario run.
+struct Scope<'a> {
+    runner: &'a Runner,
+    provider: &'a str,
+    vars: HashMap<String, String>,
+    secret_captures: HashMap<String, Secret>,
+    waited: Duration,
+}
+
+impl check::Render for Scope<'_> {
+    fn render(&self, template: &Template) -> Result<String, String> {
+        template.render(|r| self.lookup(r))
+    }
+
+    fn render_json(&self, value: &serde_json::Value) -> Result<serde_json::Value, String> {
+        Ok(match value {
+            serde_json::Value::String(s) => {
+                serde_json::Value::String(self.render(&Template::parse(s)?)?)
+            }
+            serde_json::Value::Array(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_json(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_json(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+}
+
+impl Scope<'_> {
+    fn lookup(&self, r: &VarRef) -> Result<String, String> {
+        match r {
+            VarRef::Var(name) => self
+                .vars
+                .get(name)
+                .cloned()
+                .or_else(|| {
+                    self.secret_captures
+                        .get(name)
+                        .map(|s| s.expose().to_owned())
+                })
+                .ok_or_else(|| format!("undefined variable `{name}`")),
+            VarRef::Secret(name) => {
+                if let Some(secret) = self.secret_captures.get(name) {
+                    return Ok(secret.expose().to_owned());
+                }
+                match self
+                    .runner
+                    .secret_values
+                    .get(self.provider)
+                    .and_then(|m| m.get(name))
+                {
+                    Some(Ok(secret)) => Ok(secret.expose().to_owned()),
+                    Some(Err(why)) => Err(why.clone()),
+                    None => Err(format!("undefined secret `{name}`")),
+                }
+            }
+        }
+    }
+
+    fn render(&self, template: &Template) -> Result<String, String> {
+        check::Render::render(self, template)
+    }
+
+    async fn clock_step(
+        &mut self,
+        index: usize,
+        step: &ClockStep,
+        clock: &Clock,
+        out: &mut StepResult,
+    ) -> Option<Verdict> {
+        let text = match self.render(&step.advance) {
+            Ok(text) => text,
+            Err(e) => {
+                return Some(Verdict::Error {
+                    step: Some(index),
+                    message: e,
+                });
+            }
+        };
+        let mut by = match DurationValue::parse(&text) {
+            Ok(d) => d.0,
+            Err(e) => {
+                return Some(Verdict::Error {
+                    step: Some(index),
+                    message: format!("clock.advance rendered to `{text}`: {e}"),
+                });
+            }
+        };
+        if let Some(plus) = step.plus {
+            by += plus.0;
+        }
+        let shown = humantime::format_duration(by);
+        match clock {
+            Clock::Virtual(_) => {
+                clock.pass(by).await;
+                out.clock = Some(format!("advanced the virtual clock by {shown}"));
+            }
+            Clock::Real => {
+                let allowed = self
+                    .runner
+                    .target
+                    .limits
+                    .max_wait
+                    .map_or(Duration::ZERO, |d| d.0);
+                if self.waited + by > allowed {
+                    return Some(Verdict::Skipped {
+                        reason: format!(
+                            "needs a real wait of {} in all, but target `{}` allows at most {} (limits.max_wait)",
+                            humantime::format_duration(self.waited + by),
+                            self.runner.target.name,
+                            humantime::format_duration(allowed)
+                        ),
+                    });
+                }
+                self.waited += by;
+                clock.pass(by).await;
+                out.clock = Some(format!("waited {shown} in real time"));
+            }
+        }
+        None
+    }
+
+    fn source_addr(&self, request: &RequestSpec) -> Result<(SourceAddr, Option<String>), String> {
+        let name = request.source.as_deref().unwrap_or("default");
+        match self.runner.target.sources.get(name) {
+            Some(spec) => match (&spec.bind, &spec.proxy) {
+                (Some(ip), _) => Ok((SourceAddr::Bind(*ip), Some(ip.to_string()))),
+                (None, Some(proxy)) => Ok((
+                    SourceAddr::Proxy(proxy.clone()),
+                    Some(format!("proxy {name}")),
+                )),
+                (None, None) => Ok((SourceAddr::Any, None)),
+            },
+            None if request.source.is_none() => Ok((SourceAddr::Any, None)),
+            None => Err(format!("unknown source `{name}`")),
+        }
+    }
+
+    async fn request_step(
+        &mut self,
+        index: usize,
+        step: &Step,
+        spec: &RequestSpec,
+        out: &mut StepResult,
+    ) -> Option<Verdict> {
+        let error = |message: String| {
+            Some(Verdict::Error {
+                step: Some(index),
+                message,
+            })
+        };
+        let expect = step.expect.clone().unwrap_or_else(default_expectation);
+        let within = expect.within.map(|d| d.0);
+        let total = match (expect.outcome, within) {
+            (ExpectedOutcome::Timeout, Some(w)) => w,
+            (_, Some(w)) => spec.timeout.map_or(w, |t| t.0.min(w)),
+            (_, None) => spec
+                .timeout
+                .map_or(self.runner.target.limits.request_timeout.0, |t| t.0),
+        };
+        let connect_timeout = spec.connect_timeout.map_or(total, |d| d.0);
+        let (source, source_text) = match self.source_addr(spec) {
+            Ok(s) => s,
+            Err(e) => return error(e),
+        };
+        let client = match self.runner.clients.client(&source, connect_timeout) {
+            Ok(c) => c,
+            Err(e) => return error(e),
+        };
+        let (request, transcript) = match self.build_request(&client, spec) {
+            Ok(r) => r,
+            Err(e) => return error(e),
+        };
+        let exchange: Exchange = crate::net::send(&client, request, total).await;
+        let report = check::check(&expect, &exchange, within, self);
+        let mut transcript = transcript;
+        transcript.source = source_text;
+        transcript.outcome = exchange.outcome.class().to_owned();
+        transcript.elapsed = exchange.elapsed;
+        out.passed = report.passed;
+        out.failed = report.failed;
+        let mut capture_failed = Vec::new();
+        if out.failed.is_empty() && report.error.is_none() {
+            for (name, capture) in &step.capture {
+                match capture_value(capture, &exchange) {
+                    Ok(value) if capture.secret => {
+                        if let Ok(secret_name) = name.parse() {
+                            let secret = Secret::new(secret_name, value);
+                            self.runner.secrets.register(&secret);
+                            self.secret_captures.insert(name.clone(), secret);
+                        }
+                    }
+                    Ok(value) => {
+                        self.vars.insert(name.clone(), value);
+                    }
+                    Err(e) => capture_failed.push(format!("capture `{name}`: {e}")),
+                }
+            }
+        }
+        out.failed.extend(capture_failed);
+        if let Some(response) = &exchange.response {
+            transcript.status = Some(response.status);
+            transcript.response_headers = response
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), redact_header(n, v, &[])))
+                .collect();
+            transcript.response_body = Some(redact_body(
+                &response.text(),
+                response.header_values("content-type").first().copied(),
+            ));
+        }
+        let registry = &self.runner.secrets;
+        redact_transcript(&mut transcript, registry);
+        out.transcript = Some(transcript);
+        out.passed = out.passed.iter().map(|t| registry.redact(t)).collect();
+        out.failed = out.failed.iter().map(|t| registry.redact(t)).collect();
+        if let Some(e) = report.error {
+            return error(registry.redact(&e));
+        }
+        if !out.failed.is_empty() {
+            let message = format!(
+                "step {} ({}): {}",
+                index + 1,
+                out.name,
+                out.failed.join("; ")
+            );
+            return Some(Verdict::Fail {
+                step: index,
+                message: registry.redact(&message),
+            });
+        }
+        None
+    }
+
+    fn build_request(
+        &self,
+        client: &reqwest::Client,
+        spec: &RequestSpec,
+    ) -> Result<(reqwest::Request, Transcript), String> {
+        let url_text = self.render(&spec.url)?;
+        let mut url = url::Url::parse(&url_text).map_err(|e| {
+            format!(
+                "invalid URL `{}`: {e}",
+                self.runner.secrets.redact(&url_text)
+            )
+        })?;
+        if !spec.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &spec.query {
+                pairs.append_pair(k, &self.render(v)?);
+            }
+        }
+        let mut builder = client.request(spec.method.0.clone(), url.clone());
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let mut sensitive_headers: Vec<String> = Vec::new();
+        for (name, value) in &spec.headers {
+            headers.push((name.to_ascii_lowercase(), self.render(value)?));
+        }
+        match &spec.auth {
+            Some(AuthSpec::Basic(basic)) => {
+                let user = self.render(&basic.username)?;
+                let password = self.render(&basic.password)?;
+                if user.contains(':') {
+                    return Err("the Basic user-id contains `:`, which RFC 7617 forbids".into());
+                }
+                let pair = format!("{user}:{password}");
+                self.runner
+                    .secrets
+                    .register_value("basic_credentials", &pair);
+                headers.push((
+                    "authorization".into(),
+                    format!("Basic {}", STANDARD.encode(pair.as_bytes())),
+                ));
+            }
+            Some(AuthSpec::Bearer(token)) => {
+                headers.push((
+                    "authorization".into(),
+                    format!("Bearer {}", self.render(token)?),
+                ));
+            }
+            Some(AuthSpec::ApiKey(key)) => {
+                let name = key.header.0.as_str().to_owned();
+                sensitive_headers.push(name.clone());
+                headers.push((name, self.render(&key.value)?));
+            }
+            None => {}
+        }
+        for (name, value) in &headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let mut body_text = None;
+        match &spec.body {
+            Some(Body::Form(fields)) => {
+                let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+                let mut shown = url::form_urlencoded::Serializer::new(String::new());
+                for (k, v) in fields {
+                    let value = self.render(v)?;
+                    serializer.append_pair(k, &value);
+                    let visible = if CREDENTIAL_FIELDS.contains(&k.as_str()) {
+                        "[redacted]"
+                    } else {
+                        value.as_str()
+                    };
+                    shown.append_pair(k, visible);
+                }
+                let encoded = serializer.finish();
+                body_text = Some(shown.finish());
+                if !headers.iter().any(|(n, _)| n == "content-type") {
+                    builder = builder.header("content-type", "application/x-www-form-urlencoded");
+                    headers.push((
+                        "content-type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    ));
+                }
+                builder = builder.body(encoded);
+            }
+            Some(Body::Json(value)) => {
+                let rendered = check::Render::render_json(self, value)?;
+                body_text = Some(redact_body(&rendered.to_string(), Some("application/json")));
+                if !headers.iter().any(|(n, _)| n == "content-type") {
+                    builder = builder.header("content-type", "application/json");
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
+                builder = builder.body(rendered.to_string());
+            }
+            Some(Body::Raw(template)) => {
+                let text = self.render(template)?;
+                body_text = Some(text.clone());
+                builder = builder.body(text);
+            }
+            None => {}
+        }
+        let request = builder.build().map_err(|e| {
+            format!(
+                "cannot build the request: {}",
+                self.runner.secrets.redact(&e.to_string())
+            )
+        })?;
+        let transcript = Transcript {
+            method: spec.method.0.to_string(),
+            url: url.to_string(),
+            request_headers: headers
+                .iter()
+                .map(|(n, v)| (n.clone(), redact_header(n, v, &sensitive_headers)))
+                .collect(),
+            request_body: body_text.map(|b| truncate(&b)),
+            ..Transcript::default()
+        };
+        Ok((request, transcript))
+    }
+}
+
+fn default_expectation() -> crate::scenario::model::Expectation {
+    crate::scenario::model::Expectation {
+        outcome: ExpectedOutcome::Response,
+        within: None,
+        status: None,
+        headers: Default::default(),
+        json: Default::default(),
+        body: None,
+    }
+}
+
+fn capture_value(capture: &Capture, exchange: &Exchange) -> Result<String, String> {
+    let Some(response) = &exchange.response else {
+        return Err("no response to capture from".into());
+    };
+    let subject = if let Some(path) = &capture.jsonpath {
+        let document: serde_json::Value = serde_json::from_slice(&response.body)
+            .map_err(|e| format!("body is not JSON ({e})"))?;
+        let nodes = path.compiled().query(&document).all();
+        match nodes.as_slice() {
+            [one] => match one {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            [] => return Err(format!("{} selected nothing", path.source())),
+            many => {
+                return Err(format!(
+                    "{} selected {} values, expected one",
+                    path.source(),
+                    many.len()
+                ));
+            }
+        }
+    } else if let Some(header) = &capture.header {
+        match response.header_values(header.0.as_str()).first() {
+            Some(v) => (*v).to_owned(),
+            None => return Err(format!("header `{header}` is absent")),
+        }
+    } else {
+        response.text()
+    };
+    match &capture.regex {
+        None => Ok(subject),
+        Some(re) => {
+            let caps =
+                re.0.captures(&subject)
+                    .ok_or_else(|| format!("/{}/ does not match", re.0.as_str()))?;
+            Ok(caps
+                .get(1)
+                .or_else(|| caps.get(0))
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default())
+        }
+    }
+}
+
+fn redact_header(name: &str, value: &str, sensitive: &[String]) -> String {
+    let lower = name.to_ascii_lowercase();
+    if CREDENTIAL_HEADERS.contains(&lower.as_str())
+        || sensitive.iter().any(|s| s.eq_ignore_ascii_case(name))
+    {
+        // Keep the scheme: it is part of what is being verified.
+        match value.split_once(' ') {
+            Some((scheme, _)) if lower.ends_with("authorization") => format!("{scheme} [redacted]"),
+            _ => "[redacted]".to_owned(),
+        }
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Replaces credential fields in a JSON or form body, then truncates it.
+fn redact_body(body: &str, content_type: Option<&str>) -> String {
+    let is_json = content_type.is_some_and(|c| c.contains("json"));
+    if is_json && let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body) {
+        redact_json_fields(&mut value);
+        return truncate(&value.to_string());
+    }
+    truncate(body)
+}
+
+fn redact_json_fields(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if CREDENTIAL_FIELDS.contains(&k.as_str())
+                    || k == "id_token"
+                    || k == "token"
+                    || k == "secret"
+                {
+                    *v = serde_json::Value::String("[redacted]".into());
+                } else {
+                    redact_json_fields(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json_fields),
+        _ => {}
+    }
+}
+
+fn truncate(text: &str) -> String {
+    if text.len() <= BODY_EXCERPT {
+        return text.to_owned();
+    }
+    let mut end = BODY_EXCERPT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
+fn redact_transcript(t: &mut Transcript, registry: &SecretRegistry) {
+    t.url = registry.redact(&t.url);
+    for (_, v) in t
+        .request_headers
+        .iter_mut()
+        .chain(t.response_headers.iter_mut())
+    {
+        *v = registry.redact(v);
+    }
+    if let Some(b) = &mut t.request_body {
+        *b = registry.redact(b);
+    }
+    if let Some(b) = &mut t.response_body {
+        *b = registry.redact(b);
+    }
+}

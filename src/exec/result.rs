@@ -1,0 +1,153 @@
+//! Results of running scenarios: plain data for the reporters. Every text in here has already been
+//! redacted through the run's [`SecretRegistry`](crate::secret::SecretRegistry); reporters redact
+//! again at their sink.
+
+use std::time::{Duration, SystemTime};
+
+/// How a scenario ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every expectation held.
+    Pass,
+    /// An expectation was not met (JUnit `<failure>`).
+    Fail {
+        /// The step (0-based) that failed.
+        step: usize,
+        /// What was expected and what happened.
+        message: String,
+    },
+    /// The scenario could not run: missing secret, mock did not start, DNS (JUnit `<error>`).
+    Error {
+        /// The step (0-based) where it stopped, if it got that far.
+        step: Option<usize>,
+        /// Why.
+        message: String,
+    },
+    /// The scenario was not run on this target, and why (JUnit `<skipped>`).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Verdict {
+    /// Returns `pass`, `fail`, `error` or `skipped`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail { .. } => "fail",
+            Verdict::Error { .. } => "error",
+            Verdict::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+/// One request as sent and received, redacted.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript {
+    /// The method.
+    pub method: String,
+    /// The URL with query (redacted).
+    pub url: String,
+    /// The local address the request was sent from, when bound.
+    pub source: Option<String>,
+    /// Request headers (credentials replaced by `[redacted]`).
+    pub request_headers: Vec<(String, String)>,
+    /// The start of the request body (credential fields replaced).
+    pub request_body: Option<String>,
+    /// The outcome class: `response`, `read-timeout`, `refused`, ….
+    pub outcome: String,
+    /// The status, when a response arrived.
+    pub status: Option<u16>,
+    /// Response headers.
+    pub response_headers: Vec<(String, String)>,
+    /// The start of the response body.
+    pub response_body: Option<String>,
+    /// How long the exchange took.
+    pub elapsed: Duration,
+}
+
+/// What one step did.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// 0-based index in the scenario.
+    pub index: usize,
+    /// The step's name, or a description of it.
+    pub name: String,
+    /// The request transcript (request steps).
+    pub transcript: Option<Transcript>,
+    /// What a clock step did (`advanced the virtual clock by 301s`).
+    pub clock: Option<String>,
+    /// The checks that held.
+    pub passed: Vec<String>,
+    /// The checks that did not, with what was found.
+    pub failed: Vec<String>,
+}
+
+/// What one scenario did.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// `provider::file::id`.
+    pub trial_name: String,
+    /// `provider.file`, the JUnit classname.
+    pub classname: String,
+    /// The provider.
+    pub provider: String,
+    /// The scenario's id.
+    pub id: String,
+    /// The scenario's title.
+    pub title: String,
+    /// The requirement ids it verifies.
+    pub requirements: Vec<String>,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// The steps that ran.
+    pub steps: Vec<StepResult>,
+    /// When it started (wall clock).
+    pub started: SystemTime,
+    /// How long it took (wall clock).
+    pub duration: Duration,
+}
+
+impl ScenarioResult {
+    /// Renders the steps as a short redacted summary, one line per step.
+    pub fn step_summary(&self) -> String {
+        let mut out = String::new();
+        for step in &self.steps {
+            let status = if step.failed.is_empty() {
+                "ok"
+            } else {
+                "FAILED"
+            };
+            out.push_str(&format!(
+                "step {} [{status}] {}\n",
+                step.index + 1,
+                step.name
+            ));
+            if let Some(t) = &step.transcript {
+                let from = t
+                    .source
+                    .as_deref()
+                    .map(|s| format!(" from {s}"))
+                    .unwrap_or_default();
+                let got = match t.status {
+                    Some(status) => format!("HTTP {status}"),
+                    None => t.outcome.clone(),
+                };
+                out.push_str(&format!(
+                    "  {} {}{from} -> {got} in {} ms\n",
+                    t.method,
+                    t.url,
+                    t.elapsed.as_millis()
+                ));
+            }
+            if let Some(clock) = &step.clock {
+                out.push_str(&format!("  {clock}\n"));
+            }
+            for check in &step.failed {
+                out.push_str(&format!("  ✗ {check}\n"));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,35 @@
+//! authconform: proves, per documented requirement, that an API enforces authentication as its
+//! documentation says, against live endpoints or embedded mock providers.
+//!
+//! ```text
+//! specs/*.yaml ─┐
+//!               ├─► plan::load_plan (ids resolve, names defined, coverage) ─► Plan
+//! scenarios/ ───┘                                                            │
+//! targets/X.yaml ─► Target (hosts, sources, secrets, clock, limits) ─────────┤
+//!                                                                            ▼
+//!              exec::Runner: steps → auth → net (reqwest) → Outcome → checks
+//!                     │                                  ▲
+//!                     └─ per scenario on mock targets: mock::start (front + wiremock, VirtualClock)
+//!                                                                            ▼
+//!              ScenarioResult (redacted) ─► report: console · JUnit
+//! ```
+//!
+//! Loading is the only stage that returns `Err`; running always yields a verdict: pass, fail
+//! (an expectation not met), error (could not run) or skipped (with its reason).
+
+pub mod cli;
+pub mod clock;
+pub mod diagnostic;
+pub mod exec;
+pub mod mock;
+pub mod net;
+pub mod plan;
+pub mod report;
+pub mod scenario;
+pub mod secret;
+pub mod spec;
+pub mod target;
+
+pub use exec::{Runner, ScenarioResult, Verdict};
+pub use plan::{Plan, PlannedScenario, load_plan};
+pub use target::Target;

@@ -1,0 +1,126 @@
+//! Embedded mock providers: each documented provider behaviour emulated on wiremock servers, each
+//! host behind its own TCP [`front`] that decides source-IP rules from the real peer address, all
+//! reading the scenario's [`VirtualClock`].
+//!
+//! Mocks get fake credentials from the target's secrets, compare presented credentials in constant
+//! time, and never print what they receive. A mock can be started with named deviations (documented
+//! behaviour deliberately broken) so tests can prove the scenarios catch them.
+
+pub mod demo;
+pub mod front;
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::VirtualClock;
+
+/// What a mock provider is started with.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// The scenario's clock.
+    pub clock: Arc<VirtualClock>,
+    /// The provider's secrets from the target (fake values).
+    pub secrets: HashMap<String, String>,
+    /// Deviations to apply (see each provider's `DEVIATIONS`).
+    pub deviations: Vec<String>,
+}
+
+impl MockConfig {
+    /// Returns a secret the mock needs, or says which is missing.
+    pub fn secret(&self, name: &str) -> Result<String, String> {
+        self.secrets.get(name).cloned().ok_or_else(|| {
+            format!("the target gives no value for secret `{name}`, which the mock needs")
+        })
+    }
+
+    /// Returns true when `deviation` was asked for.
+    pub fn deviates(&self, deviation: &str) -> bool {
+        self.deviations.iter().any(|d| d == deviation)
+    }
+
+    fn check_deviations(&self, known: &[&str]) -> Result<(), String> {
+        match self
+            .deviations
+            .iter()
+            .find(|d| !known.contains(&d.as_str()))
+        {
+            Some(unknown) => Err(format!(
+                "unknown deviation `{unknown}`: this mock knows `{}`",
+                known.join("`, `")
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A started mock provider: its hosts' URLs; servers stop when it is dropped.
+pub struct RunningMock {
+    hosts: HashMap<String, String>,
+    _servers: Vec<Box<dyn Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for RunningMock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningMock")
+            .field("hosts", &self.hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningMock {
+    /// Returns the base URL of host `name`.
+    pub fn url(&self, name: &str) -> Option<String> {
+        self.hosts.get(name).cloned()
+    }
+}
+
+/// Returns the host names of provider's embedded mock (empty when there is none).
+pub fn host_names(provider: &str) -> &'static [&'static str] {
+    match provider {
+        "demo" => demo::HOSTS,
+        _ => &[],
+    }
+}
+
+/// Returns the deviations provider's mock knows.
+pub fn deviations(provider: &str) -> &'static [&'static str] {
+    match provider {
+        "demo" => demo::DEVIATIONS,
+        _ => &[],
+    }
+}
+
+/// Starts provider's embedded mock.
+pub async fn start(provider: &str, config: MockConfig) -> Result<RunningMock, String> {
+    config.check_deviations(deviations(provider))?;
+    match provider {
+        "demo" => demo::start(config).await,
+        _ => Err(format!(
+            "there is no embedded mock for provider `{provider}`"
+        )),
+    }
+}
+
+/// Compares a presented credential with the expected one in constant time (over digests, so the
+/// length of the expected value does not leak either).
+pub fn credential_eq(presented: &[u8], expected: &[u8]) -> bool {
+    let a = Sha256::digest(presented);
+    let b = Sha256::digest(expected);
+    a.ct_eq(&b).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_comparison() {
+        assert!(credential_eq(b"secret", b"secret"));
+        assert!(!credential_eq(b"secret", b"secreT"));
+        assert!(!credential_eq(b"", b"secret"));
+    }
+}

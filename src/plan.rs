@@ -1,0 +1,293 @@
+//! [`Plan`]: specs + scenarios + target, checked together. Loading is the only stage that returns
+//! `Err`, with every problem found in every file.
+//!
+//! The plan also decides what can be known before running: which scenarios are skipped on this
+//! target (provider not configured, a real wait longer than `max_wait`), and which requirements no
+//! scenario covers.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{InputKind, LoadError, LoadErrors};
+use crate::scenario::load::{Names, check_scenario, parse_file};
+use crate::scenario::model::{DurationValue, ExpectedOutcome, Scenario};
+use crate::spec::{Catalogue, load_catalogue};
+use crate::target::{HostSpec, Target};
+
+/// A scenario ready to run, with where it came from.
+#[derive(Debug, Clone)]
+pub struct PlannedScenario {
+    /// The provider: the folder under `scenarios/`.
+    pub provider: String,
+    /// The file stem, e.g. `allowlist`.
+    pub file: String,
+    /// The file path, for messages.
+    pub path: PathBuf,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Why it will not run on this target, when known before running.
+    pub skip: Option<String>,
+}
+
+impl PlannedScenario {
+    /// Returns the trial name `provider::file::scenario-id`.
+    pub fn trial_name(&self) -> String {
+        format!("{}::{}::{}", self.provider, self.file, self.scenario.id)
+    }
+
+    /// Returns the JUnit classname `provider.file`.
+    pub fn classname(&self) -> String {
+        format!("{}.{}", self.provider, self.file)
+    }
+
+    /// Returns `negative` when a step expects a failure (status ≥ 400 or no response), `happy`
+    /// otherwise.
+    pub fn kind(&self) -> &'static str {
+        let negative = self
+            .scenario
+            .steps
+            .iter()
+            .filter_map(|s| s.expect.as_ref())
+            .any(|e| {
+                e.outcome != ExpectedOutcome::Response
+                    || e.status
+                        .as_ref()
+                        .is_some_and(|s| s.0.iter().all(|c| *c >= 400))
+            });
+        if negative { "negative" } else { "happy" }
+    }
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The scenarios, sorted by trial name.
+    pub scenarios: Vec<Arc<PlannedScenario>>,
+    /// The requirement catalogue.
+    pub catalogue: Catalogue,
+    /// The target.
+    pub target: Arc<Target>,
+}
+
+impl Plan {
+    /// Returns requirement ids no scenario cites, in catalogue order.
+    pub fn uncovered(&self) -> Vec<String> {
+        let cited: HashSet<&str> = self
+            .scenarios
+            .iter()
+            .flat_map(|s| s.scenario.requirements.iter().map(String::as_str))
+            .collect();
+        self.catalogue
+            .requirements
+            .keys()
+            .filter(|id| !cited.contains(id.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Returns requirement id → trial names of the scenarios citing it.
+    pub fn traceability(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut map: BTreeMap<String, BTreeSet<String>> = self
+            .catalogue
+            .requirements
+            .keys()
+            .map(|k| (k.clone(), BTreeSet::new()))
+            .collect();
+        for s in &self.scenarios {
+            for r in &s.scenario.requirements {
+                map.entry(r.clone()).or_default().insert(s.trial_name());
+            }
+        }
+        map
+    }
+}
+
+/// Lists `*.yaml` / `*.yml` files directly in `dir`, sorted.
+pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads specs, scenarios and the target into a [`Plan`], reporting every problem.
+pub fn load_plan(
+    specs_dir: &Path,
+    scenarios_dir: &Path,
+    target: Target,
+) -> Result<Plan, LoadErrors> {
+    let mut errors = Vec::new();
+    let catalogue = load_catalogue(specs_dir).unwrap_or_else(|e| {
+        errors.extend(e);
+        Catalogue::default()
+    });
+    let spec_errors = !errors.is_empty();
+    let mut names = Names {
+        requirements: catalogue.requirements.keys().cloned().collect(),
+        ..Names::default()
+    };
+    let mut scenarios = Vec::new();
+    let entries = match std::fs::read_dir(scenarios_dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(LoadError::new(
+                InputKind::Scenario,
+                scenarios_dir,
+                format!("cannot read the scenarios folder: {e}"),
+            ));
+            return Err(LoadErrors(errors));
+        }
+    };
+    let mut providers: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    providers.sort();
+    for entry in providers {
+        if entry.is_file() {
+            if matches!(
+                entry.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                errors.push(LoadError::new(
+                    InputKind::Scenario,
+                    &entry,
+                    "scenario files belong in a provider folder: scenarios/<provider>/<flow>.yaml",
+                ));
+            }
+            continue;
+        }
+        let provider = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        target.fill_names(&provider, &mut names);
+        let files = yaml_files(&entry).unwrap_or_default();
+        for file in files {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                Err(e) => {
+                    errors.push(LoadError::new(
+                        InputKind::Scenario,
+                        &file,
+                        format!("cannot read: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let (parsed, parse_errors) = parse_file(&file, &text);
+            errors.extend(parse_errors);
+            let mut seen = HashSet::new();
+            for p in &parsed {
+                if !seen.insert(p.scenario.id.clone()) {
+                    errors.push(
+                        LoadError::new(
+                            InputKind::Scenario,
+                            &file,
+                            format!("duplicate scenario id `{}` in this file", p.scenario.id),
+                        )
+                        .at_path(format!("scenarios[{}].id", p.index))
+                        .near(&text, 0, &format!("id: {}", p.scenario.id)),
+                    );
+                }
+                if spec_errors {
+                    // Unknown-requirement errors would only repeat the spec errors.
+                    names
+                        .requirements
+                        .extend(p.scenario.requirements.iter().cloned());
+                }
+                errors.extend(check_scenario(&file, &text, p, &names));
+                scenarios.push(Arc::new(PlannedScenario {
+                    provider: provider.clone(),
+                    file: stem.clone(),
+                    path: file.clone(),
+                    skip: skip_reason(&target, &provider, &p.scenario),
+                    scenario: p.scenario.clone(),
+                }));
+            }
+        }
+    }
+    errors.extend(check_mock_hosts(&target));
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    scenarios.sort_by_key(|s| s.trial_name());
+    Ok(Plan {
+        scenarios,
+        catalogue,
+        target: Arc::new(target),
+    })
+}
+
+/// Decides the skips that are known before running.
+fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<String> {
+    if !target.providers.contains_key(provider) {
+        return Some(format!(
+            "target `{}` does not configure provider `{provider}`",
+            target.name
+        ));
+    }
+    if !target.is_virtual() {
+        let waits = scenario
+            .steps
+            .iter()
+            .filter_map(|s| s.clock.as_ref())
+            .filter_map(|c| {
+                c.advance
+                    .as_literal()
+                    .and_then(|l| DurationValue::parse(l).ok())
+            })
+            .map(|d| d.0);
+        let total: std::time::Duration = waits.sum();
+        let allowed = target
+            .limits
+            .max_wait
+            .map_or(std::time::Duration::ZERO, |d| d.0);
+        if total > allowed {
+            return Some(format!(
+                "needs a real wait of {} but target `{}` allows at most {} (limits.max_wait)",
+                humantime::format_duration(total),
+                target.name,
+                humantime::format_duration(allowed)
+            ));
+        }
+    }
+    None
+}
+
+/// Checks that every `{ mock: … }` host names a host of that provider's embedded mock.
+fn check_mock_hosts(target: &Target) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    for (provider, config) in &target.providers {
+        for (name, host) in &config.hosts {
+            let HostSpec::Mock(mock_host) = host else {
+                continue;
+            };
+            let known = crate::mock::host_names(provider);
+            if !known.contains(&mock_host.as_str()) {
+                let message = if known.is_empty() {
+                    format!("there is no embedded mock for provider `{provider}`")
+                } else {
+                    format!(
+                        "the embedded `{provider}` mock has no host `{mock_host}`: it has `{}`",
+                        known.join("`, `")
+                    )
+                };
+                errors.push(
+                    LoadError::new(InputKind::Target, &target.file, message)
+                        .at_path(format!("providers.{provider}.hosts.{name}")),
+                );
+            }
+        }
+    }
+    errors
+}

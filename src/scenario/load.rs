@@ -1,0 +1,561 @@
+//! Reading scenario files: YAML → [`ScenarioFile`], then the checks serde cannot make.
+//!
+//! This is the only scenario file that touches serde_yaml. A file with several broken scenarios or
+//! steps reports each of them: a broken element is recorded, then skipped on the next pass, until
+//! the file deserializes (see [`parse_file`]).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny};
+
+use super::model::{
+    AuthSpec, Body, Capture, ExpectedOutcome, JsonCheck, Scenario, ScenarioFile, Step, TextCheck,
+};
+use super::template::{Template, VarRef};
+use crate::diagnostic::{self, InputKind, LoadError};
+
+thread_local! {
+    /// Elements to skip on this pass: (scenario index, step index or None for the whole scenario).
+    static SKIP: RefCell<HashSet<(usize, Option<usize>)>> = RefCell::new(HashSet::new());
+    static CURRENT_SCENARIO: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Deserializes `scenarios:`, skipping the elements recorded as broken in earlier passes.
+pub(crate) fn isolated_scenarios<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Scenario>, D::Error> {
+    d.deserialize_seq(IsolatedSeq { steps: false }).map(|v| {
+        v.into_iter()
+            .map(|e| match e {
+                Element::Scenario(s) => *s,
+                Element::Step(_) => unreachable!("scenario sequence holds scenarios"),
+            })
+            .collect()
+    })
+}
+
+/// Deserializes a scenario's `steps:`, skipping the steps recorded as broken in earlier passes.
+pub(crate) fn isolated_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
+    d.deserialize_seq(IsolatedSeq { steps: true }).map(|v| {
+        v.into_iter()
+            .map(|e| match e {
+                Element::Step(s) => *s,
+                Element::Scenario(_) => unreachable!("step sequence holds steps"),
+            })
+            .collect()
+    })
+}
+
+enum Element {
+    Scenario(Box<Scenario>),
+    Step(Box<Step>),
+}
+
+struct IsolatedSeq {
+    steps: bool,
+}
+
+impl<'de> de::Visitor<'de> for IsolatedSeq {
+    type Value = Vec<Element>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.steps {
+            "a list of steps"
+        } else {
+            "a list of scenarios"
+        })
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Element>, A::Error> {
+        let mut out = Vec::new();
+        let mut index = 0;
+        loop {
+            let key = if self.steps {
+                (CURRENT_SCENARIO.with(Cell::get), Some(index))
+            } else {
+                (index, None)
+            };
+            let skip = SKIP.with(|s| s.borrow().contains(&key));
+            if skip {
+                if seq.next_element::<IgnoredAny>()?.is_none() {
+                    break;
+                }
+            } else if self.steps {
+                match seq.next_element::<Step>()? {
+                    Some(step) => out.push(Element::Step(Box::new(step))),
+                    None => break,
+                }
+            } else {
+                CURRENT_SCENARIO.with(|c| c.set(index));
+                match seq.next_element::<Scenario>()? {
+                    Some(s) => out.push(Element::Scenario(Box::new(s))),
+                    None => break,
+                }
+            }
+            index += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// A scenario as parsed, with its index in the file.
+#[derive(Debug, Clone)]
+pub struct ParsedScenario {
+    /// Position in the file's `scenarios:` list.
+    pub index: usize,
+    /// The scenario.
+    pub scenario: Scenario,
+}
+
+/// Parses one scenario file, reporting every broken scenario and step.
+///
+/// Returns the scenarios that parsed completely; scenarios with an error are left out (and their
+/// errors are in the second list), so later checks never report follow-on errors about them.
+pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadError>) {
+    let mut errors = Vec::new();
+    SKIP.with(|s| s.borrow_mut().clear());
+    let step_path =
+        regex::Regex::new(r"^scenarios\[(\d+)\](?:\.steps\[(\d+)\])?").expect("valid regex");
+    // Each pass either succeeds or adds one element to SKIP; bounded by the number of elements.
+    let parsed = loop {
+        let deserializer = serde_yaml::Deserializer::from_str(text);
+        match serde_path_to_error::deserialize::<_, ScenarioFile>(deserializer) {
+            Ok(parsed) => break Some(parsed),
+            Err(error) => {
+                let load_error =
+                    diagnostic::from_yaml_error(InputKind::Scenario, file, text, &error);
+                let path = error.path().to_string();
+                errors.push(load_error);
+                let Some(caps) = step_path.captures(&path) else {
+                    break None;
+                };
+                let scenario: usize = caps[1].parse().unwrap_or(usize::MAX);
+                let step = caps.get(2).and_then(|m| m.as_str().parse().ok());
+                let inserted = SKIP.with(|s| s.borrow_mut().insert((scenario, step)));
+                if !inserted || errors.len() > 200 {
+                    break None;
+                }
+            }
+        }
+    };
+    let skipped: Vec<(usize, Option<usize>)> = SKIP.with(|s| s.borrow_mut().drain().collect());
+    let Some(parsed) = parsed else {
+        return (Vec::new(), errors);
+    };
+    // Scenarios skipped whole are missing from the list; scenarios with skipped steps are present
+    // but incomplete. Neither is returned.
+    let whole: HashSet<usize> = skipped
+        .iter()
+        .filter(|(_, step)| step.is_none())
+        .map(|(i, _)| *i)
+        .collect();
+    let broken: HashSet<usize> = skipped.iter().map(|(i, _)| *i).collect();
+    let indices = (0..).filter(|i| !whole.contains(i));
+    let scenarios = indices
+        .zip(parsed.scenarios)
+        .filter(|(index, _)| !broken.contains(index))
+        .map(|(index, scenario)| ParsedScenario { index, scenario })
+        .collect();
+    (scenarios, errors)
+}
+
+/// The names a scenario may refer to, from the specs and the target.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// Every requirement id in `specs/`.
+    pub requirements: HashSet<String>,
+    /// The target's variables (hosts included) for the scenario's provider; `None` when the
+    /// target does not configure the provider (the scenario will be skipped, names unchecked).
+    pub variables: Option<HashSet<String>>,
+    /// The target's secret names for the provider, like `variables`.
+    pub secrets: Option<HashSet<String>>,
+    /// The target's source names.
+    pub sources: HashSet<String>,
+}
+
+/// Checks what serde cannot: requirement ids, defined names, step shapes, expectation sense.
+pub fn check_scenario(
+    file: &Path,
+    text: &str,
+    parsed: &ParsedScenario,
+    names: &Names,
+) -> Vec<LoadError> {
+    let mut checker = Checker {
+        file,
+        text,
+        base: format!("scenarios[{}]", parsed.index),
+        from: locate_scenario(text, parsed),
+        names,
+        errors: Vec::new(),
+        captured: HashSet::new(),
+        secret_captures: HashSet::new(),
+    };
+    checker.scenario(&parsed.scenario);
+    checker.errors
+}
+
+/// Finds the byte offset where the scenario starts, to locate later needles after it.
+fn locate_scenario(text: &str, parsed: &ParsedScenario) -> usize {
+    let id = parsed.scenario.id.as_str();
+    let re = regex::Regex::new(&format!(
+        r"(?m)\bid:\s*['\x22]?{}['\x22]?\s*$",
+        regex::escape(id)
+    ))
+    .expect("escaped regex");
+    re.find(text).map_or(0, |m| m.start())
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    base: String,
+    from: usize,
+    names: &'a Names,
+    errors: Vec<LoadError>,
+    captured: HashSet<String>,
+    secret_captures: HashSet<String>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, path: String, needle: &str, message: String) {
+        let error = LoadError::new(InputKind::Scenario, self.file, message)
+            .at_path(path)
+            .near(self.text, self.from, needle);
+        self.errors.push(error);
+    }
+
+    fn scenario(&mut self, scenario: &Scenario) {
+        let base = self.base.clone();
+        if scenario.requirements.is_empty() {
+            self.error(
+                format!("{base}.requirements"),
+                "requirements",
+                "a scenario must cite at least one requirement id from specs/".into(),
+            );
+        }
+        for (i, id) in scenario.requirements.iter().enumerate() {
+            if !self.names.requirements.contains(id) {
+                let hint = nearest(id, self.names.requirements.iter().map(String::as_str))
+                    .map(|n| format!(". Did you mean `{n}`?"))
+                    .unwrap_or_default();
+                self.error(
+                    format!("{base}.requirements[{i}]"),
+                    id,
+                    format!("unknown requirement `{id}`: no spec in specs/ defines it{hint}"),
+                );
+            }
+        }
+        if scenario.steps.is_empty() {
+            self.error(
+                format!("{base}.steps"),
+                "steps",
+                "a scenario needs at least one step".into(),
+            );
+        }
+        for (i, step) in scenario.steps.iter().enumerate() {
+            self.step(&format!("{base}.steps[{i}]"), step);
+        }
+    }
+
+    fn step(&mut self, path: &str, step: &Step) {
+        match (&step.request, &step.clock) {
+            (Some(_), Some(_)) => self.error(
+                path.into(),
+                "clock",
+                "a step is either a `request` or a `clock` step, not both".into(),
+            ),
+            (None, None) => self.error(
+                path.into(),
+                "",
+                "a step needs a `request` or a `clock`".into(),
+            ),
+            _ => {}
+        }
+        if let Some(clock) = &step.clock {
+            if !step.capture.is_empty() || step.expect.is_some() {
+                self.error(
+                    path.into(),
+                    "clock",
+                    "a `clock` step takes no `capture` or `expect`".into(),
+                );
+            }
+            self.template(&format!("{path}.clock.advance"), &clock.advance);
+            if let Some(literal) = clock.advance.as_literal()
+                && let Err(e) = super::model::DurationValue::parse(literal)
+            {
+                self.error(format!("{path}.clock.advance"), literal, e);
+            }
+        }
+        if let Some(request) = &step.request {
+            let rp = format!("{path}.request");
+            self.template(&format!("{rp}.url"), &request.url);
+            for (k, v) in &request.query {
+                self.template(&format!("{rp}.query.{k}"), v);
+            }
+            for (k, v) in &request.headers {
+                if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                    self.error(
+                        format!("{rp}.headers"),
+                        k,
+                        format!("invalid header name `{k}`"),
+                    );
+                }
+                self.template(&format!("{rp}.headers.{k}"), v);
+            }
+            match &request.body {
+                Some(Body::Form(fields)) => {
+                    for (k, v) in fields {
+                        self.template(&format!("{rp}.body.form.{k}"), v);
+                    }
+                }
+                Some(Body::Json(value)) => self.json_templates(&format!("{rp}.body.json"), value),
+                Some(Body::Raw(t)) => self.template(&format!("{rp}.body.raw"), t),
+                None => {}
+            }
+            match &request.auth {
+                Some(AuthSpec::Basic(basic)) => {
+                    self.template(&format!("{rp}.auth.basic.username"), &basic.username);
+                    self.template(&format!("{rp}.auth.basic.password"), &basic.password);
+                    if basic.username.as_literal().is_some_and(|u| u.contains(':')) {
+                        self.error(
+                            format!("{rp}.auth.basic.username"),
+                            basic.username.source(),
+                            "a Basic user-id cannot contain `:` (RFC 7617 §2)".into(),
+                        );
+                    }
+                }
+                Some(AuthSpec::Bearer(token)) => self.template(&format!("{rp}.auth.bearer"), token),
+                Some(AuthSpec::ApiKey(key)) => {
+                    self.template(&format!("{rp}.auth.api_key.value"), &key.value)
+                }
+                None => {}
+            }
+            if let Some(source) = &request.source
+                && !self.names.sources.contains(source)
+            {
+                let mut known: Vec<&str> = self.names.sources.iter().map(String::as_str).collect();
+                known.sort();
+                self.error(
+                    format!("{rp}.source"),
+                    source,
+                    format!(
+                        "unknown source `{source}`: the target defines {}",
+                        if known.is_empty() {
+                            "no sources".to_owned()
+                        } else {
+                            format!("`{}`", known.join("`, `"))
+                        }
+                    ),
+                );
+            }
+        }
+        if let Some(expect) = &step.expect {
+            let ep = format!("{path}.expect");
+            let checks_response = expect.status.is_some()
+                || !expect.headers.is_empty()
+                || !expect.json.is_empty()
+                || expect.body.is_some();
+            if expect.outcome != ExpectedOutcome::Response && checks_response {
+                self.error(
+                    ep.clone(),
+                    "outcome",
+                    format!(
+                        "`outcome: {}` expects no response, so `status`, `headers`, `json` and `body` cannot be checked",
+                        expect.outcome
+                    ),
+                );
+            }
+            if expect.outcome == ExpectedOutcome::Timeout && expect.within.is_none() {
+                self.error(
+                    ep.clone(),
+                    "timeout",
+                    "`outcome: timeout` needs `within`: how long no answer may come (e.g. `within: 3s`)".into(),
+                );
+            }
+            for (name, checks) in &expect.headers {
+                for check in &checks.0 {
+                    self.text_check(&format!("{ep}.headers.{name}"), check);
+                }
+            }
+            if let Some(checks) = &expect.body {
+                for check in &checks.0 {
+                    self.text_check(&format!("{ep}.body"), check);
+                }
+            }
+            for (jp, checks) in &expect.json {
+                for check in &checks.0 {
+                    match check {
+                        JsonCheck::Equals(value) => {
+                            self.json_templates(&format!("{ep}.json.{}", jp.source()), value)
+                        }
+                        JsonCheck::Contains(t) => {
+                            self.template(&format!("{ep}.json.{}", jp.source()), t)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if !step.capture.is_empty() && step.request.is_none() {
+            self.error(
+                path.into(),
+                "capture",
+                "`capture` needs a `request` in the same step".into(),
+            );
+        }
+        for (name, capture) in &step.capture {
+            self.capture(&format!("{path}.capture.{name}"), name, capture);
+        }
+    }
+
+    fn capture(&mut self, path: &str, name: &str, capture: &Capture) {
+        if capture.jsonpath.is_some() && capture.header.is_some() {
+            self.error(
+                path.into(),
+                name,
+                "a capture takes its value from `jsonpath` or `header`, not both".into(),
+            );
+        }
+        if capture.jsonpath.is_none() && capture.header.is_none() && capture.regex.is_none() {
+            self.error(
+                path.into(),
+                name,
+                "a capture needs `jsonpath`, `header` or `regex`".into(),
+            );
+        }
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            self.error(
+                path.into(),
+                name,
+                format!("invalid capture name `{name}`: use letters, digits, `_` and `-`"),
+            );
+        }
+        let shadows_var = self
+            .names
+            .variables
+            .as_ref()
+            .is_some_and(|v| v.contains(name));
+        let shadows_secret = self
+            .names
+            .secrets
+            .as_ref()
+            .is_some_and(|v| v.contains(name));
+        if shadows_var || shadows_secret {
+            self.error(
+                path.into(),
+                name,
+                format!(
+                    "capture `{name}` would shadow the target's {} of that name",
+                    if shadows_secret { "secret" } else { "variable" }
+                ),
+            );
+        }
+        self.captured.insert(name.to_owned());
+        if capture.secret {
+            self.secret_captures.insert(name.to_owned());
+        }
+    }
+
+    fn text_check(&mut self, path: &str, check: &TextCheck) {
+        match check {
+            TextCheck::Equals(t) | TextCheck::Contains(t) => self.template(path, t),
+            TextCheck::Present | TextCheck::Absent | TextCheck::Matches(_) => {}
+        }
+    }
+
+    fn json_templates(&mut self, path: &str, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => match Template::parse(s) {
+                Ok(t) => self.template(path, &t),
+                Err(e) => self.error(path.into(), s, e),
+            },
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.json_templates(&format!("{path}[{i}]"), item);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    self.json_templates(&format!("{path}.{k}"), v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn template(&mut self, path: &str, template: &Template) {
+        let refs: Vec<VarRef> = template.refs().cloned().collect();
+        for r in refs {
+            match &r {
+                VarRef::Var(name) => {
+                    let Some(variables) = &self.names.variables else {
+                        continue;
+                    };
+                    if !self.captured.contains(name) && !variables.contains(name) {
+                        let hint = if self
+                            .names
+                            .secrets
+                            .as_ref()
+                            .is_some_and(|s| s.contains(name))
+                        {
+                            format!(". `{name}` is a secret: write `{{{{secret.{name}}}}}`")
+                        } else {
+                            let known = variables
+                                .iter()
+                                .chain(self.captured.iter())
+                                .map(String::as_str);
+                            nearest(name, known)
+                                .map(|n| format!(". Did you mean `{n}`?"))
+                                .unwrap_or_default()
+                        };
+                        self.error(
+                            path.into(),
+                            &format!("{{{{{name}"),
+                            format!("undefined variable `{name}`: not a target variable nor captured by an earlier step{hint}"),
+                        );
+                    }
+                }
+                VarRef::Secret(name) => {
+                    let Some(secrets) = &self.names.secrets else {
+                        continue;
+                    };
+                    if !secrets.contains(name) && !self.secret_captures.contains(name) {
+                        self.error(
+                            path.into(),
+                            &format!("secret.{name}"),
+                            format!("undefined secret `{name}`: the target declares no such secret for this provider and no earlier step captured it as secret"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Returns the candidate within edit distance 2 of `wrong`, if any.
+pub fn nearest<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::levenshtein(wrong, c), c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Parses a YAML document of any other input type (spec, target) into `T`, as a [`LoadError`].
+pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
+    input: InputKind,
+    file: &Path,
+    text: &str,
+) -> Result<T, LoadError> {
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer)
+        .map_err(|e| diagnostic::from_yaml_error(input, file, text, &e))
+}

@@ -1,0 +1,569 @@
+//! The scenario format as serde types: [`Scenario`], [`Step`], [`RequestSpec`], [`AuthSpec`],
+//! [`Capture`] and [`Expectation`].
+//!
+//! Every struct denies unknown fields (a mistyped key would silently weaken a test) and every choice
+//! is an externally tagged enum, so serde's own messages name the accepted alternatives. Values
+//! that can be wrong in themselves (status codes, durations, JSONPath, regexes, templates) are
+//! validated while deserializing, so their errors carry a file position.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IntoDeserializer};
+
+use super::template::Template;
+
+/// A scenario file: a list of scenarios about one flow of one provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// The scenarios, each run as its own test.
+    #[serde(deserialize_with = "super::load::isolated_scenarios")]
+    pub scenarios: Vec<Scenario>,
+}
+
+/// One scenario: a named, requirement-tracing sequence of steps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Stable id, unique within its file, e.g. `unlisted-source-times-out`.
+    pub id: ScenarioId,
+    /// One line saying what the scenario proves.
+    pub title: String,
+    /// The requirement ids (from `specs/`) this scenario verifies.
+    pub requirements: Vec<String>,
+    /// Free labels for filtering.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The steps, run in order; the first failing one ends the scenario.
+    #[serde(deserialize_with = "super::load::isolated_steps")]
+    pub steps: Vec<Step>,
+}
+
+/// A scenario id: lowercase letters, digits and `-`, so trial names stay filterable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScenarioId(String);
+
+impl ScenarioId {
+    /// Returns the id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ScenarioId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!(
+                "invalid scenario id `{s}`: expected lowercase letters, digits, `-` and `.`"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for ScenarioId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScenarioId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+/// One step: either an HTTP request (with captures and expectations) or a clock step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// What the step does, for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The request to send.
+    #[serde(default)]
+    pub request: Option<RequestSpec>,
+    /// Values to take from the response into variables for later steps.
+    #[serde(default)]
+    pub capture: IndexMap<String, Capture>,
+    /// What the response (or its absence) must look like.
+    #[serde(default)]
+    pub expect: Option<Expectation>,
+    /// Moves time forward: the virtual clock on mock targets, a real wait on live ones.
+    #[serde(default)]
+    pub clock: Option<ClockStep>,
+}
+
+/// An HTTP request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// The method; `GET` when absent.
+    #[serde(default)]
+    pub method: Method,
+    /// The absolute URL, usually starting with a host variable: `{{api_base}}/v1/orders`.
+    pub url: Template,
+    /// Query parameters, appended in order and form-encoded.
+    #[serde(default)]
+    pub query: IndexMap<String, Template>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: IndexMap<String, Template>,
+    /// The body.
+    #[serde(default)]
+    pub body: Option<Body>,
+    /// Credentials to present.
+    #[serde(default)]
+    pub auth: Option<AuthSpec>,
+    /// The named source address (from the target's `sources`) to send from; `default` when absent.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Total time allowed for the exchange; the target's `request_timeout` when absent.
+    #[serde(default)]
+    pub timeout: Option<DurationValue>,
+    /// Time allowed for the TCP (and TLS) connection; the total timeout when absent.
+    #[serde(default)]
+    pub connect_timeout: Option<DurationValue>,
+}
+
+/// An HTTP method, validated as an RFC 9110 token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Method(pub http::Method);
+
+impl Default for Method {
+    fn default() -> Self {
+        Self(http::Method::GET)
+    }
+}
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() || s.chars().any(|c| c.is_ascii_lowercase()) {
+            return Err(de::Error::custom(format!(
+                "invalid HTTP method `{s}`: expected an uppercase method such as `GET` or `POST`"
+            )));
+        }
+        http::Method::from_bytes(s.as_bytes())
+            .map(Self)
+            .map_err(|_| de::Error::custom(format!("invalid HTTP method `{s}`")))
+    }
+}
+
+/// A request body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Body {
+    /// `application/x-www-form-urlencoded` fields, in order.
+    Form(IndexMap<String, Template>),
+    /// A JSON document; string leaves may hold placeholders.
+    Json(serde_json::Value),
+    /// Raw text, sent as it is (set `Content-Type` in `headers`).
+    Raw(Template),
+}
+
+crate::tagged_enum!(Body, "one of `form: {…}`, `json: …`, `raw: \"…\"`");
+
+/// Credentials presented on a request. The auth engine adds OAuth2 grants here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthSpec {
+    /// RFC 7617 `Authorization: Basic base64(user-id ":" password)`, UTF-8.
+    Basic(BasicAuth),
+    /// RFC 6750 `Authorization: Bearer <token>`.
+    Bearer(Template),
+    /// A key in a named header.
+    ApiKey(ApiKeyAuth),
+}
+
+crate::tagged_enum!(AuthSpec, "one of `basic: {…}`, `bearer: …`, `api_key: {…}`");
+
+/// Basic credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user-id (must not contain `:`).
+    pub username: Template,
+    /// The password (may contain `:`).
+    pub password: Template,
+}
+
+/// An API key sent in a header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyAuth {
+    /// The header name, e.g. `X-API-Key`.
+    pub header: HeaderName,
+    /// The key.
+    pub value: Template,
+}
+
+/// A header name, validated as an RFC 9110 token and compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HeaderName(pub http::HeaderName);
+
+impl<'de> Deserialize<'de> for HeaderName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        http::HeaderName::from_bytes(s.as_bytes())
+            .map(Self)
+            .map_err(|_| de::Error::custom(format!("invalid header name `{s}`")))
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+/// Where a captured value comes from: a JSONPath into the body, a header, or a regex (over the
+/// header when `header` is given, over the body otherwise; its first group when it has one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    /// RFC 9535 JSONPath into the JSON body; must select exactly one value.
+    #[serde(default)]
+    pub jsonpath: Option<JsonPath>,
+    /// A response header (case-insensitive).
+    #[serde(default)]
+    pub header: Option<HeaderName>,
+    /// A regex applied to the header value, or to the body.
+    #[serde(default)]
+    pub regex: Option<Regex>,
+    /// Registers the value as a secret: redacted in every output, usable as `{{secret.NAME}}`.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// What a step expects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// The transport outcome; `response` when absent.
+    #[serde(default)]
+    pub outcome: ExpectedOutcome,
+    /// Upper bound on the step's duration. With `outcome: timeout`, how long no answer must come.
+    #[serde(default)]
+    pub within: Option<DurationValue>,
+    /// The status code, or a list of acceptable ones.
+    #[serde(default)]
+    pub status: Option<StatusSet>,
+    /// Header checks by name (case-insensitive); each a check or a list of checks.
+    #[serde(default)]
+    pub headers: IndexMap<HeaderName, OneOrMany<TextCheck>>,
+    /// JSONPath checks on the JSON body; each a check or a list of checks.
+    #[serde(default)]
+    pub json: IndexMap<JsonPath, OneOrMany<JsonCheck>>,
+    /// Checks on the body as text.
+    #[serde(default)]
+    pub body: Option<OneOrMany<TextCheck>>,
+}
+
+/// The transport outcome a step expects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectedOutcome {
+    /// An HTTP response arrives.
+    #[default]
+    Response,
+    /// No response within `within` (connect or read timeout). A refused connection is not one.
+    Timeout,
+    /// The connection is refused (RST to the SYN).
+    Refused,
+    /// The connection is reset or closed before a response.
+    Reset,
+}
+
+impl fmt::Display for ExpectedOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExpectedOutcome::Response => "response",
+            ExpectedOutcome::Timeout => "timeout",
+            ExpectedOutcome::Refused => "refused",
+            ExpectedOutcome::Reset => "reset",
+        })
+    }
+}
+
+/// A check on a piece of text: a header value or the body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case")]
+pub enum TextCheck {
+    /// The header is present (the body is non-empty).
+    Present,
+    /// The header is absent (the body is empty).
+    Absent,
+    /// Equal to the text.
+    Equals(Template),
+    /// Contains the text.
+    Contains(Template),
+    /// Matches the regex somewhere.
+    Matches(Regex),
+}
+
+crate::tagged_enum!(
+    TextCheck,
+    "`present`, `absent`, or one of `equals: …`, `contains: …`, `matches: …`"
+);
+
+/// A check on the value a JSONPath selects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case")]
+pub enum JsonCheck {
+    /// The path selects at least one value.
+    Exists,
+    /// The path selects nothing.
+    Absent,
+    /// The value equals this JSON value (string leaves may hold placeholders).
+    Equals(serde_json::Value),
+    /// The value is a string matching the regex.
+    Matches(Regex),
+    /// The value is a string containing this text.
+    Contains(Template),
+    /// The value is a number greater than this.
+    Gt(f64),
+    /// The value is a number greater than or equal to this.
+    Ge(f64),
+    /// The value is a number less than this.
+    Lt(f64),
+    /// The value is a number less than or equal to this.
+    Le(f64),
+}
+
+crate::tagged_enum!(
+    JsonCheck,
+    "`exists`, `absent`, or one of `equals: …`, `matches: …`, `contains: …`, `gt:`, `ge:`, `lt:`, `le:`"
+);
+
+/// A clock step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockStep {
+    /// How far to move time: a duration such as `1800s`, `30m`, or `"{{ttl}}s"`.
+    pub advance: Template,
+    /// Added to `advance`, e.g. `1s` to step just past an expiry.
+    #[serde(default)]
+    pub plus: Option<DurationValue>,
+}
+
+/// A duration written with its unit: `500ms`, `3s`, `30m`, `1h 30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationValue(pub Duration);
+
+impl DurationValue {
+    /// Parses a duration with its unit.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        humantime::parse_duration(s.trim()).map(Self).map_err(|e| {
+            format!("invalid duration `{s}` ({e}): expected a number with a unit, like `3s`, `500ms` or `30m`")
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = DurationValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration with a unit, like `3s`, `500ms` or `30m`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationValue, E> {
+                DurationValue::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<DurationValue, E> {
+                Err(E::custom(format!(
+                    "a duration needs a unit: write `{v}s` or `{v}ms`"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationValue, E> {
+                self.visit_u64(v.unsigned_abs())
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// One status code or a set of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(pub Vec<u16>);
+
+impl StatusSet {
+    /// Returns true when `status` is one of the set.
+    pub fn contains(&self, status: u16) -> bool {
+        self.0.contains(&status)
+    }
+}
+
+impl fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "{one}"),
+            many => {
+                let list: Vec<String> = many.iter().map(u16::to_string).collect();
+                write!(f, "one of {}", list.join(", "))
+            }
+        }
+    }
+}
+
+fn status_code<E: de::Error>(v: u64) -> Result<u16, E> {
+    if (100..=599).contains(&v) {
+        Ok(v as u16)
+    } else {
+        Err(E::custom(format!(
+            "expected an HTTP status code (100–599), found {v}"
+        )))
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = StatusSet;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status code (100–599) or a list of them")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSet, E> {
+                Ok(StatusSet(vec![status_code(v)?]))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSet, E> {
+                Err(E::custom(format!(
+                    "expected an HTTP status code (100–599), found {v}"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusSet, E> {
+                Err(E::custom(format!(
+                    "expected an HTTP status code (100–599), found the string \"{v}\""
+                )))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSet, A::Error> {
+                let mut codes = Vec::new();
+                while let Some(code) = seq.next_element::<u64>()? {
+                    codes.push(status_code(code)?);
+                }
+                if codes.is_empty() {
+                    return Err(de::Error::custom(
+                        "expected at least one HTTP status code, found an empty list",
+                    ));
+                }
+                Ok(StatusSet(codes))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// An RFC 9535 JSONPath, parsed when loaded.
+#[derive(Debug, Clone)]
+pub struct JsonPath {
+    source: String,
+    path: serde_json_path::JsonPath,
+}
+
+impl JsonPath {
+    /// Returns the path as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Returns the compiled path.
+    pub fn compiled(&self) -> &serde_json_path::JsonPath {
+        &self.path
+    }
+}
+
+impl PartialEq for JsonPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+impl Eq for JsonPath {}
+impl std::hash::Hash for JsonPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.source.hash(state);
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        serde_json_path::JsonPath::parse(&s)
+            .map(|path| JsonPath {
+                source: s.clone(),
+                path,
+            })
+            .map_err(|e| {
+                de::Error::custom(format!(
+                    "invalid JSONPath `{s}`: {e} (expected RFC 9535 syntax such as `$.access_token`)"
+                ))
+            })
+    }
+}
+
+/// A regular expression, compiled when loaded.
+#[derive(Debug, Clone)]
+pub struct Regex(pub regex::Regex);
+
+impl<'de> Deserialize<'de> for Regex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        regex::Regex::new(&s)
+            .map(Regex)
+            .map_err(|e| de::Error::custom(format!("invalid regex `{s}`: {e}")))
+    }
+}
+
+/// One item or a list of items.
+#[derive(Debug, Clone)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for Visitor<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a check or a list of checks")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany<T>, E> {
+                T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<OneOrMany<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<OneOrMany<T>, A::Error> {
+                T::deserialize(de::value::EnumAccessDeserializer::new(data))
+                    .map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany<T>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany(items))
+            }
+        }
+        d.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}

@@ -1,0 +1,196 @@
+//! The requirement catalogue: `specs/<provider>.yaml`, one [`Spec`] per provider, each
+//! [`Requirement`] with a stable id, a statement in our words, its sources, and whether the
+//! provider documents it, an RFC mandates it, or we assume it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::diagnostic::{InputKind, LoadError};
+use crate::scenario::load::parse_yaml;
+
+/// One provider's (or one standard's) requirements.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The provider id, equal to the file stem and to the `scenarios/<provider>/` folder.
+    pub provider: String,
+    /// A human title.
+    pub title: String,
+    /// The documents the requirements come from.
+    #[serde(default)]
+    pub documents: Vec<Document>,
+    /// The requirements.
+    pub requirements: Vec<Requirement>,
+}
+
+/// A source document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// Short key that requirements cite.
+    pub id: String,
+    /// Title of the document.
+    pub title: String,
+    /// Where it is published.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// One requirement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    /// Stable id such as `ELEC-IP-02`.
+    pub id: String,
+    /// What must hold, in our words.
+    pub statement: String,
+    /// Where it is stated: document section, RFC section, or why it is assumed.
+    pub source: String,
+    /// Who says so.
+    pub kind: RequirementKind,
+}
+
+/// Who says a requirement holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum RequirementKind {
+    /// The provider's documentation states it.
+    Doc,
+    /// A standard the provider relies on mandates it.
+    #[serde(rename = "RFC")]
+    Rfc,
+    /// Not documented: the mock's choice, flagged so an auditor can tell.
+    Assumed,
+}
+
+impl fmt::Display for RequirementKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RequirementKind::Doc => "Doc",
+            RequirementKind::Rfc => "RFC",
+            RequirementKind::Assumed => "Assumed",
+        })
+    }
+}
+
+/// Every spec, indexed by requirement id.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    /// The specs in file order.
+    pub specs: Vec<(PathBuf, Spec)>,
+    /// Requirement id → (provider, requirement).
+    pub requirements: BTreeMap<String, (String, Requirement)>,
+}
+
+fn valid_requirement_id(id: &str) -> bool {
+    let mut parts = id.split('-');
+    let first_ok = parts.next().is_some_and(|p| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    });
+    let rest: Vec<&str> = parts.collect();
+    first_ok
+        && !rest.is_empty()
+        && rest
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'))
+}
+
+/// Loads every `*.yaml` under `dir`, reporting every problem.
+pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
+    let mut errors = Vec::new();
+    let mut catalogue = Catalogue::default();
+    let files = match crate::plan::yaml_files(dir) {
+        Ok(files) => files,
+        Err(e) => {
+            return Err(vec![LoadError::new(
+                InputKind::Spec,
+                dir,
+                format!("cannot read the specs folder: {e}"),
+            )]);
+        }
+    };
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(LoadError::new(
+                    InputKind::Spec,
+                    &file,
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let spec: Spec = match parse_yaml(InputKind::Spec, &file, &text) {
+            Ok(spec) => spec,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if spec.provider != stem {
+            errors.push(
+                LoadError::new(
+                    InputKind::Spec,
+                    &file,
+                    format!(
+                        "`provider: {}` must equal the file name `{stem}`",
+                        spec.provider
+                    ),
+                )
+                .at_path("provider")
+                .near(&text, 0, "provider"),
+            );
+        }
+        for (i, req) in spec.requirements.iter().enumerate() {
+            let at = |message: String| {
+                LoadError::new(InputKind::Spec, &file, message)
+                    .at_path(format!("requirements[{i}].id"))
+                    .near(&text, 0, &req.id)
+            };
+            if !valid_requirement_id(&req.id) {
+                errors.push(at(format!(
+                    "invalid requirement id `{}`: expected uppercase words joined by `-`, like `ELEC-IP-02`",
+                    req.id
+                )));
+            } else if let Some((other, _)) = catalogue.requirements.get(&req.id) {
+                errors.push(at(format!(
+                    "duplicate requirement id `{}` (also in spec `{other}`)",
+                    req.id
+                )));
+            } else {
+                catalogue
+                    .requirements
+                    .insert(req.id.clone(), (spec.provider.clone(), req.clone()));
+            }
+        }
+        catalogue.specs.push((file, spec));
+    }
+    if errors.is_empty() {
+        Ok(catalogue)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_ids_follow_the_pattern() {
+        assert!(valid_requirement_id("ELEC-IP-02"));
+        assert!(valid_requirement_id("RFC6750-3.1"));
+        assert!(!valid_requirement_id("elec-ip"));
+        assert!(!valid_requirement_id("ELEC"));
+        assert!(!valid_requirement_id("ELEC--1"));
+    }
+}
