@@ -249,7 +249,7 @@ fn suggest_field(message: &str) -> String {
             continue;
         };
         let wrong = &rest[..end];
-        let candidates: Vec<&str> = rest[end..].split('`').skip(1).step_by(2).collect();
+        let candidates: Vec<&str> = rest[end + 1..].split('`').skip(1).step_by(2).collect();
         let best = candidates
             .iter()
             .map(|c| (strsim::levenshtein(wrong, c), *c))
@@ -296,6 +296,8 @@ mod tests {
     fn suggests_the_nearest_field() {
         let m = suggest_field("unknown field `expct`, expected one of `name`, `request`, `expect`");
         assert!(m.ends_with("Did you mean `expect`?"), "{m}");
+        let m = suggest_field("unknown field `usernme`, expected `username` or `password`");
+        assert!(m.ends_with("Did you mean `username`?"), "{m}");
         let m = suggest_field("unknown field `zzzzzz`, expected one of `name`, `request`");
         assert!(!m.contains("Did you mean"), "{m}");
     }

@@ -206,6 +206,9 @@ pub fn load_plan(
                         .extend(p.scenario.requirements.iter().cloned());
                 }
                 errors.extend(check_scenario(&file, &text, p, &names));
+                if !p.complete {
+                    continue;
+                }
                 scenarios.push(Arc::new(PlannedScenario {
                     provider: provider.clone(),
                     file: stem.clone(),
@@ -218,6 +221,8 @@ pub fn load_plan(
     }
     errors.extend(check_mock_hosts(&target));
     if !errors.is_empty() {
+        // Stable: file order first, then position; errors without a position keep their place.
+        errors.sort_by_key(|e| (e.file.clone(), e.location.map(|l| (l.line, l.column))));
         return Err(LoadErrors(errors));
     }
     scenarios.sort_by_key(|s| s.trial_name());

@@ -134,7 +134,7 @@ impl SecretRegistry {
             }
         }
         // Longest first, so a value that contains another is replaced whole.
-        needles.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+        needles.sort_by_key(|(_, needle)| std::cmp::Reverse(needle.len()));
     }
 
     /// Returns `text` with every registered value and derived form replaced by `[redacted:NAME]`.

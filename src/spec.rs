@@ -128,7 +128,7 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
         let spec: Spec = match parse_yaml(InputKind::Spec, &file, &text) {
             Ok(spec) => spec,
             Err(e) => {
-                errors.push(e);
+                errors.extend(e);
                 continue;
             }
         };

@@ -159,7 +159,7 @@ impl Target {
 
     /// Parses and checks a target from text.
     pub fn parse(file: &Path, text: &str) -> Result<Self, Vec<LoadError>> {
-        let mut target: Target = parse_yaml(InputKind::Target, file, text).map_err(|e| vec![e])?;
+        let mut target: Target = parse_yaml(InputKind::Target, file, text)?;
         target.file = file.to_owned();
         let mut errors = Vec::new();
         let err = |path: String, needle: &str, message: String| {

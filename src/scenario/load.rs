@@ -86,7 +86,10 @@ impl<'de> de::Visitor<'de> for IsolatedSeq {
                 }
             } else if self.steps {
                 match seq.next_element::<Step>()? {
-                    Some(step) => out.push(Element::Step(Box::new(step))),
+                    Some(mut step) => {
+                        step.index = index;
+                        out.push(Element::Step(Box::new(step)))
+                    }
                     None => break,
                 }
             } else {
@@ -109,12 +112,15 @@ pub struct ParsedScenario {
     pub index: usize,
     /// The scenario.
     pub scenario: Scenario,
+    /// False when some of its steps failed to parse (and are missing from `scenario.steps`).
+    pub complete: bool,
 }
 
 /// Parses one scenario file, reporting every broken scenario and step.
 ///
-/// Returns the scenarios that parsed completely; scenarios with an error are left out (and their
-/// errors are in the second list), so later checks never report follow-on errors about them.
+/// Returns every scenario that parsed, the incomplete ones (a step failed to parse) marked so later
+/// checks skip what the missing steps could have defined; scenarios that failed to parse outside
+/// their steps are left out. Their errors are in the second list.
 pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadError>) {
     let mut errors = Vec::new();
     SKIP.with(|s| s.borrow_mut().clear());
@@ -147,7 +153,7 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadErro
         return (Vec::new(), errors);
     };
     // Scenarios skipped whole are missing from the list; scenarios with skipped steps are present
-    // but incomplete. Neither is returned.
+    // but incomplete.
     let whole: HashSet<usize> = skipped
         .iter()
         .filter(|(_, step)| step.is_none())
@@ -157,8 +163,11 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadErro
     let indices = (0..).filter(|i| !whole.contains(i));
     let scenarios = indices
         .zip(parsed.scenarios)
-        .filter(|(index, _)| !broken.contains(index))
-        .map(|(index, scenario)| ParsedScenario { index, scenario })
+        .map(|(index, scenario)| ParsedScenario {
+            index,
+            scenario,
+            complete: !broken.contains(&index),
+        })
         .collect();
     (scenarios, errors)
 }
@@ -193,6 +202,7 @@ pub fn check_scenario(
         errors: Vec::new(),
         captured: HashSet::new(),
         secret_captures: HashSet::new(),
+        complete: parsed.complete,
     };
     checker.scenario(&parsed.scenario);
     checker.errors
@@ -218,6 +228,8 @@ struct Checker<'a> {
     errors: Vec<LoadError>,
     captured: HashSet<String>,
     secret_captures: HashSet<String>,
+    /// False when steps are missing: names they could have captured are not reported undefined.
+    complete: bool,
 }
 
 impl Checker<'_> {
@@ -256,8 +268,8 @@ impl Checker<'_> {
                 "a scenario needs at least one step".into(),
             );
         }
-        for (i, step) in scenario.steps.iter().enumerate() {
-            self.step(&format!("{base}.steps[{i}]"), step);
+        for step in &scenario.steps {
+            self.step(&format!("{base}.steps[{}]", step.index), step);
         }
     }
 
@@ -492,6 +504,9 @@ impl Checker<'_> {
     }
 
     fn template(&mut self, path: &str, template: &Template) {
+        if !self.complete {
+            return;
+        }
         let refs: Vec<VarRef> = template.refs().cloned().collect();
         for r in refs {
             match &r {
@@ -549,13 +564,13 @@ pub fn nearest<'a>(wrong: &str, candidates: impl Iterator<Item = &'a str>) -> Op
         .map(|(_, c)| c)
 }
 
-/// Parses a YAML document of any other input type (spec, target) into `T`, as a [`LoadError`].
+/// Parses a YAML document of any other input type (spec, target) into `T`.
 pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
     input: InputKind,
     file: &Path,
     text: &str,
-) -> Result<T, LoadError> {
+) -> Result<T, Vec<LoadError>> {
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer)
-        .map_err(|e| diagnostic::from_yaml_error(input, file, text, &e))
+        .map_err(|e| vec![diagnostic::from_yaml_error(input, file, text, &e)])
 }

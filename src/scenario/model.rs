@@ -88,6 +88,9 @@ impl<'de> Deserialize<'de> for ScenarioId {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// Position in the scenario's `steps:` as written (set by the loader).
+    #[serde(skip)]
+    pub index: usize,
     /// What the step does, for reports.
     #[serde(default)]
     pub name: Option<String>,
