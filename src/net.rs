@@ -225,6 +225,18 @@ pub fn classify(error: &reqwest::Error) -> Outcome {
     let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            // `io::Error::source()` skips the error it wraps: look inside nested io errors for
+            // rustls's own error (hyper-util wraps TLS failures as Other(InvalidData(rustls))).
+            let mut inner: &(dyn std::error::Error + 'static) = io;
+            while let Some(wrapped) = inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+            {
+                inner = wrapped;
+            }
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Outcome::Tls(tls.to_string());
+            }
             use std::io::ErrorKind::*;
             match io.kind() {
                 ConnectionRefused => return Outcome::Refused,

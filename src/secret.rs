@@ -160,6 +160,84 @@ impl SecretRegistry {
     }
 }
 
+/// Header names whose values are credentials: shown as `[redacted]` (keeping the scheme).
+pub const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+/// Form and JSON field names whose values are credentials: shown as `[redacted]` wherever a body
+/// is shown, whether or not the value is a known secret (a token the run never captured is one).
+pub const CREDENTIAL_FIELDS: &[&str] = &[
+    "password",
+    "client_secret",
+    "code_verifier",
+    "refresh_token",
+    "access_token",
+    "id_token",
+    "assertion",
+    "code",
+    "token",
+    "secret",
+];
+
+/// Returns true when a form or JSON field of this name holds a credential.
+pub fn is_credential_field(name: &str) -> bool {
+    CREDENTIAL_FIELDS.contains(&name)
+}
+
+/// Replaces the values of credential fields, at any depth, by `"[redacted]"`.
+pub fn redact_credential_fields(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if is_credential_field(k) {
+                    *v = serde_json::Value::String("[redacted]".into());
+                } else {
+                    redact_credential_fields(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_credential_fields),
+        _ => {}
+    }
+}
+
+/// Returns a body with its credential fields redacted when it is JSON or a form; as it is
+/// otherwise.
+pub fn redact_credential_text(body: &str) -> String {
+    let trimmed = body.trim_start();
+    if (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body)
+    {
+        redact_credential_fields(&mut value);
+        return value.to_string();
+    }
+    let looks_like_form = !body.is_empty()
+        && !body.contains(char::is_whitespace)
+        && body.split('&').all(|pair| pair.contains('='));
+    if looks_like_form {
+        let pairs = url::form_urlencoded::parse(body.as_bytes());
+        if pairs.clone().any(|(k, _)| is_credential_field(&k)) {
+            let mut out = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs {
+                out.append_pair(
+                    &k,
+                    if is_credential_field(&k) {
+                        "[redacted]"
+                    } else {
+                        &v
+                    },
+                );
+            }
+            return out.finish();
+        }
+    }
+    body.to_owned()
+}
+
 /// Percent-encodes every byte outside the RFC 3986 unreserved set (path/query style, `%20` for space).
 fn percent_encode_all(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
@@ -208,6 +286,23 @@ mod tests {
     fn short_values_are_not_redacted_by_value() {
         let registry = registry_with("pin", "abc");
         assert_eq!(registry.redact("abc"), "abc");
+    }
+
+    #[test]
+    fn credential_fields_are_redacted_in_json_and_forms() {
+        let json = redact_credential_text(
+            r#"{"access_token":"abc","nested":[{"refresh_token":"x","n":1}]}"#,
+        );
+        assert_eq!(
+            json,
+            r#"{"access_token":"[redacted]","nested":[{"n":1,"refresh_token":"[redacted]"}]}"#
+        );
+        let form = redact_credential_text("grant_type=password&password=hunter2&username=bob");
+        assert_eq!(
+            form,
+            "grant_type=password&password=%5Bredacted%5D&username=bob"
+        );
+        assert_eq!(redact_credential_text("plain text"), "plain text");
     }
 
     #[test]

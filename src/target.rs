@@ -159,7 +159,12 @@ impl Target {
 
     /// Parses and checks a target from text.
     pub fn parse(file: &Path, text: &str) -> Result<Self, Vec<LoadError>> {
-        let mut target: Target = parse_yaml(InputKind::Target, file, text)?;
+        let mut target: Target = parse_yaml(InputKind::Target, file, text).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(hide_secret_values)
+                .collect::<Vec<_>>()
+        })?;
         target.file = file.to_owned();
         let mut errors = Vec::new();
         let err = |path: String, needle: &str, message: String| {
@@ -210,11 +215,11 @@ impl Target {
                     ));
                 }
                 if matches!(secret, SecretSource::Value(_)) && target.clock == ClockKind::Real {
-                    errors.push(err(
+                    errors.push(hide_secret_values(err(
                         format!("providers.{provider}.secrets.{name}"),
                         name,
                         "inline secret values are only for the embedded mocks' fake credentials: on a live target write `env: VARIABLE_NAME`".into(),
-                    ));
+                    )));
                 }
             }
         }
@@ -248,6 +253,25 @@ impl Target {
         names.secrets = secrets;
         names.sources = self.sources.keys().cloned().collect();
     }
+}
+
+/// Keeps an error about a secret entry from echoing its value: the source line is dropped, and a
+/// parse message (which may quote the value) is replaced by what is expected.
+fn hide_secret_values(mut error: LoadError) -> LoadError {
+    let about_secret = error.path.as_deref().is_some_and(|p| {
+        let mut parts = p.split('.');
+        parts.next() == Some("providers") && parts.nth(1) == Some("secrets")
+    });
+    if about_secret {
+        error.source_line = None;
+        if !error.message.starts_with("inline secret values") {
+            error.message =
+                "expected `{ env: VARIABLE_NAME }`, or `{ value: … }` on a mock target \
+                             (the line is not shown: it may hold a secret)"
+                    .into();
+        }
+    }
+    error
 }
 
 #[cfg(test)]

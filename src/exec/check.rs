@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::net::{Exchange, Outcome};
 use crate::scenario::model::{Expectation, ExpectedOutcome, JsonCheck, TextCheck};
+use crate::secret::{CREDENTIAL_HEADERS, is_credential_field, redact_credential_text};
 
 /// The result of checking one step.
 #[derive(Debug, Default)]
@@ -17,8 +18,10 @@ pub struct CheckReport {
     pub error: Option<String>,
 }
 
-/// Renders templates inside expectations.
+/// Renders templates inside expectations, and redacts what messages show.
 pub trait Render {
+    /// Redacts known secret values (and their derived forms) from `text`.
+    fn redact(&self, text: &str) -> String;
     /// Renders a template text.
     fn render(&self, template: &crate::scenario::Template) -> Result<String, String>;
     /// Renders string leaves of a JSON value.
@@ -151,7 +154,7 @@ pub fn check(
             Err(e) => report.failed.push(format!(
                 "body is not JSON ({e}), so {} JSONPath check(s) cannot hold: {}",
                 expect.json.len(),
-                excerpt(&response.text(), 120)
+                excerpt(render, &response.text(), 120)
             )),
             Ok(document) => {
                 for (path, checks) in &expect.json {
@@ -170,12 +173,52 @@ pub fn check(
     report
 }
 
-fn excerpt(text: &str, max: usize) -> String {
+/// Quotes a value for a message: credential fields and known secrets redacted first (so escaping
+/// or truncation cannot hide a secret from redaction), then cut to `max` characters.
+fn excerpt(render: &dyn Render, text: &str, max: usize) -> String {
+    let text = render.redact(&redact_credential_text(text));
     let mut out: String = text.chars().take(max).collect();
     if text.chars().count() > max {
         out.push('…');
     }
     format!("{out:?}")
+}
+
+/// Quotes a JSON value for a message, redacting string leaves before JSON escaping them.
+fn json_excerpt(render: &dyn Render, value: &serde_json::Value, max: usize) -> String {
+    fn redact_leaves(render: &dyn Render, value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::String(s) => serde_json::Value::String(render.redact(s)),
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(|v| redact_leaves(render, v)).collect())
+            }
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), redact_leaves(render, v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let text = render.redact(&redact_credential_text(
+        &redact_leaves(render, value).to_string(),
+    ));
+    let mut out: String = text.chars().take(max).collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Returns true when a JSONPath ends in a credential field (`$.access_token`, `$['password']`).
+fn names_credential(path: &str) -> bool {
+    let last = path
+        .rsplit(['.', '['])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(']')
+        .trim_matches(['\'', '"']);
+    is_credential_field(last)
 }
 
 type CheckResult = Result<Result<String, String>, String>;
@@ -187,14 +230,19 @@ fn text_check(
     is_header: bool,
     render: &dyn Render,
 ) -> CheckResult {
+    let hidden = is_header
+        && CREDENTIAL_HEADERS
+            .iter()
+            .any(|h| subject == format!("header `{h}`"));
     let found = || match values {
         [] if is_header => "it is absent".to_owned(),
         [] => "it is empty".to_owned(),
-        [one] => format!("found {}", excerpt(one, 200)),
+        _ if hidden => "found a value (a credential header, not shown)".to_owned(),
+        [one] => format!("found {}", excerpt(render, one, 200)),
         many => format!(
             "found {}",
             many.iter()
-                .map(|v| excerpt(v, 120))
+                .map(|v| excerpt(render, v, 120))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -222,11 +270,11 @@ fn text_check(
         TextCheck::Equals(t) => {
             let want = render.render(t)?;
             if values.iter().any(|v| *v == want) {
-                Ok(format!("{subject} equals {}", excerpt(&want, 120)))
+                Ok(format!("{subject} equals {}", excerpt(render, &want, 120)))
             } else {
                 Err(format!(
                     "{subject}: expected to equal {}, {}",
-                    excerpt(&want, 120),
+                    excerpt(render, &want, 120),
                     found()
                 ))
             }
@@ -234,11 +282,14 @@ fn text_check(
         TextCheck::Contains(t) => {
             let want = render.render(t)?;
             if values.iter().any(|v| v.contains(&want)) {
-                Ok(format!("{subject} contains {}", excerpt(&want, 120)))
+                Ok(format!(
+                    "{subject} contains {}",
+                    excerpt(render, &want, 120)
+                ))
             } else {
                 Err(format!(
                     "{subject}: expected to contain {}, {}",
-                    excerpt(&want, 120),
+                    excerpt(render, &want, 120),
                     found()
                 ))
             }
@@ -272,7 +323,8 @@ fn json_check(
 ) -> CheckResult {
     let found = || match nodes {
         [] => "it selects nothing".to_owned(),
-        [one] => format!("found {}", excerpt(&one.to_string(), 200)),
+        [_] if names_credential(path) => "found a value (a credential field, not shown)".to_owned(),
+        [one] => format!("found {}", json_excerpt(render, one, 200)),
         many => format!("it selects {} values", many.len()),
     };
     let single = || match nodes {
@@ -307,12 +359,13 @@ fn json_check(
         JsonCheck::Equals(value) => {
             let want = render.render_json(value)?;
             match single() {
-                Some(v) if json_equal(v, &want) => {
-                    Ok(format!("{path} equals {}", excerpt(&want.to_string(), 120)))
-                }
+                Some(v) if json_equal(v, &want) => Ok(format!(
+                    "{path} equals {}",
+                    json_excerpt(render, &want, 120)
+                )),
                 _ => Err(format!(
                     "{path}: expected to equal {}, {}",
-                    excerpt(&want.to_string(), 120),
+                    json_excerpt(render, &want, 120),
                     found()
                 )),
             }
@@ -329,11 +382,11 @@ fn json_check(
             let want = render.render(t)?;
             match single().and_then(|v| v.as_str()) {
                 Some(s) if s.contains(&want) => {
-                    Ok(format!("{path} contains {}", excerpt(&want, 120)))
+                    Ok(format!("{path} contains {}", excerpt(render, &want, 120)))
                 }
                 _ => Err(format!(
                     "{path}: expected a string containing {}, {}",
-                    excerpt(&want, 120),
+                    excerpt(render, &want, 120),
                     found()
                 )),
             }

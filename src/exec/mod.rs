@@ -21,27 +21,12 @@ use crate::scenario::model::{
     AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, RequestSpec, Step,
 };
 use crate::scenario::{Template, VarRef};
-use crate::secret::{Secret, SecretRegistry};
+use crate::secret::{CREDENTIAL_HEADERS, Secret, SecretRegistry, redact_credential_text};
 use crate::target::{HostSpec, SecretSource, Target};
 pub use result::{ScenarioResult, StepResult, Transcript, Verdict};
 
-/// Request headers whose values are credentials: always shown as `[redacted]`.
-const CREDENTIAL_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-];
-/// Form and JSON fields whose values are credentials.
-const CREDENTIAL_FIELDS: &[&str] = &[
-    "password",
-    "client_secret",
-    "code_verifier",
-    "refresh_token",
-    "access_token",
-    "assertion",
-    "code",
-];
+/// How much earlier than the total timeout the connect timeout fires.
+const CONNECT_MARGIN: Duration = Duration::from_millis(20);
 /// How much of a body a transcript keeps.
 const BODY_EXCERPT: usize = 2048;
 
@@ -277,6 +262,10 @@ struct Scope<'a> {
 }
 
 impl check::Render for Scope<'_> {
+    fn redact(&self, text: &str) -> String {
+        self.runner.secrets.redact(text)
+    }
+
     fn render(&self, template: &Template) -> Result<String, String> {
         template.render(|r| self.lookup(r))
     }
@@ -434,7 +423,12 @@ impl Scope<'_> {
                 .timeout
                 .map_or(self.runner.target.limits.request_timeout.0, |t| t.0),
         };
-        let connect_timeout = spec.connect_timeout.map_or(total, |d| d.0);
+        // Strictly below the total, so an unanswered SYN is reported as a connect timeout rather
+        // than by the total timer as a read timeout.
+        let connect_timeout = spec
+            .connect_timeout
+            .map_or(total, |d| d.0)
+            .min(total.saturating_sub(CONNECT_MARGIN).max(CONNECT_MARGIN));
         let (source, source_text) = match self.source_addr(spec) {
             Ok(s) => s,
             Err(e) => return error(e),
@@ -479,12 +473,9 @@ impl Scope<'_> {
             transcript.response_headers = response
                 .headers
                 .iter()
-                .map(|(n, v)| (n.clone(), redact_header(n, v, &[])))
+                .map(|(n, v)| (n.clone(), redact_header(n, v)))
                 .collect();
-            transcript.response_body = Some(redact_body(
-                &response.text(),
-                response.header_values("content-type").first().copied(),
-            ));
+            transcript.response_body = Some(truncate(&redact_credential_text(&response.text())));
         }
         let registry = &self.runner.secrets;
         redact_transcript(&mut transcript, registry);
@@ -509,29 +500,74 @@ impl Scope<'_> {
         None
     }
 
+    /// Renders `template` for display: secrets (and secret captures) become `[redacted:NAME]`.
+    fn shown(&self, template: &Template) -> String {
+        let rendered: Result<String, ()> = template.render(|r| {
+            Ok(match r {
+                VarRef::Secret(name) => format!("[redacted:{name}]"),
+                VarRef::Var(name) if self.secret_captures.contains_key(name) => {
+                    format!("[redacted:{name}]")
+                }
+                VarRef::Var(name) => self.vars.get(name).cloned().unwrap_or_default(),
+            })
+        });
+        rendered.unwrap_or_default()
+    }
+
+    /// Renders the string leaves of a JSON body for display.
+    fn shown_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::String(s) => serde_json::Value::String(
+                Template::parse(s).map_or_else(|_| s.clone(), |t| self.shown(&t)),
+            ),
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(|v| self.shown_json(v)).collect())
+            }
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.shown_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// Builds the request, and its transcript from templates rendered for display (so a secret
+    /// never enters the transcript, in whatever encoding the URL or body would give it).
     fn build_request(
         &self,
         client: &reqwest::Client,
         spec: &RequestSpec,
     ) -> Result<(reqwest::Request, Transcript), String> {
         let url_text = self.render(&spec.url)?;
-        let mut url = url::Url::parse(&url_text).map_err(|e| {
-            format!(
-                "invalid URL `{}`: {e}",
-                self.runner.secrets.redact(&url_text)
-            )
-        })?;
+        let mut shown_url = self.shown(&spec.url);
+        let mut url =
+            url::Url::parse(&url_text).map_err(|e| format!("invalid URL `{shown_url}`: {e}"))?;
         if !spec.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
+            let mut shown_pairs = Vec::new();
             for (k, v) in &spec.query {
                 pairs.append_pair(k, &self.render(v)?);
+                let encoded: String = url::form_urlencoded::byte_serialize(k.as_bytes()).collect();
+                let value = if v.refs().count() > 0 {
+                    self.shown(v)
+                } else {
+                    url::form_urlencoded::byte_serialize(self.shown(v).as_bytes()).collect()
+                };
+                shown_pairs.push(format!("{encoded}={value}"));
             }
+            let separator = if shown_url.contains('?') { '&' } else { '?' };
+            shown_url = format!("{shown_url}{separator}{}", shown_pairs.join("&"));
         }
         let mut builder = client.request(spec.method.0.clone(), url.clone());
-        let mut headers: Vec<(String, String)> = Vec::new();
-        let mut sensitive_headers: Vec<String> = Vec::new();
+        // (name, value sent, value shown)
+        let mut headers: Vec<(String, String, String)> = Vec::new();
         for (name, value) in &spec.headers {
-            headers.push((name.to_ascii_lowercase(), self.render(value)?));
+            headers.push((
+                name.to_ascii_lowercase(),
+                self.render(value)?,
+                self.shown(value),
+            ));
         }
         match &spec.auth {
             Some(AuthSpec::Basic(basic)) => {
@@ -544,81 +580,66 @@ impl Scope<'_> {
                 self.runner
                     .secrets
                     .register_value("basic_credentials", &pair);
-                headers.push((
-                    "authorization".into(),
-                    format!("Basic {}", STANDARD.encode(pair.as_bytes())),
-                ));
+                let value = format!("Basic {}", STANDARD.encode(pair.as_bytes()));
+                headers.push(("authorization".into(), value, "Basic [redacted]".into()));
             }
             Some(AuthSpec::Bearer(token)) => {
-                headers.push((
-                    "authorization".into(),
-                    format!("Bearer {}", self.render(token)?),
-                ));
+                let value = format!("Bearer {}", self.render(token)?);
+                headers.push(("authorization".into(), value, "Bearer [redacted]".into()));
             }
             Some(AuthSpec::ApiKey(key)) => {
                 let name = key.header.0.as_str().to_owned();
-                sensitive_headers.push(name.clone());
-                headers.push((name, self.render(&key.value)?));
+                headers.push((name, self.render(&key.value)?, "[redacted]".into()));
             }
             None => {}
         }
-        for (name, value) in &headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
         let mut body_text = None;
+        let mut content_type = None;
         match &spec.body {
             Some(Body::Form(fields)) => {
                 let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-                let mut shown = url::form_urlencoded::Serializer::new(String::new());
+                let mut shown = Vec::new();
                 for (k, v) in fields {
-                    let value = self.render(v)?;
-                    serializer.append_pair(k, &value);
-                    let visible = if CREDENTIAL_FIELDS.contains(&k.as_str()) {
-                        "[redacted]"
-                    } else {
-                        value.as_str()
-                    };
-                    shown.append_pair(k, visible);
+                    serializer.append_pair(k, &self.render(v)?);
+                    shown.push(format!("{k}={}", self.shown(v)));
                 }
-                let encoded = serializer.finish();
-                body_text = Some(shown.finish());
-                if !headers.iter().any(|(n, _)| n == "content-type") {
-                    builder = builder.header("content-type", "application/x-www-form-urlencoded");
-                    headers.push((
-                        "content-type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    ));
-                }
-                builder = builder.body(encoded);
+                body_text = Some(redact_credential_text(&shown.join("&")));
+                content_type = Some("application/x-www-form-urlencoded");
+                builder = builder.body(serializer.finish());
             }
             Some(Body::Json(value)) => {
                 let rendered = check::Render::render_json(self, value)?;
-                body_text = Some(redact_body(&rendered.to_string(), Some("application/json")));
-                if !headers.iter().any(|(n, _)| n == "content-type") {
-                    builder = builder.header("content-type", "application/json");
-                    headers.push(("content-type".into(), "application/json".into()));
-                }
+                body_text = Some(redact_credential_text(&self.shown_json(value).to_string()));
+                content_type = Some("application/json");
                 builder = builder.body(rendered.to_string());
             }
             Some(Body::Raw(template)) => {
-                let text = self.render(template)?;
-                body_text = Some(text.clone());
-                builder = builder.body(text);
+                body_text = Some(redact_credential_text(&self.shown(template)));
+                builder = builder.body(self.render(template)?);
             }
             None => {}
         }
-        let request = builder.build().map_err(|e| {
-            format!(
-                "cannot build the request: {}",
-                self.runner.secrets.redact(&e.to_string())
-            )
-        })?;
+        if let Some(content_type) = content_type
+            && !headers.iter().any(|(n, _, _)| n == "content-type")
+        {
+            headers.push((
+                "content-type".into(),
+                content_type.into(),
+                content_type.into(),
+            ));
+        }
+        for (name, value, _) in &headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = builder
+            .build()
+            .map_err(|e| format!("cannot build the request: {}", e.without_url()))?;
         let transcript = Transcript {
             method: spec.method.0.to_string(),
-            url: url.to_string(),
+            url: shown_url,
             request_headers: headers
                 .iter()
-                .map(|(n, v)| (n.clone(), redact_header(n, v, &sensitive_headers)))
+                .map(|(n, _, shown)| (n.clone(), redact_header(n, shown)))
                 .collect(),
             request_body: body_text.map(|b| truncate(&b)),
             ..Transcript::default()
@@ -683,11 +704,9 @@ fn capture_value(capture: &Capture, exchange: &Exchange) -> Result<String, Strin
     }
 }
 
-fn redact_header(name: &str, value: &str, sensitive: &[String]) -> String {
+fn redact_header(name: &str, value: &str) -> String {
     let lower = name.to_ascii_lowercase();
-    if CREDENTIAL_HEADERS.contains(&lower.as_str())
-        || sensitive.iter().any(|s| s.eq_ignore_ascii_case(name))
-    {
+    if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
         // Keep the scheme: it is part of what is being verified.
         match value.split_once(' ') {
             Some((scheme, _)) if lower.ends_with("authorization") => format!("{scheme} [redacted]"),
@@ -695,36 +714,6 @@ fn redact_header(name: &str, value: &str, sensitive: &[String]) -> String {
         }
     } else {
         value.to_owned()
-    }
-}
-
-/// Replaces credential fields in a JSON or form body, then truncates it.
-fn redact_body(body: &str, content_type: Option<&str>) -> String {
-    let is_json = content_type.is_some_and(|c| c.contains("json"));
-    if is_json && let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body) {
-        redact_json_fields(&mut value);
-        return truncate(&value.to_string());
-    }
-    truncate(body)
-}
-
-fn redact_json_fields(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if CREDENTIAL_FIELDS.contains(&k.as_str())
-                    || k == "id_token"
-                    || k == "token"
-                    || k == "secret"
-                {
-                    *v = serde_json::Value::String("[redacted]".into());
-                } else {
-                    redact_json_fields(v);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json_fields),
-        _ => {}
     }
 }
 

@@ -80,6 +80,8 @@ pub async fn start(backend: SocketAddr, policy: PolicyFn) -> std::io::Result<Fro
         let mut connections = tokio::task::JoinSet::new();
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
+                // A persistent failure (EMFILE) would otherwise spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             };
             match policy(peer.ip()) {

@@ -1,0 +1,397 @@
+//! JUnit validity: runs the real `authconform` binary and validates each JUnit report it writes
+//! against the Jenkins JUnit schema (`tests/fixtures/junit/jenkins-junit-10.xsd`) with `xmllint`
+//! (Debian package `libxml2-utils`; without it these tests fail, they never pass unchecked).
+//!
+//! It also reads the XML with plain string checks (no XML crate): one `<testcase>` per scenario
+//! that `authconform list` lists, unique `name`s, `classname` = `demo.<file>`, and the verdict
+//! elements: `<failure>` for an unmet expectation, `<error>` for a scenario that could not run
+//! (DNS failure), `<skipped>` with its reason. The failing and skipping runs use fixtures under
+//! `tests/fixtures/canary/`, one with markup, `]]>` and control characters in its messages.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+/// The crate root: every run's working directory, so `specs` and `scenarios` resolve.
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_authconform");
+/// The schema every report must satisfy.
+const XSD: &str = "tests/fixtures/junit/jenkins-junit-10.xsd";
+
+/// Arguments selecting the canary target and the failing fixture scenarios.
+const FAILING: &[&str] = &[
+    "--target",
+    "tests/fixtures/canary/target.yaml",
+    "--specs",
+    "specs",
+    "--scenarios",
+    "tests/fixtures/canary/scenarios",
+];
+/// Arguments selecting a target that configures no provider (every scenario skipped).
+const SKIPPING: &[&str] = &["--target", "tests/fixtures/canary/target-no-providers.yaml"];
+
+/// What `authconform run` produced.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// The JUnit report's text.
+    xml: String,
+    /// Keeps the report on disk for `xmllint` until the run is dropped.
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Run {
+    fn dump(&self) -> String {
+        format!(
+            "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- junit.xml ---\n{}",
+            self.code, self.stdout, self.stderr, self.xml
+        )
+    }
+}
+
+/// Runs `authconform run <args> --junit <tempdir>/junit.xml` from the crate root.
+fn run(args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let path = dir.path().join("junit.xml");
+    let output = Command::new(BIN)
+        .current_dir(ROOT)
+        .arg("run")
+        .args(args)
+        .arg("--junit")
+        .arg(&path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let xml = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "no JUnit report at {} ({e})\n{stdout}\n{stderr}",
+            path.display()
+        )
+    });
+    Run {
+        code: output.status.code(),
+        stdout,
+        stderr,
+        xml,
+        _dir: dir,
+        path,
+    }
+}
+
+/// Returns the trial names `authconform list <args>` prints, one per line.
+fn listed(args: &[&str]) -> Vec<String> {
+    let output = Command::new(BIN)
+        .current_dir(ROOT)
+        .arg("list")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "authconform list failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let names: Vec<String> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            l.split_once(": ")
+                .unwrap_or_else(|| panic!("unexpected list line `{l}`"))
+                .0
+                .to_owned()
+        })
+        .collect();
+    assert!(!names.is_empty(), "authconform list printed nothing");
+    names
+}
+
+/// Validates the report against the XSD with `xmllint`, which must be installed.
+fn assert_schema_valid(run: &Run) {
+    let output = match Command::new("xmllint")
+        .current_dir(ROOT)
+        .args(["--noout", "--schema", XSD])
+        .arg(&run.path)
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`xmllint` is not on PATH, so the JUnit report cannot be validated against {XSD}: \
+             run `apt-get install libxml2-utils` (the project's .ci/run installs it)"
+        ),
+        Err(e) => panic!("cannot run xmllint: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "the JUnit report does not validate against {XSD}:\n{}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        run.dump()
+    );
+}
+
+/// Resolves the five predefined XML entities.
+fn xml_unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of attribute `name` in a start tag (`<tag a="…" …>`), entities resolved.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = start + tag[start..].find('"')?;
+    Some(xml_unescape(&tag[start..end]))
+}
+
+/// One `<testcase>`: its start tag and its content (empty when self-closing).
+struct Case {
+    name: String,
+    classname: String,
+    content: String,
+}
+
+/// The start tag of the first `<element ` in `xml`, without the final `>`.
+fn start_tag<'a>(xml: &'a str, element: &str) -> Option<&'a str> {
+    let open = format!("<{element} ");
+    let start = xml.find(&open)?;
+    let end = start + xml[start..].find('>')?;
+    Some(&xml[start..end])
+}
+
+/// Splits the report into its test cases.
+fn testcases(xml: &str) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<testcase ") {
+        rest = &rest[start..];
+        let tag_end = rest
+            .find('>')
+            .expect("an unterminated <testcase> start tag");
+        let tag = &rest[..tag_end];
+        let name = attribute(tag, "name").expect("a <testcase> without name");
+        let classname = attribute(tag, "classname").unwrap_or_default();
+        let (content, next) = if tag.ends_with('/') {
+            (String::new(), tag_end + 1)
+        } else {
+            let close = rest
+                .find("</testcase>")
+                .unwrap_or_else(|| panic!("<testcase name=\"{name}\"> is never closed"));
+            (rest[tag_end + 1..close].to_owned(), close)
+        };
+        cases.push(Case {
+            name,
+            classname,
+            content,
+        });
+        rest = &rest[next..];
+    }
+    cases
+}
+
+/// Checks the structure common to every report: one case per listed scenario, unique names,
+/// `classname` = `provider.file` from the trial name `provider::file::id`, and suite counts that
+/// match the cases. Returns the cases by name.
+fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
+    let cases = testcases(&run.xml);
+    let names = listed(list_args);
+    assert_eq!(
+        cases.len(),
+        names.len(),
+        "one <testcase> per scenario `authconform list` lists ({names:#?})\n{}",
+        run.dump()
+    );
+    let mut unique = BTreeSet::new();
+    for case in &cases {
+        assert!(
+            unique.insert(case.name.as_str()),
+            "duplicate <testcase name=\"{}\">\n{}",
+            case.name,
+            run.dump()
+        );
+        let parts: Vec<&str> = case.name.split("::").collect();
+        assert_eq!(
+            parts.len(),
+            3,
+            "name `{}` is not provider::file::id",
+            case.name
+        );
+        assert_eq!(parts[0], "demo", "{}", case.name);
+        assert_eq!(
+            case.classname,
+            format!("demo.{}", parts[1]),
+            "classname of {}",
+            case.name
+        );
+        assert!(
+            !parts[1].is_empty()
+                && parts[1]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "classname `{}` is not demo.<file>",
+            case.classname
+        );
+    }
+    let listed: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    assert_eq!(
+        unique,
+        listed,
+        "the report's cases are the listed scenarios\n{}",
+        run.dump()
+    );
+    let suite = start_tag(&run.xml, "testsuite").expect("a <testsuite>");
+    let count = |element: &str| {
+        cases
+            .iter()
+            .filter(|c| c.content.contains(&format!("<{element} ")))
+            .count()
+            .to_string()
+    };
+    assert_eq!(
+        attribute(suite, "tests"),
+        Some(cases.len().to_string()),
+        "{suite}"
+    );
+    assert_eq!(
+        attribute(suite, "failures"),
+        Some(count("failure")),
+        "{suite}"
+    );
+    assert_eq!(attribute(suite, "errors"), Some(count("error")), "{suite}");
+    cases
+}
+
+fn case<'a>(cases: &'a [Case], name: &str) -> &'a Case {
+    cases
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no <testcase name=\"{name}\">"))
+}
+
+#[test]
+fn xmllint_is_installed() {
+    match Command::new("xmllint").arg("--version").output() {
+        Ok(output) => assert!(output.status.success(), "xmllint --version failed"),
+        Err(e) => panic!(
+            "`xmllint` is not available ({e}): run `apt-get install libxml2-utils` \
+             (the project's .ci/run installs it)"
+        ),
+    }
+}
+
+#[test]
+fn the_default_run_writes_a_valid_report_with_one_case_per_scenario() {
+    let run = run(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_schema_valid(&run);
+    let cases = assert_structure(&run, &[]);
+    for case in &cases {
+        for element in ["<failure", "<error", "<skipped"] {
+            assert!(
+                !case.content.contains(element),
+                "{} passed, but its case holds {element}\n{}",
+                case.name,
+                run.dump()
+            );
+        }
+        assert!(
+            case.content.contains("<system-out>") && case.content.contains("verdict: pass"),
+            "{} has no system-out with its verdict\n{}",
+            case.name,
+            run.dump()
+        );
+    }
+}
+
+#[test]
+fn a_failure_is_a_failure_element_and_a_dns_error_an_error_element() {
+    let run = run(FAILING);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_schema_valid(&run);
+    let cases = assert_structure(&run, FAILING);
+
+    let failed = case(&cases, "demo::leak::password-as-user");
+    assert!(
+        failed
+            .content
+            .contains("<failure type=\"expectation-not-met\" message=\""),
+        "an unmet expectation is a <failure>\n{}",
+        run.dump()
+    );
+    assert!(!failed.content.contains("<error"), "{}", run.dump());
+
+    let error = case(&cases, "demo::dns::unresolvable-host");
+    assert!(
+        error
+            .content
+            .contains("<error type=\"could-not-run\" message=\""),
+        "a host that does not resolve is an <error> (if this is a <failure> with a timeout, the \
+         resolver hung for 30s)\n{}",
+        run.dump()
+    );
+    assert!(!error.content.contains("<failure"), "{}", run.dump());
+    assert!(
+        xml_unescape(&error.content).contains("dns error"),
+        "{}",
+        run.dump()
+    );
+
+    // Markup, `]]>` and control characters in title, step name and message stay well-formed
+    // (the schema check above parsed them); the message is still there, escaped.
+    let markup = case(&cases, "demo::markup::markup-in-messages");
+    let tag = start_tag(&markup.content, "failure").expect("a <failure>");
+    let message = attribute(tag, "message").expect("a failure message");
+    assert!(message.contains("<error> & \\\"x\\\""), "{message}");
+    assert!(!markup.content.contains('\x07') && !markup.content.contains('\x01'));
+}
+
+#[test]
+fn skipped_scenarios_are_skipped_elements_with_their_reason() {
+    let run = run(SKIPPING);
+    assert_eq!(run.code, Some(0), "skips are not failures\n{}", run.dump());
+    assert_schema_valid(&run);
+    let cases = assert_structure(&run, SKIPPING);
+    for case in &cases {
+        let tag = start_tag(&case.content, "skipped")
+            .unwrap_or_else(|| panic!("{} is not <skipped>\n{}", case.name, run.dump()));
+        let reason = attribute(tag, "message").unwrap_or_default();
+        assert!(
+            reason.contains("does not configure provider `demo`"),
+            "{}: skip reason `{reason}`",
+            case.name
+        );
+        assert!(!case.content.contains("<failure") && !case.content.contains("<error"));
+    }
+}
+
+#[test]
+fn the_schema_check_rejects_an_invalid_report() {
+    // Proves `assert_schema_valid` can fail: a <testcase> without its required name.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junit.xml");
+    std::fs::write(
+        &path,
+        "<?xml version=\"1.0\"?><testsuites><testsuite name=\"s\" tests=\"1\">\
+         <testcase classname=\"demo.x\"/></testsuite></testsuites>",
+    )
+    .unwrap();
+    let output = Command::new("xmllint")
+        .current_dir(ROOT)
+        .args(["--noout", "--schema", XSD])
+        .arg(&path)
+        .output()
+        .expect("run xmllint (apt-get install libxml2-utils)");
+    assert!(
+        !output.status.success(),
+        "xmllint accepted a testcase without a name"
+    );
+    assert!(Path::new(ROOT).join(XSD).is_file());
+}

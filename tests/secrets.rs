@@ -1,0 +1,536 @@
+//! "No secret value appears in console output or JUnit": runs the real `authconform` binary
+//! against targets whose secrets are unique canaries (`tests/fixtures/canary/`), then scans
+//! stdout, stderr and the JUnit file for every canary and every form derived from it: base64
+//! (standard and URL-safe, with and without padding), base64 of `user:password` and
+//! `client_id:client_secret` (what Basic sends), form-urlencoding and percent-encoding, and the
+//! canary prefix itself, case-insensitively and in base64 (a prefix left behind means part of a
+//! secret got through in some other form: escaped, cut, re-encoded). It also checks that no
+//! `access_token` value shows unredacted.
+//!
+//! Each run is also checked positively (transcripts printed, `[redacted:NAME]` present where a
+//! secret reached a sink), so the scan cannot pass vacuously.
+//!
+//! The `no_leak_*` tests replay paths by which secrets once escaped (see
+//! `tests/fixtures/canary/leak-paths/README.md`): each must stay closed.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+
+/// The crate root: every run's working directory, so `specs` and `scenarios` resolve.
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_authconform");
+/// Characters of context shown on each side of a finding.
+const CONTEXT: usize = 80;
+/// Length of the demo mock's access tokens (32 random bytes, URL-safe base64 without padding).
+const TOKEN_LEN: usize = 43;
+
+/// The canary target (targets/mock.yaml with canary secrets).
+const CANARY_TARGET: &str = "tests/fixtures/canary/target.yaml";
+/// Scenarios that fail or cannot run with secrets in their messages.
+const CANARY_SCENARIOS: &str = "tests/fixtures/canary/scenarios";
+/// Every secret of `CANARY_TARGET` starts with this; nothing else in the fixtures contains it.
+const MARKER: &str = "CANARY-7f3a-";
+/// The secrets of `CANARY_TARGET`, by name.
+const CANARIES: &[(&str, &str)] = &[
+    ("username", "CANARY-7f3a-user"),
+    ("password", "CANARY-7f3a-pass:wörd"),
+    ("client_id", "CANARY-7f3a-client"),
+    ("client_secret", "CANARY-7f3a-client-secret"),
+    ("api_key", "CANARY-7f3a-api-key"),
+];
+
+/// What one run of the binary produced.
+struct Run {
+    /// The exit code (`None` when killed by a signal).
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// The JUnit file, or empty when none was written.
+    junit: String,
+}
+
+impl Run {
+    /// The three outputs, plus the JUnit file with XML entities resolved (so an escaped `"` or
+    /// `&` inside a secret could not hide it), labelled for messages.
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("stdout", self.stdout.clone()),
+            ("stderr", self.stderr.clone()),
+            ("junit.xml", self.junit.clone()),
+            ("junit.xml (entities resolved)", xml_unescape(&self.junit)),
+        ]
+    }
+
+    /// Everything printed and written, for failure messages.
+    fn dump(&self) -> String {
+        format!(
+            "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- junit.xml ---\n{}",
+            self.code, self.stdout, self.stderr, self.junit
+        )
+    }
+}
+
+/// Runs `authconform <args>` from the crate root. For `run`, adds `--junit <tempdir>/junit.xml`
+/// and reads the report back.
+fn authconform(args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let junit_path = dir.path().join("junit.xml");
+    let mut command = Command::new(BIN);
+    command.current_dir(ROOT).args(args).env("NO_COLOR", "1");
+    if args.first() == Some(&"run") {
+        command.arg("--junit").arg(&junit_path);
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        junit: std::fs::read_to_string(&junit_path).unwrap_or_default(),
+    }
+}
+
+/// Resolves the five predefined XML entities (enough for junit-report's output).
+fn xml_unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// One string that must not appear in any output.
+struct Needle {
+    /// What it is, e.g. `password (base64)`.
+    label: String,
+    text: String,
+    /// Compare ASCII case-insensitively (for the marker: a lower-cased secret is still one).
+    ignore_case: bool,
+}
+
+/// Percent-encodes every byte outside the RFC 3986 unreserved set (`%20` for a space).
+fn percent_encode_all(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Every canary and its derived forms, the Basic pairs, and the marker (plain and base64).
+fn needles(canaries: &[(&str, &str)], marker: &str) -> Vec<Needle> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut push = |label: String, text: String, ignore_case: bool| {
+        if seen.insert(text.clone()) {
+            out.push(Needle {
+                label,
+                text,
+                ignore_case,
+            });
+        }
+    };
+    for (name, value) in canaries {
+        push(format!("{name} (plain)"), value.to_string(), false);
+        push(format!("{name} (base64)"), STANDARD.encode(value), false);
+        push(
+            format!("{name} (base64, no padding)"),
+            STANDARD_NO_PAD.encode(value),
+            false,
+        );
+        push(
+            format!("{name} (URL-safe base64)"),
+            URL_SAFE.encode(value),
+            false,
+        );
+        push(
+            format!("{name} (URL-safe base64, no padding)"),
+            URL_SAFE_NO_PAD.encode(value),
+            false,
+        );
+        push(
+            format!("{name} (form-urlencoded)"),
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+            false,
+        );
+        push(
+            format!("{name} (percent-encoded)"),
+            percent_encode_all(value),
+            false,
+        );
+    }
+    let value = |name: &str| canaries.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    for (user, password) in [("username", "password"), ("client_id", "client_secret")] {
+        let (Some(user_value), Some(password_value)) = (value(user), value(password)) else {
+            continue;
+        };
+        let pair = format!("{user_value}:{password_value}");
+        push(
+            format!("{user}:{password} (Basic base64)"),
+            STANDARD.encode(&pair),
+            false,
+        );
+        push(
+            format!("{user}:{password} (base64, no padding)"),
+            STANDARD_NO_PAD.encode(&pair),
+            false,
+        );
+        push(
+            format!("{user}:{password} (URL-safe base64, no padding)"),
+            URL_SAFE_NO_PAD.encode(&pair),
+            false,
+        );
+        push(format!("{user}:{password} (plain)"), pair, false);
+    }
+    push(
+        "canary prefix, any case (part of a secret in some other form)".into(),
+        marker.to_owned(),
+        true,
+    );
+    // The marker is 12 bytes: base64 of any value starting with it starts with these 16 chars.
+    push(
+        "canary prefix (base64 of the start of a secret)".into(),
+        STANDARD_NO_PAD.encode(marker),
+        false,
+    );
+    push(
+        "canary prefix (URL-safe base64 of the start of a secret)".into(),
+        URL_SAFE_NO_PAD.encode(marker),
+        false,
+    );
+    out
+}
+
+/// Returns `text[start..end]` widened by [`CONTEXT`] bytes on each side, on char boundaries, on
+/// one line (`⏎` for a line break).
+fn context(text: &str, start: usize, end: usize) -> String {
+    let mut from = start.saturating_sub(CONTEXT);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = (end + CONTEXT).min(text.len());
+    while !text.is_char_boundary(to) {
+        to += 1;
+    }
+    text[from..to].replace('\n', "⏎")
+}
+
+/// Describes every occurrence of every needle in every output.
+fn find_needles(run: &Run, needles: &[Needle]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (output, text) in run.outputs() {
+        // ASCII lower-casing keeps byte offsets, so contexts line up with the original text.
+        let lower = text.to_ascii_lowercase();
+        for needle in needles {
+            let (haystack, wanted) = if needle.ignore_case {
+                (lower.as_str(), needle.text.to_ascii_lowercase())
+            } else {
+                (text.as_str(), needle.text.clone())
+            };
+            for (at, _) in haystack.match_indices(wanted.as_str()) {
+                found.push(format!(
+                    "{} `{}` found in {output} at byte {at}: …{}…",
+                    needle.label,
+                    needle.text,
+                    context(&text, at, at + wanted.len())
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// Describes every `access_token` with a string value that is not `[redacted…`, in JSON
+/// (`"access_token":"…"`, also `{:?}`-escaped or XML-escaped) or form (`access_token=…`) shape,
+/// and every word shaped like one of the demo mock's random access tokens.
+fn find_access_tokens(run: &Run) -> Vec<String> {
+    const QUOTES: [&str; 5] = ["\\\\\\\"", "\\&quot;", "\\\"", "\"", "&quot;"];
+    let strip_quote =
+        |s: &str| -> Option<usize> { QUOTES.iter().find(|q| s.starts_with(**q)).map(|q| q.len()) };
+    let mut found = Vec::new();
+    for (output, text) in run.outputs() {
+        for (at, key) in text.match_indices("access_token") {
+            let mut rest = &text[at + key.len()..];
+            if let Some(n) = strip_quote(rest) {
+                rest = &rest[n..];
+            }
+            let value = if let Some(after) = rest.strip_prefix('=') {
+                after
+            } else if let Some(after) = rest.strip_prefix(':') {
+                let after = after.trim_start_matches(' ');
+                match strip_quote(after) {
+                    Some(n) => &after[n..],
+                    // Not a string value (e.g. `$.access_token: expected …`).
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            let empty = value.is_empty() || strip_quote(value).is_some() || value.starts_with('&');
+            if !empty && !value.starts_with("[redacted") {
+                found.push(format!(
+                    "an unredacted access_token found in {output} at byte {at}: …{}…",
+                    context(&text, at, at + key.len())
+                ));
+            }
+        }
+        // The demo mock's tokens are 32 random bytes in URL-safe base64 (43 characters): catch
+        // one shown without its key, e.g. as the value found by a failed `$.access_token` check.
+        let is_token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        let mut start = None;
+        for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+            match (is_token_char(c), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    let word = &text[s..i];
+                    if word.len() == TOKEN_LEN
+                        && word.chars().any(|c| c.is_ascii_uppercase())
+                        && word.chars().any(|c| c.is_ascii_lowercase())
+                        && word.chars().any(|c| c.is_ascii_digit())
+                    {
+                        found.push(format!(
+                            "a string shaped like a demo access token found in {output} at byte {s}: …{}…",
+                            context(&text, s, i)
+                        ));
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// Panics, listing every finding, when any needle or unredacted access token appears.
+fn assert_no_leak(run: &Run, needles: &[Needle]) {
+    let mut found = find_needles(run, needles);
+    found.extend(find_access_tokens(run));
+    assert!(
+        found.is_empty(),
+        "{} secret leak(s):\n  {}\n\n{}",
+        found.len(),
+        found.join("\n  "),
+        run.dump()
+    );
+}
+
+#[test]
+fn the_scanners_find_what_they_look_for() {
+    // The scan itself must be able to fail: feed it every needle and some tokens.
+    let all = needles(CANARIES, MARKER);
+    let text: String = all
+        .iter()
+        .map(|n| format!("<{}>", n.text))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let run = Run {
+        code: Some(0),
+        stdout: text,
+        stderr: "cannot build the request: builder error for url (canary-7f3a-pass:w%C3%B6rd)"
+            .into(),
+        junit: concat!(
+            r#"found "{\"access_token\":\"abc\"}" "#,
+            r#"{"access_token": "def"} access_token=ghi "#,
+            r#"{"access_token":"[redacted]"} $.access_token: expected to exist "#,
+            r#"&quot;access_token&quot;:&quot;jkl&quot;"#,
+            " found \"ozL_UMJ-NJQ7brtSSuqfV17_E9rkGOc5uwavWf7OOlU\" ",
+            " demo::leak::secrets-in-query-and-body-checks-1234567890 ",
+        )
+        .into(),
+    };
+    let found = find_needles(&run, &all);
+    for needle in &all {
+        assert!(
+            found.iter().any(|f| f.starts_with(&needle.label)),
+            "not found: {}",
+            needle.label
+        );
+    }
+    assert!(
+        found.iter().any(|f| f.contains("in stderr")),
+        "a lower-cased secret is not found: {found:#?}"
+    );
+    let tokens = find_access_tokens(&run);
+    let count = |prefix: &str| tokens.iter().filter(|t| t.starts_with(prefix)).count();
+    // abc, def, ghi and jkl, in the JUnit text and again with its entities resolved; not the
+    // `[redacted]` one nor `$.access_token: expected …`.
+    assert_eq!(count("an unredacted access_token"), 8, "{tokens:#?}");
+    // The bare token, twice likewise; not the 43-character lower-case scenario name.
+    assert_eq!(
+        count("a string shaped like a demo access token"),
+        2,
+        "{tokens:#?}"
+    );
+    assert_eq!(tokens.len(), 10, "{tokens:#?}");
+}
+
+#[test]
+fn the_canary_target_matches_the_canaries() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(CANARY_TARGET)).unwrap();
+    for (name, value) in CANARIES {
+        assert!(
+            text.contains(&format!("{name}: {{ value: {value} }}"))
+                || text.contains(&format!("{name}: {{ value: \"{value}\" }}")),
+            "{CANARY_TARGET} does not give `{name}` the value `{value}`"
+        );
+    }
+}
+
+#[test]
+fn a_passing_verbose_run_prints_no_secret() {
+    let run = authconform(&["run", "--target", CANARY_TARGET, "--verbose"]);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "every demo scenario passes with the canary credentials\n{}",
+        run.dump()
+    );
+    assert!(
+        run.stdout.contains("against target `canary`"),
+        "{}",
+        run.dump()
+    );
+    for transcript in [
+        "GET http://127.0.0.1:",
+        "POST http://127.0.0.1:",
+        "step 1 [ok]",
+    ] {
+        assert!(
+            run.stdout.contains(transcript),
+            "--verbose prints step transcripts (`{transcript}`)\n{}",
+            run.dump()
+        );
+    }
+    assert!(run.junit.contains("<testcase "), "{}", run.dump());
+    assert_no_leak(&run, &needles(CANARIES, MARKER));
+}
+
+#[test]
+fn a_failing_run_whose_messages_carry_secrets_prints_none() {
+    let run = authconform(&[
+        "run",
+        "--target",
+        CANARY_TARGET,
+        "--specs",
+        "specs",
+        "--scenarios",
+        CANARY_SCENARIOS,
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    for line in [
+        "FAIL demo::leak::password-as-user",
+        "FAIL demo::leak::secrets-in-query-and-body-checks",
+        "FAIL demo::leak::token-with-wrong-expectations",
+        "ERROR demo::dns::unresolvable-host",
+    ] {
+        assert!(run.stdout.contains(line), "`{line}`\n{}", run.dump());
+    }
+    // Proof that every secret reached both sinks and was redacted there.
+    for (name, _) in CANARIES {
+        let redacted = format!("[redacted:{name}]");
+        assert!(
+            run.stdout.contains(&redacted),
+            "stdout lacks {redacted}\n{}",
+            run.dump()
+        );
+        assert!(
+            run.junit.contains(&redacted),
+            "junit.xml lacks {redacted}\n{}",
+            run.dump()
+        );
+    }
+    assert_no_leak(&run, &needles(CANARIES, MARKER));
+}
+
+#[test]
+fn no_leak_access_token_in_a_failed_check() {
+    let run = authconform(&[
+        "run",
+        "--target",
+        CANARY_TARGET,
+        "--scenarios",
+        "tests/fixtures/canary/leak-paths/access-token",
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_no_leak(&run, &needles(CANARIES, MARKER));
+}
+
+#[test]
+fn no_leak_secret_in_the_url_text() {
+    let run = authconform(&[
+        "run",
+        "--target",
+        CANARY_TARGET,
+        "--scenarios",
+        "tests/fixtures/canary/leak-paths/url-encoding",
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_no_leak(&run, &needles(CANARIES, MARKER));
+}
+
+#[test]
+fn no_leak_escaped_or_long_secret_in_a_failure_message() {
+    let username = "CANARY-5d2b-\"quoted\"-back\\slash-user";
+    let password = format!("CANARY-5d2b-long-{}-end", "x".repeat(131));
+    let canaries = [
+        ("username", username),
+        ("password", password.as_str()),
+        ("client_id", "CANARY-5d2b-client"),
+        ("client_secret", "CANARY-5d2b-client-secret"),
+        ("api_key", "CANARY-5d2b-api-key"),
+    ];
+    let run = authconform(&[
+        "run",
+        "--target",
+        "tests/fixtures/canary/leak-paths/escapes-target.yaml",
+        "--scenarios",
+        "tests/fixtures/canary/leak-paths/escapes",
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_no_leak(&run, &needles(&canaries, "CANARY-5d2b-"));
+}
+
+#[test]
+fn no_leak_inline_secret_in_a_target_diagnostic() {
+    let mut found = Vec::new();
+    for (file, value, expected) in [
+        (
+            "target.yaml",
+            "CANARY-3e9c-live-password",
+            "only for the embedded mocks",
+        ),
+        (
+            "plain-value.yaml",
+            "CANARY-3e9c-plain-password",
+            "expected `{ env: VARIABLE_NAME }`",
+        ),
+    ] {
+        let target = format!("tests/fixtures/canary/leak-paths/inline-secret/{file}");
+        let run = authconform(&["validate", "--target", &target]);
+        assert_eq!(run.code, Some(2), "{}", run.dump());
+        assert!(run.stderr.contains(expected), "{}", run.dump());
+        found.extend(
+            find_needles(&run, &needles(&[("password", value)], "CANARY-3e9c-"))
+                .into_iter()
+                .map(|f| format!("{file}: {f}")),
+        );
+    }
+    assert!(
+        found.is_empty(),
+        "{} secret leak(s):\n  {}",
+        found.len(),
+        found.join("\n  ")
+    );
+}
