@@ -222,6 +222,7 @@ impl Runner {
                 clock: None,
                 passed: Vec::new(),
                 failed: Vec::new(),
+                error: None,
             };
             let verdict = if let Some(clock_step) = &step.clock {
                 scope
@@ -234,6 +235,9 @@ impl Runner {
             } else {
                 None
             };
+            if let Some(Verdict::Error { message, .. }) = &verdict {
+                step_result.error = Some(self.secrets.redact(message));
+            }
             steps.push(step_result);
             if let Some(verdict) = verdict {
                 return verdict;

@@ -82,6 +82,8 @@ pub struct StepResult {
     pub passed: Vec<String>,
     /// The checks that did not, with what was found.
     pub failed: Vec<String>,
+    /// Why the step could not run, when it could not.
+    pub error: Option<String>,
 }
 
 /// What one scenario did.
@@ -114,7 +116,9 @@ impl ScenarioResult {
     pub fn step_summary(&self) -> String {
         let mut out = String::new();
         for step in &self.steps {
-            let status = if step.failed.is_empty() {
+            let status = if step.error.is_some() {
+                "ERROR"
+            } else if step.failed.is_empty() {
                 "ok"
             } else {
                 "FAILED"
@@ -146,6 +150,9 @@ impl ScenarioResult {
             }
             for check in &step.failed {
                 out.push_str(&format!("  ✗ {check}\n"));
+            }
+            if let Some(error) = &step.error {
+                out.push_str(&format!("  ! could not run: {error}\n"));
             }
         }
         out

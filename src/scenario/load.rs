@@ -353,7 +353,7 @@ impl Checker<'_> {
                 known.sort();
                 self.error(
                     format!("{rp}.source"),
-                    source,
+                    &format!("source: {source}"),
                     format!(
                         "unknown source `{source}`: the target defines {}",
                         if known.is_empty() {
