@@ -130,34 +130,46 @@ impl ClientPool {
     }
 
     /// Returns the client for `source` with `connect_timeout`, building it once.
-    pub fn client(
+    ///
+    /// Building a client loads the TLS roots (tens of milliseconds), so it happens on the blocking
+    /// pool: done inline it would stall every other request of the run, and their timers with them.
+    pub async fn client(
         &self,
         source: &SourceAddr,
         connect_timeout: Duration,
     ) -> Result<reqwest::Client, String> {
         let key = (source.clone(), connect_timeout);
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(client) = clients.get(&key) {
+        if let Some(client) = self.lock().get(&key) {
             return Ok(client.clone());
         }
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(connect_timeout)
-            .user_agent(concat!("authconform/", env!("CARGO_PKG_VERSION")));
-        builder = match source {
-            SourceAddr::Any => builder.no_proxy(),
-            SourceAddr::Bind(ip) => builder.no_proxy().local_address(*ip),
-            SourceAddr::Proxy(url) => builder.proxy(
-                reqwest::Proxy::all(url.as_str())
-                    .map_err(|e| format!("invalid proxy `{url}`: {e}"))?,
-            ),
-        };
-        let client = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        clients.insert(key, client.clone());
-        Ok(client)
+        let build_source = source.clone();
+        let client = tokio::task::spawn_blocking(move || build(&build_source, connect_timeout))
+            .await
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))??;
+        // Two scenarios may have built the same client at once: keep the first.
+        Ok(self.lock().entry(key).or_insert(client).clone())
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SourceAddr, Duration), reqwest::Client>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn build(source: &SourceAddr, connect_timeout: Duration) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .user_agent(concat!("authconform/", env!("CARGO_PKG_VERSION")));
+    builder = match source {
+        SourceAddr::Any => builder.no_proxy(),
+        SourceAddr::Bind(ip) => builder.no_proxy().local_address(*ip),
+        SourceAddr::Proxy(url) => builder.proxy(
+            reqwest::Proxy::all(url.as_str()).map_err(|e| format!("invalid proxy `{url}`: {e}"))?,
+        ),
+    };
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
 /// Sends `request` and classifies what happens within `timeout` (connecting, sending, and reading

@@ -25,9 +25,10 @@ const CONNECT: Duration = Duration::from_secs(1);
 /// Generous total timeout for tests whose outcome should arrive at once.
 const TOTAL: Duration = Duration::from_millis(1500);
 
-fn client(source: &SourceAddr, connect_timeout: Duration) -> reqwest::Client {
+async fn client(source: &SourceAddr, connect_timeout: Duration) -> reqwest::Client {
     ClientPool::new()
         .client(source, connect_timeout)
+        .await
         .expect("the client builds")
 }
 
@@ -94,7 +95,7 @@ async fn reply_to_first_bytes(reply: &'static [u8]) -> SocketAddr {
 async fn response_is_classified_with_its_status() {
     let addr = fixed_reply(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await;
     let exchange = get(
-        &client(&SourceAddr::Any, CONNECT),
+        &client(&SourceAddr::Any, CONNECT).await,
         &format!("http://{addr}/"),
         TOTAL,
     )
@@ -112,7 +113,7 @@ async fn closed_port_is_refused_at_once() {
         listener.local_addr().unwrap().port()
     };
     let exchange = get(
-        &client(&SourceAddr::Any, CONNECT),
+        &client(&SourceAddr::Any, CONNECT).await,
         &format!("http://127.0.0.1:{port}/"),
         TOTAL,
     )
@@ -140,7 +141,7 @@ async fn silent_peer_is_a_read_timeout() {
     .await;
     let timeout = Duration::from_millis(500);
     let exchange = get(
-        &client(&SourceAddr::Any, CONNECT),
+        &client(&SourceAddr::Any, CONNECT).await,
         &format!("http://{addr}/"),
         timeout,
     )
@@ -187,7 +188,7 @@ async fn unanswered_syn_is_a_connect_timeout() {
     let (addr, _listener, _held) = syn_dropping_listener().await;
     let connect_timeout = Duration::from_millis(300);
     let exchange = get(
-        &client(&SourceAddr::Any, connect_timeout),
+        &client(&SourceAddr::Any, connect_timeout).await,
         &format!("http://{addr}/"),
         Duration::from_secs(1),
     )
@@ -208,7 +209,7 @@ async fn unanswered_syn_with_equal_timeouts_is_a_timeout() {
     let (addr, _listener, _held) = syn_dropping_listener().await;
     let timeout = Duration::from_millis(300);
     let exchange = get(
-        &client(&SourceAddr::Any, timeout),
+        &client(&SourceAddr::Any, timeout).await,
         &format!("http://{addr}/"),
         timeout,
     )
@@ -229,7 +230,7 @@ async fn rst_after_the_request_is_a_reset() {
     })
     .await;
     let exchange = get(
-        &client(&SourceAddr::Any, CONNECT),
+        &client(&SourceAddr::Any, CONNECT).await,
         &format!("http://{addr}/"),
         TOTAL,
     )
@@ -247,7 +248,7 @@ async fn fin_without_an_answer_is_a_reset() {
     })
     .await;
     let exchange = get(
-        &client(&SourceAddr::Any, CONNECT),
+        &client(&SourceAddr::Any, CONNECT).await,
         &format!("http://{addr}/"),
         TOTAL,
     )
@@ -260,7 +261,7 @@ async fn fin_without_an_answer_is_a_reset() {
 async fn plain_http_peer_on_https_is_a_tls_failure() {
     let addr = reply_to_first_bytes(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
     let exchange = get(
-        &client(&SourceAddr::Any, CONNECT),
+        &client(&SourceAddr::Any, CONNECT).await,
         &format!("https://{addr}/"),
         TOTAL,
     )
@@ -273,7 +274,7 @@ async fn plain_http_peer_on_https_is_a_tls_failure() {
 async fn garbage_peer_on_https_is_a_tls_failure() {
     let addr = reply_to_first_bytes(&[0x17, 0x42, 0x99, 0x00, 0x01, 0xff, 0xfe, 0x00, 0x10]).await;
     let exchange = get(
-        &client(&SourceAddr::Any, CONNECT),
+        &client(&SourceAddr::Any, CONNECT).await,
         &format!("https://{addr}/"),
         TOTAL,
     )
@@ -288,7 +289,7 @@ async fn garbage_peer_on_https_is_a_tls_failure() {
 #[tokio::test]
 async fn tls_failure_is_a_rustls_error_inside_an_io_error() {
     let addr = reply_to_first_bytes(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
-    let client = client(&SourceAddr::Any, CONNECT);
+    let client = client(&SourceAddr::Any, CONNECT).await;
     let request = client.get(format!("https://{addr}/")).build().unwrap();
     let error = client.execute(request).await.unwrap_err();
     // reqwest → hyper-util (Connect) → io::Error (Other) → io::Error (InvalidData) → rustls.
@@ -336,7 +337,10 @@ async fn requests_leave_from_the_bound_source() {
     let url = format!("http://{addr}/");
     let pool = ClientPool::new();
     for source in [LOOPBACK_2, LOCALHOST] {
-        let client = pool.client(&SourceAddr::Bind(source), CONNECT).unwrap();
+        let client = pool
+            .client(&SourceAddr::Bind(source), CONNECT)
+            .await
+            .unwrap();
         let exchange = get(&client, &url, TOTAL).await;
         assert_eq!(exchange.outcome, Outcome::Response(204), "{exchange:?}");
     }
@@ -376,7 +380,10 @@ async fn mock_front_applies_its_source_policy() {
     let pool = ClientPool::new();
 
     // Allowed, with spoofed copies of the peer header: the provider sees only the real peer.
-    let allowed = pool.client(&SourceAddr::Bind(LOCALHOST), CONNECT).unwrap();
+    let allowed = pool
+        .client(&SourceAddr::Bind(LOCALHOST), CONNECT)
+        .await
+        .unwrap();
     let request = allowed
         .get(&url)
         .header(PEER_HEADER, "10.9.9.9")
@@ -388,14 +395,20 @@ async fn mock_front_applies_its_source_policy() {
     assert_eq!(exchange.response.unwrap().text(), "127.0.0.1");
 
     // Dropped: connected by the kernel, never answered.
-    let dropped = pool.client(&SourceAddr::Bind(LOOPBACK_2), CONNECT).unwrap();
+    let dropped = pool
+        .client(&SourceAddr::Bind(LOOPBACK_2), CONNECT)
+        .await
+        .unwrap();
     let timeout = Duration::from_millis(500);
     let exchange = get(&dropped, &url, timeout).await;
     assert_eq!(exchange.outcome, Outcome::ReadTimeout, "{exchange:?}");
     assert!(exchange.elapsed >= timeout, "{:?}", exchange.elapsed);
 
     // Reset: closed with an RST.
-    let reset = pool.client(&SourceAddr::Bind(LOOPBACK_3), CONNECT).unwrap();
+    let reset = pool
+        .client(&SourceAddr::Bind(LOOPBACK_3), CONNECT)
+        .await
+        .unwrap();
     let exchange = get(&reset, &url, TOTAL).await;
     assert_eq!(exchange.outcome, Outcome::Reset, "{exchange:?}");
     assert!(exchange.elapsed < Duration::from_millis(500));

@@ -72,7 +72,7 @@ pub fn check(
         }
     } else {
         let expected = match wanted {
-            ExpectedOutcome::Response => "a response".to_owned(),
+            ExpectedOutcome::Response => format!("a response{within_text}"),
             ExpectedOutcome::Timeout => format!("timeout (no response{within_text})"),
             other => other.to_string(),
         };

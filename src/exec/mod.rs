@@ -224,7 +224,7 @@ impl Runner {
                 failed: Vec::new(),
                 error: None,
             };
-            let verdict = if let Some(clock_step) = &step.clock {
+            let mut verdict = if let Some(clock_step) = &step.clock {
                 scope
                     .clock_step(index, clock_step, &clock, &mut step_result)
                     .await
@@ -235,8 +235,9 @@ impl Runner {
             } else {
                 None
             };
-            if let Some(Verdict::Error { message, .. }) = &verdict {
+            if let Some(Verdict::Error { message, .. }) = &mut verdict {
                 step_result.error = Some(self.secrets.redact(message));
+                *message = format!("step {} ({}): {message}", index + 1, step_result.name);
             }
             steps.push(step_result);
             if let Some(verdict) = verdict {
@@ -437,7 +438,7 @@ impl Scope<'_> {
             Ok(s) => s,
             Err(e) => return error(e),
         };
-        let client = match self.runner.clients.client(&source, connect_timeout) {
+        let client = match self.runner.clients.client(&source, connect_timeout).await {
             Ok(c) => c,
             Err(e) => return error(e),
         };

@@ -381,6 +381,13 @@ impl Checker<'_> {
                     ),
                 );
             }
+            if expect.within.is_some_and(|w| w.0.is_zero()) {
+                self.error(
+                    format!("{ep}.within"),
+                    "within",
+                    "`within` must be longer than 0s: no exchange can finish in no time".into(),
+                );
+            }
             if expect.outcome == ExpectedOutcome::Timeout && expect.within.is_none() {
                 self.error(
                     ep.clone(),

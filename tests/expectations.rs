@@ -1,0 +1,830 @@
+//! Proves the suite has teeth: every expectation kind can fail, with a message naming the step and
+//! the deviation, and the demo scenarios catch each deliberately broken variant of the demo mock.
+//!
+//! - `tests/fixtures/failing/demo/*.yaml` hold scenarios whose expectations are deliberately wrong
+//!   against the correct demo mock, one per expectation kind (status, status set, each header,
+//!   JSONPath and body check, each transport outcome, `within`, captures), plus scenarios that
+//!   cannot run at all (verdict Error, not Fail). [`FIXTURES`] says how each one must end.
+//! - `closed_port.yaml` runs against a port that is bound but not listening, so the kernel refuses
+//!   it: a refused connection must never pass for the timeout of a dropping allowlist.
+//! - [`DEVIATIONS`] runs every real scenario under `scenarios/` against the demo mock with one
+//!   deviation at a time: exactly the listed scenarios fail, saying why; every other one passes.
+//!
+//! Scenarios run concurrently, so each test takes about as long as its longest wait (1 s).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use authconform::exec::MockOptions;
+use authconform::target::SecretSource;
+use authconform::{Plan, PlannedScenario, Runner, ScenarioResult, Target, Verdict, load_plan};
+use futures::future::join_all;
+
+/// How a scenario must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Pass,
+    Fail,
+    Error,
+}
+
+/// One fixture scenario: how it ends, at which step (0-based), and fragments its message must
+/// contain, in this order.
+struct Case {
+    trial: &'static str,
+    kind: Kind,
+    step: usize,
+    fragments: &'static [&'static str],
+}
+
+const fn fail(trial: &'static str, step: usize, fragments: &'static [&'static str]) -> Case {
+    Case {
+        trial,
+        kind: Kind::Fail,
+        step,
+        fragments,
+    }
+}
+
+const fn error(trial: &'static str, step: usize, fragments: &'static [&'static str]) -> Case {
+    Case {
+        trial,
+        kind: Kind::Error,
+        step,
+        fragments,
+    }
+}
+
+const fn pass(trial: &'static str) -> Case {
+    Case {
+        trial,
+        kind: Kind::Pass,
+        step: 0,
+        fragments: &[],
+    }
+}
+
+/// Every scenario under `tests/fixtures/failing/`, and how it must end against the correct mock.
+const FIXTURES: &[Case] = &[
+    // status
+    fail(
+        "demo::status::status-mismatch",
+        0,
+        &["step 1 (fetch the profile): got HTTP 200, expected 401"],
+    ),
+    fail(
+        "demo::status::status-set-mismatch",
+        0,
+        &["step 1 (fetch the profile): got HTTP 200, expected one of 401, 403"],
+    ),
+    fail(
+        "demo::status::every-failed-check-is-reported",
+        0,
+        &[
+            "step 1 (fetch the profile): got HTTP 200, expected 401; ",
+            "header `www-authenticate`: expected present, it is absent; ",
+            r#"$.plan: expected to equal "silver", found "gold""#,
+        ],
+    ),
+    fail(
+        "demo::status::second-step-fails",
+        1,
+        &["step 2 (GET {{api_base}}/v1/profile): got HTTP 401, expected 200"],
+    ),
+    // headers
+    fail(
+        "demo::headers::header-present",
+        0,
+        &["step 1 (fetch the profile): header `www-authenticate`: expected present, it is absent"],
+    ),
+    fail(
+        "demo::headers::header-absent",
+        0,
+        &[
+            r#"step 1 (fetch the profile without credentials): header `www-authenticate`: expected absent, found "Basic realm=\"demo\", charset=\"UTF-8\"""#,
+        ],
+    ),
+    fail(
+        "demo::headers::header-equals",
+        0,
+        &[
+            r#"step 1 (obtain a token): header `cache-control`: expected to equal "no-cache", found "no-store""#,
+        ],
+    ),
+    fail(
+        "demo::headers::header-contains",
+        0,
+        &[
+            r#"step 1 (fetch the profile): header `content-type`: expected to contain "xml", found "application/json""#,
+        ],
+    ),
+    fail(
+        "demo::headers::header-matches",
+        0,
+        &[
+            r#"step 1 (fetch the profile without credentials): header `www-authenticate`: expected to match /^Basic realm="other"/, found "Basic realm=\"demo\", charset=\"UTF-8\"""#,
+        ],
+    ),
+    fail(
+        "demo::headers::header-check-on-absent-header",
+        0,
+        &[
+            r#"step 1 (fetch the profile): header `cache-control`: expected to equal "no-store", it is absent"#,
+        ],
+    ),
+    // JSONPath
+    fail(
+        "demo::json::json-equals",
+        0,
+        &[r#"step 1 (fetch the profile): $.plan: expected to equal "silver", found "gold""#],
+    ),
+    fail(
+        "demo::json::json-exists",
+        0,
+        &["step 1 (fetch the profile): $.email: expected to exist, it selects nothing"],
+    ),
+    fail(
+        "demo::json::json-absent",
+        0,
+        &[r#"step 1 (fetch the profile): $.plan: expected absent, found "gold""#],
+    ),
+    fail(
+        "demo::json::json-matches",
+        0,
+        &[
+            r#"step 1 (fetch the profile): $.plan: expected a string matching /^silver$/, found "gold""#,
+        ],
+    ),
+    fail(
+        "demo::json::json-contains",
+        0,
+        &[
+            r#"step 1 (fetch the profile): $.plan: expected a string containing "platinum", found "gold""#,
+        ],
+    ),
+    fail(
+        "demo::json::json-equals-secret",
+        0,
+        &[
+            r#"step 1 (fetch the profile): $.user: expected to equal "[redacted:client_id]", found "[redacted:username]""#,
+        ],
+    ),
+    fail(
+        "demo::json::json-equals-type",
+        0,
+        &[r#"step 1 (obtain a token): $.expires_in: expected to equal "300", found 300"#],
+    ),
+    fail(
+        "demo::json::json-gt",
+        0,
+        &["step 1 (obtain a token): $.expires_in: expected > 300, found 300"],
+    ),
+    fail(
+        "demo::json::json-ge",
+        0,
+        &["step 1 (obtain a token): $.expires_in: expected >= 301, found 300"],
+    ),
+    fail(
+        "demo::json::json-lt",
+        0,
+        &["step 1 (obtain a token): $.expires_in: expected < 300, found 300"],
+    ),
+    fail(
+        "demo::json::json-le",
+        0,
+        &["step 1 (obtain a token): $.expires_in: expected <= 299.5, found 300"],
+    ),
+    fail(
+        "demo::json::json-compare-not-a-number",
+        0,
+        &[r#"step 1 (obtain a token): $.token_type: expected a number > 0, found "Bearer""#],
+    ),
+    fail(
+        "demo::json::json-on-non-json-body",
+        0,
+        &[
+            "step 1 (call a route the API does not have): body is not JSON (",
+            r#"), so 1 JSONPath check(s) cannot hold: """#,
+        ],
+    ),
+    // body
+    fail(
+        "demo::body::body-contains",
+        0,
+        &[
+            r#"step 1 (fetch the reports): body: expected to contain "invoice", found "{\"reports\":[{\"id\":\"r-1\",\"kind\":\"settlement\"}]}""#,
+        ],
+    ),
+    fail(
+        "demo::body::body-matches",
+        0,
+        &[
+            r#"step 1 (fetch the reports): body: expected to match /"kind":\s*"refund"/, found "{\"reports\":[{\"id\":\"r-1\",\"kind\":\"settlement\"}]}""#,
+        ],
+    ),
+    fail(
+        "demo::body::body-present",
+        0,
+        &["step 1 (call a route the API does not have): body: expected non-empty, it is empty"],
+    ),
+    fail(
+        "demo::body::body-absent",
+        0,
+        &[
+            r#"step 1 (fetch the reports): body: expected empty, found "{\"reports\":[{\"id\":\"r-1\",\"kind\":\"settlement\"}]}""#,
+        ],
+    ),
+    // transport outcome and `within`
+    fail(
+        "demo::outcome::timeout-but-answered",
+        0,
+        &[
+            "step 1 (fetch the profile from the allowlisted source): got HTTP 200, expected timeout (no response within 1.0s): the source was answered, so it is not being dropped",
+        ],
+    ),
+    fail(
+        "demo::outcome::refused-but-answered",
+        0,
+        &["step 1 (fetch the profile): got HTTP 401, expected refused"],
+    ),
+    fail(
+        "demo::outcome::reset-but-answered",
+        0,
+        &["step 1 (fetch the profile): got HTTP 401, expected reset"],
+    ),
+    fail(
+        "demo::outcome::response-but-dropped",
+        0,
+        &[
+            "step 1 (fetch the profile from 127.0.0.2): timeout waiting for the response after ",
+            " ms, expected a response",
+        ],
+    ),
+    fail(
+        "demo::outcome::within-exceeded",
+        0,
+        &[
+            "step 1 (fetch the profile at once): timeout waiting for the response after ",
+            " ms, expected a response within 300 ms",
+        ],
+    ),
+    // captures
+    fail(
+        "demo::capture::capture-jsonpath-selects-nothing",
+        0,
+        &["step 1 (obtain a token): capture `refresh`: $.refresh_token selected nothing"],
+    ),
+    fail(
+        "demo::capture::capture-jsonpath-selects-many",
+        0,
+        &[
+            "step 1 (fetch the reports): capture `fields`: $.reports[0].* selected 2 values, expected one",
+        ],
+    ),
+    fail(
+        "demo::capture::capture-header-absent",
+        0,
+        &["step 1 (fetch the profile): capture `etag`: header `etag` is absent"],
+    ),
+    fail(
+        "demo::capture::capture-regex-no-match",
+        0,
+        &[
+            r#"step 1 (fetch the profile without credentials): capture `scope`: /scope="([^"]*)"/ does not match"#,
+        ],
+    ),
+    fail(
+        "demo::capture::capture-from-non-json-body",
+        0,
+        &["step 1 (call a route the API does not have): capture `error`: body is not JSON ("],
+    ),
+    // could not run: Error, not Fail
+    error(
+        "demo::errors::unresolvable-host",
+        0,
+        &["could not send the request: ", "dns error"],
+    ),
+    error(
+        "demo::errors::url-cannot-be-built",
+        1,
+        &["invalid URL `http://127.0.0.1:gold/x`: invalid port number"],
+    ),
+    error(
+        "demo::errors::clock-advance-not-a-duration",
+        1,
+        &["clock.advance rendered to `gold`: invalid duration `gold`"],
+    ),
+    // a refused connection is refused, and nothing else
+    fail(
+        "demo::closed_port::timeout-but-refused",
+        0,
+        &[
+            "step 1 (call the closed port): refused, expected timeout (no response within 1.0s): the connection was actively rejected, but a dropping allowlist never answers",
+        ],
+    ),
+    pass("demo::closed_port::refused"),
+    fail(
+        "demo::closed_port::reset-but-refused",
+        0,
+        &["step 1 (call the closed port): refused, expected reset"],
+    ),
+    fail(
+        "demo::closed_port::response-but-refused",
+        0,
+        &["step 1 (call the closed port): refused, expected a response"],
+    ),
+];
+
+/// A real scenario that must fail under a deviation: trial, failing step (0-based), fragments its
+/// message must contain, in this order.
+type Caught = (&'static str, usize, &'static [&'static str]);
+
+/// Per deviation of the demo mock: the real scenarios that must fail under it; every other real
+/// scenario must still pass.
+const DEVIATIONS: &[(&str, &[Caught])] = &[
+    (
+        "answers-unallowlisted",
+        &[
+            (
+                "demo::allowlist::unlisted-source-times-out",
+                0,
+                &[
+                    "got HTTP 403, expected timeout (no response within 1.0s): the source was answered, so it is not being dropped",
+                ],
+            ),
+            (
+                "demo::allowlist::unlisted-source-cannot-get-a-token",
+                0,
+                &[
+                    "got HTTP 403, expected timeout (no response within 1.0s): the source was answered, so it is not being dropped",
+                ],
+            ),
+        ],
+    ),
+    (
+        "resets-unallowlisted",
+        &[
+            (
+                "demo::allowlist::unlisted-source-times-out",
+                0,
+                &["connection reset, expected timeout (no response within 1.0s)"],
+            ),
+            (
+                "demo::allowlist::unlisted-source-cannot-get-a-token",
+                0,
+                &["connection reset, expected timeout (no response within 1.0s)"],
+            ),
+        ],
+    ),
+    (
+        "accepts-expired-tokens",
+        &[(
+            "demo::token::expired-token-refused",
+            2,
+            &["got HTTP 200, expected 401"],
+        )],
+    ),
+    (
+        "omits-no-store",
+        &[(
+            "demo::token::issue-and-use-token",
+            0,
+            &[r#"header `cache-control`: expected to equal "no-store", it is absent"#],
+        )],
+    ),
+    (
+        "omits-basic-challenge",
+        &[
+            (
+                "demo::basic::wrong-password",
+                0,
+                &[
+                    r#"header `www-authenticate`: expected to match /^Basic realm="demo"/, it is absent"#,
+                ],
+            ),
+            (
+                "demo::basic::missing-header",
+                0,
+                &[
+                    "header `www-authenticate`: expected present, it is absent; ",
+                    r#"header `www-authenticate`: expected to contain "charset=\"UTF-8\"", it is absent"#,
+                ],
+            ),
+        ],
+    ),
+    (
+        "accepts-any-api-key",
+        &[(
+            "demo::api_key::wrong-or-missing-key",
+            0,
+            &["got HTTP 200, expected 403"],
+        )],
+    ),
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixtures_dir() -> PathBuf {
+    root().join("tests/fixtures/failing")
+}
+
+fn real_scenarios_dir() -> PathBuf {
+    root().join("scenarios")
+}
+
+fn plan(scenarios: &Path, target: Target) -> Plan {
+    load_plan(&root().join("specs"), scenarios, target)
+        .unwrap_or_else(|errors| panic!("{}", errors.render()))
+}
+
+/// A TCP port on 127.0.0.1 that is bound but not listening: connecting to it is refused, and
+/// nothing else can take the port while the socket is held.
+fn closed_port() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind 127.0.0.1:0");
+    socket
+}
+
+/// The mock target plus `closed_base`, a base URL on `port` that refuses connections.
+fn closed_port_target(port: u16) -> Target {
+    let yaml = format!(
+        r#"name: mock-with-closed-port
+clock: virtual
+limits:
+  request_timeout: 10s
+sources:
+  default: {{ bind: 127.0.0.1 }}
+  unallowlisted: {{ bind: 127.0.0.2 }}
+providers:
+  demo:
+    hosts:
+      api_base: {{ mock: api }}
+      closed_base: {{ url: "http://127.0.0.1:{port}" }}
+    secrets:
+      username: {{ value: demo-user }}
+      password: {{ value: "demo-pass:with-colon £" }}
+      client_id: {{ value: demo-client }}
+      client_secret: {{ value: demo-client-secret }}
+      api_key: {{ value: demo-api-key-0123456789 }}
+"#
+    );
+    let target = Target::parse(Path::new("t.yaml"), &yaml)
+        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e).render()));
+    // Same fake credentials as the embedded mock target, so the fixtures test the same mock.
+    assert_eq!(
+        secret_values(&target),
+        secret_values(&Target::mock()),
+        "the closed-port target must carry targets/mock.yaml's demo secrets"
+    );
+    target
+}
+
+/// The demo provider's inline secret values.
+fn secret_values(target: &Target) -> Vec<String> {
+    let mut values: Vec<String> = target.providers["demo"]
+        .secrets
+        .values()
+        .filter_map(|s| match s {
+            SecretSource::Value(v) => Some(v.clone()),
+            SecretSource::Env(_) => None,
+        })
+        .collect();
+    values.sort();
+    values
+}
+
+/// Runs every scenario of `plan` concurrently with `deviations`, keyed by trial name.
+async fn run_all(plan: &Plan, deviations: &[&str]) -> BTreeMap<String, ScenarioResult> {
+    let runner = Runner::new(
+        plan.target.clone(),
+        MockOptions {
+            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+        },
+    );
+    let runner = &runner;
+    join_all(plan.scenarios.iter().map(|s| async move {
+        let result = runner.run(s).await;
+        (result.trial_name.clone(), result)
+    }))
+    .await
+    .into_iter()
+    .collect()
+}
+
+fn find<'a>(plan: &'a Plan, trial: &str) -> &'a Arc<PlannedScenario> {
+    plan.scenarios
+        .iter()
+        .find(|s| s.trial_name() == trial)
+        .unwrap_or_else(|| panic!("no scenario `{trial}` in the plan"))
+}
+
+/// Returns where `fragments` fail to appear in `message` in order, if they do not.
+fn missing_fragment(message: &str, fragments: &[&str]) -> Option<String> {
+    let mut rest = message;
+    for fragment in fragments {
+        match rest.find(fragment) {
+            Some(at) => rest = &rest[at + fragment.len()..],
+            None => return Some(format!("{fragment:?} (in order)")),
+        }
+    }
+    None
+}
+
+/// Checks what every verdict must satisfy, whatever the scenario: a Fail names its step
+/// (`step N (name): `) and carries that step's failed checks; an Error is recorded on its step; the
+/// scenario stopped at that step; no secret value appears in the verdict or the step summary.
+fn check_shape(result: &ScenarioResult, secrets: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let trial = &result.trial_name;
+    let stopped_at = match &result.verdict {
+        Verdict::Fail { step, message } => {
+            match result.steps.get(*step) {
+                Some(s) => {
+                    let prefix = format!("step {} ({}): ", step + 1, s.name);
+                    if !message.starts_with(&prefix) {
+                        problems.push(format!(
+                            "{trial}: message does not start with {prefix:?}: {message:?}"
+                        ));
+                    }
+                    if s.failed.is_empty() {
+                        problems.push(format!(
+                            "{trial}: failing step {step} lists no failed check"
+                        ));
+                    }
+                    for check in &s.failed {
+                        if !message.contains(check.as_str()) {
+                            problems.push(format!(
+                                "{trial}: message omits the failed check {check:?}: {message:?}"
+                            ));
+                        }
+                    }
+                }
+                None => problems.push(format!("{trial}: failing step {step} did not run")),
+            }
+            Some(*step)
+        }
+        Verdict::Error { step, message } => {
+            // The step that could not run says so in the summary (`[ERROR]`, `could not run`),
+            // and the verdict names it as a failure does: `step N (name): <error>`.
+            let named = |s: &authconform::exec::StepResult| {
+                s.error
+                    .as_ref()
+                    .map(|e| format!("step {} ({}): {e}", s.index + 1, s.name))
+            };
+            if let Some(step) = step
+                && result.steps.get(*step).and_then(named).as_ref() != Some(message)
+            {
+                problems.push(format!(
+                    "{trial}: step {step} does not record the error {message:?}:\n{}",
+                    result.step_summary()
+                ));
+            }
+            *step
+        }
+        _ => None,
+    };
+    if let Some(step) = stopped_at
+        && result.steps.len() != step + 1
+    {
+        problems.push(format!(
+            "{trial}: stopped at step {step} but {} steps ran",
+            result.steps.len()
+        ));
+    }
+    let text = format!("{:?}\n{}", result.verdict, result.step_summary());
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            problems.push(format!("{trial}: a secret value leaked into {text:?}"));
+        }
+    }
+    problems
+}
+
+/// Checks `result` against a row of a table.
+fn check_case(
+    result: &ScenarioResult,
+    kind: Kind,
+    step: usize,
+    fragments: &[&str],
+) -> Option<String> {
+    let trial = &result.trial_name;
+    let (got_kind, got_step, message) = match &result.verdict {
+        Verdict::Pass => (Kind::Pass, 0, ""),
+        Verdict::Fail { step, message } => (Kind::Fail, *step, message.as_str()),
+        Verdict::Error {
+            step: Some(step),
+            message,
+        } => (Kind::Error, *step, message.as_str()),
+        other => {
+            return Some(format!(
+                "{trial}: expected {kind:?} at step {step}, got {other:?}"
+            ));
+        }
+    };
+    if got_kind != kind || got_step != step {
+        return Some(format!(
+            "{trial}: expected {kind:?} at step {step}, got {:?}\n{}",
+            result.verdict,
+            result.step_summary()
+        ));
+    }
+    missing_fragment(message, fragments)
+        .map(|missing| format!("{trial}: message lacks {missing}: {message:?}"))
+}
+
+#[tokio::test]
+async fn every_expectation_kind_can_fail() {
+    let socket = closed_port();
+    let port = socket.local_addr().expect("a bound port").port();
+    let plan = plan(&fixtures_dir(), closed_port_target(port));
+    let secrets = secret_values(&plan.target);
+    let results = run_all(&plan, &[]).await;
+    drop(socket);
+
+    let mut problems = Vec::new();
+    let listed: Vec<&str> = FIXTURES.iter().map(|c| c.trial).collect();
+    for trial in results.keys() {
+        if !listed.contains(&trial.as_str()) {
+            problems.push(format!("{trial}: a fixture with no row in FIXTURES"));
+        }
+    }
+    for case in FIXTURES {
+        let Some(result) = results.get(case.trial) else {
+            problems.push(format!("{}: a FIXTURES row with no scenario", case.trial));
+            continue;
+        };
+        problems.extend(check_case(result, case.kind, case.step, case.fragments));
+        problems.extend(check_shape(result, &secrets));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_not_a_timeout() {
+    let socket = closed_port();
+    let port = socket.local_addr().expect("a bound port").port();
+    let fixtures = plan(&fixtures_dir(), closed_port_target(port));
+    let real = plan(&real_scenarios_dir(), Target::mock());
+    let runner = Runner::new(fixtures.target.clone(), MockOptions::default());
+    let mock_runner = Runner::new(real.target.clone(), MockOptions::default());
+    let (refused_as_timeout, refused, dropped) = tokio::join!(
+        runner.run(find(&fixtures, "demo::closed_port::timeout-but-refused")),
+        runner.run(find(&fixtures, "demo::closed_port::refused")),
+        mock_runner.run(find(&real, "demo::allowlist::unlisted-source-times-out")),
+    );
+    drop(socket);
+    let outcome = |r: &ScenarioResult| {
+        r.steps[0]
+            .transcript
+            .as_ref()
+            .map(|t| (t.outcome.clone(), t.elapsed))
+            .expect("a request step has a transcript")
+    };
+
+    // `outcome: timeout, within: 1s` against a refusing port fails at once: refused is no timeout.
+    match &refused_as_timeout.verdict {
+        Verdict::Fail { step: 0, message } => {
+            assert!(message.contains("refused, expected timeout"), "{message}")
+        }
+        other => panic!("a refused connection passed for a timeout: {other:?}"),
+    }
+    let (class, elapsed) = outcome(&refused_as_timeout);
+    assert_eq!(class, "refused");
+    assert!(
+        elapsed < Duration::from_millis(900),
+        "a refusal is immediate, not a wait for the window: {elapsed:?}"
+    );
+
+    // `outcome: refused` against it passes.
+    assert_eq!(refused.verdict, Verdict::Pass, "{}", refused.step_summary());
+    assert_eq!(outcome(&refused).0, "refused");
+
+    // The same expectation against the demo mock from an unallowlisted source passes: dropped.
+    assert_eq!(dropped.verdict, Verdict::Pass, "{}", dropped.step_summary());
+    let (class, elapsed) = outcome(&dropped);
+    assert!(
+        class == "read-timeout" || class == "connect-timeout",
+        "a dropped source times out, got `{class}`"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(950),
+        "no answer must come for the whole `within: 1s`, waited {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_real_scenario_passes_on_the_correct_mock() {
+    let plan = plan(&real_scenarios_dir(), Target::mock());
+    assert!(!plan.scenarios.is_empty(), "no scenarios under scenarios/");
+    let secrets = secret_values(&plan.target);
+    let results = run_all(&plan, &[]).await;
+    let mut problems = Vec::new();
+    for result in results.values() {
+        if result.verdict != Verdict::Pass {
+            problems.push(format!(
+                "{}: {:?}\n{}",
+                result.trial_name,
+                result.verdict,
+                result.step_summary()
+            ));
+        }
+        problems.extend(check_shape(result, &secrets));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Runs each deviation's scenarios on its own thread and runtime. On one shared runtime, the
+/// runners' synchronous client builds stall every other runner's requests, eating into the 1 s
+/// windows (see the report on `ClientPool::client`).
+#[test]
+fn each_deviation_is_caught_by_exactly_the_expected_scenarios() {
+    let mut known: Vec<&str> = authconform::mock::deviations("demo").to_vec();
+    let mut tabled: Vec<&str> = DEVIATIONS.iter().map(|(d, _)| *d).collect();
+    known.sort_unstable();
+    tabled.sort_unstable();
+    assert_eq!(
+        tabled, known,
+        "DEVIATIONS must list every deviation the demo mock knows"
+    );
+
+    let plan = plan(&real_scenarios_dir(), Target::mock());
+    let secrets = secret_values(&plan.target);
+    let runs: Vec<BTreeMap<String, ScenarioResult>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = DEVIATIONS
+            .iter()
+            .map(|(deviation, _)| {
+                let plan = &plan;
+                scope.spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("a runtime")
+                        .block_on(run_all(plan, std::slice::from_ref(deviation)))
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a deviation run panicked"))
+            .collect()
+    });
+
+    let mut problems = Vec::new();
+    for ((deviation, caught_by), results) in DEVIATIONS.iter().zip(&runs) {
+        if !caught_by
+            .iter()
+            .any(|(trial, ..)| results.contains_key(*trial))
+        {
+            problems.push(format!("{deviation}: none of its scenarios exists"));
+        }
+        for result in results.values() {
+            let expected = caught_by
+                .iter()
+                .find(|(trial, ..)| *trial == result.trial_name);
+            let problem = match expected {
+                Some((_, step, fragments)) => check_case(result, Kind::Fail, *step, fragments),
+                None => check_case(result, Kind::Pass, 0, &[]),
+            };
+            problems.extend(problem.map(|p| format!("with `{deviation}`: {p}")));
+            problems.extend(
+                check_shape(result, &secrets)
+                    .into_iter()
+                    .map(|p| format!("with `{deviation}`: {p}")),
+            );
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn an_unknown_deviation_is_an_error_not_a_pass() {
+    let plan = plan(&real_scenarios_dir(), Target::mock());
+    let runner = Runner::new(
+        plan.target.clone(),
+        MockOptions {
+            deviations: vec!["accepts-everything".into()],
+        },
+    );
+    let result = runner
+        .run(find(&plan, "demo::basic::valid-credentials"))
+        .await;
+    match &result.verdict {
+        Verdict::Error {
+            step: None,
+            message,
+        } => assert!(
+            message.contains(
+                "the embedded `demo` mock did not start: unknown deviation `accepts-everything`"
+            ),
+            "{message}"
+        ),
+        other => panic!("expected an Error before any step, got {other:?}"),
+    }
+    assert!(result.steps.is_empty());
+}
