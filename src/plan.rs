@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::diagnostic::{InputKind, LoadError, LoadErrors};
+use crate::diagnostic::{InputKind, LoadError, LoadErrors, SpanIndex};
 use crate::scenario::load::{Names, check_scenario, parse_file};
 use crate::scenario::model::{DurationValue, ExpectedOutcome, Scenario};
 use crate::spec::{Catalogue, load_catalogue};
@@ -186,6 +186,7 @@ pub fn load_plan(
                 .to_owned();
             let (parsed, parse_errors) = parse_file(&file, &text);
             errors.extend(parse_errors);
+            let spans = SpanIndex::build(&text);
             let mut seen = HashSet::new();
             for p in &parsed {
                 if !seen.insert(p.scenario.id.clone()) {
@@ -195,8 +196,11 @@ pub fn load_plan(
                             &file,
                             format!("duplicate scenario id `{}` in this file", p.scenario.id),
                         )
-                        .at_path(format!("scenarios[{}].id", p.index))
-                        .near(&text, 0, &format!("id: {}", p.scenario.id)),
+                        .at(
+                            &spans,
+                            &text,
+                            format!("scenarios[{}].id", p.index),
+                        ),
                     );
                 }
                 if spec_errors {
@@ -205,7 +209,7 @@ pub fn load_plan(
                         .requirements
                         .extend(p.scenario.requirements.iter().cloned());
                 }
-                errors.extend(check_scenario(&file, &text, p, &names));
+                errors.extend(check_scenario(&file, &text, p, &names, &spans));
                 if !p.complete {
                     continue;
                 }

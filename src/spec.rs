@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::diagnostic::{InputKind, LoadError};
+use crate::diagnostic::{InputKind, LoadError, SpanIndex};
 use crate::scenario::load::parse_yaml;
 
 /// One provider's (or one standard's) requirements.
@@ -132,6 +132,7 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
                 continue;
             }
         };
+        let spans = SpanIndex::build(&text);
         let stem = file
             .file_stem()
             .and_then(|s| s.to_str())
@@ -146,15 +147,16 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
                         spec.provider
                     ),
                 )
-                .at_path("provider")
-                .near(&text, 0, "provider"),
+                .at(&spans, &text, "provider"),
             );
         }
         for (i, req) in spec.requirements.iter().enumerate() {
             let at = |message: String| {
-                LoadError::new(InputKind::Spec, &file, message)
-                    .at_path(format!("requirements[{i}].id"))
-                    .near(&text, 0, &req.id)
+                LoadError::new(InputKind::Spec, &file, message).at(
+                    &spans,
+                    &text,
+                    format!("requirements[{i}].id"),
+                )
             };
             if !valid_requirement_id(&req.id) {
                 errors.push(at(format!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::diagnostic::{InputKind, LoadError};
+use crate::diagnostic::{InputKind, LoadError, SpanIndex};
 use crate::scenario::load::{Names, parse_yaml};
 use crate::scenario::model::DurationValue;
 
@@ -167,21 +167,18 @@ impl Target {
         })?;
         target.file = file.to_owned();
         let mut errors = Vec::new();
-        let err = |path: String, needle: &str, message: String| {
-            LoadError::new(InputKind::Target, file, message)
-                .at_path(path)
-                .near(text, 0, needle)
+        let spans = SpanIndex::build(text);
+        let err = |path: String, message: String| {
+            LoadError::new(InputKind::Target, file, message).at(&spans, text, path)
         };
         for (name, source) in &target.sources {
             match (&source.bind, &source.proxy) {
                 (Some(_), Some(_)) | (None, None) => errors.push(err(
                     format!("sources.{name}"),
-                    name,
                     "a source is either `bind: <address>` or `proxy: <url>`".into(),
                 )),
                 (None, Some(proxy)) if url::Url::parse(proxy).is_err() => errors.push(err(
                     format!("sources.{name}.proxy"),
-                    proxy,
                     format!("invalid proxy URL `{proxy}`"),
                 )),
                 _ => {}
@@ -194,14 +191,12 @@ impl Target {
                 {
                     errors.push(err(
                         format!("providers.{provider}.hosts.{name}"),
-                        u,
                         format!("invalid base URL `{u}`: expected an absolute URL like `https://api.example.com`"),
                     ));
                 }
                 if config.variables.contains_key(name) {
                     errors.push(err(
                         format!("providers.{provider}.variables.{name}"),
-                        name,
                         format!("`{name}` is both a host and a variable"),
                     ));
                 }
@@ -210,14 +205,12 @@ impl Target {
                 if name.parse::<crate::secret::SecretName>().is_err() {
                     errors.push(err(
                         format!("providers.{provider}.secrets.{name}"),
-                        name,
                         format!("invalid secret name `{name}`: use letters, digits, `_` and `-`"),
                     ));
                 }
                 if matches!(secret, SecretSource::Value(_)) && target.clock == ClockKind::Real {
                     errors.push(hide_secret_values(err(
                         format!("providers.{provider}.secrets.{name}"),
-                        name,
                         "inline secret values are only for the embedded mocks' fake credentials: on a live target write `env: VARIABLE_NAME`".into(),
                     )));
                 }

@@ -16,7 +16,10 @@ use super::model::{
     AuthSpec, Body, Capture, ExpectedOutcome, JsonCheck, Scenario, ScenarioFile, Step, TextCheck,
 };
 use super::template::{Template, VarRef};
-use crate::diagnostic::{self, InputKind, LoadError};
+use crate::diagnostic::{self, InputKind, LoadError, SpanIndex};
+
+/// A file with more problems than this is not worth reading further.
+const MAX_ERRORS_PER_FILE: usize = 100;
 
 thread_local! {
     /// Elements to skip on this pass: (scenario index, step index or None for the whole scenario).
@@ -135,6 +138,13 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadErro
                 let load_error =
                     diagnostic::from_yaml_error(InputKind::Scenario, file, text, &error);
                 let path = error.path().to_string();
+                // A syntax error comes back on every pass: report it once, then stop.
+                let repeated = errors.last().is_some_and(|last: &LoadError| {
+                    last.location == load_error.location && last.message == load_error.message
+                });
+                if repeated {
+                    break None;
+                }
                 errors.push(load_error);
                 let Some(caps) = step_path.captures(&path) else {
                     break None;
@@ -142,7 +152,15 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadErro
                 let scenario: usize = caps[1].parse().unwrap_or(usize::MAX);
                 let step = caps.get(2).and_then(|m| m.as_str().parse().ok());
                 let inserted = SKIP.with(|s| s.borrow_mut().insert((scenario, step)));
-                if !inserted || errors.len() > 200 {
+                if errors.len() >= MAX_ERRORS_PER_FILE {
+                    errors.push(LoadError::new(
+                        InputKind::Scenario,
+                        file,
+                        format!("stopped after {MAX_ERRORS_PER_FILE} problems in this file"),
+                    ));
+                    break None;
+                }
+                if !inserted {
                     break None;
                 }
             }
@@ -192,12 +210,13 @@ pub fn check_scenario(
     text: &str,
     parsed: &ParsedScenario,
     names: &Names,
+    spans: &SpanIndex,
 ) -> Vec<LoadError> {
     let mut checker = Checker {
         file,
         text,
         base: format!("scenarios[{}]", parsed.index),
-        from: locate_scenario(text, parsed),
+        spans,
         names,
         errors: Vec::new(),
         captured: HashSet::new(),
@@ -208,22 +227,11 @@ pub fn check_scenario(
     checker.errors
 }
 
-/// Finds the byte offset where the scenario starts, to locate later needles after it.
-fn locate_scenario(text: &str, parsed: &ParsedScenario) -> usize {
-    let id = parsed.scenario.id.as_str();
-    let re = regex::Regex::new(&format!(
-        r"(?m)\bid:\s*['\x22]?{}['\x22]?\s*$",
-        regex::escape(id)
-    ))
-    .expect("escaped regex");
-    re.find(text).map_or(0, |m| m.start())
-}
-
 struct Checker<'a> {
     file: &'a Path,
     text: &'a str,
     base: String,
-    from: usize,
+    spans: &'a SpanIndex,
     names: &'a Names,
     errors: Vec<LoadError>,
     captured: HashSet<String>,
@@ -233,10 +241,9 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn error(&mut self, path: String, needle: &str, message: String) {
+    fn error(&mut self, path: String, message: String) {
         let error = LoadError::new(InputKind::Scenario, self.file, message)
-            .at_path(path)
-            .near(self.text, self.from, needle);
+            .at(self.spans, self.text, &path);
         self.errors.push(error);
     }
 
@@ -245,7 +252,6 @@ impl Checker<'_> {
         if scenario.requirements.is_empty() {
             self.error(
                 format!("{base}.requirements"),
-                "requirements",
                 "a scenario must cite at least one requirement id from specs/".into(),
             );
         }
@@ -256,15 +262,13 @@ impl Checker<'_> {
                     .unwrap_or_default();
                 self.error(
                     format!("{base}.requirements[{i}]"),
-                    id,
                     format!("unknown requirement `{id}`: no spec in specs/ defines it{hint}"),
                 );
             }
         }
-        if scenario.steps.is_empty() {
+        if scenario.steps.is_empty() && self.complete {
             self.error(
                 format!("{base}.steps"),
-                "steps",
                 "a scenario needs at least one step".into(),
             );
         }
@@ -277,21 +281,15 @@ impl Checker<'_> {
         match (&step.request, &step.clock) {
             (Some(_), Some(_)) => self.error(
                 path.into(),
-                "clock",
                 "a step is either a `request` or a `clock` step, not both".into(),
             ),
-            (None, None) => self.error(
-                path.into(),
-                "",
-                "a step needs a `request` or a `clock`".into(),
-            ),
+            (None, None) => self.error(path.into(), "a step needs a `request` or a `clock`".into()),
             _ => {}
         }
         if let Some(clock) = &step.clock {
             if !step.capture.is_empty() || step.expect.is_some() {
                 self.error(
                     path.into(),
-                    "clock",
                     "a `clock` step takes no `capture` or `expect`".into(),
                 );
             }
@@ -299,7 +297,7 @@ impl Checker<'_> {
             if let Some(literal) = clock.advance.as_literal()
                 && let Err(e) = super::model::DurationValue::parse(literal)
             {
-                self.error(format!("{path}.clock.advance"), literal, e);
+                self.error(format!("{path}.clock.advance"), e);
             }
         }
         if let Some(request) = &step.request {
@@ -312,7 +310,6 @@ impl Checker<'_> {
                 if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
                     self.error(
                         format!("{rp}.headers"),
-                        k,
                         format!("invalid header name `{k}`"),
                     );
                 }
@@ -335,7 +332,6 @@ impl Checker<'_> {
                     if basic.username.as_literal().is_some_and(|u| u.contains(':')) {
                         self.error(
                             format!("{rp}.auth.basic.username"),
-                            basic.username.source(),
                             "a Basic user-id cannot contain `:` (RFC 7617 §2)".into(),
                         );
                     }
@@ -353,7 +349,6 @@ impl Checker<'_> {
                 known.sort();
                 self.error(
                     format!("{rp}.source"),
-                    &format!("source: {source}"),
                     format!(
                         "unknown source `{source}`: the target defines {}",
                         if known.is_empty() {
@@ -373,27 +368,22 @@ impl Checker<'_> {
                 || expect.body.is_some();
             if expect.outcome != ExpectedOutcome::Response && checks_response {
                 self.error(
-                    ep.clone(),
-                    "outcome",
+                    format!("{ep}.outcome"),
                     format!(
                         "`outcome: {}` expects no response, so `status`, `headers`, `json` and `body` cannot be checked",
                         expect.outcome
-                    ),
-                );
+                    ));
             }
             if expect.within.is_some_and(|w| w.0.is_zero()) {
                 self.error(
                     format!("{ep}.within"),
-                    "within",
                     "`within` must be longer than 0s: no exchange can finish in no time".into(),
                 );
             }
             if expect.outcome == ExpectedOutcome::Timeout && expect.within.is_none() {
                 self.error(
-                    ep.clone(),
-                    "timeout",
-                    "`outcome: timeout` needs `within`: how long no answer may come (e.g. `within: 3s`)".into(),
-                );
+                    format!("{ep}.outcome"),
+                    "`outcome: timeout` needs `within`: how long no answer may come (e.g. `within: 3s`)".into());
             }
             for (name, checks) in &expect.headers {
                 for check in &checks.0 {
@@ -422,7 +412,6 @@ impl Checker<'_> {
         if !step.capture.is_empty() && step.request.is_none() {
             self.error(
                 path.into(),
-                "capture",
                 "`capture` needs a `request` in the same step".into(),
             );
         }
@@ -435,14 +424,12 @@ impl Checker<'_> {
         if capture.jsonpath.is_some() && capture.header.is_some() {
             self.error(
                 path.into(),
-                name,
                 "a capture takes its value from `jsonpath` or `header`, not both".into(),
             );
         }
         if capture.jsonpath.is_none() && capture.header.is_none() && capture.regex.is_none() {
             self.error(
                 path.into(),
-                name,
                 "a capture needs `jsonpath`, `header` or `regex`".into(),
             );
         }
@@ -453,7 +440,6 @@ impl Checker<'_> {
         if !valid {
             self.error(
                 path.into(),
-                name,
                 format!("invalid capture name `{name}`: use letters, digits, `_` and `-`"),
             );
         }
@@ -470,7 +456,6 @@ impl Checker<'_> {
         if shadows_var || shadows_secret {
             self.error(
                 path.into(),
-                name,
                 format!(
                     "capture `{name}` would shadow the target's {} of that name",
                     if shadows_secret { "secret" } else { "variable" }
@@ -494,7 +479,7 @@ impl Checker<'_> {
         match value {
             serde_json::Value::String(s) => match Template::parse(s) {
                 Ok(t) => self.template(path, &t),
-                Err(e) => self.error(path.into(), s, e),
+                Err(e) => self.error(path.into(), e),
             },
             serde_json::Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -540,9 +525,7 @@ impl Checker<'_> {
                         };
                         self.error(
                             path.into(),
-                            &format!("{{{{{name}"),
-                            format!("undefined variable `{name}`: not a target variable nor captured by an earlier step{hint}"),
-                        );
+                            format!("undefined variable `{name}`: not a target variable nor captured by an earlier step{hint}"));
                     }
                 }
                 VarRef::Secret(name) => {
@@ -550,11 +533,16 @@ impl Checker<'_> {
                         continue;
                     };
                     if !secrets.contains(name) && !self.secret_captures.contains(name) {
+                        let known = secrets
+                            .iter()
+                            .chain(self.secret_captures.iter())
+                            .map(String::as_str);
+                        let hint = nearest(name, known)
+                            .map(|n| format!(". Did you mean `{n}`?"))
+                            .unwrap_or_default();
                         self.error(
                             path.into(),
-                            &format!("secret.{name}"),
-                            format!("undefined secret `{name}`: the target declares no such secret for this provider and no earlier step captured it as secret"),
-                        );
+                            format!("undefined secret `{name}`: the target declares no such secret for this provider and no earlier step captured it as secret{hint}"));
                     }
                 }
             }

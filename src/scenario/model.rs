@@ -79,8 +79,11 @@ impl fmt::Display for ScenarioId {
 
 impl<'de> Deserialize<'de> for ScenarioId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(de::Error::custom)
+        parse_str(
+            d,
+            "a scenario id such as `expired-token-refused`",
+            str::parse,
+        )
     }
 }
 
@@ -152,15 +155,16 @@ impl Default for Method {
 
 impl<'de> Deserialize<'de> for Method {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s.is_empty() || s.chars().any(|c| c.is_ascii_lowercase()) {
-            return Err(de::Error::custom(format!(
-                "invalid HTTP method `{s}`: expected an uppercase method such as `GET` or `POST`"
-            )));
-        }
-        http::Method::from_bytes(s.as_bytes())
-            .map(Self)
-            .map_err(|_| de::Error::custom(format!("invalid HTTP method `{s}`")))
+        parse_str(d, "an HTTP method such as `GET` or `POST`", |s| {
+            if s.is_empty() || s.chars().any(|c| c.is_ascii_lowercase()) {
+                return Err(format!(
+                    "invalid HTTP method `{s}`: expected an uppercase method such as `GET` or `POST`"
+                ));
+            }
+            http::Method::from_bytes(s.as_bytes())
+                .map(Self)
+                .map_err(|_| format!("invalid HTTP method `{s}`"))
+        })
     }
 }
 
@@ -220,10 +224,11 @@ pub struct HeaderName(pub http::HeaderName);
 
 impl<'de> Deserialize<'de> for HeaderName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        http::HeaderName::from_bytes(s.as_bytes())
-            .map(Self)
-            .map_err(|_| de::Error::custom(format!("invalid header name `{s}`")))
+        parse_str(d, "a header name", |s| {
+            http::HeaderName::from_bytes(s.as_bytes())
+                .map(Self)
+                .map_err(|_| format!("invalid header name `{s}`"))
+        })
     }
 }
 
@@ -506,17 +511,19 @@ impl std::hash::Hash for JsonPath {
 
 impl<'de> Deserialize<'de> for JsonPath {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        serde_json_path::JsonPath::parse(&s)
-            .map(|path| JsonPath {
-                source: s.clone(),
-                path,
-            })
-            .map_err(|e| {
-                de::Error::custom(format!(
-                    "invalid JSONPath `{s}`: {e} (expected RFC 9535 syntax such as `$.access_token`)"
-                ))
-            })
+        parse_str(d, "an RFC 9535 JSONPath such as `$.access_token`", |s| {
+            serde_json_path::JsonPath::parse(s)
+                .map(|path| JsonPath {
+                    source: s.to_owned(),
+                    path,
+                })
+                .map_err(|e| {
+                    format!(
+                        "invalid JSONPath `{s}`: {} (expected RFC 9535 syntax such as `$.access_token`)",
+                        one_line(&e.to_string())
+                    )
+                })
+        })
     }
 }
 
@@ -526,11 +533,49 @@ pub struct Regex(pub regex::Regex);
 
 impl<'de> Deserialize<'de> for Regex {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        regex::Regex::new(&s)
-            .map(Regex)
-            .map_err(|e| de::Error::custom(format!("invalid regex `{s}`: {e}")))
+        parse_str(d, "a regular expression", |s| {
+            regex::Regex::new(s)
+                .map(Regex)
+                .map_err(|e| format!("invalid regex `{s}`: {}", one_line(&e.to_string())))
+        })
     }
+}
+
+/// Deserializes a value written as a string through `parse`, raising its error while the
+/// deserializer still points at that string (so the error is located at it, not at its map).
+fn parse_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    struct Visitor<F> {
+        expecting: &'static str,
+        parse: F,
+    }
+    impl<T, F: FnOnce(&str) -> Result<T, String>> de::Visitor<'_> for Visitor<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            (self.parse)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(Visitor { expecting, parse })
+}
+
+/// Keeps the last line of a multi-line library message (regex and JSONPath errors draw carets
+/// over several lines, which the error renderer has its own way of showing).
+fn one_line(message: &str) -> String {
+    let last = message
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(message);
+    last.trim().trim_start_matches("error: ").to_owned()
 }
 
 /// One item or a list of items.
