@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-/// The crate root: every run's working directory, so `specs` and `scenarios` resolve.
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-/// The binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_authconform");
+mod common;
+
+use common::{ROOT, Run, authconform};
+
 /// The schema every report must satisfy.
 const XSD: &str = "tests/fixtures/junit/jenkins-junit-10.xsd";
 
@@ -31,73 +31,33 @@ const FAILING: &[&str] = &[
 /// Arguments selecting a target that configures no provider (every scenario skipped).
 const SKIPPING: &[&str] = &["--target", "tests/fixtures/canary/target-no-providers.yaml"];
 
-/// What `authconform run` produced.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// The JUnit report's text.
-    xml: String,
-    /// Keeps the report on disk for `xmllint` until the run is dropped.
-    _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
-}
-
-impl Run {
-    fn dump(&self) -> String {
-        format!(
-            "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- junit.xml ---\n{}",
-            self.code, self.stdout, self.stderr, self.xml
-        )
-    }
-}
-
-/// Runs `authconform run <args> --junit <tempdir>/junit.xml` from the crate root.
+/// Runs `authconform run <args>` and requires the JUnit report it must write.
 fn run(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().expect("create a temporary directory");
-    let path = dir.path().join("junit.xml");
-    let output = Command::new(BIN)
-        .current_dir(ROOT)
-        .arg("run")
-        .args(args)
-        .arg("--junit")
-        .arg(&path)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let xml = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "no JUnit report at {} ({e})\n{stdout}\n{stderr}",
-            path.display()
-        )
-    });
-    Run {
-        code: output.status.code(),
-        stdout,
-        stderr,
-        xml,
-        _dir: dir,
-        path,
-    }
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    let run = authconform(&all);
+    assert!(
+        run.junit_path.is_file(),
+        "no JUnit report at {}\n{}",
+        run.junit_path.display(),
+        run.dump()
+    );
+    run
 }
 
 /// Returns the trial names `authconform list <args>` prints, one per line.
 fn listed(args: &[&str]) -> Vec<String> {
-    let output = Command::new(BIN)
-        .current_dir(ROOT)
-        .arg("list")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "authconform list failed\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let mut all = vec!["list"];
+    all.extend_from_slice(args);
+    let listing = authconform(&all);
+    assert_eq!(
+        listing.code,
+        Some(0),
+        "authconform list failed\n{}",
+        listing.dump()
     );
-    let names: Vec<String> = stdout
+    let names: Vec<String> = listing
+        .stdout
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -116,7 +76,7 @@ fn assert_schema_valid(run: &Run) {
     let output = match Command::new("xmllint")
         .current_dir(ROOT)
         .args(["--noout", "--schema", XSD])
-        .arg(&run.path)
+        .arg(&run.junit_path)
         .output()
     {
         Ok(output) => output,
@@ -201,7 +161,7 @@ fn testcases(xml: &str) -> Vec<Case> {
 /// `classname` = `provider.file` from the trial name `provider::file::id`, and suite counts that
 /// match the cases. Returns the cases by name.
 fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
-    let cases = testcases(&run.xml);
+    let cases = testcases(&run.junit);
     let names = listed(list_args);
     assert_eq!(
         cases.len(),
@@ -247,7 +207,7 @@ fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
         "the report's cases are the listed scenarios\n{}",
         run.dump()
     );
-    let suite = start_tag(&run.xml, "testsuite").expect("a <testsuite>");
+    let suite = start_tag(&run.junit, "testsuite").expect("a <testsuite>");
     let count = |element: &str| {
         cases
             .iter()

@@ -8,13 +8,15 @@
 //! the loader and check it never panics and every error renders with a `-->` location line.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
+
+mod common;
 
 use authconform::Target;
 use authconform::diagnostic::{LoadError, SpanIndex};
 use authconform::load_plan;
 use authconform::scenario::load::{Names, check_scenario, parse_file};
+use common::{Run, authconform};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -23,34 +25,6 @@ const FIXTURES: &str = "tests/fixtures/invalid";
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What one run of the binary printed.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `authconform ARGS` from the crate root.
-fn authconform(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_authconform"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the authconform binary runs");
-    let run = Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains("panicked") && !run.stderr.contains("panicked"),
-        "authconform {args:?} panicked:\n{}{}",
-        run.stdout,
-        run.stderr
-    );
-    run
 }
 
 /// Runs `authconform validate --specs <case>/specs --scenarios <case>/scenarios EXTRA`.

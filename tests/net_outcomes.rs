@@ -32,6 +32,11 @@ async fn client(source: &SourceAddr, connect_timeout: Duration) -> reqwest::Clie
         .expect("the client builds")
 }
 
+/// GETs `url` from any source with the generous timeouts.
+async fn fetch(url: &str) -> Exchange {
+    get(&client(&SourceAddr::Any, CONNECT).await, url, TOTAL).await
+}
+
 async fn get(client: &reqwest::Client, url: &str, timeout: Duration) -> Exchange {
     send(client, client.get(url).build().unwrap(), timeout).await
 }
@@ -94,12 +99,7 @@ async fn reply_to_first_bytes(reply: &'static [u8]) -> SocketAddr {
 #[tokio::test]
 async fn response_is_classified_with_its_status() {
     let addr = fixed_reply(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await;
-    let exchange = get(
-        &client(&SourceAddr::Any, CONNECT).await,
-        &format!("http://{addr}/"),
-        TOTAL,
-    )
-    .await;
+    let exchange = fetch(&format!("http://{addr}/")).await;
     assert_eq!(exchange.outcome, Outcome::Response(204), "{exchange:?}");
     let response = exchange.response.expect("a response is kept");
     assert_eq!(response.status, 204);
@@ -112,12 +112,7 @@ async fn closed_port_is_refused_at_once() {
         let listener = std::net::TcpListener::bind((LOCALHOST, 0)).unwrap();
         listener.local_addr().unwrap().port()
     };
-    let exchange = get(
-        &client(&SourceAddr::Any, CONNECT).await,
-        &format!("http://127.0.0.1:{port}/"),
-        TOTAL,
-    )
-    .await;
+    let exchange = fetch(&format!("http://127.0.0.1:{port}/")).await;
     assert_eq!(exchange.outcome, Outcome::Refused, "{exchange:?}");
     assert!(exchange.response.is_none());
     assert!(
@@ -229,12 +224,7 @@ async fn rst_after_the_request_is_a_reset() {
         drop(stream);
     })
     .await;
-    let exchange = get(
-        &client(&SourceAddr::Any, CONNECT).await,
-        &format!("http://{addr}/"),
-        TOTAL,
-    )
-    .await;
+    let exchange = fetch(&format!("http://{addr}/")).await;
     assert_eq!(exchange.outcome, Outcome::Reset, "{exchange:?}");
     assert!(exchange.elapsed < Duration::from_millis(500));
 }
@@ -247,12 +237,7 @@ async fn fin_without_an_answer_is_a_reset() {
         drop(stream);
     })
     .await;
-    let exchange = get(
-        &client(&SourceAddr::Any, CONNECT).await,
-        &format!("http://{addr}/"),
-        TOTAL,
-    )
-    .await;
+    let exchange = fetch(&format!("http://{addr}/")).await;
     assert_eq!(exchange.outcome, Outcome::Reset, "{exchange:?}");
     assert!(exchange.elapsed < Duration::from_millis(500));
 }
@@ -260,12 +245,7 @@ async fn fin_without_an_answer_is_a_reset() {
 #[tokio::test]
 async fn plain_http_peer_on_https_is_a_tls_failure() {
     let addr = reply_to_first_bytes(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n").await;
-    let exchange = get(
-        &client(&SourceAddr::Any, CONNECT).await,
-        &format!("https://{addr}/"),
-        TOTAL,
-    )
-    .await;
+    let exchange = fetch(&format!("https://{addr}/")).await;
     assert!(matches!(exchange.outcome, Outcome::Tls(_)), "{exchange:?}");
     assert!(exchange.elapsed < Duration::from_millis(500));
 }
@@ -273,12 +253,7 @@ async fn plain_http_peer_on_https_is_a_tls_failure() {
 #[tokio::test]
 async fn garbage_peer_on_https_is_a_tls_failure() {
     let addr = reply_to_first_bytes(&[0x17, 0x42, 0x99, 0x00, 0x01, 0xff, 0xfe, 0x00, 0x10]).await;
-    let exchange = get(
-        &client(&SourceAddr::Any, CONNECT).await,
-        &format!("https://{addr}/"),
-        TOTAL,
-    )
-    .await;
+    let exchange = fetch(&format!("https://{addr}/")).await;
     assert!(matches!(exchange.outcome, Outcome::Tls(_)), "{exchange:?}");
     assert!(exchange.elapsed < Duration::from_millis(500));
 }

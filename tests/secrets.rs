@@ -15,15 +15,12 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
+mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use common::{ROOT, Run, authconform};
 
-/// The crate root: every run's working directory, so `specs` and `scenarios` resolve.
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-/// The binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_authconform");
 /// Characters of context shown on each side of a finding.
 const CONTEXT: usize = 80;
 /// Length of the demo mock's access tokens (32 random bytes, URL-safe base64 without padding).
@@ -44,16 +41,6 @@ const CANARIES: &[(&str, &str)] = &[
     ("api_key", "CANARY-7f3a-api-key"),
 ];
 
-/// What one run of the binary produced.
-struct Run {
-    /// The exit code (`None` when killed by a signal).
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    /// The JUnit file, or empty when none was written.
-    junit: String,
-}
-
 impl Run {
     /// The three outputs, plus the JUnit file with XML entities resolved (so an escaped `"` or
     /// `&` inside a secret could not hide it), labelled for messages.
@@ -64,35 +51,6 @@ impl Run {
             ("junit.xml", self.junit.clone()),
             ("junit.xml (entities resolved)", xml_unescape(&self.junit)),
         ]
-    }
-
-    /// Everything printed and written, for failure messages.
-    fn dump(&self) -> String {
-        format!(
-            "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- junit.xml ---\n{}",
-            self.code, self.stdout, self.stderr, self.junit
-        )
-    }
-}
-
-/// Runs `authconform <args>` from the crate root. For `run`, adds `--junit <tempdir>/junit.xml`
-/// and reads the report back.
-fn authconform(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().expect("create a temporary directory");
-    let junit_path = dir.path().join("junit.xml");
-    let mut command = Command::new(BIN);
-    command.current_dir(ROOT).args(args).env("NO_COLOR", "1");
-    if args.first() == Some(&"run") {
-        command.arg("--junit").arg(&junit_path);
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        junit: std::fs::read_to_string(&junit_path).unwrap_or_default(),
     }
 }
 
@@ -335,12 +293,10 @@ fn the_scanners_find_what_they_look_for() {
         .map(|n| format!("<{}>", n.text))
         .collect::<Vec<_>>()
         .join("\n");
-    let run = Run {
-        code: Some(0),
-        stdout: text,
-        stderr: "cannot build the request: builder error for url (canary-7f3a-pass:w%C3%B6rd)"
-            .into(),
-        junit: concat!(
+    let run = Run::synthetic(
+        text,
+        "cannot build the request: builder error for url (canary-7f3a-pass:w%C3%B6rd)".into(),
+        concat!(
             r#"found "{\"access_token\":\"abc\"}" "#,
             r#"{"access_token": "def"} access_token=ghi "#,
             r#"{"access_token":"[redacted]"} $.access_token: expected to exist "#,
@@ -349,7 +305,7 @@ fn the_scanners_find_what_they_look_for() {
             " demo::leak::secrets-in-query-and-body-checks-1234567890 ",
         )
         .into(),
-    };
+    );
     let found = find_needles(&run, &all);
     for needle in &all {
         assert!(

@@ -1,0 +1,76 @@
+//! Running the real `authconform` binary from integration tests.
+#![allow(dead_code)] // Each test crate uses its own part of this module.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The crate root: the binary's working directory in tests.
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_authconform");
+
+/// What one run of the binary printed and wrote.
+pub struct Run {
+    /// The exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The JUnit report of a `run`, or empty.
+    pub junit: String,
+    /// Where the JUnit report of a `run` was written.
+    pub junit_path: PathBuf,
+    /// Keeps the report on disk until the run is dropped.
+    _dir: tempfile::TempDir,
+}
+
+impl Run {
+    /// A run that did not happen, for testing what inspects runs.
+    pub fn synthetic(stdout: String, stderr: String, junit: String) -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        Self {
+            code: Some(0),
+            stdout,
+            stderr,
+            junit,
+            junit_path: dir.path().join("junit.xml"),
+            _dir: dir,
+        }
+    }
+
+    /// Everything printed and written, for failure messages.
+    pub fn dump(&self) -> String {
+        format!(
+            "exit code: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- junit.xml ---\n{}",
+            self.code, self.stdout, self.stderr, self.junit
+        )
+    }
+}
+
+/// Runs `authconform ARGS` from the crate root, with colours off. For `run`, adds
+/// `--junit <tempdir>/junit.xml` and reads the report back. A panic in the binary fails the test.
+pub fn authconform(args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let junit_path = dir.path().join("junit.xml");
+    let mut command = Command::new(BIN);
+    command.current_dir(ROOT).args(args).env("NO_COLOR", "1");
+    if args.first() == Some(&"run") {
+        command.arg("--junit").arg(&junit_path);
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    let run = Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        junit: std::fs::read_to_string(&junit_path).unwrap_or_default(),
+        junit_path,
+        _dir: dir,
+    };
+    assert!(
+        !run.stdout.contains("panicked") && !run.stderr.contains("panicked"),
+        "authconform {args:?} panicked:\n{}",
+        run.dump()
+    );
+    run
+}
