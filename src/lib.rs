@@ -17,6 +17,7 @@
 //! Loading is the only stage that returns `Err`; running always yields a verdict: pass, fail
 //! (an expectation not met), error (could not run) or skipped (with its reason).
 
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod diagnostic;

@@ -1,0 +1,12 @@
+//! Credential mechanisms, correct to their RFCs: Basic (RFC 7617), API keys, PKCE (RFC 7636),
+//! JWT inspection, signing and forging, Pledg's signed parameters, `WWW-Authenticate`, OAuth error
+//! and RFC 7807 problem bodies, and the OAuth2 client (RFC 6749) with its token cache.
+//!
+//! Pure functions, except `oauth2`, which sends requests through `net`.
+
+pub mod api_key;
+pub mod basic;
+pub mod challenge;
+pub mod jwt;
+pub mod pkce;
+pub mod pledg;
