@@ -8,5 +8,6 @@ pub mod api_key;
 pub mod basic;
 pub mod challenge;
 pub mod jwt;
+pub mod oauth2;
 pub mod pkce;
 pub mod pledg;

@@ -5,6 +5,7 @@
 //! the embedded mocks, so scenarios run concurrently without sharing state or time.
 
 pub mod check;
+mod oauth2;
 pub mod result;
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::auth::oauth2::TokenCache;
 use crate::clock::{Clock, VirtualClock};
 use crate::net::{ClientPool, Exchange, SourceAddr};
 use crate::plan::PlannedScenario;
@@ -44,6 +46,7 @@ pub struct Runner {
     /// provider → secret name → value, or why it is missing.
     secret_values: HashMap<String, HashMap<String, Result<Secret, String>>>,
     clients: ClientPool,
+    tokens: TokenCache,
     mock_options: MockOptions,
 }
 
@@ -89,6 +92,7 @@ impl Runner {
             secrets,
             secret_values,
             clients: ClientPool::new(),
+            tokens: TokenCache::new(),
             mock_options,
         }
     }
@@ -158,6 +162,7 @@ impl Runner {
                 .collect(),
             secret_captures: HashMap::new(),
             waited: Duration::ZERO,
+            clock: clock.clone(),
         };
         // Keeps the scenario's mock servers alive until the scenario ends.
         let mut _mocks = None;
@@ -223,6 +228,7 @@ impl Runner {
                 passed: Vec::new(),
                 failed: Vec::new(),
                 error: None,
+                auxiliary: Vec::new(),
             };
             let mut verdict = if let Some(clock_step) = &step.clock {
                 scope
@@ -257,6 +263,14 @@ fn describe(step: &Step) -> String {
     }
 }
 
+/// A request ready to send, with what its step needs afterwards.
+struct Prepared {
+    request: reqwest::Request,
+    transcript: Transcript,
+    /// For an authorization request: what to check the redirect against.
+    authorize: Option<oauth2::AuthorizeState>,
+}
+
 /// The variables of one scenario run.
 struct Scope<'a> {
     runner: &'a Runner,
@@ -264,6 +278,7 @@ struct Scope<'a> {
     vars: HashMap<String, String>,
     secret_captures: HashMap<String, Secret>,
     waited: Duration,
+    clock: Clock,
 }
 
 impl check::Render for Scope<'_> {
@@ -442,12 +457,34 @@ impl Scope<'_> {
             Ok(c) => c,
             Err(e) => return error(e),
         };
-        let (request, transcript) = match self.build_request(&client, spec) {
+        let bearer = match &spec.auth {
+            Some(AuthSpec::Oauth2(grant)) => {
+                match self.obtain_token(index, grant, &client, total, out).await {
+                    Ok(token) => Some(token),
+                    Err(verdict) => return Some(verdict),
+                }
+            }
+            _ => None,
+        };
+        let prepared = match self.build_request(&client, spec, bearer.as_deref()) {
             Ok(r) => r,
             Err(e) => return error(e),
         };
+        let (request, transcript) = (prepared.request, prepared.transcript);
         let exchange: Exchange = crate::net::send(&client, request, total).await;
-        let report = check::check(&expect, &exchange, within, self);
+        let mut report = check::check(&expect, &exchange, within, self);
+        if spec.token.is_some() {
+            self.register_token_response(&exchange);
+        }
+        if let Some(authorize) = &prepared.authorize
+            && report.failed.is_empty()
+            && report.error.is_none()
+        {
+            let explicit = step.expect.is_some();
+            if let Err(e) = self.finish_authorize(authorize, &exchange, explicit) {
+                report.failed.push(e);
+            }
+        }
         let mut transcript = transcript;
         transcript.source = source_text;
         transcript.outcome = exchange.outcome.class().to_owned();
@@ -543,14 +580,31 @@ impl Scope<'_> {
         &self,
         client: &reqwest::Client,
         spec: &RequestSpec,
-    ) -> Result<(reqwest::Request, Transcript), String> {
+        bearer: Option<&str>,
+    ) -> Result<Prepared, String> {
         let url_text = self.render(&spec.url)?;
         let mut shown_url = self.shown(&spec.url);
         let mut url =
             url::Url::parse(&url_text).map_err(|e| format!("invalid URL `{shown_url}`: {e}"))?;
-        if !spec.query.is_empty() {
+        let mut authorize = match &spec.authorize {
+            Some(a) => Some(self.prepare_authorize(a)?),
+            None => None,
+        };
+        if let Some(a) = &mut authorize {
+            a.base = Some(url.clone());
+        }
+        let authorize_query = authorize
+            .as_ref()
+            .map(|a| a.query.clone())
+            .unwrap_or_default();
+        if !spec.query.is_empty() || !authorize_query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             let mut shown_pairs = Vec::new();
+            for (k, value, shown) in &authorize_query {
+                pairs.append_pair(k, value);
+                let encoded: String = url::form_urlencoded::byte_serialize(k.as_bytes()).collect();
+                shown_pairs.push(format!("{encoded}={shown}"));
+            }
             for (k, v) in &spec.query {
                 pairs.append_pair(k, &self.render(v)?);
                 let encoded: String = url::form_urlencoded::byte_serialize(k.as_bytes()).collect();
@@ -596,10 +650,43 @@ impl Scope<'_> {
                 let name = key.header.0.as_str().to_owned();
                 headers.push((name, self.render(&key.value)?, "[redacted]".into()));
             }
+            Some(AuthSpec::Oauth2(_)) => {
+                let token = bearer.ok_or("no token was obtained for `auth: { oauth2 }`")?;
+                headers.push((
+                    "authorization".into(),
+                    format!("Bearer {token}"),
+                    "Bearer [redacted]".into(),
+                ));
+            }
             None => {}
+        }
+        let mut token_form = None;
+        if let Some(grant) = &spec.token {
+            let parts = self.token_request_parts(grant)?;
+            if let Some(authorization) = parts.authorization {
+                headers.push((
+                    "authorization".into(),
+                    authorization,
+                    "Basic [redacted]".into(),
+                ));
+            }
+            headers.push((
+                "accept".into(),
+                "application/json".into(),
+                "application/json".into(),
+            ));
+            token_form = Some(parts.form);
         }
         let mut body_text = None;
         let mut content_type = None;
+        if let Some(form) = token_form {
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            serializer.extend_pairs(form.iter());
+            let encoded = serializer.finish();
+            body_text = Some(redact_credential_text(&encoded));
+            content_type = Some("application/x-www-form-urlencoded");
+            builder = builder.body(encoded);
+        }
         match &spec.body {
             Some(Body::Form(fields)) => {
                 let mut serializer = url::form_urlencoded::Serializer::new(String::new());
@@ -649,7 +736,11 @@ impl Scope<'_> {
             request_body: body_text.map(|b| truncate(&b)),
             ..Transcript::default()
         };
-        Ok((request, transcript))
+        Ok(Prepared {
+            request,
+            transcript,
+            authorize,
+        })
     }
 }
 

@@ -84,6 +84,8 @@ pub struct StepResult {
     pub failed: Vec<String>,
     /// Why the step could not run, when it could not.
     pub error: Option<String>,
+    /// Requests the step made before its own (token fetches for `auth: { oauth2 }`).
+    pub auxiliary: Vec<Transcript>,
 }
 
 /// What one scenario did.

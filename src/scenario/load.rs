@@ -13,10 +13,19 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
-    AuthSpec, Body, Capture, ExpectedOutcome, JsonCheck, Scenario, ScenarioFile, Step, TextCheck,
+    AuthSpec, AuthorizeSpec, Body, Capture, ClientAuth, ExpectedOutcome, GrantType, JsonCheck,
+    OAuth2Spec, Scenario, ScenarioFile, Step, TextCheck,
 };
 use super::template::{Template, VarRef};
 use crate::diagnostic::{self, InputKind, LoadError, SpanIndex};
+
+/// The names an authorization step defines: (name, is secret).
+pub const AUTHORIZE_OUTPUTS: &[(&str, bool)] = &[
+    ("code", true),
+    ("code_verifier", true),
+    ("code_challenge", false),
+    ("state", false),
+];
 
 /// A file with more problems than this is not worth reading further.
 const MAX_ERRORS_PER_FILE: usize = 100;
@@ -340,7 +349,28 @@ impl Checker<'_> {
                 Some(AuthSpec::ApiKey(key)) => {
                     self.template(&format!("{rp}.auth.api_key.value"), &key.value)
                 }
+                Some(AuthSpec::Oauth2(grant)) => {
+                    self.oauth2(&format!("{rp}.auth.oauth2"), grant, true)
+                }
                 None => {}
+            }
+            if let Some(grant) = &request.token {
+                self.oauth2(&format!("{rp}.token"), grant, false);
+                if request.body.is_some() || request.auth.is_some() {
+                    self.error(
+                        format!("{rp}.token"),
+                        "`token` builds the form body and the client authentication: remove `body` and `auth`".into(),
+                    );
+                }
+            }
+            if let Some(authorize) = &request.authorize {
+                self.authorize(&format!("{rp}.authorize"), authorize);
+                if request.token.is_some() || request.body.is_some() {
+                    self.error(
+                        format!("{rp}.authorize"),
+                        "an authorization request has no body: remove `body` or `token`".into(),
+                    );
+                }
             }
             if let Some(source) = &request.source
                 && !self.names.sources.contains(source)
@@ -418,6 +448,152 @@ impl Checker<'_> {
         for (name, capture) in &step.capture {
             self.capture(&format!("{path}.capture.{name}"), name, capture);
         }
+        if step.request.as_ref().is_some_and(|r| r.authorize.is_some()) {
+            // What the authorization step hands to later steps.
+            for (name, secret) in AUTHORIZE_OUTPUTS {
+                self.define(&format!("{path}.request.authorize"), name, *secret);
+            }
+        }
+    }
+
+    fn oauth2(&mut self, path: &str, grant: &OAuth2Spec, in_auth: bool) {
+        let fields = [
+            ("token_url", &grant.token_url),
+            ("client_id", &grant.client_id),
+            ("client_secret", &grant.client_secret),
+            ("username", &grant.username),
+            ("password", &grant.password),
+            ("refresh_token", &grant.refresh_token),
+            ("code", &grant.code),
+            ("redirect_uri", &grant.redirect_uri),
+            ("code_verifier", &grant.code_verifier),
+            ("scope", &grant.scope),
+            ("resource", &grant.resource),
+        ];
+        for (name, value) in fields {
+            if let Some(t) = value {
+                self.template(&format!("{path}.{name}"), t);
+            }
+        }
+        for (k, v) in &grant.extra {
+            self.template(&format!("{path}.extra.{k}"), v);
+        }
+        match (in_auth, &grant.token_url) {
+            (true, None) => self.error(
+                path.into(),
+                "`auth: { oauth2 }` needs `token_url`: where to obtain the token".into(),
+            ),
+            (false, Some(_)) => self.error(
+                format!("{path}.token_url"),
+                "a `token` request is sent to its own `url`: remove `token_url`".into(),
+            ),
+            _ => {}
+        }
+        if grant.fresh && !in_auth {
+            self.error(
+                format!("{path}.fresh"),
+                "`fresh` is for `auth: { oauth2 }` (a `token` request never uses the cache)".into(),
+            );
+        }
+        let needs: &[(&str, bool)] = match grant.grant {
+            GrantType::Password => &[
+                ("username", grant.username.is_some()),
+                ("password", grant.password.is_some()),
+            ],
+            GrantType::RefreshToken => &[("refresh_token", grant.refresh_token.is_some())],
+            GrantType::AuthorizationCode => &[("code", grant.code.is_some())],
+            GrantType::ClientCredentials => &[],
+        };
+        for (field, present) in needs {
+            if !present {
+                self.error(
+                    format!("{path}.grant"),
+                    format!("the `{}` grant needs `{field}`", grant.grant.as_str()),
+                );
+            }
+        }
+        match (grant.client_auth, &grant.client_id, &grant.client_secret) {
+            (Some(ClientAuth::None), _, Some(_)) => self.error(
+                format!("{path}.client_auth"),
+                "`client_auth: none` sends no secret: remove `client_secret`".into(),
+            ),
+            (Some(ClientAuth::ClientSecretBasic), id, secret)
+                if id.is_none() || secret.is_none() =>
+            {
+                self.error(
+                    format!("{path}.client_auth"),
+                    "`client_secret_basic` needs `client_id` and `client_secret`".into(),
+                )
+            }
+            (Some(ClientAuth::ClientSecretPost), None, _) => self.error(
+                format!("{path}.client_auth"),
+                "`client_secret_post` needs `client_id`".into(),
+            ),
+            (None, None, Some(_)) => self.error(
+                format!("{path}.client_secret"),
+                "a `client_secret` needs its `client_id`".into(),
+            ),
+            _ => {}
+        }
+    }
+
+    fn authorize(&mut self, path: &str, authorize: &AuthorizeSpec) {
+        self.template(&format!("{path}.client_id"), &authorize.client_id);
+        self.template(&format!("{path}.redirect_uri"), &authorize.redirect_uri);
+        for (name, value) in [
+            ("response_type", &authorize.response_type),
+            ("scope", &authorize.scope),
+            ("state", &authorize.state),
+        ] {
+            if let Some(t) = value {
+                self.template(&format!("{path}.{name}"), t);
+            }
+        }
+        for (k, v) in &authorize.extra {
+            self.template(&format!("{path}.extra.{k}"), v);
+        }
+        if let Some(pkce) = &authorize.pkce {
+            if let Some(method) = &pkce.method
+                && !["S256", "plain", "omit"].contains(&method.as_str())
+            {
+                self.error(
+                    format!("{path}.pkce.method"),
+                    format!("unknown PKCE method `{method}`: expected `S256`, `plain` or `omit`"),
+                );
+            }
+            for (name, value) in [("verifier", &pkce.verifier), ("challenge", &pkce.challenge)] {
+                if let Some(t) = value {
+                    self.template(&format!("{path}.pkce.{name}"), t);
+                }
+            }
+        }
+    }
+
+    /// Defines a name for later steps, refusing to shadow a target variable or secret.
+    fn define(&mut self, path: &str, name: &str, secret: bool) {
+        let shadows_var = self
+            .names
+            .variables
+            .as_ref()
+            .is_some_and(|v| v.contains(name));
+        let shadows_secret = self
+            .names
+            .secrets
+            .as_ref()
+            .is_some_and(|v| v.contains(name));
+        if shadows_var || shadows_secret {
+            self.error(
+                path.into(),
+                format!(
+                    "`{name}` would shadow the target's {} of that name",
+                    if shadows_secret { "secret" } else { "variable" }
+                ),
+            );
+        }
+        self.captured.insert(name.to_owned());
+        if secret {
+            self.secret_captures.insert(name.to_owned());
+        }
     }
 
     fn capture(&mut self, path: &str, name: &str, capture: &Capture) {
@@ -443,29 +619,7 @@ impl Checker<'_> {
                 format!("invalid capture name `{name}`: use letters, digits, `_` and `-`"),
             );
         }
-        let shadows_var = self
-            .names
-            .variables
-            .as_ref()
-            .is_some_and(|v| v.contains(name));
-        let shadows_secret = self
-            .names
-            .secrets
-            .as_ref()
-            .is_some_and(|v| v.contains(name));
-        if shadows_var || shadows_secret {
-            self.error(
-                path.into(),
-                format!(
-                    "capture `{name}` would shadow the target's {} of that name",
-                    if shadows_secret { "secret" } else { "variable" }
-                ),
-            );
-        }
-        self.captured.insert(name.to_owned());
-        if capture.secret {
-            self.secret_captures.insert(name.to_owned());
-        }
+        self.define(path, name, capture.secret);
     }
 
     fn text_check(&mut self, path: &str, check: &TextCheck) {

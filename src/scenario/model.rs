@@ -132,6 +132,14 @@ pub struct RequestSpec {
     /// Credentials to present.
     #[serde(default)]
     pub auth: Option<AuthSpec>,
+    /// Makes this request an OAuth2 token request: the form body and client authentication are
+    /// built from the grant (RFC 6749 §4, §6, §2.3.1).
+    #[serde(default)]
+    pub token: Option<OAuth2Spec>,
+    /// Makes this request a headless authorization request (RFC 6749 §4.1.1, RFC 7636): the query
+    /// is built, the redirect is not followed, and `code` and `state` are read from `Location`.
+    #[serde(default)]
+    pub authorize: Option<AuthorizeSpec>,
     /// The named source address (from the target's `sources`) to send from; `default` when absent.
     #[serde(default)]
     pub source: Option<String>,
@@ -194,9 +202,144 @@ pub enum AuthSpec {
     Bearer(Template),
     /// A key in a named header.
     ApiKey(ApiKeyAuth),
+    /// A bearer token obtained with an OAuth2 grant from `token_url`, through the run's token
+    /// cache (unless `fresh`).
+    Oauth2(OAuth2Spec),
 }
 
-crate::tagged_enum!(AuthSpec, "one of `basic: {…}`, `bearer: …`, `api_key: {…}`");
+crate::tagged_enum!(
+    AuthSpec,
+    "one of `basic: {…}`, `bearer: …`, `api_key: {…}`, `oauth2: {…}`"
+);
+
+/// An OAuth2 grant: what a token request sends (RFC 6749).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Spec {
+    /// The token endpoint (only in `auth: { oauth2 }`; a `token` request has its own `url`).
+    #[serde(default)]
+    pub token_url: Option<Template>,
+    /// The grant type.
+    pub grant: GrantType,
+    /// The client id.
+    #[serde(default)]
+    pub client_id: Option<Template>,
+    /// The client secret.
+    #[serde(default)]
+    pub client_secret: Option<Template>,
+    /// How the client authenticates; `client_secret_basic` when a secret is given, else `none`.
+    #[serde(default)]
+    pub client_auth: Option<ClientAuth>,
+    /// Resource owner user name (password grant).
+    #[serde(default)]
+    pub username: Option<Template>,
+    /// Resource owner password (password grant).
+    #[serde(default)]
+    pub password: Option<Template>,
+    /// The refresh token (refresh_token grant).
+    #[serde(default)]
+    pub refresh_token: Option<Template>,
+    /// The authorization code (authorization_code grant).
+    #[serde(default)]
+    pub code: Option<Template>,
+    /// The redirect URI the code was issued for (authorization_code grant).
+    #[serde(default)]
+    pub redirect_uri: Option<Template>,
+    /// The PKCE verifier (authorization_code grant).
+    #[serde(default)]
+    pub code_verifier: Option<Template>,
+    /// Requested scope.
+    #[serde(default)]
+    pub scope: Option<Template>,
+    /// RFC 8707 resource indicator.
+    #[serde(default)]
+    pub resource: Option<Template>,
+    /// Further form fields, sent as they are.
+    #[serde(default)]
+    pub extra: IndexMap<String, Template>,
+    /// Bypasses the token cache (only in `auth: { oauth2 }`): for scenarios about the token
+    /// lifecycle itself.
+    #[serde(default)]
+    pub fresh: bool,
+}
+
+/// An OAuth2 grant type (RFC 6749 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// §4.3 Resource Owner Password Credentials.
+    Password,
+    /// §4.4 Client Credentials.
+    ClientCredentials,
+    /// §6 Refreshing an Access Token.
+    RefreshToken,
+    /// §4.1.3 Authorization Code exchange.
+    AuthorizationCode,
+}
+
+impl GrantType {
+    /// Returns the `grant_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::Password => "password",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::AuthorizationCode => "authorization_code",
+        }
+    }
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1; OIDC Core §9 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `Authorization: Basic` with the form-urlencoded client id and secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: `client_id` in the body, no secret.
+    None,
+}
+
+/// A headless authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeSpec {
+    /// The client id.
+    pub client_id: Template,
+    /// The redirect URI to ask for.
+    pub redirect_uri: Template,
+    /// `response_type`; `code` when absent.
+    #[serde(default)]
+    pub response_type: Option<Template>,
+    /// Requested scope.
+    #[serde(default)]
+    pub scope: Option<Template>,
+    /// `state`; a random value when absent. The redirect must carry it back.
+    #[serde(default)]
+    pub state: Option<Template>,
+    /// PKCE: a verifier is generated (or given) and its challenge sent.
+    #[serde(default)]
+    pub pkce: Option<PkceSpec>,
+    /// Further query parameters.
+    #[serde(default)]
+    pub extra: IndexMap<String, Template>,
+}
+
+/// PKCE parameters of an authorization request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkceSpec {
+    /// `S256` (default) or `plain`, sent as `code_challenge_method`; `omit` sends no method.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The verifier to use; a fresh random one (64 characters) when absent.
+    #[serde(default)]
+    pub verifier: Option<Template>,
+    /// Sends this challenge instead of the one computed from the verifier (for negatives).
+    #[serde(default)]
+    pub challenge: Option<Template>,
+}
 
 /// Basic credentials.
 #[derive(Debug, Clone, Deserialize)]

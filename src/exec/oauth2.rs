@@ -1,0 +1,465 @@
+//! The executor's OAuth2 steps: token requests (`request.token`), tokens obtained through the
+//! run's cache (`auth: { oauth2 }`), and the headless authorization-code flow
+//! (`request.authorize`): the redirect is not followed; `code` and `state` are read from
+//! `Location`, `state` is checked, and the PKCE verifier is kept for the token request.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+
+use super::{Scope, StepResult, Transcript, Verdict, redact_header, truncate};
+use crate::auth::oauth2::{
+    CacheKey, CacheLookup, ClientAuthMethod, TokenParams, TokenRequestParts, TokenResponse,
+    parse_redirect, parse_token_response, token_request_parts,
+};
+use crate::auth::pkce::{self, PkceMethod};
+use crate::net::{Exchange, Outcome};
+use crate::scenario::model::{AuthorizeSpec, ClientAuth, GrantType, OAuth2Spec};
+use crate::secret::{Secret, redact_credential_text};
+
+/// Length of generated PKCE verifiers (RFC 7636 allows 43 to 128).
+const VERIFIER_LENGTH: usize = 64;
+
+/// What an authorization request sent, to check its redirect against.
+pub(super) struct AuthorizeState {
+    /// Query parameters: (name, value sent, value shown).
+    pub query: Vec<(String, String, String)>,
+    state: String,
+    redirect_uri: String,
+    verifier: Option<String>,
+    challenge: Option<String>,
+    /// The authorization endpoint, to resolve a relative `Location`.
+    pub base: Option<url::Url>,
+}
+
+impl Scope<'_> {
+    fn render_opt(&self, t: &Option<crate::scenario::Template>) -> Result<Option<String>, String> {
+        t.as_ref().map(|t| self.render(t)).transpose()
+    }
+
+    /// Renders a grant into the token request's inputs.
+    fn token_params(&self, grant: &OAuth2Spec) -> Result<TokenParams, String> {
+        let client_id = self.render_opt(&grant.client_id)?;
+        let client_secret = self.render_opt(&grant.client_secret)?;
+        let client_auth = match grant.client_auth {
+            Some(ClientAuth::ClientSecretBasic) => ClientAuthMethod::ClientSecretBasic,
+            Some(ClientAuth::ClientSecretPost) => ClientAuthMethod::ClientSecretPost,
+            Some(ClientAuth::None) => ClientAuthMethod::None,
+            None if client_secret.is_some() => ClientAuthMethod::ClientSecretBasic,
+            None => ClientAuthMethod::None,
+        };
+        let mut fields = Vec::new();
+        let named = [
+            ("username", &grant.username),
+            ("password", &grant.password),
+            ("refresh_token", &grant.refresh_token),
+            ("code", &grant.code),
+            ("redirect_uri", &grant.redirect_uri),
+            ("code_verifier", &grant.code_verifier),
+            ("scope", &grant.scope),
+            ("resource", &grant.resource),
+        ];
+        for (name, value) in named {
+            if let Some(value) = self.render_opt(value)? {
+                fields.push((name.to_owned(), value));
+            }
+        }
+        for (name, value) in &grant.extra {
+            fields.push((name.clone(), self.render(value)?));
+        }
+        Ok(TokenParams {
+            grant_type: grant.grant.as_str().to_owned(),
+            client_id,
+            client_secret,
+            client_auth,
+            fields,
+        })
+    }
+
+    /// Builds a token request's form and client authentication, registering the derived
+    /// credentials (the form-encoded id:secret pair Basic carries) for redaction.
+    pub(super) fn token_request_parts(
+        &self,
+        grant: &OAuth2Spec,
+    ) -> Result<TokenRequestParts, String> {
+        let params = self.token_params(grant)?;
+        self.register_client_pair(&params);
+        token_request_parts(&params)
+    }
+
+    fn register_client_pair(&self, params: &TokenParams) {
+        if let (Some(id), Some(secret)) = (&params.client_id, &params.client_secret) {
+            let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+            let secret: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            self.runner
+                .secrets
+                .register_value("client_credentials", &format!("{id}:{secret}"));
+        }
+    }
+
+    /// Registers the tokens of a successful token response as secrets, whether or not the
+    /// scenario captures them, so no sink can show them.
+    pub(super) fn register_token_response(&self, exchange: &Exchange) {
+        let Some(response) = &exchange.response else {
+            return;
+        };
+        if !(200..300).contains(&response.status) {
+            return;
+        }
+        if let Ok(token) = parse_token_response(&response.body) {
+            self.register_tokens(&token);
+        }
+    }
+
+    fn register_tokens(&self, token: &TokenResponse) {
+        let registry = &self.runner.secrets;
+        let tokens = [
+            ("access_token", Some(&token.access_token)),
+            ("refresh_token", token.refresh_token.as_ref()),
+            ("id_token", token.id_token.as_ref()),
+        ];
+        for (name, value) in tokens {
+            if let Some(value) = value {
+                registry.register_value(name, value);
+                // A JWT's parts can appear alone (a decoded header or payload shown elsewhere).
+                for part in value.split('.').filter(|p| p.len() >= 16) {
+                    registry.register_value(name, part);
+                }
+            }
+        }
+    }
+
+    /// Returns a token for `auth: { oauth2 }`: from the cache when fresh, refreshed when near
+    /// expiry, otherwise obtained with the grant. A refusal by the provider fails the step.
+    pub(super) async fn obtain_token(
+        &mut self,
+        index: usize,
+        grant: &OAuth2Spec,
+        client: &reqwest::Client,
+        timeout: std::time::Duration,
+        out: &mut StepResult,
+    ) -> Result<String, Verdict> {
+        let error = |message: String| Verdict::Error {
+            step: Some(index),
+            message,
+        };
+        let token_url = match &grant.token_url {
+            Some(t) => self.render(t).map_err(error)?,
+            None => return Err(error("`auth: { oauth2 }` needs `token_url`".into())),
+        };
+        let params = self.token_params(grant).map_err(error)?;
+        self.register_client_pair(&params);
+        let key = CacheKey {
+            token_url: token_url.clone(),
+            client_id: params.client_id.clone(),
+            grant_type: params.grant_type.clone(),
+            username: field(&params, "username"),
+            scope: field(&params, "scope"),
+            resource: field(&params, "resource"),
+        };
+        let now = self.clock.now();
+        let cached = if grant.fresh {
+            CacheLookup::Missing
+        } else {
+            self.runner.tokens.get(&key, now)
+        };
+        let shown_url = grant
+            .token_url
+            .as_ref()
+            .map_or_else(String::new, |t| self.shown(t));
+        match cached {
+            CacheLookup::Fresh(token) => return Ok(token),
+            CacheLookup::Refresh(refresh_token) => {
+                let refresh = TokenParams {
+                    grant_type: GrantType::RefreshToken.as_str().to_owned(),
+                    fields: vec![("refresh_token".to_owned(), refresh_token)],
+                    ..params.clone()
+                };
+                let (result, transcript) = self
+                    .send_token_request(&token_url, &shown_url, &refresh, client, timeout)
+                    .await;
+                out.auxiliary.push(transcript);
+                match result {
+                    Ok(token) => {
+                        self.runner.tokens.put(key, &token, now);
+                        return Ok(token.access_token);
+                    }
+                    // A refused refresh (rotated elsewhere, expired): start over with the grant.
+                    Err(_) => self.runner.tokens.remove(&key),
+                }
+            }
+            CacheLookup::Missing => {}
+        }
+        let (result, transcript) = self
+            .send_token_request(&token_url, &shown_url, &params, client, timeout)
+            .await;
+        out.auxiliary.push(transcript);
+        match result {
+            Ok(token) => {
+                if !grant.fresh {
+                    self.runner.tokens.put(key, &token, now);
+                }
+                Ok(token.access_token)
+            }
+            Err(TokenFailure::CouldNotRun(message)) => Err(error(message)),
+            Err(TokenFailure::Refused(message)) => Err(Verdict::Fail {
+                step: index,
+                message: self.runner.secrets.redact(&format!(
+                    "step {} ({}): obtaining the token from {shown_url} failed: {message}",
+                    index + 1,
+                    out.name
+                )),
+            }),
+        }
+    }
+
+    /// Sends one token request and parses its answer.
+    async fn send_token_request(
+        &self,
+        token_url: &str,
+        shown_url: &str,
+        params: &TokenParams,
+        client: &reqwest::Client,
+        timeout: std::time::Duration,
+    ) -> (Result<TokenResponse, TokenFailure>, Transcript) {
+        let mut transcript = Transcript {
+            method: "POST".into(),
+            url: shown_url.to_owned(),
+            ..Transcript::default()
+        };
+        let parts = match token_request_parts(params) {
+            Ok(parts) => parts,
+            Err(e) => return (Err(TokenFailure::CouldNotRun(e)), transcript),
+        };
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        serializer.extend_pairs(parts.form.iter());
+        let body = serializer.finish();
+        let mut builder = client
+            .post(token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body.clone());
+        transcript.request_headers = vec![
+            (
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("accept".into(), "application/json".into()),
+        ];
+        if let Some(authorization) = &parts.authorization {
+            builder = builder.header("authorization", authorization);
+            transcript
+                .request_headers
+                .push(("authorization".into(), "Basic [redacted]".into()));
+        }
+        transcript.request_body = Some(truncate(&redact_credential_text(&body)));
+        let request = match builder.build() {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("cannot build the token request: {}", e.without_url());
+                return (Err(TokenFailure::CouldNotRun(message)), transcript);
+            }
+        };
+        let exchange = crate::net::send(client, request, timeout).await;
+        transcript.outcome = exchange.outcome.class().to_owned();
+        transcript.elapsed = exchange.elapsed;
+        let result = match (&exchange.outcome, &exchange.response) {
+            (Outcome::Other(detail), _) => Err(TokenFailure::CouldNotRun(format!(
+                "could not send the token request: {detail}"
+            ))),
+            (_, Some(response)) => {
+                transcript.status = Some(response.status);
+                transcript.response_headers = response
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), redact_header(n, v)))
+                    .collect();
+                transcript.response_body =
+                    Some(truncate(&redact_credential_text(&response.text())));
+                if (200..300).contains(&response.status) {
+                    parse_token_response(&response.body)
+                        .inspect(|token| self.register_tokens(token))
+                        .map_err(TokenFailure::Refused)
+                } else {
+                    let error = serde_json::from_slice::<serde_json::Value>(&response.body)
+                        .ok()
+                        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default();
+                    Err(TokenFailure::Refused(format!(
+                        "HTTP {}{error}",
+                        response.status
+                    )))
+                }
+            }
+            (outcome, None) => Err(TokenFailure::Refused(outcome.to_string())),
+        };
+        let registry = &self.runner.secrets;
+        super::redact_transcript(&mut transcript, registry);
+        (result, transcript)
+    }
+
+    /// Builds an authorization request's query: generated `state`, PKCE verifier and challenge.
+    pub(super) fn prepare_authorize(&self, spec: &AuthorizeSpec) -> Result<AuthorizeState, String> {
+        let mut query = Vec::new();
+        let mut push = |name: &str, value: String, shown: String| {
+            query.push((name.to_owned(), value, shown));
+        };
+        let response_type = self
+            .render_opt(&spec.response_type)?
+            .unwrap_or_else(|| "code".into());
+        push("response_type", response_type.clone(), response_type);
+        let client_id = self.render(&spec.client_id)?;
+        push("client_id", client_id, self.shown(&spec.client_id));
+        let redirect_uri = self.render(&spec.redirect_uri)?;
+        push(
+            "redirect_uri",
+            redirect_uri.clone(),
+            self.shown(&spec.redirect_uri),
+        );
+        if let Some(scope) = &spec.scope {
+            push("scope", self.render(scope)?, self.shown(scope));
+        }
+        let state = match &spec.state {
+            Some(t) => self.render(t)?,
+            None => random_state(),
+        };
+        push("state", state.clone(), state.clone());
+        let mut verifier = None;
+        let mut challenge = None;
+        if let Some(pkce) = &spec.pkce {
+            let method = pkce.method.as_deref().unwrap_or("S256");
+            let v = match &pkce.verifier {
+                Some(t) => self.render(t)?,
+                None => pkce::generate_verifier(VERIFIER_LENGTH).map_err(|e| e.to_string())?,
+            };
+            let computed = match method {
+                "plain" => pkce::challenge(&v, PkceMethod::Plain),
+                _ => pkce::challenge(&v, PkceMethod::S256),
+            };
+            let c = match &pkce.challenge {
+                Some(t) => self.render(t)?,
+                None => computed,
+            };
+            // With `plain` the challenge is the verifier itself: never show it.
+            let shown = if method == "plain" {
+                "[redacted:code_verifier]".into()
+            } else {
+                c.clone()
+            };
+            push("code_challenge", c.clone(), shown);
+            if method != "omit" {
+                push(
+                    "code_challenge_method",
+                    method.to_owned(),
+                    method.to_owned(),
+                );
+            }
+            self.runner.secrets.register_value("code_verifier", &v);
+            verifier = Some(v);
+            challenge = Some(c);
+        }
+        for (name, value) in &spec.extra {
+            push(name, self.render(value)?, self.shown(value));
+        }
+        Ok(AuthorizeState {
+            query,
+            state,
+            redirect_uri,
+            verifier,
+            challenge,
+            base: None,
+        })
+    }
+
+    /// Reads the redirect of an authorization response. With no `expect` on the step, a redirect
+    /// carrying a code is required; with one, the redirect is read only when there is one.
+    pub(super) fn finish_authorize(
+        &mut self,
+        state: &AuthorizeState,
+        exchange: &Exchange,
+        explicit_expect: bool,
+    ) -> Result<(), String> {
+        let Some(response) = &exchange.response else {
+            return Ok(());
+        };
+        let location = response
+            .header_values("location")
+            .first()
+            .map(|l| l.to_string());
+        let is_redirect = (300..400).contains(&response.status);
+        let Some(location) = location.filter(|_| is_redirect) else {
+            return if explicit_expect {
+                Ok(())
+            } else {
+                Err(format!(
+                    "got HTTP {}, expected a redirect to the redirect_uri carrying a code",
+                    response.status
+                ))
+            };
+        };
+        let base = state
+            .base
+            .clone()
+            .ok_or("the authorization endpoint URL is unknown")?;
+        let redirect = parse_redirect(&location, &base, &state.redirect_uri)?;
+        if let Some(code) = &redirect.code {
+            match &redirect.state {
+                Some(returned) if *returned == state.state => {}
+                Some(returned) => {
+                    return Err(format!(
+                        "the redirect carries state `{returned}`, not the `{}` sent",
+                        state.state
+                    ));
+                }
+                None => return Err("the redirect carries a code but no `state`".into()),
+            }
+            self.set_secret("code", code);
+        } else if !explicit_expect {
+            let error = redirect
+                .error
+                .map(|e| format!(" (error `{e}`)"))
+                .unwrap_or_default();
+            return Err(format!("the redirect carries no code{error}"));
+        }
+        if let Some(verifier) = &state.verifier {
+            self.set_secret("code_verifier", verifier);
+        }
+        if let Some(challenge) = &state.challenge {
+            self.vars.insert("code_challenge".into(), challenge.clone());
+        }
+        self.vars.insert("state".into(), state.state.clone());
+        Ok(())
+    }
+
+    fn set_secret(&mut self, name: &str, value: &str) {
+        if let Ok(secret_name) = name.parse() {
+            let secret = Secret::new(secret_name, value);
+            self.runner.secrets.register(&secret);
+            self.secret_captures.insert(name.to_owned(), secret);
+        }
+    }
+}
+
+/// Why a token could not be obtained.
+enum TokenFailure {
+    /// The provider answered otherwise than with a token (a conformance failure).
+    Refused(String),
+    /// The request could not be made (an error of the run).
+    CouldNotRun(String),
+}
+
+fn field(params: &TokenParams, name: &str) -> Option<String> {
+    params
+        .fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// A random `state`: 128 bits, URL-safe.
+fn random_state() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
