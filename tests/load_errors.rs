@@ -217,7 +217,7 @@ fn near_miss_auth_scheme_lists_the_accepted_ones() {
     assert_has(
         error,
         &[
-            "unknown variant `bearr`, expected one of `basic`, `bearer`, `api_key`",
+            "unknown variant `bearr`, expected one of `basic`, `bearer`, `api_key`, `oauth2`",
             "= at scenarios[0].steps[0].request.auth.bearr",
         ],
     );
@@ -269,9 +269,9 @@ fn unknown_auth_scheme_lists_the_accepted_ones() {
     assert_has(
         error,
         &[
-            "9 |             oauth3: { token: x }",
-            "unknown variant `oauth3`, expected one of `basic`, `bearer`, `api_key`",
-            "= at scenarios[0].steps[0].request.auth.oauth3",
+            "9 |             kerberos: { token: x }",
+            "unknown variant `kerberos`, expected one of `basic`, `bearer`, `api_key`, `oauth2`",
+            "= at scenarios[0].steps[0].request.auth.kerberos",
         ],
     );
     assert!(!error.contains("Did you mean"), "{error}");
@@ -434,7 +434,7 @@ fn timeout_with_status_is_refused() {
     assert_has(
         error,
         &[
-            "`outcome: timeout` expects no response, so `status`, `headers`, `json` and `body` cannot be checked",
+            "`outcome: timeout` expects no response, so nothing of a response (`status`, `headers`, `json`, `body`, …) can be checked",
             "= at scenarios[0].steps[0].expect",
         ],
     );

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::net::{Exchange, Outcome};
+use crate::auth::{challenge, jwt};
+use crate::net::{Exchange, Outcome, ResponseData};
 use crate::scenario::model::{Expectation, ExpectedOutcome, JsonCheck, TextCheck};
 use crate::secret::{CREDENTIAL_HEADERS, is_credential_field, redact_credential_text};
 
@@ -170,7 +171,138 @@ pub fn check(
             }
         }
     }
+    contracts(expect, response, render, &mut report);
     report
+}
+
+impl CheckReport {
+    fn record(&mut self, result: CheckResult) {
+        match result {
+            Ok(Ok(ok)) => self.passed.push(ok),
+            Ok(Err(failed)) => self.failed.push(failed),
+            Err(e) => self.error = Some(e),
+        }
+    }
+}
+
+/// Checks the failure contracts: `WWW-Authenticate`, OAuth error and problem bodies, JWTs.
+fn contracts(expect: &Expectation, response: &ResponseData, render: &dyn Render, report: &mut CheckReport) {
+    if let Some(check) = &expect.www_authenticate {
+        let values = response.header_values("www-authenticate");
+        match challenge::parse_all(values.iter().copied()) {
+            Err(e) => report
+                .failed
+                .push(format!("`WWW-Authenticate` is malformed: {e}")),
+            Ok(challenges) => match challenges.iter().find(|c| c.is_scheme(&check.scheme)) {
+                None => {
+                    let found: Vec<&str> = challenges.iter().map(|c| c.scheme.as_str()).collect();
+                    report.failed.push(format!(
+                        "no `{}` challenge in `WWW-Authenticate` ({})",
+                        check.scheme,
+                        if found.is_empty() {
+                            "the header is absent".to_owned()
+                        } else {
+                            format!("found {}", found.join(", "))
+                        }
+                    ));
+                }
+                Some(challenge) => {
+                    report.passed.push(format!("`WWW-Authenticate: {}` challenge", challenge.scheme));
+                    let fields = [
+                        ("realm", &check.realm),
+                        ("charset", &check.charset),
+                        ("error", &check.error),
+                        ("error_description", &check.error_description),
+                        ("error_uri", &check.error_uri),
+                        ("scope", &check.scope),
+                    ];
+                    for (name, field) in fields {
+                        if let Some(field) = field {
+                            let subject = format!("`WWW-Authenticate: {}` {name}", check.scheme);
+                            let value: Vec<&str> = challenge.param(name).into_iter().collect();
+                            report.record(text_check(&field.0, &value, &subject, true, render));
+                        }
+                    }
+                }
+            },
+        }
+    }
+    if let Some(check) = &expect.oauth_error {
+        match challenge::parse_oauth_error(&response.body) {
+            Err(e) => report.failed.push(format!(
+                "body is not an OAuth error ({e}): {}",
+                excerpt(render, &response.text(), 120)
+            )),
+            Ok(error) => {
+                let fields = [
+                    ("error", &check.error, Some(error.error.as_str())),
+                    ("error_description", &check.error_description, error.error_description.as_deref()),
+                    ("error_uri", &check.error_uri, error.error_uri.as_deref()),
+                ];
+                for (name, field, value) in fields {
+                    if let Some(field) = field {
+                        let value: Vec<&str> = value.into_iter().collect();
+                        report.record(text_check(&field.0, &value, &format!("OAuth error `{name}`"), true, render));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(check) = &expect.problem {
+        match challenge::parse_problem(&response.body) {
+            Err(e) => report.failed.push(format!(
+                "body is not a problem document ({e}): {}",
+                excerpt(render, &response.text(), 120)
+            )),
+            Ok(problem) => {
+                let status = problem.status.map(|s| s.to_string());
+                let fields = [
+                    ("type", &check.type_, problem.type_.as_deref()),
+                    ("title", &check.title, problem.title.as_deref()),
+                    ("status", &check.status, status.as_deref()),
+                    ("detail", &check.detail, problem.detail.as_deref()),
+                    ("instance", &check.instance, problem.instance.as_deref()),
+                ];
+                for (name, field, value) in fields {
+                    if let Some(field) = field {
+                        let value: Vec<&str> = value.into_iter().collect();
+                        report.record(text_check(&field.0, &value, &format!("problem `{name}`"), true, render));
+                    }
+                }
+            }
+        }
+    }
+    if !expect.jwt.is_empty() {
+        let document = serde_json::from_slice::<serde_json::Value>(&response.body);
+        for (path, check) in &expect.jwt {
+            let token = match &document {
+                Err(e) => Err(format!("body is not JSON ({e})")),
+                Ok(document) => match path.compiled().query(document).all().as_slice() {
+                    [serde_json::Value::String(token)] => Ok(token.clone()),
+                    [] => Err("it selects nothing".into()),
+                    [_] => Err("it is not a string".into()),
+                    many => Err(format!("it selects {} values", many.len())),
+                },
+            };
+            let decoded = token.and_then(|t| jwt::decode_unverified(&t).map_err(|e| format!("not a JWT: {e}")));
+            let jwt = match decoded {
+                Ok(jwt) => jwt,
+                Err(e) => {
+                    report.failed.push(format!("JWT at {}: {e}", path.source()));
+                    continue;
+                }
+            };
+            for (part, value, checks) in [("header", &jwt.header, &check.header), ("claims", &jwt.claims, &check.claims)] {
+                for (claim, list) in checks {
+                    let nodes: Vec<&serde_json::Value> = claim.compiled().query(value).all();
+                    let label = format!("JWT at {} {part} {}", path.source(), claim.source());
+                    for c in &list.0 {
+                        report.record(json_check(c, &label, &nodes, render));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Quotes a value for a message: credential fields and known secrets redacted first (so escaping

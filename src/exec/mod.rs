@@ -434,7 +434,7 @@ impl Scope<'_> {
                 message,
             })
         };
-        let expect = step.expect.clone().unwrap_or_else(default_expectation);
+        let expect = step.expect.clone().unwrap_or_default();
         let within = expect.within.map(|d| d.0);
         let total = match (expect.outcome, within) {
             (ExpectedOutcome::Timeout, Some(w)) => w,
@@ -744,16 +744,6 @@ impl Scope<'_> {
     }
 }
 
-fn default_expectation() -> crate::scenario::model::Expectation {
-    crate::scenario::model::Expectation {
-        outcome: ExpectedOutcome::Response,
-        within: None,
-        status: None,
-        headers: Default::default(),
-        json: Default::default(),
-        body: None,
-    }
-}
 
 fn capture_value(capture: &Capture, exchange: &Exchange) -> Result<String, String> {
     let Some(response) = &exchange.response else {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
-    AuthSpec, AuthorizeSpec, Body, Capture, ClientAuth, ExpectedOutcome, GrantType, JsonCheck,
+    AuthSpec, AuthorizeSpec, Body, Capture, ClientAuth, ExpectedOutcome, FieldCheck, GrantType, JsonCheck,
     OAuth2Spec, Scenario, ScenarioFile, Step, TextCheck,
 };
 use super::template::{Template, VarRef};
@@ -395,12 +395,16 @@ impl Checker<'_> {
             let checks_response = expect.status.is_some()
                 || !expect.headers.is_empty()
                 || !expect.json.is_empty()
-                || expect.body.is_some();
+                || expect.body.is_some()
+                || expect.www_authenticate.is_some()
+                || expect.oauth_error.is_some()
+                || expect.problem.is_some()
+                || !expect.jwt.is_empty();
             if expect.outcome != ExpectedOutcome::Response && checks_response {
                 self.error(
                     format!("{ep}.outcome"),
                     format!(
-                        "`outcome: {}` expects no response, so `status`, `headers`, `json` and `body` cannot be checked",
+                        "`outcome: {}` expects no response, so nothing of a response (`status`, `headers`, `json`, `body`, …) can be checked",
                         expect.outcome
                     ));
             }
@@ -426,17 +430,51 @@ impl Checker<'_> {
                 }
             }
             for (jp, checks) in &expect.json {
-                for check in &checks.0 {
-                    match check {
-                        JsonCheck::Equals(value) => {
-                            self.json_templates(&format!("{ep}.json.{}", jp.source()), value)
-                        }
-                        JsonCheck::Contains(t) => {
-                            self.template(&format!("{ep}.json.{}", jp.source()), t)
-                        }
-                        _ => {}
+                self.json_checks(&format!("{ep}.json.{}", jp.source()), &checks.0);
+            }
+            for (jp, check) in &expect.jwt {
+                for (part, checks) in [("header", &check.header), ("claims", &check.claims)] {
+                    for (claim, list) in checks {
+                        let path = format!("{ep}.jwt.{}.{part}.{}", jp.source(), claim.source());
+                        self.json_checks(&path, &list.0);
                     }
                 }
+            }
+            let mut fields: Vec<(String, &FieldCheck)> = Vec::new();
+            if let Some(c) = &expect.www_authenticate {
+                for (name, f) in [
+                    ("realm", &c.realm),
+                    ("charset", &c.charset),
+                    ("error", &c.error),
+                    ("error_description", &c.error_description),
+                    ("error_uri", &c.error_uri),
+                    ("scope", &c.scope),
+                ] {
+                    fields.extend(f.iter().map(|f| (format!("{ep}.www_authenticate.{name}"), f)));
+                }
+            }
+            if let Some(c) = &expect.oauth_error {
+                for (name, f) in [
+                    ("error", &c.error),
+                    ("error_description", &c.error_description),
+                    ("error_uri", &c.error_uri),
+                ] {
+                    fields.extend(f.iter().map(|f| (format!("{ep}.oauth_error.{name}"), f)));
+                }
+            }
+            if let Some(c) = &expect.problem {
+                for (name, f) in [
+                    ("type", &c.type_),
+                    ("title", &c.title),
+                    ("status", &c.status),
+                    ("detail", &c.detail),
+                    ("instance", &c.instance),
+                ] {
+                    fields.extend(f.iter().map(|f| (format!("{ep}.problem.{name}"), f)));
+                }
+            }
+            for (path, field) in fields {
+                self.text_check(&path, &field.0);
             }
         }
         if !step.capture.is_empty() && step.request.is_none() {
@@ -620,6 +658,16 @@ impl Checker<'_> {
             );
         }
         self.define(path, name, capture.secret);
+    }
+
+    fn json_checks(&mut self, path: &str, checks: &[JsonCheck]) {
+        for check in checks {
+            match check {
+                JsonCheck::Equals(value) => self.json_templates(path, value),
+                JsonCheck::Contains(t) => self.template(path, t),
+                _ => {}
+            }
+        }
     }
 
     fn text_check(&mut self, path: &str, check: &TextCheck) {

@@ -204,7 +204,7 @@ pub enum AuthSpec {
     ApiKey(ApiKeyAuth),
     /// A bearer token obtained with an OAuth2 grant from `token_url`, through the run's token
     /// cache (unless `fresh`).
-    Oauth2(OAuth2Spec),
+    Oauth2(Box<OAuth2Spec>),
 }
 
 crate::tagged_enum!(
@@ -401,7 +401,7 @@ pub struct Capture {
 }
 
 /// What a step expects.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
     /// The transport outcome; `response` when absent.
@@ -422,6 +422,128 @@ pub struct Expectation {
     /// Checks on the body as text.
     #[serde(default)]
     pub body: Option<OneOrMany<TextCheck>>,
+    /// Checks on a `WWW-Authenticate` challenge (RFC 9110 §11.6.1, RFC 6750 §3).
+    #[serde(default)]
+    pub www_authenticate: Option<ChallengeCheck>,
+    /// Checks on an OAuth error body (RFC 6749 §5.2).
+    #[serde(default)]
+    pub oauth_error: Option<OAuthErrorCheck>,
+    /// Checks on an RFC 7807 / RFC 9457 problem body.
+    #[serde(default)]
+    pub problem: Option<ProblemCheck>,
+    /// Checks on JWTs in the JSON body, by the JSONPath of the token (decoded, not verified).
+    #[serde(default)]
+    pub jwt: IndexMap<JsonPath, JwtCheck>,
+}
+
+/// A check on one value of a failure contract: a bare value means "equals" (`absent` and
+/// `present` are words), a map is one of `equals`, `contains`, `matches`.
+#[derive(Debug, Clone)]
+pub struct FieldCheck(pub TextCheck);
+
+impl<'de> Deserialize<'de> for FieldCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = FieldCheck;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a value to equal, `present`, `absent`, or one of `equals: …`, `contains: …`, `matches: …`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldCheck, E> {
+                Ok(FieldCheck(match v {
+                    "present" => TextCheck::Present,
+                    "absent" => TextCheck::Absent,
+                    _ => TextCheck::Equals(Template::parse(v).map_err(E::custom)?),
+                }))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<FieldCheck, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<FieldCheck, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<FieldCheck, A::Error> {
+                TextCheck::deserialize(de::value::MapAccessDeserializer::new(map)).map(FieldCheck)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// Checks on the `WWW-Authenticate` challenge of a scheme.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeCheck {
+    /// The auth scheme whose challenge must be present (matched case-insensitively).
+    pub scheme: String,
+    /// `realm`.
+    #[serde(default)]
+    pub realm: Option<FieldCheck>,
+    /// `charset` (RFC 7617).
+    #[serde(default)]
+    pub charset: Option<FieldCheck>,
+    /// `error` (RFC 6750 §3).
+    #[serde(default)]
+    pub error: Option<FieldCheck>,
+    /// `error_description`.
+    #[serde(default)]
+    pub error_description: Option<FieldCheck>,
+    /// `error_uri`.
+    #[serde(default)]
+    pub error_uri: Option<FieldCheck>,
+    /// `scope`.
+    #[serde(default)]
+    pub scope: Option<FieldCheck>,
+}
+
+/// Checks on an OAuth error body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthErrorCheck {
+    /// `error`.
+    #[serde(default)]
+    pub error: Option<FieldCheck>,
+    /// `error_description`.
+    #[serde(default)]
+    pub error_description: Option<FieldCheck>,
+    /// `error_uri`.
+    #[serde(default)]
+    pub error_uri: Option<FieldCheck>,
+}
+
+/// Checks on a problem-details body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemCheck {
+    /// `type` (absent means `about:blank`).
+    #[serde(default, rename = "type")]
+    pub type_: Option<FieldCheck>,
+    /// `title`.
+    #[serde(default)]
+    pub title: Option<FieldCheck>,
+    /// `status`.
+    #[serde(default)]
+    pub status: Option<FieldCheck>,
+    /// `detail`.
+    #[serde(default)]
+    pub detail: Option<FieldCheck>,
+    /// `instance`.
+    #[serde(default)]
+    pub instance: Option<FieldCheck>,
+}
+
+/// Checks on a JWT's decoded header and claims.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtCheck {
+    /// JSONPath checks on the JOSE header.
+    #[serde(default)]
+    pub header: IndexMap<JsonPath, OneOrMany<JsonCheck>>,
+    /// JSONPath checks on the claims.
+    #[serde(default)]
+    pub claims: IndexMap<JsonPath, OneOrMany<JsonCheck>>,
 }
 
 /// The transport outcome a step expects.
