@@ -120,6 +120,16 @@ impl SecretRegistry {
             return;
         }
         let mut forms = vec![value.to_owned()];
+        // A JWT's payload and signature can travel alone (a decoded token shown elsewhere, a
+        // detached signature); its header is the same for every token and hides nothing.
+        if let [_, payload, signature] = value.split('.').collect::<Vec<_>>().as_slice()
+            && [payload, signature].iter().all(|p| {
+                p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+        {
+            forms.extend([payload.to_string(), signature.to_string()]);
+        }
         forms.push(STANDARD.encode(value));
         forms.push(URL_SAFE_NO_PAD.encode(value));
         let url_encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
@@ -280,6 +290,16 @@ mod tests {
         );
         assert!(registry.is_clean(&redacted));
         assert!(!registry.is_clean(&text));
+    }
+
+    #[test]
+    fn jwt_payload_and_signature_are_redacted_alone() {
+        let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz";
+        let registry = registry_with("access_token", token);
+        assert_eq!(
+            registry.redact("claims eyJzdWIiOiJhbGljZSJ9 sig c2lnbmF0dXJlLWJ5dGVz"),
+            "claims [redacted:access_token] sig [redacted:access_token]"
+        );
     }
 
     #[test]

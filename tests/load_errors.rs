@@ -467,7 +467,7 @@ fn post_deserialize_checks_report_the_right_element() {
     assert_has(
         &run.stderr,
         &[
-            "a step needs a `request` or a `clock`",
+            "a step needs a `request`, a `clock` or a `compute`",
             "= at scenarios[0].steps[1]",
         ],
     );

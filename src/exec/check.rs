@@ -186,7 +186,12 @@ impl CheckReport {
 }
 
 /// Checks the failure contracts: `WWW-Authenticate`, OAuth error and problem bodies, JWTs.
-fn contracts(expect: &Expectation, response: &ResponseData, render: &dyn Render, report: &mut CheckReport) {
+fn contracts(
+    expect: &Expectation,
+    response: &ResponseData,
+    render: &dyn Render,
+    report: &mut CheckReport,
+) {
     if let Some(check) = &expect.www_authenticate {
         let values = response.header_values("www-authenticate");
         match challenge::parse_all(values.iter().copied()) {
@@ -207,7 +212,10 @@ fn contracts(expect: &Expectation, response: &ResponseData, render: &dyn Render,
                     ));
                 }
                 Some(challenge) => {
-                    report.passed.push(format!("`WWW-Authenticate: {}` challenge", challenge.scheme));
+                    report.passed.push(format!(
+                        "`WWW-Authenticate: {}` challenge",
+                        challenge.scheme
+                    ));
                     let fields = [
                         ("realm", &check.realm),
                         ("charset", &check.charset),
@@ -236,13 +244,23 @@ fn contracts(expect: &Expectation, response: &ResponseData, render: &dyn Render,
             Ok(error) => {
                 let fields = [
                     ("error", &check.error, Some(error.error.as_str())),
-                    ("error_description", &check.error_description, error.error_description.as_deref()),
+                    (
+                        "error_description",
+                        &check.error_description,
+                        error.error_description.as_deref(),
+                    ),
                     ("error_uri", &check.error_uri, error.error_uri.as_deref()),
                 ];
                 for (name, field, value) in fields {
                     if let Some(field) = field {
                         let value: Vec<&str> = value.into_iter().collect();
-                        report.record(text_check(&field.0, &value, &format!("OAuth error `{name}`"), true, render));
+                        report.record(text_check(
+                            &field.0,
+                            &value,
+                            &format!("OAuth error `{name}`"),
+                            true,
+                            render,
+                        ));
                     }
                 }
             }
@@ -266,7 +284,13 @@ fn contracts(expect: &Expectation, response: &ResponseData, render: &dyn Render,
                 for (name, field, value) in fields {
                     if let Some(field) = field {
                         let value: Vec<&str> = value.into_iter().collect();
-                        report.record(text_check(&field.0, &value, &format!("problem `{name}`"), true, render));
+                        report.record(text_check(
+                            &field.0,
+                            &value,
+                            &format!("problem `{name}`"),
+                            true,
+                            render,
+                        ));
                     }
                 }
             }
@@ -284,7 +308,8 @@ fn contracts(expect: &Expectation, response: &ResponseData, render: &dyn Render,
                     many => Err(format!("it selects {} values", many.len())),
                 },
             };
-            let decoded = token.and_then(|t| jwt::decode_unverified(&t).map_err(|e| format!("not a JWT: {e}")));
+            let decoded = token
+                .and_then(|t| jwt::decode_unverified(&t).map_err(|e| format!("not a JWT: {e}")));
             let jwt = match decoded {
                 Ok(jwt) => jwt,
                 Err(e) => {
@@ -292,7 +317,10 @@ fn contracts(expect: &Expectation, response: &ResponseData, render: &dyn Render,
                     continue;
                 }
             };
-            for (part, value, checks) in [("header", &jwt.header, &check.header), ("claims", &jwt.claims, &check.claims)] {
+            for (part, value, checks) in [
+                ("header", &jwt.header, &check.header),
+                ("claims", &jwt.claims, &check.claims),
+            ] {
                 for (claim, list) in checks {
                     let nodes: Vec<&serde_json::Value> = claim.compiled().query(value).all();
                     let label = format!("JWT at {} {part} {}", path.source(), claim.source());

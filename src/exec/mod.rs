@@ -5,15 +5,13 @@
 //! the embedded mocks, so scenarios run concurrently without sharing state or time.
 
 pub mod check;
+mod compute;
 mod oauth2;
 pub mod result;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 
 use crate::auth::oauth2::TokenCache;
 use crate::clock::{Clock, VirtualClock};
@@ -234,6 +232,8 @@ impl Runner {
                 scope
                     .clock_step(index, clock_step, &clock, &mut step_result)
                     .await
+            } else if !step.compute.is_empty() {
+                scope.compute_step(index, &step.compute, &mut step_result)
             } else if let Some(request) = &step.request {
                 scope
                     .request_step(index, step, request, &mut step_result)
@@ -259,6 +259,10 @@ fn describe(step: &Step) -> String {
     match (&step.request, &step.clock) {
         (Some(r), _) => format!("{} {}", r.method.0, r.url.source()),
         (_, Some(c)) => format!("advance the clock by {}", c.advance.source()),
+        _ if !step.compute.is_empty() => format!(
+            "compute {}",
+            step.compute.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
         _ => "empty step".into(),
     }
 }
@@ -632,14 +636,11 @@ impl Scope<'_> {
             Some(AuthSpec::Basic(basic)) => {
                 let user = self.render(&basic.username)?;
                 let password = self.render(&basic.password)?;
-                if user.contains(':') {
-                    return Err("the Basic user-id contains `:`, which RFC 7617 forbids".into());
-                }
-                let pair = format!("{user}:{password}");
+                let value = crate::auth::basic::header_value(&user, &password)
+                    .map_err(|e| e.to_string())?;
                 self.runner
                     .secrets
-                    .register_value("basic_credentials", &pair);
-                let value = format!("Basic {}", STANDARD.encode(pair.as_bytes()));
+                    .register_value("basic_credentials", &format!("{user}:{password}"));
                 headers.push(("authorization".into(), value, "Basic [redacted]".into()));
             }
             Some(AuthSpec::Bearer(token)) => {
@@ -743,7 +744,6 @@ impl Scope<'_> {
         })
     }
 }
-
 
 fn capture_value(capture: &Capture, exchange: &Exchange) -> Result<String, String> {
     let Some(response) = &exchange.response else {

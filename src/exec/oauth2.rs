@@ -121,10 +121,6 @@ impl Scope<'_> {
         for (name, value) in tokens {
             if let Some(value) = value {
                 registry.register_value(name, value);
-                // A JWT's parts can appear alone (a decoded header or payload shown elsewhere).
-                for part in value.split('.').filter(|p| p.len() >= 16) {
-                    registry.register_value(name, part);
-                }
             }
         }
     }
@@ -432,7 +428,7 @@ impl Scope<'_> {
         Ok(())
     }
 
-    fn set_secret(&mut self, name: &str, value: &str) {
+    pub(super) fn set_secret(&mut self, name: &str, value: &str) {
         if let Ok(secret_name) = name.parse() {
             let secret = Secret::new(secret_name, value);
             self.runner.secrets.register(&secret);

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
-    AuthSpec, AuthorizeSpec, Body, Capture, ClientAuth, ExpectedOutcome, FieldCheck, GrantType, JsonCheck,
-    OAuth2Spec, Scenario, ScenarioFile, Step, TextCheck,
+    AuthSpec, AuthorizeSpec, Body, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, FieldCheck,
+    ForgeChange, GrantType, JsonCheck, OAuth2Spec, Scenario, ScenarioFile, Step, TextCheck,
 };
 use super::template::{Template, VarRef};
 use crate::diagnostic::{self, InputKind, LoadError, SpanIndex};
@@ -287,13 +287,44 @@ impl Checker<'_> {
     }
 
     fn step(&mut self, path: &str, step: &Step) {
-        match (&step.request, &step.clock) {
-            (Some(_), Some(_)) => self.error(
+        let kinds = usize::from(step.request.is_some())
+            + usize::from(step.clock.is_some())
+            + usize::from(!step.compute.is_empty());
+        match kinds {
+            0 => self.error(
                 path.into(),
-                "a step is either a `request` or a `clock` step, not both".into(),
+                "a step needs a `request`, a `clock` or a `compute`".into(),
             ),
-            (None, None) => self.error(path.into(), "a step needs a `request` or a `clock`".into()),
-            _ => {}
+            1 => {}
+            _ => self.error(
+                path.into(),
+                "a step is one of a `request`, a `clock` or a `compute` step, not several".into(),
+            ),
+        }
+        if !step.compute.is_empty() {
+            if !step.capture.is_empty() || step.expect.is_some() {
+                self.error(
+                    format!("{path}.compute"),
+                    "a `compute` step takes no `capture` or `expect`".into(),
+                );
+            }
+            for (name, spec) in &step.compute {
+                let cp = format!("{path}.compute.{name}");
+                self.compute(&cp, spec);
+                let secret = !matches!(
+                    spec,
+                    ComputeSpec::WePlatformKeyHash(_)
+                        | ComputeSpec::PledgNotificationSignature(_)
+                        | ComputeSpec::PkceChallenge(_)
+                ) || matches!(spec, ComputeSpec::PkceChallenge(c) if c.method.as_deref() == Some("plain"));
+                if !valid_name(name) {
+                    self.error(
+                        cp.clone(),
+                        format!("invalid name `{name}`: use letters, digits, `_` and `-`"),
+                    );
+                }
+                self.define(&cp, name, secret);
+            }
         }
         if let Some(clock) = &step.clock {
             if !step.capture.is_empty() || step.expect.is_some() {
@@ -450,7 +481,10 @@ impl Checker<'_> {
                     ("error_uri", &c.error_uri),
                     ("scope", &c.scope),
                 ] {
-                    fields.extend(f.iter().map(|f| (format!("{ep}.www_authenticate.{name}"), f)));
+                    fields.extend(
+                        f.iter()
+                            .map(|f| (format!("{ep}.www_authenticate.{name}"), f)),
+                    );
                 }
             }
             if let Some(c) = &expect.oauth_error {
@@ -490,6 +524,86 @@ impl Checker<'_> {
             // What the authorization step hands to later steps.
             for (name, secret) in AUTHORIZE_OUTPUTS {
                 self.define(&format!("{path}.request.authorize"), name, *secret);
+            }
+        }
+    }
+
+    fn compute(&mut self, path: &str, spec: &ComputeSpec) {
+        match spec {
+            ComputeSpec::JwtSign(sign) => {
+                self.template(&format!("{path}.jwt_sign.key"), &sign.key);
+                self.json_templates(
+                    &format!("{path}.jwt_sign.claims"),
+                    &serde_json::Value::Object(sign.claims.clone()),
+                );
+                if !["HS256", "RS256"].contains(&sign.alg.as_str()) {
+                    self.error(
+                        format!("{path}.jwt_sign.alg"),
+                        format!(
+                            "unsupported alg `{}`: expected `HS256` or `RS256`",
+                            sign.alg
+                        ),
+                    );
+                }
+                if sign.expires_in.is_some() && sign.expired_for.is_some() {
+                    self.error(
+                        format!("{path}.jwt_sign"),
+                        "give `expires_in` or `expired_for`, not both".into(),
+                    );
+                }
+            }
+            ComputeSpec::JwtForge(forge) => {
+                self.template(&format!("{path}.jwt_forge.token"), &forge.token);
+                match &forge.change {
+                    ForgeChange::WrongKey(key) => {
+                        self.template(&format!("{path}.jwt_forge.change.wrong_key"), key)
+                    }
+                    ForgeChange::Claims(claims) => self.json_templates(
+                        &format!("{path}.jwt_forge.change.claims"),
+                        &serde_json::Value::Object(claims.clone()),
+                    ),
+                    _ => {}
+                }
+            }
+            ComputeSpec::PkceVerifier(v) => {
+                if let Some(length) = v.length
+                    && !(43..=128).contains(&length)
+                {
+                    self.error(
+                        format!("{path}.pkce_verifier.length"),
+                        format!(
+                            "a PKCE verifier has 43 to 128 characters (RFC 7636 §4.1), not {length}"
+                        ),
+                    );
+                }
+            }
+            ComputeSpec::PkceChallenge(c) => {
+                self.template(&format!("{path}.pkce_challenge.verifier"), &c.verifier);
+                if let Some(method) = &c.method
+                    && !["S256", "plain"].contains(&method.as_str())
+                {
+                    self.error(
+                        format!("{path}.pkce_challenge.method"),
+                        format!("unknown PKCE method `{method}`: expected `S256` or `plain`"),
+                    );
+                }
+            }
+            ComputeSpec::WePlatformKeyHash(key) => {
+                self.template(&format!("{path}.we_platform_key_hash"), key)
+            }
+            ComputeSpec::PledgSignature(sig) => {
+                self.json_templates(&format!("{path}.pledg_signature.params"), &sig.params);
+                self.template(&format!("{path}.pledg_signature.secret"), &sig.secret);
+            }
+            ComputeSpec::PledgNotificationSignature(n) => {
+                self.json_templates(
+                    &format!("{path}.pledg_notification_signature.notification"),
+                    &serde_json::Value::Object(n.notification.clone()),
+                );
+                self.template(
+                    &format!("{path}.pledg_notification_signature.secret"),
+                    &n.secret,
+                );
             }
         }
     }
@@ -647,11 +761,7 @@ impl Checker<'_> {
                 "a capture needs `jsonpath`, `header` or `regex`".into(),
             );
         }
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid {
+        if !valid_name(name) {
             self.error(
                 path.into(),
                 format!("invalid capture name `{name}`: use letters, digits, `_` and `-`"),
@@ -750,6 +860,14 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Returns true for a name a template can refer to.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Returns the candidate within edit distance 2 of `wrong`, if any.

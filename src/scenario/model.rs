@@ -109,6 +109,135 @@ pub struct Step {
     /// Moves time forward: the virtual clock on mock targets, a real wait on live ones.
     #[serde(default)]
     pub clock: Option<ClockStep>,
+    /// Derives values for later steps: signed or forged JWTs, PKCE values, key hashes, signatures.
+    #[serde(default)]
+    pub compute: IndexMap<String, ComputeSpec>,
+}
+
+/// A value a `compute` step derives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ComputeSpec {
+    /// A JWT signed with a test or given key (secret).
+    JwtSign(JwtSignSpec),
+    /// A negative token made from a valid one (secret).
+    JwtForge(JwtForgeSpec),
+    /// A fresh PKCE verifier (secret).
+    PkceVerifier(PkceVerifierSpec),
+    /// The PKCE challenge of a verifier (public; secret with `plain`).
+    PkceChallenge(PkceChallengeSpec),
+    /// We.Platform's `api-key-hash` of a key: Base58(Keccak256(Blake2b256(utf8))) (public).
+    WePlatformKeyHash(Template),
+    /// Pledg's signed purchase parameters: an HS256 JWT over `{data: params}` (secret).
+    PledgSignature(PledgSignatureSpec),
+    /// Pledg's notification signature: uppercase hex SHA-256 (public).
+    PledgNotificationSignature(PledgNotificationSpec),
+}
+
+crate::tagged_enum!(
+    ComputeSpec,
+    "one of `jwt_sign`, `jwt_forge`, `pkce_verifier`, `pkce_challenge`, `we_platform_key_hash`, `pledg_signature`, `pledg_notification_signature`"
+);
+
+/// A JWT to sign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSignSpec {
+    /// `HS256` or `RS256`.
+    pub alg: String,
+    /// The HS256 secret, or for RS256 `test` / `test-other` (the built-in test keys) or a PEM.
+    pub key: Template,
+    /// The claims; string leaves may hold placeholders.
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Sets `iat` to now and `exp` to now plus this (on the scenario's clock); may be negative
+    /// through `expired_for` instead.
+    #[serde(default)]
+    pub expires_in: Option<DurationValue>,
+    /// Sets `iat` and `exp` in the past: the token expired this long ago.
+    #[serde(default)]
+    pub expired_for: Option<DurationValue>,
+}
+
+/// A negative token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtForgeSpec {
+    /// The valid token to start from.
+    pub token: Template,
+    /// What to change.
+    pub change: ForgeChange,
+}
+
+/// What `jwt_forge` changes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ForgeChange {
+    /// `exp` set an hour in the past (original signature kept).
+    Expired,
+    /// `exp` removed (original signature kept).
+    MissingExp,
+    /// `alg: none`, empty signature.
+    AlgNone,
+    /// One bit of the signature flipped.
+    AlteredSignature,
+    /// These claims merged in (original signature kept).
+    Claims(serde_json::Map<String, serde_json::Value>),
+    /// Re-signed with another key: `test-other` (RS256) or an HS256 secret.
+    WrongKey(Template),
+}
+
+crate::tagged_enum!(
+    ForgeChange,
+    "`expired`, `missing_exp`, `alg_none`, `altered_signature`, or one of `claims: {…}`, `wrong_key: …`"
+);
+
+/// A PKCE verifier to generate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkceVerifierSpec {
+    /// Its length, 43 to 128; 64 when absent.
+    #[serde(default)]
+    pub length: Option<usize>,
+}
+
+/// A PKCE challenge to compute.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkceChallengeSpec {
+    /// The verifier.
+    pub verifier: Template,
+    /// `S256` (default) or `plain`.
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+/// Pledg purchase parameters to sign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PledgSignatureSpec {
+    /// The parameters (string leaves may hold placeholders).
+    pub params: serde_json::Value,
+    /// The merchant secret.
+    pub secret: Template,
+    /// Validity (`exp` = now plus this).
+    #[serde(default)]
+    pub expires_in: Option<DurationValue>,
+    /// Already expired this long ago.
+    #[serde(default)]
+    pub expired_for: Option<DurationValue>,
+}
+
+/// A Pledg notification to sign.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PledgNotificationSpec {
+    /// The notification's members.
+    pub notification: serde_json::Map<String, serde_json::Value>,
+    /// The merchant secret.
+    pub secret: Template,
 }
 
 /// An HTTP request.
