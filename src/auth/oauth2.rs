@@ -225,6 +225,9 @@ pub struct CacheKey {
     pub scope: Option<String>,
     /// Requested resource.
     pub resource: Option<String>,
+    /// A digest of the secrets presented (client secret, password): different credentials never
+    /// share a token.
+    pub credentials: [u8; 32],
 }
 
 /// A cached token.
@@ -432,6 +435,7 @@ mod tests {
             username: None,
             scope: None,
             resource: None,
+            credentials: [0; 32],
         };
         let t0 = SystemTime::UNIX_EPOCH;
         assert_eq!(cache.get(&key, t0), CacheLookup::Missing);

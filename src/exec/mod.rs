@@ -476,6 +476,10 @@ impl Scope<'_> {
         };
         let (request, transcript) = (prepared.request, prepared.transcript);
         let exchange: Exchange = crate::net::send(&client, request, total).await;
+        if prepared.authorize.is_some() {
+            // Whatever happens to the redirect next, its code never reaches a transcript.
+            self.register_redirect_code(&exchange);
+        }
         let mut report = check::check(&expect, &exchange, within, self);
         if spec.token.is_some() {
             self.register_token_response(&exchange);

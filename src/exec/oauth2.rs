@@ -152,6 +152,7 @@ impl Scope<'_> {
             username: field(&params, "username"),
             scope: field(&params, "scope"),
             resource: field(&params, "resource"),
+            credentials: credentials_digest(&params),
         };
         let now = self.clock.now();
         let cached = if grant.fresh {
@@ -168,7 +169,7 @@ impl Scope<'_> {
             CacheLookup::Refresh(refresh_token) => {
                 let refresh = TokenParams {
                     grant_type: GrantType::RefreshToken.as_str().to_owned(),
-                    fields: vec![("refresh_token".to_owned(), refresh_token)],
+                    fields: vec![("refresh_token".to_owned(), refresh_token.clone())],
                     ..params.clone()
                 };
                 let (result, transcript) = self
@@ -176,7 +177,9 @@ impl Scope<'_> {
                     .await;
                 out.auxiliary.push(transcript);
                 match result {
-                    Ok(token) => {
+                    Ok(mut token) => {
+                        // Without rotation the old refresh token stays valid (RFC 6749 §6).
+                        token.refresh_token.get_or_insert(refresh_token);
                         self.runner.tokens.put(key, &token, now);
                         return Ok(token.access_token);
                     }
@@ -293,6 +296,22 @@ impl Scope<'_> {
         let registry = &self.runner.secrets;
         super::redact_transcript(&mut transcript, registry);
         (result, transcript)
+    }
+
+    /// Registers the `code` of an authorization response's `Location` as a secret.
+    pub(super) fn register_redirect_code(&self, exchange: &Exchange) {
+        let Some(response) = &exchange.response else {
+            return;
+        };
+        for location in response.header_values("location") {
+            let query = location.split_once('?').map_or("", |(_, q)| q);
+            let query = query.split_once('#').map_or(query, |(q, _)| q);
+            for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+                if key == "code" {
+                    self.runner.secrets.register_value("code", &value);
+                }
+            }
+        }
     }
 
     /// Builds an authorization request's query: generated `state`, PKCE verifier and challenge.
@@ -451,6 +470,21 @@ fn field(params: &TokenParams, name: &str) -> Option<String> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
+}
+
+/// A digest of the credentials presented, so a scenario presenting wrong ones is never served a
+/// token another scenario obtained with the right ones.
+fn credentials_digest(params: &TokenParams) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [
+        params.client_secret.as_deref(),
+        field(params, "password").as_deref(),
+    ] {
+        hasher.update(part.unwrap_or_default().as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
 }
 
 /// A random `state`: 128 bits, URL-safe.
