@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::auth::{challenge, jwt};
 use crate::net::{Exchange, Outcome, ResponseData};
-use crate::scenario::model::{Expectation, ExpectedOutcome, JsonCheck, TextCheck};
+use crate::scenario::model::{Expectation, ExpectedOutcome, FieldCheck, JsonCheck, TextCheck};
 use crate::secret::{CREDENTIAL_HEADERS, is_credential_field, redact_credential_text};
 
 /// The result of checking one step.
@@ -185,6 +185,28 @@ impl CheckReport {
     }
 }
 
+/// Applies each given field check to the value `value_of` finds for its name.
+fn field_checks<'v>(
+    report: &mut CheckReport,
+    subject: &str,
+    fields: &[(&'static str, &Option<FieldCheck>)],
+    value_of: impl Fn(&str) -> Option<&'v str>,
+    render: &dyn Render,
+) {
+    for (name, field) in fields {
+        if let Some(field) = field {
+            let value: Vec<&str> = value_of(name).into_iter().collect();
+            report.record(text_check(
+                &field.0,
+                &value,
+                &format!("{subject} `{name}`"),
+                true,
+                render,
+            ));
+        }
+    }
+}
+
 /// Checks the failure contracts: `WWW-Authenticate`, OAuth error and problem bodies, JWTs.
 fn contracts(
     expect: &Expectation,
@@ -216,21 +238,14 @@ fn contracts(
                         "`WWW-Authenticate: {}` challenge",
                         challenge.scheme
                     ));
-                    let fields = [
-                        ("realm", &check.realm),
-                        ("charset", &check.charset),
-                        ("error", &check.error),
-                        ("error_description", &check.error_description),
-                        ("error_uri", &check.error_uri),
-                        ("scope", &check.scope),
-                    ];
-                    for (name, field) in fields {
-                        if let Some(field) = field {
-                            let subject = format!("`WWW-Authenticate: {}` {name}", check.scheme);
-                            let value: Vec<&str> = challenge.param(name).into_iter().collect();
-                            report.record(text_check(&field.0, &value, &subject, true, render));
-                        }
-                    }
+                    let subject = format!("`WWW-Authenticate: {}`", check.scheme);
+                    field_checks(
+                        report,
+                        &subject,
+                        &check.fields(),
+                        |name| challenge.param(name),
+                        render,
+                    );
                 }
             },
         }
@@ -242,27 +257,17 @@ fn contracts(
                 excerpt(render, &response.text(), 120)
             )),
             Ok(error) => {
-                let fields = [
-                    ("error", &check.error, Some(error.error.as_str())),
-                    (
-                        "error_description",
-                        &check.error_description,
-                        error.error_description.as_deref(),
-                    ),
-                    ("error_uri", &check.error_uri, error.error_uri.as_deref()),
-                ];
-                for (name, field, value) in fields {
-                    if let Some(field) = field {
-                        let value: Vec<&str> = value.into_iter().collect();
-                        report.record(text_check(
-                            &field.0,
-                            &value,
-                            &format!("OAuth error `{name}`"),
-                            true,
-                            render,
-                        ));
-                    }
-                }
+                field_checks(
+                    report,
+                    "OAuth error",
+                    &check.fields(),
+                    |name| match name {
+                        "error" => Some(error.error.as_str()),
+                        "error_description" => error.error_description.as_deref(),
+                        _ => error.error_uri.as_deref(),
+                    },
+                    render,
+                );
             }
         }
     }
@@ -274,25 +279,19 @@ fn contracts(
             )),
             Ok(problem) => {
                 let status = problem.status.map(|s| s.to_string());
-                let fields = [
-                    ("type", &check.type_, problem.type_.as_deref()),
-                    ("title", &check.title, problem.title.as_deref()),
-                    ("status", &check.status, status.as_deref()),
-                    ("detail", &check.detail, problem.detail.as_deref()),
-                    ("instance", &check.instance, problem.instance.as_deref()),
-                ];
-                for (name, field, value) in fields {
-                    if let Some(field) = field {
-                        let value: Vec<&str> = value.into_iter().collect();
-                        report.record(text_check(
-                            &field.0,
-                            &value,
-                            &format!("problem `{name}`"),
-                            true,
-                            render,
-                        ));
-                    }
-                }
+                field_checks(
+                    report,
+                    "problem",
+                    &check.fields(),
+                    |name| match name {
+                        "type" => problem.type_.as_deref(),
+                        "title" => problem.title.as_deref(),
+                        "status" => status.as_deref(),
+                        "detail" => problem.detail.as_deref(),
+                        _ => problem.instance.as_deref(),
+                    },
+                    render,
+                );
             }
         }
     }

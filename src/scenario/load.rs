@@ -472,39 +472,26 @@ impl Checker<'_> {
                 }
             }
             let mut fields: Vec<(String, &FieldCheck)> = Vec::new();
-            if let Some(c) = &expect.www_authenticate {
-                for (name, f) in [
-                    ("realm", &c.realm),
-                    ("charset", &c.charset),
-                    ("error", &c.error),
-                    ("error_description", &c.error_description),
-                    ("error_uri", &c.error_uri),
-                    ("scope", &c.scope),
-                ] {
-                    fields.extend(
-                        f.iter()
-                            .map(|f| (format!("{ep}.www_authenticate.{name}"), f)),
-                    );
-                }
-            }
-            if let Some(c) = &expect.oauth_error {
-                for (name, f) in [
-                    ("error", &c.error),
-                    ("error_description", &c.error_description),
-                    ("error_uri", &c.error_uri),
-                ] {
-                    fields.extend(f.iter().map(|f| (format!("{ep}.oauth_error.{name}"), f)));
-                }
-            }
-            if let Some(c) = &expect.problem {
-                for (name, f) in [
-                    ("type", &c.type_),
-                    ("title", &c.title),
-                    ("status", &c.status),
-                    ("detail", &c.detail),
-                    ("instance", &c.instance),
-                ] {
-                    fields.extend(f.iter().map(|f| (format!("{ep}.problem.{name}"), f)));
+            let groups = [
+                (
+                    "www_authenticate",
+                    expect
+                        .www_authenticate
+                        .as_ref()
+                        .map(|c| c.fields().to_vec()),
+                ),
+                (
+                    "oauth_error",
+                    expect.oauth_error.as_ref().map(|c| c.fields().to_vec()),
+                ),
+                (
+                    "problem",
+                    expect.problem.as_ref().map(|c| c.fields().to_vec()),
+                ),
+            ];
+            for (group, list) in groups {
+                for (name, field) in list.into_iter().flatten() {
+                    fields.extend(field.iter().map(|f| (format!("{ep}.{group}.{name}"), f)));
                 }
             }
             for (path, field) in fields {

@@ -627,6 +627,20 @@ pub struct ChallengeCheck {
     pub scope: Option<FieldCheck>,
 }
 
+impl ChallengeCheck {
+    /// Returns the parameter checks by parameter name.
+    pub fn fields(&self) -> [(&'static str, &Option<FieldCheck>); 6] {
+        [
+            ("realm", &self.realm),
+            ("charset", &self.charset),
+            ("error", &self.error),
+            ("error_description", &self.error_description),
+            ("error_uri", &self.error_uri),
+            ("scope", &self.scope),
+        ]
+    }
+}
+
 /// Checks on an OAuth error body.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -640,6 +654,17 @@ pub struct OAuthErrorCheck {
     /// `error_uri`.
     #[serde(default)]
     pub error_uri: Option<FieldCheck>,
+}
+
+impl OAuthErrorCheck {
+    /// Returns the member checks by member name.
+    pub fn fields(&self) -> [(&'static str, &Option<FieldCheck>); 3] {
+        [
+            ("error", &self.error),
+            ("error_description", &self.error_description),
+            ("error_uri", &self.error_uri),
+        ]
+    }
 }
 
 /// Checks on a problem-details body.
@@ -661,6 +686,19 @@ pub struct ProblemCheck {
     /// `instance`.
     #[serde(default)]
     pub instance: Option<FieldCheck>,
+}
+
+impl ProblemCheck {
+    /// Returns the member checks by member name.
+    pub fn fields(&self) -> [(&'static str, &Option<FieldCheck>); 5] {
+        [
+            ("type", &self.type_),
+            ("title", &self.title),
+            ("status", &self.status),
+            ("detail", &self.detail),
+            ("instance", &self.instance),
+        ]
+    }
 }
 
 /// Checks on a JWT's decoded header and claims.
