@@ -7,7 +7,10 @@
 //! behaviour deliberately broken) so tests can prove the scenarios catch them.
 
 pub mod demo;
+pub mod electrum;
 pub mod front;
+pub mod monerium;
+pub mod pledg;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -82,6 +85,9 @@ impl RunningMock {
 pub fn host_names(provider: &str) -> &'static [&'static str] {
     match provider {
         "demo" => demo::HOSTS,
+        "electrum" => electrum::HOSTS,
+        "pledg" => pledg::HOSTS,
+        "monerium" => monerium::HOSTS,
         _ => &[],
     }
 }
@@ -90,6 +96,9 @@ pub fn host_names(provider: &str) -> &'static [&'static str] {
 pub fn deviations(provider: &str) -> &'static [&'static str] {
     match provider {
         "demo" => demo::DEVIATIONS,
+        "electrum" => electrum::DEVIATIONS,
+        "pledg" => pledg::DEVIATIONS,
+        "monerium" => monerium::DEVIATIONS,
         _ => &[],
     }
 }
@@ -99,6 +108,9 @@ pub async fn start(provider: &str, config: MockConfig) -> Result<RunningMock, St
     config.check_deviations(deviations(provider))?;
     match provider {
         "demo" => demo::start(config).await,
+        "electrum" => electrum::start(config).await,
+        "pledg" => pledg::start(config).await,
+        "monerium" => monerium::start(config).await,
         _ => Err(format!(
             "there is no embedded mock for provider `{provider}`"
         )),
