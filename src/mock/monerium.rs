@@ -1,14 +1,665 @@
-//! The embedded monerium mock (being written).
+//! The Monerium provider (e-money institution): v1 HTTP Basic, the authorization-code flow with
+//! PKCE (S256 only) for a headless test user who approves at once, refresh tokens that rotate,
+//! and client credentials in the form body. Its requirements are in `specs/monerium.yaml`.
+//!
+//! One host, `api`, open to every source (Monerium documents no allowlist):
+//!
+//! ```text
+//! GET  /balances      Basic base64(email:password), or Bearer   200 [...] | 401 Not authenticated
+//! GET  /auth          client_id, redirect_uri, code_challenge,    302 redirect_uri?code=…&state=…
+//! POST /auth            code_challenge_method=S256, state         | 400 {code, status, message}
+//! POST /auth/token    grant_type=authorization_code (code,        200 {access_token, refresh_token,
+//!                       client_id, code_verifier, redirect_uri)        expires_in: 3600, token_type}
+//!                     grant_type=refresh_token (client_id,        200 new pair; the used one dies
+//!                       refresh_token)                            | 400 "Client id must be the same…"
+//!                     grant_type=client_credentials (client_id,   200 {access_token, …}
+//!                       client_secret in the body)                | 401 invalid_client
+//! GET  /auth/context  Bearer                                      200 context | 401 Not authenticated
+//! ```
+//!
+//! - **Registered clients.** The public PKCE clients are [`CLIENT_ID`] (redirect URI
+//!   [`REDIRECT_URI`]) and [`OTHER_CLIENT_ID`] (redirect URI [`OTHER_REDIRECT_URI`]); they mirror
+//!   the `monerium` variables of `targets/mock.yaml`, because a mock is given secrets but not
+//!   variables. The client-credentials client is the target's `cc_client_id` / `cc_client_secret`.
+//! - **Authorization.** `GET /auth` checks the client, then the redirect URI (exact match against
+//!   the client's registered ones; optional when only one is registered), then PKCE: a challenge of
+//!   43–128 unreserved characters and `code_challenge_method=S256`. Anything refused before a
+//!   code is issued gets 400 with Monerium's error shape and never a `Location`: an unregistered
+//!   redirect URI is never redirected to. A code lives 600 s on the scenario's clock.
+//! - **Token endpoint.** Codes are single use (any exchange attempt consumes the code), bound to
+//!   the client and redirect URI, and need the verifier whose `BASE64URL(SHA256(verifier))` is the
+//!   challenge; failures are 400 `invalid_grant`. A refresh token is invalidated when it is used
+//!   (rotation); reuse is 400 `invalid_grant`, another client's id is 400 with the documented
+//!   message and does not consume the token. A wrong client secret is 401 `invalid_client` (the
+//!   guide's shape; the OpenAPI shape is a 400 `{code, status, message}`, and scenarios accept
+//!   both). Client authentication by Basic is not documented and not accepted.
+//! - **Bearer tokens** expire 3600 s after issue on the scenario's [`VirtualClock`]. Missing,
+//!   unknown and expired tokens all get the documented 401
+//!   `{"code":401,"status":"Unauthorized","message":"Not authenticated"}`, with no
+//!   `WWW-Authenticate` (none is documented).
+//!
+//! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios catch
+//! it. Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 
-use super::{MockConfig, RunningMock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
-/// The mock's hosts.
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use super::front::{self, SourcePolicy};
+use super::{MockConfig, RunningMock, credential_eq};
+use crate::auth::{basic, pkce};
+use crate::clock::VirtualClock;
+
+/// The Monerium mock's hosts.
 pub const HOSTS: &[&str] = &["api"];
 
 /// Deviations from the documented behaviour, for tests proving the scenarios catch them.
-pub const DEVIATIONS: &[&str] = &[];
+///
+/// - `accepts-wrong-verifier`: the token endpoint skips the PKCE verifier check.
+/// - `accepts-plain-pkce`: `/auth` accepts `code_challenge_method=plain` (or none, RFC 7636's
+///   default of plain) and verifies the code with it.
+/// - `redirects-unregistered-uri`: `/auth` redirects to whatever `redirect_uri` it is given.
+/// - `reusable-refresh-tokens`: a used refresh token keeps working (no rotation).
+/// - `reusable-codes`: an authorization code can be exchanged more than once.
+/// - `accepts-expired-tokens`: access tokens never expire.
+pub const DEVIATIONS: &[&str] = &[
+    "accepts-wrong-verifier",
+    "accepts-plain-pkce",
+    "redirects-unregistered-uri",
+    "reusable-refresh-tokens",
+    "reusable-codes",
+    "accepts-expired-tokens",
+];
 
-/// Starts the mock.
-pub async fn start(_config: MockConfig) -> Result<RunningMock, String> {
-    Err("the monerium mock is not written yet".into())
+/// Access-token lifetime, in seconds (`expires_in`).
+pub const TOKEN_TTL_SECONDS: u64 = 3600;
+
+/// Authorization-code lifetime, in seconds (not documented; RFC 6749 §4.1.2 recommends at most
+/// ten minutes).
+pub const CODE_TTL_SECONDS: u64 = 600;
+
+/// The registered public PKCE client (`client_id` in `targets/mock.yaml`).
+pub const CLIENT_ID: &str = "mo-pkce-client-0001";
+
+/// The redirect URI registered for [`CLIENT_ID`] (`redirect_uri` in `targets/mock.yaml`).
+pub const REDIRECT_URI: &str = "https://app.monerium.test/callback";
+
+/// A second registered public client (`other_client_id` in `targets/mock.yaml`).
+pub const OTHER_CLIENT_ID: &str = "mo-pkce-client-0002";
+
+/// The redirect URI registered for [`OTHER_CLIENT_ID`]; not [`REDIRECT_URI`].
+pub const OTHER_REDIRECT_URI: &str = "https://other.monerium.test/callback";
+
+/// The registered public clients and their redirect URIs, matched exactly.
+const PUBLIC_CLIENTS: &[(&str, &[&str])] = &[
+    (CLIENT_ID, &[REDIRECT_URI]),
+    (OTHER_CLIENT_ID, &[OTHER_REDIRECT_URI]),
+];
+
+/// The test user's profile and user ids (fixed fakes).
+const PROFILE_ID: &str = "9f6b1c2e-4a0d-11ef-8c1a-0242ac120002";
+const USER_ID: &str = "a3d5e7f9-4a0d-11ef-8c1a-0242ac120002";
+/// The partner whose client-credentials client the target names.
+const PARTNER_ID: &str = "c4e6a8b0-4a0d-11ef-8c1a-0242ac120002";
+
+/// Starts the Monerium provider.
+pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
+    let state = Arc::new(Monerium {
+        email: config.secret("email")?,
+        password: config.secret("password")?,
+        cc_client_id: config.secret("cc_client_id")?,
+        cc_client_secret: config.secret("cc_client_secret")?,
+        clock: config.clock.clone(),
+        issued: Mutex::new(Issued::default()),
+        accepts_wrong_verifier: config.deviates("accepts-wrong-verifier"),
+        accepts_plain: config.deviates("accepts-plain-pkce"),
+        redirects_anywhere: config.deviates("redirects-unregistered-uri"),
+        reusable_refresh: config.deviates("reusable-refresh-tokens"),
+        reusable_codes: config.deviates("reusable-codes"),
+        accepts_expired: config.deviates("accepts-expired-tokens"),
+    });
+    let server = MockServer::builder().start().await;
+    let routes: [(&str, &str, Route); 5] = [
+        ("GET", "/balances", Route::Balances),
+        ("GET", "/auth", Route::Authorize),
+        ("POST", "/auth", Route::Authorize),
+        ("POST", "/auth/token", Route::Token),
+        ("GET", "/auth/context", Route::Context),
+    ];
+    for (verb, route_path, route) in routes {
+        Mock::given(method(verb))
+            .and(path(route_path))
+            .respond_with(Handler {
+                monerium: state.clone(),
+                route,
+            })
+            .mount(&server)
+            .await;
+    }
+    let api = front::start(*server.address(), Arc::new(|_| SourcePolicy::Allow))
+        .await
+        .map_err(|e| format!("cannot start the front of host `api`: {e}"))?;
+    Ok(RunningMock {
+        hosts: HashMap::from([("api".to_owned(), api.url())]),
+        _servers: vec![Box::new(api), Box::new(server)],
+    })
+}
+
+struct Monerium {
+    email: String,
+    password: String,
+    cc_client_id: String,
+    cc_client_secret: String,
+    clock: Arc<VirtualClock>,
+    issued: Mutex<Issued>,
+    accepts_wrong_verifier: bool,
+    accepts_plain: bool,
+    redirects_anywhere: bool,
+    reusable_refresh: bool,
+    reusable_codes: bool,
+    accepts_expired: bool,
+}
+
+/// Everything the mock issued, by value.
+#[derive(Default)]
+struct Issued {
+    codes: HashMap<String, CodeGrant>,
+    access: HashMap<String, AccessGrant>,
+    refresh: HashMap<String, RefreshGrant>,
+}
+
+/// What an authorization code was issued for.
+struct CodeGrant {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    method: pkce::PkceMethod,
+    expires: SystemTime,
+    used: bool,
+}
+
+/// Whom an access token speaks for, and until when.
+struct AccessGrant {
+    subject: Subject,
+    expires: SystemTime,
+}
+
+/// The client a refresh token was issued to.
+struct RefreshGrant {
+    client_id: String,
+}
+
+/// Who a token speaks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// The test user, through a PKCE client.
+    User,
+    /// The partner, through client credentials.
+    Partner,
+}
+
+#[derive(Clone, Copy)]
+enum Route {
+    Balances,
+    Authorize,
+    Token,
+    Context,
+}
+
+struct Handler {
+    monerium: Arc<Monerium>,
+    route: Route,
+}
+
+impl Respond for Handler {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let monerium = &self.monerium;
+        match self.route {
+            Route::Balances => monerium.balances(request),
+            Route::Authorize => monerium.authorize(request),
+            Route::Token => monerium.token(request),
+            Route::Context => monerium.context(request),
+        }
+    }
+}
+
+fn json_response(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
+}
+
+/// The documented 401 of every authenticated route.
+fn not_authenticated() -> ResponseTemplate {
+    json_response(
+        401,
+        json!({"code": 401, "status": "Unauthorized", "message": "Not authenticated"}),
+    )
+}
+
+/// Monerium's own error shape: `{code, status, message, errors?}`.
+fn api_error(message: &str, errors: Option<Value>) -> ResponseTemplate {
+    let mut body = json!({"code": 400, "status": "Bad Request", "message": message});
+    if let (Some(errors), Some(object)) = (errors, body.as_object_mut()) {
+        object.insert("errors".into(), errors);
+    }
+    json_response(400, body).insert_header("cache-control", "no-store")
+}
+
+/// An RFC 6749 §5.2 error body.
+fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate {
+    json_response(
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+    .insert_header("cache-control", "no-store")
+    .insert_header("pragma", "no-cache")
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Collects parameters, refusing any given twice (RFC 6749 §3.1); `Err` names the first repeat.
+fn single_params<'a>(
+    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> Result<HashMap<String, String>, String> {
+    let mut params = HashMap::new();
+    for (key, value) in pairs {
+        if params.insert(key.to_string(), value.into_owned()).is_some() {
+            return Err(key.into_owned());
+        }
+    }
+    Ok(params)
+}
+
+/// Returns the registered redirect URIs of a public client.
+fn registered_uris(client_id: &str) -> Option<&'static [&'static str]> {
+    PUBLIC_CLIENTS
+        .iter()
+        .find(|(id, _)| *id == client_id)
+        .map(|(_, uris)| *uris)
+}
+
+/// Returns the bearer token of the `Authorization` header, if it carries one.
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl Monerium {
+    fn issued(&self) -> MutexGuard<'_, Issued> {
+        self.issued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Returns whom a valid (known, unexpired) bearer token speaks for.
+    fn bearer_subject(&self, request: &Request) -> Option<Subject> {
+        let token = bearer(request)?;
+        let issued = self.issued();
+        let grant = issued.access.get(token)?;
+        (self.accepts_expired || self.clock.now() < grant.expires).then_some(grant.subject)
+    }
+
+    /// Tells whether the request carries the user's email and password as Basic credentials.
+    fn basic_user(&self, request: &Request) -> bool {
+        let Some((email, password)) = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(basic::decode)
+        else {
+            return false;
+        };
+        // Both compared, always, so timing does not tell which one was wrong.
+        let email_ok = credential_eq(email.as_bytes(), self.email.as_bytes());
+        let password_ok = credential_eq(password.as_bytes(), self.password.as_bytes());
+        email_ok & password_ok
+    }
+
+    /// `GET /balances`: v1 Basic, or any valid bearer token.
+    fn balances(&self, request: &Request) -> ResponseTemplate {
+        if !self.basic_user(request) && self.bearer_subject(request).is_none() {
+            return not_authenticated();
+        }
+        json_response(
+            200,
+            json!([{
+                "id": PROFILE_ID,
+                "chain": "ethereum",
+                "network": "sepolia",
+                "address": "0x59cffebb5a5a3ac0a1b1b0d8e2e0b6b8f4b1c2d3",
+                "balances": [{"currency": "eur", "amount": "1000.00"}]
+            }]),
+        )
+    }
+
+    /// `GET /auth/context`: bearer only.
+    fn context(&self, request: &Request) -> ResponseTemplate {
+        match self.bearer_subject(request) {
+            None => not_authenticated(),
+            Some(Subject::User) => json_response(
+                200,
+                json!({
+                    "userId": USER_ID,
+                    "email": self.email,
+                    "name": "Test User",
+                    "roles": [],
+                    "auth": {"method": "password", "subject": self.email, "verified": true},
+                    "defaultProfile": PROFILE_ID,
+                    "profiles": [{
+                        "id": PROFILE_ID, "kind": "personal", "name": "Test User",
+                        "perms": ["read", "write"]
+                    }]
+                }),
+            ),
+            Some(Subject::Partner) => json_response(
+                200,
+                json!({
+                    "userId": PARTNER_ID,
+                    "name": "Test Partner",
+                    "roles": [],
+                    "auth": {"method": "bearer", "subject": PARTNER_ID, "verified": true},
+                    "defaultProfile": PROFILE_ID,
+                    "profiles": [{
+                        "id": PROFILE_ID, "kind": "corporate", "name": "Test Partner",
+                        "perms": ["read", "write"]
+                    }]
+                }),
+            ),
+        }
+    }
+
+    /// `GET|POST /auth`: the headless test user approves at once, so a valid request is answered
+    /// with the redirect carrying the code.
+    fn authorize(&self, request: &Request) -> ResponseTemplate {
+        let query = request.url.query_pairs();
+        let form = url::form_urlencoded::parse(if request.method.as_str() == "POST" {
+            &request.body
+        } else {
+            &[]
+        });
+        let params = match single_params(query.chain(form)) {
+            Ok(params) => params,
+            Err(repeated) => {
+                return api_error(
+                    "Validation errors",
+                    Some(json!({ repeated: "must not be given more than once" })),
+                );
+            }
+        };
+        let get = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+
+        // The client and its redirect URI come first: nothing is redirected before both are known.
+        let Some(client_id) = get("client_id") else {
+            return api_error(
+                "Validation errors",
+                Some(json!({"client_id": "client_id is required"})),
+            );
+        };
+        let Some(registered) = registered_uris(client_id) else {
+            return api_error("No such client ID", None);
+        };
+        let redirect_uri = match (get("redirect_uri"), registered) {
+            (Some(given), _) if self.redirects_anywhere || registered.contains(&given) => given,
+            (Some(_), _) => {
+                return api_error(
+                    "Validation errors",
+                    Some(
+                        json!({"redirect_uri": "redirect_uri must match a registered redirect URL exactly"}),
+                    ),
+                );
+            }
+            (None, [only]) => *only,
+            (None, _) => {
+                return api_error(
+                    "Validation errors",
+                    Some(
+                        json!({"redirect_uri": "redirect_uri is required when several are registered"}),
+                    ),
+                );
+            }
+        };
+        if get("response_type").is_some_and(|t| t != "code") {
+            return api_error(
+                "Validation errors",
+                Some(json!({"response_type": "only `code` is supported"})),
+            );
+        }
+        let Some(challenge) = get("code_challenge") else {
+            return api_error(
+                "Validation errors",
+                Some(json!({"code_challenge": "code_challenge is required"})),
+            );
+        };
+        if !pkce::is_valid_verifier(challenge) {
+            return api_error(
+                "Validation errors",
+                Some(
+                    json!({"code_challenge": "code_challenge must be 43 to 128 unreserved characters"}),
+                ),
+            );
+        }
+        let method = match get("code_challenge_method") {
+            Some("S256") => pkce::PkceMethod::S256,
+            Some("plain") | None if self.accepts_plain => pkce::PkceMethod::Plain,
+            _ => {
+                return api_error(
+                    "Validation errors",
+                    Some(json!({"code_challenge_method": "Monerium only supports S256"})),
+                );
+            }
+        };
+
+        let code = random_token();
+        self.issued().codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id: client_id.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                challenge: challenge.to_owned(),
+                method,
+                expires: self.clock.now() + Duration::from_secs(CODE_TTL_SECONDS),
+                used: false,
+            },
+        );
+        let mut reply: Vec<(&str, &str)> = vec![("code", &code)];
+        if let Some(state) = params.get("state") {
+            reply.push(("state", state));
+        }
+        let location = match url::Url::parse(redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut().extend_pairs(reply);
+                url.to_string()
+            }
+            // Only reachable with `redirects-unregistered-uri`: the registered URIs are URLs.
+            Err(_) => {
+                let query: String = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(reply)
+                    .finish();
+                format!("{redirect_uri}?{query}")
+            }
+        };
+        ResponseTemplate::new(302)
+            .insert_header("location", location.as_str())
+            .insert_header("cache-control", "no-store")
+    }
+
+    /// `POST /auth/token`: the three documented grants, parameters in the form body.
+    fn token(&self, request: &Request) -> ResponseTemplate {
+        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
+            Ok(form) => form,
+            Err(repeated) => {
+                return oauth_error(
+                    400,
+                    "invalid_request",
+                    &format!("parameter `{repeated}` is given more than once"),
+                );
+            }
+        };
+        match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => self.exchange_code(&form),
+            Some("refresh_token") => self.refresh(&form),
+            Some("client_credentials") => self.client_credentials(&form),
+            Some(_) => oauth_error(
+                400,
+                "unsupported_grant_type",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
+            ),
+            None => oauth_error(400, "invalid_request", "grant_type is required"),
+        }
+    }
+
+    /// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
+    fn exchange_code(&self, form: &HashMap<String, String>) -> ResponseTemplate {
+        let mut fields = [""; 4];
+        for (slot, name) in
+            fields
+                .iter_mut()
+                .zip(["code", "client_id", "code_verifier", "redirect_uri"])
+        {
+            match form.get(name).filter(|v| !v.is_empty()) {
+                Some(value) => *slot = value,
+                None => return oauth_error(400, "invalid_request", &format!("{name} is required")),
+            }
+        }
+        let [code, client_id, verifier, redirect_uri] = fields;
+        if registered_uris(client_id).is_none() {
+            return api_error(
+                "The client is not authorized to request a token using this method.",
+                None,
+            );
+        }
+        let mut issued = self.issued();
+        let Some(grant) = issued.codes.get_mut(code) else {
+            return oauth_error(400, "invalid_grant", "the authorization code is not valid");
+        };
+        if grant.used && !self.reusable_codes {
+            return oauth_error(
+                400,
+                "invalid_grant",
+                "the authorization code was already used",
+            );
+        }
+        // Consumed by any attempt, so a stolen code cannot be tried against many verifiers.
+        grant.used = true;
+        let problem = if self.clock.now() >= grant.expires {
+            Some("the authorization code expired")
+        } else if grant.client_id != client_id {
+            Some("the authorization code was issued to another client")
+        } else if grant.redirect_uri != redirect_uri {
+            Some("redirect_uri does not match the authorization request")
+        } else if !(self.accepts_wrong_verifier || self.verifier_matches(verifier, grant)) {
+            Some("code_verifier does not match the code_challenge")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return oauth_error(400, "invalid_grant", problem);
+        }
+        self.issue(&mut issued, Subject::User, Some(client_id))
+    }
+
+    /// Tells whether `verifier` is well formed and hashes to the code's challenge.
+    fn verifier_matches(&self, verifier: &str, grant: &CodeGrant) -> bool {
+        pkce::is_valid_verifier(verifier)
+            && credential_eq(
+                pkce::challenge(verifier, grant.method).as_bytes(),
+                grant.challenge.as_bytes(),
+            )
+    }
+
+    /// The `refresh_token` grant: a used refresh token is invalidated (rotation).
+    fn refresh(&self, form: &HashMap<String, String>) -> ResponseTemplate {
+        let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
+        let Some(client_id) = field("client_id") else {
+            return oauth_error(400, "invalid_request", "client_id is required");
+        };
+        let Some(token) = field("refresh_token") else {
+            return oauth_error(400, "invalid_request", "refresh_token is required");
+        };
+        let mut issued = self.issued();
+        let Some(grant) = issued.refresh.get(token) else {
+            return oauth_error(
+                400,
+                "invalid_grant",
+                "the refresh token is not valid or was already used",
+            );
+        };
+        if grant.client_id != client_id {
+            return api_error("Client id must be the same from previous token.", None);
+        }
+        if !self.reusable_refresh {
+            issued.refresh.remove(token);
+        }
+        self.issue(&mut issued, Subject::User, Some(client_id))
+    }
+
+    /// The `client_credentials` grant, the client authenticated in the form body only.
+    fn client_credentials(&self, form: &HashMap<String, String>) -> ResponseTemplate {
+        let id = form
+            .get("client_id")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let secret = form
+            .get("client_secret")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let id_ok = credential_eq(id.as_bytes(), self.cc_client_id.as_bytes());
+        let secret_ok = credential_eq(secret.as_bytes(), self.cc_client_secret.as_bytes());
+        if !(id_ok & secret_ok) || secret.is_empty() {
+            return oauth_error(401, "invalid_client", "Client authentication failed");
+        }
+        self.issue(&mut self.issued(), Subject::Partner, None)
+    }
+
+    /// Issues an access token (and, for a public client, a refresh token bound to it).
+    fn issue(
+        &self,
+        issued: &mut Issued,
+        subject: Subject,
+        refresh_client: Option<&str>,
+    ) -> ResponseTemplate {
+        let access = random_token();
+        issued.access.insert(
+            access.clone(),
+            AccessGrant {
+                subject,
+                expires: self.clock.now() + Duration::from_secs(TOKEN_TTL_SECONDS),
+            },
+        );
+        let mut body = json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_TTL_SECONDS,
+        });
+        if let (Some(client_id), Some(object)) = (refresh_client, body.as_object_mut()) {
+            let refresh = random_token();
+            issued.refresh.insert(
+                refresh.clone(),
+                RefreshGrant {
+                    client_id: client_id.to_owned(),
+                },
+            );
+            object.insert("refresh_token".into(), refresh.into());
+            object.insert("profile".into(), PROFILE_ID.into());
+            object.insert("userId".into(), USER_ID.into());
+        }
+        json_response(200, body)
+            .insert_header("cache-control", "no-store")
+            .insert_header("pragma", "no-cache")
+    }
 }
