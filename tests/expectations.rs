@@ -7,28 +7,24 @@
 //!   cannot run at all (verdict Error, not Fail). [`FIXTURES`] says how each one must end.
 //! - `closed_port.yaml` runs against a port that is bound but not listening, so the kernel refuses
 //!   it: a refused connection must never pass for the timeout of a dropping allowlist.
-//! - [`DEVIATIONS`] runs every real scenario under `scenarios/` against the demo mock with one
+//! - [`DEVIATIONS`] runs every real demo scenario under `scenarios/` against the demo mock with one
 //!   deviation at a time: exactly the listed scenarios fail, saying why; every other one passes.
+//!   The other providers' tables are in `tests/deviations_<provider>.rs`, on the same check.
 //!
 //! Scenarios run concurrently, so each test takes about as long as its longest wait (1 s).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use authconform::exec::MockOptions;
 use authconform::target::SecretSource;
-use authconform::{Plan, PlannedScenario, Runner, ScenarioResult, Target, Verdict, load_plan};
-use futures::future::join_all;
-
-/// How a scenario must end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Pass,
-    Fail,
-    Error,
-}
+use authconform::{Plan, PlannedScenario, Runner, ScenarioResult, Target, Verdict};
+use common::verdicts::{
+    Caught, Kind, assert_deviations_caught, check_case, check_shape, plan, run_all, secret_values,
+};
 
 /// One fixture scenario: how it ends, at which step (0-based), and fragments its message must
 /// contain, in this order.
@@ -337,10 +333,6 @@ const FIXTURES: &[Case] = &[
     ),
 ];
 
-/// A real scenario that must fail under a deviation: trial, failing step (0-based), fragments its
-/// message must contain, in this order.
-type Caught = (&'static str, usize, &'static [&'static str]);
-
 /// Per deviation of the demo mock: the real scenarios that must fail under it; every other real
 /// scenario must still pass.
 const DEVIATIONS: &[(&str, &[Caught])] = &[
@@ -436,11 +428,6 @@ fn real_scenarios_dir() -> PathBuf {
     root().join("scenarios")
 }
 
-fn plan(scenarios: &Path, target: Target) -> Plan {
-    load_plan(&root().join("specs"), scenarios, target)
-        .unwrap_or_else(|errors| panic!("{}", errors.render()))
-}
-
 /// A TCP port on 127.0.0.1 that is bound but not listening: connecting to it is refused, and
 /// nothing else can take the port while the socket is held.
 fn closed_port() -> tokio::net::TcpSocket {
@@ -478,15 +465,15 @@ providers:
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e).render()));
     // Same fake credentials as the embedded mock target, so the fixtures test the same mock.
     assert_eq!(
-        secret_values(&target),
-        secret_values(&Target::mock()),
+        demo_secret_values(&target),
+        demo_secret_values(&Target::mock()),
         "the closed-port target must carry targets/mock.yaml's demo secrets"
     );
     target
 }
 
 /// The demo provider's inline secret values.
-fn secret_values(target: &Target) -> Vec<String> {
+fn demo_secret_values(target: &Target) -> Vec<String> {
     let mut values: Vec<String> = target.providers["demo"]
         .secrets
         .values()
@@ -499,143 +486,11 @@ fn secret_values(target: &Target) -> Vec<String> {
     values
 }
 
-/// Runs every scenario of `plan` concurrently with `deviations`, keyed by trial name.
-async fn run_all(plan: &Plan, deviations: &[&str]) -> BTreeMap<String, ScenarioResult> {
-    let runner = Runner::new(
-        plan.target.clone(),
-        MockOptions {
-            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
-        },
-    );
-    let runner = &runner;
-    join_all(plan.scenarios.iter().map(|s| async move {
-        let result = runner.run(s).await;
-        (result.trial_name.clone(), result)
-    }))
-    .await
-    .into_iter()
-    .collect()
-}
-
 fn find<'a>(plan: &'a Plan, trial: &str) -> &'a Arc<PlannedScenario> {
     plan.scenarios
         .iter()
         .find(|s| s.trial_name() == trial)
         .unwrap_or_else(|| panic!("no scenario `{trial}` in the plan"))
-}
-
-/// Returns where `fragments` fail to appear in `message` in order, if they do not.
-fn missing_fragment(message: &str, fragments: &[&str]) -> Option<String> {
-    let mut rest = message;
-    for fragment in fragments {
-        match rest.find(fragment) {
-            Some(at) => rest = &rest[at + fragment.len()..],
-            None => return Some(format!("{fragment:?} (in order)")),
-        }
-    }
-    None
-}
-
-/// Checks what every verdict must satisfy, whatever the scenario: a Fail names its step
-/// (`step N (name): `) and carries that step's failed checks; an Error is recorded on its step; the
-/// scenario stopped at that step; no secret value appears in the verdict or the step summary.
-fn check_shape(result: &ScenarioResult, secrets: &[String]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let trial = &result.trial_name;
-    let stopped_at = match &result.verdict {
-        Verdict::Fail { step, message } => {
-            match result.steps.get(*step) {
-                Some(s) => {
-                    let prefix = format!("step {} ({}): ", step + 1, s.name);
-                    if !message.starts_with(&prefix) {
-                        problems.push(format!(
-                            "{trial}: message does not start with {prefix:?}: {message:?}"
-                        ));
-                    }
-                    if s.failed.is_empty() {
-                        problems.push(format!(
-                            "{trial}: failing step {step} lists no failed check"
-                        ));
-                    }
-                    for check in &s.failed {
-                        if !message.contains(check.as_str()) {
-                            problems.push(format!(
-                                "{trial}: message omits the failed check {check:?}: {message:?}"
-                            ));
-                        }
-                    }
-                }
-                None => problems.push(format!("{trial}: failing step {step} did not run")),
-            }
-            Some(*step)
-        }
-        Verdict::Error { step, message } => {
-            // The step that could not run says so in the summary (`[ERROR]`, `could not run`),
-            // and the verdict names it as a failure does: `step N (name): <error>`.
-            let named = |s: &authconform::exec::StepResult| {
-                s.error
-                    .as_ref()
-                    .map(|e| format!("step {} ({}): {e}", s.index + 1, s.name))
-            };
-            if let Some(step) = step
-                && result.steps.get(*step).and_then(named).as_ref() != Some(message)
-            {
-                problems.push(format!(
-                    "{trial}: step {step} does not record the error {message:?}:\n{}",
-                    result.step_summary()
-                ));
-            }
-            *step
-        }
-        _ => None,
-    };
-    if let Some(step) = stopped_at
-        && result.steps.len() != step + 1
-    {
-        problems.push(format!(
-            "{trial}: stopped at step {step} but {} steps ran",
-            result.steps.len()
-        ));
-    }
-    let text = format!("{:?}\n{}", result.verdict, result.step_summary());
-    for secret in secrets {
-        if text.contains(secret.as_str()) {
-            problems.push(format!("{trial}: a secret value leaked into {text:?}"));
-        }
-    }
-    problems
-}
-
-/// Checks `result` against a row of a table.
-fn check_case(
-    result: &ScenarioResult,
-    kind: Kind,
-    step: usize,
-    fragments: &[&str],
-) -> Option<String> {
-    let trial = &result.trial_name;
-    let (got_kind, got_step, message) = match &result.verdict {
-        Verdict::Pass => (Kind::Pass, 0, ""),
-        Verdict::Fail { step, message } => (Kind::Fail, *step, message.as_str()),
-        Verdict::Error {
-            step: Some(step),
-            message,
-        } => (Kind::Error, *step, message.as_str()),
-        other => {
-            return Some(format!(
-                "{trial}: expected {kind:?} at step {step}, got {other:?}"
-            ));
-        }
-    };
-    if got_kind != kind || got_step != step {
-        return Some(format!(
-            "{trial}: expected {kind:?} at step {step}, got {:?}\n{}",
-            result.verdict,
-            result.step_summary()
-        ));
-    }
-    missing_fragment(message, fragments)
-        .map(|missing| format!("{trial}: message lacks {missing}: {message:?}"))
 }
 
 #[tokio::test]
@@ -739,67 +594,12 @@ async fn every_real_scenario_passes_on_the_correct_mock() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Runs each deviation's scenarios on its own thread and runtime. On one shared runtime, the
-/// runners' synchronous client builds stall every other runner's requests, eating into the 1 s
-/// windows (see the report on `ClientPool::client`).
+/// Each deviation runs on its own thread and runtime: on one shared runtime, the runners'
+/// synchronous client builds stall every other runner's requests, eating into the 1 s windows (see
+/// the report on `ClientPool::client`).
 #[test]
 fn each_deviation_is_caught_by_exactly_the_expected_scenarios() {
-    let mut known: Vec<&str> = authconform::mock::deviations("demo").to_vec();
-    let mut tabled: Vec<&str> = DEVIATIONS.iter().map(|(d, _)| *d).collect();
-    known.sort_unstable();
-    tabled.sort_unstable();
-    assert_eq!(
-        tabled, known,
-        "DEVIATIONS must list every deviation the demo mock knows"
-    );
-
-    let plan = plan(&real_scenarios_dir(), Target::mock());
-    let secrets = secret_values(&plan.target);
-    let runs: Vec<BTreeMap<String, ScenarioResult>> = std::thread::scope(|scope| {
-        let threads: Vec<_> = DEVIATIONS
-            .iter()
-            .map(|(deviation, _)| {
-                let plan = &plan;
-                scope.spawn(move || {
-                    tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("a runtime")
-                        .block_on(run_all(plan, std::slice::from_ref(deviation)))
-                })
-            })
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().expect("a deviation run panicked"))
-            .collect()
-    });
-
-    let mut problems = Vec::new();
-    for ((deviation, caught_by), results) in DEVIATIONS.iter().zip(&runs) {
-        if !caught_by
-            .iter()
-            .any(|(trial, ..)| results.contains_key(*trial))
-        {
-            problems.push(format!("{deviation}: none of its scenarios exists"));
-        }
-        for result in results.values() {
-            let expected = caught_by
-                .iter()
-                .find(|(trial, ..)| *trial == result.trial_name);
-            let problem = match expected {
-                Some((_, step, fragments)) => check_case(result, Kind::Fail, *step, fragments),
-                None => check_case(result, Kind::Pass, 0, &[]),
-            };
-            problems.extend(problem.map(|p| format!("with `{deviation}`: {p}")));
-            problems.extend(
-                check_shape(result, &secrets)
-                    .into_iter()
-                    .map(|p| format!("with `{deviation}`: {p}")),
-            );
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_deviations_caught("demo", DEVIATIONS);
 }
 
 #[tokio::test]

@@ -74,3 +74,4 @@ pub fn authconform(args: &[&str]) -> Run {
     );
     run
 }
+pub mod verdicts;
