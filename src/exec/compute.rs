@@ -1,5 +1,5 @@
 //! `compute` steps: values derived for later steps — signed and forged JWTs, PKCE values,
-//! We.Platform key hashes, Pledg signatures. Times come from the scenario's clock, so a token
+//! We.Platform key hashes, Pledg signatures, Basic credentials for a header of the scenario's choosing. Times come from the scenario's clock, so a token
 //! signed on the virtual clock expires when the mocks say it does.
 
 use std::time::Duration;
@@ -129,6 +129,14 @@ impl Scope<'_> {
                 };
                 let secret = self.render(&n.secret)?;
                 (pledg::notification_signature(&notification, &secret), false)
+            }
+            ComputeSpec::BasicCredentials(credentials) => {
+                let user = self.render(&credentials.username)?;
+                let password = self.render(&credentials.password)?;
+                let value = crate::auth::basic::header_value(&user, &password)
+                    .map_err(|e| e.to_string())?;
+                let encoded = value.strip_prefix("Basic ").unwrap_or(&value).to_owned();
+                (encoded, true)
             }
         })
     }

@@ -592,6 +592,10 @@ impl Checker<'_> {
                     &n.secret,
                 );
             }
+            ComputeSpec::BasicCredentials(b) => {
+                self.template(&format!("{path}.basic_credentials.username"), &b.username);
+                self.template(&format!("{path}.basic_credentials.password"), &b.password);
+            }
         }
     }
 

@@ -133,11 +133,14 @@ pub enum ComputeSpec {
     PledgSignature(PledgSignatureSpec),
     /// Pledg's notification signature: uppercase hex SHA-256 (public).
     PledgNotificationSignature(PledgNotificationSpec),
+    /// RFC 7617 credentials: base64 of UTF-8 `user-id ":" password`, without the scheme
+    /// (secret), for headers `auth: { basic }` does not write (a misspelt header name).
+    BasicCredentials(BasicAuth),
 }
 
 crate::tagged_enum!(
     ComputeSpec,
-    "one of `jwt_sign`, `jwt_forge`, `pkce_verifier`, `pkce_challenge`, `we_platform_key_hash`, `pledg_signature`, `pledg_notification_signature`"
+    "one of `jwt_sign`, `jwt_forge`, `pkce_verifier`, `pkce_challenge`, `we_platform_key_hash`, `pledg_signature`, `pledg_notification_signature`, `basic_credentials`"
 );
 
 /// A JWT to sign.
