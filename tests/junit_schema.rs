@@ -3,7 +3,7 @@
 //! (Debian package `libxml2-utils`; without it these tests fail, they never pass unchecked).
 //!
 //! It also reads the XML with plain string checks (no XML crate): one `<testcase>` per scenario
-//! that `authconform list` lists, unique `name`s, `classname` = `demo.<file>`, and the verdict
+//! that `authconform list` lists, unique `name`s, `classname` = `<provider>.<file>`, and the verdict
 //! elements: `<failure>` for an unmet expectation, `<error>` for a scenario that could not run
 //! (DNS failure), `<skipped>` with its reason. The failing and skipping runs use fixtures under
 //! `tests/fixtures/canary/`, one with markup, `]]>` and control characters in its messages.
@@ -184,10 +184,14 @@ fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
             "name `{}` is not provider::file::id",
             case.name
         );
-        assert_eq!(parts[0], "demo", "{}", case.name);
+        assert!(
+            !parts[0].is_empty() && parts[0].chars().all(|c| c.is_ascii_lowercase()),
+            "provider of {}",
+            case.name
+        );
         assert_eq!(
             case.classname,
-            format!("demo.{}", parts[1]),
+            format!("{}.{}", parts[0], parts[1]),
             "classname of {}",
             case.name
         );
@@ -196,7 +200,7 @@ fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
                 && parts[1]
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-            "classname `{}` is not demo.<file>",
+            "classname `{}` is not <provider>.<file>",
             case.classname
         );
     }
@@ -207,25 +211,49 @@ fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
         "the report's cases are the listed scenarios\n{}",
         run.dump()
     );
-    let suite = start_tag(&run.junit, "testsuite").expect("a <testsuite>");
-    let count = |element: &str| {
-        cases
+    // One suite per provider (`authconform.<provider>`), counting that provider's cases.
+    let mut suites = Vec::new();
+    let mut rest = run.junit.as_str();
+    while let Some(suite) = start_tag(rest, "testsuite") {
+        suites.push(suite);
+        let at = rest.find(suite).unwrap_or_default() + suite.len();
+        rest = &rest[at..];
+    }
+    assert!(!suites.is_empty(), "no <testsuite>\n{}", run.dump());
+    let mut counted = 0;
+    for suite in suites {
+        let name = attribute(suite, "name").unwrap_or_default();
+        let provider = name
+            .strip_prefix("authconform.")
+            .unwrap_or_else(|| panic!("suite name `{name}` is not authconform.<provider>"));
+        let own: Vec<&Case> = cases
             .iter()
-            .filter(|c| c.content.contains(&format!("<{element} ")))
-            .count()
-            .to_string()
-    };
+            .filter(|c| c.name.starts_with(&format!("{provider}::")))
+            .collect();
+        let count = |element: &str| {
+            own.iter()
+                .filter(|c| c.content.contains(&format!("<{element} ")))
+                .count()
+                .to_string()
+        };
+        assert_eq!(
+            attribute(suite, "tests"),
+            Some(own.len().to_string()),
+            "{suite}"
+        );
+        assert_eq!(
+            attribute(suite, "failures"),
+            Some(count("failure")),
+            "{suite}"
+        );
+        assert_eq!(attribute(suite, "errors"), Some(count("error")), "{suite}");
+        counted += own.len();
+    }
     assert_eq!(
-        attribute(suite, "tests"),
-        Some(cases.len().to_string()),
-        "{suite}"
+        counted,
+        cases.len(),
+        "every case is in its provider's suite"
     );
-    assert_eq!(
-        attribute(suite, "failures"),
-        Some(count("failure")),
-        "{suite}"
-    );
-    assert_eq!(attribute(suite, "errors"), Some(count("error")), "{suite}");
     cases
 }
 
@@ -324,7 +352,10 @@ fn skipped_scenarios_are_skipped_elements_with_their_reason() {
             .unwrap_or_else(|| panic!("{} is not <skipped>\n{}", case.name, run.dump()));
         let reason = attribute(tag, "message").unwrap_or_default();
         assert!(
-            reason.contains("does not configure provider `demo`"),
+            reason.contains(&format!(
+                "does not configure provider `{}`",
+                case.name.split("::").next().unwrap_or_default()
+            )),
             "{}: skip reason `{reason}`",
             case.name
         );
