@@ -21,12 +21,12 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         &[
             (
                 "electrum::allowlist::unlisted-source-times-out-on-the-api",
-                0,
+                1,
                 ANSWERED,
             ),
             (
                 "electrum::allowlist::unlisted-source-times-out-on-the-token-host",
-                0,
+                1,
                 ANSWERED,
             ),
             (

@@ -63,12 +63,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use rand::RngCore;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path, path_regex};
+use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
@@ -129,9 +129,12 @@ const USER_ID: &str = "5b3c8e2a-7d41-4f0a-9c6e-1a2b3c4d5e6f";
 const ALLOWLISTED: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Starts the Electrum provider.
+///
+/// Both hosts share one wiremock server behind two fronts; each route matches only the `Host`
+/// its front was reached by, so a path of one host is unknown (404) on the other, as with two
+/// servers, at half the threads.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let auth_server = MockServer::builder().start().await;
-    let api_server = MockServer::builder().start().await;
+    let server = MockServer::builder().start().await;
     let answers_unallowlisted = config.deviates("answers-unallowlisted");
     let policy: front::PolicyFn = if answers_unallowlisted {
         Arc::new(|_| SourcePolicy::Allow)
@@ -144,15 +147,14 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             }
         })
     };
-    let auth = front::start(*auth_server.address(), policy.clone())
+    let auth = front::start(*server.address(), policy.clone())
         .await
         .map_err(|e| format!("cannot start the front of host `auth`: {e}"))?;
-    let api = front::start(*api_server.address(), policy)
+    let api = front::start(*server.address(), policy)
         .await
         .map_err(|e| format!("cannot start the front of host `api`: {e}"))?;
 
-    let access_key = SigningKey::rs256_pem(jwt::TEST_RS256_PRIVATE_PEM)
-        .map_err(|e| format!("cannot load the realm signing key: {e}"))?;
+    let access_key = realm_key()?;
     let mut refresh_secret = [0u8; 32];
     rand::rng().fill_bytes(&mut refresh_secret);
     let refresh_key = SigningKey::hs256(&refresh_secret);
@@ -178,6 +180,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         omits_no_store: config.deviates("omits-no-store"),
     });
     Mock::given(method("POST"))
+        .and(header("host", auth.addr().to_string().as_str()))
         .and(path_regex(
             r"^/auth/realms/[^/]+/protocol/openid-connect/token$",
         ))
@@ -185,28 +188,34 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             electrum: state.clone(),
             route: Route::Token,
         })
-        .mount(&auth_server)
+        .mount(&server)
         .await;
     Mock::given(method("GET"))
+        .and(header("host", api.addr().to_string().as_str()))
         .and(path("/moneytransfer/v2/orders"))
         .respond_with(Handler {
             electrum: state,
             route: Route::Orders,
         })
-        .mount(&api_server)
+        .mount(&server)
         .await;
     Ok(RunningMock {
         hosts: HashMap::from([
             ("auth".to_owned(), auth.url()),
             ("api".to_owned(), api.url()),
         ]),
-        _servers: vec![
-            Box::new(auth),
-            Box::new(api),
-            Box::new(auth_server),
-            Box::new(api_server),
-        ],
+        _servers: vec![Box::new(auth), Box::new(api), Box::new(server)],
     })
+}
+
+/// Returns the realm's RS256 signing key (the built-in test key), parsed once per process.
+fn realm_key() -> Result<SigningKey, String> {
+    static KEY: OnceLock<Result<SigningKey, String>> = OnceLock::new();
+    KEY.get_or_init(|| {
+        SigningKey::rs256_pem(jwt::TEST_RS256_PRIVATE_PEM)
+            .map_err(|e| format!("cannot load the realm signing key: {e}"))
+    })
+    .clone()
 }
 
 struct Electrum {
@@ -818,6 +827,140 @@ mod tests {
         )
         .unwrap();
         (access, refresh)
+    }
+
+    async fn started(deviations: &[&str]) -> RunningMock {
+        let secrets = [
+            ("username", "user"),
+            ("password", "pass"),
+            ("client_id", "client"),
+            ("client_secret", "secret"),
+        ];
+        start(MockConfig {
+            clock: Arc::new(VirtualClock::new()),
+            secrets: secrets
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hosts_keep_their_own_paths_and_unknown_realms_are_404() {
+        let mock = started(&[]).await;
+        let (auth, api) = (mock.url("auth").unwrap(), mock.url("api").unwrap());
+        let client = reqwest::Client::new();
+        let token_path = format!("/auth/realms/{REALM}/protocol/openid-connect/token");
+        let form =
+            "grant_type=password&username=user&password=pass&client_id=client&client_secret=secret";
+        let post = |url: String| {
+            client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+        };
+        let ok = post(format!("{auth}{token_path}")).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.headers()["cache-control"], "no-store");
+        // The token endpoint is not on the API host, nor the API on the token host.
+        assert_eq!(
+            post(format!("{api}{token_path}")).await.unwrap().status(),
+            404
+        );
+        let lookup = client
+            .get(format!("{auth}/moneytransfer/v2/orders?receiverId=1"))
+            .basic_auth("user", Some("pass"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(lookup.status(), 404);
+        let unknown = post(format!(
+            "{auth}/auth/realms/Other-Realm/protocol/openid-connect/token"
+        ))
+        .await
+        .unwrap();
+        assert_eq!(unknown.status(), 404);
+        assert_eq!(
+            unknown.text().await.unwrap(),
+            r#"{"error":"Realm does not exist"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn keycloak_client_and_request_errors() {
+        let mock = started(&[]).await;
+        let url = format!(
+            "{}/auth/realms/{REALM}/protocol/openid-connect/token",
+            mock.url("auth").unwrap()
+        );
+        let client = reqwest::Client::new();
+        let send = |body: &'static str, basic: Option<(&'static str, &'static str)>| {
+            let mut request = client
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some((id, secret)) = basic {
+                request = request.basic_auth(id, Some(secret));
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let no_store = response.headers().get("cache-control").is_some();
+                let challenge = response.headers().get("www-authenticate").is_some();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                (
+                    status,
+                    body["error"].as_str().unwrap_or("").to_owned(),
+                    no_store,
+                    challenge,
+                )
+            }
+        };
+        let user = "grant_type=password&username=user&password=pass";
+        // Basic client authentication is accepted too.
+        assert_eq!(send(user, Some(("client", "secret"))).await.0, 200);
+        assert_eq!(
+            send(user, Some(("client", "wrong"))).await,
+            (401, "unauthorized_client".into(), true, false)
+        );
+        assert_eq!(
+            send("grant_type=password&username=user&password=pass&client_id=client&client_secret=secret&scope=a&scope=b", None).await.1,
+            "invalid_request"
+        );
+        assert_eq!(
+            send(
+                "grant_type=password&password=pass&client_id=client&client_secret=secret",
+                None
+            )
+            .await,
+            (401, "invalid_request".into(), true, false)
+        );
+        assert_eq!(
+            send(
+                "grant_type=refresh_token&client_id=client&client_secret=secret",
+                None
+            )
+            .await,
+            (400, "invalid_request".into(), true, false)
+        );
+        assert_eq!(
+            send(
+                "grant_type=client_credentials&client_id=client&client_secret=secret",
+                None
+            )
+            .await
+            .1,
+            "unauthorized_client"
+        );
+        // Unknown grant types are refused before the client is even looked at.
+        assert_eq!(
+            send("grant_type=urn:x", None).await,
+            (400, "unsupported_grant_type".into(), true, false)
+        );
     }
 
     #[test]
