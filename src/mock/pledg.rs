@@ -119,8 +119,14 @@ const MAX_AMOUNT_CENTS: i64 = 1_000_000;
 const REQUIRED_STRINGS: &[&str] = &["email", "firstName", "lastName", "reference", "title"];
 
 /// Notification fields covered by the signature, as documented.
-const SIGNED_NOTIFICATION_FIELDS: &[&str] =
-    &["created_at", "error", "id", "reference", "sandbox", "status"];
+const SIGNED_NOTIFICATION_FIELDS: &[&str] = &[
+    "created_at",
+    "error",
+    "id",
+    "reference",
+    "sandbox",
+    "status",
+];
 
 /// Starts the Pledg provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
@@ -159,7 +165,11 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             Route::CreditByTransfer,
         ),
         ("GET", r"^/api/merchants/me$", Route::Merchant),
-        ("GET", r"^/api/payment_by_transfer$", Route::PaymentByTransfer),
+        (
+            "GET",
+            r"^/api/payment_by_transfer$",
+            Route::PaymentByTransfer,
+        ),
     ];
     for (verb, route_path, route) in routes {
         mount(&back, &state, verb, route_path, route).await;
@@ -741,7 +751,11 @@ mod tests {
             let signed = notification_signature(&notification, "SECRET", signing);
             assert_ne!(signed, VECTOR, "{signing:?}");
             assert_eq!(signed.len(), 64);
-            assert!(signed.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+            assert!(
+                signed
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            );
         }
     }
 
