@@ -55,7 +55,9 @@
 //! it. Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::future::Future as _;
+use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::SystemTime;
 
 use aws_lc_rs::hmac;
@@ -147,7 +149,6 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         token_key,
         clock: config.clock.clone(),
         notification,
-        credits: Mutex::new(Vec::new()),
         accepts_expired: config.deviates("accepts-expired-tokens"),
         accepts_any_grant: config.deviates("accepts-any-grant-type"),
         accepts_any_password: config.deviates("accepts-any-dashboard-password"),
@@ -198,10 +199,33 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         _servers: vec![
             Box::new(back_front),
             Box::new(receiver_front),
-            Box::new(back),
-            Box::new(receiver),
+            Box::new(Unconstrained(Some(back))),
+            Box::new(Unconstrained(Some(receiver))),
         ],
     })
+}
+
+/// A wiremock server dropped with tokio's cooperative budget lifted.
+///
+/// `MockServer`'s `Drop` waits for an async lock through a nested executor. When the scenario
+/// ends inside a tokio task (or `block_on`) that has spent its cooperative budget, as when many
+/// scenarios are driven by one future, tokio answers every poll of that lock with "not ready"
+/// and an immediate wake-up, and the nested executor spins forever. With the budget lifted for
+/// the drop, the lock is acquired as soon as it is free.
+struct Unconstrained(Option<MockServer>);
+
+impl Drop for Unconstrained {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            let mut dropping = std::pin::pin!(tokio::task::unconstrained(async move {
+                drop(server);
+            }));
+            // The future holds no await point, so its first poll completes it.
+            let _ = dropping
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()));
+        }
+    }
 }
 
 /// Mounts `route` for `verb` on the paths `route_path` (a regex) matches.
@@ -233,8 +257,6 @@ struct Pledg {
     clock: Arc<VirtualClock>,
     /// The standard notification delivered for [`NOTIFICATION_REFERENCE`].
     notification: Value,
-    /// Amounts credited back by transfer, in order.
-    credits: Mutex<Vec<i64>>,
     accepts_expired: bool,
     accepts_any_grant: bool,
     accepts_any_password: bool,
@@ -343,10 +365,6 @@ fn single_params<'a>(
 }
 
 impl Pledg {
-    fn credits(&self) -> MutexGuard<'_, Vec<i64>> {
-        self.credits.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn now_unix(&self) -> u64 {
         unix_seconds(self.clock.now())
     }
@@ -451,7 +469,6 @@ impl Pledg {
         let Some(amount) = amount else {
             return invalid_request("The provided property amount_cents is invalid");
         };
-        self.credits().push(amount);
         json_response(
             200,
             json!({
@@ -843,7 +860,6 @@ mod tests {
             token_key: [7; 32],
             clock: Arc::new(VirtualClock::new()),
             notification: Value::Null,
-            credits: Mutex::new(Vec::new()),
             accepts_expired: false,
             accepts_any_grant: false,
             accepts_any_password: false,
