@@ -3,7 +3,7 @@
 //! (Debian package `libxml2-utils`; without it these tests fail, they never pass unchecked).
 //!
 //! It also reads the XML with plain string checks (no XML crate): one `<testcase>` per scenario
-//! that `authconform list` lists, unique `name`s, `classname` = `demo.<file>`, and the verdict
+//! that `authconform list` lists, unique `name`s, `classname` = `<provider>.<file>`, and the verdict
 //! elements: `<failure>` for an unmet expectation, `<error>` for a scenario that could not run
 //! (DNS failure), `<skipped>` with its reason. The failing and skipping runs use fixtures under
 //! `tests/fixtures/canary/`, one with markup, `]]>` and control characters in its messages.
@@ -127,6 +127,19 @@ fn start_tag<'a>(xml: &'a str, element: &str) -> Option<&'a str> {
     Some(&xml[start..end])
 }
 
+/// The start tags of every `<element ` in `xml`, without their final `>`.
+fn start_tags<'a>(xml: &'a str, element: &str) -> Vec<&'a str> {
+    let mut tags = Vec::new();
+    let mut rest = xml;
+    while let Some(tag) = start_tag(rest, element) {
+        tags.push(tag);
+        // `tag` is a slice of `rest`: continue after it.
+        let end = tag.as_ptr() as usize - rest.as_ptr() as usize + tag.len();
+        rest = &rest[end..];
+    }
+    tags
+}
+
 /// Splits the report into its test cases.
 fn testcases(xml: &str) -> Vec<Case> {
     let mut cases = Vec::new();
@@ -184,19 +197,20 @@ fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
             "name `{}` is not provider::file::id",
             case.name
         );
-        assert_eq!(parts[0], "demo", "{}", case.name);
         assert_eq!(
             case.classname,
-            format!("demo.{}", parts[1]),
+            format!("{}.{}", parts[0], parts[1]),
             "classname of {}",
             case.name
         );
         assert!(
-            !parts[1].is_empty()
-                && parts[1]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-            "classname `{}` is not demo.<file>",
+            parts[..2].iter().all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            }),
+            "classname `{}` is not <provider>.<file>",
             case.classname
         );
     }
@@ -207,25 +221,41 @@ fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
         "the report's cases are the listed scenarios\n{}",
         run.dump()
     );
-    let suite = start_tag(&run.junit, "testsuite").expect("a <testsuite>");
-    let count = |element: &str| {
-        cases
+    // One suite per provider (`authconform.<provider>`), counting that provider's cases.
+    let suites = start_tags(&run.junit, "testsuite");
+    assert!(!suites.is_empty(), "no <testsuite>\n{}", run.dump());
+    let mut counted = 0;
+    for suite in suites {
+        let name = attribute(suite, "name").unwrap_or_default();
+        let provider = name.strip_prefix("authconform.").unwrap_or(&name);
+        let own: Vec<&Case> = cases
             .iter()
-            .filter(|c| c.content.contains(&format!("<{element} ")))
-            .count()
-            .to_string()
-    };
+            .filter(|c| c.name.starts_with(&format!("{provider}::")))
+            .collect();
+        let count = |element: &str| {
+            own.iter()
+                .filter(|c| c.content.contains(&format!("<{element} ")))
+                .count()
+                .to_string()
+        };
+        assert_eq!(
+            attribute(suite, "tests"),
+            Some(own.len().to_string()),
+            "{suite}"
+        );
+        assert_eq!(
+            attribute(suite, "failures"),
+            Some(count("failure")),
+            "{suite}"
+        );
+        assert_eq!(attribute(suite, "errors"), Some(count("error")), "{suite}");
+        counted += own.len();
+    }
     assert_eq!(
-        attribute(suite, "tests"),
-        Some(cases.len().to_string()),
-        "{suite}"
+        counted,
+        cases.len(),
+        "every case is in its provider's suite"
     );
-    assert_eq!(
-        attribute(suite, "failures"),
-        Some(count("failure")),
-        "{suite}"
-    );
-    assert_eq!(attribute(suite, "errors"), Some(count("error")), "{suite}");
     cases
 }
 
@@ -323,8 +353,9 @@ fn skipped_scenarios_are_skipped_elements_with_their_reason() {
         let tag = start_tag(&case.content, "skipped")
             .unwrap_or_else(|| panic!("{} is not <skipped>\n{}", case.name, run.dump()));
         let reason = attribute(tag, "message").unwrap_or_default();
+        let provider = case.name.split("::").next().unwrap_or_default();
         assert!(
-            reason.contains("does not configure provider `demo`"),
+            reason.contains(&format!("does not configure provider `{provider}`")),
             "{}: skip reason `{reason}`",
             case.name
         );
