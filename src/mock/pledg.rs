@@ -45,7 +45,7 @@
 //!   `paymentNotificationUrl`. The `notifications` host stands in for the merchant's receiver
 //!   and shows the one notification Pledg delivered for [`NOTIFICATION_REFERENCE`], signed with the
 //!   merchant secret: uppercase hex SHA-256 of `created_at`, `error`, `id`, `reference`, `sandbox`
-//!   and `status`, sorted, written `key=value` and joined with the secret ([`notification_signature`],
+//!   and `status`, sorted, written `key=value` and joined with the secret (`notification_signature`,
 //!   written here independently of the runner's `pledg_notification_signature`).
 //!
 //! [`MERCHANT_UID`], [`PURCHASE_UID`] and [`NOTIFICATION_REFERENCE`] mirror the `pledg` variables
@@ -738,6 +738,27 @@ mod tests {
         .as_object()
         .cloned()
         .unwrap_or_default()
+    }
+
+    #[test]
+    fn constants_mirror_the_mock_target() {
+        let target = crate::Target::mock();
+        let variables = target
+            .providers
+            .get("pledg")
+            .map(|p| p.variables.clone())
+            .unwrap_or_default();
+        for (name, value) in [
+            ("merchant_uid", MERCHANT_UID),
+            ("purchase_uid", PURCHASE_UID),
+            ("notification_reference", NOTIFICATION_REFERENCE),
+        ] {
+            assert_eq!(
+                variables.get(name).map(String::as_str),
+                Some(value),
+                "{name}"
+            );
+        }
     }
 
     #[test]
