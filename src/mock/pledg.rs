@@ -1,14 +1,901 @@
-//! The embedded pledg mock (being written).
+//! The Pledg provider (split and deferred payments): client-credentials access tokens obtained
+//! with HTTP Basic, dashboard credentials as Basic, signed purchase parameters (an HS256 JWT in a
+//! single `signature` parameter) and the signed standard payment notification. Its requirements
+//! are in `specs/pledg.yaml`.
+//!
+//! Two hosts, both open to every source (Pledg documents no allowlist):
+//!
+//! ```text
+//! back
+//! POST /api/token                          Basic base64(api_key:api_secret),   200 {access_token,
+//!                                            grant_type=client_credentials       token_type: Bearer,
+//!                                                                                expires_in: 600}
+//!                                                                             | 401 invalid_client
+//!                                                                             | 400 unsupported_grant_type
+//! POST /api/purchases/{uid}/credit_by_transfer  Bearer, {"amount_cents": n}    200 | 401 + Bearer challenge
+//! GET  /api/merchants/me                   Basic dashboard email:password      200 {uid, …} | 401 + Basic challenge
+//! GET  /api/payment_by_transfer            signature=<HS256 JWT over           200 {purchase: {uid, reference, …}}
+//!                                            {data: params, exp?}>            | 400 {type: invalid_request_error, message}
+//! notifications
+//! GET  /notifications/{reference}          (none)                              200 the standard notification | 404
+//! ```
+//!
+//! - **Access tokens** are HS256 JWTs signed with a key drawn at start, carrying `exp` 600 s after
+//!   issue on the scenario's [`VirtualClock`]. The token endpoint authenticates the client first
+//!   (both parts of the Basic credentials compared, always), then requires `grant_type` to be
+//!   exactly `client_credentials`. Error bodies follow RFC 6749 §5.2 and a failed client
+//!   authentication carries a `WWW-Authenticate: Basic` challenge (§5.2 requires it when the
+//!   client used the `Authorization` header); Pledg documents neither.
+//! - **Bearer routes** answer 401 with `WWW-Authenticate: Bearer realm="pledg"`, plus
+//!   `error="invalid_token"` when a token was presented (RFC 6750 §3.1), before looking at the
+//!   purchase, so a caller without a token learns nothing about which purchases exist.
+//! - **Dashboard Basic**: `GET /api/merchants/me` (the path is the mock's choice; Pledg documents
+//!   that "some endpoints" take these credentials, not which) answers the merchant [`MERCHANT_UID`]
+//!   to the dashboard email and password, and 401 with a Basic challenge to anything else.
+//! - **Signed parameters**: the merchant runs in "signature required" mode, as the direct call
+//!   of the Pledg back requires. `GET /api/payment_by_transfer` takes one parameter, `signature`,
+//!   an HS256 JWT whose `data` claim holds the purchase parameters (`merchantUid`, `amountCents`,
+//!   `email`, `firstName`, `lastName`, `reference`, `title`), verified with the merchant secret and
+//!   its optional `exp` read on the scenario's clock. Parameters sent in the clear beside a
+//!   signature are ignored: only signed values are used. Refusals are 400 with the plugin's
+//!   documented error object `{type: "invalid_request_error", message}`; method, status and the
+//!   success body (the documented transfer-mode result `{purchase: {uid, reference}}`) are the
+//!   mock's choices.
+//! - **Notifications**: Pledg signs the standard payment notification it POSTs to the merchant's
+//!   `paymentNotificationUrl`. The `notifications` host stands in for the merchant's receiver
+//!   and shows the one notification Pledg delivered for [`NOTIFICATION_REFERENCE`], signed with the
+//!   merchant secret: uppercase hex SHA-256 of `created_at`, `error`, `id`, `reference`, `sandbox`
+//!   and `status`, sorted, written `key=value` and joined with the secret (`notification_signature`,
+//!   written here independently of the runner's `pledg_notification_signature`).
+//!
+//! [`MERCHANT_UID`], [`PURCHASE_UID`] and [`NOTIFICATION_REFERENCE`] mirror the `pledg` variables
+//! of `targets/mock.yaml`, because a mock is given secrets but not variables.
+//!
+//! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios catch
+//! it. Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 
-use super::{MockConfig, RunningMock};
+use std::collections::HashMap;
+use std::future::Future as _;
+use std::sync::Arc;
+use std::task::{Context, Waker};
+use std::time::SystemTime;
 
-/// The mock's hosts.
-pub const HOSTS: &[&str] = &["back"];
+use aws_lc_rs::hmac;
+use rand::RngCore;
+use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use super::front::{self, SourcePolicy};
+use super::{MockConfig, RunningMock, credential_eq};
+use crate::auth::basic;
+use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
+use crate::clock::VirtualClock;
+
+/// The Pledg mock's hosts: Pledg's API, and the merchant's notification receiver.
+pub const HOSTS: &[&str] = &["back", "notifications"];
 
 /// Deviations from the documented behaviour, for tests proving the scenarios catch them.
-pub const DEVIATIONS: &[&str] = &[];
+///
+/// - `accepts-expired-tokens`: access tokens keep working after their 600 s.
+/// - `accepts-any-grant-type`: `/api/token` issues a token for any `grant_type` value.
+/// - `accepts-any-dashboard-password`: the dashboard Basic check compares the email only.
+/// - `accepts-unsigned-parameters`: `/api/payment_by_transfer` takes parameters in the clear
+///   when no `signature` is given ("signature required" switched off).
+/// - `ignores-signature-expiry`: a signature past its `exp` is still accepted.
+/// - `accepts-alg-none-signature`: a `signature` JWT with `alg: none` is accepted unverified.
+/// - `lowercase-notification-signature`: the notification signature is lowercase hex.
+/// - `hmac-notification-signature`: the notification signature is an HMAC-SHA256 keyed by the
+///   secret over the fields joined with `&`, not the documented plain SHA-256.
+/// - `signs-every-notification-field`: `additional_data` and `metadata` are signed too.
+pub const DEVIATIONS: &[&str] = &[
+    "accepts-expired-tokens",
+    "accepts-any-grant-type",
+    "accepts-any-dashboard-password",
+    "accepts-unsigned-parameters",
+    "ignores-signature-expiry",
+    "accepts-alg-none-signature",
+    "lowercase-notification-signature",
+    "hmac-notification-signature",
+    "signs-every-notification-field",
+];
 
-/// Starts the mock.
-pub async fn start(_config: MockConfig) -> Result<RunningMock, String> {
-    Err("the pledg mock is not written yet".into())
+/// Access-token lifetime, in seconds (`expires_in`).
+pub const TOKEN_TTL_SECONDS: u64 = 600;
+
+/// The merchant the target's credentials belong to (`merchant_uid` in `targets/mock.yaml`).
+pub const MERCHANT_UID: &str = "mer_7f3a9c0d";
+
+/// The merchant's purchase paid by transfer (`purchase_uid` in `targets/mock.yaml`).
+pub const PURCHASE_UID: &str = "pur_2b8e41aa";
+
+/// The purchase whose standard notification was delivered (`notification_reference` in
+/// `targets/mock.yaml`).
+pub const NOTIFICATION_REFERENCE: &str = "PLEDG_1086986786391";
+
+/// Largest documented `amountCents`.
+const MAX_AMOUNT_CENTS: i64 = 1_000_000;
+
+/// Purchase parameters the documentation lists as required (the callbacks aside).
+const REQUIRED_STRINGS: &[&str] = &["email", "firstName", "lastName", "reference", "title"];
+
+/// Notification fields covered by the signature, as documented.
+const SIGNED_NOTIFICATION_FIELDS: &[&str] = &[
+    "created_at",
+    "error",
+    "id",
+    "reference",
+    "sandbox",
+    "status",
+];
+
+/// Starts the Pledg provider.
+pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
+    let mut token_key = [0u8; 32];
+    rand::rng().fill_bytes(&mut token_key);
+    let merchant_secret = config.secret("merchant_secret")?;
+    let notification = delivered_notification(
+        config.clock.now(),
+        &merchant_secret,
+        NotificationSigning::from_config(&config),
+    );
+    let state = Arc::new(Pledg {
+        api_key: config.secret("api_key")?,
+        api_secret: config.secret("api_secret")?,
+        dashboard_email: config.secret("dashboard_email")?,
+        dashboard_password: config.secret("dashboard_password")?,
+        merchant_secret,
+        token_key,
+        clock: config.clock.clone(),
+        notification,
+        accepts_expired: config.deviates("accepts-expired-tokens"),
+        accepts_any_grant: config.deviates("accepts-any-grant-type"),
+        accepts_any_password: config.deviates("accepts-any-dashboard-password"),
+        accepts_unsigned: config.deviates("accepts-unsigned-parameters"),
+        ignores_signature_expiry: config.deviates("ignores-signature-expiry"),
+        accepts_alg_none: config.deviates("accepts-alg-none-signature"),
+    });
+
+    let back = MockServer::builder().start().await;
+    let routes: [(&str, &str, Route); 4] = [
+        ("POST", r"^/api/token$", Route::Token),
+        (
+            "POST",
+            r"^/api/purchases/[^/]+/credit_by_transfer$",
+            Route::CreditByTransfer,
+        ),
+        ("GET", r"^/api/merchants/me$", Route::Merchant),
+        (
+            "GET",
+            r"^/api/payment_by_transfer$",
+            Route::PaymentByTransfer,
+        ),
+    ];
+    for (verb, route_path, route) in routes {
+        mount(&back, &state, verb, route_path, route).await;
+    }
+    let receiver = MockServer::builder().start().await;
+    mount(
+        &receiver,
+        &state,
+        "GET",
+        r"^/notifications/[^/]+$",
+        Route::Notification,
+    )
+    .await;
+
+    let back_front = front::start(*back.address(), Arc::new(|_| SourcePolicy::Allow))
+        .await
+        .map_err(|e| format!("cannot start the front of host `back`: {e}"))?;
+    let receiver_front = front::start(*receiver.address(), Arc::new(|_| SourcePolicy::Allow))
+        .await
+        .map_err(|e| format!("cannot start the front of host `notifications`: {e}"))?;
+    Ok(RunningMock {
+        hosts: HashMap::from([
+            ("back".to_owned(), back_front.url()),
+            ("notifications".to_owned(), receiver_front.url()),
+        ]),
+        _servers: vec![
+            Box::new(back_front),
+            Box::new(receiver_front),
+            Box::new(Unconstrained(Some(back))),
+            Box::new(Unconstrained(Some(receiver))),
+        ],
+    })
+}
+
+/// A wiremock server dropped with tokio's cooperative budget lifted.
+///
+/// `MockServer`'s `Drop` waits for an async lock through a nested executor. When the scenario
+/// ends inside a tokio task (or `block_on`) that has spent its cooperative budget, as when many
+/// scenarios are driven by one future, tokio answers every poll of that lock with "not ready"
+/// and an immediate wake-up, and the nested executor spins forever. With the budget lifted for
+/// the drop, the lock is acquired as soon as it is free.
+struct Unconstrained(Option<MockServer>);
+
+impl Drop for Unconstrained {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            let mut dropping = std::pin::pin!(tokio::task::unconstrained(async move {
+                drop(server);
+            }));
+            // The future holds no await point, so its first poll completes it.
+            let _ = dropping
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()));
+        }
+    }
+}
+
+/// Mounts `route` for `verb` on the paths `route_path` (a regex) matches.
+async fn mount(
+    server: &MockServer,
+    pledg: &Arc<Pledg>,
+    verb: &str,
+    route_path: &str,
+    route: Route,
+) {
+    Mock::given(method(verb))
+        .and(path_regex(route_path))
+        .respond_with(Handler {
+            pledg: pledg.clone(),
+            route,
+        })
+        .mount(server)
+        .await;
+}
+
+struct Pledg {
+    api_key: String,
+    api_secret: String,
+    dashboard_email: String,
+    dashboard_password: String,
+    merchant_secret: String,
+    /// Signs and verifies the access tokens this mock issues.
+    token_key: [u8; 32],
+    clock: Arc<VirtualClock>,
+    /// The standard notification delivered for [`NOTIFICATION_REFERENCE`].
+    notification: Value,
+    accepts_expired: bool,
+    accepts_any_grant: bool,
+    accepts_any_password: bool,
+    accepts_unsigned: bool,
+    ignores_signature_expiry: bool,
+    accepts_alg_none: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Route {
+    Token,
+    CreditByTransfer,
+    Merchant,
+    PaymentByTransfer,
+    Notification,
+}
+
+struct Handler {
+    pledg: Arc<Pledg>,
+    route: Route,
+}
+
+impl Respond for Handler {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &self.pledg;
+        match self.route {
+            Route::Token => pledg.token(request),
+            Route::CreditByTransfer => pledg.credit_by_transfer(request),
+            Route::Merchant => pledg.merchant(request),
+            Route::PaymentByTransfer => pledg.payment_by_transfer(request),
+            Route::Notification => pledg.notification(request),
+        }
+    }
+}
+
+fn json_response(status: u16, body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
+}
+
+/// An RFC 6749 §5.2 error body, uncacheable as §5.1 asks of token responses.
+fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate {
+    json_response(
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+    .insert_header("cache-control", "no-store")
+    .insert_header("pragma", "no-cache")
+}
+
+/// The plugin's documented error object, as the signed-parameters entry point answers it.
+fn invalid_request(message: &str) -> ResponseTemplate {
+    json_response(
+        400,
+        json!({"type": "invalid_request_error", "message": message}),
+    )
+}
+
+/// The 401 of a Basic-protected route.
+fn basic_challenge(body: Value) -> ResponseTemplate {
+    json_response(401, body).insert_header(
+        "www-authenticate",
+        "Basic realm=\"pledg\", charset=\"UTF-8\"",
+    )
+}
+
+fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
+fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Returns the bearer token of the `Authorization` header, if it carries one.
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Decodes the Basic credentials of a request; `None` when absent or malformed.
+fn basic_credentials(request: &Request) -> Option<(String, String)> {
+    request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic::decode)
+}
+
+/// Collects parameters, refusing any given twice; `Err` names the first repeat.
+fn single_params<'a>(
+    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> Result<HashMap<String, String>, String> {
+    let mut params = HashMap::new();
+    for (key, value) in pairs {
+        if params.insert(key.to_string(), value.into_owned()).is_some() {
+            return Err(key.into_owned());
+        }
+    }
+    Ok(params)
+}
+
+impl Pledg {
+    fn now_unix(&self) -> u64 {
+        unix_seconds(self.clock.now())
+    }
+
+    /// Tells whether the request carries `user`:`password` as Basic credentials, comparing both
+    /// parts always so timing does not tell which one was wrong.
+    fn basic_matches(&self, request: &Request, user: &str, password: &str) -> (bool, bool) {
+        let (given_user, given_password) = basic_credentials(request).unwrap_or_default();
+        let user_ok = credential_eq(given_user.as_bytes(), user.as_bytes());
+        let password_ok = credential_eq(given_password.as_bytes(), password.as_bytes());
+        (user_ok, password_ok)
+    }
+
+    /// `POST /api/token`: the client_credentials grant, the client authenticated by Basic.
+    fn token(&self, request: &Request) -> ResponseTemplate {
+        let (key_ok, secret_ok) = self.basic_matches(request, &self.api_key, &self.api_secret);
+        if !(key_ok & secret_ok) {
+            return oauth_error(401, "invalid_client", "Client authentication failed")
+                .insert_header("www-authenticate", "Basic realm=\"pledg\"");
+        }
+        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
+            Ok(form) => form,
+            Err(repeated) => {
+                return oauth_error(
+                    400,
+                    "invalid_request",
+                    &format!("parameter `{repeated}` is given more than once"),
+                );
+            }
+        };
+        match form.get("grant_type").map(String::as_str) {
+            Some("client_credentials") => {}
+            Some(_) if self.accepts_any_grant => {}
+            Some(_) => {
+                return oauth_error(
+                    400,
+                    "unsupported_grant_type",
+                    "grant_type must be exactly client_credentials",
+                );
+            }
+            None => return oauth_error(400, "invalid_request", "grant_type is required"),
+        }
+        let now = self.now_unix();
+        let claims = json!({
+            "iss": "pledg",
+            "sub": MERCHANT_UID,
+            "iat": now,
+            "exp": now + TOKEN_TTL_SECONDS,
+            "jti": random_id("tok_"),
+        });
+        let Ok(token) = jwt::sign(&claims, &SigningKey::hs256(&self.token_key)) else {
+            return json_response(500, json!({"error": "server_error"}));
+        };
+        json_response(
+            200,
+            json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECONDS}),
+        )
+        .insert_header("cache-control", "no-store")
+        .insert_header("pragma", "no-cache")
+    }
+
+    /// Tells whether the request carries a token this mock issued that has not expired.
+    fn bearer_valid(&self, token: &str) -> bool {
+        match jwt::verify(
+            token,
+            &VerifyingKey::hs256(&self.token_key),
+            self.now_unix(),
+        ) {
+            Ok(_) => true,
+            Err(JwtError::Expired { .. }) => self.accepts_expired,
+            Err(_) => false,
+        }
+    }
+
+    /// `POST /api/purchases/{uid}/credit_by_transfer`: a refund by transfer, Bearer only.
+    fn credit_by_transfer(&self, request: &Request) -> ResponseTemplate {
+        let Some(token) = bearer(request) else {
+            return json_response(401, json!({"error": "unauthorized"}))
+                .insert_header("www-authenticate", "Bearer realm=\"pledg\"");
+        };
+        if !self.bearer_valid(token) {
+            return json_response(401, json!({"error": "invalid_token"})).insert_header(
+                "www-authenticate",
+                "Bearer realm=\"pledg\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
+            );
+        }
+        let uid = request
+            .url
+            .path_segments()
+            .and_then(|mut segments| segments.nth(2))
+            .unwrap_or_default();
+        if uid != PURCHASE_UID {
+            return json_response(
+                404,
+                json!({"type": "not_found", "message": "No such purchase"}),
+            );
+        }
+        let amount = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|body| body.get("amount_cents").and_then(Value::as_i64))
+            .filter(|amount| (1..=MAX_AMOUNT_CENTS).contains(amount));
+        let Some(amount) = amount else {
+            return invalid_request("The provided property amount_cents is invalid");
+        };
+        json_response(
+            200,
+            json!({
+                "uid": random_id("cre_"),
+                "purchase_uid": PURCHASE_UID,
+                "amount_cents": amount,
+                "status": "PENDING",
+            }),
+        )
+    }
+
+    /// `GET /api/merchants/me`: the dashboard credentials as Basic.
+    fn merchant(&self, request: &Request) -> ResponseTemplate {
+        let (email_ok, password_ok) =
+            self.basic_matches(request, &self.dashboard_email, &self.dashboard_password);
+        if !(email_ok & (password_ok | self.accepts_any_password)) {
+            return basic_challenge(json!({"error": "unauthorized"}));
+        }
+        json_response(
+            200,
+            json!({"uid": MERCHANT_UID, "name": "Pledg mock merchant", "payment_type": "INSTALLMENT"}),
+        )
+    }
+
+    /// `GET /api/payment_by_transfer`: purchase parameters, signed (the signature is mandatory).
+    fn payment_by_transfer(&self, request: &Request) -> ResponseTemplate {
+        let params = match single_params(request.url.query_pairs()) {
+            Ok(params) => params,
+            Err(repeated) => {
+                return invalid_request(&format!(
+                    "The provided property {repeated} is given more than once"
+                ));
+            }
+        };
+        let data = match params.get("signature") {
+            Some(signature) => match self.verify_signature(signature) {
+                Ok(data) => data,
+                Err(message) => return invalid_request(message),
+            },
+            None if self.accepts_unsigned => clear_parameters(&params),
+            None => return invalid_request("The signature is mandatory"),
+        };
+        let purchase = match validate_purchase(&data) {
+            Ok(purchase) => purchase,
+            Err(property) => {
+                return invalid_request(&format!("The provided property {property} is invalid"));
+            }
+        };
+        json_response(
+            200,
+            json!({"purchase": {
+                "uid": random_id("pur_"),
+                "reference": purchase.reference,
+                "amount_cents": purchase.amount_cents,
+                "merchant_uid": MERCHANT_UID,
+                "meta_data": {},
+            }}),
+        )
+    }
+
+    /// Verifies a `signature` parameter and returns its `data`, or says why it is refused.
+    fn verify_signature(&self, signature: &str) -> Result<Map<String, Value>, &'static str> {
+        let key = VerifyingKey::hs256(self.merchant_secret.as_bytes());
+        let verified = match jwt::verify(signature, &key, self.now_unix()) {
+            Ok(token) => token,
+            Err(JwtError::Expired { .. }) if self.ignores_signature_expiry => {
+                // The signature is checked; only the expiry is skipped.
+                jwt::verify(signature, &key, 0).map_err(|_| "The signature is invalid")?
+            }
+            Err(JwtError::Expired { .. }) => return Err("The signature has expired"),
+            Err(_) if self.accepts_alg_none => jwt::decode_unverified(signature)
+                .ok()
+                .filter(|token| token.alg() == Some("none"))
+                .ok_or("The signature is invalid")?,
+            Err(_) => return Err("The signature is invalid"),
+        };
+        match verified.claim("data") {
+            Some(Value::Object(data)) => Ok(data.clone()),
+            _ => Err("The signature carries no data"),
+        }
+    }
+
+    /// `GET /notifications/{reference}`: what the merchant's receiver got from Pledg.
+    fn notification(&self, request: &Request) -> ResponseTemplate {
+        let reference = request
+            .url
+            .path_segments()
+            .and_then(|mut segments| segments.nth(1))
+            .unwrap_or_default();
+        if reference == NOTIFICATION_REFERENCE {
+            json_response(200, self.notification.clone())
+        } else {
+            json_response(
+                404,
+                json!({"error": "no notification was received for this reference"}),
+            )
+        }
+    }
+}
+
+/// Purchase parameters sent in the clear, typed as the plugin would send them (only reachable
+/// with `accepts-unsigned-parameters`).
+fn clear_parameters(params: &HashMap<String, String>) -> Map<String, Value> {
+    params
+        .iter()
+        .map(|(name, value)| {
+            let value = match (name.as_str(), value.parse::<i64>()) {
+                ("amountCents", Ok(amount)) => Value::from(amount),
+                _ => Value::from(value.as_str()),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// A purchase the parameters describe.
+#[derive(Debug, PartialEq)]
+struct Purchase {
+    reference: String,
+    amount_cents: i64,
+}
+
+/// Checks the required purchase parameters; `Err` names the first invalid one.
+fn validate_purchase(data: &Map<String, Value>) -> Result<Purchase, &'static str> {
+    if data.get("merchantUid").and_then(Value::as_str) != Some(MERCHANT_UID) {
+        return Err("merchantUid");
+    }
+    let amount_cents = data
+        .get("amountCents")
+        .and_then(Value::as_i64)
+        .filter(|amount| (1..=MAX_AMOUNT_CENTS).contains(amount))
+        .ok_or("amountCents")?;
+    for name in REQUIRED_STRINGS {
+        if data
+            .get(*name)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(name);
+        }
+    }
+    let reference = data
+        .get("reference")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Purchase {
+        reference,
+        amount_cents,
+    })
+}
+
+/// How the mock signs its notification: as documented, or one of the deviations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotificationSigning {
+    Documented,
+    Lowercase,
+    Hmac,
+    EveryField,
+}
+
+impl NotificationSigning {
+    fn from_config(config: &MockConfig) -> Self {
+        if config.deviates("lowercase-notification-signature") {
+            Self::Lowercase
+        } else if config.deviates("hmac-notification-signature") {
+            Self::Hmac
+        } else if config.deviates("signs-every-notification-field") {
+            Self::EveryField
+        } else {
+            Self::Documented
+        }
+    }
+}
+
+/// Builds the standard notification Pledg delivered for [`NOTIFICATION_REFERENCE`] at `at`.
+fn delivered_notification(at: SystemTime, secret: &str, signing: NotificationSigning) -> Value {
+    let created_at = time::OffsetDateTime::from(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "2019-04-04T12:20:34.97138Z".to_owned());
+    let mut notification = json!({
+        "created_at": created_at,
+        "error": "",
+        "id": random_id("psp_"),
+        "reference": NOTIFICATION_REFERENCE,
+        "sandbox": true,
+        "status": "completed",
+        "additional_data": {"refund_id": "re_0001"},
+        "metadata": {"departure_date": "2019-06-14"},
+    });
+    if let Some(fields) = notification.as_object_mut() {
+        let signature = notification_signature(fields, secret, signing);
+        fields.insert("signature".to_owned(), Value::from(signature));
+    }
+    notification
+}
+
+/// Signs a standard notification: the documented fields sorted by name, each `name=value`
+/// (strings raw, other values as JSON), joined with the secret, hashed with SHA-256, written in
+/// uppercase hex. The deviations change exactly one of these steps.
+fn notification_signature(
+    notification: &Map<String, Value>,
+    secret: &str,
+    signing: NotificationSigning,
+) -> String {
+    let mut names: Vec<&String> = notification
+        .keys()
+        .filter(|name| {
+            SIGNED_NOTIFICATION_FIELDS.contains(&name.as_str())
+                || (signing == NotificationSigning::EveryField && name.as_str() != "signature")
+        })
+        .collect();
+    names.sort();
+    let parts: Vec<String> = names
+        .into_iter()
+        .map(|name| {
+            let value = match &notification[name] {
+                Value::String(text) => text.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            format!("{name}={value}")
+        })
+        .collect();
+    let digest: Vec<u8> = if signing == NotificationSigning::Hmac {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+        hmac::sign(&key, parts.join("&").as_bytes())
+            .as_ref()
+            .to_vec()
+    } else {
+        Sha256::digest(parts.join(secret).as_bytes()).to_vec()
+    };
+    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
+    if signing == NotificationSigning::Lowercase {
+        hex.to_lowercase()
+    } else {
+        hex
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    fn encode_segment(value: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    const VECTOR: &str = "B1C777835C01CA96AC4C3097FD46A7CA49B92BE157EDE0CB3552880D12A15359";
+
+    /// The documentation's example notification.
+    fn documented_notification() -> Map<String, Value> {
+        json!({
+            "created_at": "2019-04-04T12:20:34.97138Z",
+            "id": "test-valid",
+            "additional_data": {"xx": "yy"},
+            "metadata": {"foo": "bar"},
+            "status": "completed",
+            "sandbox": "true",
+            "error": "",
+            "reference": "PLEDG_1086986786391",
+            "signature": VECTOR,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn constants_mirror_the_mock_target() {
+        let target = crate::Target::mock();
+        let variables = target
+            .providers
+            .get("pledg")
+            .map(|p| p.variables.clone())
+            .unwrap_or_default();
+        for (name, value) in [
+            ("merchant_uid", MERCHANT_UID),
+            ("purchase_uid", PURCHASE_UID),
+            ("notification_reference", NOTIFICATION_REFERENCE),
+        ] {
+            assert_eq!(
+                variables.get(name).map(String::as_str),
+                Some(value),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn documented_vector() {
+        let signed = notification_signature(
+            &documented_notification(),
+            "SECRET",
+            NotificationSigning::Documented,
+        );
+        assert_eq!(signed, VECTOR);
+    }
+
+    #[test]
+    fn boolean_sandbox_signs_as_the_documented_string() {
+        let mut notification = documented_notification();
+        notification.insert("sandbox".to_owned(), Value::Bool(true));
+        let signed =
+            notification_signature(&notification, "SECRET", NotificationSigning::Documented);
+        assert_eq!(signed, VECTOR);
+    }
+
+    #[test]
+    fn each_deviation_changes_the_signature() {
+        let notification = documented_notification();
+        let lower = notification_signature(&notification, "SECRET", NotificationSigning::Lowercase);
+        assert_eq!(lower, VECTOR.to_lowercase());
+        for signing in [NotificationSigning::Hmac, NotificationSigning::EveryField] {
+            let signed = notification_signature(&notification, "SECRET", signing);
+            assert_ne!(signed, VECTOR, "{signing:?}");
+            assert_eq!(signed.len(), 64);
+            assert!(
+                signed
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            );
+        }
+    }
+
+    #[test]
+    fn delivered_notification_verifies_with_the_runner() {
+        let notification = delivered_notification(
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            "merchant-secret",
+            NotificationSigning::Documented,
+        );
+        let fields = notification.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            fields.get("signature").and_then(Value::as_str),
+            Some(crate::auth::pledg::notification_signature(&fields, "merchant-secret").as_str())
+        );
+        assert_eq!(
+            fields.get("created_at").and_then(Value::as_str),
+            Some("2023-11-14T22:13:20Z")
+        );
+    }
+
+    fn params() -> Map<String, Value> {
+        json!({
+            "merchantUid": MERCHANT_UID,
+            "amountCents": 30550,
+            "email": "buyer@example.test",
+            "firstName": "Gaëlle",
+            "lastName": "Guéguen",
+            "reference": "order_123",
+            "title": "STAY IN LONDON",
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn purchase_parameters_are_checked() {
+        assert_eq!(
+            validate_purchase(&params()),
+            Ok(Purchase {
+                reference: "order_123".to_owned(),
+                amount_cents: 30550
+            })
+        );
+        let broken: [(&str, Value, &str); 5] = [
+            ("merchantUid", json!("mer_other"), "merchantUid"),
+            ("amountCents", json!(0), "amountCents"),
+            ("amountCents", json!(1_000_001), "amountCents"),
+            ("amountCents", json!("30550"), "amountCents"),
+            ("email", json!(""), "email"),
+        ];
+        for (name, value, refused) in broken {
+            let mut data = params();
+            data.insert(name.to_owned(), value);
+            assert_eq!(validate_purchase(&data), Err(refused));
+        }
+        let mut data = params();
+        data.remove("title");
+        assert_eq!(validate_purchase(&data), Err("title"));
+    }
+
+    #[test]
+    fn clear_amount_is_a_number() {
+        let params = HashMap::from([
+            ("amountCents".to_owned(), "30550".to_owned()),
+            ("reference".to_owned(), "12".to_owned()),
+        ]);
+        let data = clear_parameters(&params);
+        assert_eq!(data.get("amountCents"), Some(&json!(30550)));
+        assert_eq!(data.get("reference"), Some(&json!("12")));
+    }
+
+    #[test]
+    fn alg_none_is_only_accepted_by_the_deviation() {
+        let header = encode_segment(&json!({"alg": "none", "typ": "JWT"}));
+        let claims = encode_segment(&json!({"data": params()}));
+        let unsigned = format!("{header}.{claims}.");
+        let mock = |accepts_alg_none| Pledg {
+            api_key: String::new(),
+            api_secret: String::new(),
+            dashboard_email: String::new(),
+            dashboard_password: String::new(),
+            merchant_secret: "merchant-secret".to_owned(),
+            token_key: [7; 32],
+            clock: Arc::new(VirtualClock::new()),
+            notification: Value::Null,
+            accepts_expired: false,
+            accepts_any_grant: false,
+            accepts_any_password: false,
+            accepts_unsigned: false,
+            ignores_signature_expiry: false,
+            accepts_alg_none,
+        };
+        assert_eq!(
+            mock(false).verify_signature(&unsigned),
+            Err("The signature is invalid")
+        );
+        assert_eq!(mock(true).verify_signature(&unsigned), Ok(params()));
+        assert_eq!(
+            mock(true).verify_signature("not.a.jwt"),
+            Err("The signature is invalid")
+        );
+    }
 }

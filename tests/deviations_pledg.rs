@@ -1,0 +1,132 @@
+//! Proves the Pledg scenarios have teeth: with each deliberately broken behaviour of the Pledg mock
+//! switched on (see `authconform::mock::pledg::DEVIATIONS`), exactly the scenarios listed here fail,
+//! at the listed step, saying what the documentation expected and what came back; every other
+//! Pledg scenario still passes, and no secret leaks into any verdict.
+
+mod common;
+
+use common::verdicts::{Caught, assert_deviations_caught};
+
+/// Deviation → the scenarios that must catch it: trial, failing step (0-based), message fragments
+/// in order.
+const DEVIATIONS: &[(&str, &[Caught])] = &[
+    (
+        "accepts-expired-tokens",
+        &[(
+            "pledg::bearer::token-expires-after-600s",
+            4,
+            &[
+                "step 5 (the expired token is refused): got HTTP 200, expected 401",
+                "no `Bearer` challenge in `WWW-Authenticate`",
+            ],
+        )],
+    ),
+    (
+        "accepts-any-grant-type",
+        &[(
+            "pledg::token::only-client-credentials-grant",
+            0,
+            &[
+                "step 1 (the password grant): got HTTP 200, expected 400",
+                "$.access_token: expected absent, found a value",
+                "body is not an OAuth error",
+            ],
+        )],
+    ),
+    (
+        "accepts-any-dashboard-password",
+        &[(
+            "pledg::basic::wrong-dashboard-credentials",
+            0,
+            &[
+                "step 1 (wrong password): got HTTP 200, expected 401",
+                "$.uid: expected absent, found \"mer_7f3a9c0d\"",
+                "no `Basic` challenge in `WWW-Authenticate`",
+            ],
+        )],
+    ),
+    (
+        "accepts-unsigned-parameters",
+        &[(
+            "pledg::signature::missing-signature-refused",
+            0,
+            &[
+                "step 1 (call the Pledg back with the parameters in the clear): got HTTP 200, expected 400",
+                "$.type: expected to equal \"invalid_request_error\", it selects nothing",
+                "$.purchase: expected absent, found {",
+                "\"reference\":\"order-unsigned\"",
+            ],
+        )],
+    ),
+    (
+        "ignores-signature-expiry",
+        &[
+            (
+                "pledg::signature::expired-signature-refused",
+                1,
+                &[
+                    "step 2 (call the Pledg back with that signature): got HTTP 200, expected 400",
+                    "$.purchase: expected absent, found {",
+                    "\"reference\":\"order-expired\"",
+                ],
+            ),
+            (
+                "pledg::signature::signature-validity-period-ends",
+                2,
+                &[
+                    "step 3 (call the Pledg back with the stale signature): got HTTP 200, expected 400",
+                    "$.purchase: expected absent, found {",
+                    "\"reference\":\"order-validity\"",
+                ],
+            ),
+        ],
+    ),
+    (
+        "accepts-alg-none-signature",
+        &[(
+            "pledg::signature::unsigned-token-refused",
+            1,
+            &[
+                "step 2 (call the Pledg back with the unsigned token): got HTTP 200, expected 400",
+                "$.purchase: expected absent, found {",
+                "\"reference\":\"order-alg-none\"",
+            ],
+        )],
+    ),
+    (
+        "lowercase-notification-signature",
+        &[(
+            "pledg::notification::notification-signature-verifies",
+            2,
+            &[
+                "step 3 (the notification carries exactly that signature): $.signature: expected a string matching /^[0-9A-F]{64}$/, found \"",
+                "$.signature: expected to equal \"",
+            ],
+        )],
+    ),
+    (
+        "hmac-notification-signature",
+        &[(
+            "pledg::notification::notification-signature-verifies",
+            2,
+            &[
+                "step 3 (the notification carries exactly that signature): $.signature: expected to equal \"",
+            ],
+        )],
+    ),
+    (
+        "signs-every-notification-field",
+        &[(
+            "pledg::notification::notification-signature-verifies",
+            2,
+            &[
+                "step 3 (the notification carries exactly that signature): $.signature: expected to equal \"",
+            ],
+        )],
+    ),
+];
+
+#[test]
+fn each_deviation_is_caught_by_exactly_the_expected_scenarios() {
+    assert_deviations_caught("pledg", DEVIATIONS);
+}
