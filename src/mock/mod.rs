@@ -14,6 +14,7 @@ pub mod pledg;
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::future::Future as _;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -71,6 +72,25 @@ impl std::fmt::Debug for RunningMock {
         f.debug_struct("RunningMock")
             .field("hosts", &self.hosts)
             .finish_non_exhaustive()
+    }
+}
+
+/// Drops the servers with tokio's cooperative budget lifted.
+///
+/// wiremock's `MockServer` drop blocks (`futures::executor::block_on`) on an async lock of tokio's.
+/// When a scenario ends inside a task that has spent its budget, as when one future drives many
+/// scenarios, tokio answers every poll of that lock with "not ready" plus an immediate wake-up,
+/// and the nested executor spins forever. Unconstrained, the lock is taken as soon as it is free.
+impl Drop for RunningMock {
+    fn drop(&mut self) {
+        let servers = std::mem::take(&mut self._servers);
+        let mut dropping = std::pin::pin!(tokio::task::unconstrained(async move {
+            drop(servers);
+        }));
+        // The future has no await point: its first poll completes it.
+        let _ = dropping
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
     }
 }
 

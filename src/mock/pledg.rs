@@ -55,9 +55,7 @@
 //! it. Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 
 use std::collections::HashMap;
-use std::future::Future as _;
 use std::sync::Arc;
-use std::task::{Context, Waker};
 use std::time::SystemTime;
 
 use aws_lc_rs::hmac;
@@ -199,33 +197,10 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         _servers: vec![
             Box::new(back_front),
             Box::new(receiver_front),
-            Box::new(Unconstrained(Some(back))),
-            Box::new(Unconstrained(Some(receiver))),
+            Box::new(back),
+            Box::new(receiver),
         ],
     })
-}
-
-/// A wiremock server dropped with tokio's cooperative budget lifted.
-///
-/// `MockServer`'s `Drop` waits for an async lock through a nested executor. When the scenario
-/// ends inside a tokio task (or `block_on`) that has spent its cooperative budget, as when many
-/// scenarios are driven by one future, tokio answers every poll of that lock with "not ready"
-/// and an immediate wake-up, and the nested executor spins forever. With the budget lifted for
-/// the drop, the lock is acquired as soon as it is free.
-struct Unconstrained(Option<MockServer>);
-
-impl Drop for Unconstrained {
-    fn drop(&mut self) {
-        if let Some(server) = self.0.take() {
-            let mut dropping = std::pin::pin!(tokio::task::unconstrained(async move {
-                drop(server);
-            }));
-            // The future holds no await point, so its first poll completes it.
-            let _ = dropping
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()));
-        }
-    }
 }
 
 /// Mounts `route` for `verb` on the paths `route_path` (a regex) matches.
