@@ -255,7 +255,14 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
                     .as_literal()
                     .and_then(|l| DurationValue::parse(l).ok())
             })
-            .map(|d| d.0);
+            .map(|d| d.0)
+            // Polling for an eventual change may wait up to its bound.
+            .chain(
+                scenario
+                    .steps
+                    .iter()
+                    .filter_map(|s| s.eventually.map(|e| e.within.0)),
+            );
         let total: std::time::Duration = waits.sum();
         let allowed = target
             .limits

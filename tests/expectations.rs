@@ -321,6 +321,27 @@ const FIXTURES: &[Case] = &[
         ],
     ),
     pass("demo::closed_port::refused"),
+    // eventually and same_as
+    pass("demo::eventually::eventually-holds"),
+    fail(
+        "demo::eventually::eventually-gives-up",
+        0,
+        &[
+            "step 1 (poll for a refusal that never comes): got HTTP 200, expected 401; still not met after 5 attempts over 2m, every 30s",
+        ],
+    ),
+    pass("demo::eventually::same-refusal"),
+    fail(
+        "demo::eventually::different-refusal",
+        1,
+        &[
+            "step 2 (a bearer token nobody issued): differs from `basic_refusal`: ",
+            r#"header `www-authenticate` "Bearer realm=\"demo\""#,
+            r#" vs "Basic realm=\"demo\""#,
+            r#"body differs at $['error']: "invalid_token" vs "unauthorized""#,
+        ],
+    ),
+    pass("demo::eventually::different-refusal-ignoring-the-body"),
     fail(
         "demo::closed_port::reset-but-refused",
         0,
@@ -518,6 +539,32 @@ async fn every_expectation_kind_can_fail() {
         problems.extend(check_shape(result, &secrets));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `eventually` polls on the scenario's virtual clock: the 300 s token is first refused at the
+/// sixth attempt, five virtual minutes in, and the run takes no real time for it.
+#[tokio::test]
+async fn eventually_polls_on_the_virtual_clock() {
+    let socket = closed_port();
+    let port = socket.local_addr().expect("a bound port").port();
+    let plan = plan(&fixtures_dir(), closed_port_target(port));
+    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let result = runner
+        .run(find(&plan, "demo::eventually::eventually-holds"))
+        .await;
+    assert_eq!(result.verdict, Verdict::Pass, "{}", result.step_summary());
+    let polled = &result.steps[1].passed;
+    assert!(
+        polled
+            .iter()
+            .any(|p| p == "held at attempt 6 (after 5m of at most 10m)"),
+        "{polled:?}"
+    );
+    assert!(
+        result.duration < Duration::from_secs(5),
+        "polling on the virtual clock costs no real time: {:?}",
+        result.duration
+    );
 }
 
 #[tokio::test]

@@ -1234,3 +1234,45 @@ fn unmutated_real_files_load() {
         }
     }
 }
+
+#[test]
+fn eventually_and_same_as_misuses_are_each_located() {
+    let case = "eventually_and_same_as";
+    let run = validate(case, &[]);
+    run.assert_invalid(5);
+    let file = scenario_file(case, "polling.yaml");
+    for (at, fragments) in [
+        (
+            "7:9",
+            &[
+                "`eventually` repeats a request until its `expect` holds: it needs both in the same step",
+                "= at scenarios[0].steps[0].eventually",
+            ][..],
+        ),
+        (
+            "7:42",
+            &[
+                "`every` is longer than `within`: there would be a single attempt",
+                "= at scenarios[0].steps[0].eventually.every",
+            ][..],
+        ),
+        ("10:42", &["`every: 0s` would poll without pause"][..]),
+        (
+            "11:20",
+            &[
+                "a whole response cannot be a secret",
+                "= at scenarios[0].steps[1].capture.refusal",
+            ][..],
+        ),
+        (
+            "13:53",
+            &[
+                "no earlier step captured a response as `refusl`",
+                "Did you mean `refusal`?",
+                "= at scenarios[0].steps[2].expect.same_as.response",
+            ][..],
+        ),
+    ] {
+        assert_has(run.error_at(&format!("{file}:{at}")), fragments);
+    }
+}

@@ -149,3 +149,38 @@ async fn unconfigured_provider_is_skipped_with_the_reason() {
         other => panic!("expected a skip, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn polling_beyond_max_wait_is_skipped_before_running() {
+    let server = live_server().await;
+    let plan = live_plan(&server.uri(), DEMO);
+    let planned = plan
+        .scenarios
+        .iter()
+        .find(|s| s.trial_name() == "demo::waits::polling-beyond-max-wait")
+        .unwrap();
+    let reason = planned.skip.as_deref().expect("skipped at plan time");
+    assert!(reason.contains("needs a real wait of 5m"), "{reason}");
+    let (verdict, _) = run(&plan, "polling-beyond-max-wait").await;
+    assert!(matches!(verdict, Verdict::Skipped { .. }), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn real_time_polling_waits_between_attempts_then_fails() {
+    let server = live_server().await;
+    let plan = live_plan(&server.uri(), DEMO);
+    let (verdict, elapsed) = run(&plan, "polling-in-real-time").await;
+    match &verdict {
+        Verdict::Fail { step: 0, message } => assert!(
+            message.contains(
+                "got HTTP 401, expected 200; still not met after 4 attempts over 600ms, every 200ms"
+            ),
+            "{message}"
+        ),
+        other => panic!("expected a failure at the first step, got {other:?}"),
+    }
+    assert!(
+        elapsed >= Duration::from_millis(600),
+        "three real pauses of 200ms, waited {elapsed:?}"
+    );
+}

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::auth::{challenge, jwt};
 use crate::net::{Exchange, Outcome, ResponseData};
-use crate::scenario::model::{Expectation, ExpectedOutcome, FieldCheck, JsonCheck, TextCheck};
+use crate::scenario::model::{
+    Expectation, ExpectedOutcome, FieldCheck, JsonCheck, JsonPath, SameAs, TextCheck,
+};
 use crate::secret::{CREDENTIAL_HEADERS, is_credential_field, redact_credential_text};
 
 /// The result of checking one step.
@@ -27,6 +29,8 @@ pub trait Render {
     fn render(&self, template: &crate::scenario::Template) -> Result<String, String>;
     /// Renders string leaves of a JSON value.
     fn render_json(&self, value: &serde_json::Value) -> Result<serde_json::Value, String>;
+    /// Returns the response an earlier step captured whole (`response: true`) under `name`.
+    fn captured_response(&self, name: &str) -> Option<&ResponseData>;
 }
 
 fn secs(d: Duration) -> String {
@@ -295,6 +299,26 @@ fn contracts(
             }
         }
     }
+    if let Some(same_as) = &expect.same_as {
+        match render.captured_response(&same_as.response) {
+            Some(earlier) => match response_difference(same_as, earlier, response, render) {
+                None => report.passed.push(format!(
+                    "indistinguishable from `{}` (status, body, {})",
+                    same_as.response,
+                    compared_headers(same_as).join(", ")
+                )),
+                Some(difference) => report
+                    .failed
+                    .push(format!("differs from `{}`: {difference}", same_as.response)),
+            },
+            None => {
+                report.error = Some(format!(
+                    "no response was captured as `{}`",
+                    same_as.response
+                ))
+            }
+        }
+    }
     if !expect.jwt.is_empty() {
         let document = serde_json::from_slice::<serde_json::Value>(&response.body);
         for (path, check) in &expect.jwt {
@@ -329,6 +353,112 @@ fn contracts(
                 }
             }
         }
+    }
+}
+
+/// The headers a `same_as` compares, lowercase.
+fn compared_headers(same_as: &SameAs) -> Vec<String> {
+    match &same_as.headers {
+        Some(names) => names.iter().map(|n| n.0.as_str().to_owned()).collect(),
+        None => SameAs::DEFAULT_HEADERS
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect(),
+    }
+}
+
+/// Says how `now` differs from `earlier` (status, compared headers, body), or `None`.
+fn response_difference(
+    same_as: &SameAs,
+    earlier: &ResponseData,
+    now: &ResponseData,
+    render: &dyn Render,
+) -> Option<String> {
+    let mut differences = Vec::new();
+    if earlier.status != now.status {
+        differences.push(format!("status {} vs {}", now.status, earlier.status));
+    }
+    for name in compared_headers(same_as) {
+        let (a, b) = (now.header_values(&name), earlier.header_values(&name));
+        if a != b {
+            let shown = |values: &[&str]| match values {
+                [] => "absent".to_owned(),
+                values => excerpt(render, &values.join(", "), 120),
+            };
+            differences.push(format!("header `{name}` {} vs {}", shown(&a), shown(&b)));
+        }
+    }
+    let parse = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).ok();
+    match (parse(&now.body), parse(&earlier.body)) {
+        (Some(mut a), Some(mut b)) => {
+            for path in &same_as.ignore {
+                blank(&mut a, path);
+                blank(&mut b, path);
+            }
+            if let Some(at) = first_json_difference(&a, &b, "$", render) {
+                differences.push(format!("body differs at {at}"));
+            }
+        }
+        _ if now.body != earlier.body => differences.push(format!(
+            "body {} vs {}",
+            excerpt(render, &now.text(), 120),
+            excerpt(render, &earlier.text(), 120)
+        )),
+        _ => {}
+    }
+    (!differences.is_empty()).then(|| differences.join(", "))
+}
+
+/// Replaces every node `path` selects with `null`, so neither side's value counts.
+fn blank(document: &mut serde_json::Value, path: &JsonPath) {
+    let pointers: Vec<String> = path
+        .compiled()
+        .query_located(document)
+        .locations()
+        .map(|l| l.to_json_pointer())
+        .collect();
+    for pointer in pointers {
+        if let Some(node) = document.pointer_mut(&pointer) {
+            *node = serde_json::Value::Null;
+        }
+    }
+}
+
+/// Returns the normalized path of the first place where `a` and `b` differ, with both values
+/// (redacted, cut short), or `None` when they are equal.
+fn first_json_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    at: &str,
+    render: &dyn Render,
+) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| {
+                let here = format!("{at}['{k}']");
+                match (x.get(k), y.get(k)) {
+                    (Some(v), Some(w)) => first_json_difference(v, w, &here, render),
+                    (Some(_), None) => Some(format!("{here} (only in this response)")),
+                    _ => Some(format!("{here} (missing from this response)")),
+                }
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (v, w))| first_json_difference(v, w, &format!("{at}[{i}]"), render)),
+        (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => None,
+        _ if a == b => None,
+        _ => Some(format!(
+            "{at}: {} vs {}",
+            json_excerpt(render, a, 120),
+            json_excerpt(render, b, 120)
+        )),
     }
 }
 

@@ -159,6 +159,7 @@ impl Runner {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             secret_captures: HashMap::new(),
+            responses: HashMap::new(),
             waited: Duration::ZERO,
             clock: clock.clone(),
         };
@@ -281,6 +282,8 @@ struct Scope<'a> {
     provider: &'a str,
     vars: HashMap<String, String>,
     secret_captures: HashMap<String, Secret>,
+    /// Whole responses captured for later `same_as` comparisons.
+    responses: HashMap<String, crate::net::ResponseData>,
     waited: Duration,
     clock: Clock,
 }
@@ -312,6 +315,10 @@ impl check::Render for Scope<'_> {
             ),
             other => other.clone(),
         })
+    }
+
+    fn captured_response(&self, name: &str) -> Option<&crate::net::ResponseData> {
+        self.responses.get(name)
     }
 }
 
@@ -425,7 +432,86 @@ impl Scope<'_> {
         }
     }
 
+    /// Runs a request step: once, or with `eventually` until its expectations hold, attempts
+    /// `every` apart on the scenario's clock, for at most `within`.
     async fn request_step(
+        &mut self,
+        index: usize,
+        step: &Step,
+        spec: &RequestSpec,
+        out: &mut StepResult,
+    ) -> Option<Verdict> {
+        let Some(eventually) = step.eventually else {
+            return self.attempt_request(index, step, spec, out).await;
+        };
+        let (within, every) = (eventually.within.0, eventually.every.0);
+        let mut polled = Duration::ZERO;
+        let mut attempts = 1;
+        loop {
+            out.transcript = None;
+            out.passed.clear();
+            out.failed.clear();
+            out.auxiliary.clear();
+            let verdict = self.attempt_request(index, step, spec, out).await;
+            let held = verdict.is_none();
+            if !matches!(verdict, Some(Verdict::Fail { .. }) | None) {
+                return verdict;
+            }
+            let shown_polled = humantime::format_duration(polled);
+            if held {
+                out.passed.push(format!(
+                    "held at attempt {attempts} (after {shown_polled} of at most {})",
+                    humantime::format_duration(within)
+                ));
+                return None;
+            }
+            let budget_left = match &self.clock {
+                Clock::Virtual(_) => true,
+                Clock::Real => {
+                    let allowed = self
+                        .runner
+                        .target
+                        .limits
+                        .max_wait
+                        .map_or(Duration::ZERO, |d| d.0);
+                    self.waited + every <= allowed
+                }
+            };
+            if polled + every > within || !budget_left {
+                let why = if budget_left {
+                    String::new()
+                } else {
+                    format!(
+                        " (target `{}` allows no longer real wait: limits.max_wait)",
+                        self.runner.target.name
+                    )
+                };
+                out.failed.push(format!(
+                    "still not met after {attempts} attempts over {shown_polled}, every {}{why}",
+                    humantime::format_duration(every)
+                ));
+                let message = format!(
+                    "step {} ({}): {}",
+                    index + 1,
+                    out.name,
+                    out.failed.join("; ")
+                );
+                return Some(Verdict::Fail {
+                    step: index,
+                    message: self.runner.secrets.redact(&message),
+                });
+            }
+            if matches!(self.clock, Clock::Real) {
+                self.waited += every;
+            }
+            self.clock.pass(every).await;
+            polled += every;
+            attempts += 1;
+        }
+    }
+
+    /// Sends a request step's request once and checks its expectations and captures.
+    async fn attempt_request(
         &mut self,
         index: usize,
         step: &Step,
@@ -502,6 +588,11 @@ impl Scope<'_> {
         let mut capture_failed = Vec::new();
         if out.failed.is_empty() && report.error.is_none() {
             for (name, capture) in &step.capture {
+                if capture.response
+                    && let Some(response) = &exchange.response
+                {
+                    self.responses.insert(name.clone(), response.clone());
+                }
                 match capture_value(capture, &exchange) {
                     Ok(value) if capture.secret => {
                         if let Ok(secret_name) = name.parse() {

@@ -230,6 +230,7 @@ pub fn check_scenario(
         errors: Vec::new(),
         captured: HashSet::new(),
         secret_captures: HashSet::new(),
+        responses: HashSet::new(),
         complete: parsed.complete,
     };
     checker.scenario(&parsed.scenario);
@@ -245,6 +246,8 @@ struct Checker<'a> {
     errors: Vec<LoadError>,
     captured: HashSet<String>,
     secret_captures: HashSet<String>,
+    /// Names of whole-response captures (`response: true`), for `same_as`.
+    responses: HashSet<String>,
     /// False when steps are missing: names they could have captured are not reported undefined.
     complete: bool,
 }
@@ -430,7 +433,8 @@ impl Checker<'_> {
                 || expect.www_authenticate.is_some()
                 || expect.oauth_error.is_some()
                 || expect.problem.is_some()
-                || !expect.jwt.is_empty();
+                || !expect.jwt.is_empty()
+                || expect.same_as.is_some();
             if expect.outcome != ExpectedOutcome::Response && checks_response {
                 self.error(
                     format!("{ep}.outcome"),
@@ -496,6 +500,41 @@ impl Checker<'_> {
             }
             for (path, field) in fields {
                 self.text_check(&path, &field.0);
+            }
+        }
+        if let Some(same_as) = step.expect.as_ref().and_then(|e| e.same_as.as_ref())
+            && !self.responses.contains(&same_as.response)
+            && self.complete
+        {
+            let hint = nearest(&same_as.response, self.responses.iter().map(String::as_str))
+                .map(|n| format!(". Did you mean `{n}`?"))
+                .unwrap_or_default();
+            self.error(
+                format!("{path}.expect.same_as.response"),
+                format!(
+                    "no earlier step captured a response as `{}` (`capture: {{ {}: {{ response: true }} }}`){hint}",
+                    same_as.response, same_as.response
+                ),
+            );
+        }
+        if let Some(eventually) = &step.eventually {
+            if step.request.is_none() || step.expect.is_none() {
+                self.error(
+                    format!("{path}.eventually"),
+                    "`eventually` repeats a request until its `expect` holds: it needs both in the same step".into(),
+                );
+            }
+            if eventually.every.0.is_zero() {
+                self.error(
+                    format!("{path}.eventually.every"),
+                    "`every: 0s` would poll without pause: give the interval between attempts"
+                        .into(),
+                );
+            } else if eventually.every.0 > eventually.within.0 {
+                self.error(
+                    format!("{path}.eventually.every"),
+                    "`every` is longer than `within`: there would be a single attempt".into(),
+                );
             }
         }
         if !step.capture.is_empty() && step.request.is_none() {
@@ -746,10 +785,25 @@ impl Checker<'_> {
                 "a capture takes its value from `jsonpath` or `header`, not both".into(),
             );
         }
-        if capture.jsonpath.is_none() && capture.header.is_none() && capture.regex.is_none() {
+        if capture.response {
+            if capture.jsonpath.is_some() || capture.header.is_some() || capture.regex.is_some() {
+                self.error(
+                    path.into(),
+                    "`response: true` keeps the whole response: it takes no `jsonpath`, `header` or `regex`".into(),
+                );
+            }
+            if capture.secret {
+                self.error(
+                    path.into(),
+                    "a whole response cannot be a secret: capture the secret value with `jsonpath` or `header` instead".into(),
+                );
+            }
+            self.responses.insert(name.to_owned());
+        } else if capture.jsonpath.is_none() && capture.header.is_none() && capture.regex.is_none()
+        {
             self.error(
                 path.into(),
-                "a capture needs `jsonpath`, `header` or `regex`".into(),
+                "a capture needs `jsonpath`, `header`, `regex` or `response: true`".into(),
             );
         }
         if !valid_name(name) {

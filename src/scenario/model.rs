@@ -112,6 +112,22 @@ pub struct Step {
     /// Derives values for later steps: signed or forged JWTs, PKCE values, key hashes, signatures.
     #[serde(default)]
     pub compute: IndexMap<String, ComputeSpec>,
+    /// Repeats the request until its expectations hold, for changes the provider applies late.
+    #[serde(default)]
+    pub eventually: Option<Eventually>,
+}
+
+/// How long a request step may keep trying before its expectations must hold, and how often.
+///
+/// Attempts are `every` apart on the scenario's clock: free on the virtual clock, real waits
+/// (counted against the target's `limits.max_wait`) on live targets.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eventually {
+    /// The longest wait, from the first attempt to the last.
+    pub within: DurationValue,
+    /// The pause between two attempts.
+    pub every: DurationValue,
 }
 
 /// A value a `compute` step derives.
@@ -530,6 +546,10 @@ pub struct Capture {
     /// Registers the value as a secret: redacted in every output, usable as `{{secret.NAME}}`.
     #[serde(default)]
     pub secret: bool,
+    /// Keeps the whole response (status, headers, body) for a later `same_as`; as a variable,
+    /// the body text.
+    #[serde(default)]
+    pub response: bool,
 }
 
 /// What a step expects.
@@ -566,6 +586,31 @@ pub struct Expectation {
     /// Checks on JWTs in the JSON body, by the JSONPath of the token (decoded, not verified).
     #[serde(default)]
     pub jwt: IndexMap<JsonPath, JwtCheck>,
+    /// The response must be indistinguishable from one captured earlier (`response: true`).
+    #[serde(default)]
+    pub same_as: Option<SameAs>,
+}
+
+/// Compares a response with one captured earlier: same status, same body (JSON compared as
+/// values, without the `ignore` paths), same values of the compared headers. Proves that two
+/// refusals give nothing away, e.g. that a credential used from outside its CIDR gets exactly the
+/// 401 of a wrong secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SameAs {
+    /// The name of the earlier `response: true` capture.
+    pub response: String,
+    /// JSONPaths left out of both bodies before comparing (values that differ per request).
+    #[serde(default)]
+    pub ignore: Vec<JsonPath>,
+    /// Headers whose values must be equal; `content-type` and `www-authenticate` when absent.
+    #[serde(default)]
+    pub headers: Option<Vec<HeaderName>>,
+}
+
+impl SameAs {
+    /// Headers compared when `headers` is not given: those a refusal's contract lives in.
+    pub const DEFAULT_HEADERS: &'static [&'static str] = &["content-type", "www-authenticate"];
 }
 
 /// A check on one value of a failure contract: a bare value means "equals" (`absent` and
