@@ -11,6 +11,8 @@ pub mod electrum;
 pub mod front;
 pub mod monerium;
 pub mod pledg;
+pub mod silverflow;
+pub mod we_platform;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -108,6 +110,8 @@ pub fn host_names(provider: &str) -> &'static [&'static str] {
         "electrum" => electrum::HOSTS,
         "pledg" => pledg::HOSTS,
         "monerium" => monerium::HOSTS,
+        "silverflow" => silverflow::HOSTS,
+        "we-platform" => we_platform::HOSTS,
         _ => &[],
     }
 }
@@ -119,6 +123,8 @@ pub fn deviations(provider: &str) -> &'static [&'static str] {
         "electrum" => electrum::DEVIATIONS,
         "pledg" => pledg::DEVIATIONS,
         "monerium" => monerium::DEVIATIONS,
+        "silverflow" => silverflow::DEVIATIONS,
+        "we-platform" => we_platform::DEVIATIONS,
         _ => &[],
     }
 }
@@ -131,6 +137,8 @@ pub async fn start(provider: &str, config: MockConfig) -> Result<RunningMock, St
         "electrum" => electrum::start(config).await,
         "pledg" => pledg::start(config).await,
         "monerium" => monerium::start(config).await,
+        "silverflow" => silverflow::start(config).await,
+        "we-platform" => we_platform::start(config).await,
         _ => Err(format!(
             "there is no embedded mock for provider `{provider}`"
         )),

@@ -1,0 +1,14 @@
+//! The embedded We.Platform mock (being written).
+
+use super::{MockConfig, RunningMock};
+
+/// The mock's hosts.
+pub const HOSTS: &[&str] = &["node", "oauth_node", "auth"];
+
+/// Deviations from the documented behaviour, for tests proving the scenarios catch them.
+pub const DEVIATIONS: &[&str] = &[];
+
+/// Starts the mock.
+pub async fn start(_config: MockConfig) -> Result<RunningMock, String> {
+    Err("the We.Platform mock is not written yet".into())
+}
