@@ -7,7 +7,8 @@
 //! ```text
 //! GET  /balances      Basic base64(email:password), or Bearer   200 [...] | 401 Not authenticated
 //! GET  /auth          client_id, redirect_uri, code_challenge,    302 redirect_uri?code=…&state=…
-//! POST /auth            code_challenge_method=S256, state         | 400 {code, status, message}
+//! POST /auth            code_challenge_method=S256, state         | 302 redirect_uri?error=…&state=…
+//!                                                                 | 400 {code, status, message}
 //! POST /auth/token    grant_type=authorization_code (code,        200 {access_token, refresh_token,
 //!                       client_id, code_verifier, redirect_uri)        expires_in: 3600, token_type}
 //!                     grant_type=refresh_token (client_id,        200 new pair; the used one dies
@@ -22,10 +23,14 @@
 //!   the `monerium` variables of `targets/mock.yaml`, because a mock is given secrets but not
 //!   variables. The client-credentials client is the target's `cc_client_id` / `cc_client_secret`.
 //! - **Authorization.** `GET /auth` checks the client, then the redirect URI (exact match against
-//!   the client's registered ones; optional when only one is registered), then PKCE: a challenge of
-//!   43–128 unreserved characters and `code_challenge_method=S256`. Anything refused before a
-//!   code is issued gets 400 with Monerium's error shape and never a `Location`: an unregistered
-//!   redirect URI is never redirected to. A code lives 600 s on the scenario's clock.
+//!   the client's registered ones; optional when only one is registered). Either refused gets 400
+//!   with Monerium's error shape and never a `Location`: an unregistered redirect URI is never
+//!   redirected to (RFC 6749 §4.1.2.1). Once both are known, the request is checked for
+//!   `response_type=code` and PKCE (a challenge of 43–128 unreserved characters and
+//!   `code_challenge_method=S256`); a failure there is the authorization error response of RFC
+//!   6749 §4.1.2.1 that RFC 7636 §4.4.1 asks for: a 302 to the redirect URI with
+//!   `error=invalid_request` (or `unsupported_response_type`), `error_description` and `state`,
+//!   and no code. A code lives 600 s on the scenario's clock.
 //! - **Token endpoint.** Codes are single use (any exchange attempt consumes the code), bound to
 //!   the client and redirect URI, and need the verifier whose `BASE64URL(SHA256(verifier))` is the
 //!   challenge; failures are 400 `invalid_grant`. A refresh token is invalidated when it is used
@@ -38,8 +43,25 @@
 //!   `{"code":401,"status":"Unauthorized","message":"Not authenticated"}`, with no
 //!   `WWW-Authenticate` (none is documented).
 //!
+//! Nothing a request carries is logged; secrets are compared with [`credential_eq`].
+//!
 //! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios catch
-//! it. Nothing a request carries is logged; secrets are compared with [`credential_eq`].
+//! it (`tests/deviations_monerium.rs`):
+//!
+//! - `accepts-wrong-verifier`: the token endpoint skips the PKCE verifier check.
+//! - `accepts-plain-pkce`: `/auth` accepts `code_challenge_method=plain` (or none, RFC 7636's
+//!   default of plain) and verifies the code with it.
+//! - `redirects-unregistered-uri`: `/auth` redirects to whatever `redirect_uri` it is given.
+//! - `reusable-refresh-tokens`: a used refresh token keeps working (no rotation).
+//! - `reusable-codes`: an authorization code can be exchanged more than once.
+//! - `accepts-expired-tokens`: access tokens never expire.
+//! - `accepts-wrong-basic-password`: v1 Basic checks the email only.
+//! - `drops-state`: redirects from `/auth` do not carry `state` back.
+//! - `omits-refresh-token`: the code exchange answers without a `refresh_token`.
+//! - `refreshes-for-other-client`: a refresh token works for any registered client.
+//! - `requires-basic-client-auth`: client credentials are read from an `Authorization: Basic`
+//!   header only, not from the form body as documented.
+//! - `accepts-wrong-client-secret`: the client-credentials grant checks the client id only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,15 +82,7 @@ use crate::clock::VirtualClock;
 /// The Monerium mock's hosts.
 pub const HOSTS: &[&str] = &["api"];
 
-/// Deviations from the documented behaviour, for tests proving the scenarios catch them.
-///
-/// - `accepts-wrong-verifier`: the token endpoint skips the PKCE verifier check.
-/// - `accepts-plain-pkce`: `/auth` accepts `code_challenge_method=plain` (or none, RFC 7636's
-///   default of plain) and verifies the code with it.
-/// - `redirects-unregistered-uri`: `/auth` redirects to whatever `redirect_uri` it is given.
-/// - `reusable-refresh-tokens`: a used refresh token keeps working (no rotation).
-/// - `reusable-codes`: an authorization code can be exchanged more than once.
-/// - `accepts-expired-tokens`: access tokens never expire.
+/// Deviations from the documented behaviour (each described in the module documentation).
 pub const DEVIATIONS: &[&str] = &[
     "accepts-wrong-verifier",
     "accepts-plain-pkce",
@@ -76,6 +90,12 @@ pub const DEVIATIONS: &[&str] = &[
     "reusable-refresh-tokens",
     "reusable-codes",
     "accepts-expired-tokens",
+    "accepts-wrong-basic-password",
+    "drops-state",
+    "omits-refresh-token",
+    "refreshes-for-other-client",
+    "requires-basic-client-auth",
+    "accepts-wrong-client-secret",
 ];
 
 /// Access-token lifetime, in seconds (`expires_in`).
@@ -124,6 +144,12 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         reusable_refresh: config.deviates("reusable-refresh-tokens"),
         reusable_codes: config.deviates("reusable-codes"),
         accepts_expired: config.deviates("accepts-expired-tokens"),
+        accepts_wrong_password: config.deviates("accepts-wrong-basic-password"),
+        drops_state: config.deviates("drops-state"),
+        omits_refresh: config.deviates("omits-refresh-token"),
+        refreshes_for_others: config.deviates("refreshes-for-other-client"),
+        requires_basic_client: config.deviates("requires-basic-client-auth"),
+        accepts_wrong_secret: config.deviates("accepts-wrong-client-secret"),
     });
     let server = MockServer::builder().start().await;
     let routes: [(&str, &str, Route); 5] = [
@@ -165,6 +191,12 @@ struct Monerium {
     reusable_refresh: bool,
     reusable_codes: bool,
     accepts_expired: bool,
+    accepts_wrong_password: bool,
+    drops_state: bool,
+    omits_refresh: bool,
+    refreshes_for_others: bool,
+    requires_basic_client: bool,
+    accepts_wrong_secret: bool,
 }
 
 /// Everything the mock issued, by value.
@@ -322,7 +354,7 @@ impl Monerium {
         // Both compared, always, so timing does not tell which one was wrong.
         let email_ok = credential_eq(email.as_bytes(), self.email.as_bytes());
         let password_ok = credential_eq(password.as_bytes(), self.password.as_bytes());
-        email_ok & password_ok
+        email_ok & (password_ok | self.accepts_wrong_password)
     }
 
     /// `GET /balances`: v1 Basic, or any valid bearer token.
@@ -433,35 +465,31 @@ impl Monerium {
                 );
             }
         };
+        // From here on the redirect URI is trusted: refusals go back to it (RFC 6749 §4.1.2.1).
+        let state = params.get("state").map(String::as_str);
+        let refuse = |error: &str, description: &str| {
+            self.redirect(
+                redirect_uri,
+                &[("error", error), ("error_description", description)],
+                state,
+            )
+        };
         if get("response_type").is_some_and(|t| t != "code") {
-            return api_error(
-                "Validation errors",
-                Some(json!({"response_type": "only `code` is supported"})),
-            );
+            return refuse("unsupported_response_type", "only `code` is supported");
         }
         let Some(challenge) = get("code_challenge") else {
-            return api_error(
-                "Validation errors",
-                Some(json!({"code_challenge": "code_challenge is required"})),
-            );
+            return refuse("invalid_request", "code_challenge is required");
         };
         if !pkce::is_valid_verifier(challenge) {
-            return api_error(
-                "Validation errors",
-                Some(
-                    json!({"code_challenge": "code_challenge must be 43 to 128 unreserved characters"}),
-                ),
+            return refuse(
+                "invalid_request",
+                "code_challenge must be 43 to 128 unreserved characters",
             );
         }
         let method = match get("code_challenge_method") {
             Some("S256") => pkce::PkceMethod::S256,
             Some("plain") | None if self.accepts_plain => pkce::PkceMethod::Plain,
-            _ => {
-                return api_error(
-                    "Validation errors",
-                    Some(json!({"code_challenge_method": "Monerium only supports S256"})),
-                );
-            }
+            _ => return refuse("invalid_request", "Monerium only supports S256"),
         };
 
         let code = random_token();
@@ -476,8 +504,18 @@ impl Monerium {
                 used: false,
             },
         );
-        let mut reply: Vec<(&str, &str)> = vec![("code", &code)];
-        if let Some(state) = params.get("state") {
+        self.redirect(redirect_uri, &[("code", &code)], state)
+    }
+
+    /// A 302 to `redirect_uri` with `pairs` and the request's `state` added to its query.
+    fn redirect(
+        &self,
+        redirect_uri: &str,
+        pairs: &[(&str, &str)],
+        state: Option<&str>,
+    ) -> ResponseTemplate {
+        let mut reply = pairs.to_vec();
+        if let Some(state) = state.filter(|_| !self.drops_state) {
             reply.push(("state", state));
         }
         let location = match url::Url::parse(redirect_uri) {
@@ -513,7 +551,7 @@ impl Monerium {
         match form.get("grant_type").map(String::as_str) {
             Some("authorization_code") => self.exchange_code(&form),
             Some("refresh_token") => self.refresh(&form),
-            Some("client_credentials") => self.client_credentials(&form),
+            Some("client_credentials") => self.client_credentials(request, &form),
             Some(_) => oauth_error(
                 400,
                 "unsupported_grant_type",
@@ -570,7 +608,8 @@ impl Monerium {
         if let Some(problem) = problem {
             return oauth_error(400, "invalid_grant", problem);
         }
-        self.issue(&mut issued, Subject::User, Some(client_id))
+        let refresh_client = (!self.omits_refresh).then_some(client_id);
+        self.issue(&mut issued, Subject::User, refresh_client)
     }
 
     /// Tells whether `verifier` is well formed and hashes to the code's challenge.
@@ -599,7 +638,9 @@ impl Monerium {
                 "the refresh token is not valid or was already used",
             );
         };
-        if grant.client_id != client_id {
+        let other_client_allowed =
+            self.refreshes_for_others && registered_uris(client_id).is_some();
+        if grant.client_id != client_id && !other_client_allowed {
             return api_error("Client id must be the same from previous token.", None);
         }
         if !self.reusable_refresh {
@@ -609,24 +650,32 @@ impl Monerium {
     }
 
     /// The `client_credentials` grant, the client authenticated in the form body only.
-    fn client_credentials(&self, form: &HashMap<String, String>) -> ResponseTemplate {
-        let id = form
-            .get("client_id")
-            .map(String::as_str)
-            .unwrap_or_default();
-        let secret = form
-            .get("client_secret")
-            .map(String::as_str)
-            .unwrap_or_default();
+    fn client_credentials(
+        &self,
+        request: &Request,
+        form: &HashMap<String, String>,
+    ) -> ResponseTemplate {
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        let (id, secret) = if self.requires_basic_client {
+            request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(basic::decode)
+                .unwrap_or_default()
+        } else {
+            (field("client_id"), field("client_secret"))
+        };
+        // Both compared, always, so timing does not tell which one was wrong.
         let id_ok = credential_eq(id.as_bytes(), self.cc_client_id.as_bytes());
         let secret_ok = credential_eq(secret.as_bytes(), self.cc_client_secret.as_bytes());
-        if !(id_ok & secret_ok) || secret.is_empty() {
+        if !(id_ok & (secret_ok | self.accepts_wrong_secret)) || secret.is_empty() {
             return oauth_error(401, "invalid_client", "Client authentication failed");
         }
         self.issue(&mut self.issued(), Subject::Partner, None)
     }
 
-    /// Issues an access token (and, for a public client, a refresh token bound to it).
+    /// Issues an access token (and, when given a client, a refresh token bound to it).
     fn issue(
         &self,
         issued: &mut Issued,
@@ -646,17 +695,22 @@ impl Monerium {
             "token_type": "Bearer",
             "expires_in": TOKEN_TTL_SECONDS,
         });
-        if let (Some(client_id), Some(object)) = (refresh_client, body.as_object_mut()) {
-            let refresh = random_token();
-            issued.refresh.insert(
-                refresh.clone(),
-                RefreshGrant {
-                    client_id: client_id.to_owned(),
-                },
-            );
-            object.insert("refresh_token".into(), refresh.into());
-            object.insert("profile".into(), PROFILE_ID.into());
-            object.insert("userId".into(), USER_ID.into());
+        if let Some(object) = body.as_object_mut() {
+            if let Some(client_id) = refresh_client {
+                let refresh = random_token();
+                issued.refresh.insert(
+                    refresh.clone(),
+                    RefreshGrant {
+                        client_id: client_id.to_owned(),
+                    },
+                );
+                object.insert("refresh_token".into(), refresh.into());
+            }
+            // The SDK's `BearerProfile` leftovers of v1, for the user's tokens.
+            if subject == Subject::User {
+                object.insert("profile".into(), PROFILE_ID.into());
+                object.insert("userId".into(), USER_ID.into());
+            }
         }
         json_response(200, body)
             .insert_header("cache-control", "no-store")
