@@ -717,3 +717,354 @@ impl Monerium {
             .insert_header("pragma", "no-cache")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Target;
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    struct Running {
+        _mock: RunningMock,
+        base: String,
+        clock: Arc<VirtualClock>,
+        http: reqwest::Client,
+    }
+
+    async fn running(deviations: &[&str]) -> Running {
+        let target = Target::mock();
+        let secrets = target.providers["monerium"]
+            .secrets
+            .iter()
+            .filter_map(|(name, source)| match source {
+                crate::target::SecretSource::Value(v) => Some((name.clone(), v.clone())),
+                crate::target::SecretSource::Env(_) => None,
+            })
+            .collect();
+        let clock = Arc::new(VirtualClock::new());
+        let mock = start(MockConfig {
+            clock: clock.clone(),
+            secrets,
+            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+        })
+        .await
+        .expect("the mock starts");
+        let base = mock.url("api").expect("the api host");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
+        Running {
+            _mock: mock,
+            base,
+            clock,
+            http,
+        }
+    }
+
+    impl Running {
+        /// Sends `GET /auth` with `query`; returns the status and the `Location`.
+        async fn authorize(&self, query: &[(&str, &str)]) -> (u16, Option<url::Url>) {
+            let response = self
+                .http
+                .get(format!("{}/auth", self.base))
+                .query(query)
+                .send()
+                .await
+                .expect("an answer");
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| url::Url::parse(l).ok());
+            (response.status().as_u16(), location)
+        }
+
+        /// Authorizes [`CLIENT_ID`] with the RFC 7636 Appendix B challenge; returns the code.
+        async fn code(&self) -> String {
+            let (status, location) = self
+                .authorize(&[
+                    ("client_id", CLIENT_ID),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "S256"),
+                    ("state", "s"),
+                ])
+                .await;
+            assert_eq!(status, 302);
+            param(&location.expect("a redirect"), "code").expect("a code")
+        }
+
+        async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+            let body: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            self.post_token(body.into_bytes()).await
+        }
+
+        async fn post_token(&self, body: Vec<u8>) -> (u16, Value) {
+            let response = self
+                .http
+                .post(format!("{}/auth/token", self.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            let status = response.status().as_u16();
+            let body = response.json().await.unwrap_or(Value::Null);
+            (status, body)
+        }
+
+        async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
+            self.token(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("client_id", CLIENT_ID),
+                ("code_verifier", verifier),
+                ("redirect_uri", REDIRECT_URI),
+            ])
+            .await
+        }
+
+        async fn context(&self, authorization: &[u8]) -> u16 {
+            let value = reqwest::header::HeaderValue::from_bytes(authorization).expect("a value");
+            self.http
+                .get(format!("{}/auth/context", self.base))
+                .header("authorization", value)
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+                .as_u16()
+        }
+    }
+
+    fn param(url: &url::Url, name: &str) -> Option<String> {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    fn text<'a>(body: &'a Value, field: &str) -> &'a str {
+        body.get(field).and_then(Value::as_str).unwrap_or_default()
+    }
+
+    #[test]
+    fn registered_clients_agree_with_the_mock_target() {
+        let target = Target::mock();
+        let variables = &target.providers["monerium"].variables;
+        let variable = |name: &str| variables.get(name).map(String::as_str);
+        assert_eq!(variable("client_id"), Some(CLIENT_ID));
+        assert_eq!(variable("other_client_id"), Some(OTHER_CLIENT_ID));
+        assert_eq!(variable("redirect_uri"), Some(REDIRECT_URI));
+        assert_eq!(variable("other_redirect_uri"), Some(OTHER_REDIRECT_URI));
+        let unregistered = variable("unregistered_redirect_uri").expect("the variable");
+        assert!(
+            PUBLIC_CLIENTS
+                .iter()
+                .all(|(_, uris)| !uris.contains(&unregistered)),
+            "`unregistered_redirect_uri` must be registered for no client"
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_named() {
+        let pairs = url::form_urlencoded::parse(b"a=1&b=2&a=3");
+        assert_eq!(single_params(pairs), Err("a".to_owned()));
+        let pairs = url::form_urlencoded::parse(b"a=1&b=2");
+        assert_eq!(single_params(pairs).map(|p| p.len()), Ok(2));
+    }
+
+    #[tokio::test]
+    async fn rfc_7636_vector_exchanges_and_the_token_lives_3600_seconds() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (status, body) = mock.exchange(&code, VERIFIER).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["expires_in"], TOKEN_TTL_SECONDS);
+        let bearer = format!("Bearer {}", text(&body, "access_token"));
+        assert_eq!(mock.context(bearer.as_bytes()).await, 200);
+        mock.clock
+            .advance(Duration::from_secs(TOKEN_TTL_SECONDS - 1));
+        assert_eq!(mock.context(bearer.as_bytes()).await, 200);
+        mock.clock.advance(Duration::from_secs(1));
+        assert_eq!(mock.context(bearer.as_bytes()).await, 401);
+    }
+
+    #[tokio::test]
+    async fn refusals_after_the_redirect_uri_is_known_go_back_to_it_with_state() {
+        let mock = running(&[]).await;
+        let registered = url::Url::parse(REDIRECT_URI).expect("a URL");
+        for method in [None, Some("plain"), Some("s256")] {
+            let mut query = vec![
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_challenge", CHALLENGE),
+                ("state", "kept"),
+            ];
+            query.extend(method.map(|m| ("code_challenge_method", m)));
+            let (status, location) = mock.authorize(&query).await;
+            let location = location.expect("an error redirect");
+            assert_eq!(status, 302, "{method:?}");
+            assert_eq!(location.path(), registered.path());
+            assert_eq!(
+                param(&location, "error").as_deref(),
+                Some("invalid_request")
+            );
+            assert_eq!(param(&location, "state").as_deref(), Some("kept"));
+            assert_eq!(param(&location, "code"), None);
+        }
+        // A challenge that is not 43–128 unreserved characters is refused as well.
+        let (_, location) = mock
+            .authorize(&[
+                ("client_id", CLIENT_ID),
+                ("code_challenge", "short"),
+                ("code_challenge_method", "S256"),
+            ])
+            .await;
+        let location = location.expect("an error redirect");
+        assert_eq!(
+            param(&location, "error").as_deref(),
+            Some("invalid_request")
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_clients_and_unregistered_uris_are_never_redirected() {
+        let mock = running(&[]).await;
+        let cases: [&[(&str, &str)]; 4] = [
+            &[
+                ("client_id", "no-such-client"),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+            &[("redirect_uri", REDIRECT_URI)],
+            &[
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", OTHER_REDIRECT_URI),
+            ],
+            &[
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", "https://app.monerium.test/callback/"),
+            ],
+        ];
+        for query in cases {
+            let mut query = query.to_vec();
+            query.extend([
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ]);
+            assert_eq!(mock.authorize(&query).await, (400, None), "{query:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_exchange_consumes_the_code() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (status, body) = mock.exchange(&code, CHALLENGE).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+        let (status, body) = mock.exchange(&code, VERIFIER).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn codes_expire_after_ten_minutes() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        mock.clock.advance(Duration::from_secs(CODE_TTL_SECONDS));
+        let (status, body) = mock.exchange(&code, VERIFIER).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn another_clients_refresh_is_refused_without_consuming_the_token() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (_, body) = mock.exchange(&code, VERIFIER).await;
+        let refresh = text(&body, "refresh_token").to_owned();
+        let form = |client| {
+            [
+                ("grant_type", "refresh_token"),
+                ("client_id", client),
+                ("refresh_token", refresh.as_str()),
+            ]
+        };
+        let (status, body) = mock.token(&form(OTHER_CLIENT_ID)).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            text(&body, "message"),
+            "Client id must be the same from previous token."
+        );
+        let (status, _) = mock.token(&form(CLIENT_ID)).await;
+        assert_eq!(status, 200);
+        let (status, body) = mock.token(&form(CLIENT_ID)).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_are_refused_without_panicking() {
+        let mock = running(&[]).await;
+        let authorizations: [&[u8]; 7] = [
+            b"Bearer",
+            b"Bearer ",
+            b"bearer \xff\xfe",
+            b"Basic !!!",
+            b"Basic \xc3\x28",
+            b"Token abc",
+            b"",
+        ];
+        for authorization in authorizations {
+            assert_eq!(mock.context(authorization).await, 401);
+        }
+        let bodies: [&[u8]; 5] = [
+            b"\xff\xfe\xfd",
+            b"grant_type=client_credentials&grant_type=client_credentials",
+            b"grant_type=%FF%FE",
+            b"===&&&",
+            b"",
+        ];
+        for body in bodies {
+            let (status, _) = mock.post_token(body.to_vec()).await;
+            assert_eq!(status, 400, "{body:?}");
+        }
+        let (status, _) = mock
+            .authorize(&[("client_id", CLIENT_ID), ("client_id", CLIENT_ID)])
+            .await;
+        assert_eq!(status, 400);
+        // Still serving after all of that.
+        assert_eq!(mock.context(b"Bearer unknown").await, 401);
+    }
+
+    #[tokio::test]
+    async fn client_credentials_are_read_from_the_body_only() {
+        let mock = running(&[]).await;
+        let target = Target::mock();
+        let secret = |name: &str| match &target.providers["monerium"].secrets[name] {
+            crate::target::SecretSource::Value(v) => v.clone(),
+            crate::target::SecretSource::Env(_) => unreachable!("the mock target is inline"),
+        };
+        let (id, secret) = (secret("cc_client_id"), secret("cc_client_secret"));
+        let (status, body) = mock
+            .token(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+            ])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("refresh_token").is_none());
+        let basic = crate::auth::basic::header_value(&id, &secret).expect("encodable");
+        let response = mock
+            .http
+            .post(format!("{}/auth/token", mock.base))
+            .header("authorization", basic)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 401);
+    }
+}
