@@ -174,8 +174,28 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         .map_err(|e| format!("cannot start the front of host `api`: {e}"))?;
     Ok(RunningMock {
         hosts: HashMap::from([("api".to_owned(), api.url())]),
-        _servers: vec![Box::new(api), Box::new(server)],
+        _servers: vec![Box::new(api), Box::new(Server(Some(server)))],
     })
+}
+
+/// Holds the wiremock server so that stopping it cannot hang the task that ends the scenario.
+///
+/// wiremock's `Drop` waits for a tokio lock inside a nested executor. When the dropping task has
+/// spent its cooperative budget (a run polls many scenarios in one task), tokio answers every
+/// poll of that lock with `Pending` and the nested executor spins forever; dropping inside
+/// [`tokio::task::unconstrained`] lifts the budget for the duration of the drop.
+struct Server(Option<MockServer>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            let mut stop = std::pin::pin!(tokio::task::unconstrained(async move { drop(server) }));
+            // The block has no await point: it completes on its first poll.
+            let _ = stop
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        }
+    }
 }
 
 struct Monerium {
