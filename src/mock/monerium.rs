@@ -891,6 +891,36 @@ mod tests {
     }
 
     #[test]
+    fn stopping_the_mock_with_the_task_budget_spent_does_not_hang() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let mut mock = Some(running(&[]).await);
+                let semaphore = tokio::sync::Semaphore::new(1);
+                // Spend the task's cooperative budget in one poll, then stop the mock in it.
+                std::future::poll_fn(|cx| {
+                    for _ in 0..1000 {
+                        let mut acquire = std::pin::pin!(semaphore.acquire());
+                        let _ = acquire.as_mut().poll(cx);
+                    }
+                    drop(mock.take());
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            });
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "dropping the running mock hangs once the task's budget is spent"
+        );
+    }
+
+    #[test]
     fn repeated_parameters_are_named() {
         let pairs = url::form_urlencoded::parse(b"a=1&b=2&a=3");
         assert_eq!(single_params(pairs), Err("a".to_owned()));
