@@ -7,7 +7,8 @@
 //! ```text
 //! GET  /balances      Basic base64(email:password), or Bearer   200 [...] | 401 Not authenticated
 //! GET  /auth          client_id, redirect_uri, code_challenge,    302 redirect_uri?code=…&state=…
-//! POST /auth            code_challenge_method=S256, state         | 400 {code, status, message}
+//! POST /auth            code_challenge_method=S256, state         | 302 redirect_uri?error=…&state=…
+//!                                                                 | 400 {code, status, message}
 //! POST /auth/token    grant_type=authorization_code (code,        200 {access_token, refresh_token,
 //!                       client_id, code_verifier, redirect_uri)        expires_in: 3600, token_type}
 //!                     grant_type=refresh_token (client_id,        200 new pair; the used one dies
@@ -22,10 +23,14 @@
 //!   the `monerium` variables of `targets/mock.yaml`, because a mock is given secrets but not
 //!   variables. The client-credentials client is the target's `cc_client_id` / `cc_client_secret`.
 //! - **Authorization.** `GET /auth` checks the client, then the redirect URI (exact match against
-//!   the client's registered ones; optional when only one is registered), then PKCE: a challenge of
-//!   43–128 unreserved characters and `code_challenge_method=S256`. Anything refused before a
-//!   code is issued gets 400 with Monerium's error shape and never a `Location`: an unregistered
-//!   redirect URI is never redirected to. A code lives 600 s on the scenario's clock.
+//!   the client's registered ones; optional when only one is registered). Either refused gets 400
+//!   with Monerium's error shape and never a `Location`: an unregistered redirect URI is never
+//!   redirected to (RFC 6749 §4.1.2.1). Once both are known, the request is checked for
+//!   `response_type=code` and PKCE (a challenge of 43–128 unreserved characters and
+//!   `code_challenge_method=S256`); a failure there is the authorization error response of RFC
+//!   6749 §4.1.2.1 that RFC 7636 §4.4.1 asks for: a 302 to the redirect URI with
+//!   `error=invalid_request` (or `unsupported_response_type`), `error_description` and `state`,
+//!   and no code. A code lives 600 s on the scenario's clock.
 //! - **Token endpoint.** Codes are single use (any exchange attempt consumes the code), bound to
 //!   the client and redirect URI, and need the verifier whose `BASE64URL(SHA256(verifier))` is the
 //!   challenge; failures are 400 `invalid_grant`. A refresh token is invalidated when it is used
@@ -38,8 +43,25 @@
 //!   `{"code":401,"status":"Unauthorized","message":"Not authenticated"}`, with no
 //!   `WWW-Authenticate` (none is documented).
 //!
+//! Nothing a request carries is logged; secrets are compared with [`credential_eq`].
+//!
 //! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios catch
-//! it. Nothing a request carries is logged; secrets are compared with [`credential_eq`].
+//! it (`tests/deviations_monerium.rs`):
+//!
+//! - `accepts-wrong-verifier`: the token endpoint skips the PKCE verifier check.
+//! - `accepts-plain-pkce`: `/auth` accepts `code_challenge_method=plain` (or none, RFC 7636's
+//!   default of plain) and verifies the code with it.
+//! - `redirects-unregistered-uri`: `/auth` redirects to whatever `redirect_uri` it is given.
+//! - `reusable-refresh-tokens`: a used refresh token keeps working (no rotation).
+//! - `reusable-codes`: an authorization code can be exchanged more than once.
+//! - `accepts-expired-tokens`: access tokens never expire.
+//! - `accepts-wrong-basic-password`: v1 Basic checks the email only.
+//! - `drops-state`: redirects from `/auth` do not carry `state` back.
+//! - `omits-refresh-token`: the code exchange answers without a `refresh_token`.
+//! - `refreshes-for-other-client`: a refresh token works for any registered client.
+//! - `requires-basic-client-auth`: client credentials are read from an `Authorization: Basic`
+//!   header only, not from the form body as documented.
+//! - `accepts-wrong-client-secret`: the client-credentials grant checks the client id only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,15 +82,7 @@ use crate::clock::VirtualClock;
 /// The Monerium mock's hosts.
 pub const HOSTS: &[&str] = &["api"];
 
-/// Deviations from the documented behaviour, for tests proving the scenarios catch them.
-///
-/// - `accepts-wrong-verifier`: the token endpoint skips the PKCE verifier check.
-/// - `accepts-plain-pkce`: `/auth` accepts `code_challenge_method=plain` (or none, RFC 7636's
-///   default of plain) and verifies the code with it.
-/// - `redirects-unregistered-uri`: `/auth` redirects to whatever `redirect_uri` it is given.
-/// - `reusable-refresh-tokens`: a used refresh token keeps working (no rotation).
-/// - `reusable-codes`: an authorization code can be exchanged more than once.
-/// - `accepts-expired-tokens`: access tokens never expire.
+/// Deviations from the documented behaviour (each described in the module documentation).
 pub const DEVIATIONS: &[&str] = &[
     "accepts-wrong-verifier",
     "accepts-plain-pkce",
@@ -76,6 +90,12 @@ pub const DEVIATIONS: &[&str] = &[
     "reusable-refresh-tokens",
     "reusable-codes",
     "accepts-expired-tokens",
+    "accepts-wrong-basic-password",
+    "drops-state",
+    "omits-refresh-token",
+    "refreshes-for-other-client",
+    "requires-basic-client-auth",
+    "accepts-wrong-client-secret",
 ];
 
 /// Access-token lifetime, in seconds (`expires_in`).
@@ -124,6 +144,12 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         reusable_refresh: config.deviates("reusable-refresh-tokens"),
         reusable_codes: config.deviates("reusable-codes"),
         accepts_expired: config.deviates("accepts-expired-tokens"),
+        accepts_wrong_password: config.deviates("accepts-wrong-basic-password"),
+        drops_state: config.deviates("drops-state"),
+        omits_refresh: config.deviates("omits-refresh-token"),
+        refreshes_for_others: config.deviates("refreshes-for-other-client"),
+        requires_basic_client: config.deviates("requires-basic-client-auth"),
+        accepts_wrong_secret: config.deviates("accepts-wrong-client-secret"),
     });
     let server = MockServer::builder().start().await;
     let routes: [(&str, &str, Route); 5] = [
@@ -148,8 +174,28 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         .map_err(|e| format!("cannot start the front of host `api`: {e}"))?;
     Ok(RunningMock {
         hosts: HashMap::from([("api".to_owned(), api.url())]),
-        _servers: vec![Box::new(api), Box::new(server)],
+        _servers: vec![Box::new(api), Box::new(Server(Some(server)))],
     })
+}
+
+/// Holds the wiremock server so that stopping it cannot hang the task that ends the scenario.
+///
+/// wiremock's `Drop` waits for a tokio lock inside a nested executor. When the dropping task has
+/// spent its cooperative budget (a run polls many scenarios in one task), tokio answers every
+/// poll of that lock with `Pending` and the nested executor spins forever; dropping inside
+/// [`tokio::task::unconstrained`] lifts the budget for the duration of the drop.
+struct Server(Option<MockServer>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            let mut stop = std::pin::pin!(tokio::task::unconstrained(async move { drop(server) }));
+            // The block has no await point: it completes on its first poll.
+            let _ = stop
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+        }
+    }
 }
 
 struct Monerium {
@@ -165,6 +211,12 @@ struct Monerium {
     reusable_refresh: bool,
     reusable_codes: bool,
     accepts_expired: bool,
+    accepts_wrong_password: bool,
+    drops_state: bool,
+    omits_refresh: bool,
+    refreshes_for_others: bool,
+    requires_basic_client: bool,
+    accepts_wrong_secret: bool,
 }
 
 /// Everything the mock issued, by value.
@@ -322,7 +374,7 @@ impl Monerium {
         // Both compared, always, so timing does not tell which one was wrong.
         let email_ok = credential_eq(email.as_bytes(), self.email.as_bytes());
         let password_ok = credential_eq(password.as_bytes(), self.password.as_bytes());
-        email_ok & password_ok
+        email_ok & (password_ok | self.accepts_wrong_password)
     }
 
     /// `GET /balances`: v1 Basic, or any valid bearer token.
@@ -433,35 +485,31 @@ impl Monerium {
                 );
             }
         };
+        // From here on the redirect URI is trusted: refusals go back to it (RFC 6749 §4.1.2.1).
+        let state = params.get("state").map(String::as_str);
+        let refuse = |error: &str, description: &str| {
+            self.redirect(
+                redirect_uri,
+                &[("error", error), ("error_description", description)],
+                state,
+            )
+        };
         if get("response_type").is_some_and(|t| t != "code") {
-            return api_error(
-                "Validation errors",
-                Some(json!({"response_type": "only `code` is supported"})),
-            );
+            return refuse("unsupported_response_type", "only `code` is supported");
         }
         let Some(challenge) = get("code_challenge") else {
-            return api_error(
-                "Validation errors",
-                Some(json!({"code_challenge": "code_challenge is required"})),
-            );
+            return refuse("invalid_request", "code_challenge is required");
         };
         if !pkce::is_valid_verifier(challenge) {
-            return api_error(
-                "Validation errors",
-                Some(
-                    json!({"code_challenge": "code_challenge must be 43 to 128 unreserved characters"}),
-                ),
+            return refuse(
+                "invalid_request",
+                "code_challenge must be 43 to 128 unreserved characters",
             );
         }
         let method = match get("code_challenge_method") {
             Some("S256") => pkce::PkceMethod::S256,
             Some("plain") | None if self.accepts_plain => pkce::PkceMethod::Plain,
-            _ => {
-                return api_error(
-                    "Validation errors",
-                    Some(json!({"code_challenge_method": "Monerium only supports S256"})),
-                );
-            }
+            _ => return refuse("invalid_request", "Monerium only supports S256"),
         };
 
         let code = random_token();
@@ -476,8 +524,18 @@ impl Monerium {
                 used: false,
             },
         );
-        let mut reply: Vec<(&str, &str)> = vec![("code", &code)];
-        if let Some(state) = params.get("state") {
+        self.redirect(redirect_uri, &[("code", &code)], state)
+    }
+
+    /// A 302 to `redirect_uri` with `pairs` and the request's `state` added to its query.
+    fn redirect(
+        &self,
+        redirect_uri: &str,
+        pairs: &[(&str, &str)],
+        state: Option<&str>,
+    ) -> ResponseTemplate {
+        let mut reply = pairs.to_vec();
+        if let Some(state) = state.filter(|_| !self.drops_state) {
             reply.push(("state", state));
         }
         let location = match url::Url::parse(redirect_uri) {
@@ -513,7 +571,7 @@ impl Monerium {
         match form.get("grant_type").map(String::as_str) {
             Some("authorization_code") => self.exchange_code(&form),
             Some("refresh_token") => self.refresh(&form),
-            Some("client_credentials") => self.client_credentials(&form),
+            Some("client_credentials") => self.client_credentials(request, &form),
             Some(_) => oauth_error(
                 400,
                 "unsupported_grant_type",
@@ -570,7 +628,8 @@ impl Monerium {
         if let Some(problem) = problem {
             return oauth_error(400, "invalid_grant", problem);
         }
-        self.issue(&mut issued, Subject::User, Some(client_id))
+        let refresh_client = (!self.omits_refresh).then_some(client_id);
+        self.issue(&mut issued, Subject::User, refresh_client)
     }
 
     /// Tells whether `verifier` is well formed and hashes to the code's challenge.
@@ -599,7 +658,9 @@ impl Monerium {
                 "the refresh token is not valid or was already used",
             );
         };
-        if grant.client_id != client_id {
+        let other_client_allowed =
+            self.refreshes_for_others && registered_uris(client_id).is_some();
+        if grant.client_id != client_id && !other_client_allowed {
             return api_error("Client id must be the same from previous token.", None);
         }
         if !self.reusable_refresh {
@@ -609,24 +670,32 @@ impl Monerium {
     }
 
     /// The `client_credentials` grant, the client authenticated in the form body only.
-    fn client_credentials(&self, form: &HashMap<String, String>) -> ResponseTemplate {
-        let id = form
-            .get("client_id")
-            .map(String::as_str)
-            .unwrap_or_default();
-        let secret = form
-            .get("client_secret")
-            .map(String::as_str)
-            .unwrap_or_default();
+    fn client_credentials(
+        &self,
+        request: &Request,
+        form: &HashMap<String, String>,
+    ) -> ResponseTemplate {
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        let (id, secret) = if self.requires_basic_client {
+            request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(basic::decode)
+                .unwrap_or_default()
+        } else {
+            (field("client_id"), field("client_secret"))
+        };
+        // Both compared, always, so timing does not tell which one was wrong.
         let id_ok = credential_eq(id.as_bytes(), self.cc_client_id.as_bytes());
         let secret_ok = credential_eq(secret.as_bytes(), self.cc_client_secret.as_bytes());
-        if !(id_ok & secret_ok) || secret.is_empty() {
+        if !(id_ok & (secret_ok | self.accepts_wrong_secret)) || secret.is_empty() {
             return oauth_error(401, "invalid_client", "Client authentication failed");
         }
         self.issue(&mut self.issued(), Subject::Partner, None)
     }
 
-    /// Issues an access token (and, for a public client, a refresh token bound to it).
+    /// Issues an access token (and, when given a client, a refresh token bound to it).
     fn issue(
         &self,
         issued: &mut Issued,
@@ -646,20 +715,406 @@ impl Monerium {
             "token_type": "Bearer",
             "expires_in": TOKEN_TTL_SECONDS,
         });
-        if let (Some(client_id), Some(object)) = (refresh_client, body.as_object_mut()) {
-            let refresh = random_token();
-            issued.refresh.insert(
-                refresh.clone(),
-                RefreshGrant {
-                    client_id: client_id.to_owned(),
-                },
-            );
-            object.insert("refresh_token".into(), refresh.into());
-            object.insert("profile".into(), PROFILE_ID.into());
-            object.insert("userId".into(), USER_ID.into());
+        if let Some(object) = body.as_object_mut() {
+            if let Some(client_id) = refresh_client {
+                let refresh = random_token();
+                issued.refresh.insert(
+                    refresh.clone(),
+                    RefreshGrant {
+                        client_id: client_id.to_owned(),
+                    },
+                );
+                object.insert("refresh_token".into(), refresh.into());
+            }
+            // The SDK's `BearerProfile` leftovers of v1, for the user's tokens.
+            if subject == Subject::User {
+                object.insert("profile".into(), PROFILE_ID.into());
+                object.insert("userId".into(), USER_ID.into());
+            }
         }
         json_response(200, body)
             .insert_header("cache-control", "no-store")
             .insert_header("pragma", "no-cache")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Target;
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    struct Running {
+        _mock: RunningMock,
+        base: String,
+        clock: Arc<VirtualClock>,
+        http: reqwest::Client,
+    }
+
+    async fn running(deviations: &[&str]) -> Running {
+        let target = Target::mock();
+        let secrets = target.providers["monerium"]
+            .secrets
+            .iter()
+            .filter_map(|(name, source)| match source {
+                crate::target::SecretSource::Value(v) => Some((name.clone(), v.clone())),
+                crate::target::SecretSource::Env(_) => None,
+            })
+            .collect();
+        let clock = Arc::new(VirtualClock::new());
+        let mock = start(MockConfig {
+            clock: clock.clone(),
+            secrets,
+            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+        })
+        .await
+        .expect("the mock starts");
+        let base = mock.url("api").expect("the api host");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
+        Running {
+            _mock: mock,
+            base,
+            clock,
+            http,
+        }
+    }
+
+    impl Running {
+        /// Sends `GET /auth` with `query`; returns the status and the `Location`.
+        async fn authorize(&self, query: &[(&str, &str)]) -> (u16, Option<url::Url>) {
+            let response = self
+                .http
+                .get(format!("{}/auth", self.base))
+                .query(query)
+                .send()
+                .await
+                .expect("an answer");
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| url::Url::parse(l).ok());
+            (response.status().as_u16(), location)
+        }
+
+        /// Authorizes [`CLIENT_ID`] with the RFC 7636 Appendix B challenge; returns the code.
+        async fn code(&self) -> String {
+            let (status, location) = self
+                .authorize(&[
+                    ("client_id", CLIENT_ID),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("code_challenge", CHALLENGE),
+                    ("code_challenge_method", "S256"),
+                    ("state", "s"),
+                ])
+                .await;
+            assert_eq!(status, 302);
+            param(&location.expect("a redirect"), "code").expect("a code")
+        }
+
+        async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
+            let body: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            self.post_token(body.into_bytes()).await
+        }
+
+        async fn post_token(&self, body: Vec<u8>) -> (u16, Value) {
+            let response = self
+                .http
+                .post(format!("{}/auth/token", self.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            let status = response.status().as_u16();
+            let body = response.json().await.unwrap_or(Value::Null);
+            (status, body)
+        }
+
+        async fn exchange(&self, code: &str, verifier: &str) -> (u16, Value) {
+            self.token(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("client_id", CLIENT_ID),
+                ("code_verifier", verifier),
+                ("redirect_uri", REDIRECT_URI),
+            ])
+            .await
+        }
+
+        async fn context(&self, authorization: &[u8]) -> u16 {
+            let value = reqwest::header::HeaderValue::from_bytes(authorization).expect("a value");
+            self.http
+                .get(format!("{}/auth/context", self.base))
+                .header("authorization", value)
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+                .as_u16()
+        }
+    }
+
+    fn param(url: &url::Url, name: &str) -> Option<String> {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    fn text<'a>(body: &'a Value, field: &str) -> &'a str {
+        body.get(field).and_then(Value::as_str).unwrap_or_default()
+    }
+
+    #[test]
+    fn registered_clients_agree_with_the_mock_target() {
+        let target = Target::mock();
+        let variables = &target.providers["monerium"].variables;
+        let variable = |name: &str| variables.get(name).map(String::as_str);
+        assert_eq!(variable("client_id"), Some(CLIENT_ID));
+        assert_eq!(variable("other_client_id"), Some(OTHER_CLIENT_ID));
+        assert_eq!(variable("redirect_uri"), Some(REDIRECT_URI));
+        assert_eq!(variable("other_redirect_uri"), Some(OTHER_REDIRECT_URI));
+        let unregistered = variable("unregistered_redirect_uri").expect("the variable");
+        assert!(
+            PUBLIC_CLIENTS
+                .iter()
+                .all(|(_, uris)| !uris.contains(&unregistered)),
+            "`unregistered_redirect_uri` must be registered for no client"
+        );
+    }
+
+    #[test]
+    fn stopping_the_mock_with_the_task_budget_spent_does_not_hang() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let mut mock = Some(running(&[]).await);
+                let semaphore = tokio::sync::Semaphore::new(1);
+                // Spend the task's cooperative budget in one poll, then stop the mock in it.
+                std::future::poll_fn(|cx| {
+                    for _ in 0..1000 {
+                        let mut acquire = std::pin::pin!(semaphore.acquire());
+                        let _ = acquire.as_mut().poll(cx);
+                    }
+                    drop(mock.take());
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            });
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "dropping the running mock hangs once the task's budget is spent"
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_named() {
+        let pairs = url::form_urlencoded::parse(b"a=1&b=2&a=3");
+        assert_eq!(single_params(pairs), Err("a".to_owned()));
+        let pairs = url::form_urlencoded::parse(b"a=1&b=2");
+        assert_eq!(single_params(pairs).map(|p| p.len()), Ok(2));
+    }
+
+    #[tokio::test]
+    async fn rfc_7636_vector_exchanges_and_the_token_lives_3600_seconds() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (status, body) = mock.exchange(&code, VERIFIER).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["expires_in"], TOKEN_TTL_SECONDS);
+        let bearer = format!("Bearer {}", text(&body, "access_token"));
+        assert_eq!(mock.context(bearer.as_bytes()).await, 200);
+        mock.clock
+            .advance(Duration::from_secs(TOKEN_TTL_SECONDS - 1));
+        assert_eq!(mock.context(bearer.as_bytes()).await, 200);
+        mock.clock.advance(Duration::from_secs(1));
+        assert_eq!(mock.context(bearer.as_bytes()).await, 401);
+    }
+
+    #[tokio::test]
+    async fn refusals_after_the_redirect_uri_is_known_go_back_to_it_with_state() {
+        let mock = running(&[]).await;
+        let registered = url::Url::parse(REDIRECT_URI).expect("a URL");
+        for method in [None, Some("plain"), Some("s256")] {
+            let mut query = vec![
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_challenge", CHALLENGE),
+                ("state", "kept"),
+            ];
+            query.extend(method.map(|m| ("code_challenge_method", m)));
+            let (status, location) = mock.authorize(&query).await;
+            let location = location.expect("an error redirect");
+            assert_eq!(status, 302, "{method:?}");
+            assert_eq!(location.path(), registered.path());
+            assert_eq!(
+                param(&location, "error").as_deref(),
+                Some("invalid_request")
+            );
+            assert_eq!(param(&location, "state").as_deref(), Some("kept"));
+            assert_eq!(param(&location, "code"), None);
+        }
+        // A challenge that is not 43–128 unreserved characters is refused as well.
+        let (_, location) = mock
+            .authorize(&[
+                ("client_id", CLIENT_ID),
+                ("code_challenge", "short"),
+                ("code_challenge_method", "S256"),
+            ])
+            .await;
+        let location = location.expect("an error redirect");
+        assert_eq!(
+            param(&location, "error").as_deref(),
+            Some("invalid_request")
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_clients_and_unregistered_uris_are_never_redirected() {
+        let mock = running(&[]).await;
+        let cases: [&[(&str, &str)]; 4] = [
+            &[
+                ("client_id", "no-such-client"),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+            &[("redirect_uri", REDIRECT_URI)],
+            &[
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", OTHER_REDIRECT_URI),
+            ],
+            &[
+                ("client_id", CLIENT_ID),
+                ("redirect_uri", "https://app.monerium.test/callback/"),
+            ],
+        ];
+        for query in cases {
+            let mut query = query.to_vec();
+            query.extend([
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ]);
+            assert_eq!(mock.authorize(&query).await, (400, None), "{query:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_exchange_consumes_the_code() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (status, body) = mock.exchange(&code, CHALLENGE).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+        let (status, body) = mock.exchange(&code, VERIFIER).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn codes_expire_after_ten_minutes() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        mock.clock.advance(Duration::from_secs(CODE_TTL_SECONDS));
+        let (status, body) = mock.exchange(&code, VERIFIER).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn another_clients_refresh_is_refused_without_consuming_the_token() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (_, body) = mock.exchange(&code, VERIFIER).await;
+        let refresh = text(&body, "refresh_token").to_owned();
+        let form = |client| {
+            [
+                ("grant_type", "refresh_token"),
+                ("client_id", client),
+                ("refresh_token", refresh.as_str()),
+            ]
+        };
+        let (status, body) = mock.token(&form(OTHER_CLIENT_ID)).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            text(&body, "message"),
+            "Client id must be the same from previous token."
+        );
+        let (status, _) = mock.token(&form(CLIENT_ID)).await;
+        assert_eq!(status, 200);
+        let (status, body) = mock.token(&form(CLIENT_ID)).await;
+        assert_eq!((status, text(&body, "error")), (400, "invalid_grant"));
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_are_refused_without_panicking() {
+        let mock = running(&[]).await;
+        let authorizations: [&[u8]; 7] = [
+            b"Bearer",
+            b"Bearer ",
+            b"bearer \xff\xfe",
+            b"Basic !!!",
+            b"Basic \xc3\x28",
+            b"Token abc",
+            b"",
+        ];
+        for authorization in authorizations {
+            assert_eq!(mock.context(authorization).await, 401);
+        }
+        let bodies: [&[u8]; 5] = [
+            b"\xff\xfe\xfd",
+            b"grant_type=client_credentials&grant_type=client_credentials",
+            b"grant_type=%FF%FE",
+            b"===&&&",
+            b"",
+        ];
+        for body in bodies {
+            let (status, _) = mock.post_token(body.to_vec()).await;
+            assert_eq!(status, 400, "{body:?}");
+        }
+        let (status, _) = mock
+            .authorize(&[("client_id", CLIENT_ID), ("client_id", CLIENT_ID)])
+            .await;
+        assert_eq!(status, 400);
+        // Still serving after all of that.
+        assert_eq!(mock.context(b"Bearer unknown").await, 401);
+    }
+
+    #[tokio::test]
+    async fn client_credentials_are_read_from_the_body_only() {
+        let mock = running(&[]).await;
+        let target = Target::mock();
+        let secret = |name: &str| match &target.providers["monerium"].secrets[name] {
+            crate::target::SecretSource::Value(v) => v.clone(),
+            crate::target::SecretSource::Env(_) => unreachable!("the mock target is inline"),
+        };
+        let (id, secret) = (secret("cc_client_id"), secret("cc_client_secret"));
+        let (status, body) = mock
+            .token(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+            ])
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("refresh_token").is_none());
+        let basic = crate::auth::basic::header_value(&id, &secret).expect("encodable");
+        let response = mock
+            .http
+            .post(format!("{}/auth/token", mock.base))
+            .header("authorization", basic)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 401);
     }
 }
