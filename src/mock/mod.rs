@@ -157,6 +157,60 @@ pub fn credential_eq(presented: &[u8], expected: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    /// Starts every embedded mock with its fake secrets from the embedded mock target, then drops
+    /// it inside a task whose cooperative budget is spent (as at the end of a scenario in a run
+    /// that polls many scenarios in one task): the drop must finish.
+    #[test]
+    fn stopping_a_mock_with_the_task_budget_spent_does_not_hang() {
+        let target = crate::Target::mock();
+        for provider in target.providers.keys() {
+            let secrets: HashMap<String, String> = target.providers[provider]
+                .secrets
+                .iter()
+                .filter_map(|(name, source)| match source {
+                    crate::target::SecretSource::Value(v) => Some((name.clone(), v.clone())),
+                    crate::target::SecretSource::Env(_) => None,
+                })
+                .collect();
+            let (done, finished) = std::sync::mpsc::channel();
+            let name = provider.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async {
+                    let config = MockConfig {
+                        clock: Arc::new(VirtualClock::new()),
+                        secrets,
+                        deviations: Vec::new(),
+                    };
+                    let Ok(running) = start(&name, config).await else {
+                        return; // not written yet: nothing to stop
+                    };
+                    let mut mock = Some(running);
+                    let semaphore = tokio::sync::Semaphore::new(1);
+                    std::future::poll_fn(|cx| {
+                        for _ in 0..1000 {
+                            let mut acquire = std::pin::pin!(semaphore.acquire());
+                            let _ = acquire.as_mut().poll(cx);
+                        }
+                        drop(mock.take());
+                        std::task::Poll::Ready(())
+                    })
+                    .await;
+                });
+                let _ = done.send(());
+            });
+            assert!(
+                finished
+                    .recv_timeout(std::time::Duration::from_secs(10))
+                    .is_ok(),
+                "dropping the `{provider}` mock hangs once the task's budget is spent"
+            );
+        }
+    }
+
     #[test]
     fn credential_comparison() {
         assert!(credential_eq(b"secret", b"secret"));

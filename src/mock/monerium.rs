@@ -174,28 +174,8 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         .map_err(|e| format!("cannot start the front of host `api`: {e}"))?;
     Ok(RunningMock {
         hosts: HashMap::from([("api".to_owned(), api.url())]),
-        _servers: vec![Box::new(api), Box::new(Server(Some(server)))],
+        _servers: vec![Box::new(api), Box::new(server)],
     })
-}
-
-/// Holds the wiremock server so that stopping it cannot hang the task that ends the scenario.
-///
-/// wiremock's `Drop` waits for a tokio lock inside a nested executor. When the dropping task has
-/// spent its cooperative budget (a run polls many scenarios in one task), tokio answers every
-/// poll of that lock with `Pending` and the nested executor spins forever; dropping inside
-/// [`tokio::task::unconstrained`] lifts the budget for the duration of the drop.
-struct Server(Option<MockServer>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(server) = self.0.take() {
-            let mut stop = std::pin::pin!(tokio::task::unconstrained(async move { drop(server) }));
-            // The block has no await point: it completes on its first poll.
-            let _ = stop
-                .as_mut()
-                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-        }
-    }
 }
 
 struct Monerium {
@@ -887,36 +867,6 @@ mod tests {
                 .iter()
                 .all(|(_, uris)| !uris.contains(&unregistered)),
             "`unregistered_redirect_uri` must be registered for no client"
-        );
-    }
-
-    #[test]
-    fn stopping_the_mock_with_the_task_budget_spent_does_not_hang() {
-        let (done, finished) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async {
-                let mut mock = Some(running(&[]).await);
-                let semaphore = tokio::sync::Semaphore::new(1);
-                // Spend the task's cooperative budget in one poll, then stop the mock in it.
-                std::future::poll_fn(|cx| {
-                    for _ in 0..1000 {
-                        let mut acquire = std::pin::pin!(semaphore.acquire());
-                        let _ = acquire.as_mut().poll(cx);
-                    }
-                    drop(mock.take());
-                    std::task::Poll::Ready(())
-                })
-                .await;
-            });
-            let _ = done.send(());
-        });
-        assert!(
-            finished.recv_timeout(Duration::from_secs(10)).is_ok(),
-            "dropping the running mock hangs once the task's budget is spent"
         );
     }
 
