@@ -244,7 +244,10 @@ impl Target {
         let (variables, secrets) = self.names_for(provider);
         names.variables = variables;
         names.secrets = secrets;
-        names.sources = self.sources.keys().cloned().collect();
+        names.sources = self
+            .providers
+            .contains_key(provider)
+            .then(|| self.sources.keys().cloned().collect());
     }
 }
 

@@ -184,3 +184,27 @@ async fn real_time_polling_waits_between_attempts_then_fails() {
         "three real pauses of 200ms, waited {elapsed:?}"
     );
 }
+
+/// A target needs only the sources of the providers it configures: the scenarios of the others
+/// are skipped, so the sources they name (`unallowlisted`, CIDR test addresses) are not asked for.
+#[test]
+fn sources_of_unconfigured_providers_are_not_required() {
+    let yaml = "name: one-provider\nclock: real\nlimits: { request_timeout: 5s }\n\
+                sources:\n  default: { bind: 127.0.0.1 }\nproviders:\n  other: {}\n";
+    let target = Target::parse(Path::new("one-provider.yaml"), yaml)
+        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
+    let plan = load_plan(&root().join("specs"), &root().join("scenarios"), target)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let named_unallowlisted = plan.scenarios.iter().any(|s| {
+        s.scenario.steps.iter().any(|step| {
+            step.request
+                .as_ref()
+                .is_some_and(|r| r.source.as_deref() == Some("unallowlisted"))
+        })
+    });
+    assert!(
+        named_unallowlisted,
+        "some real scenario names `unallowlisted`"
+    );
+    assert!(plan.scenarios.iter().all(|s| s.skip.is_some()));
+}

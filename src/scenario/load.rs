@@ -209,8 +209,9 @@ pub struct Names {
     pub variables: Option<HashSet<String>>,
     /// The target's secret names for the provider, like `variables`.
     pub secrets: Option<HashSet<String>>,
-    /// The target's source names.
-    pub sources: HashSet<String>,
+    /// The target's source names; `None` when the target does not configure the provider (its
+    /// scenarios are skipped, so a target need not define the sources only they use).
+    pub sources: Option<HashSet<String>>,
 }
 
 /// Checks what serde cannot: requirement ids, defined names, step shapes, expectation sense.
@@ -407,9 +408,10 @@ impl Checker<'_> {
                 }
             }
             if let Some(source) = &request.source
-                && !self.names.sources.contains(source)
+                && let Some(sources) = &self.names.sources
+                && !sources.contains(source)
             {
-                let mut known: Vec<&str> = self.names.sources.iter().map(String::as_str).collect();
+                let mut known: Vec<&str> = sources.iter().map(String::as_str).collect();
                 known.sort();
                 self.error(
                     format!("{rp}.source"),
