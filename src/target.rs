@@ -5,7 +5,7 @@
 //! embedded mock, on the virtual clock, with the mocks' fake credentials inline. Live targets
 //! never hold secret values, only the names of the environment variables that do.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -226,6 +226,23 @@ impl Target {
     /// Returns true when the target runs on the embedded mocks' virtual clock.
     pub fn is_virtual(&self) -> bool {
         self.clock == ClockKind::Virtual
+    }
+
+    /// Returns the inline (mock) secret values of `provider`, by name; secrets named by
+    /// environment variable are left out.
+    pub fn inline_secrets(&self, provider: &str) -> HashMap<String, String> {
+        self.providers
+            .get(provider)
+            .map(|p| {
+                p.secrets
+                    .iter()
+                    .filter_map(|(name, source)| match source {
+                        SecretSource::Value(v) => Some((name.clone(), v.clone())),
+                        SecretSource::Env(_) => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Returns the names scenarios of `provider` may use, for the load-time checks.

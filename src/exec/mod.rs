@@ -490,16 +490,7 @@ impl Scope<'_> {
                     "still not met after {attempts} attempts over {shown_polled}, every {}{why}",
                     humantime::format_duration(every)
                 ));
-                let message = format!(
-                    "step {} ({}): {}",
-                    index + 1,
-                    out.name,
-                    out.failed.join("; ")
-                );
-                return Some(Verdict::Fail {
-                    step: index,
-                    message: self.runner.secrets.redact(&message),
-                });
+                return Some(self.failed(index, out));
             }
             if matches!(self.clock, Clock::Real) {
                 self.waited += every;
@@ -507,6 +498,20 @@ impl Scope<'_> {
             self.clock.pass(every).await;
             polled += every;
             attempts += 1;
+        }
+    }
+
+    /// The verdict of a step whose checks did not all hold: `step N (name): each; failed; check`.
+    fn failed(&self, index: usize, out: &StepResult) -> Verdict {
+        let message = format!(
+            "step {} ({}): {}",
+            index + 1,
+            out.name,
+            out.failed.join("; ")
+        );
+        Verdict::Fail {
+            step: index,
+            message: self.runner.secrets.redact(&message),
         }
     }
 
@@ -627,16 +632,7 @@ impl Scope<'_> {
             return error(registry.redact(&e));
         }
         if !out.failed.is_empty() {
-            let message = format!(
-                "step {} ({}): {}",
-                index + 1,
-                out.name,
-                out.failed.join("; ")
-            );
-            return Some(Verdict::Fail {
-                step: index,
-                message: registry.redact(&message),
-            });
+            return Some(self.failed(index, out));
         }
         None
     }

@@ -25,6 +25,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
+use super::http::json_response;
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::clock::VirtualClock;
 
@@ -153,10 +154,6 @@ impl Respond for Handler {
             Route::Reports => demo.reports(request),
         }
     }
-}
-
-fn json_response(status: u16, body: serde_json::Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
 }
 
 fn authorization(request: &Request) -> Option<&str> {

@@ -72,6 +72,7 @@ use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
+use super::http::json_response;
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::basic;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -276,10 +277,6 @@ impl Respond for Handler {
             Route::Orders => electrum.orders(request),
         }
     }
-}
-
-fn json_response(status: u16, body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
 }
 
 /// A Keycloak `OAuth2ErrorRepresentation`.

@@ -9,6 +9,7 @@
 pub mod demo;
 pub mod electrum;
 pub mod front;
+pub mod http;
 pub mod monerium;
 pub mod pledg;
 pub mod silverflow;
@@ -164,14 +165,7 @@ mod tests {
     fn stopping_a_mock_with_the_task_budget_spent_does_not_hang() {
         let target = crate::Target::mock();
         for provider in target.providers.keys() {
-            let secrets: HashMap<String, String> = target.providers[provider]
-                .secrets
-                .iter()
-                .filter_map(|(name, source)| match source {
-                    crate::target::SecretSource::Value(v) => Some((name.clone(), v.clone())),
-                    crate::target::SecretSource::Env(_) => None,
-                })
-                .collect();
+            let secrets: HashMap<String, String> = target.inline_secrets(provider);
             let (done, finished) = std::sync::mpsc::channel();
             let name = provider.clone();
             std::thread::spawn(move || {

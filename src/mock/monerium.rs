@@ -75,6 +75,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
+use super::http::{bearer, json_response, oauth_error, single_params};
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::{basic, pkce};
 use crate::clock::VirtualClock;
@@ -262,10 +263,6 @@ impl Respond for Handler {
     }
 }
 
-fn json_response(status: u16, body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
-}
-
 /// The documented 401 of every authenticated route.
 fn not_authenticated() -> ResponseTemplate {
     json_response(
@@ -283,33 +280,10 @@ fn api_error(message: &str, errors: Option<Value>) -> ResponseTemplate {
     json_response(400, body).insert_header("cache-control", "no-store")
 }
 
-/// An RFC 6749 §5.2 error body.
-fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate {
-    json_response(
-        status,
-        json!({"error": error, "error_description": description}),
-    )
-    .insert_header("cache-control", "no-store")
-    .insert_header("pragma", "no-cache")
-}
-
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Collects parameters, refusing any given twice (RFC 6749 §3.1); `Err` names the first repeat.
-fn single_params<'a>(
-    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
-) -> Result<HashMap<String, String>, String> {
-    let mut params = HashMap::new();
-    for (key, value) in pairs {
-        if params.insert(key.to_string(), value.into_owned()).is_some() {
-            return Err(key.into_owned());
-        }
-    }
-    Ok(params)
 }
 
 /// Returns the registered redirect URIs of a public client.
@@ -318,14 +292,6 @@ fn registered_uris(client_id: &str) -> Option<&'static [&'static str]> {
         .iter()
         .find(|(id, _)| *id == client_id)
         .map(|(_, uris)| *uris)
-}
-
-/// Returns the bearer token of the `Authorization` header, if it carries one.
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl Monerium {
@@ -735,14 +701,7 @@ mod tests {
 
     async fn running(deviations: &[&str]) -> Running {
         let target = Target::mock();
-        let secrets = target.providers["monerium"]
-            .secrets
-            .iter()
-            .filter_map(|(name, source)| match source {
-                crate::target::SecretSource::Value(v) => Some((name.clone(), v.clone())),
-                crate::target::SecretSource::Env(_) => None,
-            })
-            .collect();
+        let secrets = target.inline_secrets("monerium");
         let clock = Arc::new(VirtualClock::new());
         let mock = start(MockConfig {
             clock: clock.clone(),
@@ -868,14 +827,6 @@ mod tests {
                 .all(|(_, uris)| !uris.contains(&unregistered)),
             "`unregistered_redirect_uri` must be registered for no client"
         );
-    }
-
-    #[test]
-    fn repeated_parameters_are_named() {
-        let pairs = url::form_urlencoded::parse(b"a=1&b=2&a=3");
-        assert_eq!(single_params(pairs), Err("a".to_owned()));
-        let pairs = url::form_urlencoded::parse(b"a=1&b=2");
-        assert_eq!(single_params(pairs).map(|p| p.len()), Ok(2));
     }
 
     #[tokio::test]

@@ -66,6 +66,7 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
+use super::http::{bearer, json_response, oauth_error, single_params};
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::basic;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -267,20 +268,6 @@ impl Respond for Handler {
     }
 }
 
-fn json_response(status: u16, body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
-}
-
-/// An RFC 6749 §5.2 error body, uncacheable as §5.1 asks of token responses.
-fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate {
-    json_response(
-        status,
-        json!({"error": error, "error_description": description}),
-    )
-    .insert_header("cache-control", "no-store")
-    .insert_header("pragma", "no-cache")
-}
-
 /// The plugin's documented error object, as the signed-parameters entry point answers it.
 fn invalid_request(message: &str) -> ResponseTemplate {
     json_response(
@@ -309,14 +296,6 @@ fn unix_seconds(at: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Returns the bearer token of the `Authorization` header, if it carries one.
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// Decodes the Basic credentials of a request; `None` when absent or malformed.
 fn basic_credentials(request: &Request) -> Option<(String, String)> {
     request
@@ -324,19 +303,6 @@ fn basic_credentials(request: &Request) -> Option<(String, String)> {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(basic::decode)
-}
-
-/// Collects parameters, refusing any given twice; `Err` names the first repeat.
-fn single_params<'a>(
-    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
-) -> Result<HashMap<String, String>, String> {
-    let mut params = HashMap::new();
-    for (key, value) in pairs {
-        if params.insert(key.to_string(), value.into_owned()).is_some() {
-            return Err(key.into_owned());
-        }
-    }
-    Ok(params)
 }
 
 impl Pledg {

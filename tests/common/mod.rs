@@ -74,4 +74,17 @@ pub fn authconform(args: &[&str]) -> Run {
     );
     run
 }
+
+/// Asserts that `authconform validate --target TARGET --deny-uncovered` accepts a target template
+/// with every scenario and spec, and every requirement covered.
+pub fn assert_target_validates(target: &str) {
+    let run = authconform(&["validate", "--target", target, "--deny-uncovered"]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(
+        run.stdout.contains("0 uncovered requirements"),
+        "{}",
+        run.dump()
+    );
+}
+
 pub mod verdicts;
