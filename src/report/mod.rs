@@ -2,6 +2,7 @@
 //! [`SecretRegistry`](crate::secret::SecretRegistry) and redacts everything it writes.
 
 pub mod console;
+pub mod evidence;
 pub mod junit;
 
 use std::io::Write as _;
