@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::{InputKind, LoadError, LoadErrors, SpanIndex};
 use crate::scenario::load::{Names, check_scenario, parse_file};
-use crate::scenario::model::{DurationValue, ExpectedOutcome, Scenario};
+use crate::scenario::model::{DurationValue, ExpectedOutcome, Scenario, ScenarioKind};
 use crate::spec::{Catalogue, load_catalogue};
 use crate::target::{HostSpec, Target};
 
@@ -41,9 +41,14 @@ impl PlannedScenario {
         format!("{}.{}", self.provider, self.file)
     }
 
-    /// Returns `negative` when a step expects a failure (status ≥ 400 or no response), `happy`
-    /// otherwise.
+    /// Returns the scenario's `kind` when it gives one; otherwise `negative` when a step expects a
+    /// failure (status ≥ 400 or no response), `happy` otherwise.
     pub fn kind(&self) -> &'static str {
+        match self.scenario.kind {
+            Some(ScenarioKind::Happy) => return "happy",
+            Some(ScenarioKind::Negative) => return "negative",
+            None => {}
+        }
         let negative = self
             .scenario
             .steps

@@ -38,6 +38,9 @@ pub struct Scenario {
     /// Free labels for filtering.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// `happy` or `negative`, when the statuses cannot tell (a refusal sent as an error redirect).
+    #[serde(default)]
+    pub kind: Option<ScenarioKind>,
     /// The steps, run in order; the first failing one ends the scenario.
     #[serde(deserialize_with = "super::load::isolated_steps")]
     pub steps: Vec<Step>,
@@ -759,6 +762,16 @@ pub struct JwtCheck {
     /// JSONPath checks on the claims.
     #[serde(default)]
     pub claims: IndexMap<JsonPath, OneOrMany<JsonCheck>>,
+}
+
+/// Whether a scenario proves a flow works or that something is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScenarioKind {
+    /// The documented flow works.
+    Happy,
+    /// A documented failure happens.
+    Negative,
 }
 
 /// The transport outcome a step expects.
