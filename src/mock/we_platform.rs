@@ -436,9 +436,12 @@ impl Respond for Handler {
                 let hash = secure_hash(&message, state.wrong_hash);
                 json!({"message": message, "hash": hash})
             }),
-            Route::ReloadWallet => state.node_route(request, self.mode, Protection::Admin, |_| {
-                json!({"message": "Wallet reloaded successfully"})
-            }),
+            Route::ReloadWallet => state.node_route(
+                request,
+                self.mode,
+                Protection::Admin,
+                |_| json!({"message": "Wallet reloaded successfully"}),
+            ),
             Route::ConsensusSettings => {
                 state.node_route(request, self.mode, Protection::Admin, |_| {
                     json!({
@@ -493,9 +496,10 @@ impl WePlatform {
         accounts
             .users
             .insert(admin_login.clone(), config.secret("admin_password")?);
-        accounts
-            .users
-            .insert(config.secret("user_login")?, config.secret("user_password")?);
+        accounts.users.insert(
+            config.secret("user_login")?,
+            config.secret("user_password")?,
+        );
         Ok(Self {
             admin_key_hash,
             privacy_key_hash,
@@ -574,7 +578,11 @@ impl WePlatform {
     }
 
     /// `checkApiKeyHeader`: `secureHash(value)` against the configured hash.
-    fn check_api_key(&self, presented: Option<&[u8]>, protection: Protection) -> Result<(), NodeError> {
+    fn check_api_key(
+        &self,
+        presented: Option<&[u8]>,
+        protection: Protection,
+    ) -> Result<(), NodeError> {
         let (expected, error) = match protection {
             Protection::None => return Ok(()),
             Protection::Admin => (&self.admin_key_hash, NodeError::ApiKeyNotValid),
@@ -742,7 +750,10 @@ impl WePlatform {
         };
         let is_admin = credential_eq(caller.as_bytes(), self.admin_login.as_bytes());
         if !is_admin && !self.any_token_gets_service_token {
-            return service_error(403, "only the service administrator may obtain service tokens");
+            return service_error(
+                403,
+                "only the service administrator may obtain service tokens",
+            );
         }
         self.issue(&mut accounts, SERVICE_SUBJECT)
     }
@@ -770,7 +781,10 @@ impl WePlatform {
         let refresh = random_token();
         accounts.access.insert(
             access.clone(),
-            (login.to_owned(), now + Duration::from_secs(ACCESS_TTL_SECONDS)),
+            (
+                login.to_owned(),
+                now + Duration::from_secs(ACCESS_TTL_SECONDS),
+            ),
         );
         accounts.refresh.insert(refresh.clone(), login.to_owned());
         json_response(
