@@ -124,15 +124,26 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "ignores-expiry",
-        &[(
-            "we-platform::jwt::expired-or-exp-less-token-is-619",
-            2,
-            &[
-                "a token that expired five minutes ago",
-                "got HTTP 200, expected 401",
-                "$.error: expected to equal 619",
-            ],
-        )],
+        &[
+            (
+                "we-platform::jwt::expired-or-exp-less-token-is-619",
+                2,
+                &[
+                    "a token that expired five minutes ago",
+                    "got HTTP 200, expected 401",
+                    "$.error: expected to equal 619",
+                ],
+            ),
+            (
+                "we-platform::jwt::token-stops-working-after-exp",
+                3,
+                &[
+                    "the expired token is refused",
+                    "got HTTP 200, expected 401",
+                    "$.error: expected to equal 619",
+                ],
+            ),
+        ],
     ),
     (
         "accepts-hs256",

@@ -356,32 +356,43 @@ fn bearer_token(authorization: Option<&[u8]>) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Reads the node's `JwtContent` from verified claims: `roles` must be an array (unknown
-/// entries dropped); `addresses`, when present, an array (malformed entries dropped).
-fn jwt_content(claims: &Value) -> Result<(HashSet<Role>, Vec<(String, String)>), NodeError> {
-    let roles = claims
-        .get("roles")
-        .and_then(Value::as_array)
-        .ok_or(NodeError::CantParseClaims)?
-        .iter()
-        .filter_map(|r| r.as_str().and_then(Role::parse))
-        .collect();
-    let addresses = match claims.get("addresses") {
-        None => Vec::new(),
-        Some(Value::Array(entries)) => entries
+/// What the node reads from verified claims (its `JwtContent`).
+#[derive(Debug)]
+struct JwtContent {
+    roles: HashSet<Role>,
+    /// `(address, type)` of each well-formed `addresses` entry.
+    addresses: Vec<(String, String)>,
+}
+
+impl JwtContent {
+    /// Reads claims as the node's `Reads` do: `roles` must be an array (unknown entries
+    /// dropped); `addresses`, when present, an array (malformed entries dropped, `type` defaulting
+    /// to `node`).
+    fn read(claims: &Value) -> Result<Self, NodeError> {
+        let roles = claims
+            .get("roles")
+            .and_then(Value::as_array)
+            .ok_or(NodeError::CantParseClaims)?
             .iter()
-            .filter_map(|entry| {
-                let address = entry.get("address")?.as_str()?;
-                let kind = match entry.get("type") {
-                    None => "node",
-                    Some(t) => t.as_str()?,
-                };
-                Some((address.to_owned(), kind.to_owned()))
-            })
-            .collect(),
-        Some(_) => return Err(NodeError::CantParseClaims),
-    };
-    Ok((roles, addresses))
+            .filter_map(|r| r.as_str().and_then(Role::parse))
+            .collect();
+        let addresses = match claims.get("addresses") {
+            None => Vec::new(),
+            Some(Value::Array(entries)) => entries
+                .iter()
+                .filter_map(|entry| {
+                    let address = entry.get("address")?.as_str()?;
+                    let kind = match entry.get("type") {
+                        None => "node",
+                        Some(t) => t.as_str()?,
+                    };
+                    Some((address.to_owned(), kind.to_owned()))
+                })
+                .collect(),
+            Some(_) => return Err(NodeError::CantParseClaims),
+        };
+        Ok(Self { roles, addresses })
+    }
 }
 
 struct WePlatform {
@@ -619,7 +630,7 @@ impl WePlatform {
         if expired {
             return Err(NodeError::TokenExpired);
         }
-        let (roles, addresses) = jwt_content(&claims)?;
+        let JwtContent { roles, addresses } = JwtContent::read(&claims)?;
         let allowed = if required == Role::User {
             !roles.is_empty()
         } else {
@@ -791,5 +802,420 @@ impl WePlatform {
             200,
             json!({"access_token": access, "refresh_token": refresh}),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{SecretSource, Target};
+    use proptest::prelude::*;
+
+    const ADMIN_KEY: &str = "admin-key";
+    const PRIVACY_KEY: &str = "privacy-key";
+
+    fn config(deviations: &[&str], clock: Arc<VirtualClock>) -> MockConfig {
+        let secrets = [
+            ("api_key", ADMIN_KEY),
+            ("privacy_api_key", PRIVACY_KEY),
+            ("admin_login", "admin@we.test"),
+            ("admin_password", "admin-pass"),
+            ("user_login", "user@we.test"),
+            ("user_password", "user-pass"),
+        ];
+        MockConfig {
+            clock,
+            secrets: secrets
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+        }
+    }
+
+    fn node(deviations: &[&str]) -> WePlatform {
+        WePlatform::new(&config(deviations, Arc::new(VirtualClock::new()))).unwrap()
+    }
+
+    fn node_at(unix: u64) -> WePlatform {
+        let clock = Arc::new(VirtualClock::starting_at(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(unix),
+        ));
+        WePlatform::new(&config(&[], clock)).unwrap()
+    }
+
+    fn now(node: &WePlatform) -> u64 {
+        unix_seconds(node.clock.now())
+    }
+
+    fn sign(claims: Value) -> String {
+        jwt::sign(&claims, &service_key().unwrap()).unwrap()
+    }
+
+    fn bearer(token: &str) -> Vec<u8> {
+        format!("Bearer {token}").into_bytes()
+    }
+
+    fn owner() -> Value {
+        json!([{"address": NODE_OWNER_ADDRESS, "type": "node"}])
+    }
+
+    #[test]
+    fn the_mock_target_agrees_with_the_mock() {
+        let target = Target::mock();
+        let section = &target.providers["we-platform"];
+        let variable = |name: &str| section.variables.get(name).map(String::as_str);
+        assert_eq!(variable("node_owner_address"), Some(NODE_OWNER_ADDRESS));
+        assert_eq!(
+            variable("node_public_key"),
+            Some(configured_public_key().as_str())
+        );
+        assert_ne!(variable("other_address"), Some(NODE_OWNER_ADDRESS));
+        let secrets: HashMap<String, String> = section
+            .secrets
+            .iter()
+            .filter_map(|(name, source)| match source {
+                SecretSource::Value(v) => Some((name.clone(), v.clone())),
+                SecretSource::Env(_) => None,
+            })
+            .collect();
+        assert_ne!(
+            secrets["api_key"], secrets["privacy_api_key"],
+            "the scenarios prove the admin key does not open privacy routes"
+        );
+    }
+
+    #[test]
+    fn secure_hash_is_the_published_one_unless_deviating() {
+        assert_eq!(
+            secure_hash("ridethewaves!", false),
+            "H6nsiifwYKYEx6YzYD7woP1XCn72RVvx6tC1zjjLXqsu"
+        );
+        assert_eq!(
+            secure_hash("", false),
+            "DRtdYbxMg7YHw4acvDP6xQrvmsRAz3K7gSkH3xBJ5CTL"
+        );
+        assert_ne!(
+            secure_hash("ridethewaves!", true),
+            secure_hash("ridethewaves!", false)
+        );
+    }
+
+    #[test]
+    fn only_the_hashes_of_the_keys_are_kept() {
+        let node = node(&[]);
+        assert_eq!(node.admin_key_hash, we_platform_key_hash(ADMIN_KEY));
+        assert_eq!(node.privacy_key_hash, we_platform_key_hash(PRIVACY_KEY));
+    }
+
+    #[test]
+    fn api_keys_by_protection_level() {
+        let node = node(&[]);
+        let admin = Some(ADMIN_KEY.as_bytes());
+        let privacy = Some(PRIVACY_KEY.as_bytes());
+        let admin_hash = we_platform_key_hash(ADMIN_KEY);
+        assert_eq!(node.check_api_key(admin, Protection::Admin), Ok(()));
+        assert_eq!(node.check_api_key(privacy, Protection::Privacy), Ok(()));
+        assert_eq!(node.check_api_key(None, Protection::None), Ok(()));
+        for (presented, protection, error) in [
+            (privacy, Protection::Admin, NodeError::ApiKeyNotValid),
+            (None, Protection::Admin, NodeError::ApiKeyNotValid),
+            (Some(&b""[..]), Protection::Admin, NodeError::ApiKeyNotValid),
+            (
+                Some(admin_hash.as_bytes()),
+                Protection::Admin,
+                NodeError::ApiKeyNotValid,
+            ),
+            (admin, Protection::Privacy, NodeError::PrivacyApiKeyNotValid),
+            (None, Protection::Privacy, NodeError::PrivacyApiKeyNotValid),
+        ] {
+            assert_eq!(node.check_api_key(presented, protection), Err(error));
+        }
+        let lax = super::tests::node(&["accepts-key-hash-as-key", "admin-key-on-privacy-routes"]);
+        assert_eq!(
+            lax.check_api_key(Some(admin_hash.as_bytes()), Protection::Admin),
+            Ok(())
+        );
+        assert_eq!(lax.check_api_key(admin, Protection::Privacy), Ok(()));
+    }
+
+    #[test]
+    fn node_errors_have_the_documented_codes_and_statuses() {
+        let table = [
+            (NodeError::ApiKeyNotValid, 403, 2),
+            (NodeError::PrivacyApiKeyNotValid, 403, 614),
+            (NodeError::MissingAuthorization, 401, 618),
+            (NodeError::TokenExpired, 401, 619),
+            (NodeError::CantParseClaims, 400, 620),
+            (NodeError::NoRequiredRole(Role::Admin), 403, 621),
+            (NodeError::InvalidToken, 401, 622),
+            (NodeError::InvalidNodeOwner, 403, 636),
+        ];
+        for (error, status, code) in table {
+            assert_eq!((error.status(), error.code()), (status, code), "{error:?}");
+        }
+        assert_eq!(
+            NodeError::NoRequiredRole(Role::Privacy).message(),
+            "Authorization error. No expected role 'PrivacyUser' "
+        );
+    }
+
+    #[test]
+    fn bearer_checks_come_in_the_nodes_order() {
+        let node = node(&[]);
+        let exp = now(&node) + 600;
+        let check = |token: &str, role| node.check_bearer(Some(&bearer(token)), role);
+        // Signature before expiry: an expired token signed by another key is 622.
+        let other = SigningKey::rs256_pem(jwt::TEST_RS256_OTHER_PRIVATE_PEM).unwrap();
+        let foreign = jwt::sign(&json!({"roles": ["user"], "exp": 1}), &other).unwrap();
+        assert_eq!(check(&foreign, Role::User), Err(NodeError::InvalidToken));
+        // Expiry before claims: no roles and no exp is 619.
+        let bare = sign(json!({"foo": ["bar"]}));
+        assert_eq!(check(&bare, Role::User), Err(NodeError::TokenExpired));
+        let no_roles = sign(json!({"foo": ["bar"], "exp": exp}));
+        assert_eq!(
+            check(&no_roles, Role::User),
+            Err(NodeError::CantParseClaims)
+        );
+        let bad_addresses = sign(json!({"roles": ["admin"], "addresses": "x", "exp": exp}));
+        assert_eq!(
+            check(&bad_addresses, Role::User),
+            Err(NodeError::CantParseClaims)
+        );
+        // Role before owner: a user token on an admin route is 621 even with the address.
+        let user = sign(json!({"roles": ["user"], "addresses": owner(), "exp": exp}));
+        assert_eq!(check(&user, Role::User), Ok(()));
+        assert_eq!(
+            check(&user, Role::Admin),
+            Err(NodeError::NoRequiredRole(Role::Admin))
+        );
+        let admin = sign(json!({"roles": ["admin"], "exp": exp}));
+        assert_eq!(check(&admin, Role::User), Ok(()));
+        assert_eq!(check(&admin, Role::Admin), Err(NodeError::InvalidNodeOwner));
+        // Unknown roles and malformed address entries are dropped, not refused.
+        let mixed = sign(json!({
+            "roles": ["nobody", 7, "admin"],
+            "addresses": [{"type": "node"}, 3, {"address": NODE_OWNER_ADDRESS}],
+            "exp": exp
+        }));
+        assert_eq!(check(&mixed, Role::Admin), Ok(()));
+        let unknown_only = sign(json!({"roles": ["nobody"], "exp": exp}));
+        assert_eq!(
+            check(&unknown_only, Role::User),
+            Err(NodeError::NoRequiredRole(Role::User))
+        );
+        // nbf is not checked.
+        let later = sign(json!({"roles": ["user"], "exp": exp, "nbf": exp}));
+        assert_eq!(check(&later, Role::User), Ok(()));
+        assert_eq!(
+            node.check_bearer(None, Role::User),
+            Err(NodeError::MissingAuthorization)
+        );
+        assert_eq!(
+            node.check_bearer(Some(b"Basic dXNlcjpwYXNz"), Role::User),
+            Err(NodeError::MissingAuthorization)
+        );
+    }
+
+    #[test]
+    fn a_token_is_good_through_its_exp_second() {
+        let exp = 2_000_000_000;
+        let token = sign(json!({"roles": ["user"], "exp": exp}));
+        let node = node_at(exp);
+        assert_eq!(node.check_bearer(Some(&bearer(&token)), Role::User), Ok(()));
+        node.clock.advance(Duration::from_millis(1));
+        assert_eq!(
+            node.check_bearer(Some(&bearer(&token)), Role::User),
+            Err(NodeError::TokenExpired)
+        );
+    }
+
+    #[test]
+    fn hs256_is_refused_unless_confused() {
+        let key = SigningKey::hs256(configured_public_key().as_bytes());
+        let exp = now(&node(&[])) + 600;
+        let token = jwt::sign(&json!({"roles": ["user"], "exp": exp}), &key).unwrap();
+        assert_eq!(
+            node(&[]).check_bearer(Some(&bearer(&token)), Role::User),
+            Err(NodeError::InvalidToken)
+        );
+        assert_eq!(
+            node(&["accepts-hs256"]).check_bearer(Some(&bearer(&token)), Role::User),
+            Ok(())
+        );
+    }
+
+    /// Starts the mock and returns it with its host URLs.
+    async fn started(deviations: &[&str]) -> (RunningMock, reqwest::Client) {
+        let mock = start(config(deviations, Arc::new(VirtualClock::new())))
+            .await
+            .unwrap();
+        (mock, reqwest::Client::new())
+    }
+
+    async fn post(client: &reqwest::Client, url: String, body: &[u8]) -> (u16, Value) {
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn registration_validates_and_refuses_a_taken_login() {
+        let (mock, client) = started(&[]).await;
+        let url = format!("{}/v1/user", mock.url("auth").unwrap());
+        let good = br#"{"login":"new@we.test","password":"p","locale":"ru","source":"voting"}"#;
+        assert_eq!(post(&client, url.clone(), good).await.0, 201);
+        assert_eq!(post(&client, url.clone(), good).await.0, 409);
+        for body in [
+            &br#"{"login":"x@we.test","password":"p","locale":"de","source":"license"}"#[..],
+            br#"{"login":"x@we.test","password":"p","locale":"en","source":"other"}"#,
+            br#"{"login":"no-at","password":"p","locale":"en","source":"license"}"#,
+            br#"{"login":"x@we.test","password":"","locale":"en","source":"license"}"#,
+            br#"["not", "an", "object"]"#,
+            b"\xff\xfe",
+            b"",
+        ] {
+            assert_eq!(post(&client, url.clone(), body).await.0, 400, "{body:?}");
+        }
+        let login = format!("{}/v1/auth/login", mock.url("auth").unwrap());
+        let (status, tokens) =
+            post(&client, login, br#"{"login":"new@we.test","password":"p"}"#).await;
+        assert_eq!(status, 200);
+        assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
+    }
+
+    #[tokio::test]
+    async fn service_tokens_need_a_live_administrator_token() {
+        let (mock, client) = started(&[]).await;
+        let auth = mock.url("auth").unwrap();
+        let (_, admin) = post(
+            &client,
+            format!("{auth}/v1/auth/login"),
+            br#"{"login":"admin@we.test","password":"admin-pass"}"#,
+        )
+        .await;
+        let access = admin["access_token"].as_str().unwrap().to_owned();
+        let claims = jwt::decode_unverified(&access).unwrap().claims;
+        assert_eq!(claims["roles"], json!(["user", "admin"]));
+        let service = |token: String| {
+            let request = client
+                .post(format!("{auth}/v1/auth/token"))
+                .bearer_auth(token);
+            async move { request.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(service(access.clone()).await, 200);
+        // A token the service did not issue, though signed with its key, is no login.
+        let forged = sign(json!({"sub": "admin@we.test", "roles": ["admin"], "exp": u32::MAX}));
+        assert_eq!(service(forged).await, 401);
+        // Nor is one past its lifetime.
+        let clock = Arc::new(VirtualClock::new());
+        let mock = start(config(&[], clock.clone())).await.unwrap();
+        let auth = mock.url("auth").unwrap();
+        let (_, admin) = post(
+            &client,
+            format!("{auth}/v1/auth/login"),
+            br#"{"login":"admin@we.test","password":"admin-pass"}"#,
+        )
+        .await;
+        clock.advance(Duration::from_secs(ACCESS_TTL_SECONDS));
+        let status = client
+            .post(format!("{auth}/v1/auth/token"))
+            .bearer_auth(admin["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401);
+    }
+
+    #[tokio::test]
+    async fn hosts_keep_their_own_routes() {
+        let (mock, client) = started(&[]).await;
+        for (host, path, status) in [
+            ("node", "/utils/hash/secure", 200),
+            ("oauth_node", "/utils/hash/secure", 401),
+            ("auth", "/utils/hash/secure", 404),
+            ("node", "/v1/auth/login", 404),
+        ] {
+            let response = client
+                .post(format!("{}{path}", mock.url(host).unwrap()))
+                .body("1")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status, "{host}{path}");
+        }
+    }
+
+    /// Header values: arbitrary bytes, sometimes behind a `Bearer ` prefix.
+    fn header_value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..80),
+            ".{0,80}".prop_map(|s| format!("Bearer {s}").into_bytes()),
+            "[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,40}"
+                .prop_map(|s| format!("bearer {s}").into_bytes()),
+        ]
+    }
+
+    /// Well-formed JWS with arbitrary header and claims JSON and an arbitrary signature.
+    fn forged_jws() -> impl Strategy<Value = String> {
+        let json = prop_oneof![
+            Just(json!({"alg": "RS256"})),
+            Just(json!({"alg": "none"})),
+            Just(json!({"alg": "HS256", "typ": "JWT"})),
+            Just(json!({"roles": ["admin", "user"], "addresses": owner(), "exp": u32::MAX})),
+            any::<String>().prop_map(|s| json!({"roles": [s], "exp": 1})),
+            any::<i64>().prop_map(|n| json!({"exp": n, "roles": "user"})),
+        ];
+        (
+            json.clone(),
+            json,
+            proptest::collection::vec(any::<u8>(), 0..300),
+        )
+            .prop_map(|(header, claims, signature)| {
+                format!(
+                    "{}.{}.{}",
+                    URL_SAFE_NO_PAD.encode(header.to_string()),
+                    URL_SAFE_NO_PAD.encode(claims.to_string()),
+                    URL_SAFE_NO_PAD.encode(signature)
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn garbage_keys_never_open_a_route(value in header_value()) {
+            let node = node(&[]);
+            prop_assume!(value != ADMIN_KEY.as_bytes() && value != PRIVACY_KEY.as_bytes());
+            prop_assert!(node.check_api_key(Some(&value), Protection::Admin).is_err());
+            prop_assert!(node.check_api_key(Some(&value), Protection::Privacy).is_err());
+        }
+
+        #[test]
+        fn garbage_authorization_never_opens_a_route(value in header_value()) {
+            let node = node(&[]);
+            for role in [Role::User, Role::Admin, Role::Privacy] {
+                prop_assert!(node.check_bearer(Some(&value), role).is_err());
+            }
+        }
+
+        #[test]
+        fn forged_tokens_never_open_a_route(token in forged_jws()) {
+            let node = node(&[]);
+            for role in [Role::User, Role::Admin, Role::Privacy] {
+                prop_assert_eq!(
+                    node.check_bearer(Some(&bearer(&token)), role),
+                    Err(NodeError::InvalidToken)
+                );
+            }
+        }
     }
 }
