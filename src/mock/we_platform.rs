@@ -93,6 +93,7 @@ use wiremock::matchers::{header, method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
+use super::http::json_response;
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::api_key::we_platform_key_hash;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -336,10 +337,6 @@ fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn json_response(status: u16, body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
 }
 
 /// An authorization service refusal (its error shape is not documented).
