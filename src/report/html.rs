@@ -184,10 +184,16 @@ impl<'a> Page<'a> {
         self.fact("Started (UTC)", &run.started);
         self.fact("Finished (UTC)", &run.finished);
         self.fact("Host", &run.host);
-        self.fact(
-            "Git commit",
-            run.git_commit.as_deref().unwrap_or("(not a git checkout)"),
-        );
+        self.w("<dt>Git commit</dt><dd>");
+        match &run.git_commit {
+            Some(commit) => {
+                self.w("<code>");
+                self.t(commit);
+                self.w("</code>");
+            }
+            None => self.w("(not a git checkout)"),
+        }
+        self.w("</dd>\n");
         self.fact("Evidence format", &self.evidence.schema);
         self.w("<dt>Report ");
         self.t(&self.evidence.manifest.algorithm.to_uppercase());
@@ -235,7 +241,10 @@ impl<'a> Page<'a> {
 
         let target = &run.target;
         if !target.hosts.is_empty() || !target.sources.is_empty() {
-            self.w("<h3>Target</h3>\n<table class=\"kv\">\n<thead><tr><th>Provider</th><th>Host</th><th>Base URL</th></tr></thead>\n<tbody>\n");
+            self.w("<h3>Target</h3>\n");
+        }
+        if !target.hosts.is_empty() {
+            self.w("\n<table class=\"kv\">\n<thead><tr><th>Provider</th><th>Host</th><th>Base URL</th></tr></thead>\n<tbody>\n");
             for (provider, hosts) in &target.hosts {
                 for (host, url) in hosts {
                     self.w("<tr><td>");
@@ -247,8 +256,12 @@ impl<'a> Page<'a> {
                     self.w("</code></td></tr>\n");
                 }
             }
+            self.w("</tbody>\n</table>\n");
+        }
+        if !target.sources.is_empty() {
+            self.w("<table class=\"kv sources\">\n<thead><tr><th>Source</th><th>Binds or proxies through</th></tr></thead>\n<tbody>\n");
             for (source, binding) in &target.sources {
-                self.w("<tr><td>source</td><td><code>");
+                self.w("<tr><td><code>");
                 self.t(source);
                 self.w("</code></td><td><code>");
                 self.t(binding);
@@ -276,8 +289,7 @@ impl<'a> Page<'a> {
     }
 
     fn totals(&mut self, totals: &Totals) {
-        let all =
-            totals.passed + totals.failed + totals.errors + totals.skipped + totals.not_run;
+        let all = totals.passed + totals.failed + totals.errors + totals.skipped + totals.not_run;
         self.w("<section class=\"totals\" id=\"totals\" aria-label=\"Totals\">\n");
         for (label, word, count) in [
             ("passed", "pass", totals.passed),
@@ -349,7 +361,9 @@ impl<'a> Page<'a> {
             plural(provider.requirements.len())
         );
         if provider.requirements.is_empty() {
-            self.w("<p class=\"note\">No requirement of this provider is in the loaded specs.</p>\n");
+            self.w(
+                "<p class=\"note\">No requirement of this provider is in the loaded specs.</p>\n",
+            );
             return;
         }
         self.w("<table class=\"matrix\">\n<thead><tr><th class=\"c-id\">Requirement</th><th class=\"c-kind\">Kind</th><th>Statement</th><th class=\"c-status\">Status</th><th class=\"c-scen\">Cited by</th></tr></thead>\n<tbody>\n");
@@ -544,18 +558,20 @@ impl<'a> Page<'a> {
         }
         let count = step.exchanges.len();
         for (i, exchange) in step.exchanges.iter().enumerate() {
-            self.exchange(i + 1, count, exchange);
+            // The exchanges of the step that failed are what a reader opens first.
+            self.exchange(i + 1, count, stopped || step.error.is_some(), exchange);
         }
         self.w("</li>\n");
     }
 
-    fn exchange(&mut self, position: usize, count: usize, exchange: &ExchangeRecord) {
-        self.w("<details class=\"exchange\"><summary>");
+    fn exchange(&mut self, position: usize, count: usize, open: bool, exchange: &ExchangeRecord) {
+        self.w(if open {
+            "<details class=\"exchange\" open><summary>"
+        } else {
+            "<details class=\"exchange\"><summary>"
+        });
         if count > 1 {
-            let _ = write!(
-                self.out,
-                "<span class=\"pos\">{position}/{count}</span> "
-            );
+            let _ = write!(self.out, "<span class=\"pos\">{position}/{count}</span> ");
         }
         self.w("<span class=\"method\">");
         self.t(&exchange.method);
@@ -579,24 +595,21 @@ impl<'a> Page<'a> {
         }
         let _ = write!(
             self.out,
-            " <span class=\"ms\">{}</span></summary>\n<div class=\"exchange-body\">\n<dl class=\"facts small\">",
+            " <span class=\"ms\">{}</span></summary>\n<div class=\"exchange-body\">\n<p class=\"exchange-facts\">From <code>",
             duration(exchange.elapsed_ms)
         );
-        self.fact("Method", &exchange.method);
-        self.fact("URL", &exchange.url);
-        self.fact(
-            "Source",
-            exchange.source.as_deref().unwrap_or("(default route)"),
+        self.t(exchange.source.as_deref().unwrap_or("(default route)"));
+        self.w("</code> \u{b7} outcome <code>");
+        self.t(&exchange.outcome);
+        self.w("</code>");
+        if let Some(code) = exchange.status {
+            let _ = write!(self.out, " \u{b7} status <code>{code}</code>");
+        }
+        let _ = write!(
+            self.out,
+            " \u{b7} {}</p>\n<div class=\"halves\">\n<div class=\"half\"><h5>Request</h5>\n",
+            duration(exchange.elapsed_ms)
         );
-        self.fact("Outcome", &exchange.outcome);
-        self.fact(
-            "Status",
-            &exchange
-                .status
-                .map_or_else(|| "(no response)".to_owned(), |s| s.to_string()),
-        );
-        self.fact("Time", &duration(exchange.elapsed_ms));
-        self.w("</dl>\n<div class=\"halves\">\n<div class=\"half\"><h5>Request</h5>\n");
         self.headers(&exchange.request_headers);
         self.body(exchange.request_body.as_deref());
         self.w("</div>\n<div class=\"half\"><h5>Response</h5>\n");
@@ -653,9 +666,10 @@ fn duration(ms: u64) -> String {
 
 /// Appends `text` escaped for HTML text and double- or single-quoted attribute values.
 ///
-/// Control characters become their visible Control Pictures (`␇`), and characters that reorder
-/// or hide text (bidirectional overrides, C1 controls, noncharacters) become `[U+202E]`, so a
-/// transcript cannot make the page say something other than what the server sent.
+/// Control characters (but tab and line feed; a CR before LF is dropped) and characters that
+/// reorder or hide text (bidirectional overrides, noncharacters) become `[U+001B]`, `[U+202E]`,
+/// so a transcript cannot make the page say something other than what the server sent. Common
+/// fonts have no glyphs for the Control Pictures block, so the code point is spelled out.
 fn escape_into(out: &mut String, text: &str) {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -667,11 +681,8 @@ fn escape_into(out: &mut String, text: &str) {
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
             '\r' if chars.peek() == Some(&'\n') => {}
-            '\u{0}'..='\u{1f}' => {
-                out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'))
-            }
-            '\u{7f}' => out.push('\u{2421}'),
-            '\u{80}'..='\u{9f}'
+            '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
             | '\u{200e}'
             | '\u{200f}'
             | '\u{202a}'..='\u{202e}'
@@ -769,7 +780,6 @@ h5 { font-size: 12px; margin: 10px 0 4px; text-transform: uppercase; letter-spac
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 18px; margin: 0; }
 .facts dt { color: var(--muted); font-weight: 600; }
 .facts dd { margin: 0; }
-.facts.small { font-size: 12.5px; gap: 1px 14px; }
 .hash { font-size: 12px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--line); }
@@ -784,7 +794,7 @@ table.kv td { font-size: 13px; }
 .provider-name { font-family: inherit; }
 .matrix tr { border-left: 4px solid var(--c-line); }
 .matrix td.c-id { width: 12%; white-space: nowrap; font-weight: 600; }
-.matrix td.c-kind { width: 6%; }
+.matrix td.c-kind { width: 7%; white-space: nowrap; }
 .matrix td.c-status { width: 11%; }
 .matrix td.c-scen { width: 31%; }
 .matrix tr.st-fail td { background: #fff8f8; }
@@ -830,6 +840,9 @@ table.kv td { font-size: 13px; }
 .sc-none { color: var(--error); background: var(--error-bg); }
 .ms { color: var(--muted); font-size: 12px; }
 .exchange-body { padding: 8px 12px 10px; }
+.exchange-facts { margin: 0 0 4px; font-size: 12.5px; color: var(--muted); }
+.exchange-facts code { color: var(--ink); }
+table.sources { margin-top: 10px; }
 .halves { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
 table.headers { font-size: 12px; }
 table.headers th, table.headers td { padding: 2px 6px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
@@ -839,7 +852,10 @@ footer { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line);
 @media (max-width: 800px) {
   body { padding: 16px; }
   .totals { grid-template-columns: repeat(3, 1fr); }
-  .halves { grid-template-columns: 1fr; }
+  .exchange-facts { margin: 0 0 4px; font-size: 12.5px; color: var(--muted); }
+.exchange-facts code { color: var(--ink); }
+table.sources { margin-top: 10px; }
+.halves { grid-template-columns: 1fr; }
   .checks, .clock, .exchange, .step > .message { margin-left: 0; }
 }
 @page { size: A4; margin: 14mm 12mm 16mm; }
@@ -875,7 +891,10 @@ mod tests {
             source: Some("127.0.0.2".into()),
             request_headers: vec![
                 ("authorization".into(), "Basic [redacted]".into()),
-                ("content-type".into(), "application/x-www-form-urlencoded".into()),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
             ],
             request_body: Some("grant_type=client_credentials&client_secret=[redacted]".into()),
             outcome: "response".into(),
@@ -925,7 +944,12 @@ mod tests {
         }
     }
 
-    fn requirement(provider: &str, id: &str, status: &str, cited: &[(&str, &str)]) -> RequirementRecord {
+    fn requirement(
+        provider: &str,
+        id: &str,
+        status: &str,
+        cited: &[(&str, &str)],
+    ) -> RequirementRecord {
         RequirementRecord {
             id: id.into(),
             provider: provider.into(),
@@ -978,16 +1002,46 @@ mod tests {
                 },
             },
             requirements: vec![
-                requirement("alpha", "ALPHA-01", "verified", &[("alpha::basic::ok", "pass")]),
-                requirement("alpha", "ALPHA-02", "failed", &[("alpha::basic::bad", "fail")]),
-                requirement("alpha", "ALPHA-03", "error", &[("alpha::basic::dns", "error")]),
-                requirement("beta", "BETA-01", "skipped", &[("beta::basic::later", "skipped")]),
-                requirement("beta", "BETA-02", "not-verified", &[("beta::basic::cut", "not-run")]),
+                requirement(
+                    "alpha",
+                    "ALPHA-01",
+                    "verified",
+                    &[("alpha::basic::ok", "pass")],
+                ),
+                requirement(
+                    "alpha",
+                    "ALPHA-02",
+                    "failed",
+                    &[("alpha::basic::bad", "fail")],
+                ),
+                requirement(
+                    "alpha",
+                    "ALPHA-03",
+                    "error",
+                    &[("alpha::basic::dns", "error")],
+                ),
+                requirement(
+                    "beta",
+                    "BETA-01",
+                    "skipped",
+                    &[("beta::basic::later", "skipped")],
+                ),
+                requirement(
+                    "beta",
+                    "BETA-02",
+                    "not-verified",
+                    &[("beta::basic::cut", "not-run")],
+                ),
                 requirement("beta", "BETA-03", "not-verified", &[]),
             ],
             scenarios: vec![
                 scenario("alpha", "ok", "pass", None),
-                scenario("alpha", "bad", "fail", Some("status: expected 401, got 200")),
+                scenario(
+                    "alpha",
+                    "bad",
+                    "fail",
+                    Some("status: expected 401, got 200"),
+                ),
                 scenario("alpha", "dns", "error", Some("dns error")),
                 scenario("beta", "later", "skipped", Some("max_wait 1h exceeded")),
                 scenario("beta", "cut", "not-run", None),
@@ -1002,9 +1056,12 @@ mod tests {
     #[test]
     fn hostile_text_renders_inert() {
         let html = render(&evidence(true));
-        assert!(!html.contains("<script"), "a body's markup reached the page");
+        assert!(
+            !html.contains("<script"),
+            "a body's markup reached the page"
+        );
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(html.contains("]]&gt; &amp; &quot;q&quot; &#39;a&#39; \u{2407}\u{2400}[U+202E]"));
+        assert!(html.contains("]]&gt; &amp; &quot;q&quot; &#39;a&#39; [U+0007][U+0000][U+202E]"));
         assert!(html.contains("Statement of ALPHA-01 &lt;b&gt;bold&lt;/b&gt;"));
         assert!(!html.contains('\u{7}') && !html.contains('\u{0}') && !html.contains('\u{202e}'));
         assert!(html.contains("mock:token/oauth?x=1&amp;y=2"));
@@ -1013,10 +1070,13 @@ mod tests {
     #[test]
     fn escaping_covers_attributes_and_controls() {
         let mut out = String::new();
-        escape_into(&mut out, "a\"b'c<d>e&f\r\ng\rh\u{1b}\u{85}\u{2066}\u{ffff}\u{1fffe}\tz");
+        escape_into(
+            &mut out,
+            "a\"b'c<d>e&f\r\ng\rh\u{1b}\u{85}\u{2066}\u{ffff}\u{1fffe}\tz",
+        );
         assert_eq!(
             out,
-            "a&quot;b&#39;c&lt;d&gt;e&amp;f\ng\u{240d}h\u{241b}[U+0085][U+2066][U+FFFF][U+1FFFE]\tz"
+            "a&quot;b&#39;c&lt;d&gt;e&amp;f\ng[U+000D]h[U+001B][U+0085][U+2066][U+FFFF][U+1FFFE]\tz"
         );
     }
 
@@ -1041,7 +1101,9 @@ mod tests {
         for word in ["pass", "fail", "error", "skipped", "not-run"] {
             assert!(html.contains(&format!("\u{a0}{word}</span>")), "{word}");
         }
-        assert!(html.contains("<span class=\"count\">1</span><span class=\"label\">\u{2717} failed</span>"));
+        assert!(html.contains(
+            "<span class=\"count\">1</span><span class=\"label\">\u{2717} failed</span>"
+        ));
         assert!(html.contains("Skipped because"));
         assert!(html.contains("max_wait 1h exceeded"));
         assert!(html.contains("status: expected 401, got 200"));
@@ -1065,7 +1127,9 @@ mod tests {
         // The one `http` of the template is the CSP meta's attribute name.
         assert_eq!(html.matches("http-equiv=").count(), 1);
         let html = html.replace("http-equiv=", "");
-        for forbidden in ["src=", "http", "url(", "@import", "<link", "<script", "<img", "<iframe", "<object"] {
+        for forbidden in [
+            "src=", "http", "url(", "@import", "<link", "<script", "<img", "<iframe", "<object",
+        ] {
             assert!(!html.contains(forbidden), "the page contains `{forbidden}`");
         }
         let ids: Vec<&str> = html
@@ -1101,8 +1165,8 @@ mod tests {
         assert!(html.contains("<span class=\"url\">https://api.example/token</span>"));
         assert_eq!(
             html.replace("http-equiv=", "").matches("http").count(),
-            2,
-            "the URL in summary and facts only"
+            1,
+            "the URL once, in the exchange's summary line"
         );
     }
 
