@@ -75,7 +75,7 @@ impl<'a> Page<'a> {
     /// names them (its specs' order, then its plan's).
     fn providers(&self) -> Vec<Provider<'a>> {
         let mut providers: Vec<Provider<'a>> = Vec::new();
-        let mut index = |providers: &mut Vec<Provider<'a>>, name: &'a str| -> usize {
+        let index = |providers: &mut Vec<Provider<'a>>, name: &'a str| -> usize {
             match providers.iter().position(|p| p.name == name) {
                 Some(i) => i,
                 None => {
@@ -159,9 +159,9 @@ impl<'a> Page<'a> {
                 Some(reason) => self.t(reason),
                 None => self.w("no reason recorded"),
             }
-            let _ = write!(
+            let _ = writeln!(
                 self.out,
-                ". {} scenario{} did not run; the requirements they cite are not verified.</p>\n",
+                ". {} scenario{} did not run; a requirement only those cite is not-verified.</p>",
                 run.totals.not_run,
                 plural(run.totals.not_run)
             );
@@ -526,9 +526,9 @@ impl<'a> Page<'a> {
             n = step.number
         );
         self.t(&step.name);
-        let _ = write!(
+        let _ = writeln!(
             self.out,
-            " <span class=\"step-counts\">{} passed \u{b7} {} failed</span></div>\n",
+            " <span class=\"step-counts\">{} passed \u{b7} {} failed</span></div>",
             step.passed.len(),
             step.failed.len()
         );
