@@ -27,14 +27,14 @@ pub fn render(evidence: &Evidence) -> String {
     page.out
 }
 
-/// A status as the page shows it: the CSS class giving its colour, a symbol, and the word.
+/// How a status is shown beside its word: the CSS class giving its colour, and a symbol.
 struct Status {
     class: &'static str,
     symbol: &'static str,
 }
 
 /// Looks up how a requirement status or scenario verdict is shown. Unknown words (a newer
-/// evidence format) are shown as they are, in neutral grey.
+/// evidence format) are shown as they are, uncoloured.
 fn status(word: &str) -> Status {
     let (class, symbol) = match word {
         "verified" | "pass" => ("st-pass", "\u{2713}"),
@@ -63,10 +63,12 @@ struct Provider<'a> {
 }
 
 impl<'a> Page<'a> {
+    /// Appends markup of our own.
     fn w(&mut self, raw: &str) {
         self.out.push_str(raw);
     }
 
+    /// Appends a text from the evidence, escaped.
     fn t(&mut self, text: &str) {
         escape_into(&mut self.out, text);
     }
@@ -771,7 +773,8 @@ h5 { font-size: 12px; margin: 10px 0 4px; text-transform: uppercase; letter-spac
 .st-fail { --c: var(--fail); --c-bg: var(--fail-bg); --c-line: var(--fail-line); }
 .st-error { --c: var(--error); --c-bg: var(--error-bg); --c-line: var(--error-line); }
 .st-skip { --c: var(--skip); --c-bg: var(--skip-bg); --c-line: var(--skip-line); }
-.st-none, .st-other { --c: var(--none); --c-bg: var(--none-bg); --c-line: var(--none-line); }
+.st-none { --c: var(--none); --c-bg: var(--none-bg); --c-line: var(--none-line); }
+.st-other { --c: var(--ink); --c-bg: #fff; --c-line: var(--line); }
 .tile[class*="st-"] { color: var(--c); background: var(--c-bg); border-color: var(--c-line); }
 .badge {
   display: inline-block; padding: 0 8px; border-radius: 10px; border: 1px solid var(--c-line);
@@ -1167,6 +1170,16 @@ mod tests {
             html.replace("http-equiv=", "").matches("http").count(),
             1,
             "the URL once, in the exchange's summary line"
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_shown_as_its_escaped_word() {
+        let mut evidence = evidence(true);
+        evidence.requirements[0].status = "partly <verified>".into();
+        let html = render(&evidence);
+        assert!(
+            html.contains("<span class=\"badge st-other\">?\u{a0}partly &lt;verified&gt;</span>")
         );
     }
 
