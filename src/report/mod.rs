@@ -3,6 +3,7 @@
 
 pub mod console;
 pub mod evidence;
+pub mod html;
 pub mod junit;
 
 use std::io::Write as _;

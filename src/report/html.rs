@@ -1,0 +1,1190 @@
+//! The evidence as one self-contained HTML page (`reports/evidence.html`) that an auditor reads on
+//! screen and prints: [`render`].
+//!
+//! The page holds a summary of the run, the requirement matrix of each provider (status in colour
+//! *and* words, so a black-and-white print still says it), and every scenario with its steps and
+//! its HTTP exchanges folded in `<details>`. It loads nothing: inline CSS, no scripts, no fonts,
+//! no images, and a Content-Security-Policy that forbids all of them should a text ever slip
+//! through. Every text comes from the run (transcripts of a hostile server included) and is
+//! escaped; control and bidirectional-override characters are shown, not obeyed. The output
+//! depends on the [`Evidence`] alone, so two renderings of one evidence are byte-identical.
+//!
+//! `evidence.json` stays the record its hashes cover; this page is a reading of it.
+
+use std::fmt::Write as _;
+
+use super::evidence::{
+    Evidence, ExchangeRecord, RequirementRecord, ScenarioRecord, StepRecord, Totals,
+};
+
+/// Renders `evidence` as one HTML5 document.
+pub fn render(evidence: &Evidence) -> String {
+    let mut page = Page {
+        out: String::with_capacity(64 * 1024),
+        evidence,
+    };
+    page.document();
+    page.out
+}
+
+/// How a status is shown beside its word: the CSS class giving its colour, and a symbol.
+struct Status {
+    class: &'static str,
+    symbol: &'static str,
+}
+
+/// Looks up how a requirement status or scenario verdict is shown. Unknown words (a newer
+/// evidence format) are shown as they are, uncoloured.
+fn status(word: &str) -> Status {
+    let (class, symbol) = match word {
+        "verified" | "pass" => ("st-pass", "\u{2713}"),
+        "failed" | "fail" => ("st-fail", "\u{2717}"),
+        "error" => ("st-error", "!"),
+        "skipped" => ("st-skip", "\u{2013}"),
+        "not-verified" | "not-run" => ("st-none", "\u{25cb}"),
+        _ => ("st-other", "?"),
+    };
+    Status { class, symbol }
+}
+
+/// The requirement statuses, in the order the matrix counts them.
+const REQUIREMENT_STATUSES: [&str; 5] = ["verified", "failed", "error", "skipped", "not-verified"];
+
+struct Page<'a> {
+    out: String,
+    evidence: &'a Evidence,
+}
+
+/// One provider's part of the page.
+struct Provider<'a> {
+    name: &'a str,
+    requirements: Vec<&'a RequirementRecord>,
+    scenarios: Vec<&'a ScenarioRecord>,
+}
+
+impl<'a> Page<'a> {
+    /// Appends markup of our own.
+    fn w(&mut self, raw: &str) {
+        self.out.push_str(raw);
+    }
+
+    /// Appends a text from the evidence, escaped.
+    fn t(&mut self, text: &str) {
+        escape_into(&mut self.out, text);
+    }
+
+    /// Groups requirements and scenarios by provider, providers in the order the evidence first
+    /// names them (its specs' order, then its plan's).
+    fn providers(&self) -> Vec<Provider<'a>> {
+        let mut providers: Vec<Provider<'a>> = Vec::new();
+        let index = |providers: &mut Vec<Provider<'a>>, name: &'a str| -> usize {
+            match providers.iter().position(|p| p.name == name) {
+                Some(i) => i,
+                None => {
+                    providers.push(Provider {
+                        name,
+                        requirements: Vec::new(),
+                        scenarios: Vec::new(),
+                    });
+                    providers.len() - 1
+                }
+            }
+        };
+        for requirement in &self.evidence.requirements {
+            let i = index(&mut providers, &requirement.provider);
+            providers[i].requirements.push(requirement);
+        }
+        for scenario in &self.evidence.scenarios {
+            let i = index(&mut providers, &scenario.provider);
+            providers[i].scenarios.push(scenario);
+        }
+        providers
+    }
+
+    fn document(&mut self) {
+        let run = &self.evidence.run;
+        self.w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+        // Defence in depth behind the escaping: nothing may load or run, styles only inline.
+        self.w(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+             style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n",
+        );
+        self.w("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+        self.w("<title>Authentication conformance evidence \u{2014} ");
+        self.t(&run.target.name);
+        self.w(" \u{2014} ");
+        self.t(&run.started);
+        self.w("</title>\n<style>\n");
+        self.w(CSS);
+        self.w("</style>\n</head>\n<body>\n");
+        let providers = self.providers();
+        self.summary(&providers);
+        for provider in &providers {
+            self.provider(provider);
+        }
+        self.w("<footer>Rendered by ");
+        self.t(&run.tool);
+        self.w(" ");
+        self.t(&run.tool_version);
+        self.w(" from evidence <code>");
+        self.t(&self.evidence.schema);
+        self.w("</code> \u{b7} report SHA-256 <code>");
+        self.t(&self.evidence.manifest.report_sha256);
+        self.w("</code></footer>\n</body>\n</html>\n");
+    }
+
+    fn summary(&mut self, providers: &[Provider<'a>]) {
+        let run = &self.evidence.run;
+        self.w("<header class=\"top\">\n<p class=\"kicker\">Audit evidence \u{b7} ");
+        self.t(&run.tool);
+        self.w(" ");
+        self.t(&run.tool_version);
+        self.w("</p>\n<h1>Authentication conformance evidence</h1>\n<p class=\"target-line\">Target <strong>");
+        self.t(&run.target.name);
+        self.w("</strong>");
+        if let Some(description) = &run.target.description {
+            self.w(" \u{2014} ");
+            self.t(description);
+        }
+        self.w("</p>\n");
+        if run.complete {
+            self.w(
+                "<p class=\"banner complete\" id=\"completeness\"><strong>COMPLETE</strong> \
+                 \u{2014} every selected scenario ran to its verdict.</p>\n",
+            );
+        } else {
+            self.w(
+                "<p class=\"banner incomplete\" id=\"completeness\"><strong>INCOMPLETE</strong> \
+                 \u{2014} ",
+            );
+            match &run.incomplete_reason {
+                Some(reason) => self.t(reason),
+                None => self.w("no reason recorded"),
+            }
+            let _ = writeln!(
+                self.out,
+                ". {} scenario{} did not run; a requirement only those cite is not-verified.</p>",
+                run.totals.not_run,
+                plural(run.totals.not_run)
+            );
+        }
+        self.w("</header>\n");
+
+        self.totals(&run.totals);
+
+        self.w("<section class=\"run\" aria-label=\"Run\">\n<h2>Run</h2>\n<dl class=\"facts\">\n");
+        self.fact("Tool", &format!("{} {}", run.tool, run.tool_version));
+        self.fact("Target", &run.target.name);
+        self.fact(
+            "Clock",
+            match run.target.clock.as_str() {
+                "virtual" => "virtual (embedded mock providers)",
+                "real" => "real (live endpoints)",
+                other => other,
+            },
+        );
+        self.fact("Started (UTC)", &run.started);
+        self.fact("Finished (UTC)", &run.finished);
+        self.fact("Host", &run.host);
+        self.w("<dt>Git commit</dt><dd>");
+        match &run.git_commit {
+            Some(commit) => {
+                self.w("<code>");
+                self.t(commit);
+                self.w("</code>");
+            }
+            None => self.w("(not a git checkout)"),
+        }
+        self.w("</dd>\n");
+        self.fact("Evidence format", &self.evidence.schema);
+        self.w("<dt>Report ");
+        self.t(&self.evidence.manifest.algorithm.to_uppercase());
+        self.w("</dt><dd><code class=\"hash\">");
+        self.t(&self.evidence.manifest.report_sha256);
+        self.w(
+            "</code><br><span class=\"note\">of evidence.json, the record this page renders; \
+             <code>authconform verify</code> recomputes it</span></dd>\n",
+        );
+        self.w("</dl>\n");
+
+        self.w("<h3>Requirements per provider</h3>\n<table class=\"overview\">\n<thead><tr><th>Provider</th><th>Requirements</th>");
+        for word in REQUIREMENT_STATUSES {
+            self.w("<th>");
+            self.badge(word);
+            self.w("</th>");
+        }
+        self.w("<th>Scenarios</th></tr></thead>\n<tbody>\n");
+        for provider in providers {
+            self.w("<tr><th scope=\"row\"><a href=\"#");
+            self.w(&provider_anchor(provider.name));
+            self.w("\">");
+            self.t(provider.name);
+            let _ = write!(
+                self.out,
+                "</a></th><td class=\"num\">{}</td>",
+                provider.requirements.len()
+            );
+            for word in REQUIREMENT_STATUSES {
+                let count = provider
+                    .requirements
+                    .iter()
+                    .filter(|r| r.status == word)
+                    .count();
+                let zero = if count == 0 { " zero" } else { "" };
+                let _ = write!(self.out, "<td class=\"num{zero}\">{count}</td>");
+            }
+            let _ = writeln!(
+                self.out,
+                "<td class=\"num\">{}</td></tr>",
+                provider.scenarios.len()
+            );
+        }
+        self.w("</tbody>\n</table>\n");
+
+        let target = &run.target;
+        if !target.hosts.is_empty() || !target.sources.is_empty() {
+            self.w("<h3>Target</h3>\n");
+        }
+        if !target.hosts.is_empty() {
+            self.w("\n<table class=\"kv\">\n<thead><tr><th>Provider</th><th>Host</th><th>Base URL</th></tr></thead>\n<tbody>\n");
+            for (provider, hosts) in &target.hosts {
+                for (host, url) in hosts {
+                    self.w("<tr><td>");
+                    self.t(provider);
+                    self.w("</td><td><code>");
+                    self.t(host);
+                    self.w("</code></td><td><code>");
+                    self.t(url);
+                    self.w("</code></td></tr>\n");
+                }
+            }
+            self.w("</tbody>\n</table>\n");
+        }
+        if !target.sources.is_empty() {
+            self.w("<table class=\"kv sources\">\n<thead><tr><th>Source</th><th>Binds or proxies through</th></tr></thead>\n<tbody>\n");
+            for (source, binding) in &target.sources {
+                self.w("<tr><td><code>");
+                self.t(source);
+                self.w("</code></td><td><code>");
+                self.t(binding);
+                self.w("</code></td></tr>\n");
+            }
+            self.w("</tbody>\n</table>\n");
+        }
+
+        let inputs = &run.inputs;
+        let _ = write!(
+            self.out,
+            "<details class=\"inputs\"><summary>Inputs: {} spec and scenario file{} with their \
+             SHA-256</summary>\n<table class=\"kv\">\n<thead><tr><th>File</th><th>SHA-256</th></tr></thead>\n<tbody>\n",
+            inputs.len(),
+            plural(inputs.len())
+        );
+        for input in inputs {
+            self.w("<tr><td><code>");
+            self.t(&input.path);
+            self.w("</code></td><td><code class=\"hash\">");
+            self.t(&input.sha256);
+            self.w("</code></td></tr>\n");
+        }
+        self.w("</tbody>\n</table>\n</details>\n</section>\n");
+    }
+
+    fn totals(&mut self, totals: &Totals) {
+        let all = totals.passed + totals.failed + totals.errors + totals.skipped + totals.not_run;
+        self.w("<section class=\"totals\" id=\"totals\" aria-label=\"Totals\">\n");
+        for (label, word, count) in [
+            ("passed", "pass", totals.passed),
+            ("failed", "fail", totals.failed),
+            ("errors", "error", totals.errors),
+            ("skipped", "skipped", totals.skipped),
+            ("not run", "not-run", totals.not_run),
+        ] {
+            let zero = if count == 0 { " zero" } else { "" };
+            let _ = writeln!(
+                self.out,
+                "<div class=\"tile {}{zero}\"><span class=\"count\">{count}</span><span class=\"label\">{} {label}</span></div>",
+                status(word).class,
+                status(word).symbol
+            );
+        }
+        let _ = writeln!(
+            self.out,
+            "<div class=\"tile all\"><span class=\"count\">{all}</span><span class=\"label\">scenario{}</span></div>",
+            plural(all)
+        );
+        self.w("</section>\n");
+    }
+
+    fn fact(&mut self, term: &str, value: &str) {
+        self.w("<dt>");
+        self.t(term);
+        self.w("</dt><dd>");
+        self.t(value);
+        self.w("</dd>\n");
+    }
+
+    fn badge(&mut self, word: &str) {
+        let shown = status(word);
+        self.w("<span class=\"badge ");
+        self.w(shown.class);
+        self.w("\">");
+        self.w(shown.symbol);
+        self.w("\u{a0}");
+        self.t(word);
+        self.w("</span>");
+    }
+
+    fn provider(&mut self, provider: &Provider<'a>) {
+        self.w("<section class=\"provider\" id=\"");
+        self.w(&provider_anchor(provider.name));
+        self.w("\">\n<h2>Provider <span class=\"provider-name\">");
+        self.t(provider.name);
+        self.w("</span></h2>\n");
+        self.matrix(provider);
+        if !provider.scenarios.is_empty() {
+            let _ = writeln!(
+                self.out,
+                "<h3>Scenarios ({})</h3>",
+                provider.scenarios.len()
+            );
+            for scenario in &provider.scenarios {
+                self.scenario(scenario);
+            }
+        }
+        self.w("</section>\n");
+    }
+
+    fn matrix(&mut self, provider: &Provider<'a>) {
+        let _ = writeln!(
+            self.out,
+            "<h3>Requirement matrix ({} requirement{})</h3>",
+            provider.requirements.len(),
+            plural(provider.requirements.len())
+        );
+        if provider.requirements.is_empty() {
+            self.w(
+                "<p class=\"note\">No requirement of this provider is in the loaded specs.</p>\n",
+            );
+            return;
+        }
+        self.w("<table class=\"matrix\">\n<thead><tr><th class=\"c-id\">Requirement</th><th class=\"c-kind\">Kind</th><th>Statement</th><th class=\"c-status\">Status</th><th class=\"c-scen\">Cited by</th></tr></thead>\n<tbody>\n");
+        for requirement in &provider.requirements {
+            let row = status(&requirement.status);
+            self.w("<tr class=\"");
+            self.w(row.class);
+            self.w("\" id=\"");
+            self.w(&requirement_anchor(&requirement.provider, &requirement.id));
+            self.w("\"><td class=\"c-id\"><code>");
+            self.t(&requirement.id);
+            self.w("</code></td><td class=\"c-kind\"><span class=\"kind\">");
+            self.t(&requirement.kind);
+            self.w("</span></td><td><div class=\"statement\">");
+            self.t(&requirement.statement);
+            self.w("</div><div class=\"source\">");
+            self.t(&requirement.source);
+            self.w("</div></td><td class=\"c-status\">");
+            self.badge(&requirement.status);
+            self.w("</td><td class=\"c-scen\">");
+            if requirement.scenarios.is_empty() {
+                self.w("<span class=\"note\">no scenario cites it</span>");
+            } else {
+                self.w("<ul class=\"refs\">");
+                for cited in &requirement.scenarios {
+                    self.w("<li>");
+                    self.badge(&cited.verdict);
+                    self.w(" ");
+                    if self.has_scenario(&cited.trial) {
+                        self.w("<a href=\"#");
+                        self.w(&scenario_anchor(&cited.trial));
+                        self.w("\"><code>");
+                        self.t(&cited.trial);
+                        self.w("</code></a>");
+                    } else {
+                        self.w("<code>");
+                        self.t(&cited.trial);
+                        self.w("</code> <span class=\"note\">(not in this run)</span>");
+                    }
+                    self.w("</li>");
+                }
+                self.w("</ul>");
+            }
+            self.w("</td></tr>\n");
+        }
+        self.w("</tbody>\n</table>\n");
+    }
+
+    fn has_scenario(&self, trial: &str) -> bool {
+        self.evidence.scenarios.iter().any(|s| s.trial == trial)
+    }
+
+    /// The anchor of the matrix row for requirement `id` cited by a scenario of `provider`: that
+    /// provider's own row, else the first provider holding the id.
+    fn requirement_link(&self, provider: &str, id: &str) -> Option<String> {
+        let requirements = &self.evidence.requirements;
+        requirements
+            .iter()
+            .find(|r| r.provider == provider && r.id == id)
+            .or_else(|| requirements.iter().find(|r| r.id == id))
+            .map(|r| requirement_anchor(&r.provider, &r.id))
+    }
+
+    fn scenario(&mut self, scenario: &ScenarioRecord) {
+        let shown = status(&scenario.verdict);
+        let anchor = scenario_anchor(&scenario.trial);
+        self.w("<article class=\"scenario ");
+        self.w(shown.class);
+        self.w("\" id=\"");
+        self.w(&anchor);
+        self.w("\">\n<h4>");
+        self.badge(&scenario.verdict);
+        self.w(" ");
+        self.t(&scenario.title);
+        self.w("</h4>\n<p class=\"meta\"><code>");
+        self.t(&scenario.trial);
+        self.w("</code> \u{b7} ");
+        self.t(&scenario.kind);
+        self.w(" \u{b7} <code>");
+        self.t(&scenario.file);
+        self.w("</code>");
+        if let Some(started) = &scenario.started {
+            self.w(" \u{b7} started ");
+            self.t(started);
+        }
+        let _ = write!(self.out, " \u{b7} {}", duration(scenario.duration_ms));
+        self.w("<br>record SHA-256 <code class=\"hash\">");
+        self.t(&scenario.sha256);
+        self.w("</code></p>\n");
+
+        self.w("<p class=\"verifies\">Verifies ");
+        if scenario.requirements.is_empty() {
+            self.w("<span class=\"note\">no requirement</span>");
+        }
+        for id in &scenario.requirements {
+            match self.requirement_link(&scenario.provider, id) {
+                Some(target) => {
+                    self.w("<a class=\"chip\" href=\"#");
+                    self.w(&target);
+                    self.w("\">");
+                    self.t(id);
+                    self.w("</a> ");
+                }
+                None => {
+                    self.w("<span class=\"chip\">");
+                    self.t(id);
+                    self.w("</span> ");
+                }
+            }
+        }
+        self.w("</p>\n");
+
+        if let Some(message) = &scenario.message {
+            let label = match scenario.verdict.as_str() {
+                "fail" => "Failure",
+                "error" => "Could not run",
+                "skipped" => "Skipped because",
+                "not-run" => "Not run because",
+                _ => "Message",
+            };
+            self.w("<div class=\"message ");
+            self.w(shown.class);
+            self.w("\"><div class=\"message-label\">");
+            self.w(label);
+            if let Some(step) = scenario.failed_step {
+                let _ = write!(
+                    self.out,
+                    " at <a href=\"#{anchor}.step{step}\">step {step}</a>"
+                );
+            }
+            self.w("</div><pre>");
+            self.t(message);
+            self.w("</pre></div>\n");
+        } else if scenario.verdict == "not-run" {
+            self.w("<p class=\"note\">The run was interrupted before this scenario ran.</p>\n");
+        }
+
+        if !scenario.steps.is_empty() {
+            self.w("<ol class=\"steps\">\n");
+            for step in &scenario.steps {
+                self.step(&anchor, scenario.failed_step, step);
+            }
+            self.w("</ol>\n");
+        }
+        self.w("</article>\n");
+    }
+
+    fn step(&mut self, scenario: &str, failed_step: Option<usize>, step: &StepRecord) {
+        let stopped = failed_step == Some(step.number) || !step.failed.is_empty();
+        let class = if step.error.is_some() {
+            "step st-error"
+        } else if stopped {
+            "step st-fail"
+        } else {
+            "step"
+        };
+        let _ = write!(
+            self.out,
+            "<li class=\"{class}\" id=\"{scenario}.step{n}\" value=\"{n}\"><div class=\"step-head\"><span class=\"step-no\">Step {n}</span> ",
+            n = step.number
+        );
+        self.t(&step.name);
+        let _ = writeln!(
+            self.out,
+            " <span class=\"step-counts\">{} passed \u{b7} {} failed</span></div>",
+            step.passed.len(),
+            step.failed.len()
+        );
+        if !step.passed.is_empty() || !step.failed.is_empty() {
+            self.w("<ul class=\"checks\">");
+            for check in &step.failed {
+                self.w("<li class=\"ko\"><span class=\"mark\">\u{2717} failed</span> ");
+                self.t(check);
+                self.w("</li>");
+            }
+            for check in &step.passed {
+                self.w("<li class=\"ok\"><span class=\"mark\">\u{2713} passed</span> ");
+                self.t(check);
+                self.w("</li>");
+            }
+            self.w("</ul>\n");
+        }
+        if let Some(error) = &step.error {
+            self.w("<div class=\"message st-error\"><div class=\"message-label\">Could not run</div><pre>");
+            self.t(error);
+            self.w("</pre></div>\n");
+        }
+        if let Some(clock) = &step.clock {
+            self.w("<p class=\"clock\">Clock: ");
+            self.t(clock);
+            self.w("</p>\n");
+        }
+        let count = step.exchanges.len();
+        for (i, exchange) in step.exchanges.iter().enumerate() {
+            // The exchanges of the step that failed are what a reader opens first.
+            self.exchange(i + 1, count, stopped || step.error.is_some(), exchange);
+        }
+        self.w("</li>\n");
+    }
+
+    fn exchange(&mut self, position: usize, count: usize, open: bool, exchange: &ExchangeRecord) {
+        self.w(if open {
+            "<details class=\"exchange\" open><summary>"
+        } else {
+            "<details class=\"exchange\"><summary>"
+        });
+        if count > 1 {
+            let _ = write!(self.out, "<span class=\"pos\">{position}/{count}</span> ");
+        }
+        self.w("<span class=\"method\">");
+        self.t(&exchange.method);
+        self.w("</span> <span class=\"url\">");
+        self.t(&exchange.url);
+        self.w("</span> <span class=\"arrow\">\u{2192}</span> ");
+        match exchange.status {
+            Some(code) => {
+                let class = match code {
+                    200..=299 => "sc-ok",
+                    300..=399 => "sc-redirect",
+                    _ => "sc-err",
+                };
+                let _ = write!(self.out, "<span class=\"sc {class}\">{code}</span>");
+            }
+            None => {
+                self.w("<span class=\"sc sc-none\">");
+                self.t(&exchange.outcome);
+                self.w("</span>");
+            }
+        }
+        let _ = write!(
+            self.out,
+            " <span class=\"ms\">{}</span></summary>\n<div class=\"exchange-body\">\n<p class=\"exchange-facts\">From <code>",
+            duration(exchange.elapsed_ms)
+        );
+        self.t(exchange.source.as_deref().unwrap_or("(default route)"));
+        self.w("</code> \u{b7} outcome <code>");
+        self.t(&exchange.outcome);
+        self.w("</code>");
+        if let Some(code) = exchange.status {
+            let _ = write!(self.out, " \u{b7} status <code>{code}</code>");
+        }
+        let _ = write!(
+            self.out,
+            " \u{b7} {}</p>\n<div class=\"halves\">\n<div class=\"half\"><h5>Request</h5>\n",
+            duration(exchange.elapsed_ms)
+        );
+        self.headers(&exchange.request_headers);
+        self.body(exchange.request_body.as_deref());
+        self.w("</div>\n<div class=\"half\"><h5>Response</h5>\n");
+        if exchange.status.is_none() && exchange.response_headers.is_empty() {
+            self.w("<p class=\"note\">No response: ");
+            self.t(&exchange.outcome);
+            self.w(".</p>\n");
+        } else {
+            self.headers(&exchange.response_headers);
+        }
+        self.body(exchange.response_body.as_deref());
+        self.w("</div>\n</div>\n</div></details>\n");
+    }
+
+    fn headers(&mut self, headers: &[(String, String)]) {
+        if headers.is_empty() {
+            self.w("<p class=\"note\">no headers</p>\n");
+            return;
+        }
+        self.w("<table class=\"headers\"><tbody>");
+        for (name, value) in headers {
+            self.w("<tr><th>");
+            self.t(name);
+            self.w("</th><td>");
+            self.t(value);
+            self.w("</td></tr>");
+        }
+        self.w("</tbody></table>\n");
+    }
+
+    fn body(&mut self, body: Option<&str>) {
+        match body {
+            Some(body) if !body.is_empty() => {
+                self.w("<pre class=\"body\">");
+                self.t(body);
+                self.w("</pre>\n");
+            }
+            _ => self.w("<p class=\"note\">no body</p>\n"),
+        }
+    }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+fn duration(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{ms}\u{a0}ms")
+    } else {
+        format!("{}.{}\u{a0}s", ms / 1000, (ms % 1000) / 100)
+    }
+}
+
+/// Appends `text` escaped for HTML text and double- or single-quoted attribute values.
+///
+/// Control characters (but tab and line feed; a CR before LF is dropped) and characters that
+/// reorder or hide text (bidirectional overrides, noncharacters) become `[U+001B]`, `[U+202E]`,
+/// so a transcript cannot make the page say something other than what the server sent. Common
+/// fonts have no glyphs for the Control Pictures block, so the code point is spelled out.
+fn escape_into(out: &mut String, text: &str) {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+            | '\u{fdd0}'..='\u{fdef}' => {
+                let _ = write!(out, "[U+{:04X}]", c as u32);
+            }
+            _ if (c as u32) & 0xfffe == 0xfffe => {
+                let _ = write!(out, "[U+{:04X}]", c as u32);
+            }
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Turns a name into an id fragment: ASCII letters, digits and `-` stay, every other byte is
+/// `_xx`, so distinct names never share an anchor and no name can leave the attribute.
+fn anchor_part(name: &str) -> String {
+    let mut part = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            part.push(byte as char);
+        } else {
+            let _ = write!(part, "_{byte:02x}");
+        }
+    }
+    part
+}
+
+fn provider_anchor(provider: &str) -> String {
+    format!("p.{}", anchor_part(provider))
+}
+
+fn requirement_anchor(provider: &str, id: &str) -> String {
+    format!("r.{}.{}", anchor_part(provider), anchor_part(id))
+}
+
+fn scenario_anchor(trial: &str) -> String {
+    format!("s.{}", anchor_part(trial))
+}
+
+/// The page's style: screen first, then print (every transcript shown, rows and exchanges never
+/// cut, a page per provider, colours kept so the badges print).
+const CSS: &str = r#"
+:root {
+  --ink: #1f2328; --muted: #59636e; --line: #d0d7de; --soft: #f6f8fa; --accent: #0b4f8a;
+  --pass: #116329; --pass-bg: #dafbe1; --pass-line: #4ac26b;
+  --fail: #a40e26; --fail-bg: #ffebe9; --fail-line: #ff8182;
+  --error: #7d4e00; --error-bg: #fff1c2; --error-line: #d4a72c;
+  --skip: #424a53; --skip-bg: #eaeef2; --skip-line: #afb8c1;
+  --none: #6639ba; --none-bg: #f3eeff; --none-line: #c297ff;
+}
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body {
+  margin: 0 auto; max-width: 1180px; padding: 28px 32px 48px; color: var(--ink); background: #fff;
+  font: 14px/1.5 system-ui, -apple-system, "Segoe UI", "Liberation Sans", "DejaVu Sans", sans-serif;
+}
+code, pre, .url, .method, .hash {
+  font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Liberation Mono", "DejaVu Sans Mono", monospace;
+  font-size: 0.92em;
+}
+code, pre, td, dd, .url { overflow-wrap: anywhere; }
+pre { white-space: pre-wrap; margin: 0; }
+a { color: var(--accent); text-decoration: none; }
+a:hover { text-decoration: underline; }
+h1 { font-size: 28px; margin: 2px 0 4px; letter-spacing: -0.01em; }
+h2 { font-size: 21px; margin: 34px 0 12px; padding-bottom: 6px; border-bottom: 2px solid var(--ink); }
+h3 { font-size: 16px; margin: 24px 0 10px; }
+h4 { font-size: 15px; margin: 0 0 4px; }
+h5 { font-size: 12px; margin: 10px 0 4px; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); }
+.kicker { margin: 0; color: var(--muted); text-transform: uppercase; letter-spacing: 0.08em; font-size: 12px; font-weight: 600; }
+.target-line { margin: 0 0 14px; font-size: 15px; }
+.note { color: var(--muted); font-size: 0.92em; }
+.banner { margin: 10px 0 0; padding: 10px 14px; border-radius: 6px; border: 1px solid; font-size: 15px; }
+.banner.complete { background: var(--pass-bg); border-color: var(--pass-line); color: var(--pass); }
+.banner.incomplete { background: var(--fail-bg); border-color: var(--fail); color: var(--fail); border-width: 2px; }
+.totals { display: grid; grid-template-columns: repeat(6, 1fr); gap: 10px; margin: 18px 0 6px; }
+.tile { border: 1px solid; border-radius: 8px; padding: 10px 12px; }
+.tile .count { display: block; font-size: 28px; font-weight: 700; line-height: 1.1; }
+.tile .label { font-size: 13px; font-weight: 600; }
+.tile.zero { opacity: 0.55; }
+.tile.all { border-color: var(--line); background: var(--soft); }
+.st-pass { --c: var(--pass); --c-bg: var(--pass-bg); --c-line: var(--pass-line); }
+.st-fail { --c: var(--fail); --c-bg: var(--fail-bg); --c-line: var(--fail-line); }
+.st-error { --c: var(--error); --c-bg: var(--error-bg); --c-line: var(--error-line); }
+.st-skip { --c: var(--skip); --c-bg: var(--skip-bg); --c-line: var(--skip-line); }
+.st-none { --c: var(--none); --c-bg: var(--none-bg); --c-line: var(--none-line); }
+.st-other { --c: var(--ink); --c-bg: #fff; --c-line: var(--line); }
+.tile[class*="st-"] { color: var(--c); background: var(--c-bg); border-color: var(--c-line); }
+.badge {
+  display: inline-block; padding: 0 8px; border-radius: 10px; border: 1px solid var(--c-line);
+  background: var(--c-bg); color: var(--c); font-size: 12px; font-weight: 700; white-space: nowrap; line-height: 18px;
+}
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 18px; margin: 0; }
+.facts dt { color: var(--muted); font-weight: 600; }
+.facts dd { margin: 0; }
+.hash { font-size: 12px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--line); }
+thead th { background: var(--soft); border-bottom: 2px solid var(--line); font-size: 12.5px; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; width: 8%; }
+td.zero { color: #afb8c1; }
+table.overview thead th { text-align: right; }
+table.overview thead th:first-child { text-align: left; }
+table.kv td { font-size: 13px; }
+.inputs { margin-top: 14px; }
+.inputs > summary { cursor: pointer; font-weight: 600; }
+.provider-name { font-family: inherit; }
+.matrix tr { border-left: 4px solid var(--c-line); }
+.matrix td.c-id { width: 12%; white-space: nowrap; font-weight: 600; }
+.matrix td.c-kind { width: 7%; white-space: nowrap; }
+.matrix td.c-status { width: 11%; }
+.matrix td.c-scen { width: 31%; }
+.matrix tr.st-fail td { background: #fff8f8; }
+.matrix tr.st-error td { background: #fffcf0; }
+.kind { font-size: 12px; font-weight: 600; padding: 0 6px; border: 1px solid var(--line); border-radius: 4px; background: var(--soft); }
+.statement { font-weight: 500; }
+.source { color: var(--muted); font-size: 12px; margin-top: 2px; }
+.refs { list-style: none; margin: 0; padding: 0; }
+.refs li { margin: 1px 0; font-size: 12.5px; }
+.scenario {
+  border: 1px solid var(--line); border-left: 5px solid var(--c-line); border-radius: 6px;
+  padding: 12px 16px; margin: 0 0 14px; scroll-margin-top: 10px;
+}
+.meta { margin: 0 0 6px; color: var(--muted); font-size: 12.5px; }
+.verifies { margin: 4px 0 8px; font-size: 13px; }
+.chip { display: inline-block; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; padding: 0 6px; border: 1px solid var(--line); border-radius: 4px; background: var(--soft); margin: 1px 0; }
+.message { border: 1px solid var(--c-line); background: var(--c-bg); border-radius: 5px; padding: 8px 12px; margin: 8px 0; }
+.message-label { font-weight: 700; color: var(--c); font-size: 12.5px; margin-bottom: 2px; }
+.steps { margin: 8px 0 0; padding-left: 0; list-style: none; }
+.step { border-top: 1px dashed var(--line); padding: 8px 0 6px; }
+.step-head { font-weight: 600; }
+.step-no { display: inline-block; min-width: 58px; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; }
+.step.st-fail .step-no, .step.st-error .step-no { color: var(--c); }
+.step-counts { color: var(--muted); font-weight: 400; font-size: 12px; margin-left: 6px; }
+.checks { list-style: none; margin: 4px 0 4px 58px; padding: 0; font-size: 13px; }
+.checks li { margin: 1px 0; }
+.checks .mark { display: inline-block; min-width: 64px; font-weight: 700; font-size: 12px; }
+.checks .ok .mark { color: var(--pass); }
+.checks .ko { color: var(--fail); }
+.checks .ko .mark { color: var(--fail); }
+.clock { margin: 4px 0 4px 58px; font-size: 13px; color: var(--muted); }
+.step > .message { margin-left: 58px; }
+.exchange { margin: 6px 0 4px 58px; border: 1px solid var(--line); border-radius: 5px; background: #fff; }
+.exchange > summary { cursor: pointer; padding: 5px 10px; background: var(--soft); border-radius: 5px; font-size: 13px; overflow-wrap: anywhere; }
+.exchange[open] > summary { border-bottom: 1px solid var(--line); border-radius: 5px 5px 0 0; }
+.method { font-weight: 700; }
+.pos { color: var(--muted); font-size: 12px; }
+.arrow { color: var(--muted); }
+.sc { font-weight: 700; font-family: ui-monospace, "DejaVu Sans Mono", monospace; padding: 0 5px; border-radius: 3px; }
+.sc-ok { color: var(--pass); background: var(--pass-bg); }
+.sc-redirect { color: var(--skip); background: var(--skip-bg); }
+.sc-err { color: var(--fail); background: var(--fail-bg); }
+.sc-none { color: var(--error); background: var(--error-bg); }
+.ms { color: var(--muted); font-size: 12px; }
+.exchange-body { padding: 8px 12px 10px; }
+.exchange-facts { margin: 0 0 4px; font-size: 12.5px; color: var(--muted); }
+.exchange-facts code { color: var(--ink); }
+table.sources { margin-top: 10px; }
+.halves { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
+table.headers { font-size: 12px; }
+table.headers th, table.headers td { padding: 2px 6px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+table.headers th { width: 34%; font-weight: 600; color: var(--muted); overflow-wrap: anywhere; }
+pre.body { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 6px 8px; font-size: 12px; margin-top: 6px; max-height: 24em; overflow: auto; }
+footer { margin-top: 40px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted); font-size: 12px; }
+@media (max-width: 800px) {
+  body { padding: 16px; }
+  .totals { grid-template-columns: repeat(3, 1fr); }
+  .exchange-facts { margin: 0 0 4px; font-size: 12.5px; color: var(--muted); }
+.exchange-facts code { color: var(--ink); }
+table.sources { margin-top: 10px; }
+.halves { grid-template-columns: 1fr; }
+  .checks, .clock, .exchange, .step > .message { margin-left: 0; }
+}
+@page { size: A4; margin: 14mm 12mm 16mm; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 9.5pt; }
+  a { color: inherit; }
+  h2, h3, h4, h5 { break-after: avoid; }
+  .provider { break-before: page; }
+  thead { display: table-header-group; }
+  tr, .tile, .message, .exchange, .facts, .step-head, .checks li { break-inside: avoid; }
+  .scenario { break-inside: auto; }
+  details > summary { list-style: none; }
+  details > summary::-webkit-details-marker { display: none; }
+  details::details-content { content-visibility: visible; display: block; }
+  pre.body { max-height: none; overflow: visible; }
+  .exchange > summary { border-bottom: 1px solid var(--line); }
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use crate::report::evidence::{
+        InputFile, Manifest, RunInfo, SCHEMA_VERSION, ScenarioRef, TargetInfo,
+    };
+
+    fn exchange(url: &str, body: &str) -> ExchangeRecord {
+        ExchangeRecord {
+            method: "POST".into(),
+            url: url.into(),
+            source: Some("127.0.0.2".into()),
+            request_headers: vec![
+                ("authorization".into(), "Basic [redacted]".into()),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+            ],
+            request_body: Some("grant_type=client_credentials&client_secret=[redacted]".into()),
+            outcome: "response".into(),
+            status: Some(401),
+            response_headers: vec![("www-authenticate".into(), "Basic realm=\"x\"".into())],
+            response_body: Some(body.into()),
+            elapsed_ms: 12,
+        }
+    }
+
+    fn scenario(provider: &str, id: &str, verdict: &str, message: Option<&str>) -> ScenarioRecord {
+        let ran = !matches!(verdict, "skipped" | "not-run");
+        ScenarioRecord {
+            trial: format!("{provider}::basic::{id}"),
+            provider: provider.into(),
+            file: format!("scenarios/{provider}/basic.yaml"),
+            id: id.into(),
+            title: format!("Scenario {id}"),
+            kind: "negative".into(),
+            requirements: vec![format!("{}-01", provider.to_uppercase())],
+            verdict: verdict.into(),
+            message: message.map(str::to_owned),
+            failed_step: (verdict == "fail").then_some(1),
+            started: ran.then(|| "2026-12-01T10:00:00Z".into()),
+            duration_ms: 40,
+            steps: if ran {
+                vec![StepRecord {
+                    number: 1,
+                    name: "token request".into(),
+                    passed: vec!["outcome is response".into()],
+                    failed: if verdict == "fail" {
+                        vec!["status: expected 401, got 200".into()]
+                    } else {
+                        vec![]
+                    },
+                    error: (verdict == "error").then(|| "dns error".into()),
+                    clock: None,
+                    exchanges: vec![exchange(
+                        "mock:token/oauth?x=1&y=2",
+                        "<script>alert(1)</script> ]]> & \"q\" 'a' \u{7}\u{0}\u{202e}",
+                    )],
+                }]
+            } else {
+                vec![]
+            },
+            sha256: "ab".repeat(32),
+        }
+    }
+
+    fn requirement(
+        provider: &str,
+        id: &str,
+        status: &str,
+        cited: &[(&str, &str)],
+    ) -> RequirementRecord {
+        RequirementRecord {
+            id: id.into(),
+            provider: provider.into(),
+            statement: format!("Statement of {id} <b>bold</b>"),
+            source: "API docs, section 2".into(),
+            kind: "Doc".into(),
+            status: status.into(),
+            scenarios: cited
+                .iter()
+                .map(|(trial, verdict)| ScenarioRef {
+                    trial: (*trial).into(),
+                    verdict: (*verdict).into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn evidence(complete: bool) -> Evidence {
+        Evidence {
+            schema: SCHEMA_VERSION.into(),
+            run: RunInfo {
+                tool: "authconform".into(),
+                tool_version: "0.1.0".into(),
+                git_commit: Some("0123456789abcdef".into()),
+                host: "ci-host".into(),
+                started: "2026-12-01T10:00:00Z".into(),
+                finished: "2026-12-01T10:00:05Z".into(),
+                complete,
+                incomplete_reason: (!complete).then(|| "interrupted (SIGINT)".into()),
+                target: TargetInfo {
+                    name: "mock".into(),
+                    description: Some("embedded mocks".into()),
+                    clock: "virtual".into(),
+                    hosts: BTreeMap::from([(
+                        "alpha".into(),
+                        BTreeMap::from([("api".into(), "mock:api".into())]),
+                    )]),
+                    sources: BTreeMap::from([("office".into(), "127.0.0.2".into())]),
+                },
+                inputs: vec![InputFile {
+                    path: "specs/alpha.yaml".into(),
+                    sha256: "cd".repeat(32),
+                }],
+                totals: Totals {
+                    passed: 1,
+                    failed: 1,
+                    errors: 1,
+                    skipped: 1,
+                    not_run: 1,
+                },
+            },
+            requirements: vec![
+                requirement(
+                    "alpha",
+                    "ALPHA-01",
+                    "verified",
+                    &[("alpha::basic::ok", "pass")],
+                ),
+                requirement(
+                    "alpha",
+                    "ALPHA-02",
+                    "failed",
+                    &[("alpha::basic::bad", "fail")],
+                ),
+                requirement(
+                    "alpha",
+                    "ALPHA-03",
+                    "error",
+                    &[("alpha::basic::dns", "error")],
+                ),
+                requirement(
+                    "beta",
+                    "BETA-01",
+                    "skipped",
+                    &[("beta::basic::later", "skipped")],
+                ),
+                requirement(
+                    "beta",
+                    "BETA-02",
+                    "not-verified",
+                    &[("beta::basic::cut", "not-run")],
+                ),
+                requirement("beta", "BETA-03", "not-verified", &[]),
+            ],
+            scenarios: vec![
+                scenario("alpha", "ok", "pass", None),
+                scenario(
+                    "alpha",
+                    "bad",
+                    "fail",
+                    Some("status: expected 401, got 200"),
+                ),
+                scenario("alpha", "dns", "error", Some("dns error")),
+                scenario("beta", "later", "skipped", Some("max_wait 1h exceeded")),
+                scenario("beta", "cut", "not-run", None),
+            ],
+            manifest: Manifest {
+                algorithm: "sha256".into(),
+                report_sha256: "ef".repeat(32),
+            },
+        }
+    }
+
+    #[test]
+    fn hostile_text_renders_inert() {
+        let html = render(&evidence(true));
+        assert!(
+            !html.contains("<script"),
+            "a body's markup reached the page"
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("]]&gt; &amp; &quot;q&quot; &#39;a&#39; [U+0007][U+0000][U+202E]"));
+        assert!(html.contains("Statement of ALPHA-01 &lt;b&gt;bold&lt;/b&gt;"));
+        assert!(!html.contains('\u{7}') && !html.contains('\u{0}') && !html.contains('\u{202e}'));
+        assert!(html.contains("mock:token/oauth?x=1&amp;y=2"));
+    }
+
+    #[test]
+    fn escaping_covers_attributes_and_controls() {
+        let mut out = String::new();
+        escape_into(
+            &mut out,
+            "a\"b'c<d>e&f\r\ng\rh\u{1b}\u{85}\u{2066}\u{ffff}\u{1fffe}\tz",
+        );
+        assert_eq!(
+            out,
+            "a&quot;b&#39;c&lt;d&gt;e&amp;f\ng[U+000D]h[U+001B][U+0085][U+2066][U+FFFF][U+1FFFE]\tz"
+        );
+    }
+
+    #[test]
+    fn anchors_are_injective_and_safe() {
+        assert_eq!(scenario_anchor("a::b::c-1"), "s.a_3a_3ab_3a_3ac-1");
+        assert_ne!(anchor_part("a_3a"), anchor_part("a:"));
+        assert_eq!(anchor_part("\" onmouseover=x"), "_22_20onmouseover_3dx");
+    }
+
+    #[test]
+    fn every_status_and_verdict_appears() {
+        let html = render(&evidence(true));
+        for word in ["verified", "failed", "error", "skipped", "not-verified"] {
+            let class = status(word).class;
+            assert!(
+                html.contains(&format!("<span class=\"badge {class}\">")),
+                "{word}"
+            );
+            assert!(html.contains(&format!("\u{a0}{word}</span>")), "{word}");
+        }
+        for word in ["pass", "fail", "error", "skipped", "not-run"] {
+            assert!(html.contains(&format!("\u{a0}{word}</span>")), "{word}");
+        }
+        assert!(html.contains(
+            "<span class=\"count\">1</span><span class=\"label\">\u{2717} failed</span>"
+        ));
+        assert!(html.contains("Skipped because"));
+        assert!(html.contains("max_wait 1h exceeded"));
+        assert!(html.contains("status: expected 401, got 200"));
+    }
+
+    #[test]
+    fn an_incomplete_run_is_marked_with_its_reason() {
+        let complete = render(&evidence(true));
+        assert!(complete.contains("<strong>COMPLETE</strong>"));
+        assert!(!complete.contains("INCOMPLETE"));
+        let incomplete = render(&evidence(false));
+        assert!(incomplete.contains(
+            "<p class=\"banner incomplete\" id=\"completeness\"><strong>INCOMPLETE</strong> \
+             \u{2014} interrupted (SIGINT). 1 scenario did not run"
+        ));
+    }
+
+    #[test]
+    fn nothing_external_is_referenced_and_every_link_lands() {
+        let html = render(&evidence(false));
+        // The one `http` of the template is the CSP meta's attribute name.
+        assert_eq!(html.matches("http-equiv=").count(), 1);
+        let html = html.replace("http-equiv=", "");
+        for forbidden in [
+            "src=", "http", "url(", "@import", "<link", "<script", "<img", "<iframe", "<object",
+        ] {
+            assert!(!html.contains(forbidden), "the page contains `{forbidden}`");
+        }
+        let ids: Vec<&str> = html
+            .split(" id=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len(), "duplicate ids");
+        let hrefs: Vec<&str> = html
+            .split("href=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert!(hrefs.len() >= 10, "{hrefs:?}");
+        for href in hrefs {
+            let target = href
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("external link `{href}`"));
+            assert!(unique.contains(target), "dangling link `{href}`");
+        }
+        // The matrix links each ran scenario and every scenario links back to its requirement.
+        assert!(html.contains("href=\"#s.alpha_3a_3abasic_3a_3abad\""));
+        assert!(html.contains("href=\"#r.alpha.ALPHA-01\""));
+        assert!(html.contains("href=\"#s.alpha_3a_3abasic_3a_3abad.step1\""));
+    }
+
+    #[test]
+    fn a_transcript_url_is_shown_but_never_linked() {
+        let mut evidence = evidence(true);
+        evidence.scenarios[0].steps[0].exchanges[0].url = "https://api.example/token".into();
+        let html = render(&evidence);
+        assert!(html.contains("<span class=\"url\">https://api.example/token</span>"));
+        assert_eq!(
+            html.replace("http-equiv=", "").matches("http").count(),
+            1,
+            "the URL once, in the exchange's summary line"
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_shown_as_its_escaped_word() {
+        let mut evidence = evidence(true);
+        evidence.requirements[0].status = "partly <verified>".into();
+        let html = render(&evidence);
+        assert!(
+            html.contains("<span class=\"badge st-other\">?\u{a0}partly &lt;verified&gt;</span>")
+        );
+    }
+
+    #[test]
+    fn the_output_is_deterministic() {
+        assert_eq!(render(&evidence(false)), render(&evidence(false)));
+    }
+}
