@@ -667,13 +667,15 @@ impl Respond for Handler {
     }
 }
 
-/// Reads the `Authorization` header as `(scheme is Basic, credentials)`.
+/// What the `Authorization` header carries: Basic key and secret, a bearer token, or nothing
+/// usable (absent, malformed, another scheme).
 enum Presented {
     Basic(String, String),
     Bearer(String),
     Nothing,
 }
 
+/// Reads the `Authorization` header; anything malformed counts as no credentials.
 fn presented(request: &Request) -> Presented {
     let Some(value) = request
         .headers
@@ -909,17 +911,20 @@ impl Silverflow {
     }
 
     /// Reads a JSON object body, or says why it is not one.
-    fn object_body(request: &Request, path: &str) -> Result<Map<String, Value>, ResponseTemplate> {
+    fn object_body(
+        request: &Request,
+        path: &str,
+    ) -> Result<Map<String, Value>, Box<ResponseTemplate>> {
         match serde_json::from_slice::<Value>(&request.body) {
             Ok(Value::Object(object)) => Ok(object),
-            Ok(_) => Err(bad_request(
+            Ok(_) => Err(Box::new(bad_request(
                 vec![(String::new(), "must be an object".into())],
                 path,
-            )),
-            Err(_) => Err(bad_request(
+            ))),
+            Err(_) => Err(Box::new(bad_request(
                 vec![(String::new(), "must be a JSON document".into())],
                 path,
-            )),
+            ))),
         }
     }
 
@@ -993,7 +998,7 @@ impl Silverflow {
     fn create_key(&self, request: &Request, path: &str) -> ResponseTemplate {
         let body = match Self::object_body(request, path) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let mut errors = Vec::new();
         let mut permissions = Vec::new();
@@ -1063,7 +1068,11 @@ impl Silverflow {
     }
 
     /// Checks `If-Match` against the key's version, when given.
-    fn precondition(request: &Request, version: u64, path: &str) -> Result<(), ResponseTemplate> {
+    fn precondition(
+        request: &Request,
+        version: u64,
+        path: &str,
+    ) -> Result<(), Box<ResponseTemplate>> {
         let Some(value) = request.headers.get("if-match") else {
             return Ok(());
         };
@@ -1074,17 +1083,17 @@ impl Silverflow {
             .and_then(|v| v.parse::<u64>().ok());
         match given {
             Some(given) if given == version => Ok(()),
-            Some(given) => Err(problem(
+            Some(given) => Err(Box::new(problem(
                 412,
                 "/silverflow/problems/precondition-failed",
                 "Precondition Failed",
                 &format!("The API key did not have the expected version {given}"),
                 path,
-            )),
-            None => Err(bad_request(
+            ))),
+            None => Err(Box::new(bad_request(
                 vec![("If-Match".into(), "must be an integer version".into())],
                 path,
-            )),
+            ))),
         }
     }
 
@@ -1109,7 +1118,7 @@ impl Silverflow {
         }
         let body = match Self::object_body(request, path) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let mut keys = self.keys();
         let Some(found) = keys.keys.iter_mut().find(|k| k.key == key) else {
@@ -1120,7 +1129,7 @@ impl Silverflow {
             return conflict("The API key is archived", path);
         }
         if let Err(response) = Self::precondition(request, next.version, path) {
-            return response;
+            return *response;
         }
         let mut errors = Vec::new();
         let mut description = found.description.clone();
@@ -1166,7 +1175,7 @@ impl Silverflow {
             return conflict("The API key is already archived", path);
         }
         if let Err(response) = Self::precondition(request, next.version, path) {
-            return response;
+            return *response;
         }
         let now = self.clock.now();
         next.status = Status::Archived;
@@ -1186,7 +1195,7 @@ impl Silverflow {
     ) -> ResponseTemplate {
         let body = match Self::object_body(request, path) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let mut errors = Vec::new();
         let mut permissions = Vec::new();
