@@ -333,7 +333,7 @@ fn values_wrong_in_themselves_and_undefined_names_are_each_reported() {
         (
             "26:19",
             &[
-                "unknown source `elsewhere`: the target defines `default`, `unallowlisted`",
+                "unknown source `elsewhere`: the target defines `block_first`, `block_last`, `default`, `outside_32`, `past_block`, `unallowlisted`",
                 "= at scenarios[1].steps[0].request.source",
             ],
         ),
@@ -477,7 +477,7 @@ fn post_deserialize_checks_report_the_right_element() {
     assert_has(
         &run.stderr,
         &[
-            "unknown source `elsewhere`: the target defines `default`, `unallowlisted`",
+            "unknown source `elsewhere`: the target defines `block_first`, `block_last`, `default`, `outside_32`, `past_block`, `unallowlisted`",
             "= at scenarios[0].steps[0].request.source",
         ],
     );
