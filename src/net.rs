@@ -9,8 +9,10 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
 
 /// What the transport saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +122,11 @@ pub enum SourceAddr {
 /// Clients per (source, connect timeout), built on first use and shared by a run.
 #[derive(Debug, Default)]
 pub struct ClientPool {
-    clients: Mutex<HashMap<(SourceAddr, Duration), reqwest::Client>>,
+    clients: Mutex<HashMap<ClientKey, Arc<OnceCell<reqwest::Client>>>>,
 }
+
+/// What a client is built for.
+type ClientKey = (SourceAddr, Duration);
 
 impl ClientPool {
     /// Creates an empty pool.
@@ -133,24 +138,31 @@ impl ClientPool {
     ///
     /// Building a client loads the TLS roots (tens of milliseconds), so it happens on the blocking
     /// pool: done inline it would stall every other request of the run, and their timers with them.
+    /// Scenarios asking at once wait for the one build rather than each building their own (a run
+    /// starting dozens of scenarios together would otherwise build dozens of identical clients).
     pub async fn client(
         &self,
         source: &SourceAddr,
         connect_timeout: Duration,
     ) -> Result<reqwest::Client, String> {
-        let key = (source.clone(), connect_timeout);
-        if let Some(client) = self.lock().get(&key) {
-            return Ok(client.clone());
-        }
-        let build_source = source.clone();
-        let client = tokio::task::spawn_blocking(move || build(&build_source, connect_timeout))
-            .await
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))??;
-        // Two scenarios may have built the same client at once: keep the first.
-        Ok(self.lock().entry(key).or_insert(client).clone())
+        let cell = self
+            .lock()
+            .entry((source.clone(), connect_timeout))
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async {
+            let build_source = source.clone();
+            tokio::task::spawn_blocking(move || build(&build_source, connect_timeout))
+                .await
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?
+        })
+        .await
+        .cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(SourceAddr, Duration), reqwest::Client>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Arc<OnceCell<reqwest::Client>>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -81,6 +81,7 @@ use wiremock::matchers::any as any_request;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
+use super::http::json_response;
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::basic;
 use crate::auth::jwt::{self, SigningKey, VerifyingKey};
@@ -476,10 +477,6 @@ fn random_alnum(len: usize) -> String {
         .iter()
         .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect()
-}
-
-fn json_response(status: u16, body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
 }
 
 fn problem(
