@@ -17,6 +17,9 @@ pub const EXIT_TAMPERED: u8 = 1;
 /// Exit code: the file cannot be read or is not an evidence report.
 pub const EXIT_UNREADABLE: u8 = 2;
 
+/// What the start of every evidence file holds.
+const CLAIM: &str = "\"authconform.evidence/";
+
 /// What verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
@@ -49,7 +52,11 @@ impl Verification {
 /// Verifies the bytes of an evidence file; `expected_sha256`, when given, is the report hash
 /// published elsewhere (CI log, job summary) that the file must also match.
 pub fn verify(bytes: &[u8], expected_sha256: Option<&str>) -> Verification {
-    let claims_evidence = bytes.starts_with(b"{\n  \"schema\": \"authconform.evidence/");
+    // A file whose start names our schema is evidence, however damaged the rest is.
+    let head = &bytes[..bytes.len().min(64)];
+    let claims_evidence = head
+        .windows(CLAIM.len())
+        .any(|w| w == CLAIM.as_bytes());
     let tree: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(tree) => tree,
         Err(e) if claims_evidence => {
@@ -59,7 +66,7 @@ pub fn verify(bytes: &[u8], expected_sha256: Option<&str>) -> Verification {
     };
     match tree.get("schema").and_then(|s| s.as_str()) {
         Some(SCHEMA_VERSION) => {}
-        Some(other) if other.starts_with("authconform.evidence/") && !claims_evidence => {
+        Some(other) if other.starts_with("authconform.evidence/") => {
             return Verification::Unreadable(format!(
                 "schema `{other}` is not one this authconform reads (`{SCHEMA_VERSION}`)"
             ));
