@@ -96,6 +96,20 @@ pub fn evidence_text(run: &Run) -> String {
         .unwrap_or_else(|e| panic!("no evidence at {}: {e}\n{}", path.display(), run.dump()))
 }
 
+/// Returns every way `value` departs from `docs/evidence.schema.json` (draft 2020-12).
+pub fn evidence_schema_errors(value: &serde_json::Value) -> Vec<String> {
+    let path = std::path::Path::new(ROOT).join("docs/evidence.schema.json");
+    let text = std::fs::read_to_string(&path).expect("read docs/evidence.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let validator = jsonschema::draft202012::new(&schema)
+        .expect("the schema is a valid draft 2020-12 schema");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(20)
+        .collect()
+}
+
 /// Asserts that `authconform validate --target TARGET --deny-uncovered` accepts a target template
 /// with every scenario and spec, and every requirement covered.
 pub fn assert_target_validates(target: &str) {
