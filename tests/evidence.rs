@@ -71,7 +71,10 @@ fn the_default_run_writes_evidence_that_validates_and_verifies() {
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("intact"), "{text}");
     let hash = value["manifest"]["report_sha256"].as_str().unwrap();
-    assert!(run.stdout.contains(hash), "the console publishes the report hash");
+    assert!(
+        run.stdout.contains(hash),
+        "the console publishes the report hash"
+    );
     let summary = std::fs::read_to_string(run.reports.join("summary.md")).expect("summary.md");
     assert!(summary.contains("| demo | 14 |"), "{summary}");
     assert!(summary.contains(hash), "{summary}");
@@ -135,7 +138,10 @@ fn verify_fails_after_a_one_byte_edit() {
         std::fs::write(&file, &bytes).unwrap();
         let (code, out) = verify(&file);
         assert_eq!(code, Some(1), "{what}: tampered\n{out}");
-        assert!(out.contains("TAMPERED") || out.contains("valid JSON"), "{what}\n{out}");
+        assert!(
+            out.contains("TAMPERED") || out.contains("valid JSON"),
+            "{what}\n{out}"
+        );
         assert!(out.contains(named), "{what}: names `{named}`\n{out}");
     }
     let not_evidence = dir.path().join("other.json");
@@ -179,6 +185,9 @@ fn the_matrix_lists_skipped_and_uncovered_requirements() {
     );
     let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
     assert!(summary.contains("## Skipped"), "{summary}");
-    assert!(summary.contains("## Requirements not verified"), "{summary}");
+    assert!(
+        summary.contains("## Requirements not verified"),
+        "{summary}"
+    );
     assert_eq!(verify(&run.reports.join("evidence.json")).0, Some(0));
 }

@@ -22,9 +22,8 @@ fn serve_ok() -> u16 {
             let Ok(mut stream) = stream else { continue };
             let mut buffer = [0u8; 4096];
             let _ = stream.read(&mut buffer);
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-            );
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
         }
     });
     port
@@ -60,7 +59,10 @@ fn sigint_writes_valid_reports_marked_incomplete() {
     });
     let mut printed = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !printed.iter().any(|l: &String| l.contains("PASS demo::wait::quick")) {
+    while !printed
+        .iter()
+        .any(|l: &String| l.contains("PASS demo::wait::quick"))
+    {
         let left = deadline.saturating_duration_since(Instant::now());
         match received.recv_timeout(left) {
             Ok(line) => printed.push(line),
@@ -86,7 +88,12 @@ fn sigint_writes_valid_reports_marked_incomplete() {
     };
     printed.extend(received.try_iter());
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let dump = format!("stdout:\n{}\nstderr:\n{stderr}", printed.join("\n"));
     assert_eq!(status.code(), Some(130), "{dump}");
     assert!(stderr.contains("interrupted (SIGINT)"), "{dump}");

@@ -69,8 +69,14 @@ const CANARY_PAIRS: &[(&str, &str)] = &[
         "CANARY-7f3a-pledg-merchant@pledg.test",
         "CANARY-7f3a-pledg-dash:pass",
     ),
-    ("CANARY-7f3a-mo-user@monerium.test", "CANARY-7f3a-mo-pass:wörd"),
-    ("CANARY-7f3a-mo-cc-client", "CANARY-7f3a-mo-cc-client-secret"),
+    (
+        "CANARY-7f3a-mo-user@monerium.test",
+        "CANARY-7f3a-mo-pass:wörd",
+    ),
+    (
+        "CANARY-7f3a-mo-cc-client",
+        "CANARY-7f3a-mo-cc-client-secret",
+    ),
 ];
 
 /// Every needle of the canary target: each canary's forms, and every pair's.
@@ -108,7 +114,10 @@ impl Run {
         if files.is_empty() && !self.junit.is_empty() {
             // A synthetic run: its JUnit text stands for the file.
             outputs.push(("junit.xml".into(), self.junit.clone()));
-            outputs.push(("junit.xml (entities resolved)".into(), xml_unescape(&self.junit)));
+            outputs.push((
+                "junit.xml (entities resolved)".into(),
+                xml_unescape(&self.junit),
+            ));
         }
         for file in files {
             let name = file
@@ -492,7 +501,11 @@ fn a_passing_verbose_run_prints_no_secret() {
         );
     }
     for report in ["evidence.json", "summary.md"] {
-        assert!(run.reports.join(report).is_file(), "{report}\n{}", run.dump());
+        assert!(
+            run.reports.join(report).is_file(),
+            "{report}\n{}",
+            run.dump()
+        );
     }
     assert!(
         common::evidence_text(&run).contains("Basic [redacted]"),

@@ -186,10 +186,9 @@ impl<'a> Progress<'a> {
     pub fn show_longest(&self, longest: Option<(String, Duration)>) {
         let Some(bar) = &self.bar else { return };
         let message = match longest {
-            Some((trial, waited)) if waited >= WORTH_NAMING => format!(
-                "longest in progress: {trial} ({}s)",
-                waited.as_secs()
-            ),
+            Some((trial, waited)) if waited >= WORTH_NAMING => {
+                format!("longest in progress: {trial} ({}s)", waited.as_secs())
+            }
             _ => String::new(),
         };
         bar.set_message(self.secrets.redact(&message));

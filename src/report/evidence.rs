@@ -469,7 +469,12 @@ fn target_info(target: &Target) -> TargetInfo {
     TargetInfo {
         name: target.name.clone(),
         description: target.description.clone(),
-        clock: if target.is_virtual() { "virtual" } else { "real" }.to_owned(),
+        clock: if target.is_virtual() {
+            "virtual"
+        } else {
+            "real"
+        }
+        .to_owned(),
         hosts,
         sources,
     }
@@ -499,9 +504,13 @@ fn inputs(plan: &Plan) -> Vec<InputFile> {
     } else {
         files.extend(input_file(target));
     }
-    files.extend(plan.catalogue.specs.iter().filter_map(|(p, _)| input_file(p)));
-    let scenario_files: BTreeSet<&Path> =
-        plan.scenarios.iter().map(|s| s.path.as_path()).collect();
+    files.extend(
+        plan.catalogue
+            .specs
+            .iter()
+            .filter_map(|(p, _)| input_file(p)),
+    );
+    let scenario_files: BTreeSet<&Path> = plan.scenarios.iter().map(|s| s.path.as_path()).collect();
     files.extend(scenario_files.into_iter().filter_map(input_file));
     files
 }
@@ -544,7 +553,9 @@ fn git_commit(scenario_file: Option<&Path>) -> Option<String> {
 pub fn rfc3339(at: SystemTime) -> String {
     let at = time::OffsetDateTime::from(at);
     let millis = at.millisecond();
-    let at = at.replace_nanosecond(u32::from(millis) * 1_000_000).unwrap_or(at);
+    let at = at
+        .replace_nanosecond(u32::from(millis) * 1_000_000)
+        .unwrap_or(at);
     at.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }

@@ -25,7 +25,11 @@ pub fn render(evidence: &Evidence) -> String {
             cell(run.incomplete_reason.as_deref().unwrap_or("interrupted"))
         )
     };
-    let _ = writeln!(out, "# authconform run against `{}`\n", code(&run.target.name));
+    let _ = writeln!(
+        out,
+        "# authconform run against `{}`\n",
+        code(&run.target.name)
+    );
     let _ = writeln!(
         out,
         "{} {} · {} → {} · host `{}` · {status}\n",
@@ -60,7 +64,9 @@ pub fn render(evidence: &Evidence) -> String {
             entry.0 += 1;
         }
     }
-    out.push_str("| provider | passed | failed | errors | skipped | not run | requirements verified |\n");
+    out.push_str(
+        "| provider | passed | failed | errors | skipped | not run | requirements verified |\n",
+    );
     out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
     for (provider, c) in &per_provider {
         let (v, all) = verified.get(provider).copied().unwrap_or_default();
@@ -84,7 +90,11 @@ pub fn render(evidence: &Evidence) -> String {
             let _ = writeln!(out, "- {row}");
         }
         if rows.len() > LIST_LIMIT {
-            let _ = writeln!(out, "- … and {} more (see evidence.json)", rows.len() - LIST_LIMIT);
+            let _ = writeln!(
+                out,
+                "- … and {} more (see evidence.json)",
+                rows.len() - LIST_LIMIT
+            );
         }
     };
     let scenarios_with = |verdicts: &[&str]| -> Vec<String> {
@@ -102,7 +112,11 @@ pub fn render(evidence: &Evidence) -> String {
             })
             .collect()
     };
-    section(&mut out, "Failed or could not run", scenarios_with(&["fail", "error"]));
+    section(
+        &mut out,
+        "Failed or could not run",
+        scenarios_with(&["fail", "error"]),
+    );
     section(&mut out, "Skipped", scenarios_with(&["skipped"]));
     section(&mut out, "Not run", scenarios_with(&[NOT_RUN]));
     let unverified: Vec<String> = evidence

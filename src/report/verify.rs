@@ -54,9 +54,7 @@ impl Verification {
 pub fn verify(bytes: &[u8], expected_sha256: Option<&str>) -> Verification {
     // A file whose start names our schema is evidence, however damaged the rest is.
     let head = &bytes[..bytes.len().min(64)];
-    let claims_evidence = head
-        .windows(CLAIM.len())
-        .any(|w| w == CLAIM.as_bytes());
+    let claims_evidence = head.windows(CLAIM.len()).any(|w| w == CLAIM.as_bytes());
     let tree: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(tree) => tree,
         Err(e) if claims_evidence => {

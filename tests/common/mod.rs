@@ -101,8 +101,8 @@ pub fn evidence_schema_errors(value: &serde_json::Value) -> Vec<String> {
     let path = std::path::Path::new(ROOT).join("docs/evidence.schema.json");
     let text = std::fs::read_to_string(&path).expect("read docs/evidence.schema.json");
     let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
-    let validator = jsonschema::draft202012::new(&schema)
-        .expect("the schema is a valid draft 2020-12 schema");
+    let validator =
+        jsonschema::draft202012::new(&schema).expect("the schema is a valid draft 2020-12 schema");
     validator
         .iter_errors(value)
         .map(|e| format!("{} at {}", e, e.instance_path()))
