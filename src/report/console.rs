@@ -201,3 +201,33 @@ impl<'a> Progress<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::evidence::{seal, tests::sample};
+    use crate::secret::Secret;
+
+    #[test]
+    fn the_summary_counts_not_run_scenarios_and_verified_requirements() {
+        let secrets = SecretRegistry::new();
+        secrets.register(&Secret::new("password".parse().unwrap(), "CANARY-con-pw"));
+        let mut evidence = sample("bob");
+        evidence.scenarios[0].provider = "demo".into();
+        let console = Console::new(&secrets, false);
+        let text = console.summary(&seal(evidence));
+        assert!(text.contains("not-run"), "{text}");
+        assert!(text.contains("1 / 2"), "{text}");
+        assert!(text.contains("1 not run (incomplete)"), "{text}");
+    }
+
+    #[test]
+    fn the_progress_bar_is_hidden_when_not_wanted() {
+        let secrets = SecretRegistry::new();
+        let progress = Progress::new(3, false, &secrets);
+        assert!(!progress.is_shown());
+        let mut printed = false;
+        progress.finished_one(|| printed = true);
+        assert!(printed);
+    }
+}

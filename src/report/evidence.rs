@@ -625,3 +625,172 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::report::verify::{Verification, verify};
+    use crate::secret::Secret;
+
+    /// A small sealed report: one passed scenario with one exchange, one not-run, and a
+    /// requirement each.
+    pub(crate) fn sample(secret_in_body: &str) -> Evidence {
+        let exchange = ExchangeRecord {
+            method: "GET".into(),
+            url: "http://127.0.0.1:1/v1/profile".into(),
+            source: Some("127.0.0.1".into()),
+            request_headers: vec![("authorization".into(), "Basic [redacted]".into())],
+            request_body: None,
+            outcome: "response".into(),
+            status: Some(200),
+            response_headers: vec![("content-type".into(), "application/json".into())],
+            response_body: Some(format!(
+                "{{\"user\":{}}}",
+                serde_json::json!(secret_in_body)
+            )),
+            elapsed_ms: 3,
+        };
+        let record = |trial: &str, verdict: &str, requirement: &str| ScenarioRecord {
+            trial: trial.into(),
+            provider: "demo".into(),
+            file: "scenarios/demo/basic.yaml".into(),
+            id: trial.rsplit("::").next().unwrap().into(),
+            title: "t".into(),
+            kind: "happy".into(),
+            requirements: vec![requirement.into()],
+            verdict: verdict.into(),
+            message: (verdict == NOT_RUN).then(|| "not run: interrupted (SIGINT)".into()),
+            failed_step: None,
+            started: None,
+            duration_ms: 1,
+            steps: vec![StepRecord {
+                number: 1,
+                name: "GET profile".into(),
+                passed: vec!["status 200".into()],
+                failed: vec![],
+                error: None,
+                clock: None,
+                exchanges: vec![exchange.clone()],
+            }],
+            sha256: String::new(),
+        };
+        let scenarios = vec![
+            record("demo::basic::a", "pass", "DEMO-BASIC-01"),
+            record("demo::basic::b", NOT_RUN, "DEMO-BASIC-02"),
+        ];
+        let requirement = |id: &str, trial: &str, verdict: &str, status: &str| RequirementRecord {
+            id: id.into(),
+            provider: "demo".into(),
+            statement: "s".into(),
+            source: "doc".into(),
+            kind: "Doc".into(),
+            status: status.into(),
+            scenarios: vec![ScenarioRef {
+                trial: trial.into(),
+                verdict: verdict.into(),
+            }],
+        };
+        Evidence {
+            schema: SCHEMA_VERSION.into(),
+            run: RunInfo {
+                tool: "authconform".into(),
+                tool_version: "0.1.0".into(),
+                git_commit: None,
+                host: "h".into(),
+                started: "2026-01-01T00:00:00.000Z".into(),
+                finished: "2026-01-01T00:00:01.000Z".into(),
+                complete: false,
+                incomplete_reason: Some("interrupted (SIGINT)".into()),
+                target: TargetInfo {
+                    name: "mock".into(),
+                    description: None,
+                    clock: "virtual".into(),
+                    hosts: BTreeMap::new(),
+                    sources: BTreeMap::new(),
+                },
+                inputs: vec![],
+                totals: totals(&scenarios),
+            },
+            requirements: vec![
+                requirement("DEMO-BASIC-01", "demo::basic::a", "pass", "verified"),
+                requirement("DEMO-BASIC-02", "demo::basic::b", NOT_RUN, "not-verified"),
+            ],
+            scenarios,
+            manifest: Manifest {
+                algorithm: "sha256".into(),
+                report_sha256: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_sealed_report_verifies_and_a_changed_one_does_not() {
+        let sealed = seal(sample("bob"));
+        let bytes = canonical_bytes(&sealed);
+        assert!(
+            matches!(
+                verify(&bytes, None),
+                Verification::Intact {
+                    complete: false,
+                    ..
+                }
+            ),
+            "{:?}",
+            verify(&bytes, None)
+        );
+        let expected = sealed.manifest.report_sha256.clone();
+        assert_eq!(verify(&bytes, Some(&expected)).exit_code(), 0);
+        assert_eq!(verify(&bytes, Some(&"0".repeat(64))).exit_code(), 1);
+        let mut changed = sealed.clone();
+        changed.scenarios[0].duration_ms = 2;
+        let Verification::Tampered(findings) = verify(&canonical_bytes(&changed), None) else {
+            panic!("a changed duration is tampering");
+        };
+        assert!(
+            findings[0].starts_with("scenarios[0] (`demo::basic::a`)"),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn every_string_is_redacted_even_one_the_json_escapes() {
+        let secrets = SecretRegistry::new();
+        let value = "CANARY-ev-\"quoted\"\\user";
+        secrets.register(&Secret::new("username".parse().unwrap(), value));
+        let mut evidence = sample(value);
+        evidence.run.host = format!("host-{value}");
+        evidence
+            .run
+            .target
+            .sources
+            .insert(value.to_owned(), "bind 127.0.0.1".into());
+        let sealed = seal(redacted(&evidence, &secrets));
+        let text = String::from_utf8(canonical_bytes(&sealed)).unwrap();
+        assert!(!text.contains("CANARY-ev"), "{text}");
+        assert!(text.contains("[redacted:username]"), "{text}");
+        assert_eq!(verify(text.as_bytes(), None).exit_code(), 0);
+    }
+
+    #[test]
+    fn requirement_status_follows_the_documented_precedence() {
+        let status = |verdicts: &[&str]| requirement_status(verdicts.iter().copied());
+        assert_eq!(status(&[]), "not-verified");
+        assert_eq!(status(&["pass", "pass"]), "verified");
+        assert_eq!(status(&["pass", "skipped"]), "skipped");
+        assert_eq!(status(&["skipped", NOT_RUN]), "not-verified");
+        assert_eq!(status(&["pass", "error", "skipped"]), "error");
+        assert_eq!(status(&["error", "fail", NOT_RUN]), "failed");
+    }
+
+    #[test]
+    fn user_info_is_dropped_from_shown_urls() {
+        assert_eq!(
+            without_userinfo("http://user:pw@proxy.example:3128"),
+            "http://proxy.example:3128/"
+        );
+        assert_eq!(
+            without_userinfo("https://api.example"),
+            "https://api.example"
+        );
+    }
+}

@@ -159,3 +159,23 @@ fn code(text: &str) -> String {
         .map(|c| if c == '`' || c.is_control() { '\'' } else { c })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::evidence::{seal, tests::sample};
+
+    #[test]
+    fn an_incomplete_run_says_so_and_lists_what_did_not_run() {
+        let mut evidence = sample("bob");
+        evidence.scenarios[1].message = Some("not run: a | b <script>\nx".into());
+        let text = render(&seal(evidence));
+        assert!(text.contains("**INCOMPLETE**"), "{text}");
+        assert!(text.contains("## Not run (1)"), "{text}");
+        assert!(text.contains("not run: a \\| b &lt;script&gt; x"), "{text}");
+        assert!(
+            text.contains("| demo | 1 | 0 | 0 | 0 | 1 | 1 / 2 |"),
+            "{text}"
+        );
+    }
+}

@@ -109,3 +109,28 @@ pub fn hostname() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn a_secret_that_reaches_a_file_is_removed_and_reported() {
+        let secrets = SecretRegistry::new();
+        secrets.register(&Secret::new("password".parse().unwrap(), "CANARY-sink-pw"));
+        // Evidence built without redaction: the last check must still catch the value.
+        let evidence = evidence::seal(evidence::tests::sample("CANARY-sink-pw"));
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ReportPaths::new(dir.path(), None);
+        let errors = write_all(&paths, &[], &evidence, &secrets).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("evidence.json")),
+            "{errors:?}"
+        );
+        for file in [&paths.junit, &paths.evidence, &paths.summary] {
+            let text = std::fs::read_to_string(file).unwrap();
+            assert!(!text.contains("CANARY-sink-pw"), "{}", file.display());
+        }
+    }
+}
