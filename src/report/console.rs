@@ -156,7 +156,7 @@ impl<'a> Progress<'a> {
             );
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} scenarios {wide_msg}",
+                    "{spinner} {pos}/{len} scenarios {bar:20} {elapsed} {wide_msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
@@ -187,7 +187,7 @@ impl<'a> Progress<'a> {
         let Some(bar) = &self.bar else { return };
         let message = match longest {
             Some((trial, waited)) if waited >= WORTH_NAMING => {
-                format!("longest in progress: {trial} ({}s)", waited.as_secs())
+                format!("· {}s in {trial}", waited.as_secs())
             }
             _ => String::new(),
         };
