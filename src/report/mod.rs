@@ -58,6 +58,8 @@ pub fn write_all(
     }
     sinks.push((&paths.evidence, evidence::canonical_bytes(evidence)));
     sinks.push((&paths.summary, markdown::render(evidence).into_bytes()));
+    // Every renderer of the evidence goes here, as the summary does: it then gets the same
+    // atomic write and final byte check.
     let mut written = Vec::new();
     for (path, bytes) in sinks {
         let text = String::from_utf8_lossy(&bytes);
