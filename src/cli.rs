@@ -110,8 +110,8 @@ struct RunArgs {
     /// How many scenarios run at once (they mostly wait on the network).
     #[arg(long, value_name = "N", default_value_t = 64)]
     jobs: usize,
-    /// Print only failures and the summary.
-    #[arg(long, short)]
+    /// Print only failures, the summary and the evidence line; no progress bar.
+    #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
     /// Print every step of every scenario.
     #[arg(long, short)]
