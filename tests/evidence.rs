@@ -45,6 +45,11 @@ fn verify(file: &Path) -> (Option<i32>, String) {
 fn the_default_run_writes_evidence_that_validates_and_verifies() {
     let run = authconform(&["run", "--quiet"]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(
+        !run.stdout.contains("PASS "),
+        "--quiet prints failures only\n{}",
+        run.dump()
+    );
     let value = assert_valid(&run);
     assert_eq!(value["schema"], "authconform.evidence/1");
     assert_eq!(value["run"]["complete"], true);
@@ -144,6 +149,12 @@ fn verify_fails_after_a_one_byte_edit() {
         );
         assert!(out.contains(named), "{what}: names `{named}`\n{out}");
     }
+    // The schema check can fail too: an undocumented verdict, an unknown field.
+    let mut value: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    value["scenarios"][0]["verdict"] = "passed".into();
+    value["run"]["operator"] = "someone".into();
+    let errors = evidence_schema_errors(&value);
+    assert!(errors.len() >= 2, "{errors:?}");
     let not_evidence = dir.path().join("other.json");
     std::fs::write(&not_evidence, "{\"hello\": 1}").unwrap();
     assert_eq!(verify(&not_evidence).0, Some(2));
