@@ -1,11 +1,18 @@
-//! The `authconform` command line: `run`, `list`, `validate`.
+//! The `authconform` command line: `run`, `list`, `validate`, `verify`.
 //!
-//! Exit codes: 0 all scenarios passed (skips allowed), 1 some failed or could not run,
-//! 2 invalid input or configuration.
+//! Exit codes of `run`, `list`, `validate`: 0 all scenarios passed (skips allowed), 1 some failed
+//! or could not run, 2 invalid input or configuration, 130 interrupted (SIGINT; the reports are
+//! written, marked incomplete). `verify`: 0 intact, 1 tampered, 2 unreadable or not evidence.
+//!
+//! On the first Ctrl-C a run starts no more scenarios and aborts the running ones (a live expiry
+//! wait can last half an hour: waiting for it would defeat the interruption); the reports list
+//! both kinds as `not-run`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 use futures::StreamExt as _;
@@ -13,7 +20,10 @@ use futures::StreamExt as _;
 use crate::diagnostic::LoadErrors;
 use crate::exec::{MockOptions, Runner, Verdict};
 use crate::plan::{Plan, PlannedScenario, load_plan};
-use crate::report::console::Console;
+use crate::report::console::{Console, Progress};
+use crate::report::evidence::{self, RunContext};
+use crate::report::{ReportPaths, verify};
+use crate::secret::SecretRegistry;
 use crate::target::Target;
 
 /// Exit code: every scenario passed or was skipped.
@@ -22,6 +32,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: the input (scenarios, specs, target, arguments) is invalid.
 pub const EXIT_INVALID: u8 = 2;
+/// Exit code: the run was interrupted (128 + SIGINT, as shells report it); reports are written.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Conformance and compliance suite for API authentication.
 #[derive(Debug, Parser)]
@@ -39,6 +51,19 @@ enum Command {
     List(SelectArgs),
     /// Check specs, scenarios and target; report requirements no scenario covers.
     Validate(ValidateArgs),
+    /// Check that an evidence report is unchanged since the run wrote it (exit 0 intact,
+    /// 1 tampered, 2 unreadable or not an evidence report).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The evidence report, e.g. reports/evidence.json.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The report hash published by the run (console, summary.md): the file must match it too.
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -76,14 +101,17 @@ struct SelectArgs {
 struct RunArgs {
     #[command(flatten)]
     select: SelectArgs,
-    /// Where to write the JUnit XML.
-    #[arg(long, value_name = "PATH", default_value = "reports/junit.xml")]
-    junit: PathBuf,
+    /// Folder for the reports: junit.xml, evidence.json, summary.md.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    reports: PathBuf,
+    /// Where to write the JUnit XML instead of <DIR>/junit.xml.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
     /// How many scenarios run at once (they mostly wait on the network).
     #[arg(long, value_name = "N", default_value_t = 64)]
     jobs: usize,
-    /// Print only failures and the summary.
-    #[arg(long, short)]
+    /// Print only failures, the summary and the evidence line; no progress bar.
+    #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
     /// Print every step of every scenario.
     #[arg(long, short)]
@@ -113,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => runtime.block_on(run(args)),
         Command::List(args) => list(args),
         Command::Validate(args) => validate(args),
+        Command::Verify(args) => verify_file(&args),
     };
     ExitCode::from(code)
 }
@@ -158,43 +187,207 @@ async fn run(args: RunArgs) -> u8 {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let scenarios = selected(&plan, &args.select);
+    let scenarios: Vec<Arc<PlannedScenario>> =
+        selected(&plan, &args.select).into_iter().cloned().collect();
     if scenarios.is_empty() {
         eprintln!("error: no scenario matches the filters");
         return EXIT_INVALID;
     }
     let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    redact_panics(runner.secrets().clone());
     let console = Console::new(runner.secrets(), args.verbose);
-    println!(
-        "authconform: running {} scenario(s) against target `{}`",
-        scenarios.len(),
-        plan.target.name
-    );
-    let mut results = Vec::new();
-    let mut stream = futures::stream::iter(scenarios)
-        .map(|s| runner.run(s))
-        .buffer_unordered(args.jobs.max(1));
-    while let Some(result) = stream.next().await {
-        let show =
-            !args.quiet || matches!(result.verdict, Verdict::Fail { .. } | Verdict::Error { .. });
-        if show {
-            console.print(&result);
-        }
-        results.push(result);
+    if !args.quiet {
+        println!(
+            "authconform: running {} scenario(s) against target `{}`",
+            scenarios.len(),
+            plan.target.name
+        );
     }
+    let started = SystemTime::now();
+    let progress = Progress::new(scenarios.len(), !args.quiet, runner.secrets());
+    // Trial name → when it started, for the progress bar's "longest wait".
+    let running: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut results = Vec::new();
+    let mut stream = futures::stream::iter(scenarios.iter())
+        .map(|s| {
+            let (runner, running) = (&runner, running.clone());
+            async move {
+                let trial = s.trial_name();
+                lock(&running).insert(trial.clone(), Instant::now());
+                let result = runner.run(s).await;
+                lock(&running).remove(&trial);
+                result
+            }
+        })
+        .buffer_unordered(args.jobs.max(1));
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No handler could be installed: the run cannot be interrupted gracefully.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(interrupt);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut interrupted = None;
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut interrupt => {
+                interrupted = Some(format!(
+                    "interrupted (SIGINT) after {} of {} scenario(s): scenarios not started were not run, running ones were aborted",
+                    results.len(),
+                    scenarios.len()
+                ));
+                break;
+            }
+            next = stream.next() => {
+                let Some(result) = next else { break };
+                let show = !args.quiet
+                    || matches!(result.verdict, Verdict::Fail { .. } | Verdict::Error { .. });
+                progress.finished_one(|| {
+                    if show {
+                        console.print(&result);
+                    }
+                });
+                results.push(result);
+            }
+            _ = tick.tick(), if progress.is_shown() => {
+                let now = Instant::now();
+                let longest = lock(&running)
+                    .iter()
+                    .map(|(trial, since)| (trial.clone(), now - *since))
+                    .max_by_key(|(_, waited)| *waited);
+                progress.show_longest(longest);
+            }
+        }
+    }
+    // Dropping the stream drops the running scenarios' futures: their requests and waits end.
+    drop(stream);
+    progress.clear();
+    let finished = SystemTime::now();
     results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
-    print!("{}", console.summary(&results));
-    match crate::report::junit::write(&args.junit, &results, runner.secrets()) {
-        Ok(()) => println!("JUnit report: {}", args.junit.display()),
-        Err(e) => {
-            eprintln!("error: {e}");
+    let context = RunContext {
+        plan: &plan,
+        selected: &scenarios,
+        results: &results,
+        started,
+        finished,
+        incomplete_reason: interrupted.clone(),
+    };
+    let evidence = evidence::build(&context, runner.secrets());
+    if let Some(reason) = &interrupted {
+        eprintln!("authconform: {reason}");
+        // JUnit has no "not run": those scenarios are skips whose reason says so.
+        let done: std::collections::HashSet<String> =
+            results.iter().map(|r| r.trial_name.clone()).collect();
+        for s in scenarios.iter().filter(|s| !done.contains(&s.trial_name())) {
+            results.push(not_run_result(s, reason));
+        }
+        results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
+    }
+    print!("{}", console.summary(&evidence));
+    let paths = ReportPaths::new(&args.reports, args.junit.as_deref());
+    match crate::report::write_all(&paths, &results, &evidence, runner.secrets()) {
+        Ok(_) => {
+            if !args.quiet {
+                println!("JUnit report: {}", paths.junit.display());
+                println!("Summary: {}", paths.summary.display());
+            }
+            println!(
+                "Evidence: {} (report sha256 {})",
+                paths.evidence.display(),
+                evidence.manifest.report_sha256
+            );
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {}", runner.secrets().redact(&e));
+            }
             return EXIT_FAILED;
         }
     }
     let failed = results
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Fail { .. } | Verdict::Error { .. }));
-    if failed { EXIT_FAILED } else { EXIT_OK }
+    if interrupted.is_some() {
+        EXIT_INTERRUPTED
+    } else if failed {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The JUnit stand-in for a scenario an interruption kept from finishing.
+fn not_run_result(planned: &PlannedScenario, reason: &str) -> crate::exec::ScenarioResult {
+    crate::exec::ScenarioResult {
+        trial_name: planned.trial_name(),
+        classname: planned.classname(),
+        provider: planned.provider.clone(),
+        id: planned.scenario.id.to_string(),
+        title: planned.scenario.title.clone(),
+        requirements: planned.scenario.requirements.clone(),
+        verdict: Verdict::Skipped {
+            reason: format!("not run: {reason}"),
+        },
+        steps: Vec::new(),
+        started: SystemTime::now(),
+        duration: Duration::ZERO,
+    }
+}
+
+/// Replaces the panic message printer by one that redacts through the run's registry: a panic
+/// message may quote whatever value was at hand.
+fn redact_panics(secrets: Arc<SecretRegistry>) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("authconform panicked{at}: {}", secrets.redact(&payload));
+    }));
+}
+
+fn verify_file(args: &VerifyArgs) -> u8 {
+    let outcome = match std::fs::read(&args.file) {
+        Ok(bytes) => verify::verify(&bytes, args.sha256.as_deref()),
+        Err(e) => verify::Verification::Unreadable(format!("cannot read: {e}")),
+    };
+    let file = args.file.display();
+    match &outcome {
+        verify::Verification::Intact {
+            report_sha256,
+            scenarios,
+            complete,
+        } => {
+            let incomplete = if *complete {
+                ""
+            } else {
+                " (the run it records is incomplete)"
+            };
+            println!(
+                "{file}: intact: {scenarios} scenario record(s), report sha256 {report_sha256}{incomplete}"
+            );
+        }
+        verify::Verification::Tampered(findings) => {
+            println!("{file}: TAMPERED: {} finding(s)", findings.len());
+            for finding in findings {
+                println!("  {finding}");
+            }
+        }
+        verify::Verification::Unreadable(why) => eprintln!("error: {file}: {why}"),
+    }
+    outcome.exit_code()
 }
 
 fn list(args: SelectArgs) -> u8 {

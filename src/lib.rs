@@ -11,7 +11,7 @@
 //!                     │                                  ▲
 //!                     └─ per scenario on mock targets: mock::start (front + wiremock, VirtualClock)
 //!                                                                            ▼
-//!              ScenarioResult (redacted) ─► report: console · JUnit
+//!              ScenarioResult (redacted) ─► report: console · JUnit · evidence JSON · summary.md
 //! ```
 //!
 //! Loading is the only stage that returns `Err`; running always yields a verdict: pass, fail

@@ -130,6 +130,10 @@ impl SecretRegistry {
         {
             forms.extend([payload.to_string(), signature.to_string()]);
         }
+        // Inside a JSON string (a response body quoting the value) `"` and `\` are escaped.
+        if let Ok(quoted) = serde_json::to_string(value) {
+            forms.push(quoted[1..quoted.len() - 1].to_owned());
+        }
         forms.push(STANDARD.encode(value));
         forms.push(URL_SAFE_NO_PAD.encode(value));
         let url_encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
@@ -290,6 +294,15 @@ mod tests {
         );
         assert!(registry.is_clean(&redacted));
         assert!(!registry.is_clean(&text));
+    }
+
+    #[test]
+    fn a_value_escaped_inside_json_is_redacted() {
+        let registry = registry_with("username", "a\"quoted\"\\user");
+        assert_eq!(
+            registry.redact(r#"{"user":"a\"quoted\"\\user"}"#),
+            r#"{"user":"[redacted:username]"}"#
+        );
     }
 
     #[test]

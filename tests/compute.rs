@@ -56,6 +56,21 @@ async fn compute_steps_derive_correct_values() {
         field("challenge"),
         "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     );
+    // Random ids: public, `[a-z0-9]`, of the asked length (16 by default), drawn anew each time.
+    let (reference, other) = (field("reference"), field("other_reference"));
+    assert_eq!((reference.len(), other.len()), (12, 16));
+    for id in [&reference, &other] {
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "{id}"
+        );
+    }
+    assert!(!other.starts_with(&reference), "{reference} {other}");
+    assert!(
+        summary_of(&result).contains(&format!("reference = {reference}")),
+        "a random id is public"
+    );
     let verifier = field("verifier");
     assert_eq!(verifier.len(), 50);
     assert!(pkce::is_valid_verifier(&verifier));
@@ -132,4 +147,8 @@ async fn compute_steps_derive_correct_values() {
         summary.contains("hash = H6nsiifwYKYEx6YzYD7woP1XCn72RVvx6tC1zjjLXqsu"),
         "{summary}"
     );
+}
+
+fn summary_of(result: &authconform::ScenarioResult) -> String {
+    format!("{}{:?}", result.step_summary(), result.steps)
 }

@@ -1,8 +1,11 @@
-//! "No secret value appears in console output or JUnit": runs the real `authconform` binary
-//! against targets whose secrets are unique canaries (`tests/fixtures/canary/`), then scans
-//! stdout, stderr and the JUnit file for every canary and every form derived from it: base64
-//! (standard and URL-safe, with and without padding), base64 of `user:password` and
-//! `client_id:client_secret` (what Basic sends), form-urlencoding and percent-encoding, and the
+//! "No secret value appears in any output": runs the real `authconform` binary against targets
+//! whose secrets are unique canaries (`tests/fixtures/canary/`: every provider of
+//! `targets/mock.yaml` whose mock exists), then scans stdout, stderr and every file the run wrote
+//! (JUnit with its XML entities resolved, `evidence.json` with its JSON strings unescaped,
+//! `summary.md`, and whatever else lands in the reports folder) for every canary and every form
+//! derived from it: base64 (standard and URL-safe, with and without padding), base64 of each
+//! credential pair Basic sends (`user:password`, `client_id:client_secret`, and the providers'
+//! own), form-urlencoding and percent-encoding, and the
 //! canary prefix itself, case-insensitively and in base64 (a prefix left behind means part of a
 //! secret got through in some other form: escaped, cut, re-encoded). It also checks that no
 //! `access_token` value shows unredacted.
@@ -32,25 +35,151 @@ const CANARY_TARGET: &str = "tests/fixtures/canary/target.yaml";
 const CANARY_SCENARIOS: &str = "tests/fixtures/canary/scenarios";
 /// Every secret of `CANARY_TARGET` starts with this; nothing else in the fixtures contains it.
 const MARKER: &str = "CANARY-7f3a-";
-/// The secrets of `CANARY_TARGET`, by name.
+/// The secrets of `CANARY_TARGET`, by name (demo first: its pairs are the ones `needles` derives).
 const CANARIES: &[(&str, &str)] = &[
     ("username", "CANARY-7f3a-user"),
     ("password", "CANARY-7f3a-pass:wörd"),
     ("client_id", "CANARY-7f3a-client"),
     ("client_secret", "CANARY-7f3a-client-secret"),
     ("api_key", "CANARY-7f3a-api-key"),
+    ("username", "CANARY-7f3a-elec-user"),
+    ("password", "CANARY-7f3a-elec-pass:ÿ"),
+    ("client_id", "CANARY-7f3a-elec-client"),
+    ("client_secret", "CANARY-7f3a-elec-client-secret"),
+    ("api_key", "CANARY-7f3a-pledg-api-key"),
+    ("api_secret", "CANARY-7f3a-pledg-api-secret"),
+    ("dashboard_email", "CANARY-7f3a-pledg-merchant@pledg.test"),
+    ("dashboard_password", "CANARY-7f3a-pledg-dash:pass"),
+    ("merchant_secret", "CANARY-7f3a-pledg-merchant-secret"),
+    ("email", "CANARY-7f3a-mo-user@monerium.test"),
+    ("password", "CANARY-7f3a-mo-pass:wörd"),
+    ("cc_client_id", "CANARY-7f3a-mo-cc-client"),
+    ("cc_client_secret", "CANARY-7f3a-mo-cc-client-secret"),
+    // A Silverflow key id has the documented shape `apk-<letters and digits>`, so this one
+    // cannot start with the marker; it is scanned for by value and derived forms.
+    ("admin_key", "apk-CANARY7f3aSfAdminKey"),
+    ("admin_secret", "CANARY-7f3a-sf-admin-secret:wörd"),
+    ("api_key", "CANARY-7f3a-we-api-key"),
+    ("privacy_api_key", "CANARY-7f3a-we-privacy-key"),
+    ("admin_login", "CANARY-7f3a-we-admin@we-platform.test"),
+    ("admin_password", "CANARY-7f3a-we-admin-pass:ÿ"),
+    ("user_login", "CANARY-7f3a-we-user@we-platform.test"),
+    ("user_password", "CANARY-7f3a-we-user-pass:wörd"),
 ];
 
+/// How many of `CANARIES` are the demo provider's (the failing fixtures are demo scenarios).
+const DEMO_CANARIES: usize = 5;
+
+/// The other providers' credential pairs that travel as Basic `user:password`.
+const CANARY_PAIRS: &[(&str, &str)] = &[
+    ("CANARY-7f3a-elec-user", "CANARY-7f3a-elec-pass:ÿ"),
+    ("CANARY-7f3a-elec-client", "CANARY-7f3a-elec-client-secret"),
+    ("CANARY-7f3a-pledg-api-key", "CANARY-7f3a-pledg-api-secret"),
+    (
+        "CANARY-7f3a-pledg-merchant@pledg.test",
+        "CANARY-7f3a-pledg-dash:pass",
+    ),
+    (
+        "CANARY-7f3a-mo-user@monerium.test",
+        "CANARY-7f3a-mo-pass:wörd",
+    ),
+    (
+        "CANARY-7f3a-mo-cc-client",
+        "CANARY-7f3a-mo-cc-client-secret",
+    ),
+];
+
+/// Every needle of the canary target: each canary's forms, and every pair's.
+fn canary_needles() -> Vec<Needle> {
+    let mut all = needles(CANARIES, MARKER);
+    for (user, password) in CANARY_PAIRS {
+        let pair = format!("{user}:{password}");
+        for (how, text) in [
+            ("Basic base64", STANDARD.encode(&pair)),
+            ("base64, no padding", STANDARD_NO_PAD.encode(&pair)),
+            ("URL-safe base64, no padding", URL_SAFE_NO_PAD.encode(&pair)),
+            ("plain", pair.clone()),
+        ] {
+            all.push(Needle {
+                label: format!("pair {user}:… ({how})"),
+                text,
+                ignore_case: false,
+            });
+        }
+    }
+    all
+}
+
 impl Run {
-    /// The three outputs, plus the JUnit file with XML entities resolved (so an escaped `"` or
-    /// `&` inside a secret could not hide it), labelled for messages.
-    fn outputs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("stdout", self.stdout.clone()),
-            ("stderr", self.stderr.clone()),
-            ("junit.xml", self.junit.clone()),
-            ("junit.xml (entities resolved)", xml_unescape(&self.junit)),
-        ]
+    /// Every output, labelled for messages: stdout, stderr, and every file the run wrote, the JUnit
+    /// file also with XML entities resolved and JSON files also as their unescaped strings (so an
+    /// escaped `"`, `&` or `\` inside a secret could not hide it).
+    fn outputs(&self) -> Vec<(String, String)> {
+        let mut outputs = vec![
+            ("stdout".to_owned(), self.stdout.clone()),
+            ("stderr".to_owned(), self.stderr.clone()),
+        ];
+        let mut files = Vec::new();
+        collect_files(&self.dir, &mut files);
+        if files.is_empty() && !self.junit.is_empty() {
+            // A synthetic run: its JUnit text stands for the file.
+            outputs.push(("junit.xml".into(), self.junit.clone()));
+            outputs.push((
+                "junit.xml (entities resolved)".into(),
+                xml_unescape(&self.junit),
+            ));
+        }
+        for file in files {
+            let name = file
+                .strip_prefix(&self.dir)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            if name.ends_with(".xml") || name.ends_with(".html") {
+                outputs.push((format!("{name} (entities resolved)"), xml_unescape(&text)));
+            }
+            if name.ends_with(".json") {
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
+                let mut strings = Vec::new();
+                json_strings(&value, &mut strings);
+                outputs.push((format!("{name} (strings unescaped)"), strings.join("\n")));
+            }
+            outputs.push((name, text));
+        }
+        outputs
+    }
+}
+
+/// Lists every file under `dir`, recursively.
+fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+}
+
+/// Collects every string of a JSON document, keys included.
+fn json_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| json_strings(v, out)),
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.clone());
+                json_strings(v, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -252,7 +381,11 @@ fn find_access_tokens(run: &Run) -> Vec<String> {
                 (true, None) => start = Some(i),
                 (false, Some(s)) => {
                     let word = &text[s..i];
-                    if word.len() == TOKEN_LEN
+                    // A PKCE S256 challenge has the same shape, and is public by design
+                    // (RFC 7636 4.2); a `plain` one is the verifier and is redacted as such.
+                    let challenge = text[..s].ends_with("code_challenge=");
+                    if !challenge
+                        && word.len() == TOKEN_LEN
                         && word.chars().any(|c| c.is_ascii_uppercase())
                         && word.chars().any(|c| c.is_ascii_lowercase())
                         && word.chars().any(|c| c.is_ascii_digit())
@@ -350,7 +483,7 @@ fn a_passing_verbose_run_prints_no_secret() {
     assert_eq!(
         run.code,
         Some(0),
-        "every demo scenario passes with the canary credentials\n{}",
+        "every scenario of every provider passes with the canary credentials\n{}",
         run.dump()
     );
     assert!(
@@ -370,7 +503,26 @@ fn a_passing_verbose_run_prints_no_secret() {
         );
     }
     assert!(run.junit.contains("<testcase "), "{}", run.dump());
-    assert_no_leak(&run, &needles(CANARIES, MARKER));
+    for provider in ["demo", "electrum", "pledg", "monerium"] {
+        assert!(
+            run.stdout.contains(&format!("PASS {provider}::")),
+            "{provider} ran with canary secrets\n{}",
+            run.dump()
+        );
+    }
+    for report in ["evidence.json", "summary.md"] {
+        assert!(
+            run.reports.join(report).is_file(),
+            "{report}\n{}",
+            run.dump()
+        );
+    }
+    assert!(
+        common::evidence_text(&run).contains("Basic [redacted]"),
+        "the evidence holds transcripts\n{}",
+        run.dump()
+    );
+    assert_no_leak(&run, &canary_needles());
 }
 
 #[test]
@@ -393,8 +545,9 @@ fn a_failing_run_whose_messages_carry_secrets_prints_none() {
     ] {
         assert!(run.stdout.contains(line), "`{line}`\n{}", run.dump());
     }
-    // Proof that every secret reached both sinks and was redacted there.
-    for (name, _) in CANARIES {
+    // Proof that every demo secret reached the sinks and was redacted there.
+    let evidence = common::evidence_text(&run);
+    for (name, _) in &CANARIES[..DEMO_CANARIES] {
         let redacted = format!("[redacted:{name}]");
         assert!(
             run.stdout.contains(&redacted),
@@ -406,8 +559,13 @@ fn a_failing_run_whose_messages_carry_secrets_prints_none() {
             "junit.xml lacks {redacted}\n{}",
             run.dump()
         );
+        assert!(
+            evidence.contains(&redacted),
+            "evidence.json lacks {redacted}\n{}",
+            run.dump()
+        );
     }
-    assert_no_leak(&run, &needles(CANARIES, MARKER));
+    assert_no_leak(&run, &canary_needles());
 }
 
 #[test]
@@ -420,7 +578,7 @@ fn no_leak_access_token_in_a_failed_check() {
         "tests/fixtures/canary/leak-paths/access-token",
     ]);
     assert_eq!(run.code, Some(1), "{}", run.dump());
-    assert_no_leak(&run, &needles(CANARIES, MARKER));
+    assert_no_leak(&run, &canary_needles());
 }
 
 #[test]
@@ -433,7 +591,7 @@ fn no_leak_secret_in_the_url_text() {
         "tests/fixtures/canary/leak-paths/url-encoding",
     ]);
     assert_eq!(run.code, Some(1), "{}", run.dump());
-    assert_no_leak(&run, &needles(CANARIES, MARKER));
+    assert_no_leak(&run, &canary_needles());
 }
 
 #[test]

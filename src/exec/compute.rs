@@ -13,6 +13,8 @@ use crate::scenario::model::{ComputeSpec, ForgeChange, JwtSignSpec};
 
 /// Length of generated PKCE verifiers when none is asked for.
 const DEFAULT_VERIFIER_LENGTH: usize = 64;
+/// Length of `random_id` values when none is asked for.
+const DEFAULT_RANDOM_ID_LENGTH: usize = 16;
 /// How far in the past `jwt_forge: { change: expired }` puts `exp`.
 const FORGED_EXPIRY_AGO: Duration = Duration::from_secs(3600);
 
@@ -92,6 +94,10 @@ impl Scope<'_> {
                     true,
                 )
             }
+            ComputeSpec::RandomId(r) => (
+                random_id(r.length.unwrap_or(DEFAULT_RANDOM_ID_LENGTH)),
+                false,
+            ),
             ComputeSpec::PkceVerifier(v) => (
                 pkce::generate_verifier(v.length.unwrap_or(DEFAULT_VERIFIER_LENGTH))
                     .map_err(|e| e.to_string())?,
@@ -190,4 +196,14 @@ impl Scope<'_> {
         }
         jwt::sign(&serde_json::Value::Object(claims), &key).map_err(|e| e.to_string())
     }
+}
+
+/// Draws `length` characters from `[a-z0-9]`: valid in logins, references and URL paths alike.
+fn random_id(length: usize) -> String {
+    use rand::Rng as _;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..length)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }

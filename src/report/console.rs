@@ -1,9 +1,14 @@
-//! The console: one line per finished scenario, the failure detail under it, and a summary per
-//! provider. Everything printed is redacted.
+//! The console: one line per finished scenario, the failure detail under it, a summary per
+//! provider, and on a terminal a [`Progress`] bar. Everything printed is redacted; colours only
+//! when stdout is a terminal and `NO_COLOR` is unset.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::evidence::Evidence;
 use crate::exec::{ScenarioResult, Verdict};
 use crate::secret::SecretRegistry;
 
@@ -67,42 +72,162 @@ impl<'a> Console<'a> {
         let _ = stdout.write_all(self.line(result).as_bytes());
     }
 
-    /// Renders the per-provider summary and the closing `N passed, N failed` line.
-    pub fn summary(&self, results: &[ScenarioResult]) -> String {
-        let mut per_provider: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
-        for r in results {
-            let counts = per_provider.entry(r.provider.as_str()).or_default();
-            let slot = match r.verdict {
-                Verdict::Pass => 0,
-                Verdict::Fail { .. } => 1,
-                Verdict::Error { .. } => 2,
-                Verdict::Skipped { .. } => 3,
+    /// Renders the per-provider summary (scenario verdicts and requirements verified) and the
+    /// closing `N passed, N failed` line.
+    pub fn summary(&self, evidence: &Evidence) -> String {
+        let mut per_provider: BTreeMap<&str, [usize; 7]> = BTreeMap::new();
+        for s in &evidence.scenarios {
+            let slot = match s.verdict.as_str() {
+                "pass" => 0,
+                "fail" => 1,
+                "error" => 2,
+                "skipped" => 3,
+                _ => 4,
             };
-            counts[slot] += 1;
+            per_provider.entry(s.provider.as_str()).or_default()[slot] += 1;
         }
-        let mut out = String::from("\nprovider      passed  failed  errors  skipped\n");
-        let mut total = [0usize; 4];
-        for (provider, counts) in &per_provider {
-            out.push_str(&format!(
-                "{provider:<12} {:>7} {:>7} {:>7} {:>8}\n",
-                counts[0], counts[1], counts[2], counts[3]
-            ));
-            for i in 0..4 {
-                total[i] += counts[i];
+        for r in &evidence.requirements {
+            if let Some(counts) = per_provider.get_mut(r.provider.as_str()) {
+                counts[6] += 1;
+                if r.status == "verified" {
+                    counts[5] += 1;
+                }
             }
         }
+        let totals = &evidence.run.totals;
+        let not_run = totals.not_run > 0;
+        let mut out = format!(
+            "\nprovider      passed  failed  errors  skipped{}  requirements verified\n",
+            if not_run { "  not-run" } else { "" }
+        );
+        for (provider, c) in &per_provider {
+            let not_run_cell = if not_run {
+                format!(" {:>8}", c[4])
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "{provider:<12} {:>7} {:>7} {:>7} {:>8}{not_run_cell}  {:>11}\n",
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                format!("{} / {}", c[5], c[6])
+            ));
+        }
         out.push_str(&format!(
-            "\n{} passed, {} failed, {} skipped\n",
-            total[0],
-            total[1] + total[2],
-            total[3]
+            "\n{} passed, {} failed, {} skipped",
+            totals.passed,
+            totals.failed + totals.errors,
+            totals.skipped
         ));
-        if total[2] > 0 {
+        if not_run {
+            out.push_str(&format!(", {} not run (incomplete)", totals.not_run));
+        }
+        out.push('\n');
+        if totals.errors > 0 {
             out.push_str(&format!(
                 "({} of the failed could not run: see ERROR lines)\n",
-                total[2]
+                totals.errors
             ));
         }
         self.secrets.redact(&out)
+    }
+}
+
+/// The progress bar on stderr: scenarios finished out of selected, and the scenario that has
+/// been running longest (a live expiry or an eventual-consistency poll), so a long quiet stretch
+/// shows what it waits for. Drawn only when stderr is a terminal and the run is not `--quiet`.
+pub struct Progress<'a> {
+    bar: Option<ProgressBar>,
+    secrets: &'a SecretRegistry,
+}
+
+/// Below this, the longest-running scenario is not worth naming.
+const WORTH_NAMING: Duration = Duration::from_secs(2);
+
+impl<'a> Progress<'a> {
+    /// Creates the bar for `total` scenarios, hidden unless `wanted` and stderr is a terminal.
+    pub fn new(total: usize, wanted: bool, secrets: &'a SecretRegistry) -> Self {
+        let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(total as u64),
+                ProgressDrawTarget::stderr_with_hz(4),
+            );
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} scenarios {bar:20} {elapsed} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        Self { bar, secrets }
+    }
+
+    /// Returns true when the bar is drawn.
+    pub fn is_shown(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    /// Counts one finished scenario; `print` runs with the bar out of the way.
+    pub fn finished_one(&self, print: impl FnOnce()) {
+        match &self.bar {
+            Some(bar) => {
+                bar.suspend(print);
+                bar.inc(1);
+            }
+            None => print(),
+        }
+    }
+
+    /// Shows the scenario running longest and for how long.
+    pub fn show_longest(&self, longest: Option<(String, Duration)>) {
+        let Some(bar) = &self.bar else { return };
+        let message = match longest {
+            Some((trial, waited)) if waited >= WORTH_NAMING => {
+                format!("· {}s in {trial}", waited.as_secs())
+            }
+            _ => String::new(),
+        };
+        bar.set_message(self.secrets.redact(&message));
+    }
+
+    /// Removes the bar before the summary is printed.
+    pub fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::evidence::{seal, tests::sample};
+    use crate::secret::Secret;
+
+    #[test]
+    fn the_summary_counts_not_run_scenarios_and_verified_requirements() {
+        let secrets = SecretRegistry::new();
+        secrets.register(&Secret::new("password".parse().unwrap(), "CANARY-con-pw"));
+        let mut evidence = sample("bob");
+        evidence.scenarios[0].provider = "demo".into();
+        let console = Console::new(&secrets, false);
+        let text = console.summary(&seal(evidence));
+        assert!(text.contains("not-run"), "{text}");
+        assert!(text.contains("1 / 2"), "{text}");
+        assert!(text.contains("1 not run (incomplete)"), "{text}");
+    }
+
+    #[test]
+    fn the_progress_bar_is_hidden_when_not_wanted() {
+        let secrets = SecretRegistry::new();
+        let progress = Progress::new(3, false, &secrets);
+        assert!(!progress.is_shown());
+        let mut printed = false;
+        progress.finished_one(|| printed = true);
+        assert!(printed);
     }
 }

@@ -10,9 +10,17 @@
 //! already redacted, and is redacted once more through the run's
 //! [`SecretRegistry`](crate::secret::SecretRegistry) when the evidence is built.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+
+use crate::exec::{ScenarioResult, StepResult, Transcript, Verdict};
+use crate::plan::{Plan, PlannedScenario};
+use crate::secret::SecretRegistry;
+use crate::target::{HostSpec, Target};
 
 /// The `schema` value of this version of the evidence format.
 pub const SCHEMA_VERSION: &str = "authconform.evidence/1";
@@ -56,7 +64,7 @@ pub struct RunInfo {
     pub incomplete_reason: Option<String>,
     /// The target the scenarios ran against.
     pub target: TargetInfo,
-    /// SHA-256 of every spec and scenario file the plan was loaded from.
+    /// SHA-256 of the target, spec and scenario files the plan was loaded from.
     pub inputs: Vec<InputFile>,
     /// Counts of scenario verdicts.
     pub totals: Totals,
@@ -119,9 +127,9 @@ pub struct RequirementRecord {
     pub source: String,
     /// `Doc`, `RFC` or `Assumed`.
     pub kind: String,
-    /// `verified` (every scenario citing it passed, at least one ran), `failed` (one failed),
-    /// `error` (one could not run, none failed), `skipped` (every one citing it was skipped),
-    /// `not-verified` (no scenario cites it, or none of those was selected or ran).
+    /// `failed` (a scenario citing it failed), else `error` (one could not run), else
+    /// `not-verified` (no selected scenario cites it, or one of them did not run), else
+    /// `skipped` (one was skipped: its record gives the reason), else `verified` (all passed).
     pub status: String,
     /// The scenarios citing it: trial name and verdict label.
     pub scenarios: Vec<ScenarioRef>,
@@ -226,4 +234,563 @@ pub struct Manifest {
     pub algorithm: String,
     /// Lowercase hex SHA-256 of the report's canonical JSON with this field set to `""`.
     pub report_sha256: String,
+}
+
+/// The `verdict` of a selected scenario an interruption kept from running (or aborted).
+pub const NOT_RUN: &str = "not-run";
+
+/// What a run hands over to become [`Evidence`].
+#[derive(Debug)]
+pub struct RunContext<'a> {
+    /// The loaded plan: catalogue, target, every scenario.
+    pub plan: &'a Plan,
+    /// The scenarios selected to run, in plan order.
+    pub selected: &'a [Arc<PlannedScenario>],
+    /// The results of the scenarios that finished (in any order).
+    pub results: &'a [ScenarioResult],
+    /// When the run started.
+    pub started: SystemTime,
+    /// When it ended.
+    pub finished: SystemTime,
+    /// Why it is incomplete, when it is (the not-run scenarios give this as their message).
+    pub incomplete_reason: Option<String>,
+}
+
+/// Builds the evidence of a run: every string redacted through `secrets`, then sealed (every
+/// scenario hash and the report hash filled in).
+pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
+    let plan = context.plan;
+    let by_trial: HashMap<&str, &ScenarioResult> = context
+        .results
+        .iter()
+        .map(|r| (r.trial_name.as_str(), r))
+        .collect();
+    let not_run_message = context
+        .incomplete_reason
+        .as_deref()
+        .map_or_else(|| "not run".to_owned(), |why| format!("not run: {why}"));
+    let scenarios: Vec<ScenarioRecord> = context
+        .selected
+        .iter()
+        .map(|planned| {
+            let trial = planned.trial_name();
+            match by_trial.get(trial.as_str()) {
+                Some(result) => scenario_record(planned, result),
+                None => ScenarioRecord {
+                    trial,
+                    provider: planned.provider.clone(),
+                    file: shown_path(&planned.path),
+                    id: planned.scenario.id.to_string(),
+                    title: planned.scenario.title.clone(),
+                    kind: planned.kind().to_owned(),
+                    requirements: planned.scenario.requirements.clone(),
+                    verdict: NOT_RUN.to_owned(),
+                    message: Some(not_run_message.clone()),
+                    failed_step: None,
+                    started: None,
+                    duration_ms: 0,
+                    steps: Vec::new(),
+                    sha256: String::new(),
+                },
+            }
+        })
+        .collect();
+    let requirements = plan
+        .catalogue
+        .requirements
+        .iter()
+        .map(|(id, (provider, requirement))| {
+            let refs: Vec<ScenarioRef> = scenarios
+                .iter()
+                .filter(|s| s.requirements.contains(id))
+                .map(|s| ScenarioRef {
+                    trial: s.trial.clone(),
+                    verdict: s.verdict.clone(),
+                })
+                .collect();
+            RequirementRecord {
+                id: id.clone(),
+                provider: provider.clone(),
+                statement: requirement.statement.clone(),
+                source: requirement.source.clone(),
+                kind: requirement.kind.to_string(),
+                status: requirement_status(refs.iter().map(|r| r.verdict.as_str())).to_owned(),
+                scenarios: refs,
+            }
+        })
+        .collect();
+    let evidence = Evidence {
+        schema: SCHEMA_VERSION.to_owned(),
+        run: RunInfo {
+            tool: env!("CARGO_PKG_NAME").to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            git_commit: git_commit(context.selected.first().map(|s| s.path.as_path())),
+            host: super::hostname(),
+            started: rfc3339(context.started),
+            finished: rfc3339(context.finished),
+            complete: context.incomplete_reason.is_none(),
+            incomplete_reason: context.incomplete_reason.clone(),
+            target: target_info(&plan.target),
+            inputs: inputs(plan),
+            totals: totals(&scenarios),
+        },
+        requirements,
+        scenarios,
+        manifest: Manifest {
+            algorithm: "sha256".to_owned(),
+            report_sha256: String::new(),
+        },
+    };
+    seal(redacted(&evidence, secrets))
+}
+
+/// Returns the matrix status of a requirement from the verdicts of the scenarios citing it:
+/// `failed` if one failed, else `error` if one could not run, else `not-verified` if none ran or
+/// one did not run, else `skipped` if one was skipped, else (all passed) `verified`.
+pub fn requirement_status<'v>(verdicts: impl Iterator<Item = &'v str> + Clone) -> &'static str {
+    let any = |label: &str| verdicts.clone().any(|v| v == label);
+    if any("fail") {
+        "failed"
+    } else if any("error") {
+        "error"
+    } else if verdicts.clone().next().is_none() || any(NOT_RUN) {
+        "not-verified"
+    } else if any("skipped") {
+        "skipped"
+    } else {
+        "verified"
+    }
+}
+
+/// Returns the verdict counts of `scenarios`.
+pub fn totals(scenarios: &[ScenarioRecord]) -> Totals {
+    let mut totals = Totals::default();
+    for s in scenarios {
+        match s.verdict.as_str() {
+            "pass" => totals.passed += 1,
+            "fail" => totals.failed += 1,
+            "error" => totals.errors += 1,
+            "skipped" => totals.skipped += 1,
+            _ => totals.not_run += 1,
+        }
+    }
+    totals
+}
+
+fn scenario_record(planned: &PlannedScenario, result: &ScenarioResult) -> ScenarioRecord {
+    let (message, failed_step) = match &result.verdict {
+        Verdict::Pass => (None, None),
+        Verdict::Fail { step, message } => (Some(message.clone()), Some(step + 1)),
+        Verdict::Error { step, message } => (Some(message.clone()), step.map(|s| s + 1)),
+        Verdict::Skipped { reason } => (Some(reason.clone()), None),
+    };
+    let ran = !matches!(result.verdict, Verdict::Skipped { .. }) || !result.steps.is_empty();
+    ScenarioRecord {
+        trial: result.trial_name.clone(),
+        provider: result.provider.clone(),
+        file: shown_path(&planned.path),
+        id: result.id.clone(),
+        title: result.title.clone(),
+        kind: planned.kind().to_owned(),
+        requirements: result.requirements.clone(),
+        verdict: result.verdict.label().to_owned(),
+        message,
+        failed_step,
+        started: ran.then(|| rfc3339(result.started)),
+        duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
+        steps: result.steps.iter().map(step_record).collect(),
+        sha256: String::new(),
+    }
+}
+
+fn step_record(step: &StepResult) -> StepRecord {
+    StepRecord {
+        number: step.index + 1,
+        name: step.name.clone(),
+        passed: step.passed.clone(),
+        failed: step.failed.clone(),
+        error: step.error.clone(),
+        clock: step.clock.clone(),
+        exchanges: step
+            .auxiliary
+            .iter()
+            .chain(step.transcript.iter())
+            .map(exchange_record)
+            .collect(),
+    }
+}
+
+fn exchange_record(t: &Transcript) -> ExchangeRecord {
+    ExchangeRecord {
+        method: t.method.clone(),
+        url: t.url.clone(),
+        source: t.source.clone(),
+        request_headers: t.request_headers.clone(),
+        request_body: t.request_body.clone(),
+        outcome: t.outcome.clone(),
+        status: t.status,
+        response_headers: t.response_headers.clone(),
+        response_body: t.response_body.clone(),
+        elapsed_ms: u64::try_from(t.elapsed.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn target_info(target: &Target) -> TargetInfo {
+    let hosts = target
+        .providers
+        .iter()
+        .map(|(provider, config)| {
+            let hosts = config
+                .hosts
+                .iter()
+                .map(|(name, host)| {
+                    let shown = match host {
+                        HostSpec::Url(url) => without_userinfo(url),
+                        HostSpec::Mock(mock) => format!("mock:{mock}"),
+                    };
+                    (name.clone(), shown)
+                })
+                .collect();
+            (provider.clone(), hosts)
+        })
+        .collect();
+    let sources = target
+        .sources
+        .iter()
+        .map(|(name, source)| {
+            let shown = match (&source.bind, &source.proxy) {
+                (Some(ip), _) => format!("bind {ip}"),
+                (None, Some(proxy)) => format!("proxy {}", without_userinfo(proxy)),
+                (None, None) => "any".to_owned(),
+            };
+            (name.clone(), shown)
+        })
+        .collect();
+    TargetInfo {
+        name: target.name.clone(),
+        description: target.description.clone(),
+        clock: if target.is_virtual() {
+            "virtual"
+        } else {
+            "real"
+        }
+        .to_owned(),
+        hosts,
+        sources,
+    }
+}
+
+/// Drops `user:password@` from a URL: a proxy or base URL may carry credentials.
+fn without_userinfo(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Hashes the target, spec and scenario files the plan came from.
+fn inputs(plan: &Plan) -> Vec<InputFile> {
+    let mut files: Vec<InputFile> = Vec::new();
+    let target = &plan.target.file;
+    if target.as_os_str().is_empty() || target == Path::new("targets/mock.yaml") {
+        files.push(InputFile {
+            path: "targets/mock.yaml (embedded)".to_owned(),
+            sha256: sha256_hex(crate::target::MOCK_TARGET_YAML.as_bytes()),
+        });
+    } else {
+        files.extend(input_file(target));
+    }
+    files.extend(
+        plan.catalogue
+            .specs
+            .iter()
+            .filter_map(|(p, _)| input_file(p)),
+    );
+    let scenario_files: BTreeSet<&Path> = plan.scenarios.iter().map(|s| s.path.as_path()).collect();
+    files.extend(scenario_files.into_iter().filter_map(input_file));
+    files
+}
+
+fn input_file(path: &Path) -> Option<InputFile> {
+    let bytes = std::fs::read(path).ok()?;
+    Some(InputFile {
+        path: shown_path(path),
+        sha256: sha256_hex(&bytes),
+    })
+}
+
+/// Shows a path relative to the working directory when it is under it.
+fn shown_path(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
+    relative.as_deref().unwrap_or(path).display().to_string()
+}
+
+/// Returns the commit checked out where the scenarios are, when git knows one.
+fn git_commit(scenario_file: Option<&Path>) -> Option<String> {
+    let dir = scenario_file
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && commit.len() >= 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(commit)
+}
+
+/// Formats a time as RFC 3339 UTC with milliseconds (`2026-12-01T20:41:07.123Z`).
+pub fn rfc3339(at: SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at);
+    let millis = at.millisecond();
+    let at = at
+        .replace_nanosecond(u32::from(millis) * 1_000_000)
+        .unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
+
+/// Returns `evidence` with every string in it, keys included, redacted through `secrets`.
+///
+/// Working on the JSON tree rather than on fields one by one means a field added later cannot
+/// skip redaction, and redacting strings before serialization means a secret holding `"` or `\`
+/// is found before JSON escaping would disguise it.
+pub fn redacted(evidence: &Evidence, secrets: &SecretRegistry) -> Evidence {
+    let mut tree = serde_json::to_value(evidence).expect("evidence serializes");
+    redact_tree(&mut tree, secrets);
+    serde_json::from_value(tree).expect("redaction keeps the evidence shape")
+}
+
+fn redact_tree(value: &mut serde_json::Value, secrets: &SecretRegistry) {
+    match value {
+        serde_json::Value::String(s) => *s = secrets.redact(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_tree(v, secrets)),
+        serde_json::Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut v) in entries {
+                redact_tree(&mut v, secrets);
+                map.insert(secrets.redact(&key), v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Fills in every scenario record's `sha256`, then the manifest's `report_sha256`.
+pub fn seal(mut evidence: Evidence) -> Evidence {
+    for record in &mut evidence.scenarios {
+        record.sha256 = scenario_sha256(record);
+    }
+    evidence.manifest.report_sha256 = report_sha256(&evidence);
+    evidence
+}
+
+/// Returns the SHA-256 of a scenario record's compact JSON with `sha256` set to `""`.
+pub fn scenario_sha256(record: &ScenarioRecord) -> String {
+    let mut unsealed = record.clone();
+    unsealed.sha256 = String::new();
+    sha256_hex(&serde_json::to_vec(&unsealed).expect("a scenario record serializes"))
+}
+
+/// Returns the SHA-256 of the report's compact JSON with `manifest.report_sha256` set to `""`.
+pub fn report_sha256(evidence: &Evidence) -> String {
+    let mut unsealed = evidence.clone();
+    unsealed.manifest.report_sha256 = String::new();
+    sha256_hex(&serde_json::to_vec(&unsealed).expect("evidence serializes"))
+}
+
+/// Returns the canonical file form: pretty JSON (two-space indent, fields in declaration order)
+/// and a final newline. `authconform verify` accepts exactly these bytes.
+pub fn canonical_bytes(evidence: &Evidence) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(evidence).expect("evidence serializes");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Returns the lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::report::verify::{Verification, verify};
+    use crate::secret::Secret;
+
+    /// A small sealed report: one passed scenario with one exchange, one not-run, and a
+    /// requirement each.
+    pub(crate) fn sample(secret_in_body: &str) -> Evidence {
+        let exchange = ExchangeRecord {
+            method: "GET".into(),
+            url: "http://127.0.0.1:1/v1/profile".into(),
+            source: Some("127.0.0.1".into()),
+            request_headers: vec![("authorization".into(), "Basic [redacted]".into())],
+            request_body: None,
+            outcome: "response".into(),
+            status: Some(200),
+            response_headers: vec![("content-type".into(), "application/json".into())],
+            response_body: Some(format!(
+                "{{\"user\":{}}}",
+                serde_json::json!(secret_in_body)
+            )),
+            elapsed_ms: 3,
+        };
+        let record = |trial: &str, verdict: &str, requirement: &str| ScenarioRecord {
+            trial: trial.into(),
+            provider: "demo".into(),
+            file: "scenarios/demo/basic.yaml".into(),
+            id: trial.rsplit("::").next().unwrap().into(),
+            title: "t".into(),
+            kind: "happy".into(),
+            requirements: vec![requirement.into()],
+            verdict: verdict.into(),
+            message: (verdict == NOT_RUN).then(|| "not run: interrupted (SIGINT)".into()),
+            failed_step: None,
+            started: None,
+            duration_ms: 1,
+            steps: vec![StepRecord {
+                number: 1,
+                name: "GET profile".into(),
+                passed: vec!["status 200".into()],
+                failed: vec![],
+                error: None,
+                clock: None,
+                exchanges: vec![exchange.clone()],
+            }],
+            sha256: String::new(),
+        };
+        let scenarios = vec![
+            record("demo::basic::a", "pass", "DEMO-BASIC-01"),
+            record("demo::basic::b", NOT_RUN, "DEMO-BASIC-02"),
+        ];
+        let requirement = |id: &str, trial: &str, verdict: &str, status: &str| RequirementRecord {
+            id: id.into(),
+            provider: "demo".into(),
+            statement: "s".into(),
+            source: "doc".into(),
+            kind: "Doc".into(),
+            status: status.into(),
+            scenarios: vec![ScenarioRef {
+                trial: trial.into(),
+                verdict: verdict.into(),
+            }],
+        };
+        Evidence {
+            schema: SCHEMA_VERSION.into(),
+            run: RunInfo {
+                tool: "authconform".into(),
+                tool_version: "0.1.0".into(),
+                git_commit: None,
+                host: "h".into(),
+                started: "2026-01-01T00:00:00.000Z".into(),
+                finished: "2026-01-01T00:00:01.000Z".into(),
+                complete: false,
+                incomplete_reason: Some("interrupted (SIGINT)".into()),
+                target: TargetInfo {
+                    name: "mock".into(),
+                    description: None,
+                    clock: "virtual".into(),
+                    hosts: BTreeMap::new(),
+                    sources: BTreeMap::new(),
+                },
+                inputs: vec![],
+                totals: totals(&scenarios),
+            },
+            requirements: vec![
+                requirement("DEMO-BASIC-01", "demo::basic::a", "pass", "verified"),
+                requirement("DEMO-BASIC-02", "demo::basic::b", NOT_RUN, "not-verified"),
+            ],
+            scenarios,
+            manifest: Manifest {
+                algorithm: "sha256".into(),
+                report_sha256: String::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_sealed_report_verifies_and_a_changed_one_does_not() {
+        let sealed = seal(sample("bob"));
+        let bytes = canonical_bytes(&sealed);
+        assert!(
+            matches!(
+                verify(&bytes, None),
+                Verification::Intact {
+                    complete: false,
+                    ..
+                }
+            ),
+            "{:?}",
+            verify(&bytes, None)
+        );
+        let expected = sealed.manifest.report_sha256.clone();
+        assert_eq!(verify(&bytes, Some(&expected)).exit_code(), 0);
+        assert_eq!(verify(&bytes, Some(&"0".repeat(64))).exit_code(), 1);
+        let mut changed = sealed.clone();
+        changed.scenarios[0].duration_ms = 2;
+        let Verification::Tampered(findings) = verify(&canonical_bytes(&changed), None) else {
+            panic!("a changed duration is tampering");
+        };
+        assert!(
+            findings[0].starts_with("scenarios[0] (`demo::basic::a`)"),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn every_string_is_redacted_even_one_the_json_escapes() {
+        let secrets = SecretRegistry::new();
+        let value = "CANARY-ev-\"quoted\"\\user";
+        secrets.register(&Secret::new("username".parse().unwrap(), value));
+        let mut evidence = sample(value);
+        evidence.run.host = format!("host-{value}");
+        evidence
+            .run
+            .target
+            .sources
+            .insert(value.to_owned(), "bind 127.0.0.1".into());
+        let sealed = seal(redacted(&evidence, &secrets));
+        let text = String::from_utf8(canonical_bytes(&sealed)).unwrap();
+        assert!(!text.contains("CANARY-ev"), "{text}");
+        assert!(text.contains("[redacted:username]"), "{text}");
+        assert_eq!(verify(text.as_bytes(), None).exit_code(), 0);
+    }
+
+    #[test]
+    fn requirement_status_follows_the_documented_precedence() {
+        let status = |verdicts: &[&str]| requirement_status(verdicts.iter().copied());
+        assert_eq!(status(&[]), "not-verified");
+        assert_eq!(status(&["pass", "pass"]), "verified");
+        assert_eq!(status(&["pass", "skipped"]), "skipped");
+        assert_eq!(status(&["skipped", NOT_RUN]), "not-verified");
+        assert_eq!(status(&["pass", "error", "skipped"]), "error");
+        assert_eq!(status(&["error", "fail", NOT_RUN]), "failed");
+    }
+
+    #[test]
+    fn user_info_is_dropped_from_shown_urls() {
+        assert_eq!(
+            without_userinfo("http://user:pw@proxy.example:3128"),
+            "http://proxy.example:3128/"
+        );
+        assert_eq!(
+            without_userinfo("https://api.example"),
+            "https://api.example"
+        );
+    }
 }

@@ -28,7 +28,7 @@ pub fn render(results: &[ScenarioResult], secrets: &SecretRegistry) -> Result<Ve
         if let Some(first) = members.iter().map(|r| r.started).min() {
             suite.set_timestamp(time::OffsetDateTime::from(first));
         }
-        suite.hostname = hostname();
+        suite.hostname = super::hostname();
         for result in members {
             let time = time::Duration::try_from(result.duration).unwrap_or(time::Duration::ZERO);
             let name = clean(&result.trial_name);
@@ -98,14 +98,6 @@ fn set_cause(case: &mut TestCase, cause: &str) {
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Removes characters XML 1.0 cannot carry, and breaks `]]>` (CDATA terminator).

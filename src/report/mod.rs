@@ -1,13 +1,93 @@
-//! Reporters: sinks for [`ScenarioResult`]s. Each takes the run's
-//! [`SecretRegistry`](crate::secret::SecretRegistry) and redacts everything it writes.
+//! Reporters: sinks for [`ScenarioResult`](crate::exec::ScenarioResult)s. Each takes the run's
+//! [`SecretRegistry`] and redacts everything it writes; [`write_all`] is the one place that
+//! writes a run's report files, and checks every byte of them against the registry last.
 
 pub mod console;
 pub mod evidence;
 pub mod html;
 pub mod junit;
+pub mod markdown;
+pub mod verify;
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::exec::ScenarioResult;
+use crate::secret::SecretRegistry;
+use evidence::Evidence;
+
+/// Where a run's reports go.
+#[derive(Debug, Clone)]
+pub struct ReportPaths {
+    /// JUnit XML (`<dir>/junit.xml` unless `--junit` says otherwise).
+    pub junit: PathBuf,
+    /// The evidence report (`<dir>/evidence.json`).
+    pub evidence: PathBuf,
+    /// The Markdown summary (`<dir>/summary.md`).
+    pub summary: PathBuf,
+    /// The evidence as a self-contained page (`<dir>/evidence.html`).
+    pub html: PathBuf,
+}
+
+impl ReportPaths {
+    /// Puts every report in `dir`, the JUnit XML at `junit` when given.
+    pub fn new(dir: &Path, junit: Option<&Path>) -> Self {
+        Self {
+            junit: junit.map_or_else(|| dir.join("junit.xml"), Path::to_path_buf),
+            evidence: dir.join("evidence.json"),
+            summary: dir.join("summary.md"),
+            html: dir.join("evidence.html"),
+        }
+    }
+}
+
+/// Renders and writes every report of a run, each atomically. `results` feed JUnit (not-run
+/// scenarios among them as skips); `evidence` feeds everything else.
+///
+/// This is the list of sinks: a new report format is one more entry here. Every rendered file
+/// passes [`SecretRegistry::is_clean`] before it is written; one that does not has the value
+/// replaced (for the evidence that breaks its hash, so `verify` reports the file) and the write
+/// is reported as an error. Returns the files written, or every error.
+pub fn write_all(
+    paths: &ReportPaths,
+    results: &[ScenarioResult],
+    evidence: &Evidence,
+    secrets: &SecretRegistry,
+) -> Result<Vec<PathBuf>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut sinks: Vec<(&Path, Vec<u8>)> = Vec::new();
+    match junit::render(results, secrets) {
+        Ok(bytes) => sinks.push((&paths.junit, bytes)),
+        Err(e) => errors.push(e),
+    }
+    sinks.push((&paths.evidence, evidence::canonical_bytes(evidence)));
+    sinks.push((&paths.summary, markdown::render(evidence).into_bytes()));
+    sinks.push((&paths.html, html::render(evidence).into_bytes()));
+    // Every renderer of the evidence goes here, as the summary and the page do: it then gets
+    // the same atomic write and final byte check.
+    let mut written = Vec::new();
+    for (path, bytes) in sinks {
+        let text = String::from_utf8_lossy(&bytes);
+        let bytes = if secrets.is_clean(&text) {
+            bytes
+        } else {
+            errors.push(format!(
+                "a secret reached {} past redaction; it was removed before writing",
+                path.display()
+            ));
+            secrets.redact(&text).into_bytes()
+        };
+        match write_atomically(path, &bytes) {
+            Ok(()) => written.push(path.to_path_buf()),
+            Err(e) => errors.push(format!("cannot write {}: {e}", path.display())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(written)
+    } else {
+        Err(errors)
+    }
+}
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a reader
 /// never sees a half-written report.
@@ -26,4 +106,38 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)
+}
+
+/// Returns the machine's host name (`localhost` when it cannot be read).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn a_secret_that_reaches_a_file_is_removed_and_reported() {
+        let secrets = SecretRegistry::new();
+        secrets.register(&Secret::new("password".parse().unwrap(), "CANARY-sink-pw"));
+        // Evidence built without redaction: the last check must still catch the value.
+        let evidence = evidence::seal(evidence::tests::sample("CANARY-sink-pw"));
+        let dir = tempfile::tempdir().unwrap();
+        let paths = ReportPaths::new(dir.path(), None);
+        let errors = write_all(&paths, &[], &evidence, &secrets).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("evidence.json")),
+            "{errors:?}"
+        );
+        for file in [&paths.junit, &paths.evidence, &paths.summary] {
+            let text = std::fs::read_to_string(file).unwrap();
+            assert!(!text.contains("CANARY-sink-pw"), "{}", file.display());
+        }
+    }
 }

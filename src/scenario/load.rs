@@ -593,6 +593,16 @@ impl Checker<'_> {
                     _ => {}
                 }
             }
+            ComputeSpec::RandomId(r) => {
+                if let Some(length) = r.length
+                    && !(8..=64).contains(&length)
+                {
+                    self.error(
+                        format!("{path}.random_id.length"),
+                        format!("a random id has 8 to 64 characters, not {length}"),
+                    );
+                }
+            }
             ComputeSpec::PkceVerifier(v) => {
                 if let Some(length) = v.length
                     && !(43..=128).contains(&length)

@@ -155,6 +155,18 @@ pub enum ComputeSpec {
     /// RFC 7617 credentials: base64 of UTF-8 `user-id ":" password`, without the scheme
     /// (secret), for headers `auth: { basic }` does not write (a misspelt header name).
     BasicCredentials(BasicAuth),
+    /// A random lowercase-alphanumeric id (public), for values a live provider wants unique per
+    /// run: a new login, a purchase reference.
+    RandomId(RandomIdSpec),
+}
+
+/// A random id to draw.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomIdSpec {
+    /// Its length, 8 to 64; 16 when absent.
+    #[serde(default)]
+    pub length: Option<usize>,
 }
 
 crate::tagged_enum!(

@@ -19,6 +19,10 @@ pub struct Run {
     pub junit: String,
     /// Where the JUnit report of a `run` was written.
     pub junit_path: PathBuf,
+    /// The `--reports` folder of a `run` (evidence.json, summary.md).
+    pub reports: PathBuf,
+    /// Holds `junit_path` and `reports`: every file a `run` wrote.
+    pub dir: PathBuf,
     /// Keeps the report on disk until the run is dropped.
     _dir: tempfile::TempDir,
 }
@@ -33,6 +37,8 @@ impl Run {
             stderr,
             junit,
             junit_path: dir.path().join("junit.xml"),
+            reports: dir.path().join("reports"),
+            dir: dir.path().to_path_buf(),
             _dir: dir,
         }
     }
@@ -47,14 +53,20 @@ impl Run {
 }
 
 /// Runs `authconform ARGS` from the crate root, with colours off. For `run`, adds
-/// `--junit <tempdir>/junit.xml` and reads the report back. A panic in the binary fails the test.
+/// `--reports <tempdir>/reports --junit <tempdir>/junit.xml` (so `--junit` keeps working next to
+/// `--reports`) and reads the JUnit report back. A panic in the binary fails the test.
 pub fn authconform(args: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     let junit_path = dir.path().join("junit.xml");
+    let reports = dir.path().join("reports");
     let mut command = Command::new(BIN);
     command.current_dir(ROOT).args(args).env("NO_COLOR", "1");
     if args.first() == Some(&"run") {
-        command.arg("--junit").arg(&junit_path);
+        command
+            .arg("--reports")
+            .arg(&reports)
+            .arg("--junit")
+            .arg(&junit_path);
     }
     let output = command
         .output()
@@ -65,6 +77,8 @@ pub fn authconform(args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         junit: std::fs::read_to_string(&junit_path).unwrap_or_default(),
         junit_path,
+        reports,
+        dir: dir.path().to_path_buf(),
         _dir: dir,
     };
     assert!(
@@ -73,6 +87,27 @@ pub fn authconform(args: &[&str]) -> Run {
         run.dump()
     );
     run
+}
+
+/// Reads `evidence.json` from a run's reports folder.
+pub fn evidence_text(run: &Run) -> String {
+    let path = run.reports.join("evidence.json");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no evidence at {}: {e}\n{}", path.display(), run.dump()))
+}
+
+/// Returns every way `value` departs from `docs/evidence.schema.json` (draft 2020-12).
+pub fn evidence_schema_errors(value: &serde_json::Value) -> Vec<String> {
+    let path = std::path::Path::new(ROOT).join("docs/evidence.schema.json");
+    let text = std::fs::read_to_string(&path).expect("read docs/evidence.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let validator =
+        jsonschema::draft202012::new(&schema).expect("the schema is a valid draft 2020-12 schema");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(20)
+        .collect()
 }
 
 /// Asserts that `authconform validate --target TARGET --deny-uncovered` accepts a target template

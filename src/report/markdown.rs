@@ -1,0 +1,181 @@
+//! The Markdown summary (`reports/summary.md`), short enough for a CI job summary: the run, a
+//! table per provider, what failed or could not run, what was skipped and why, the requirements
+//! not verified, and the report hash an auditor can check `evidence.json` against.
+//!
+//! Rendered from the [`Evidence`], so it says nothing the evidence does not (and holds no secret
+//! the evidence redacted).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::evidence::{Evidence, NOT_RUN};
+
+/// How many rows each list shows before saying how many more there are.
+const LIST_LIMIT: usize = 50;
+
+/// Renders the summary.
+pub fn render(evidence: &Evidence) -> String {
+    let run = &evidence.run;
+    let mut out = String::new();
+    let status = if run.complete {
+        "complete".to_owned()
+    } else {
+        format!(
+            "**INCOMPLETE**: {}",
+            cell(run.incomplete_reason.as_deref().unwrap_or("interrupted"))
+        )
+    };
+    let _ = writeln!(
+        out,
+        "# authconform run against `{}`\n",
+        code(&run.target.name)
+    );
+    let _ = writeln!(
+        out,
+        "{} {} · {} → {} · host `{}` · {status}\n",
+        run.tool,
+        run.tool_version,
+        run.started,
+        run.finished,
+        code(&run.host)
+    );
+    let t = &run.totals;
+    let _ = writeln!(
+        out,
+        "**{} passed, {} failed, {} errors, {} skipped, {} not run**\n",
+        t.passed, t.failed, t.errors, t.skipped, t.not_run
+    );
+    let mut per_provider: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
+    for s in &evidence.scenarios {
+        let slot = match s.verdict.as_str() {
+            "pass" => 0,
+            "fail" => 1,
+            "error" => 2,
+            "skipped" => 3,
+            _ => 4,
+        };
+        per_provider.entry(s.provider.as_str()).or_default()[slot] += 1;
+    }
+    let mut verified: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in &evidence.requirements {
+        let entry = verified.entry(r.provider.as_str()).or_default();
+        entry.1 += 1;
+        if r.status == "verified" {
+            entry.0 += 1;
+        }
+    }
+    out.push_str(
+        "| provider | passed | failed | errors | skipped | not run | requirements verified |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (provider, c) in &per_provider {
+        let (v, all) = verified.get(provider).copied().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {v} / {all} |",
+            cell(provider),
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4]
+        );
+    }
+    let section = |out: &mut String, title: &str, rows: Vec<String>| {
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "\n## {title} ({})\n", rows.len());
+        for row in rows.iter().take(LIST_LIMIT) {
+            let _ = writeln!(out, "- {row}");
+        }
+        if rows.len() > LIST_LIMIT {
+            let _ = writeln!(
+                out,
+                "- … and {} more (see evidence.json)",
+                rows.len() - LIST_LIMIT
+            );
+        }
+    };
+    let scenarios_with = |verdicts: &[&str]| -> Vec<String> {
+        evidence
+            .scenarios
+            .iter()
+            .filter(|s| verdicts.contains(&s.verdict.as_str()))
+            .map(|s| {
+                format!(
+                    "`{}` ({}): {}",
+                    code(&s.trial),
+                    s.verdict,
+                    cell(s.message.as_deref().unwrap_or(""))
+                )
+            })
+            .collect()
+    };
+    section(
+        &mut out,
+        "Failed or could not run",
+        scenarios_with(&["fail", "error"]),
+    );
+    section(&mut out, "Skipped", scenarios_with(&["skipped"]));
+    section(&mut out, "Not run", scenarios_with(&[NOT_RUN]));
+    let unverified: Vec<String> = evidence
+        .requirements
+        .iter()
+        .filter(|r| r.status != "verified")
+        .map(|r| format!("`{}` ({}): {}", code(&r.id), r.status, cell(&r.statement)))
+        .collect();
+    section(&mut out, "Requirements not verified", unverified);
+    let _ = writeln!(
+        out,
+        "\nEvidence: `evidence.json`, report sha256 `{}` (`authconform verify evidence.json --sha256 {}`)",
+        evidence.manifest.report_sha256, evidence.manifest.report_sha256
+    );
+    out
+}
+
+/// Makes text safe inside a table cell or list item: one line, no pipes, no markup, at most 300
+/// characters.
+fn cell(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let short = match one_line.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &one_line[..at]),
+        None => one_line,
+    };
+    short
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace('`', "'")
+}
+
+/// Makes text safe inside a code span.
+fn code(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '`' || c.is_control() { '\'' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::evidence::{seal, tests::sample};
+
+    #[test]
+    fn an_incomplete_run_says_so_and_lists_what_did_not_run() {
+        let mut evidence = sample("bob");
+        evidence.scenarios[1].message = Some("not run: a | b <script>\nx".into());
+        let text = render(&seal(evidence));
+        assert!(text.contains("**INCOMPLETE**"), "{text}");
+        assert!(text.contains("## Not run (1)"), "{text}");
+        assert!(text.contains("not run: a \\| b &lt;script&gt; x"), "{text}");
+        assert!(
+            text.contains("| demo | 1 | 0 | 0 | 0 | 1 | 1 / 2 |"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! `authconform verify`: checks that an evidence file is byte for byte what a run wrote.
+//!
+//! The file must parse as [`Evidence`], be in canonical form (re-serializing it gives the same
+//! bytes), hold scenario records whose `sha256` match their content, a traceability matrix and
+//! totals that agree with those records, and a `manifest.report_sha256` that matches the whole.
+//! A changed byte anywhere breaks one of these; each [`Finding`] says which record or field.
+
+use super::evidence::{
+    self, Evidence, NOT_RUN, SCHEMA_VERSION, canonical_bytes, report_sha256, requirement_status,
+    scenario_sha256,
+};
+
+/// Exit code: the report is intact.
+pub const EXIT_INTACT: u8 = 0;
+/// Exit code: the report was changed after the run wrote it.
+pub const EXIT_TAMPERED: u8 = 1;
+/// Exit code: the file cannot be read or is not an evidence report.
+pub const EXIT_UNREADABLE: u8 = 2;
+
+/// What the start of every evidence file holds.
+const CLAIM: &str = "\"authconform.evidence/";
+
+/// What verification found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Every hash matches and the file is canonical.
+    Intact {
+        /// The report hash, to compare with the one the run published.
+        report_sha256: String,
+        /// How many scenario records were checked.
+        scenarios: usize,
+        /// Whether the run was complete.
+        complete: bool,
+    },
+    /// Something changed: one line per finding.
+    Tampered(Vec<String>),
+    /// Not readable, not JSON, or not an evidence report of a known schema.
+    Unreadable(String),
+}
+
+impl Verification {
+    /// Returns the documented exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Verification::Intact { .. } => EXIT_INTACT,
+            Verification::Tampered(_) => EXIT_TAMPERED,
+            Verification::Unreadable(_) => EXIT_UNREADABLE,
+        }
+    }
+}
+
+/// Verifies the bytes of an evidence file; `expected_sha256`, when given, is the report hash
+/// published elsewhere (CI log, job summary) that the file must also match.
+pub fn verify(bytes: &[u8], expected_sha256: Option<&str>) -> Verification {
+    // A file whose start names our schema is evidence, however damaged the rest is.
+    let head = &bytes[..bytes.len().min(64)];
+    let claims_evidence = head.windows(CLAIM.len()).any(|w| w == CLAIM.as_bytes());
+    let tree: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(tree) => tree,
+        Err(e) if claims_evidence => {
+            return Verification::Tampered(vec![format!("the file is no longer valid JSON: {e}")]);
+        }
+        Err(e) => return Verification::Unreadable(format!("not JSON: {e}")),
+    };
+    match tree.get("schema").and_then(|s| s.as_str()) {
+        Some(SCHEMA_VERSION) => {}
+        Some(other) if other.starts_with("authconform.evidence/") => {
+            return Verification::Unreadable(format!(
+                "schema `{other}` is not one this authconform reads (`{SCHEMA_VERSION}`)"
+            ));
+        }
+        Some(other) if claims_evidence => {
+            return Verification::Tampered(vec![format!(
+                "`schema` is `{other}`, expected `{SCHEMA_VERSION}`"
+            )]);
+        }
+        _ => {
+            return Verification::Unreadable(
+                "not an evidence report: no `schema: authconform.evidence/…`".into(),
+            );
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let report: Evidence = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(report) => report,
+        Err(e) => {
+            return Verification::Tampered(vec![format!(
+                "at `{}`: {} (the report does not match its schema)",
+                e.path(),
+                e.inner()
+            )]);
+        }
+    };
+    let mut findings = Vec::new();
+    for (i, record) in report.scenarios.iter().enumerate() {
+        let actual = scenario_sha256(record);
+        if actual != record.sha256 {
+            findings.push(format!(
+                "scenarios[{i}] (`{}`): content does not match its sha256 (recorded {}, computed {actual})",
+                record.trial, record.sha256
+            ));
+        }
+    }
+    findings.extend(consistency(&report));
+    let actual = report_sha256(&report);
+    if actual != report.manifest.report_sha256 {
+        findings.push(format!(
+            "manifest.report_sha256 does not match the report (recorded {}, computed {actual}){}",
+            report.manifest.report_sha256,
+            if findings.is_empty() {
+                ": a field of `run`, `requirements` or `manifest` changed"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(expected) = expected_sha256
+        && !expected.eq_ignore_ascii_case(&report.manifest.report_sha256)
+    {
+        findings.push(format!(
+            "manifest.report_sha256 is {}, not the published {expected}",
+            report.manifest.report_sha256
+        ));
+    }
+    let canonical = canonical_bytes(&report);
+    if canonical != bytes {
+        findings.push(non_canonical(bytes, &canonical));
+    }
+    if findings.is_empty() {
+        Verification::Intact {
+            report_sha256: report.manifest.report_sha256,
+            scenarios: report.scenarios.len(),
+            complete: report.run.complete,
+        }
+    } else {
+        Verification::Tampered(findings)
+    }
+}
+
+/// Checks what the report derives from its scenario records: totals and the matrix.
+fn consistency(report: &Evidence) -> Vec<String> {
+    let mut findings = Vec::new();
+    let totals = evidence::totals(&report.scenarios);
+    if totals != report.run.totals {
+        findings.push(format!(
+            "run.totals ({:?}) do not count the scenario records ({totals:?})",
+            report.run.totals
+        ));
+    }
+    let not_run = report.scenarios.iter().any(|s| s.verdict == NOT_RUN);
+    if report.run.complete == not_run {
+        findings.push(format!(
+            "run.complete is {} but {} scenario record is `not-run`",
+            report.run.complete,
+            if not_run { "a" } else { "no" }
+        ));
+    }
+    for (i, requirement) in report.requirements.iter().enumerate() {
+        let citing: Vec<(&str, &str)> = report
+            .scenarios
+            .iter()
+            .filter(|s| s.requirements.contains(&requirement.id))
+            .map(|s| (s.trial.as_str(), s.verdict.as_str()))
+            .collect();
+        let listed: Vec<(&str, &str)> = requirement
+            .scenarios
+            .iter()
+            .map(|s| (s.trial.as_str(), s.verdict.as_str()))
+            .collect();
+        if citing != listed {
+            findings.push(format!(
+                "requirements[{i}] (`{}`).scenarios are {listed:?}, but the scenario records citing it say {citing:?}",
+                requirement.id
+            ));
+        }
+        let status = requirement_status(citing.iter().map(|(_, v)| *v));
+        if requirement.status != status {
+            findings.push(format!(
+                "requirements[{i}] (`{}`).status is `{}`, but its scenarios make it `{status}`",
+                requirement.id, requirement.status
+            ));
+        }
+    }
+    findings
+}
+
+/// Describes the first line where the file departs from its canonical form.
+fn non_canonical(bytes: &[u8], canonical: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let expected = String::from_utf8_lossy(canonical);
+    let mut expected_lines = expected.split('\n');
+    for (n, line) in text.split('\n').enumerate() {
+        let want = expected_lines.next();
+        if want != Some(line) {
+            return format!(
+                "line {} is not in canonical form: expected {:?}, found {:?}",
+                n + 1,
+                excerpt(want.unwrap_or("(end of file)")),
+                excerpt(line)
+            );
+        }
+    }
+    format!(
+        "the file ends early: line {} of the canonical form is missing",
+        text.split('\n').count() + 1
+    )
+}
+
+fn excerpt(line: &str) -> String {
+    match line.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
+    }
+}

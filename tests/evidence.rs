@@ -1,0 +1,204 @@
+//! The evidence report of real runs: `evidence.json` validates against `docs/evidence.schema.json`
+//! (draft 2020-12, with the `jsonschema` crate), `authconform verify` passes on it and fails, with
+//! exit code 1, after a one-byte edit anywhere it matters (a verdict, the host, the indentation,
+//! a hash), exits 2 on a file that is not evidence; `summary.md` sits next to it; the matrix lists
+//! every requirement, uncovered and skipped ones included.
+
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+
+use common::{BIN, ROOT, Run, authconform, evidence_schema_errors, evidence_text};
+
+/// Validates a run's evidence against the schema and returns it parsed.
+fn assert_valid(run: &Run) -> serde_json::Value {
+    let text = evidence_text(run);
+    let value: serde_json::Value = serde_json::from_str(&text).expect("evidence.json is JSON");
+    let errors = evidence_schema_errors(&value);
+    assert!(
+        errors.is_empty(),
+        "evidence.json does not match docs/evidence.schema.json:\n  {}",
+        errors.join("\n  ")
+    );
+    value
+}
+
+/// Runs `authconform verify FILE`.
+fn verify(file: &Path) -> (Option<i32>, String) {
+    let output = Command::new(BIN)
+        .current_dir(ROOT)
+        .arg("verify")
+        .arg(file)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run authconform verify");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), text)
+}
+
+#[test]
+fn the_default_run_writes_evidence_that_validates_and_verifies() {
+    let run = authconform(&["run", "--quiet"]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(
+        !run.stdout.contains("PASS "),
+        "--quiet prints failures only\n{}",
+        run.dump()
+    );
+    let value = assert_valid(&run);
+    assert_eq!(value["schema"], "authconform.evidence/1");
+    assert_eq!(value["run"]["complete"], true);
+    assert_eq!(value["run"]["target"]["name"], "mock");
+    let scenarios = value["scenarios"].as_array().unwrap();
+    let listed = authconform(&["list"]).stdout.lines().count();
+    assert_eq!(scenarios.len(), listed, "one record per selected scenario");
+    assert!(
+        scenarios.iter().all(|s| s["verdict"] == "pass"),
+        "{}",
+        run.dump()
+    );
+    // Source addresses actually used, per request, and the transport outcome class.
+    let exchange = &scenarios[0]["steps"][0]["exchanges"][0];
+    assert_eq!(exchange["source"], "127.0.0.1", "{exchange}");
+    assert_eq!(exchange["outcome"], "response", "{exchange}");
+    let requirements = value["requirements"].as_array().unwrap();
+    assert!(
+        requirements.iter().all(|r| r["status"] == "verified"),
+        "every requirement is covered and passes on the mocks"
+    );
+    let evidence = run.reports.join("evidence.json");
+    let (code, text) = verify(&evidence);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("intact"), "{text}");
+    let hash = value["manifest"]["report_sha256"].as_str().unwrap();
+    assert!(
+        run.stdout.contains(hash),
+        "the console publishes the report hash"
+    );
+    let summary = std::fs::read_to_string(run.reports.join("summary.md")).expect("summary.md");
+    assert!(summary.contains("| demo | 14 |"), "{summary}");
+    assert!(summary.contains(hash), "{summary}");
+    // The JUnit report went where `--junit` said, not into the reports folder.
+    assert!(run.junit_path.is_file() && !run.reports.join("junit.xml").exists());
+}
+
+#[test]
+fn verify_fails_after_a_one_byte_edit() {
+    let run = authconform(&["run", "--quiet", "demo::basic"]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let original = std::fs::read(run.reports.join("evidence.json")).unwrap();
+    let text = String::from_utf8(original.clone()).unwrap();
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` not in evidence"))
+    };
+    // The scenario records follow the matrix, which holds verdicts too.
+    let records = at("\n  \"scenarios\": [");
+    let record_verdict = records + text[records..].find("\"verdict\": \"pass\"").unwrap();
+    // (what, byte offset, new byte, what verify must name)
+    let edits = [
+        (
+            "a scenario verdict",
+            record_verdict + 12,
+            b'q',
+            "scenarios[",
+        ),
+        (
+            "the host",
+            at("\"host\": \"") + 9,
+            b'#',
+            "manifest.report_sha256",
+        ),
+        (
+            "the indentation",
+            at("  \"run\"") + 1,
+            b'\t',
+            "canonical form",
+        ),
+        (
+            "the report hash",
+            at("\"report_sha256\": \"") + 18,
+            b'x',
+            "manifest.report_sha256",
+        ),
+        (
+            "a requirement status",
+            at("\"status\": \"verified\"") + 11,
+            b'V',
+            "requirements[",
+        ),
+        ("the JSON syntax", text.len() - 2, b']', "valid JSON"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (what, offset, byte, named) in edits {
+        let mut bytes = original.clone();
+        assert_ne!(bytes[offset], byte, "{what}: the edit changes the byte");
+        bytes[offset] = byte;
+        let file = dir.path().join("evidence.json");
+        std::fs::write(&file, &bytes).unwrap();
+        let (code, out) = verify(&file);
+        assert_eq!(code, Some(1), "{what}: tampered\n{out}");
+        assert!(
+            out.contains("TAMPERED") || out.contains("valid JSON"),
+            "{what}\n{out}"
+        );
+        assert!(out.contains(named), "{what}: names `{named}`\n{out}");
+    }
+    // The schema check can fail too: an undocumented verdict, an unknown field.
+    let mut value: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    value["scenarios"][0]["verdict"] = "passed".into();
+    value["run"]["operator"] = "someone".into();
+    let errors = evidence_schema_errors(&value);
+    assert!(errors.len() >= 2, "{errors:?}");
+    let not_evidence = dir.path().join("other.json");
+    std::fs::write(&not_evidence, "{\"hello\": 1}").unwrap();
+    assert_eq!(verify(&not_evidence).0, Some(2));
+    assert_eq!(verify(&dir.path().join("missing.json")).0, Some(2));
+}
+
+#[test]
+fn the_matrix_lists_skipped_and_uncovered_requirements() {
+    let run = authconform(&[
+        "run",
+        "--target",
+        "tests/fixtures/canary/target-no-providers.yaml",
+        "demo::basic",
+    ]);
+    assert_eq!(run.code, Some(0), "skips are not failures\n{}", run.dump());
+    let value = assert_valid(&run);
+    let requirements = value["requirements"].as_array().unwrap();
+    let status = |id: &str| {
+        requirements
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{id} not in the matrix"))
+    };
+    assert_eq!(status("DEMO-BASIC-01"), "skipped");
+    // No selected scenario cites the token requirements: listed, not verified.
+    let not_verified = requirements
+        .iter()
+        .filter(|r| r["status"] == "not-verified")
+        .count();
+    assert!(not_verified > 0, "{value:#}");
+    let skipped = &value["scenarios"][0];
+    assert_eq!(skipped["verdict"], "skipped");
+    assert!(
+        skipped["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not configure provider `demo`")
+    );
+    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
+    assert!(summary.contains("## Skipped"), "{summary}");
+    assert!(
+        summary.contains("## Requirements not verified"),
+        "{summary}"
+    );
+    assert_eq!(verify(&run.reports.join("evidence.json")).0, Some(0));
+}
