@@ -292,6 +292,7 @@ async fn run(args: RunArgs) -> u8 {
             if !args.quiet {
                 println!("JUnit report: {}", paths.junit.display());
                 println!("Summary: {}", paths.summary.display());
+                println!("Evidence page: {}", paths.html.display());
             }
             println!(
                 "Evidence: {} (report sha256 {})",

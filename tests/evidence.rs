@@ -83,6 +83,13 @@ fn the_default_run_writes_evidence_that_validates_and_verifies() {
     let summary = std::fs::read_to_string(run.reports.join("summary.md")).expect("summary.md");
     assert!(summary.contains("| demo | 14 |"), "{summary}");
     assert!(summary.contains(hash), "{summary}");
+    // The page renders this run's evidence: its hash, and every scenario's record.
+    let page = std::fs::read_to_string(run.reports.join("evidence.html")).expect("evidence.html");
+    assert!(page.contains(hash), "the page shows the report hash");
+    for scenario in scenarios {
+        let trial = scenario["trial"].as_str().unwrap();
+        assert!(page.contains(trial), "the page omits {trial}");
+    }
     // The JUnit report went where `--junit` said, not into the reports folder.
     assert!(run.junit_path.is_file() && !run.reports.join("junit.xml").exists());
 }
