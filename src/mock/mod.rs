@@ -173,16 +173,13 @@ mod tests {
                     .enable_all()
                     .build()
                     .expect("a runtime");
-                runtime.block_on(async {
+                let outcome = runtime.block_on(async {
                     let config = MockConfig {
                         clock: Arc::new(VirtualClock::new()),
                         secrets,
                         deviations: Vec::new(),
                     };
-                    let Ok(running) = start(&name, config).await else {
-                        return; // not written yet: nothing to stop
-                    };
-                    let mut mock = Some(running);
+                    let mut mock = Some(start(&name, config).await?);
                     let semaphore = tokio::sync::Semaphore::new(1);
                     std::future::poll_fn(|cx| {
                         for _ in 0..1000 {
@@ -193,15 +190,17 @@ mod tests {
                         std::task::Poll::Ready(())
                     })
                     .await;
+                    Ok::<(), String>(())
                 });
-                let _ = done.send(());
+                let _ = done.send(outcome);
             });
-            assert!(
-                finished
-                    .recv_timeout(std::time::Duration::from_secs(10))
-                    .is_ok(),
-                "dropping the `{provider}` mock hangs once the task's budget is spent"
-            );
+            match finished.recv_timeout(std::time::Duration::from_secs(10)) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("the `{provider}` mock did not start: {e}"),
+                Err(_) => {
+                    panic!("dropping the `{provider}` mock hangs once the task's budget is spent")
+                }
+            }
         }
     }
 
