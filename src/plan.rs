@@ -269,10 +269,7 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
                     .filter_map(|s| s.eventually.map(|e| e.within.0)),
             );
         let total: std::time::Duration = waits.sum();
-        let allowed = target
-            .limits
-            .max_wait
-            .map_or(std::time::Duration::ZERO, |d| d.0);
+        let allowed = target.max_real_wait();
         if total > allowed {
             return Some(format!(
                 "needs a real wait of {} but target `{}` allows at most {} (limits.max_wait)",

@@ -228,6 +228,12 @@ impl Target {
         self.clock == ClockKind::Virtual
     }
 
+    /// Returns the most a scenario may wait in real time in all (`limits.max_wait`; none when
+    /// absent).
+    pub fn max_real_wait(&self) -> Duration {
+        self.limits.max_wait.map_or(Duration::ZERO, |d| d.0)
+    }
+
     /// Returns the inline (mock) secret values of `provider`, by name; secrets named by
     /// environment variable are left out.
     pub fn inline_secrets(&self, provider: &str) -> HashMap<String, String> {

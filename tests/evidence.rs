@@ -81,7 +81,18 @@ fn the_default_run_writes_evidence_that_validates_and_verifies() {
         "the console publishes the report hash"
     );
     let summary = std::fs::read_to_string(run.reports.join("summary.md")).expect("summary.md");
-    assert!(summary.contains("| demo | 14 |"), "{summary}");
+    assert!(
+        summary.contains("| demo | 14 | 0 | 0 | 0 | 0 | 10 / 10 |"),
+        "{summary}"
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["demo", "14", "0", "0", "0", "10", "/", "10"]),
+        "the console's demo row\n{}",
+        run.dump()
+    );
     assert!(summary.contains(hash), "{summary}");
     // The page renders this run's evidence: its hash, and every scenario's record.
     let page = std::fs::read_to_string(run.reports.join("evidence.html")).expect("evidence.html");

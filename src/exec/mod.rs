@@ -392,12 +392,7 @@ impl Scope<'_> {
                 out.clock = Some(format!("advanced the virtual clock by {shown}"));
             }
             Clock::Real => {
-                let allowed = self
-                    .runner
-                    .target
-                    .limits
-                    .max_wait
-                    .map_or(Duration::ZERO, |d| d.0);
+                let allowed = self.runner.target.max_real_wait();
                 if self.waited + by > allowed {
                     return Some(Verdict::Skipped {
                         reason: format!(
@@ -467,15 +462,7 @@ impl Scope<'_> {
             }
             let budget_left = match &self.clock {
                 Clock::Virtual(_) => true,
-                Clock::Real => {
-                    let allowed = self
-                        .runner
-                        .target
-                        .limits
-                        .max_wait
-                        .map_or(Duration::ZERO, |d| d.0);
-                    self.waited + every <= allowed
-                }
+                Clock::Real => self.waited + every <= self.runner.target.max_real_wait(),
             };
             if polled + every > within || !budget_left {
                 let why = if budget_left {

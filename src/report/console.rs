@@ -2,13 +2,12 @@
 //! provider, and on a terminal a [`Progress`] bar. Everything printed is redacted; colours only
 //! when stdout is a terminal and `NO_COLOR` is unset.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::evidence::Evidence;
+use super::evidence::{Evidence, provider_tallies};
 use crate::exec::{ScenarioResult, Verdict};
 use crate::secret::SecretRegistry;
 
@@ -75,44 +74,26 @@ impl<'a> Console<'a> {
     /// Renders the per-provider summary (scenario verdicts and requirements verified) and the
     /// closing `N passed, N failed` line.
     pub fn summary(&self, evidence: &Evidence) -> String {
-        let mut per_provider: BTreeMap<&str, [usize; 7]> = BTreeMap::new();
-        for s in &evidence.scenarios {
-            let slot = match s.verdict.as_str() {
-                "pass" => 0,
-                "fail" => 1,
-                "error" => 2,
-                "skipped" => 3,
-                _ => 4,
-            };
-            per_provider.entry(s.provider.as_str()).or_default()[slot] += 1;
-        }
-        for r in &evidence.requirements {
-            if let Some(counts) = per_provider.get_mut(r.provider.as_str()) {
-                counts[6] += 1;
-                if r.status == "verified" {
-                    counts[5] += 1;
-                }
-            }
-        }
         let totals = &evidence.run.totals;
         let not_run = totals.not_run > 0;
         let mut out = format!(
             "\nprovider      passed  failed  errors  skipped{}  requirements verified\n",
             if not_run { "  not-run" } else { "" }
         );
-        for (provider, c) in &per_provider {
+        for (provider, tally) in provider_tallies(evidence) {
+            let c = &tally.scenarios;
             let not_run_cell = if not_run {
-                format!(" {:>8}", c[4])
+                format!(" {:>8}", c.not_run)
             } else {
                 String::new()
             };
             out.push_str(&format!(
                 "{provider:<12} {:>7} {:>7} {:>7} {:>8}{not_run_cell}  {:>11}\n",
-                c[0],
-                c[1],
-                c[2],
-                c[3],
-                format!("{} / {}", c[5], c[6])
+                c.passed,
+                c.failed,
+                c.errors,
+                c.skipped,
+                format!("{} / {}", tally.verified, tally.requirements)
             ));
         }
         out.push_str(&format!(

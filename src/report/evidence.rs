@@ -362,6 +362,40 @@ pub fn requirement_status<'v>(verdicts: impl Iterator<Item = &'v str> + Clone) -
     }
 }
 
+/// One provider's line of a run summary: its scenarios by verdict, and its requirements.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ProviderTally {
+    /// Scenarios by verdict, as in [`Totals`].
+    pub scenarios: Totals,
+    /// Requirements of the provider's spec.
+    pub requirements: usize,
+    /// Those `verified`.
+    pub verified: usize,
+}
+
+/// Tallies each provider that has scenarios in `evidence`, in name order (the console's and the
+/// Markdown summary's per-provider rows).
+pub fn provider_tallies(evidence: &Evidence) -> BTreeMap<&str, ProviderTally> {
+    let mut tallies: BTreeMap<&str, ProviderTally> = BTreeMap::new();
+    for s in &evidence.scenarios {
+        let t = &mut tallies.entry(s.provider.as_str()).or_default().scenarios;
+        match s.verdict.as_str() {
+            "pass" => t.passed += 1,
+            "fail" => t.failed += 1,
+            "error" => t.errors += 1,
+            "skipped" => t.skipped += 1,
+            _ => t.not_run += 1,
+        }
+    }
+    for r in &evidence.requirements {
+        if let Some(tally) = tallies.get_mut(r.provider.as_str()) {
+            tally.requirements += 1;
+            tally.verified += usize::from(r.status == "verified");
+        }
+    }
+    tallies
+}
+
 /// Returns the verdict counts of `scenarios`.
 pub fn totals(scenarios: &[ScenarioRecord]) -> Totals {
     let mut totals = Totals::default();

@@ -5,10 +5,9 @@
 //! Rendered from the [`Evidence`], so it says nothing the evidence does not (and holds no secret
 //! the evidence redacted).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::evidence::{Evidence, NOT_RUN};
+use super::evidence::{Evidence, NOT_RUN, provider_tallies};
 
 /// How many rows each list shows before saying how many more there are.
 const LIST_LIMIT: usize = 50;
@@ -45,40 +44,23 @@ pub fn render(evidence: &Evidence) -> String {
         "**{} passed, {} failed, {} errors, {} skipped, {} not run**\n",
         t.passed, t.failed, t.errors, t.skipped, t.not_run
     );
-    let mut per_provider: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
-    for s in &evidence.scenarios {
-        let slot = match s.verdict.as_str() {
-            "pass" => 0,
-            "fail" => 1,
-            "error" => 2,
-            "skipped" => 3,
-            _ => 4,
-        };
-        per_provider.entry(s.provider.as_str()).or_default()[slot] += 1;
-    }
-    let mut verified: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for r in &evidence.requirements {
-        let entry = verified.entry(r.provider.as_str()).or_default();
-        entry.1 += 1;
-        if r.status == "verified" {
-            entry.0 += 1;
-        }
-    }
     out.push_str(
         "| provider | passed | failed | errors | skipped | not run | requirements verified |\n",
     );
     out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
-    for (provider, c) in &per_provider {
-        let (v, all) = verified.get(provider).copied().unwrap_or_default();
+    for (provider, tally) in provider_tallies(evidence) {
+        let c = &tally.scenarios;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {v} / {all} |",
+            "| {} | {} | {} | {} | {} | {} | {} / {} |",
             cell(provider),
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4]
+            c.passed,
+            c.failed,
+            c.errors,
+            c.skipped,
+            c.not_run,
+            tally.verified,
+            tally.requirements
         );
     }
     let section = |out: &mut String, title: &str, rows: Vec<String>| {
