@@ -4,8 +4,10 @@
 //! with the status colours on it), lay it out for print on several pages, and whose DOM must hold
 //! the requirement ids, the statuses, the totals and no element the transcripts tried to inject.
 //!
-//! Chromium must be installed (`chromium` or `chromium-headless-shell` on PATH; `.ci/run`
-//! installs Debian's `chromium`): without it these tests fail, they never pass unchecked.
+//! Chromium must be installed (`chromium` or `chromium-headless-shell` on PATH). The tests are
+//! `#[ignore]`d with that reason, so a machine with only the Rust toolchain passes `cargo test` and
+//! lists them as ignored; `.ci/run` installs Debian's `chromium` and runs them with
+//! `--include-ignored`, where a missing browser fails them: they never pass unchecked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
@@ -477,6 +479,7 @@ fn write_page(dir: &Path) -> (PathBuf, String) {
 }
 
 #[test]
+#[ignore = "needs headless Chromium (Debian chromium); .ci/run installs it"]
 fn chromium_is_installed() {
     let output = Command::new(chromium())
         .arg("--version")
@@ -490,6 +493,7 @@ fn chromium_is_installed() {
 }
 
 #[test]
+#[ignore = "needs headless Chromium (Debian chromium); .ci/run installs it"]
 fn the_page_renders_in_headless_chromium_screenshot_print_and_dom() {
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("create a temporary directory");

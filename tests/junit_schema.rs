@@ -1,6 +1,9 @@
 //! JUnit validity: runs the real `authconform` binary and validates each JUnit report it writes
 //! against the Jenkins JUnit schema (`tests/fixtures/junit/jenkins-junit-10.xsd`) with `xmllint`
-//! (Debian package `libxml2-utils`; without it these tests fail, they never pass unchecked).
+//! (Debian package `libxml2-utils`). The tests are `#[ignore]`d with that reason, so a machine with
+//! only the Rust toolchain passes `cargo test` and lists them as ignored; `.ci/run` installs
+//! xmllint and runs them with `--include-ignored`, where a missing xmllint fails them: they never
+//! pass unchecked.
 //!
 //! It also reads the XML with plain string checks (no XML crate): one `<testcase>` per scenario
 //! that `authconform list` lists, unique `name`s, `classname` = `<provider>.<file>`, and the verdict
@@ -269,6 +272,7 @@ fn case<'a>(cases: &'a [Case], name: &str) -> &'a Case {
 }
 
 #[test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn xmllint_is_installed() {
     match Command::new("xmllint").arg("--version").output() {
         Ok(output) => assert!(output.status.success(), "xmllint --version failed"),
@@ -280,6 +284,7 @@ fn xmllint_is_installed() {
 }
 
 #[test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn the_default_run_writes_a_valid_report_with_one_case_per_scenario() {
     let run = run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
@@ -304,6 +309,7 @@ fn the_default_run_writes_a_valid_report_with_one_case_per_scenario() {
 }
 
 #[test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn a_failure_is_a_failure_element_and_a_dns_error_an_error_element() {
     let run = run(FAILING);
     assert_eq!(run.code, Some(1), "{}", run.dump());
@@ -346,6 +352,7 @@ fn a_failure_is_a_failure_element_and_a_dns_error_an_error_element() {
 }
 
 #[test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn skipped_scenarios_are_skipped_elements_with_their_reason() {
     let run = run(SKIPPING);
     assert_eq!(run.code, Some(0), "skips are not failures\n{}", run.dump());
@@ -366,6 +373,7 @@ fn skipped_scenarios_are_skipped_elements_with_their_reason() {
 }
 
 #[test]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn the_schema_check_rejects_an_invalid_report() {
     // Proves `assert_schema_valid` can fail: a <testcase> without its required name.
     let dir = tempfile::tempdir().unwrap();
