@@ -273,7 +273,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 &[
                     "it comes to work from outside",
                     "got HTTP 401, expected 200",
-                    "still not met after 31 attempts over 5m, every 10s",
+                    "still not met after 30 attempt(s) in a window of 5m, every 10s",
                 ],
             ),
             (
@@ -282,7 +282,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 &[
                     "the disabled key comes to get 401",
                     "got HTTP 200, expected 401",
-                    "still not met after 31 attempts over 5m, every 10s",
+                    "still not met after 30 attempt(s) in a window of 5m, every 10s",
                 ],
             ),
             (
@@ -291,7 +291,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 &[
                     "it comes to list reports",
                     "got HTTP 403, expected one of 200, 204",
-                    "still not met after 31 attempts over 5m, every 10s",
+                    "still not met after 30 attempt(s) in a window of 5m, every 10s",
                 ],
             ),
         ],
@@ -304,7 +304,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             &[
                 "the deleted key comes to get 401",
                 "got HTTP 200, expected 401",
-                "still not met after 31 attempts over 5m, every 10s",
+                "still not met after 30 attempt(s) in a window of 5m, every 10s",
             ],
         )],
     ),
@@ -322,7 +322,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 &[
                     "the disabled key comes to get 401",
                     "got HTTP 200, expected 401",
-                    "still not met after 31 attempts over 5m, every 10s",
+                    "still not met after 30 attempt(s) in a window of 5m, every 10s",
                 ],
             ),
         ],

@@ -327,7 +327,7 @@ const FIXTURES: &[Case] = &[
         "demo::eventually::eventually-gives-up",
         0,
         &[
-            "step 1 (poll for a refusal that never comes): got HTTP 200, expected 401; still not met after 5 attempts over 2m, every 30s",
+            "step 1 (poll for a refusal that never comes): got HTTP 200, expected 401; still not met after 4 attempt(s) in a window of 2m, every 30s",
         ],
     ),
     pass("demo::eventually::same-refusal"),

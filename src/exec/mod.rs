@@ -161,6 +161,7 @@ impl Runner {
             secret_captures: HashMap::new(),
             responses: HashMap::new(),
             waited: Duration::ZERO,
+            attempt_deadline: None,
             clock: clock.clone(),
         };
         // Keeps the scenario's mock servers alive until the scenario ends.
@@ -285,6 +286,8 @@ struct Scope<'a> {
     /// Whole responses captured for later `same_as` comparisons.
     responses: HashMap<String, crate::net::ResponseData>,
     waited: Duration,
+    /// When the current `eventually` attempt must end: its window closes then.
+    attempt_deadline: Option<Instant>,
     clock: Clock,
 }
 
@@ -429,6 +432,11 @@ impl Scope<'_> {
 
     /// Runs a request step: once, or with `eventually` until its expectations hold, attempts
     /// `every` apart on the scenario's clock, for at most `within`.
+    ///
+    /// The window bounds the whole step: the time each attempt takes counts against it, and each
+    /// attempt's timeout is capped by the time left, so a silent host cannot stretch a 4 s window
+    /// into attempts of a full request timeout each. On a real clock the window is also capped by
+    /// what `limits.max_wait` has left, and everything the step spends counts against it.
     async fn request_step(
         &mut self,
         index: usize,
@@ -440,41 +448,92 @@ impl Scope<'_> {
             return self.attempt_request(index, step, spec, out).await;
         };
         let (within, every) = (eventually.within.0, eventually.every.0);
+        let budget = match &self.clock {
+            Clock::Virtual(_) => within,
+            Clock::Real => self
+                .runner
+                .target
+                .max_real_wait()
+                .saturating_sub(self.waited),
+        };
+        let window = within.min(budget);
+        // A timeout expectation is only shown by an attempt that waits its whole `within`.
+        let attempt_needs = step
+            .expect
+            .as_ref()
+            .filter(|e| e.outcome == ExpectedOutcome::Timeout)
+            .and_then(|e| e.within)
+            .map_or(Duration::ZERO, |w| w.0);
+        let over_budget = || {
+            format!(
+                " (target `{}` allows no longer real wait: limits.max_wait)",
+                self.runner.target.name
+            )
+        };
+        if window.is_zero() || window < attempt_needs {
+            if window < within {
+                return Some(Verdict::Skipped {
+                    reason: format!(
+                        "step {} ({}) polls for up to {}, but only {} of real wait is left{}",
+                        index + 1,
+                        out.name,
+                        humantime::format_duration(within),
+                        humantime::format_duration(window),
+                        over_budget()
+                    ),
+                });
+            }
+            return Some(Verdict::Error {
+                step: Some(index),
+                message: format!(
+                    "`eventually.within` ({}) is shorter than the timeout each attempt must wait ({})",
+                    humantime::format_duration(within),
+                    humantime::format_duration(attempt_needs)
+                ),
+            });
+        }
+        // `spent` is what the window has used (pauses and attempts); `polled` the pauses alone,
+        // which is when an attempt was due and what the step reports.
+        let mut spent = Duration::ZERO;
         let mut polled = Duration::ZERO;
-        let mut attempts = 1;
+        let mut attempts = 0;
         loop {
+            attempts += 1;
             out.transcript = None;
             out.passed.clear();
             out.failed.clear();
             out.auxiliary.clear();
+            let started = Instant::now();
+            self.attempt_deadline = Some(started + (window - spent));
             let verdict = self.attempt_request(index, step, spec, out).await;
+            self.attempt_deadline = None;
+            let took = started.elapsed();
+            spent += took;
+            if matches!(self.clock, Clock::Real) {
+                self.waited += took;
+            }
             let held = verdict.is_none();
             if !matches!(verdict, Some(Verdict::Fail { .. }) | None) {
                 return verdict;
             }
-            let shown_polled = humantime::format_duration(polled);
             if held {
                 out.passed.push(format!(
-                    "held at attempt {attempts} (after {shown_polled} of at most {})",
+                    "held at attempt {attempts} (after {} of at most {})",
+                    humantime::format_duration(polled),
                     humantime::format_duration(within)
                 ));
                 return None;
             }
-            let budget_left = match &self.clock {
-                Clock::Virtual(_) => true,
-                Clock::Real => self.waited + every <= self.runner.target.max_real_wait(),
-            };
-            if polled + every > within || !budget_left {
-                let why = if budget_left {
-                    String::new()
+            // The next attempt starts after the pause and must still have time to wait for.
+            if spent + every + attempt_needs >= window {
+                let why = if window < within {
+                    over_budget()
                 } else {
-                    format!(
-                        " (target `{}` allows no longer real wait: limits.max_wait)",
-                        self.runner.target.name
-                    )
+                    String::new()
                 };
                 out.failed.push(format!(
-                    "still not met after {attempts} attempts over {shown_polled}, every {}{why}",
+                    "still not met after {attempts} attempt(s) in a window of {}, every {}{why}",
+                    humantime::format_duration(window),
                     humantime::format_duration(every)
                 ));
                 return Some(self.failed(index, out));
@@ -483,8 +542,16 @@ impl Scope<'_> {
                 self.waited += every;
             }
             self.clock.pass(every).await;
+            spent += every;
             polled += every;
-            attempts += 1;
+        }
+    }
+
+    /// Caps a request's total timeout by what its `eventually` window has left.
+    fn capped(&self, timeout: Duration) -> Duration {
+        match self.attempt_deadline {
+            Some(deadline) => timeout.min(deadline.saturating_duration_since(Instant::now())),
+            None => timeout,
         }
     }
 
@@ -525,6 +592,7 @@ impl Scope<'_> {
                 .timeout
                 .map_or(self.runner.target.limits.request_timeout.0, |t| t.0),
         };
+        let total = self.capped(total);
         // Strictly below the total, so an unanswered SYN is reported as a connect timeout rather
         // than by the total timer as a read timeout.
         let connect_timeout = spec
@@ -553,7 +621,7 @@ impl Scope<'_> {
             Err(e) => return error(e),
         };
         let (request, transcript) = (prepared.request, prepared.transcript);
-        let exchange: Exchange = crate::net::send(&client, request, total).await;
+        let exchange: Exchange = crate::net::send(&client, request, self.capped(total)).await;
         if prepared.authorize.is_some() {
             // Whatever happens to the redirect next, its code never reaches a transcript.
             self.register_redirect_code(&exchange);
