@@ -30,6 +30,8 @@ async fn client(source: &SourceAddr, connect_timeout: Duration) -> reqwest::Clie
         .client(source, connect_timeout)
         .await
         .expect("the client builds")
+        .pooled()
+        .clone()
 }
 
 /// GETs `url` from any source with the generous timeouts.
@@ -315,7 +317,9 @@ async fn requests_leave_from_the_bound_source() {
         let client = pool
             .client(&SourceAddr::Bind(source), CONNECT)
             .await
-            .unwrap();
+            .unwrap()
+            .pooled()
+            .clone();
         let exchange = get(&client, &url, TOTAL).await;
         assert_eq!(exchange.outcome, Outcome::Response(204), "{exchange:?}");
     }
@@ -358,7 +362,9 @@ async fn mock_front_applies_its_source_policy() {
     let allowed = pool
         .client(&SourceAddr::Bind(LOCALHOST), CONNECT)
         .await
-        .unwrap();
+        .unwrap()
+        .pooled()
+        .clone();
     let request = allowed
         .get(&url)
         .header(PEER_HEADER, "10.9.9.9")
@@ -373,7 +379,9 @@ async fn mock_front_applies_its_source_policy() {
     let dropped = pool
         .client(&SourceAddr::Bind(LOOPBACK_2), CONNECT)
         .await
-        .unwrap();
+        .unwrap()
+        .pooled()
+        .clone();
     let timeout = Duration::from_millis(500);
     let exchange = get(&dropped, &url, timeout).await;
     assert_eq!(exchange.outcome, Outcome::ReadTimeout, "{exchange:?}");
@@ -383,7 +391,9 @@ async fn mock_front_applies_its_source_policy() {
     let reset = pool
         .client(&SourceAddr::Bind(LOOPBACK_3), CONNECT)
         .await
-        .unwrap();
+        .unwrap()
+        .pooled()
+        .clone();
     let exchange = get(&reset, &url, TOTAL).await;
     assert_eq!(exchange.outcome, Outcome::Reset, "{exchange:?}");
     assert!(exchange.elapsed < Duration::from_millis(500));
