@@ -15,13 +15,14 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpInfo};
 use tokio::sync::OnceCell;
 
 /// What the transport saw.
@@ -259,32 +260,68 @@ fn build(
 ///
 /// Neither reqwest nor hyper-util says whether a request went out on a reused connection, nor
 /// whether the total timeout fired while connecting (reqwest reports that as a plain request
-/// timeout). The connector does know when it starts and finishes a connection, and it runs inside
-/// the request's task: hyper-util polls a new connection's future in the request's own future,
-/// and takes an idle pooled connection without calling the connector at all.
+/// timeout). The connector knows when it starts and finishes a connection, and it is called from
+/// the request's own task (hyper-util polls a new connection's future inside the request's
+/// future). A started connection is not necessarily the one the request gets: an idle connection
+/// returned to the pool meanwhile may win. So each new connection is recorded by its local
+/// address, and a failed request's connection (hyper-util's `connect_info`, which carries
+/// reqwest's `HttpInfo`) is fresh only when it is one of those.
 #[derive(Debug, Default)]
 struct ConnectProbe {
     started: AtomicU32,
     finished: AtomicU32,
+    opened: Mutex<Vec<SocketAddr>>,
 }
 
 impl ConnectProbe {
-    /// True when the attempt opened no connection, so it used a reused one.
-    fn reused(&self) -> bool {
-        self.started.load(Ordering::SeqCst) == 0
+    /// True when `error` happened on a connection this attempt did not open.
+    fn reused(&self, error: &reqwest::Error) -> bool {
+        let Some(local) = connection_local_addr(error) else {
+            return false;
+        };
+        !self
+            .opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&local)
     }
 
     /// True when a connection the attempt started had not been established when it ended.
     fn connecting(&self) -> bool {
         self.started.load(Ordering::SeqCst) > self.finished.load(Ordering::SeqCst)
     }
+
+    fn opened(&self, connected: &Connected) {
+        let mut extras = http::Extensions::new();
+        connected.get_extras(&mut extras);
+        if let Some(info) = extras.get::<HttpInfo>() {
+            self.opened
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(info.local_addr());
+        }
+    }
+}
+
+/// Returns the local address of the connection a request failed on, when hyper-util says.
+fn connection_local_addr(error: &reqwest::Error) -> Option<SocketAddr> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
+    while let Some(cause) = source {
+        if let Some(client) = cause.downcast_ref::<hyper_util::client::legacy::Error>() {
+            let mut extras = http::Extensions::new();
+            client.connect_info()?.get_extras(&mut extras);
+            return extras.get::<HttpInfo>().map(HttpInfo::local_addr);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 tokio::task_local! {
     static ATTEMPT: Arc<ConnectProbe>;
 }
 
-/// The connector layer that counts connections into the current attempt's [`ConnectProbe`].
+/// The connector layer that records connections into the current attempt's [`ConnectProbe`].
 #[derive(Debug, Clone, Copy)]
 struct CountConnects;
 
@@ -302,6 +339,7 @@ struct CountedConnector<S>(S);
 impl<S, R> tower_service::Service<R> for CountedConnector<S>
 where
     S: tower_service::Service<R>,
+    S::Response: Connection,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -321,6 +359,9 @@ where
         Box::pin(async move {
             let result = connecting.await;
             if let Some(probe) = probe {
+                if let Ok(connection) = &result {
+                    probe.opened(&connection.connected());
+                }
                 probe.finished.fetch_add(1, Ordering::SeqCst);
             }
             result
@@ -371,7 +412,7 @@ pub async fn send_on(
     let mut resent = None;
     let (result, probe) = match (result, again) {
         (Err(AttemptError::BeforeResponse(error)), Some(again))
-            if probe.reused() && classify_attempt(&error, &probe) == Outcome::Reset =>
+            if probe.reused(&error) && classify_attempt(&error, &probe) == Outcome::Reset =>
         {
             let left = timeout.saturating_sub(started.elapsed());
             if left.is_zero() {
@@ -497,8 +538,9 @@ fn classify_attempt(error: &reqwest::Error, probe: &ConnectProbe) -> Outcome {
                         Outcome::ReadTimeout
                     };
                 }
-                // hyper's body decoder reports a bad chunk size or chunk terminator this way.
-                InvalidData if error.is_body() || error.is_decode() => {
+                // hyper's body decoder reports a bad chunk size, chunk terminator or trailer
+                // this way; a body cut short is `UnexpectedEof` above.
+                InvalidData | InvalidInput if error.is_body() || error.is_decode() => {
                     return Outcome::Malformed(io.to_string());
                 }
                 _ => {}
