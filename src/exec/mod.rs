@@ -577,8 +577,9 @@ impl Scope<'_> {
         let mut transcript = transcript;
         transcript.source = source_text;
         transcript.outcome = exchange.outcome.class().to_owned();
-        transcript.outcome_detail = exchange.outcome.detail().map(str::to_owned);
-        transcript.resent = exchange.resent.clone();
+        let registry = &self.runner.secrets;
+        transcript.outcome_detail = exchange.outcome.detail().map(|d| registry.redact(d));
+        transcript.resent = exchange.resent.as_deref().map(|r| registry.redact(r));
         transcript.elapsed = exchange.elapsed;
         out.passed = report.passed;
         out.failed = report.failed;
