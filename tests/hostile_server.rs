@@ -711,7 +711,7 @@ async fn evidence_records_the_malformed_reason_and_the_resend() {
     .await
     .expect("a reused connection was closed within the case limit");
     assert_eq!(resent.verdict.label(), "pass");
-    let record = serde_json::to_value(build(
+    let evidence = build(
         &RunContext {
             plan: &plan,
             selected: std::slice::from_ref(&planned),
@@ -721,8 +721,13 @@ async fn evidence_records_the_malformed_reason_and_the_resend() {
             incomplete_reason: None,
         },
         runner.secrets(),
-    ))
-    .unwrap();
+    );
+    let page = authconform::report::html::render(&evidence);
+    assert!(
+        page.contains(" \u{b7} resent: the reused connection closed before the response arrived"),
+        "the evidence page shows the resend"
+    );
+    let record = serde_json::to_value(evidence).unwrap();
     let exchange = &record["scenarios"][0]["steps"][0]["exchanges"][0];
     assert_eq!(exchange["outcome"], "response", "{exchange:#}");
     let why = exchange["resent"].as_str().unwrap_or_default();
