@@ -2,16 +2,27 @@
 //! the classification of what happened into an [`Outcome`].
 //!
 //! A conformance suite must tell a dropped connection (timeout) from a rejected one (refused) and
-//! from a server that hung up (reset); "any error" would let a firewall that rejects pass for one
-//! that drops.
+//! from a server that hung up (reset) and from one that answered with something that is not HTTP
+//! (malformed); "any error" would let a firewall that rejects pass for one that drops.
+//!
+//! Only what happens on a fresh connection is evidence: a pooled connection the server closed
+//! after its previous answer looks like a reset. So each source has two clients ([`Clients`]): a
+//! request that may reuse a connection is sent once more on a fresh one when the reused connection
+//! closes before the response ([`Exchange::resent`] says so), and a request whose expectation is a
+//! transport outcome never reuses one ([`ConnectionUse::Fresh`]).
 
 use std::collections::HashMap;
 use std::error::Error as _;
 use std::fmt;
-use std::net::IpAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpInfo};
 use tokio::sync::OnceCell;
 
 /// What the transport saw.
@@ -27,6 +38,9 @@ pub enum Outcome {
     Refused,
     /// The connection was reset or closed before a complete response.
     Reset,
+    /// The server answered, but not with valid HTTP/1.1 (the parser's reason): a bad status
+    /// line, HTTP/0.9, control bytes in a header, too many or too large headers, a bad chunk.
+    Malformed(String),
     /// The TLS handshake failed.
     Tls(String),
     /// Anything else (DNS, invalid URL, local bind failure): the step could not run.
@@ -47,8 +61,19 @@ impl Outcome {
             Outcome::ReadTimeout => "read-timeout",
             Outcome::Refused => "refused",
             Outcome::Reset => "reset",
+            Outcome::Malformed(_) => "malformed",
             Outcome::Tls(_) => "tls",
             Outcome::Other(_) => "other",
+        }
+    }
+
+    /// Returns what the class alone does not say: the parser's, TLS or transport reason.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Outcome::Malformed(detail) | Outcome::Tls(detail) | Outcome::Other(detail) => {
+                Some(detail)
+            }
+            _ => None,
         }
     }
 }
@@ -61,6 +86,7 @@ impl fmt::Display for Outcome {
             Outcome::ReadTimeout => f.write_str("timeout waiting for the response"),
             Outcome::Refused => f.write_str("refused"),
             Outcome::Reset => f.write_str("connection reset"),
+            Outcome::Malformed(detail) => write!(f, "malformed response: {detail}"),
             Outcome::Tls(detail) => write!(f, "TLS error: {detail}"),
             Outcome::Other(detail) => write!(f, "transport error: {detail}"),
         }
@@ -104,8 +130,12 @@ pub struct Exchange {
     pub outcome: Outcome,
     /// The response, when one arrived.
     pub response: Option<ResponseData>,
-    /// From sending to the outcome.
+    /// From sending (before connecting) to the outcome, over every attempt.
     pub elapsed: Duration,
+    /// Why the request was sent a second time, when it was: a reused connection that closed
+    /// before the response says nothing about the server, so the request went again on a fresh
+    /// connection and the outcome is that attempt's.
+    pub resent: Option<String>,
 }
 
 /// Where requests leave from.
@@ -119,10 +149,41 @@ pub enum SourceAddr {
     Proxy(String),
 }
 
+/// Which connection a request may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionUse {
+    /// An idle pooled connection when there is one. If that reused connection closes before the
+    /// response arrives, the request is sent once more on a fresh connection.
+    Reuse,
+    /// Always a new connection: what happens on it is evidence of how the server treats this
+    /// request, never an artefact of an earlier exchange (transport-outcome expectations).
+    Fresh,
+}
+
+/// The two clients of one (source, connect timeout): one keeping idle connections for reuse,
+/// one that never keeps a connection, so each of its requests connects anew.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pooled: reqwest::Client,
+    fresh: reqwest::Client,
+}
+
+impl Clients {
+    /// Returns the client that reuses idle connections (also what requests are built with).
+    pub fn pooled(&self) -> &reqwest::Client {
+        &self.pooled
+    }
+
+    /// Returns the client whose every request opens a new connection.
+    pub fn fresh(&self) -> &reqwest::Client {
+        &self.fresh
+    }
+}
+
 /// Clients per (source, connect timeout), built on first use and shared by a run.
 #[derive(Debug, Default)]
 pub struct ClientPool {
-    clients: Mutex<HashMap<ClientKey, Arc<OnceCell<reqwest::Client>>>>,
+    clients: Mutex<HashMap<ClientKey, Arc<OnceCell<Clients>>>>,
 }
 
 /// What a client is built for.
@@ -134,7 +195,7 @@ impl ClientPool {
         Self::default()
     }
 
-    /// Returns the client for `source` with `connect_timeout`, building it once.
+    /// Returns the clients for `source` with `connect_timeout`, building them once.
     ///
     /// Building a client loads the TLS roots (tens of milliseconds), so it happens on the blocking
     /// pool: done inline it would stall every other request of the run, and their timers with them.
@@ -144,7 +205,7 @@ impl ClientPool {
         &self,
         source: &SourceAddr,
         connect_timeout: Duration,
-    ) -> Result<reqwest::Client, String> {
+    ) -> Result<Clients, String> {
         let cell = self
             .lock()
             .entry((source.clone(), connect_timeout))
@@ -152,26 +213,37 @@ impl ClientPool {
             .clone();
         cell.get_or_try_init(|| async {
             let build_source = source.clone();
-            tokio::task::spawn_blocking(move || build(&build_source, connect_timeout))
-                .await
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?
+            tokio::task::spawn_blocking(move || {
+                Ok(Clients {
+                    pooled: build(&build_source, connect_timeout, true)?,
+                    fresh: build(&build_source, connect_timeout, false)?,
+                })
+            })
+            .await
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?
         })
         .await
         .cloned()
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Arc<OnceCell<reqwest::Client>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Arc<OnceCell<Clients>>>> {
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-fn build(source: &SourceAddr, connect_timeout: Duration) -> Result<reqwest::Client, String> {
+fn build(
+    source: &SourceAddr,
+    connect_timeout: Duration,
+    keep_idle: bool,
+) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect_timeout)
+        .connector_layer(CountConnects)
         .user_agent(concat!("authconform/", env!("CARGO_PKG_VERSION")));
+    if !keep_idle {
+        builder = builder.pool_max_idle_per_host(0);
+    }
     builder = match source {
         SourceAddr::Any => builder.no_proxy(),
         SourceAddr::Bind(ip) => builder.no_proxy().local_address(*ip),
@@ -184,63 +256,255 @@ fn build(source: &SourceAddr, connect_timeout: Duration) -> Result<reqwest::Clie
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
-/// Sends `request` and classifies what happens within `timeout` (connecting, sending, and reading
-/// the whole body).
-pub async fn send(
-    client: &reqwest::Client,
-    mut request: reqwest::Request,
-    timeout: Duration,
-) -> Exchange {
-    *request.timeout_mut() = Some(timeout);
-    let started = Instant::now();
-    let result = async {
-        let response = client.execute(request).await?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let mut body = Vec::new();
-        let mut response = response;
-        while let Some(chunk) = response.chunk().await? {
-            let room = MAX_BODY.saturating_sub(body.len());
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() >= MAX_BODY {
-                break;
-            }
+/// The connections one attempt opened, as its connector saw them.
+///
+/// Neither reqwest nor hyper-util says whether a request went out on a reused connection, nor
+/// whether the total timeout fired while connecting (reqwest reports that as a plain request
+/// timeout). The connector knows when it starts and finishes a connection, and it is called from
+/// the request's own task (hyper-util polls a new connection's future inside the request's
+/// future). A started connection is not necessarily the one the request gets: an idle connection
+/// returned to the pool meanwhile may win. So each new connection is recorded by its local
+/// address, and a failed request's connection (hyper-util's `connect_info`, which carries
+/// reqwest's `HttpInfo`) is fresh only when it is one of those.
+#[derive(Debug, Default)]
+struct ConnectProbe {
+    started: AtomicU32,
+    finished: AtomicU32,
+    opened: Mutex<Vec<SocketAddr>>,
+}
+
+impl ConnectProbe {
+    /// True when `error` happened on a connection this attempt did not open.
+    fn reused(&self, error: &reqwest::Error) -> bool {
+        let Some(local) = connection_local_addr(error) else {
+            return false;
+        };
+        !self
+            .opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&local)
+    }
+
+    /// True when a connection the attempt started had not been established when it ended.
+    fn connecting(&self) -> bool {
+        self.started.load(Ordering::SeqCst) > self.finished.load(Ordering::SeqCst)
+    }
+
+    fn opened(&self, connected: &Connected) {
+        let mut extras = http::Extensions::new();
+        connected.get_extras(&mut extras);
+        if let Some(info) = extras.get::<HttpInfo>() {
+            self.opened
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(info.local_addr());
         }
-        Ok::<_, reqwest::Error>(ResponseData {
-            status,
-            headers,
-            body,
+    }
+}
+
+/// Returns the local address of the connection a request failed on, when hyper-util says.
+fn connection_local_addr(error: &reqwest::Error) -> Option<SocketAddr> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = error.source();
+    while let Some(cause) = source {
+        if let Some(client) = cause.downcast_ref::<hyper_util::client::legacy::Error>() {
+            let mut extras = http::Extensions::new();
+            client.connect_info()?.get_extras(&mut extras);
+            return extras.get::<HttpInfo>().map(HttpInfo::local_addr);
+        }
+        source = cause.source();
+    }
+    None
+}
+
+tokio::task_local! {
+    static ATTEMPT: Arc<ConnectProbe>;
+}
+
+/// The connector layer that records connections into the current attempt's [`ConnectProbe`].
+#[derive(Debug, Clone, Copy)]
+struct CountConnects;
+
+impl<S> tower_layer::Layer<S> for CountConnects {
+    type Service = CountedConnector<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CountedConnector(inner)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CountedConnector<S>(S);
+
+impl<S, R> tower_service::Service<R> for CountedConnector<S>
+where
+    S: tower_service::Service<R>,
+    S::Response: Connection,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let probe = ATTEMPT.try_with(Arc::clone).ok();
+        if let Some(probe) = &probe {
+            probe.started.fetch_add(1, Ordering::SeqCst);
+        }
+        let connecting = self.0.call(request);
+        Box::pin(async move {
+            let result = connecting.await;
+            if let Some(probe) = probe {
+                if let Ok(connection) = &result {
+                    probe.opened(&connection.connected());
+                }
+                probe.finished.fetch_add(1, Ordering::SeqCst);
+            }
+            result
         })
     }
-    .await;
-    let elapsed = started.elapsed();
+}
+
+/// Where an attempt failed: before the response head arrived, or while reading its body.
+enum AttemptError {
+    BeforeResponse(reqwest::Error),
+    InBody(reqwest::Error),
+}
+
+/// Sends `request` once with `client` and classifies what happens within `timeout` (connecting,
+/// sending, and reading the whole body). [`send_on`] is the variant that never takes a stale
+/// pooled connection for the server's answer.
+pub async fn send(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    timeout: Duration,
+) -> Exchange {
+    let started = Instant::now();
+    let (result, probe) = attempt(client, request, timeout).await;
+    exchange(result, &probe, started.elapsed(), None)
+}
+
+/// Sends `request` and classifies what happens within `timeout` (connecting, sending, and reading
+/// the whole body) on one connection, reused when `connection` allows it (see [`ConnectionUse`]).
+///
+/// The clock starts before the client looks for a connection, so a recorded elapsed time is never
+/// below the timeout that fired.
+pub async fn send_on(
+    clients: &Clients,
+    request: reqwest::Request,
+    timeout: Duration,
+    connection: ConnectionUse,
+) -> Exchange {
+    let started = Instant::now();
+    let client = match connection {
+        ConnectionUse::Reuse => &clients.pooled,
+        ConnectionUse::Fresh => &clients.fresh,
+    };
+    let again = match connection {
+        ConnectionUse::Reuse => request.try_clone(),
+        ConnectionUse::Fresh => None,
+    };
+    let (result, probe) = attempt(client, request, timeout).await;
+    let mut resent = None;
+    let (result, probe) = match (result, again) {
+        (Err(AttemptError::BeforeResponse(error)), Some(again))
+            if probe.reused(&error) && classify_attempt(&error, &probe) == Outcome::Reset =>
+        {
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                (Err(AttemptError::BeforeResponse(error)), probe)
+            } else {
+                resent = Some(format!(
+                    "the reused connection closed before the response arrived ({}); sent again on a fresh connection",
+                    chain_text(&error)
+                ));
+                attempt(&clients.fresh, again, left).await
+            }
+        }
+        (result, _) => (result, probe),
+    };
+    exchange(result, &probe, started.elapsed(), resent)
+}
+
+fn exchange(
+    result: Result<ResponseData, AttemptError>,
+    probe: &ConnectProbe,
+    elapsed: Duration,
+    resent: Option<String>,
+) -> Exchange {
     match result {
         Ok(response) => Exchange {
             outcome: Outcome::Response(response.status),
             response: Some(response),
             elapsed,
+            resent,
         },
-        Err(error) => Exchange {
-            outcome: classify(&error),
+        Err(AttemptError::BeforeResponse(error) | AttemptError::InBody(error)) => Exchange {
+            outcome: classify_attempt(&error, probe),
             response: None,
             elapsed,
+            resent,
         },
     }
 }
 
+/// Sends `request` once with `client`, reading the body up to [`MAX_BODY`].
+async fn attempt(
+    client: &reqwest::Client,
+    mut request: reqwest::Request,
+    timeout: Duration,
+) -> (Result<ResponseData, AttemptError>, Arc<ConnectProbe>) {
+    *request.timeout_mut() = Some(timeout);
+    let probe = Arc::new(ConnectProbe::default());
+    let result = ATTEMPT
+        .scope(probe.clone(), async {
+            let mut response = client
+                .execute(request)
+                .await
+                .map_err(AttemptError::BeforeResponse)?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(AttemptError::InBody)? {
+                let room = MAX_BODY.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= MAX_BODY {
+                    break;
+                }
+            }
+            Ok(ResponseData {
+                status,
+                headers,
+                body,
+            })
+        })
+        .await;
+    (result, probe)
+}
+
 /// Classifies a reqwest error by walking its source chain.
 pub fn classify(error: &reqwest::Error) -> Outcome {
+    classify_attempt(error, &ConnectProbe::default())
+}
+
+/// Classifies a reqwest error, knowing whether the attempt was still connecting: reqwest reports
+/// the total timeout firing during the connect as a plain request timeout.
+fn classify_attempt(error: &reqwest::Error, probe: &ConnectProbe) -> Outcome {
     if error.is_timeout() {
-        return if error.is_connect() {
+        return if error.is_connect() || probe.connecting() {
             Outcome::ConnectTimeout
         } else {
             Outcome::ReadTimeout
@@ -268,11 +532,16 @@ pub fn classify(error: &reqwest::Error) -> Outcome {
                     return Outcome::Reset;
                 }
                 TimedOut => {
-                    return if error.is_connect() {
+                    return if error.is_connect() || probe.connecting() {
                         Outcome::ConnectTimeout
                     } else {
                         Outcome::ReadTimeout
                     };
+                }
+                // hyper's body decoder reports a bad chunk size, chunk terminator or trailer
+                // this way; a body cut short is `UnexpectedEof` above.
+                InvalidData | InvalidInput if error.is_body() || error.is_decode() => {
+                    return Outcome::Malformed(io.to_string());
                 }
                 _ => {}
             }
@@ -280,10 +549,13 @@ pub fn classify(error: &reqwest::Error) -> Outcome {
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return Outcome::Tls(tls.to_string());
         }
-        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
-            && (hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled())
-        {
-            return Outcome::Reset;
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_parse() {
+                return Outcome::Malformed(error_text(hyper));
+            }
+            if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled() {
+                return Outcome::Reset;
+            }
         }
         source = cause.source();
     }
@@ -292,6 +564,20 @@ pub fn classify(error: &reqwest::Error) -> Outcome {
         return Outcome::Tls(detail);
     }
     Outcome::Other(detail)
+}
+
+/// Renders an error and its causes on one line.
+fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 /// Renders an error and its causes on one line, without the URL (which may carry query secrets).

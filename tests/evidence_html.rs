@@ -92,6 +92,8 @@ fn exchange(
         },
         response_body: body.map(str::to_owned),
         elapsed_ms: 37,
+        outcome_detail: None,
+        resent: None,
     }
 }
 

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authconform::mock::front::{self, PEER_HEADER, PolicyFn, SourcePolicy};
-use authconform::net::{ClientPool, Exchange, Outcome, SourceAddr, classify, send};
+use authconform::net::{
+    ClientPool, Clients, ConnectionUse, Exchange, Outcome, SourceAddr, classify, send, send_on,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -30,6 +32,8 @@ async fn client(source: &SourceAddr, connect_timeout: Duration) -> reqwest::Clie
         .client(source, connect_timeout)
         .await
         .expect("the client builds")
+        .pooled()
+        .clone()
 }
 
 /// GETs `url` from any source with the generous timeouts.
@@ -315,7 +319,9 @@ async fn requests_leave_from_the_bound_source() {
         let client = pool
             .client(&SourceAddr::Bind(source), CONNECT)
             .await
-            .unwrap();
+            .unwrap()
+            .pooled()
+            .clone();
         let exchange = get(&client, &url, TOTAL).await;
         assert_eq!(exchange.outcome, Outcome::Response(204), "{exchange:?}");
     }
@@ -358,7 +364,9 @@ async fn mock_front_applies_its_source_policy() {
     let allowed = pool
         .client(&SourceAddr::Bind(LOCALHOST), CONNECT)
         .await
-        .unwrap();
+        .unwrap()
+        .pooled()
+        .clone();
     let request = allowed
         .get(&url)
         .header(PEER_HEADER, "10.9.9.9")
@@ -373,7 +381,9 @@ async fn mock_front_applies_its_source_policy() {
     let dropped = pool
         .client(&SourceAddr::Bind(LOOPBACK_2), CONNECT)
         .await
-        .unwrap();
+        .unwrap()
+        .pooled()
+        .clone();
     let timeout = Duration::from_millis(500);
     let exchange = get(&dropped, &url, timeout).await;
     assert_eq!(exchange.outcome, Outcome::ReadTimeout, "{exchange:?}");
@@ -383,8 +393,209 @@ async fn mock_front_applies_its_source_policy() {
     let reset = pool
         .client(&SourceAddr::Bind(LOOPBACK_3), CONNECT)
         .await
-        .unwrap();
+        .unwrap()
+        .pooled()
+        .clone();
     let exchange = get(&reset, &url, TOTAL).await;
     assert_eq!(exchange.outcome, Outcome::Reset, "{exchange:?}");
     assert!(exchange.elapsed < Duration::from_millis(500));
+}
+
+/// Reads one request head byte by byte (so nothing of a following request is consumed); false
+/// on EOF or error first.
+async fn read_one_head(stream: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Counts connections, answers the first `answered` requests of each with keep-alive 200s, then
+/// closes the connection on reading the next one without answering.
+async fn answers_then_hangs_up(answered: usize) -> (SocketAddr, Arc<Mutex<usize>>, JoinHandle<()>) {
+    let connections = Arc::new(Mutex::new(0usize));
+    let counted = connections.clone();
+    let (addr, task) = serve(move |mut stream, _| {
+        *counted.lock().unwrap() += 1;
+        async move {
+            for _ in 0..answered {
+                if !read_one_head(&mut stream).await {
+                    return;
+                }
+                let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                if stream.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+            let _ = read_one_head(&mut stream).await;
+            let _ = stream.shutdown().await;
+        }
+    })
+    .await;
+    (addr, connections, task)
+}
+
+async fn clients(connect_timeout: Duration) -> Clients {
+    ClientPool::new()
+        .client(&SourceAddr::Any, connect_timeout)
+        .await
+        .expect("the clients build")
+}
+
+fn request(clients: &Clients, url: &str) -> reqwest::Request {
+    clients.pooled().get(url).build().unwrap()
+}
+
+/// A reused keep-alive connection the server closes on the next request (before any response
+/// byte) is not the server's answer: the request goes once more on a fresh connection, and the
+/// exchange says why. Sent once on the pooled client, the same request reads as a reset.
+#[tokio::test]
+async fn reused_connection_closed_before_the_response_is_resent() {
+    let (addr, connections, _server) = answers_then_hangs_up(1).await;
+    let url = format!("http://{addr}/");
+    let clients = clients(CONNECT).await;
+
+    let first = send_on(
+        &clients,
+        request(&clients, &url),
+        TOTAL,
+        ConnectionUse::Reuse,
+    )
+    .await;
+    assert_eq!(first.outcome, Outcome::Response(200), "{first:?}");
+    assert_eq!(first.resent, None);
+    assert_eq!(*connections.lock().unwrap(), 1);
+
+    let second = send_on(
+        &clients,
+        request(&clients, &url),
+        TOTAL,
+        ConnectionUse::Reuse,
+    )
+    .await;
+    assert_eq!(second.outcome, Outcome::Response(200), "{second:?}");
+    let why = second.resent.as_deref().expect("the request was resent");
+    assert!(
+        why.starts_with("the reused connection closed before the response arrived (")
+            && why.ends_with("); sent again on a fresh connection"),
+        "{why}"
+    );
+    assert_eq!(*connections.lock().unwrap(), 2, "one fresh connection");
+    assert!(second.elapsed < TOTAL, "{:?}", second.elapsed);
+
+    // Without the resend: a third request opens a connection on the pooled client, a fourth
+    // reuses it and sees the hang-up as a reset.
+    let third = send(clients.pooled(), request(&clients, &url), TOTAL).await;
+    assert_eq!(third.outcome, Outcome::Response(200), "{third:?}");
+    let fourth = send(clients.pooled(), request(&clients, &url), TOTAL).await;
+    assert_eq!(fourth.outcome, Outcome::Reset, "{fourth:?}");
+}
+
+/// A connection opened for the request and closed before the response is the server's doing:
+/// it is reported as a reset, never resent.
+#[tokio::test]
+async fn fresh_connection_closed_before_the_response_is_not_resent() {
+    let (addr, connections, _server) = answers_then_hangs_up(0).await;
+    let clients = clients(CONNECT).await;
+    let url = format!("http://{addr}/");
+    let exchange = send_on(
+        &clients,
+        request(&clients, &url),
+        TOTAL,
+        ConnectionUse::Reuse,
+    )
+    .await;
+    assert_eq!(exchange.outcome, Outcome::Reset, "{exchange:?}");
+    assert_eq!(exchange.resent, None);
+    assert_eq!(*connections.lock().unwrap(), 1);
+}
+
+/// Transport-outcome expectations take no pooled connection: each request connects anew, even
+/// to a server that would keep connections alive.
+#[tokio::test]
+async fn fresh_connection_use_never_reuses_a_connection() {
+    let (addr, connections, _server) = answers_then_hangs_up(100).await;
+    let clients = clients(CONNECT).await;
+    let url = format!("http://{addr}/");
+    for _ in 0..3 {
+        let exchange = send_on(
+            &clients,
+            request(&clients, &url),
+            TOTAL,
+            ConnectionUse::Fresh,
+        )
+        .await;
+        assert_eq!(exchange.outcome, Outcome::Response(200), "{exchange:?}");
+    }
+    assert_eq!(*connections.lock().unwrap(), 3);
+    for _ in 0..3 {
+        let exchange = send_on(
+            &clients,
+            request(&clients, &url),
+            TOTAL,
+            ConnectionUse::Reuse,
+        )
+        .await;
+        assert_eq!(exchange.outcome, Outcome::Response(200), "{exchange:?}");
+    }
+    assert_eq!(
+        *connections.lock().unwrap(),
+        4,
+        "the pooled client reuses one"
+    );
+}
+
+/// With the connect timeout equal to the total (as the runner builds clients), an unanswered SYN
+/// is still a connect timeout whichever timer fires, and never recorded below the timeout.
+#[tokio::test]
+async fn connect_timeout_equal_to_the_total_is_never_recorded_early() {
+    let (addr, _listener, _held) = syn_dropping_listener().await;
+    let timeout = Duration::from_millis(400);
+    let clients = clients(timeout).await;
+    let url = format!("http://{addr}/");
+    for connection in [ConnectionUse::Fresh, ConnectionUse::Reuse] {
+        let exchange = send_on(&clients, request(&clients, &url), timeout, connection).await;
+        assert_eq!(exchange.outcome, Outcome::ConnectTimeout, "{exchange:?}");
+        assert!(exchange.elapsed >= timeout, "{:?}", exchange.elapsed);
+        assert!(exchange.elapsed < timeout * 2, "{:?}", exchange.elapsed);
+    }
+}
+
+/// Answers that are not HTTP/1.1 are `malformed`, with the parser's reason.
+#[tokio::test]
+async fn invalid_responses_are_malformed_with_the_reason() {
+    let cases: &[(&[u8], &str)] = &[
+        (
+            b"HTTP/1.1 99999 OK\r\n\r\n",
+            "invalid HTTP status-code parsed",
+        ),
+        (b"hello from HTTP/0.9\n", "invalid HTTP version parsed"),
+        (
+            b"HTTP/1.1 200 OK\r\nx: \x00\r\n\r\n",
+            "invalid HTTP header parsed",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nG\r\n",
+            "Invalid chunk size line",
+        ),
+    ];
+    for (reply, reason) in cases {
+        let addr = fixed_reply(reply).await;
+        let exchange = fetch(&format!("http://{addr}/")).await;
+        match &exchange.outcome {
+            Outcome::Malformed(detail) => assert!(detail.contains(reason), "{detail}"),
+            other => panic!("{reply:?}: expected malformed ({reason}), got {other:?}"),
+        }
+        assert_eq!(exchange.outcome.class(), "malformed");
+        assert_eq!(
+            exchange.outcome.detail().map(|d| d.contains(reason)),
+            Some(true)
+        );
+        assert!(exchange.response.is_none());
+    }
 }

@@ -61,6 +61,7 @@ pub fn check(
         ExpectedOutcome::Timeout => observed.is_timeout(),
         ExpectedOutcome::Refused => *observed == Outcome::Refused,
         ExpectedOutcome::Reset => *observed == Outcome::Reset,
+        ExpectedOutcome::Malformed => matches!(observed, Outcome::Malformed(_)),
     };
     let within_text = within
         .map(|w| format!(" within {}", secs(w)))
@@ -73,6 +74,7 @@ pub fn check(
                 secs(exchange.elapsed)
             )),
             ExpectedOutcome::Response => {}
+            ExpectedOutcome::Malformed => report.passed.push(format!("outcome {observed}")),
             other => report.passed.push(format!("outcome {other}")),
         }
     } else {
@@ -92,6 +94,12 @@ pub fn check(
             }
             (ExpectedOutcome::Timeout, Outcome::Response(_)) => {
                 ": the source was answered, so it is not being dropped"
+            }
+            (ExpectedOutcome::Response, Outcome::Malformed(_)) => {
+                ": the server answered, but not with valid HTTP/1.1"
+            }
+            (ExpectedOutcome::Reset, Outcome::Response(_)) => {
+                ": the server answered on a connection opened for this request"
             }
             _ => "",
         };

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::auth::oauth2::TokenCache;
 use crate::clock::{Clock, VirtualClock};
-use crate::net::{ClientPool, Exchange, SourceAddr};
+use crate::net::{ClientPool, ConnectionUse, Exchange, SourceAddr};
 use crate::plan::PlannedScenario;
 use crate::scenario::model::{
     AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, RequestSpec, Step,
@@ -25,8 +25,6 @@ use crate::secret::{CREDENTIAL_HEADERS, Secret, SecretRegistry, redact_credentia
 use crate::target::{HostSpec, SecretSource, Target};
 pub use result::{ScenarioResult, StepResult, Transcript, Verdict};
 
-/// How much earlier than the total timeout the connect timeout fires.
-const CONNECT_MARGIN: Duration = Duration::from_millis(20);
 /// How much of a body a transcript keeps.
 const BODY_EXCERPT: usize = 2048;
 
@@ -592,36 +590,44 @@ impl Scope<'_> {
                 .timeout
                 .map_or(self.runner.target.limits.request_timeout.0, |t| t.0),
         };
+        // Never below the total: a connect timeout firing early would report a timeout shorter
+        // than the one the step waits for. When the total fires first while connecting, `net`
+        // still classifies it as a connect timeout. Clients are keyed by their connect timeout,
+        // so it comes from the uncapped total: an `eventually` window's cap (below) varies by
+        // attempt and would otherwise build a client per attempt.
+        let connect_timeout = spec.connect_timeout.map_or(total, |d| d.0).min(total);
         let total = self.capped(total);
-        // Strictly below the total, so an unanswered SYN is reported as a connect timeout rather
-        // than by the total timer as a read timeout.
-        let connect_timeout = spec
-            .connect_timeout
-            .map_or(total, |d| d.0)
-            .min(total.saturating_sub(CONNECT_MARGIN).max(CONNECT_MARGIN));
         let (source, source_text) = match self.source_addr(spec) {
             Ok(s) => s,
             Err(e) => return error(e),
         };
-        let client = match self.runner.clients.client(&source, connect_timeout).await {
+        let clients = match self.runner.clients.client(&source, connect_timeout).await {
             Ok(c) => c,
             Err(e) => return error(e),
         };
+        let client = clients.pooled();
         let bearer = match &spec.auth {
             Some(AuthSpec::Oauth2(grant)) => {
-                match self.obtain_token(index, grant, &client, total, out).await {
+                match self.obtain_token(index, grant, client, total, out).await {
                     Ok(token) => Some(token),
                     Err(verdict) => return Some(verdict),
                 }
             }
             _ => None,
         };
-        let prepared = match self.build_request(&client, spec, bearer.as_deref()) {
+        let prepared = match self.build_request(client, spec, bearer.as_deref()) {
             Ok(r) => r,
             Err(e) => return error(e),
         };
         let (request, transcript) = (prepared.request, prepared.transcript);
-        let exchange: Exchange = crate::net::send(&client, request, self.capped(total)).await;
+        // A transport outcome is evidence only on a connection opened for this request.
+        let connection = if expect.outcome == ExpectedOutcome::Response {
+            ConnectionUse::Reuse
+        } else {
+            ConnectionUse::Fresh
+        };
+        let exchange: Exchange =
+            crate::net::send_on(&clients, request, self.capped(total), connection).await;
         if prepared.authorize.is_some() {
             // Whatever happens to the redirect next, its code never reaches a transcript.
             self.register_redirect_code(&exchange);
@@ -642,6 +648,9 @@ impl Scope<'_> {
         let mut transcript = transcript;
         transcript.source = source_text;
         transcript.outcome = exchange.outcome.class().to_owned();
+        let registry = &self.runner.secrets;
+        transcript.outcome_detail = exchange.outcome.detail().map(|d| registry.redact(d));
+        transcript.resent = exchange.resent.as_deref().map(|r| registry.redact(r));
         transcript.elapsed = exchange.elapsed;
         out.passed = report.passed;
         out.failed = report.failed;

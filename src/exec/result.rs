@@ -55,8 +55,14 @@ pub struct Transcript {
     pub request_headers: Vec<(String, String)>,
     /// The start of the request body (credential fields replaced).
     pub request_body: Option<String>,
-    /// The outcome class: `response`, `read-timeout`, `refused`, ….
+    /// The outcome class: `response`, `read-timeout`, `refused`, `malformed`, ….
     pub outcome: String,
+    /// What the class alone does not say: the parser's reason for `malformed`, the TLS or
+    /// transport error for `tls` and `other`.
+    pub outcome_detail: Option<String>,
+    /// Why the request was sent a second time, when it was (a reused connection closed before
+    /// the response); the outcome is then the fresh connection's.
+    pub resent: Option<String>,
     /// The status, when a response arrived.
     pub status: Option<u16>,
     /// Response headers.

@@ -214,7 +214,8 @@ pub struct ExchangeRecord {
     pub request_headers: Vec<(String, String)>,
     /// The start of the request body, credential fields replaced.
     pub request_body: Option<String>,
-    /// `response`, `connect-timeout`, `read-timeout`, `refused`, `reset`, `tls` or `other`.
+    /// `response`, `connect-timeout`, `read-timeout`, `refused`, `reset`, `malformed`, `tls` or
+    /// `other`.
     pub outcome: String,
     /// The status, when a response came.
     pub status: Option<u16>,
@@ -224,6 +225,12 @@ pub struct ExchangeRecord {
     pub response_body: Option<String>,
     /// How long the exchange took, in milliseconds.
     pub elapsed_ms: u64,
+    /// The reason behind a `malformed`, `tls` or `other` outcome (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_detail: Option<String>,
+    /// Why the request was sent a second time, on a fresh connection (absent when it was not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resent: Option<String>,
 }
 
 /// Hashes over the report.
@@ -466,6 +473,8 @@ fn exchange_record(t: &Transcript) -> ExchangeRecord {
         response_headers: t.response_headers.clone(),
         response_body: t.response_body.clone(),
         elapsed_ms: u64::try_from(t.elapsed.as_millis()).unwrap_or(u64::MAX),
+        outcome_detail: t.outcome_detail.clone(),
+        resent: t.resent.clone(),
     }
 }
 
@@ -683,6 +692,8 @@ pub(crate) mod tests {
                 serde_json::json!(secret_in_body)
             )),
             elapsed_ms: 3,
+            outcome_detail: None,
+            resent: None,
         };
         let record = |trial: &str, verdict: &str, requirement: &str| ScenarioRecord {
             trial: trial.into(),

@@ -604,6 +604,15 @@ impl<'a> Page<'a> {
         self.w("</code> \u{b7} outcome <code>");
         self.t(&exchange.outcome);
         self.w("</code>");
+        if let Some(detail) = &exchange.outcome_detail {
+            self.w(" (");
+            self.t(detail);
+            self.w(")");
+        }
+        if let Some(resent) = &exchange.resent {
+            self.w(" \u{b7} resent: ");
+            self.t(resent);
+        }
         if let Some(code) = exchange.status {
             let _ = write!(self.out, " \u{b7} status <code>{code}</code>");
         }
@@ -905,6 +914,8 @@ mod tests {
             response_headers: vec![("www-authenticate".into(), "Basic realm=\"x\"".into())],
             response_body: Some(body.into()),
             elapsed_ms: 12,
+            outcome_detail: None,
+            resent: None,
         }
     }
 

@@ -799,6 +799,9 @@ pub enum ExpectedOutcome {
     Refused,
     /// The connection is reset or closed before a response.
     Reset,
+    /// The server answers with something that is not valid HTTP/1.1 (a bad status line,
+    /// HTTP/0.9, control bytes in a header, too many or too large headers, a bad chunk).
+    Malformed,
 }
 
 impl fmt::Display for ExpectedOutcome {
@@ -808,6 +811,7 @@ impl fmt::Display for ExpectedOutcome {
             ExpectedOutcome::Timeout => "timeout",
             ExpectedOutcome::Refused => "refused",
             ExpectedOutcome::Reset => "reset",
+            ExpectedOutcome::Malformed => "malformed",
         })
     }
 }
