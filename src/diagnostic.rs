@@ -88,7 +88,7 @@ impl LoadError {
         self.source_line = text
             .lines()
             .nth(location.line.saturating_sub(1))
-            .map(str::to_owned);
+            .map(printable);
         self.location = Some(location);
         self
     }
@@ -103,6 +103,114 @@ impl LoadError {
             None => error,
         }
     }
+}
+
+/// Reads an input file as YAML text, refusing what YAML cannot hold with the position of the
+/// first offending byte: UTF-16 (1:1), bytes that are not UTF-8, and characters YAML forbids
+/// (NUL and other control characters). The YAML parser would report these without a position,
+/// or at 1:1.
+pub fn read_input(input: InputKind, file: &Path) -> Result<String, Box<LoadError>> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        LoadError::new(
+            input,
+            file,
+            format!("cannot read the {}: {e}", input.noun()),
+        )
+    })?;
+    decode_input(input, file, bytes)
+}
+
+/// Checks the bytes of an input file, as [`read_input`] does.
+pub fn decode_input(
+    input: InputKind,
+    file: &Path,
+    bytes: Vec<u8>,
+) -> Result<String, Box<LoadError>> {
+    let start = Location { line: 1, column: 1 };
+    // A BOM, or (as YAML 1.2 §5.2 detects it) a NUL next to the first ASCII character.
+    let utf16 = match bytes.as_slice() {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => true,
+        head => {
+            let pairs: Vec<&[u8]> = head[..head.len().min(8)].chunks_exact(2).collect();
+            let little = pairs.iter().all(|p| p[0] != 0 && p[1] == 0);
+            let big = pairs.iter().all(|p| p[0] == 0 && p[1] != 0);
+            pairs.len() >= 2 && (little || big)
+        }
+    };
+    if utf16 {
+        let mut error = LoadError::new(input, file, "file is UTF-16: save it as UTF-8");
+        error.location = Some(start);
+        return Err(Box::new(error));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[offset];
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let valid = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
+            let mut error = LoadError::new(
+                input,
+                file,
+                format!("invalid UTF-8 (byte 0x{byte:02X}): save the file as UTF-8"),
+            );
+            error.location = Some(offset_location(&valid, valid.len()));
+            error.source_line = error
+                .location
+                .and_then(|l| lossy.lines().nth(l.line - 1))
+                .map(printable);
+            return Err(Box::new(error));
+        }
+    };
+    if let Some((offset, c)) = text.char_indices().find(|(_, c)| !yaml_printable(*c)) {
+        let error = LoadError::new(
+            input,
+            file,
+            format!(
+                "character U+{:04X} is not allowed in YAML (a control character): remove it",
+                u32::from(c)
+            ),
+        )
+        .at_location(&text, offset_location(&text, offset));
+        return Err(Box::new(error));
+    }
+    Ok(text)
+}
+
+/// Returns true for a character YAML 1.2 allows in a stream (`c-printable`, §5.1).
+fn yaml_printable(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Replaces characters a terminal would act on, so a source line shows as it reads.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c == '\t' || yaml_printable(c) {
+                c
+            } else {
+                '\u{FFFD}'
+            }
+        })
+        .collect()
+}
+
+/// Returns where the second document of a YAML stream starts (its `---`), when there is one.
+pub fn second_document(text: &str) -> Option<Location> {
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut documents = 0;
+    while let Some(Ok((event, span))) = parser.next_event() {
+        if matches!(event, saphyr_parser::Event::DocumentStart(_)) {
+            documents += 1;
+            if documents == 2 {
+                let offsets = CharOffsets::new(text);
+                return Some(offset_location(text, offsets.byte(span.start.index())));
+            }
+        }
+    }
+    None
 }
 
 /// Converts a byte offset to a 1-based line and column (columns count characters).
@@ -352,6 +460,13 @@ pub fn from_yaml_error(
     }
     message = suggest_field(&message);
     let mut load_error = LoadError::new(input, file, message).at_path(path);
+    if inner.location().is_none()
+        && inner.to_string().contains("more than one document")
+        && let Some(second) = second_document(text)
+    {
+        load_error.message = "a second YAML document starts here: a file holds one document, so remove it or move it to a file of its own".into();
+        load_error = load_error.at_location(text, second);
+    }
     if let Some(loc) = inner.location() {
         // From the byte index, so lines count `\n` only, as the source-line display does
         // (serde_yaml's own line also counts U+2028, NEL and a lone CR).

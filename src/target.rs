@@ -147,13 +147,7 @@ impl Target {
 
     /// Reads and checks a target file.
     pub fn load(file: &Path) -> Result<Self, Vec<LoadError>> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            vec![LoadError::new(
-                InputKind::Target,
-                file,
-                format!("cannot read the target: {e}"),
-            )]
-        })?;
+        let text = crate::diagnostic::read_input(InputKind::Target, file).map_err(|e| vec![*e])?;
         Self::parse(file, &text)
     }
 
