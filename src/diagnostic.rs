@@ -530,6 +530,43 @@ mod tests {
         assert!(rendered.contains("= at expect.status"), "{rendered}");
     }
 
+    fn decode(bytes: &[u8]) -> Result<String, (Option<(usize, usize)>, String)> {
+        decode_input(InputKind::Scenario, Path::new("s.yaml"), bytes.to_vec())
+            .map_err(|e| (e.location.map(|l| (l.line, l.column)), e.message))
+    }
+
+    #[test]
+    fn undecodable_input_is_located() {
+        let (at, message) = decode(b"a: 1\nb: x\0y\n").unwrap_err();
+        assert_eq!(at, Some((2, 5)), "{message}");
+        assert!(message.contains("U+0000"), "{message}");
+        let (at, message) = decode(b"a: 1\nb: \xc3\xa9\xff\n").unwrap_err();
+        assert_eq!(at, Some((2, 5)), "{message}");
+        assert!(message.contains("0xFF"), "{message}");
+        for utf16 in [
+            &b"\xff\xfea\0:\0"[..],
+            b"\xfe\xff\0a\0:",
+            b"a\0:\0 \0x\0",
+            b"\0a\0:\0 \0x",
+        ] {
+            let (at, message) = decode(utf16).unwrap_err();
+            assert_eq!(at, Some((1, 1)), "{utf16:?}");
+            assert!(
+                message.contains("file is UTF-16: save it as UTF-8"),
+                "{message}"
+            );
+        }
+        assert_eq!(decode("a: é\tb\r\n".as_bytes()).unwrap(), "a: é\tb\r\n");
+    }
+
+    #[test]
+    fn the_second_document_is_located_at_its_marker() {
+        assert_eq!(second_document("a: 1\n"), None);
+        assert_eq!(second_document("---\na: 1\n"), None);
+        let at = second_document("# x\na: 1\n---\nb: 2\n").map(|l| (l.line, l.column));
+        assert_eq!(at, Some((3, 1)));
+    }
+
     #[test]
     fn suggests_the_nearest_field() {
         let m = suggest_field("unknown field `expct`, expected one of `name`, `request`, `expect`");

@@ -338,6 +338,9 @@ pub fn load_plan(
         }
     }
     errors.extend(check_mock_hosts(&target));
+    if !spec_errors && !target.is_embedded() {
+        errors.extend(check_target_providers(&target, &catalogue));
+    }
     if !errors.is_empty() {
         // Stable: file order first, then position; errors without a position keep their place.
         errors.sort_by_key(|e| (e.file.clone(), e.location.map(|l| (l.line, l.column))));
@@ -410,11 +413,42 @@ fn check_mock_hosts(target: &Target) -> Vec<LoadError> {
                     )
                 };
                 errors.push(
-                    LoadError::new(InputKind::Target, &target.file, message)
-                        .at_path(format!("providers.{provider}.hosts.{name}")),
+                    target.error_at(&format!("providers.{provider}.hosts.{name}.mock"), message),
                 );
             }
         }
     }
     errors
+}
+
+/// Checks that every provider the target configures is defined by a spec: a misspelt provider
+/// would otherwise leave every scenario of the real one skipped, and the run green.
+fn check_target_providers(target: &Target, catalogue: &Catalogue) -> Vec<LoadError> {
+    let defined: BTreeSet<&str> = catalogue
+        .specs
+        .iter()
+        .map(|(_, spec)| spec.provider.as_str())
+        .collect();
+    target
+        .providers
+        .keys()
+        .filter(|provider| !defined.contains(provider.as_str()))
+        .map(|provider| {
+            let hint = crate::scenario::load::nearest(provider, defined.iter().copied())
+                .map(|n| format!(". Did you mean `{n}`?"))
+                .unwrap_or_default();
+            let known = if defined.is_empty() {
+                "no spec defines any".to_owned()
+            } else {
+                format!(
+                    "the specs define `{}`",
+                    defined.iter().copied().collect::<Vec<_>>().join("`, `")
+                )
+            };
+            target.error_at(
+                &format!("providers.{provider}"),
+                format!("unknown provider `{provider}`: no spec in the specs folder defines it ({known}){hint}"),
+            )
+        })
+        .collect()
 }
