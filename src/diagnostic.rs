@@ -467,6 +467,23 @@ pub fn from_yaml_error(
         load_error.message = "a second YAML document starts here: a file holds one document, so remove it or move it to a file of its own".into();
         load_error = load_error.at_location(text, second);
     }
+    if let Some(field) = load_error
+        .message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+        .map(str::to_owned)
+    {
+        // serde reports the map; the index keeps the last occurrence of a key, the duplicate.
+        let path = load_error.path.clone().unwrap_or_default();
+        let duplicate = if path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        if let Some(location) = SpanIndex::build(text).locations.get(&duplicate) {
+            return load_error.at_path(duplicate).at_location(text, *location);
+        }
+    }
     if let Some(loc) = inner.location() {
         // From the byte index, so lines count `\n` only, as the source-line display does
         // (serde_yaml's own line also counts U+2028, NEL and a lone CR).

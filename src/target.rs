@@ -160,6 +160,55 @@ struct HostEntry {
 
 const HOST_KEYS: &[&str] = &["url", "mock", "allow_plain_http"];
 
+/// A key of a host entry.
+enum HostKey {
+    Url,
+    Mock,
+    AllowPlainHttp,
+}
+
+/// Reads a host entry's key, refusing a wrong one while the deserializer points at it (so the
+/// error is located at the key, not at the entry): an unknown key, a second of `url`/`mock`, and
+/// `allow_plain_http` next to `mock`.
+struct HostKeySeed<'a> {
+    spec: Option<&'a HostSpec>,
+    allow_plain_http: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for HostKeySeed<'_> {
+    type Value = HostKey;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<HostKey, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl de::Visitor<'_> for HostKeySeed<'_> {
+    type Value = HostKey;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("one of `url`, `mock`, `allow_plain_http`")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<HostKey, E> {
+        let not_for_mock =
+            "`allow_plain_http` is for `url` hosts: an embedded mock is always on loopback";
+        match key {
+            "url" | "mock" if self.spec.is_some() => Err(E::custom(
+                "a host is either `url: …` or `mock: …`, not both",
+            )),
+            "url" => Ok(HostKey::Url),
+            "mock" if self.allow_plain_http => Err(E::custom(not_for_mock)),
+            "mock" => Ok(HostKey::Mock),
+            "allow_plain_http" if matches!(self.spec, Some(HostSpec::Mock(_))) => {
+                Err(E::custom(not_for_mock))
+            }
+            "allow_plain_http" => Ok(HostKey::AllowPlainHttp),
+            other => Err(E::unknown_field(other, HOST_KEYS)),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for HostEntry {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -177,23 +226,18 @@ impl<'de> Deserialize<'de> for HostEntry {
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<HostEntry, A::Error> {
                 let mut spec = None;
                 let mut allow_plain_http = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "url" | "mock" => {
-                            if spec.is_some() {
-                                return Err(de::Error::custom(
-                                    "a host is either `url: …` or `mock: …`, not both",
-                                ));
-                            }
-                            let value: String = map.next_value()?;
-                            spec = Some(if key == "url" {
-                                HostSpec::Url(value)
-                            } else {
-                                HostSpec::Mock(value)
-                            });
+                loop {
+                    let seed = HostKeySeed {
+                        spec: spec.as_ref(),
+                        allow_plain_http: allow_plain_http.is_some(),
+                    };
+                    match map.next_key_seed(seed)? {
+                        None => break,
+                        Some(HostKey::Url) => spec = Some(HostSpec::Url(map.next_value()?)),
+                        Some(HostKey::Mock) => spec = Some(HostSpec::Mock(map.next_value()?)),
+                        Some(HostKey::AllowPlainHttp) => {
+                            allow_plain_http = Some(map.next_value::<bool>()?);
                         }
-                        "allow_plain_http" => allow_plain_http = Some(map.next_value::<bool>()?),
-                        other => return Err(de::Error::unknown_field(other, HOST_KEYS)),
                     }
                 }
                 let Some(spec) = spec else {
@@ -201,11 +245,6 @@ impl<'de> Deserialize<'de> for HostEntry {
                         "a host needs `url: …` (a live base URL) or `mock: …` (an embedded mock host)",
                     ));
                 };
-                if allow_plain_http.is_some() && matches!(spec, HostSpec::Mock(_)) {
-                    return Err(de::Error::custom(
-                        "`allow_plain_http` is for `url` hosts: an embedded mock is always on loopback",
-                    ));
-                }
                 Ok(HostEntry {
                     spec,
                     allow_plain_http: allow_plain_http.unwrap_or(false),
