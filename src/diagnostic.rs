@@ -443,8 +443,19 @@ pub fn from_yaml_error(
 ) -> LoadError {
     let inner = error.inner();
     let mut message = inner.to_string();
-    // serde_yaml appends " at line L column C" and may prefix "path: ".
-    if let Some(i) = message.rfind(" at line ") {
+    // serde_yaml appends " at line L column C" and may prefix "path: ". A syntax error reads
+    // "PROBLEM at line L column C, while CONTEXT at line L2 column C2": the first position is
+    // the error's own location; the second says where the construct being read began.
+    let syntax = regex::Regex::new(
+        r"^(?s)(.*?) at line \d+ column \d+, (while [^,]*?) at line (\d+) column (\d+)$",
+    )
+    .expect("a valid regular expression");
+    if let Some(caps) = syntax.captures(&message) {
+        message = format!(
+            "{}, {} that starts at {}:{}",
+            &caps[1], &caps[2], &caps[3], &caps[4]
+        );
+    } else if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
     let mut path = error.path().to_string();

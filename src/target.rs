@@ -317,7 +317,18 @@ impl Target {
 
     /// Reads and checks a target file.
     pub fn load(file: &Path) -> Result<Self, Vec<LoadError>> {
-        let text = crate::diagnostic::read_input(InputKind::Target, file).map_err(|e| vec![*e])?;
+        let text = crate::diagnostic::read_input(InputKind::Target, file).map_err(|e| {
+            let mut error = hide_userinfo(*e);
+            // The line of an inline value is not shown: it may hold a (mock) secret.
+            if error
+                .source_line
+                .as_deref()
+                .is_some_and(|l| l.contains("value:"))
+            {
+                error.source_line = None;
+            }
+            vec![error]
+        })?;
         Self::parse(file, &text)
     }
 

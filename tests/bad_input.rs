@@ -166,6 +166,8 @@ fn cases() -> Vec<Case> {
         spec("second document in a spec", format!("{SPEC}---\n{SPEC}")).at("12:1").expect("a second YAML document"),
         target("control character in a target", TARGET.replace("name: live", "name: l\u{1}ve"))
             .at("1:8").expect("U+0001"),
+        target("nul byte next to credentials in a target", TARGET.replace("https://api.demo.example", "https://admin:Pa55-w0rd@api.demo.example\0"))
+            .at("9:65").expect("U+0000").without("Pa55-w0rd"),
         target("non-utf-8 target", [b"name: l\xffve\n".as_slice(), &TARGET.as_bytes()[11..]].concat())
             .at("1:8").expect("invalid UTF-8 (byte 0xFF)").also_run(),
         target("utf-16 target", utf16(TARGET, true, false)).at("1:1").expect("file is UTF-16"),
@@ -191,11 +193,11 @@ fn cases() -> Vec<Case> {
             .at_path("specs/x.yaml").expect("a folder named like a YAML file"),
         // ---- YAML syntax -------------------------------------------------------------------------
         scenario("unclosed flow sequence", HEAD.replace("[DEMO-IP-01]", "[DEMO-IP-01") + request)
-            .at("5:10").expect("did not find expected ',' or ']'"),
+            .at("5:10").expect("did not find expected ',' or ']', while parsing a flow sequence that starts at 4:19"),
         scenario("tab indentation", format!("{HEAD}{request}\texpect: {{ status: 200 }}\n"))
             .at("7:1").expect("found character that cannot start any token"),
         scenario("unclosed quote", format!("{HEAD}      - request: {{ url: \"{{{{api_base}}}}/v1 }}\n"))
-            .at("7:1").expect("found unexpected end of stream"),
+            .at("7:1").expect("found unexpected end of stream, while scanning a quoted scalar that starts at 6:25"),
         scenario("mapping value in a plain scalar", "scenarios:\n  - id: a: b\n").at("2:10").expect("mapping values are not allowed in this context"),
         scenario("duplicate key", format!("{HEAD}{request}{expect}{expect}")).at("8:9").expect("duplicate field `expect`"),
         scenario("unknown alias", format!("{HEAD}      - request: *nothing\n")).at("6:18").expect("unknown anchor"),
