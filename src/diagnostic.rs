@@ -88,7 +88,7 @@ impl LoadError {
         self.source_line = text
             .lines()
             .nth(location.line.saturating_sub(1))
-            .map(str::to_owned);
+            .map(printable);
         self.location = Some(location);
         self
     }
@@ -103,6 +103,114 @@ impl LoadError {
             None => error,
         }
     }
+}
+
+/// Reads an input file as YAML text, refusing what YAML cannot hold with the position of the
+/// first offending byte: UTF-16 (1:1), bytes that are not UTF-8, and characters YAML forbids
+/// (NUL and other control characters). The YAML parser would report these without a position,
+/// or at 1:1.
+pub fn read_input(input: InputKind, file: &Path) -> Result<String, Box<LoadError>> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        LoadError::new(
+            input,
+            file,
+            format!("cannot read the {}: {e}", input.noun()),
+        )
+    })?;
+    decode_input(input, file, bytes)
+}
+
+/// Checks the bytes of an input file, as [`read_input`] does.
+pub fn decode_input(
+    input: InputKind,
+    file: &Path,
+    bytes: Vec<u8>,
+) -> Result<String, Box<LoadError>> {
+    let start = Location { line: 1, column: 1 };
+    // A BOM, or (as YAML 1.2 §5.2 detects it) a NUL next to the first ASCII character.
+    let utf16 = match bytes.as_slice() {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => true,
+        head => {
+            let pairs: Vec<&[u8]> = head[..head.len().min(8)].chunks_exact(2).collect();
+            let little = pairs.iter().all(|p| p[0] != 0 && p[1] == 0);
+            let big = pairs.iter().all(|p| p[0] == 0 && p[1] != 0);
+            pairs.len() >= 2 && (little || big)
+        }
+    };
+    if utf16 {
+        let mut error = LoadError::new(input, file, "file is UTF-16: save it as UTF-8");
+        error.location = Some(start);
+        return Err(Box::new(error));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[offset];
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let valid = String::from_utf8_lossy(&e.as_bytes()[..offset]).into_owned();
+            let mut error = LoadError::new(
+                input,
+                file,
+                format!("invalid UTF-8 (byte 0x{byte:02X}): save the file as UTF-8"),
+            );
+            error.location = Some(offset_location(&valid, valid.len()));
+            error.source_line = error
+                .location
+                .and_then(|l| lossy.lines().nth(l.line - 1))
+                .map(printable);
+            return Err(Box::new(error));
+        }
+    };
+    if let Some((offset, c)) = text.char_indices().find(|(_, c)| !yaml_printable(*c)) {
+        let error = LoadError::new(
+            input,
+            file,
+            format!(
+                "character U+{:04X} is not allowed in YAML (a control character): remove it",
+                u32::from(c)
+            ),
+        )
+        .at_location(&text, offset_location(&text, offset));
+        return Err(Box::new(error));
+    }
+    Ok(text)
+}
+
+/// Returns true for a character YAML 1.2 allows in a stream (`c-printable`, §5.1).
+fn yaml_printable(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}'
+        | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Replaces characters a terminal would act on, so a source line shows as it reads.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c == '\t' || yaml_printable(c) {
+                c
+            } else {
+                '\u{FFFD}'
+            }
+        })
+        .collect()
+}
+
+/// Returns where the second document of a YAML stream starts (its `---`), when there is one.
+pub fn second_document(text: &str) -> Option<Location> {
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut documents = 0;
+    while let Some(Ok((event, span))) = parser.next_event() {
+        if matches!(event, saphyr_parser::Event::DocumentStart(_)) {
+            documents += 1;
+            if documents == 2 {
+                let offsets = CharOffsets::new(text);
+                return Some(offset_location(text, offsets.byte(span.start.index())));
+            }
+        }
+    }
+    None
 }
 
 /// Converts a byte offset to a 1-based line and column (columns count characters).
@@ -335,8 +443,19 @@ pub fn from_yaml_error(
 ) -> LoadError {
     let inner = error.inner();
     let mut message = inner.to_string();
-    // serde_yaml appends " at line L column C" and may prefix "path: ".
-    if let Some(i) = message.rfind(" at line ") {
+    // serde_yaml appends " at line L column C" and may prefix "path: ". A syntax error reads
+    // "PROBLEM at line L column C, while CONTEXT at line L2 column C2": the first position is
+    // the error's own location; the second says where the construct being read began.
+    let syntax = regex::Regex::new(
+        r"^(?s)(.*?) at line \d+ column \d+, (while [^,]*?) at line (\d+) column (\d+)$",
+    )
+    .expect("a valid regular expression");
+    if let Some(caps) = syntax.captures(&message) {
+        message = format!(
+            "{}, {} that starts at {}:{}",
+            &caps[1], &caps[2], &caps[3], &caps[4]
+        );
+    } else if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
     let mut path = error.path().to_string();
@@ -352,6 +471,30 @@ pub fn from_yaml_error(
     }
     message = suggest_field(&message);
     let mut load_error = LoadError::new(input, file, message).at_path(path);
+    if inner.location().is_none()
+        && inner.to_string().contains("more than one document")
+        && let Some(second) = second_document(text)
+    {
+        load_error.message = "a second YAML document starts here: a file holds one document, so remove it or move it to a file of its own".into();
+        load_error = load_error.at_location(text, second);
+    }
+    if let Some(field) = load_error
+        .message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+        .map(str::to_owned)
+    {
+        // serde reports the map; the index keeps the last occurrence of a key, the duplicate.
+        let path = load_error.path.clone().unwrap_or_default();
+        let duplicate = if path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        if let Some(location) = SpanIndex::build(text).locations.get(&duplicate) {
+            return load_error.at_path(duplicate).at_location(text, *location);
+        }
+    }
     if let Some(loc) = inner.location() {
         // From the byte index, so lines count `\n` only, as the source-line display does
         // (serde_yaml's own line also counts U+2028, NEL and a lone CR).
@@ -413,6 +556,43 @@ mod tests {
             "{rendered}"
         );
         assert!(rendered.contains("= at expect.status"), "{rendered}");
+    }
+
+    fn decode(bytes: &[u8]) -> Result<String, (Option<(usize, usize)>, String)> {
+        decode_input(InputKind::Scenario, Path::new("s.yaml"), bytes.to_vec())
+            .map_err(|e| (e.location.map(|l| (l.line, l.column)), e.message))
+    }
+
+    #[test]
+    fn undecodable_input_is_located() {
+        let (at, message) = decode(b"a: 1\nb: x\0y\n").unwrap_err();
+        assert_eq!(at, Some((2, 5)), "{message}");
+        assert!(message.contains("U+0000"), "{message}");
+        let (at, message) = decode(b"a: 1\nb: \xc3\xa9\xff\n").unwrap_err();
+        assert_eq!(at, Some((2, 5)), "{message}");
+        assert!(message.contains("0xFF"), "{message}");
+        for utf16 in [
+            &b"\xff\xfea\0:\0"[..],
+            b"\xfe\xff\0a\0:",
+            b"a\0:\0 \0x\0",
+            b"\0a\0:\0 \0x",
+        ] {
+            let (at, message) = decode(utf16).unwrap_err();
+            assert_eq!(at, Some((1, 1)), "{utf16:?}");
+            assert!(
+                message.contains("file is UTF-16: save it as UTF-8"),
+                "{message}"
+            );
+        }
+        assert_eq!(decode("a: é\tb\r\n".as_bytes()).unwrap(), "a: é\tb\r\n");
+    }
+
+    #[test]
+    fn the_second_document_is_located_at_its_marker() {
+        assert_eq!(second_document("a: 1\n"), None);
+        assert_eq!(second_document("---\na: 1\n"), None);
+        let at = second_document("# x\na: 1\n---\nb: 2\n").map(|l| (l.line, l.column));
+        assert_eq!(at, Some((3, 1)));
     }
 
     #[test]

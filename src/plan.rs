@@ -110,15 +110,106 @@ impl Plan {
 
 /// Lists `*.yaml` / `*.yml` files directly in `dir`, sorted.
 pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
-        .collect();
+    std::fs::read_dir(dir)?;
+    Ok(input_files(InputKind::Scenario, dir, "").0)
+}
+
+/// Returns true for a file name the loader reads (`*.yaml`, `*.yml`).
+fn yaml_name(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// Returns true for a name starting with `.`: editors keep swap files and lock links there, so
+/// hidden entries are never input.
+fn hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+/// Says why `path` (which `std::fs::metadata` could not follow) cannot be read.
+fn unreadable(input: InputKind, path: &Path, error: &std::io::Error) -> LoadError {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let message = match (link, error.kind()) {
+        (true, std::io::ErrorKind::NotFound) => {
+            "a symbolic link to nothing: what it points to does not exist".to_owned()
+        }
+        (true, _) => {
+            format!("a symbolic link that cannot be followed (a loop, or no permission): {error}")
+        }
+        (false, _) => format!("cannot read: {error}"),
+    };
+    LoadError::new(input, path, message)
+}
+
+/// Lists the YAML files directly in `dir`, sorted, and every entry that looks like input but
+/// cannot be read: a broken or looping symbolic link, a folder named `*.yaml`, a nested folder
+/// (`nested` says where files belong instead). Other files and hidden entries are ignored.
+fn input_files(input: InputKind, dir: &Path, nested: &str) -> (Vec<PathBuf>, Vec<LoadError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return (files, vec![unreadable(input, dir, &e)]),
+    };
+    for entry in entries {
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(e) => {
+                errors.push(LoadError::new(
+                    input,
+                    dir,
+                    format!("cannot list the folder: {e}"),
+                ));
+                continue;
+            }
+        };
+        if hidden(&path) {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Err(e) if yaml_name(&path) => errors.push(unreadable(input, &path, &e)),
+            Err(e) if !nested.is_empty() => {
+                // A link without a YAML name may have been a folder: say so rather than guess.
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    errors.push(unreadable(input, &path, &e));
+                }
+            }
+            Err(_) => {}
+            Ok(meta) if meta.is_dir() && yaml_name(&path) => errors.push(LoadError::new(
+                input,
+                &path,
+                "a folder named like a YAML file: input files must be regular files",
+            )),
+            Ok(meta) if meta.is_dir() => {
+                if !nested.is_empty() {
+                    errors.push(LoadError::new(input, &path, nested));
+                }
+            }
+            Ok(meta) if yaml_name(&path) && !meta.is_file() => errors.push(LoadError::new(
+                input,
+                &path,
+                "not a regular file: input files must be regular files",
+            )),
+            Ok(_) if yaml_name(&path) => files.push(path),
+            Ok(_) => {}
+        }
+    }
     files.sort();
-    Ok(files)
+    errors.sort_by(|a, b| a.file.cmp(&b.file));
+    (files, errors)
+}
+
+/// Lists the spec files in `dir`, reporting every entry that cannot be one.
+pub fn spec_files(dir: &Path) -> (Vec<PathBuf>, Vec<LoadError>) {
+    input_files(
+        InputKind::Spec,
+        dir,
+        "a folder inside specs/: spec files go directly in specs/ (specs/<provider>.yaml), nested folders are not read",
+    )
 }
 
 /// Loads specs, scenarios and the target into a [`Plan`], reporting every problem.
@@ -149,21 +240,38 @@ pub fn load_plan(
             return Err(LoadErrors(errors));
         }
     };
-    let mut providers: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    let mut providers: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => providers.push(entry.path()),
+            Err(e) => errors.push(LoadError::new(
+                InputKind::Scenario,
+                scenarios_dir,
+                format!("cannot list the scenarios folder: {e}"),
+            )),
+        }
+    }
     providers.sort();
     for entry in providers {
-        if entry.is_file() {
-            if matches!(
-                entry.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            ) {
-                errors.push(LoadError::new(
-                    InputKind::Scenario,
-                    &entry,
-                    "scenario files belong in a provider folder: scenarios/<provider>/<flow>.yaml",
-                ));
-            }
+        if hidden(&entry) {
             continue;
+        }
+        match std::fs::metadata(&entry) {
+            Err(e) => {
+                errors.push(unreadable(InputKind::Scenario, &entry, &e));
+                continue;
+            }
+            Ok(meta) if !meta.is_dir() => {
+                if yaml_name(&entry) {
+                    errors.push(LoadError::new(
+                        InputKind::Scenario,
+                        &entry,
+                        "scenario files belong in a provider folder: scenarios/<provider>/<flow>.yaml",
+                    ));
+                }
+                continue;
+            }
+            Ok(_) => {}
         }
         let provider = entry
             .file_name()
@@ -171,16 +279,17 @@ pub fn load_plan(
             .unwrap_or_default()
             .to_owned();
         target.fill_names(&provider, &mut names);
-        let files = yaml_files(&entry).unwrap_or_default();
+        let (files, listing_errors) = input_files(
+            InputKind::Scenario,
+            &entry,
+            "a folder inside a provider folder: scenario files go directly in scenarios/<provider>/, nested folders are not read",
+        );
+        errors.extend(listing_errors);
         for file in files {
-            let text = match std::fs::read_to_string(&file) {
+            let text = match crate::diagnostic::read_input(InputKind::Scenario, &file) {
                 Ok(text) => text,
                 Err(e) => {
-                    errors.push(LoadError::new(
-                        InputKind::Scenario,
-                        &file,
-                        format!("cannot read: {e}"),
-                    ));
+                    errors.push(*e);
                     continue;
                 }
             };
@@ -229,6 +338,9 @@ pub fn load_plan(
         }
     }
     errors.extend(check_mock_hosts(&target));
+    if !spec_errors && !target.is_embedded() {
+        errors.extend(check_target_providers(&target, &catalogue));
+    }
     if !errors.is_empty() {
         // Stable: file order first, then position; errors without a position keep their place.
         errors.sort_by_key(|e| (e.file.clone(), e.location.map(|l| (l.line, l.column))));
@@ -301,11 +413,42 @@ fn check_mock_hosts(target: &Target) -> Vec<LoadError> {
                     )
                 };
                 errors.push(
-                    LoadError::new(InputKind::Target, &target.file, message)
-                        .at_path(format!("providers.{provider}.hosts.{name}")),
+                    target.error_at(&format!("providers.{provider}.hosts.{name}.mock"), message),
                 );
             }
         }
     }
     errors
+}
+
+/// Checks that every provider the target configures is defined by a spec: a misspelt provider
+/// would otherwise leave every scenario of the real one skipped, and the run green.
+fn check_target_providers(target: &Target, catalogue: &Catalogue) -> Vec<LoadError> {
+    let defined: BTreeSet<&str> = catalogue
+        .specs
+        .iter()
+        .map(|(_, spec)| spec.provider.as_str())
+        .collect();
+    target
+        .providers
+        .keys()
+        .filter(|provider| !defined.contains(provider.as_str()))
+        .map(|provider| {
+            let hint = crate::scenario::load::nearest(provider, defined.iter().copied())
+                .map(|n| format!(". Did you mean `{n}`?"))
+                .unwrap_or_default();
+            let known = if defined.is_empty() {
+                "no spec defines any".to_owned()
+            } else {
+                format!(
+                    "the specs define `{}`",
+                    defined.iter().copied().collect::<Vec<_>>().join("`, `")
+                )
+            };
+            target.error_at(
+                &format!("providers.{provider}"),
+                format!("unknown provider `{provider}`: no spec in the specs folder defines it ({known}){hint}"),
+            )
+        })
+        .collect()
 }

@@ -103,25 +103,20 @@ fn valid_requirement_id(id: &str) -> bool {
 pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
     let mut errors = Vec::new();
     let mut catalogue = Catalogue::default();
-    let files = match crate::plan::yaml_files(dir) {
-        Ok(files) => files,
-        Err(e) => {
-            return Err(vec![LoadError::new(
-                InputKind::Spec,
-                dir,
-                format!("cannot read the specs folder: {e}"),
-            )]);
-        }
-    };
+    if let Err(e) = std::fs::read_dir(dir) {
+        return Err(vec![LoadError::new(
+            InputKind::Spec,
+            dir,
+            format!("cannot read the specs folder: {e}"),
+        )]);
+    }
+    let (files, listing_errors) = crate::plan::spec_files(dir);
+    errors.extend(listing_errors);
     for file in files {
-        let text = match std::fs::read_to_string(&file) {
+        let text = match crate::diagnostic::read_input(InputKind::Spec, &file) {
             Ok(text) => text,
             Err(e) => {
-                errors.push(LoadError::new(
-                    InputKind::Spec,
-                    &file,
-                    format!("cannot read: {e}"),
-                ));
+                errors.push(*e);
                 continue;
             }
         };

@@ -5,13 +5,14 @@
 //! embedded mock, on the virtual clock, with the mocks' fake credentials inline. Live targets
 //! never hold secret values, only the names of the environment variables that do.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
+use serde::de;
 
 use crate::diagnostic::{InputKind, LoadError, SpanIndex};
 use crate::scenario::load::{Names, parse_yaml};
@@ -43,6 +44,13 @@ pub struct Target {
     /// The file it came from (empty for the embedded target).
     #[serde(skip)]
     pub file: PathBuf,
+    /// The text it was parsed from, so checks made later (against the specs) point into it.
+    #[serde(skip)]
+    text: String,
+    /// True for the embedded default target, which configures every built-in provider whether
+    /// or not the specs in use define it.
+    #[serde(skip)]
+    embedded: bool,
 }
 
 /// The clock a target runs on.
@@ -95,18 +103,165 @@ pub struct SourceSpec {
 
 /// What a target says about one provider.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "ProviderTargetFile")]
 pub struct ProviderTarget {
     /// Host variables: name → base URL (`{ url: … }`) or embedded mock host (`{ mock: … }`).
-    #[serde(default)]
     pub hosts: IndexMap<String, HostSpec>,
     /// Plain variables (realm names, ids that are not secret).
-    #[serde(default)]
     pub variables: IndexMap<String, String>,
     /// Secrets: name → environment variable (`{ env: … }`), or, on mock targets only, the mock's
     /// fake value (`{ value: … }`).
-    #[serde(default)]
     pub secrets: IndexMap<String, SecretSource>,
+    /// Hosts whose `http://` URL may carry this provider's secrets unencrypted to a host that is
+    /// not loopback (`allow_plain_http: true` on the host entry).
+    pub allow_plain_http: BTreeSet<String>,
+}
+
+/// [`ProviderTarget`] as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderTargetFile {
+    #[serde(default)]
+    hosts: IndexMap<String, HostEntry>,
+    #[serde(default)]
+    variables: IndexMap<String, String>,
+    #[serde(default)]
+    secrets: IndexMap<String, SecretSource>,
+}
+
+impl From<ProviderTargetFile> for ProviderTarget {
+    fn from(file: ProviderTargetFile) -> Self {
+        let allow_plain_http = file
+            .hosts
+            .iter()
+            .filter(|(_, entry)| entry.allow_plain_http)
+            .map(|(name, _)| name.clone())
+            .collect();
+        Self {
+            hosts: file
+                .hosts
+                .into_iter()
+                .map(|(name, entry)| (name, entry.spec))
+                .collect(),
+            variables: file.variables,
+            secrets: file.secrets,
+            allow_plain_http,
+        }
+    }
+}
+
+/// A host entry as written: `{ url: … }` (optionally with `allow_plain_http: true`) or
+/// `{ mock: … }`. Hand-written because the opt-in rides along the choice, which the single-key
+/// form of [`HostSpec`] cannot carry.
+struct HostEntry {
+    spec: HostSpec,
+    allow_plain_http: bool,
+}
+
+const HOST_KEYS: &[&str] = &["url", "mock", "allow_plain_http"];
+
+/// A key of a host entry.
+enum HostKey {
+    Url,
+    Mock,
+    AllowPlainHttp,
+}
+
+/// Reads a host entry's key, refusing a wrong one while the deserializer points at it (so the
+/// error is located at the key, not at the entry): an unknown key, a second of `url`/`mock`, and
+/// `allow_plain_http` next to `mock`.
+struct HostKeySeed<'a> {
+    spec: Option<&'a HostSpec>,
+    allow_plain_http: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for HostKeySeed<'_> {
+    type Value = HostKey;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<HostKey, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl de::Visitor<'_> for HostKeySeed<'_> {
+    type Value = HostKey;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("one of `url`, `mock`, `allow_plain_http`")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<HostKey, E> {
+        let not_for_mock =
+            "`allow_plain_http` is for `url` hosts: an embedded mock is always on loopback";
+        match key {
+            "url" | "mock" if self.spec.is_some() => Err(E::custom(
+                "a host is either `url: …` or `mock: …`, not both",
+            )),
+            "url" => Ok(HostKey::Url),
+            "mock" if self.allow_plain_http => Err(E::custom(not_for_mock)),
+            "mock" => Ok(HostKey::Mock),
+            "allow_plain_http" if matches!(self.spec, Some(HostSpec::Mock(_))) => {
+                Err(E::custom(not_for_mock))
+            }
+            "allow_plain_http" => Ok(HostKey::AllowPlainHttp),
+            other => Err(E::unknown_field(other, HOST_KEYS)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HostEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> de::Visitor<'de> for Visitor {
+            type Value = HostEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`{ url: … }` or `{ mock: … }`")
+            }
+            // The value is not echoed: a URL written here may carry a password.
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<HostEntry, E> {
+                Err(E::custom(
+                    "expected `{ url: \"https://…\" }` or `{ mock: <host> }`, found a bare string",
+                ))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<HostEntry, A::Error> {
+                let mut spec = None;
+                let mut allow_plain_http = None;
+                loop {
+                    let seed = HostKeySeed {
+                        spec: spec.as_ref(),
+                        allow_plain_http: allow_plain_http.is_some(),
+                    };
+                    match map.next_key_seed(seed)? {
+                        None => break,
+                        Some(HostKey::Url) => spec = Some(HostSpec::Url(map.next_value()?)),
+                        Some(HostKey::Mock) => spec = Some(HostSpec::Mock(map.next_value()?)),
+                        Some(HostKey::AllowPlainHttp) => {
+                            allow_plain_http = Some(map.next_value::<bool>()?);
+                        }
+                    }
+                }
+                let Some(spec) = spec else {
+                    return Err(de::Error::custom(
+                        "a host needs `url: …` (a live base URL) or `mock: …` (an embedded mock host)",
+                    ));
+                };
+                Ok(HostEntry {
+                    spec,
+                    allow_plain_http: allow_plain_http.unwrap_or(false),
+                })
+            }
+            fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<HostEntry, A::Error> {
+                let spec = <HostSpec as crate::scenario::tagged::Derived>::derived(
+                    de::value::EnumAccessDeserializer::new(data),
+                )?;
+                Ok(HostEntry {
+                    spec,
+                    allow_plain_http: false,
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// Where a host is.
@@ -141,18 +296,38 @@ crate::tagged_enum!(
 impl Target {
     /// Returns the embedded mock target.
     pub fn mock() -> Self {
-        Self::parse(Path::new("targets/mock.yaml"), MOCK_TARGET_YAML)
-            .expect("the embedded mock target is valid (checked by a unit test)")
+        let mut target = Self::parse(Path::new("targets/mock.yaml"), MOCK_TARGET_YAML)
+            .expect("the embedded mock target is valid (checked by a unit test)");
+        target.embedded = true;
+        target
+    }
+
+    /// Returns true for the embedded default target.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded
+    }
+
+    /// Returns an error about this target at `path` inside it (line and column when known).
+    pub fn error_at(&self, path: &str, message: impl Into<String>) -> LoadError {
+        let spans = SpanIndex::build(&self.text);
+        hide_userinfo(
+            LoadError::new(InputKind::Target, &self.file, message).at(&spans, &self.text, path),
+        )
     }
 
     /// Reads and checks a target file.
     pub fn load(file: &Path) -> Result<Self, Vec<LoadError>> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            vec![LoadError::new(
-                InputKind::Target,
-                file,
-                format!("cannot read the target: {e}"),
-            )]
+        let text = crate::diagnostic::read_input(InputKind::Target, file).map_err(|e| {
+            let mut error = hide_userinfo(*e);
+            // The line of an inline value is not shown: it may hold a (mock) secret.
+            if error
+                .source_line
+                .as_deref()
+                .is_some_and(|l| l.contains("value:"))
+            {
+                error.source_line = None;
+            }
+            vec![error]
         })?;
         Self::parse(file, &text)
     }
@@ -163,14 +338,22 @@ impl Target {
             errors
                 .into_iter()
                 .map(hide_secret_values)
+                .map(hide_userinfo)
                 .collect::<Vec<_>>()
         })?;
         target.file = file.to_owned();
+        target.text = text.to_owned();
         let mut errors = Vec::new();
         let spans = SpanIndex::build(text);
         let err = |path: String, message: String| {
             LoadError::new(InputKind::Target, file, message).at(&spans, text, path)
         };
+        if target.limits.request_timeout.0.is_zero() {
+            errors.push(err(
+                "limits.request_timeout".into(),
+                "`request_timeout: 0s` would end every exchange before it starts: give a duration above 0s, like `30s`".into(),
+            ));
+        }
         for (name, source) in &target.sources {
             match (&source.bind, &source.proxy) {
                 (Some(_), Some(_)) | (None, None) => errors.push(err(
@@ -187,11 +370,15 @@ impl Target {
         for (provider, config) in &target.providers {
             for (name, host) in &config.hosts {
                 if let HostSpec::Url(u) = host
-                    && url::Url::parse(u).is_err()
+                    && let Err(message) = check_base_url(
+                        u,
+                        !config.secrets.is_empty(),
+                        config.allow_plain_http.contains(name),
+                    )
                 {
                     errors.push(err(
-                        format!("providers.{provider}.hosts.{name}"),
-                        format!("invalid base URL `{u}`: expected an absolute URL like `https://api.example.com`"),
+                        format!("providers.{provider}.hosts.{name}.url"),
+                        message,
                     ));
                 }
                 if config.variables.contains_key(name) {
@@ -219,7 +406,7 @@ impl Target {
         if errors.is_empty() {
             Ok(target)
         } else {
-            Err(errors)
+            Err(errors.into_iter().map(hide_userinfo).collect())
         }
     }
 
@@ -274,6 +461,56 @@ impl Target {
     }
 }
 
+/// Checks a live base URL: absolute `https://` (or `http://`), without credentials, and not plain
+/// `http://` to a host off this machine when the provider has secrets, unless the host opts in.
+/// The message never quotes the URL: it may hold a password.
+fn check_base_url(text: &str, has_secrets: bool, allow_plain_http: bool) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| {
+        format!("invalid base URL ({e}): expected an absolute URL like `https://api.example.com`")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "a base URL is `https://…` (or `http://…`), not `{}:`: expected a URL like `https://api.example.com`",
+            url.scheme()
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a base URL cannot carry credentials (`user:password@`): it would be printed in every transcript and sent as Basic credentials; declare them under `secrets` and send them with `auth`".into());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if url.scheme() == "http" && has_secrets && !loopback && !allow_plain_http {
+        return Err(format!(
+            "plain `http://` would send this provider's secrets unencrypted to `{}`: use `https://`, or add `allow_plain_http: true` to this host entry if that network is trusted",
+            url.host_str().unwrap_or_default()
+        ));
+    }
+    if url.scheme() == "https" && allow_plain_http {
+        return Err(
+            "`allow_plain_http: true` is for an `http://` URL: remove it from this `https://` host"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Masks the password of any `scheme://user:password@` in an error's message and source line.
+fn hide_userinfo(mut error: LoadError) -> LoadError {
+    let pattern =
+        regex::Regex::new(r#"(://[^/?#@\s:"']*):[^\s"']*@"#).expect("a valid regular expression");
+    error.message = pattern
+        .replace_all(&error.message, "$1:[hidden]@")
+        .into_owned();
+    if let Some(line) = &error.source_line {
+        error.source_line = Some(pattern.replace_all(line, "$1:[hidden]@").into_owned());
+    }
+    error
+}
+
 /// Keeps an error about a secret entry from echoing its value: the source line is dropped, and a
 /// parse message (which may quote the value) is replaced by what is expected.
 fn hide_secret_values(mut error: LoadError) -> LoadError {
@@ -303,6 +540,93 @@ mod tests {
             .unwrap_or_else(|e| panic!("{}", crate::diagnostic::LoadErrors(e)));
         assert!(target.is_virtual());
         assert!(target.sources.contains_key("unallowlisted"));
+    }
+
+    fn live_target(hosts: &str, secrets: bool) -> Result<Target, String> {
+        let secrets = if secrets {
+            "    secrets:\n      password: { env: DEMO_PASSWORD }\n"
+        } else {
+            ""
+        };
+        let yaml =
+            format!("name: live\nclock: real\nproviders:\n  demo:\n    hosts:\n{hosts}{secrets}");
+        Target::parse(Path::new("live.yaml"), &yaml)
+            .map_err(|e| crate::diagnostic::LoadErrors(e).render())
+    }
+
+    #[test]
+    fn base_urls_must_be_absolute_http_urls() {
+        for (url, expected) in [
+            ("api", "invalid base URL"),
+            ("ftp://files.example", "not `ftp:`"),
+            ("localhost:8080", "not `localhost:`"),
+        ] {
+            let rendered =
+                live_target(&format!("      api: {{ url: \"{url}\" }}\n"), false).expect_err(url);
+            assert!(rendered.contains("live.yaml:6:19"), "{url}: {rendered}");
+            assert!(rendered.contains(expected), "{url}: {rendered}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_without_printing_the_password() {
+        for url in [
+            "http://admin:s3cr3t-PW@api.example",
+            "https://admin:s3cr3t-PW@api.example/v1",
+            "https://admin:s3cr3t/PW@api.example",
+        ] {
+            let rendered =
+                live_target(&format!("      api: {{ url: \"{url}\" }}\n"), false).expect_err(url);
+            assert!(rendered.contains("live.yaml:6:19"), "{url}: {rendered}");
+            assert!(
+                rendered.contains("cannot carry credentials")
+                    || rendered.contains("invalid base URL"),
+                "{url}: {rendered}"
+            );
+            assert!(!rendered.contains("s3cr3t"), "{url}: {rendered}");
+        }
+    }
+
+    #[test]
+    fn plain_http_with_secrets_needs_loopback_or_the_opt_in() {
+        let refused = live_target("      api: { url: \"http://10.0.0.5:8080\" }\n", true)
+            .expect_err("plain http to a LAN host with secrets");
+        assert!(refused.contains("live.yaml:6:19"), "{refused}");
+        assert!(refused.contains("allow_plain_http: true"), "{refused}");
+        // Without secrets there is nothing to leak.
+        live_target("      api: { url: \"http://10.0.0.5:8080\" }\n", false).unwrap();
+        for host in [
+            "127.0.0.1:9000",
+            "127.3.2.1",
+            "[::1]:9000",
+            "localhost:9000",
+        ] {
+            live_target(&format!("      api: {{ url: \"http://{host}\" }}\n"), true)
+                .unwrap_or_else(|e| panic!("{host}: {e}"));
+        }
+        let allowed = live_target(
+            "      api: { url: \"http://10.0.0.5:8080\", allow_plain_http: true }\n      tls: { url: \"https://api.example\" }\n",
+            true,
+        )
+        .unwrap();
+        let demo = &allowed.providers["demo"];
+        assert_eq!(demo.allow_plain_http.iter().collect::<Vec<_>>(), ["api"]);
+        assert!(matches!(&demo.hosts["api"], HostSpec::Url(u) if u == "http://10.0.0.5:8080"));
+        let pointless = live_target(
+            "      api: { url: \"https://api.example\", allow_plain_http: true }\n",
+            true,
+        )
+        .expect_err("opt-in on https");
+        assert!(pointless.contains("is for an `http://` URL"), "{pointless}");
+    }
+
+    #[test]
+    fn zero_request_timeout_is_refused_at_its_value() {
+        let yaml = "name: t\nclock: real\nlimits: { request_timeout: 0s }\n";
+        let errors = Target::parse(Path::new("t.yaml"), yaml).unwrap_err();
+        let rendered = crate::diagnostic::LoadErrors(errors).render();
+        assert!(rendered.contains("t.yaml:3:28"), "{rendered}");
+        assert!(rendered.contains("`request_timeout: 0s`"), "{rendered}");
     }
 
     #[test]

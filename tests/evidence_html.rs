@@ -372,6 +372,7 @@ fn evidence() -> Evidence {
                     ),
                 ]),
                 sources: BTreeMap::from([("office".into(), "203.0.113.7".into())]),
+                allow_plain_http: BTreeMap::new(),
             },
             inputs: vec![
                 InputFile {

@@ -246,14 +246,14 @@ fn two_key_choice_names_the_extra_key() {
     let run = validate("two_key_choice", &[]);
     run.assert_exit_invalid();
     let error = run.error_at(&format!(
-        "{}:8:17",
+        "{}:8:96",
         scenario_file("two_key_choice", "basic.yaml")
     ));
     assert_has(
         error,
         &[
             "expected exactly one key naming the choice, found another key `bearer`",
-            "= at scenarios[0].steps[0].request.auth",
+            "= at scenarios[0].steps[0].request.auth.bearer",
         ],
     );
 }

@@ -137,7 +137,7 @@ async fn unset_secret_is_an_error_naming_the_variable() {
 
 #[tokio::test]
 async fn unconfigured_provider_is_skipped_with_the_reason() {
-    let plan = live_plan("http://unused.invalid", "  other: {}\n");
+    let plan = live_plan("http://unused.invalid", "  electrum: {}\n");
     let (verdict, _) = run(&plan, "short-real-wait").await;
     match verdict {
         Verdict::Skipped { reason } => {
@@ -200,7 +200,7 @@ async fn real_time_polling_waits_between_attempts_then_fails() {
 #[test]
 fn sources_of_unconfigured_providers_are_not_required() {
     let yaml = "name: one-provider\nclock: real\nlimits: { request_timeout: 5s }\n\
-                sources:\n  default: { bind: 127.0.0.1 }\nproviders:\n  other: {}\n";
+                sources:\n  default: { bind: 127.0.0.1 }\nproviders: {}\n";
     let target = Target::parse(Path::new("one-provider.yaml"), yaml)
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
     let plan = load_plan(&root().join("specs"), &root().join("scenarios"), target)

@@ -85,6 +85,10 @@ pub struct TargetInfo {
     pub hosts: BTreeMap<String, BTreeMap<String, String>>,
     /// Source name → what it binds or proxies through.
     pub sources: BTreeMap<String, String>,
+    /// Provider → host variables whose `http://` URL was allowed to carry secrets unencrypted
+    /// (`allow_plain_http: true`); absent when no host opts in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub allow_plain_http: BTreeMap<String, Vec<String>>,
 }
 
 /// One input file and its content hash.
@@ -520,6 +524,15 @@ fn target_info(target: &Target) -> TargetInfo {
         .to_owned(),
         hosts,
         sources,
+        allow_plain_http: target
+            .providers
+            .iter()
+            .filter(|(_, config)| !config.allow_plain_http.is_empty())
+            .map(|(provider, config)| {
+                let hosts = config.allow_plain_http.iter().cloned().collect();
+                (provider.clone(), hosts)
+            })
+            .collect(),
     }
 }
 
@@ -752,6 +765,7 @@ pub(crate) mod tests {
                     clock: "virtual".into(),
                     hosts: BTreeMap::new(),
                     sources: BTreeMap::new(),
+                    allow_plain_http: BTreeMap::new(),
                 },
                 inputs: vec![],
                 totals: totals(&scenarios),

@@ -1002,6 +1002,7 @@ mod tests {
                         BTreeMap::from([("api".into(), "mock:api".into())]),
                     )]),
                     sources: BTreeMap::from([("office".into(), "127.0.0.2".into())]),
+                    allow_plain_http: BTreeMap::new(),
                 },
                 inputs: vec![InputFile {
                     path: "specs/alpha.yaml".into(),

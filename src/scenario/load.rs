@@ -338,14 +338,37 @@ impl Checker<'_> {
                 );
             }
             self.template(&format!("{path}.clock.advance"), &clock.advance);
-            if let Some(literal) = clock.advance.as_literal()
-                && let Err(e) = super::model::DurationValue::parse(literal)
-            {
-                self.error(format!("{path}.clock.advance"), e);
+            if let Some(literal) = clock.advance.as_literal() {
+                match super::model::DurationValue::parse(literal) {
+                    Err(e) => self.error(format!("{path}.clock.advance"), e),
+                    Ok(advance) if advance.0.is_zero() => self.error(
+                        format!("{path}.clock.advance"),
+                        "`advance: 0s` moves no time: give how long to wait, like `1800s`".into(),
+                    ),
+                    Ok(_) => {}
+                }
+            }
+            if clock.plus.is_some_and(|p| p.0.is_zero()) {
+                self.error(
+                    format!("{path}.clock.plus"),
+                    "`plus: 0s` adds nothing: give a margin like `1s`, or leave `plus` out".into(),
+                );
             }
         }
         if let Some(request) = &step.request {
             let rp = format!("{path}.request");
+            if request.timeout.is_some_and(|t| t.0.is_zero()) {
+                self.error(
+                    format!("{rp}.timeout"),
+                    "`timeout: 0s` would end every exchange before it starts: give a duration above 0s, or leave it out for the target's `limits.request_timeout`".into(),
+                );
+            }
+            if request.connect_timeout.is_some_and(|t| t.0.is_zero()) {
+                self.error(
+                    format!("{rp}.connect_timeout"),
+                    "`connect_timeout: 0s` would end every connection attempt before it starts: give a duration above 0s, or leave it out".into(),
+                );
+            }
             self.template(&format!("{rp}.url"), &request.url);
             for (k, v) in &request.query {
                 self.template(&format!("{rp}.query.{k}"), v);
@@ -526,13 +549,19 @@ impl Checker<'_> {
                     "`eventually` repeats a request until its `expect` holds: it needs both in the same step".into(),
                 );
             }
+            if eventually.within.0.is_zero() {
+                self.error(
+                    format!("{path}.eventually.within"),
+                    "`within: 0s` leaves no time to poll: give how long the change may take, like `5m`".into(),
+                );
+            }
             if eventually.every.0.is_zero() {
                 self.error(
                     format!("{path}.eventually.every"),
                     "`every: 0s` would poll without pause: give the interval between attempts"
                         .into(),
                 );
-            } else if eventually.every.0 > eventually.within.0 {
+            } else if eventually.every.0 > eventually.within.0 && !eventually.within.0.is_zero() {
                 self.error(
                     format!("{path}.eventually.every"),
                     "`every` is longer than `within`: there would be a single attempt".into(),

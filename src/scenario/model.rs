@@ -949,6 +949,36 @@ fn status_code<E: de::Error>(v: u64) -> Result<u16, E> {
     }
 }
 
+/// One code of a status list, checked while the deserializer points at it, so a wrong code is
+/// located at itself rather than at its list.
+struct ListedStatus(u16);
+
+impl<'de> Deserialize<'de> for ListedStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = ListedStatus;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an HTTP status code (100–599)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ListedStatus, E> {
+                status_code(v).map(ListedStatus)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ListedStatus, E> {
+                Err(E::custom(format!(
+                    "expected an HTTP status code (100–599), found {v}"
+                )))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ListedStatus, E> {
+                Err(E::custom(format!(
+                    "expected an HTTP status code (100–599), found the string \"{v}\""
+                )))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 impl<'de> Deserialize<'de> for StatusSet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -972,8 +1002,8 @@ impl<'de> Deserialize<'de> for StatusSet {
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSet, A::Error> {
                 let mut codes = Vec::new();
-                while let Some(code) = seq.next_element::<u64>()? {
-                    codes.push(status_code(code)?);
+                while let Some(ListedStatus(code)) = seq.next_element()? {
+                    codes.push(code);
                 }
                 if codes.is_empty() {
                     return Err(de::Error::custom(

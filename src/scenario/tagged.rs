@@ -76,12 +76,30 @@ impl<A> SingleKeyMap<A> {
     where
         A: MapAccess<'de>,
     {
-        match self.map.next_key::<String>()? {
-            Some(extra) => Err(de::Error::custom(format!(
-                "expected exactly one key naming the choice, found another key `{extra}`: write one item per choice"
-            ))),
-            None => Ok(()),
+        // Refused while reading the key, so the error is located at the extra key.
+        self.map.next_key::<NoMoreKeys>()?;
+        Ok(())
+    }
+}
+
+/// A key after the one naming the choice: always an error.
+struct NoMoreKeys;
+
+impl<'de> de::Deserialize<'de> for NoMoreKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = NoMoreKeys;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("no other key")
+            }
+            fn visit_str<E: de::Error>(self, extra: &str) -> Result<NoMoreKeys, E> {
+                Err(E::custom(format!(
+                    "expected exactly one key naming the choice, found another key `{extra}`: write one item per choice"
+                )))
+            }
         }
+        d.deserialize_str(KeyVisitor)
     }
 }
 
