@@ -278,7 +278,7 @@ fn cases() -> Vec<Case> {
         // ---- Steps that make no sense -----------------------------------------------------------
         steps("request and clock in one step", "      - request: { url: \"{{api_base}}/v1\" }\n        clock: { advance: 1s }\n").at("6:9").expect("not several"),
         with_request("timeout without within", "        expect: { outcome: timeout }\n").at("7:28").expect("`outcome: timeout` needs `within`"),
-        with_request("timeout with a status", "        expect: { outcome: timeout, within: 1s, status: 401 }\n").at("7:28").expect("expects no response"),
+        with_request("timeout with a status", "        expect: { outcome: timeout, within: 1s, status: 401 }\n").at("7:28").expect("expects no valid HTTP response"),
         with_request("every longer than within", format!("{expect}        eventually: {{ within: 1s, every: 5s }}\n").as_str())
             .at("8:42").expect("`every` is longer than `within`"),
         steps("password grant without password", "      - request: { url: \"{{api_base}}/v1\", auth: { oauth2: { token_url: \"{{api_base}}/t\", grant: password, username: u } } }\n")

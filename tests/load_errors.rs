@@ -434,7 +434,7 @@ fn timeout_with_status_is_refused() {
     assert_has(
         error,
         &[
-            "`outcome: timeout` expects no response, so nothing of a response (`status`, `headers`, `json`, `body`, …) can be checked",
+            "`outcome: timeout` expects no valid HTTP response, so nothing of a response (`status`, `headers`, `json`, `body`, …) can be checked",
             "= at scenarios[0].steps[0].expect",
         ],
     );

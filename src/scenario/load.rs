@@ -464,7 +464,7 @@ impl Checker<'_> {
                 self.error(
                     format!("{ep}.outcome"),
                     format!(
-                        "`outcome: {}` expects no response, so nothing of a response (`status`, `headers`, `json`, `body`, …) can be checked",
+                        "`outcome: {}` expects no valid HTTP response, so nothing of a response (`status`, `headers`, `json`, `body`, …) can be checked",
                         expect.outcome
                     ));
             }
