@@ -360,10 +360,21 @@ impl Target {
                     format!("sources.{name}"),
                     "a source is either `bind: <address>` or `proxy: <url>`".into(),
                 )),
-                (None, Some(proxy)) if url::Url::parse(proxy).is_err() => errors.push(err(
-                    format!("sources.{name}.proxy"),
-                    format!("invalid proxy URL `{proxy}`"),
-                )),
+                (None, Some(proxy)) => match url::Url::parse(proxy) {
+                    Err(_) => errors.push(err(
+                        format!("sources.{name}.proxy"),
+                        format!("invalid proxy URL `{proxy}`"),
+                    )),
+                    // A target file holds no secret values, and the proxy URL is shown in the
+                    // evidence's source list.
+                    Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+                        errors.push(err(
+                            format!("sources.{name}.proxy"),
+                            "a proxy URL cannot carry credentials (`user:password@`): a target file holds no secret values; use a proxy that admits the test host by its address".into(),
+                        ))
+                    }
+                    Ok(_) => {}
+                },
                 _ => {}
             }
         }
@@ -533,6 +544,7 @@ fn hide_secret_values(mut error: LoadError) -> LoadError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::LoadErrors;
 
     #[test]
     fn the_embedded_mock_target_is_valid() {
@@ -585,6 +597,18 @@ mod tests {
             );
             assert!(!rendered.contains("s3cr3t"), "{url}: {rendered}");
         }
+    }
+
+    #[test]
+    fn credentials_in_a_proxy_url_are_refused_without_printing_the_password() {
+        let yaml = "name: live\nclock: real\nsources:\n  egress: { proxy: \"http://user:pr0xy-PW@proxy.example:3128\" }\n";
+        let errors = Target::parse(Path::new("live.yaml"), yaml).expect_err("refused");
+        let rendered = LoadErrors(errors).render();
+        assert!(rendered.contains("live.yaml:4:20"), "{rendered}");
+        assert!(rendered.contains("cannot carry credentials"), "{rendered}");
+        assert!(!rendered.contains("pr0xy-PW"), "{rendered}");
+        let plain = "name: live\nclock: real\nsources:\n  egress: { proxy: \"http://proxy.example:3128\" }\n";
+        Target::parse(Path::new("live.yaml"), plain).expect("a proxy without credentials");
     }
 
     #[test]
