@@ -348,7 +348,9 @@ fn a_failure_is_a_failure_element_and_a_dns_error_an_error_element() {
 #[test]
 fn skipped_scenarios_are_skipped_elements_with_their_reason() {
     let run = run(SKIPPING);
-    assert_eq!(run.code, Some(0), "skips are not failures\n{}", run.dump());
+    // Skips are no failures, but a run where nothing ran is not green (`--no-tests=fail`).
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(run.stderr.contains("no scenario ran"), "{}", run.dump());
     assert_schema_valid(&run);
     let cases = assert_structure(&run, SKIPPING);
     for case in &cases {
