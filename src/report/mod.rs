@@ -41,6 +41,62 @@ impl ReportPaths {
     }
 }
 
+/// What a run came to, as every report names it: the console's closing line, summary.md and the
+/// evidence page all say the same word. Completeness (did every selected scenario run?) is a
+/// separate fact; an interrupted run with no failure is `Interrupted`, never `Passed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Some scenario ran and every one that ran passed; the run is complete.
+    Passed,
+    /// Some scenario failed or could not run.
+    Failed,
+    /// No scenario failed, but the run was interrupted before all of them ran.
+    Interrupted,
+    /// No scenario ran: every one was skipped.
+    NothingRan,
+}
+
+impl RunOutcome {
+    /// Reads the outcome from a run's totals and completeness.
+    pub fn of(totals: &evidence::Totals, complete: bool) -> Self {
+        if totals.failed + totals.errors > 0 {
+            Self::Failed
+        } else if !complete {
+            Self::Interrupted
+        } else if totals.passed == 0 {
+            Self::NothingRan
+        } else {
+            Self::Passed
+        }
+    }
+
+    /// Returns the word the reports show: `PASSED`, `FAILED`, `INTERRUPTED`, `NOTHING RAN`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Passed => "PASSED",
+            Self::Failed => "FAILED",
+            Self::Interrupted => "INTERRUPTED",
+            Self::NothingRan => "NOTHING RAN",
+        }
+    }
+
+    /// Returns the sentence after the word, from the totals.
+    pub fn explanation(self, totals: &evidence::Totals) -> String {
+        match self {
+            Self::Passed => format!(
+                "every scenario that ran passed ({} passed, {} skipped)",
+                totals.passed, totals.skipped
+            ),
+            Self::Failed => format!(
+                "{} scenario(s) failed and {} could not run",
+                totals.failed, totals.errors
+            ),
+            Self::Interrupted => format!("no scenario failed, but {} did not run", totals.not_run),
+            Self::NothingRan => format!("no scenario ran: all {} were skipped", totals.skipped),
+        }
+    }
+}
+
 /// The lock file a run holds in its reports folder (`File::try_lock`) while it runs.
 pub const LOCK_FILE: &str = ".authconform.lock";
 
@@ -238,6 +294,48 @@ pub fn hostname() -> String {
 mod tests {
     use super::*;
     use crate::secret::Secret;
+
+    #[test]
+    fn console_summary_and_page_name_the_same_result() {
+        let secrets = SecretRegistry::new();
+        let mut failed = evidence::tests::sample("bob");
+        failed.run.complete = true;
+        failed.run.incomplete_reason = None;
+        failed.run.totals.failed = 1;
+        failed.run.totals.not_run = 0;
+        let failed = evidence::seal(failed);
+        let said = "FAILED";
+        let console = console::Console::new(&secrets, false).summary(&failed);
+        assert!(
+            console.contains(&format!("\n{said}: 1 scenario(s) failed")),
+            "{console}"
+        );
+        let summary = markdown::render(&failed);
+        assert!(
+            summary.contains(&format!("**Result: {said}**")),
+            "{summary}"
+        );
+        assert!(summary.contains("· complete"), "{summary}");
+        let page = html::render(&failed);
+        assert!(page.contains(&format!("<strong>{said}</strong>")));
+        assert!(
+            !page.contains("PASSED") && !summary.contains("PASSED") && !console.contains("PASSED")
+        );
+    }
+
+    #[test]
+    fn temporary_file_names_are_recognised_exactly() {
+        assert!(is_temporary_of(".junit.xml.4242.tmp", "junit.xml"));
+        for other in [
+            "junit.xml.4242.tmp",
+            ".junit.xml..tmp",
+            ".junit.xml.42a.tmp",
+            ".junit.xml.42.tmp.bak",
+            ".evidence.json.42.tmp",
+        ] {
+            assert!(!is_temporary_of(other, "junit.xml"), "{other}");
+        }
+    }
 
     #[test]
     fn a_secret_that_reaches_a_file_is_removed_and_reported() {
