@@ -261,3 +261,27 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
     assert!(!stderr.contains("lowered"), "{dump}");
     assert!(reports.join("evidence.json").is_file(), "{dump}");
 }
+
+#[cfg(unix)]
+#[test]
+fn reports_are_written_when_scenarios_run_out_of_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    // Too few descriptors for even one scenario's mock: scenarios fail or error, some of them
+    // by a panic in the mock server, and the run still ends normally with every report.
+    let output = run_with_open_file_limit(12, 12, &reports, &["demo::", "--quiet"]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    let dump = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{dump}");
+    for report in ["junit.xml", "evidence.json", "summary.md", "evidence.html"] {
+        assert!(reports.join(report).is_file(), "no {report}\n{dump}");
+    }
+    assert!(stdout.contains("FAILED: "), "{dump}");
+    let evidence: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("evidence.json")).unwrap())
+            .unwrap();
+    assert!(
+        evidence["run"]["totals"]["errors"].as_u64() > Some(0),
+        "{dump}"
+    );
+}
