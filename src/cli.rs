@@ -6,7 +6,13 @@
 //!
 //! On the first Ctrl-C a run starts no more scenarios and aborts the running ones (a live expiry
 //! wait can last half an hour: waiting for it would defeat the interruption); the reports list
-//! both kinds as `not-run`.
+//! both kinds as `not-run`. The handler is installed before anything else, so a Ctrl-C while the
+//! plan loads (nothing to report yet) or while the reports are written also ends in exit 130; a
+//! second Ctrl-C exits at once, leaving temporary files the next run removes.
+//!
+//! A run holds a lock on its reports folder from before loading to the end, so two runs never
+//! mix their reports; it raises its open-file limit to the hard limit and runs no more
+//! scenarios at once than the limit leaves room for.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,8 +20,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use clap::{Args, Parser, Subcommand};
-use futures::StreamExt as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures::{FutureExt as _, StreamExt as _};
 
 use crate::diagnostic::LoadErrors;
 use crate::exec::{MockOptions, Runner, Verdict};
@@ -66,7 +72,7 @@ struct VerifyArgs {
     sha256: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct InputArgs {
     /// Target file; the embedded mocks (targets/mock.yaml) when absent.
     #[arg(long, value_name = "FILE")]
@@ -107,15 +113,40 @@ struct RunArgs {
     /// Where to write the JUnit XML instead of <DIR>/junit.xml.
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
-    /// How many scenarios run at once (they mostly wait on the network).
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    /// How many scenarios run at once (they mostly wait on the network); lowered when the
+    /// open-file limit leaves no room for that many.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = parse_jobs)]
     jobs: usize,
+    /// What a run in which no scenario ran (every one skipped) ends with: `fail` (exit 1),
+    /// `warn` (a warning, exit 0) or `pass` (exit 0).
+    #[arg(long, value_name = "ACTION", value_enum, default_value_t = NoTests::Fail)]
+    no_tests: NoTests,
     /// Print only failures, the summary and the evidence line; no progress bar.
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
     /// Print every step of every scenario.
     #[arg(long, short)]
     verbose: bool,
+}
+
+/// Reads `--jobs`: a count of at least 1 (none at a time would never end).
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(jobs) => Ok(jobs),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What a run in which no scenario ran ends with (nextest's `--no-tests`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum NoTests {
+    /// Exit 1 and say why nothing ran.
+    Fail,
+    /// Say why nothing ran, exit 0.
+    Warn,
+    /// Exit 0 silently.
+    Pass,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +174,9 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(args),
         Command::Verify(args) => verify_file(&args),
     };
+    // An interrupted load may still be blocked reading its input: leave it behind rather than
+    // wait for it.
+    runtime.shutdown_background();
     ExitCode::from(code)
 }
 
@@ -183,9 +217,33 @@ fn selected<'a>(plan: &'a Plan, select: &SelectArgs) -> Vec<&'a Arc<PlannedScena
 }
 
 async fn run(args: RunArgs) -> u8 {
-    let plan = match load(&args.select.input) {
-        Ok(plan) => plan,
-        Err(code) => return code,
+    let mut interrupt = Interrupt::install();
+    let paths = ReportPaths::new(&args.reports, args.junit.as_deref());
+    // Held until the run returns, after the last report is written.
+    let _reports_lock = match crate::report::prepare(&args.reports, &paths) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let input = args.select.input.clone();
+    // Loading reads files (a target on a slow mount, a pipe): it must not keep Ctrl-C waiting.
+    let loading = tokio::task::spawn_blocking(move || load(&input));
+    let plan = tokio::select! {
+        biased;
+        () = interrupt.wait() => {
+            eprintln!("authconform: interrupted (SIGINT) while loading: no scenario ran, no report was written");
+            return EXIT_INTERRUPTED;
+        }
+        loaded = loading => match loaded {
+            Ok(Ok(plan)) => plan,
+            Ok(Err(code)) => return code,
+            Err(e) => {
+                eprintln!("error: loading stopped: {e}");
+                return EXIT_INVALID;
+            }
+        },
     };
     let scenarios: Vec<Arc<PlannedScenario>> =
         selected(&plan, &args.select).into_iter().cloned().collect();
@@ -193,6 +251,7 @@ async fn run(args: RunArgs) -> u8 {
         eprintln!("error: no scenario matches the filters");
         return EXIT_INVALID;
     }
+    let jobs = bounded_jobs(args.jobs, scenarios.len());
     let runner = Runner::new(plan.target.clone(), MockOptions::default());
     redact_panics(runner.secrets().clone());
     let console = Console::new(runner.secrets(), args.verbose);
@@ -214,25 +273,23 @@ async fn run(args: RunArgs) -> u8 {
             async move {
                 let trial = s.trial_name();
                 lock(&running).insert(trial.clone(), Instant::now());
-                let result = runner.run(s).await;
+                // A panic in one scenario (a mock that cannot start its runtime) is that
+                // scenario's error: the others and the reports go on.
+                let result = std::panic::AssertUnwindSafe(runner.run(s))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| panicked_result(s, panic.as_ref()));
                 lock(&running).remove(&trial);
                 result
             }
         })
-        .buffer_unordered(args.jobs.max(1));
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // No handler could be installed: the run cannot be interrupted gracefully.
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::pin!(interrupt);
+        .buffer_unordered(jobs);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut interrupted = None;
     loop {
         tokio::select! {
             biased;
-            () = &mut interrupt => {
+            () = interrupt.wait() => {
                 interrupted = Some(format!(
                     "interrupted (SIGINT) after {} of {} scenario(s): scenarios not started were not run, running ones were aborted",
                     results.len(),
@@ -286,7 +343,6 @@ async fn run(args: RunArgs) -> u8 {
         results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
     }
     print!("{}", console.summary(&evidence));
-    let paths = ReportPaths::new(&args.reports, args.junit.as_deref());
     match crate::report::write_all(&paths, &results, &evidence, runner.secrets()) {
         Ok(_) => {
             if !args.quiet {
@@ -310,12 +366,154 @@ async fn run(args: RunArgs) -> u8 {
     let failed = results
         .iter()
         .any(|r| matches!(r.verdict, Verdict::Fail { .. } | Verdict::Error { .. }));
-    if interrupted.is_some() {
+    if interrupted.is_some() || interrupt.happened() {
         EXIT_INTERRUPTED
     } else if failed {
         EXIT_FAILED
-    } else {
+    } else if results.iter().any(|r| r.verdict == Verdict::Pass) {
         EXIT_OK
+    } else {
+        // Every scenario was skipped: green would say the target conforms while nothing
+        // checked it.
+        let why = nothing_ran(&results);
+        match args.no_tests {
+            NoTests::Fail => {
+                eprintln!(
+                    "error: {why}; --no-tests=warn or --no-tests=pass accepts a run where nothing ran"
+                );
+                EXIT_FAILED
+            }
+            NoTests::Warn => {
+                eprintln!("warning: {why}");
+                EXIT_OK
+            }
+            NoTests::Pass => EXIT_OK,
+        }
+    }
+}
+
+/// Says why no scenario ran: how many were selected, and the commonest skip reasons.
+fn nothing_ran(results: &[crate::exec::ScenarioResult]) -> String {
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
+    for result in results {
+        if let Verdict::Skipped { reason } = &result.verdict {
+            match reasons.iter_mut().find(|(r, _)| *r == reason.as_str()) {
+                Some((_, count)) => *count += 1,
+                None => reasons.push((reason, 1)),
+            }
+        }
+    }
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = reasons
+        .iter()
+        .take(3)
+        .map(|(reason, count)| format!("{count} × {reason}"))
+        .collect();
+    let more = if reasons.len() > 3 {
+        format!("; and {} other reason(s)", reasons.len() - 3)
+    } else {
+        String::new()
+    };
+    format!(
+        "no scenario ran: all {} selected scenario(s) were skipped ({}{more})",
+        results.len(),
+        shown.join("; ")
+    )
+}
+
+/// Open files one running scenario may need: its mock servers (listener, runtime, front) and
+/// their connections; about 11 measured on the embedded mocks, with room to spare.
+const FILES_PER_SCENARIO: u64 = 16;
+/// Open files kept for the rest of the process: the runtime, the client pools, the reports.
+const FILES_RESERVED: u64 = 64;
+
+/// Raises the open-file limit as far as the hard limit allows (as nextest does), then returns
+/// how many scenarios may run at once: `--jobs`, lowered (and said so on stderr) when the limit
+/// leaves room for fewer than would otherwise run together.
+fn bounded_jobs(jobs: usize, scenarios: usize) -> usize {
+    let Some(limit) = raise_open_file_limit() else {
+        return jobs;
+    };
+    let room = usize::try_from(limit.saturating_sub(FILES_RESERVED) / FILES_PER_SCENARIO)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if jobs.min(scenarios) > room {
+        eprintln!(
+            "authconform: --jobs {jobs} lowered to {room}: the open-file limit is {limit} and a running scenario may need {FILES_PER_SCENARIO} (raise it with `ulimit -n`)"
+        );
+        room
+    } else {
+        jobs
+    }
+}
+
+/// Raises the soft open-file limit to the hard one; returns the limit now in force, or `None`
+/// where there is none to read.
+#[cfg(unix)]
+fn raise_open_file_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        // Raising failed: the current limit still bounds the run.
+        Err(_) => rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .ok()
+            .map(|(soft, _)| soft),
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() -> Option<u64> {
+    None
+}
+
+/// Ctrl-C for a whole run: installed first, so no moment of the run lets SIGINT pass unnoticed.
+struct Interrupt {
+    received: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Interrupt {
+    /// Installs the handler. The first SIGINT is recorded for the run to act on; a second one
+    /// ends the process at once with exit 130.
+    fn install() -> Self {
+        let (sender, received) = tokio::sync::watch::channel(false);
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            // Registered here, synchronously: a signal arriving before the task first runs is
+            // still delivered to it.
+            if let Ok(mut sigint) = signal(SignalKind::interrupt()) {
+                tokio::spawn(async move {
+                    if sigint.recv().await.is_some() {
+                        let _ = sender.send(true);
+                        if sigint.recv().await.is_some() {
+                            eprintln!("authconform: interrupted twice: exiting without reports");
+                            std::process::exit(i32::from(EXIT_INTERRUPTED));
+                        }
+                    }
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = sender.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(EXIT_INTERRUPTED));
+                }
+            }
+        });
+        Self { received }
+    }
+
+    /// Returns true once SIGINT has arrived.
+    fn happened(&self) -> bool {
+        *self.received.borrow()
+    }
+
+    /// Waits for SIGINT; never returns when no handler could be installed.
+    async fn wait(&mut self) {
+        if self.received.wait_for(|received| *received).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -338,6 +536,26 @@ fn not_run_result(planned: &PlannedScenario, reason: &str) -> crate::exec::Scena
         steps: Vec::new(),
         started: SystemTime::now(),
         duration: Duration::ZERO,
+    }
+}
+
+/// The result of a scenario whose run panicked: an error naming the panic, redacted later by
+/// every sink.
+fn panicked_result(
+    planned: &PlannedScenario,
+    panic: &(dyn std::any::Any + Send),
+) -> crate::exec::ScenarioResult {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    crate::exec::ScenarioResult {
+        verdict: Verdict::Error {
+            step: None,
+            message: format!("the run of this scenario panicked: {message}"),
+        },
+        ..not_run_result(planned, "")
     }
 }
 

@@ -187,7 +187,9 @@ fn the_matrix_lists_skipped_and_uncovered_requirements() {
         "tests/fixtures/canary/target-no-providers.yaml",
         "demo::basic",
     ]);
-    assert_eq!(run.code, Some(0), "skips are not failures\n{}", run.dump());
+    // Nothing ran: exit 1 (`--no-tests=fail`), with every report still written.
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(run.stderr.contains("no scenario ran"), "{}", run.dump());
     let value = assert_valid(&run);
     let requirements = value["requirements"].as_array().unwrap();
     let status = |id: &str| {

@@ -666,6 +666,11 @@ fn assert_dom(dom: &str, html: &str) {
     }
     assert!(text.contains("<strong>INCOMPLETE</strong>"));
     assert!(text.contains("interrupted (SIGINT)"));
+    // The outcome is said apart from completeness, in the colour of its result.
+    assert!(
+        text.contains("<p class=\"banner outcome st-fail\" id=\"outcome\"><strong>FAILED</strong>"),
+        "the outcome banner does not say FAILED"
+    );
     assert!(text.contains("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
     assert!(text.contains("audit-runner-01") && text.contains("29be78b0c0ffee"));
 

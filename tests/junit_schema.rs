@@ -6,7 +6,8 @@
 //! pass unchecked.
 //!
 //! It also reads the XML with plain string checks (no XML crate): one `<testcase>` per scenario
-//! that `authconform list` lists, unique `name`s, `classname` = `<provider>.<file>`, and the verdict
+//! that `authconform list` lists, `classname` = `<provider>.<file>` and `name` = the scenario id
+//! (unique together), suite `skipped` counts and wall times, and the verdict
 //! elements: `<failure>` for an unmet expectation, `<error>` for a scenario that could not run
 //! (DNS failure), `<skipped>` with its reason. The failing and skipping runs use fixtures under
 //! `tests/fixtures/canary/`, one with markup, `]]>` and control characters in its messages.
@@ -14,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -34,18 +36,21 @@ const FAILING: &[&str] = &[
 /// Arguments selecting a target that configures no provider (every scenario skipped).
 const SKIPPING: &[&str] = &["--target", "tests/fixtures/canary/target-no-providers.yaml"];
 
-/// Runs `authconform run <args>` and requires the JUnit report it must write.
-fn run(args: &[&str]) -> Run {
+/// Runs `authconform run <args>` and requires the JUnit report it must write; returns the run
+/// and how long it took.
+fn run(args: &[&str]) -> (Run, Duration) {
     let mut all = vec!["run"];
     all.extend_from_slice(args);
+    let started = Instant::now();
     let run = authconform(&all);
+    let elapsed = started.elapsed();
     assert!(
         run.junit_path.is_file(),
         "no JUnit report at {}\n{}",
         run.junit_path.display(),
         run.dump()
     );
-    run
+    (run, elapsed)
 }
 
 /// Returns the trial names `authconform list <args>` prints, one per line.
@@ -117,6 +122,8 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
 
 /// One `<testcase>`: its start tag and its content (empty when self-closing).
 struct Case {
+    /// The trial name `provider::file::id`, from `classname` (`provider.file`) and the case's
+    /// own `name` (the scenario id, checked not to repeat the classname).
     name: String,
     classname: String,
     content: String,
@@ -153,8 +160,13 @@ fn testcases(xml: &str) -> Vec<Case> {
             .find('>')
             .expect("an unterminated <testcase> start tag");
         let tag = &rest[..tag_end];
-        let name = attribute(tag, "name").expect("a <testcase> without name");
+        let id = attribute(tag, "name").expect("a <testcase> without name");
         let classname = attribute(tag, "classname").unwrap_or_default();
+        assert!(
+            !id.contains("::") && !id.contains(&classname),
+            "<testcase name=\"{id}\"> repeats its classname `{classname}`"
+        );
+        let name = format!("{}::{id}", classname.replace('.', "::"));
         let (content, next) = if tag.ends_with('/') {
             (String::new(), tag_end + 1)
         } else {
@@ -176,7 +188,7 @@ fn testcases(xml: &str) -> Vec<Case> {
 /// Checks the structure common to every report: one case per listed scenario, unique names,
 /// `classname` = `provider.file` from the trial name `provider::file::id`, and suite counts that
 /// match the cases. Returns the cases by name.
-fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
+fn assert_structure(run: &Run, elapsed: Duration, list_args: &[&str]) -> Vec<Case> {
     let cases = testcases(&run.junit);
     let names = listed(list_args);
     assert_eq!(
@@ -254,6 +266,24 @@ fn assert_structure(run: &Run, list_args: &[&str]) -> Vec<Case> {
             "{suite}"
         );
         assert_eq!(attribute(suite, "errors"), Some(count("error")), "{suite}");
+        assert_eq!(
+            attribute(suite, "skipped"),
+            Some(count("skipped")),
+            "{suite}"
+        );
+        // Whole seconds, no fraction: `2026-12-01T10:00:00Z`.
+        let timestamp = attribute(suite, "timestamp").unwrap_or_default();
+        assert!(
+            timestamp.len() == 20 && timestamp.ends_with('Z'),
+            "timestamp `{timestamp}`"
+        );
+        // The wall time the suite took, so never more than the whole run's (the sum of its
+        // concurrent cases' times is).
+        let time: f64 = attribute(suite, "time").unwrap().parse().unwrap();
+        assert!(
+            time <= elapsed.as_secs_f64(),
+            "suite time {time} s, the run took {elapsed:?}\n{suite}"
+        );
         counted += own.len();
     }
     assert_eq!(
@@ -286,10 +316,10 @@ fn xmllint_is_installed() {
 #[test]
 #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn the_default_run_writes_a_valid_report_with_one_case_per_scenario() {
-    let run = run(&[]);
+    let (run, elapsed) = run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert_schema_valid(&run);
-    let cases = assert_structure(&run, &[]);
+    let cases = assert_structure(&run, elapsed, &[]);
     for case in &cases {
         for element in ["<failure", "<error", "<skipped"] {
             assert!(
@@ -311,10 +341,10 @@ fn the_default_run_writes_a_valid_report_with_one_case_per_scenario() {
 #[test]
 #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn a_failure_is_a_failure_element_and_a_dns_error_an_error_element() {
-    let run = run(FAILING);
+    let (run, elapsed) = run(FAILING);
     assert_eq!(run.code, Some(1), "{}", run.dump());
     assert_schema_valid(&run);
-    let cases = assert_structure(&run, FAILING);
+    let cases = assert_structure(&run, elapsed, FAILING);
 
     let failed = case(&cases, "demo::leak::password-as-user");
     assert!(
@@ -354,10 +384,12 @@ fn a_failure_is_a_failure_element_and_a_dns_error_an_error_element() {
 #[test]
 #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 fn skipped_scenarios_are_skipped_elements_with_their_reason() {
-    let run = run(SKIPPING);
-    assert_eq!(run.code, Some(0), "skips are not failures\n{}", run.dump());
+    let (run, elapsed) = run(SKIPPING);
+    // Skips are no failures, but a run where nothing ran is not green (`--no-tests=fail`).
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(run.stderr.contains("no scenario ran"), "{}", run.dump());
     assert_schema_valid(&run);
-    let cases = assert_structure(&run, SKIPPING);
+    let cases = assert_structure(&run, elapsed, SKIPPING);
     for case in &cases {
         let tag = start_tag(&case.content, "skipped")
             .unwrap_or_else(|| panic!("{} is not <skipped>\n{}", case.name, run.dump()));

@@ -641,9 +641,7 @@ impl Scope<'_> {
             && report.error.is_none()
         {
             let explicit = step.expect.is_some();
-            if let Err(e) = self.finish_authorize(authorize, &exchange, explicit) {
-                report.failed.push(e);
-            }
+            self.finish_authorize(authorize, &exchange, explicit, &mut report);
         }
         let mut transcript = transcript;
         transcript.source = source_text;
@@ -762,7 +760,7 @@ impl Scope<'_> {
             for (k, value, shown) in &authorize_query {
                 pairs.append_pair(k, value);
                 let encoded: String = url::form_urlencoded::byte_serialize(k.as_bytes()).collect();
-                shown_pairs.push(format!("{encoded}={shown}"));
+                shown_pairs.push(format!("{encoded}={}", self.shown_as_sent(value, shown)));
             }
             for (k, v) in &spec.query {
                 pairs.append_pair(k, &self.render(v)?);

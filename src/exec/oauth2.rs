@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 
+use super::check::CheckReport;
 use super::{Scope, StepResult, Transcript, Verdict, redact_header, truncate};
 use crate::auth::oauth2::{
     CacheKey, CacheLookup, ClientAuthMethod, TokenParams, TokenRequestParts, TokenResponse,
@@ -387,16 +388,37 @@ impl Scope<'_> {
         })
     }
 
-    /// Reads the redirect of an authorization response. With no `expect` on the step, a redirect
-    /// carrying a code is required; with one, the redirect is read only when there is one.
+    /// Shows a query value of an authorization request as the wire carries it, form-encoded
+    /// (`a+b%26c`, not `a b&c`); `shown` is the value rendered for display, and where it differs
+    /// (a secret is in the value) the secret is replaced by `[redacted:NAME]` in the encoded form.
+    pub(super) fn shown_as_sent(&self, value: &str, shown: &str) -> String {
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        if value == shown {
+            return encoded;
+        }
+        let redacted = self.runner.secrets.redact(&encoded);
+        if redacted == encoded {
+            // The registry knows no secret in it: show the display rendering, never the value.
+            shown.to_owned()
+        } else {
+            redacted
+        }
+    }
+
+    /// Reads the redirect of an authorization response, recording the checks the runner makes
+    /// on it in `report` (a step's own expectations do not list them): the redirect goes to the
+    /// `redirect_uri` sent, carries a code, and returns the `state` sent. With no `expect` on
+    /// the step, a redirect carrying a code is required; with one, the redirect is read only
+    /// when there is one.
     pub(super) fn finish_authorize(
         &mut self,
         state: &AuthorizeState,
         exchange: &Exchange,
         explicit_expect: bool,
-    ) -> Result<(), String> {
+        report: &mut CheckReport,
+    ) {
         let Some(response) = &exchange.response else {
-            return Ok(());
+            return;
         };
         let location = response
             .header_values("location")
@@ -404,30 +426,52 @@ impl Scope<'_> {
             .map(|l| l.to_string());
         let is_redirect = (300..400).contains(&response.status);
         let Some(location) = location.filter(|_| is_redirect) else {
-            return if explicit_expect {
-                Ok(())
-            } else {
-                Err(format!(
-                    "got HTTP {}, expected a redirect to the redirect_uri carrying a code",
+            if !explicit_expect {
+                report.failed.push(format!(
+                    "a redirect to the redirect_uri carrying a code: got HTTP {}",
                     response.status
-                ))
-            };
+                ));
+            }
+            return;
         };
-        let base = state
-            .base
-            .clone()
-            .ok_or("the authorization endpoint URL is unknown")?;
-        let redirect = parse_redirect(&location, &base, &state.redirect_uri)?;
+        let Some(base) = state.base.clone() else {
+            report
+                .failed
+                .push("the authorization endpoint URL is unknown".into());
+            return;
+        };
+        let redirect = match parse_redirect(&location, &base, &state.redirect_uri) {
+            Ok(redirect) => redirect,
+            Err(e) => {
+                report.failed.push(e);
+                return;
+            }
+        };
+        report.passed.push(format!(
+            "the redirect goes to the redirect_uri sent, {}",
+            state.redirect_uri
+        ));
         if let Some(code) = &redirect.code {
+            report.passed.push("the redirect carries a code".into());
             match &redirect.state {
-                Some(returned) if *returned == state.state => {}
+                Some(returned) if *returned == state.state => {
+                    report
+                        .passed
+                        .push("the redirect returns the `state` sent".into());
+                }
                 Some(returned) => {
-                    return Err(format!(
+                    report.failed.push(format!(
                         "the redirect carries state `{returned}`, not the `{}` sent",
                         state.state
                     ));
+                    return;
                 }
-                None => return Err("the redirect carries a code but no `state`".into()),
+                None => {
+                    report
+                        .failed
+                        .push("the redirect carries a code but no `state`".into());
+                    return;
+                }
             }
             self.set_secret("code", code);
         } else if !explicit_expect {
@@ -435,7 +479,10 @@ impl Scope<'_> {
                 .error
                 .map(|e| format!(" (error `{e}`)"))
                 .unwrap_or_default();
-            return Err(format!("the redirect carries no code{error}"));
+            report
+                .failed
+                .push(format!("the redirect carries no code{error}"));
+            return;
         }
         if let Some(verifier) = &state.verifier {
             self.set_secret("code_verifier", verifier);
@@ -444,7 +491,6 @@ impl Scope<'_> {
             self.vars.insert("code_challenge".into(), challenge.clone());
         }
         self.vars.insert("state".into(), state.state.clone());
-        Ok(())
     }
 
     pub(super) fn set_secret(&mut self, name: &str, value: &str) {

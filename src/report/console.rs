@@ -1,5 +1,5 @@
 //! The console: one line per finished scenario, the failure detail under it, a summary per
-//! provider, and on a terminal a [`Progress`] bar. Everything printed is redacted; colours only
+//! provider closed by the run's result (the word summary.md and the evidence page show), and on a terminal a [`Progress`] bar. Everything printed is redacted; colours only
 //! when stdout is a terminal and `NO_COLOR` is unset.
 
 use std::io::{IsTerminal, Write};
@@ -112,6 +112,18 @@ impl<'a> Console<'a> {
                 totals.errors
             ));
         }
+        let outcome = super::RunOutcome::of(totals, evidence.run.complete);
+        let code = match outcome {
+            super::RunOutcome::Passed => "32",
+            super::RunOutcome::Failed => "31",
+            super::RunOutcome::Interrupted => "35",
+            super::RunOutcome::NothingRan => "33",
+        };
+        out.push_str(&format!(
+            "{}: {}\n",
+            self.paint(code, outcome.word()),
+            outcome.explanation(totals)
+        ));
         self.secrets.redact(&out)
     }
 }
@@ -200,6 +212,10 @@ mod tests {
         assert!(text.contains("not-run"), "{text}");
         assert!(text.contains("1 / 2"), "{text}");
         assert!(text.contains("1 not run (incomplete)"), "{text}");
+        assert!(
+            text.ends_with("\nINTERRUPTED: no scenario failed, but 1 did not run\n"),
+            "{text}"
+        );
     }
 
     #[test]

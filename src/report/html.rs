@@ -147,9 +147,24 @@ impl<'a> Page<'a> {
             self.t(description);
         }
         self.w("</p>\n");
+        // The outcome, coloured by the run's result; completeness below it in its own,
+        // neutral style, so a complete run that failed never looks green.
+        let outcome = super::RunOutcome::of(&run.totals, run.complete);
+        let outcome_class = match outcome {
+            super::RunOutcome::Passed => "st-pass",
+            super::RunOutcome::Failed => "st-fail",
+            super::RunOutcome::Interrupted => "st-error",
+            super::RunOutcome::NothingRan => "st-skip",
+        };
+        let _ = writeln!(
+            self.out,
+            "<p class=\"banner outcome {outcome_class}\" id=\"outcome\"><strong>{}</strong> \u{2014} {}.</p>",
+            outcome.word(),
+            outcome.explanation(&run.totals)
+        );
         if run.complete {
             self.w(
-                "<p class=\"banner complete\" id=\"completeness\"><strong>COMPLETE</strong> \
+                "<p class=\"banner complete\" id=\"completeness\"><strong>Complete</strong> \
                  \u{2014} every selected scenario ran to its verdict.</p>\n",
             );
         } else {
@@ -770,8 +785,9 @@ h5 { font-size: 12px; margin: 10px 0 4px; text-transform: uppercase; letter-spac
 .target-line { margin: 0 0 14px; font-size: 15px; }
 .note { color: var(--muted); font-size: 0.92em; }
 .banner { margin: 10px 0 0; padding: 10px 14px; border-radius: 6px; border: 1px solid; font-size: 15px; }
-.banner.complete { background: var(--pass-bg); border-color: var(--pass-line); color: var(--pass); }
-.banner.incomplete { background: var(--fail-bg); border-color: var(--fail); color: var(--fail); border-width: 2px; }
+.banner.outcome { background: var(--c-bg); border-color: var(--c); color: var(--c); border-width: 2px; font-size: 17px; }
+.banner.complete { background: var(--soft); border-color: var(--line); color: var(--muted); }
+.banner.incomplete { background: var(--error-bg); border-color: var(--error-line); color: var(--error); }
 .totals { display: grid; grid-template-columns: repeat(6, 1fr); gap: 10px; margin: 18px 0 6px; }
 .tile { border: 1px solid; border-radius: 8px; padding: 10px 12px; }
 .tile .count { display: block; font-size: 28px; font-weight: 700; line-height: 1.1; }
@@ -1124,10 +1140,72 @@ mod tests {
         assert!(html.contains("status: expected 401, got 200"));
     }
 
+    /// The class list of the element with `id`.
+    fn classes_of<'h>(html: &'h str, id: &str) -> &'h str {
+        let at = html.find(&format!(" id=\"{id}\"")).unwrap();
+        let tag = &html[html[..at].rfind('<').unwrap()..at];
+        let start = tag.find("class=\"").unwrap() + 7;
+        &tag[start..start + tag[start..].find('"').unwrap()]
+    }
+
+    #[test]
+    fn a_complete_run_that_failed_looks_failed_not_green() {
+        let html = render(&evidence(true));
+        assert_eq!(classes_of(&html, "outcome"), "banner outcome st-fail");
+        assert!(html.contains(
+            "<strong>FAILED</strong> \u{2014} 1 scenario(s) failed and 1 could not run."
+        ));
+        // Completeness is said apart, in a style that is no verdict's colour.
+        assert_eq!(classes_of(&html, "completeness"), "banner complete");
+        let complete_style = CSS
+            .lines()
+            .find(|l| l.starts_with(".banner.complete"))
+            .unwrap();
+        assert!(!complete_style.contains("--pass"), "{complete_style}");
+    }
+
+    #[test]
+    fn the_outcome_banner_follows_the_result() {
+        let mut passed = evidence(true);
+        passed.run.totals = Totals {
+            passed: 3,
+            failed: 0,
+            errors: 0,
+            skipped: 1,
+            not_run: 0,
+        };
+        let html = render(&passed);
+        assert_eq!(classes_of(&html, "outcome"), "banner outcome st-pass");
+        assert!(html.contains("<strong>PASSED</strong>"));
+        passed.run.totals.errors = 1;
+        assert_eq!(
+            classes_of(&render(&passed), "outcome"),
+            "banner outcome st-fail"
+        );
+        let mut nothing = passed.clone();
+        nothing.run.totals = Totals {
+            passed: 0,
+            failed: 0,
+            errors: 0,
+            skipped: 4,
+            not_run: 0,
+        };
+        let html = render(&nothing);
+        assert_eq!(classes_of(&html, "outcome"), "banner outcome st-skip");
+        assert!(html.contains("<strong>NOTHING RAN</strong>"));
+        let mut cut = nothing.clone();
+        cut.run.complete = false;
+        cut.run.totals.not_run = 2;
+        cut.run.totals.passed = 1;
+        let html = render(&cut);
+        assert_eq!(classes_of(&html, "outcome"), "banner outcome st-error");
+        assert!(html.contains("<strong>INTERRUPTED</strong>"));
+    }
+
     #[test]
     fn an_incomplete_run_is_marked_with_its_reason() {
         let complete = render(&evidence(true));
-        assert!(complete.contains("<strong>COMPLETE</strong>"));
+        assert!(complete.contains("<strong>Complete</strong>"));
         assert!(!complete.contains("INCOMPLETE"));
         let incomplete = render(&evidence(false));
         assert!(incomplete.contains(

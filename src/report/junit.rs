@@ -1,7 +1,13 @@
 //! JUnit XML through junit-report: one `<testsuite>` per provider, one `<testcase>` per scenario
-//! (name = trial name, classname = `provider.file`), `<failure>` for an unmet expectation,
-//! `<error>` for could-not-run, `<skipped>` with its reason, and `<system-out>` holding the
+//! (classname = `provider.file`, name = the scenario id, so a CI system showing
+//! `classname.name` shows each part once), `<failure>` for an unmet expectation, `<error>` for
+//! could-not-run, `<skipped>` with its reason, and `<system-out>` holding the trial name, the
 //! requirement ids and the redacted step summary.
+//!
+//! A suite's `timestamp` is its first scenario's start in whole seconds, and its `time` the wall
+//! time from that start to its last scenario's end: scenarios run concurrently, so the sum of
+//! their times (what junit-report writes) overstates the run. junit-report can set neither
+//! `time` nor `skipped`, so [`render`] sets both on each `<testsuite>` of its output.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,16 +28,25 @@ pub fn render(results: &[ScenarioResult], secrets: &SecretRegistry) -> Result<Ve
             .push(result);
     }
     let mut report = Report::new();
+    let mut facts = Vec::new();
     for (provider, mut members) in suites {
         members.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
         let mut suite = TestSuite::new(&format!("authconform.{provider}"));
         if let Some(first) = members.iter().map(|r| r.started).min() {
-            suite.set_timestamp(time::OffsetDateTime::from(first));
+            let timestamp = time::OffsetDateTime::from(first);
+            suite.set_timestamp(timestamp.replace_nanosecond(0).unwrap_or(timestamp));
         }
         suite.hostname = super::hostname();
+        facts.push(SuiteFacts {
+            skipped: members
+                .iter()
+                .filter(|r| matches!(r.verdict, Verdict::Skipped { .. }))
+                .count(),
+            wall: wall_time(&members),
+        });
         for result in members {
             let time = time::Duration::try_from(result.duration).unwrap_or(time::Duration::ZERO);
-            let name = clean(&result.trial_name);
+            let name = clean(&result.id);
             let mut case = match &result.verdict {
                 Verdict::Pass => TestCase::success(&name, time),
                 Verdict::Fail { message, .. } => {
@@ -72,7 +87,64 @@ pub fn render(results: &[ScenarioResult], secrets: &SecretRegistry) -> Result<Ve
     report
         .write_xml(&mut bytes)
         .map_err(|e| format!("cannot render JUnit XML: {e}"))?;
-    Ok(bytes)
+    set_suite_facts(&bytes, &facts)
+}
+
+/// What junit-report cannot set on a `<testsuite>`.
+struct SuiteFacts {
+    skipped: usize,
+    wall: std::time::Duration,
+}
+
+/// Returns the wall time from the first start to the last end among `members`.
+fn wall_time(members: &[&ScenarioResult]) -> std::time::Duration {
+    let first = members.iter().map(|r| r.started).min();
+    let last = members.iter().map(|r| r.started + r.duration).max();
+    match (first, last) {
+        (Some(first), Some(last)) => last.duration_since(first).unwrap_or_default(),
+        _ => std::time::Duration::ZERO,
+    }
+}
+
+/// Rewrites each `<testsuite>` start tag of junit-report's `xml`, in order, with `skipped` and
+/// the wall `time` from `facts`; everything else is copied as it was read.
+fn set_suite_facts(xml: &[u8], facts: &[SuiteFacts]) -> Result<Vec<u8>, String> {
+    use quick_xml::events::{BytesStart, Event};
+    let error = |e: &dyn std::fmt::Display| format!("cannot render JUnit XML: {e}");
+    let text = std::str::from_utf8(xml).map_err(|e| error(&e))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut writer = quick_xml::Writer::new(Vec::with_capacity(xml.len() + 64 * facts.len()));
+    let mut facts = facts.iter();
+    let mut rewrite = |start: &BytesStart| -> Result<BytesStart<'static>, String> {
+        let fact = facts
+            .next()
+            .ok_or_else(|| error(&"more suites than rendered"))?;
+        let mut tag = BytesStart::new("testsuite");
+        for attribute in start.attributes() {
+            let attribute = attribute.map_err(|e| error(&e))?;
+            if attribute.key.as_ref() == b"time" {
+                tag.push_attribute(("skipped", fact.skipped.to_string().as_str()));
+                tag.push_attribute(("time", format!("{:.3}", fact.wall.as_secs_f64()).as_str()));
+            } else {
+                tag.push_attribute(attribute);
+            }
+        }
+        Ok(tag.into_owned())
+    };
+    loop {
+        let event = match reader.read_event().map_err(|e| error(&e))? {
+            Event::Eof => break,
+            Event::Start(start) if start.name().as_ref() == b"testsuite" => {
+                Event::Start(rewrite(&start)?)
+            }
+            Event::Empty(start) if start.name().as_ref() == b"testsuite" => {
+                Event::Empty(rewrite(&start)?)
+            }
+            other => other,
+        };
+        writer.write_event(event).map_err(|e| error(&e))?;
+    }
+    Ok(writer.into_inner())
 }
 
 /// Writes the JUnit report to `path` atomically.
@@ -129,6 +201,82 @@ mod tests {
             started: SystemTime::now(),
             duration: Duration::from_millis(5),
         }
+    }
+
+    /// The start tag of the `index`th `<testsuite>`.
+    fn suite_tag(xml: &str, index: usize) -> &str {
+        let at = xml
+            .match_indices("<testsuite ")
+            .nth(index)
+            .map(|(at, _)| at)
+            .unwrap();
+        &xml[at..at + xml[at..].find('>').unwrap()]
+    }
+
+    #[test]
+    fn a_suite_has_its_wall_time_whole_second_timestamp_and_skipped_count() {
+        let secrets = SecretRegistry::new();
+        let start = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_780_000_000_123_456_789);
+        let mut results = Vec::new();
+        // Three concurrent scenarios of 2 s, 2 s and 1 s: 2.5 s of wall time, not 5 s.
+        for (offset_ms, length_ms, verdict) in [
+            (0, 2000, Verdict::Pass),
+            (500, 2000, Verdict::Pass),
+            (
+                100,
+                1000,
+                Verdict::Skipped {
+                    reason: "no".into(),
+                },
+            ),
+        ] {
+            let mut r = result(verdict);
+            r.started = start + Duration::from_millis(offset_ms);
+            r.duration = Duration::from_millis(length_ms);
+            results.push(r);
+        }
+        let xml = String::from_utf8(render(&results, &secrets).unwrap()).unwrap();
+        let tag = suite_tag(&xml, 0);
+        assert!(tag.contains(" time=\"2.500\""), "{tag}");
+        assert!(tag.contains(" skipped=\"1\""), "{tag}");
+        assert!(tag.contains(" tests=\"3\""), "{tag}");
+        assert!(tag.contains(" timestamp=\"2026-05-28T20:26:40Z\""), "{tag}");
+    }
+
+    #[test]
+    fn a_testcase_name_does_not_repeat_its_classname() {
+        let xml =
+            String::from_utf8(render(&[result(Verdict::Pass)], &SecretRegistry::new()).unwrap())
+                .unwrap();
+        assert!(
+            xml.contains("<testcase name=\"x\" time=\"0.005\" classname=\"demo.basic\">"),
+            "{xml}"
+        );
+        // The trial name stays in the case's output, for a search by it.
+        assert!(xml.contains("scenario: demo::basic::x"), "{xml}");
+    }
+
+    #[test]
+    fn only_the_suite_tags_are_rewritten_not_text_that_looks_like_one() {
+        let mut hostile = result(Verdict::Fail {
+            step: 0,
+            message: "body <testsuite id=\"0\" time=\"9\"> & more".into(),
+        });
+        hostile.title = "<testsuite time=\"7\">".into();
+        let mut other = result(Verdict::Pass);
+        other.provider = "zeta".into();
+        let xml =
+            String::from_utf8(render(&[hostile, other], &SecretRegistry::new()).unwrap()).unwrap();
+        assert_eq!(xml.matches(" skipped=\"0\"").count(), 2, "{xml}");
+        assert!(xml.contains("title: <testsuite time=\"7\">"), "{xml}");
+        assert!(
+            xml.contains("body <testsuite id=\"0\" time=\"9\"> & more"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testsuite id=\"1\" name=\"authconform.zeta\""),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The Markdown summary (`reports/summary.md`), short enough for a CI job summary: the run, a
-//! table per provider, what failed or could not run, what was skipped and why, the requirements
+//! The Markdown summary (`reports/summary.md`), short enough for a CI job summary: the run, its
+//! result (the word the console and the evidence page show), a table per provider, what failed or could not run, what was skipped and why, the requirements
 //! not verified, and the report hash an auditor can check `evidence.json` against.
 //!
 //! Rendered from the [`Evidence`], so it says nothing the evidence does not (and holds no secret
@@ -39,6 +39,13 @@ pub fn render(evidence: &Evidence) -> String {
         code(&run.host)
     );
     let t = &run.totals;
+    let outcome = super::RunOutcome::of(t, run.complete);
+    let _ = writeln!(
+        out,
+        "**Result: {}** \u{2014} {}.\n",
+        outcome.word(),
+        outcome.explanation(t)
+    );
     let _ = writeln!(
         out,
         "**{} passed, {} failed, {} errors, {} skipped, {} not run**\n",
@@ -153,6 +160,12 @@ mod tests {
         evidence.scenarios[1].message = Some("not run: a | b <script>\nx".into());
         let text = render(&seal(evidence));
         assert!(text.contains("**INCOMPLETE**"), "{text}");
+        assert!(
+            text.contains(
+                "**Result: INTERRUPTED** \u{2014} no scenario failed, but 1 did not run."
+            ),
+            "{text}"
+        );
         assert!(text.contains("## Not run (1)"), "{text}");
         assert!(text.contains("not run: a \\| b &lt;script&gt; x"), "{text}");
         assert!(

@@ -41,6 +41,170 @@ impl ReportPaths {
     }
 }
 
+/// What a run came to, as every report names it: the console's closing line, summary.md and the
+/// evidence page all say the same word. Completeness (did every selected scenario run?) is a
+/// separate fact; an interrupted run with no failure is `Interrupted`, never `Passed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Some scenario ran and every one that ran passed; the run is complete.
+    Passed,
+    /// Some scenario failed or could not run.
+    Failed,
+    /// No scenario failed, but the run was interrupted before all of them ran.
+    Interrupted,
+    /// No scenario ran: every one was skipped.
+    NothingRan,
+}
+
+impl RunOutcome {
+    /// Reads the outcome from a run's totals and completeness.
+    pub fn of(totals: &evidence::Totals, complete: bool) -> Self {
+        if totals.failed + totals.errors > 0 {
+            Self::Failed
+        } else if !complete {
+            Self::Interrupted
+        } else if totals.passed == 0 {
+            Self::NothingRan
+        } else {
+            Self::Passed
+        }
+    }
+
+    /// Returns the word the reports show: `PASSED`, `FAILED`, `INTERRUPTED`, `NOTHING RAN`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Passed => "PASSED",
+            Self::Failed => "FAILED",
+            Self::Interrupted => "INTERRUPTED",
+            Self::NothingRan => "NOTHING RAN",
+        }
+    }
+
+    /// Returns the sentence after the word, from the totals.
+    pub fn explanation(self, totals: &evidence::Totals) -> String {
+        match self {
+            Self::Passed => format!(
+                "every scenario that ran passed ({} passed, {} skipped)",
+                totals.passed, totals.skipped
+            ),
+            Self::Failed => format!(
+                "{} scenario(s) failed and {} could not run",
+                totals.failed, totals.errors
+            ),
+            Self::Interrupted => format!("no scenario failed, but {} did not run", totals.not_run),
+            Self::NothingRan => format!("no scenario ran: all {} were skipped", totals.skipped),
+        }
+    }
+}
+
+/// The lock file a run holds in its reports folder (`File::try_lock`) while it runs.
+pub const LOCK_FILE: &str = ".authconform.lock";
+
+/// A run's exclusive hold on its reports folder; released when dropped, and by the system when
+/// the process ends however it ends.
+#[derive(Debug)]
+pub struct ReportsLock {
+    _file: std::fs::File,
+}
+
+/// Makes the reports folder ready before anything runs, so a bad path costs no run: creates
+/// `dir`, takes its lock (another run holding it is an error naming the folder, not a wait: a
+/// nightly job should not queue silently behind a stuck one), removes temporary files a killed
+/// run left there, and checks the JUnit path can be written.
+///
+/// Every error names the path and is an invalid configuration (exit 2).
+pub fn prepare(dir: &Path, paths: &ReportPaths) -> Result<ReportsLock, String> {
+    let shown = dir.display();
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("--reports {shown}: not a directory"));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
+            format!("--reports {shown}: not a directory (a part of the path is a file)")
+        }
+        _ => format!("--reports {shown}: cannot create the folder: {e}"),
+    })?;
+    let lock_path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("--reports {shown}: cannot write there: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(format!(
+                "--reports {shown}: another authconform run is writing its reports there                  (it holds {}); wait for it to end or give another --reports folder",
+                lock_path.display()
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(format!(
+                "--reports {shown}: cannot lock {}: {e}",
+                lock_path.display()
+            ));
+        }
+    }
+    remove_stale_temporaries(dir, paths);
+    check_junit_path(&paths.junit)?;
+    Ok(ReportsLock { _file: file })
+}
+
+/// Removes `.<report>.<pid>.tmp` files of this run's reports from `dir`: under the lock no other
+/// run writes there, so each is what a killed run left behind.
+fn remove_stale_temporaries(dir: &Path, paths: &ReportPaths) {
+    let reports: Vec<&str> = [&paths.junit, &paths.evidence, &paths.summary, &paths.html]
+        .into_iter()
+        .filter(|p| p.parent() == Some(dir))
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        if let Some(name) = name.to_str()
+            && reports.iter().any(|r| is_temporary_of(name, r))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Returns true when `name` is a temporary file [`write_atomically`] makes for `report`.
+fn is_temporary_of(name: &str, report: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.strip_prefix(report))
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Checks that the JUnit report can be written where `--junit` says, by creating its folder and
+/// a temporary file there.
+fn check_junit_path(junit: &Path) -> Result<(), String> {
+    let shown = junit.display();
+    if junit.is_dir() {
+        return Err(format!("--junit {shown}: is a directory, not a file"));
+    }
+    let dir = match junit.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
+            format!("--junit {shown}: not a directory: {}", dir.display())
+        }
+        _ => format!("--junit {shown}: cannot create {}: {e}", dir.display()),
+    })?;
+    let probe = temporary_path(junit);
+    std::fs::File::create(&probe)
+        .map_err(|e| format!("--junit {shown}: cannot write there: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 /// Renders and writes every report of a run, each atomically. `results` feed JUnit (not-run
 /// scenarios among them as skips); `evidence` feeds everything else.
 ///
@@ -97,15 +261,24 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("report");
-    let temporary = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let temporary = temporary_path(path);
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)
+}
+
+/// The temporary file [`write_atomically`] writes `path` through: `.<name>.<pid>.tmp` beside it.
+fn temporary_path(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("report");
+    dir.join(format!(".{file_name}.{}.tmp", std::process::id()))
 }
 
 /// Returns the machine's host name (`localhost` when it cannot be read).
@@ -121,6 +294,48 @@ pub fn hostname() -> String {
 mod tests {
     use super::*;
     use crate::secret::Secret;
+
+    #[test]
+    fn console_summary_and_page_name_the_same_result() {
+        let secrets = SecretRegistry::new();
+        let mut failed = evidence::tests::sample("bob");
+        failed.run.complete = true;
+        failed.run.incomplete_reason = None;
+        failed.run.totals.failed = 1;
+        failed.run.totals.not_run = 0;
+        let failed = evidence::seal(failed);
+        let said = "FAILED";
+        let console = console::Console::new(&secrets, false).summary(&failed);
+        assert!(
+            console.contains(&format!("\n{said}: 1 scenario(s) failed")),
+            "{console}"
+        );
+        let summary = markdown::render(&failed);
+        assert!(
+            summary.contains(&format!("**Result: {said}**")),
+            "{summary}"
+        );
+        assert!(summary.contains("· complete"), "{summary}");
+        let page = html::render(&failed);
+        assert!(page.contains(&format!("<strong>{said}</strong>")));
+        assert!(
+            !page.contains("PASSED") && !summary.contains("PASSED") && !console.contains("PASSED")
+        );
+    }
+
+    #[test]
+    fn temporary_file_names_are_recognised_exactly() {
+        assert!(is_temporary_of(".junit.xml.4242.tmp", "junit.xml"));
+        for other in [
+            "junit.xml.4242.tmp",
+            ".junit.xml..tmp",
+            ".junit.xml.42a.tmp",
+            ".junit.xml.42.tmp.bak",
+            ".evidence.json.42.tmp",
+        ] {
+            assert!(!is_temporary_of(other, "junit.xml"), "{other}");
+        }
+    }
 
     #[test]
     fn a_secret_that_reaches_a_file_is_removed_and_reported() {
