@@ -270,7 +270,16 @@ impl<'a> Page<'a> {
                     self.t(host);
                     self.w("</code></td><td><code>");
                     self.t(url);
-                    self.w("</code></td></tr>\n");
+                    self.w("</code>");
+                    if target
+                        .allow_plain_http
+                        .get(provider)
+                        .is_some_and(|opted| opted.contains(host))
+                    {
+                        // An auditor must see that secrets went unencrypted to this host.
+                        self.w(" <span class=\"plain-http\">secrets sent over plain HTTP (allow_plain_http)</span>");
+                    }
+                    self.w("</td></tr>\n");
                 }
             }
             self.w("</tbody>\n</table>\n");
@@ -871,6 +880,7 @@ table.kv td { font-size: 13px; }
 .exchange-facts { margin: 0 0 4px; font-size: 12.5px; color: var(--muted); }
 .exchange-facts code { color: var(--ink); }
 table.sources { margin-top: 10px; }
+.plain-http { font-weight: bold; color: #a40000; }
 .halves { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
 table.headers { font-size: 12px; }
 table.headers th, table.headers td { padding: 2px 6px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
@@ -1082,6 +1092,25 @@ mod tests {
                 report_sha256: "ef".repeat(32),
             },
         }
+    }
+
+    #[test]
+    fn a_host_allowed_plain_http_is_marked_beside_its_url() {
+        let mut evidence = evidence(true);
+        let plain = render(&evidence);
+        assert!(
+            !plain.contains("secrets sent over plain HTTP"),
+            "no host opted in"
+        );
+        evidence.run.target.allow_plain_http =
+            BTreeMap::from([("alpha".into(), vec!["api".into()])]);
+        let html = render(&evidence);
+        assert!(
+            html.contains(
+                "<code>mock:api</code> <span class=\"plain-http\">secrets sent over plain HTTP (allow_plain_http)</span>"
+            ),
+            "{html}"
+        );
     }
 
     #[test]
