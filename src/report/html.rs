@@ -277,7 +277,7 @@ impl<'a> Page<'a> {
                         .is_some_and(|opted| opted.contains(host))
                     {
                         // An auditor must see that secrets went unencrypted to this host.
-                        self.w(" <span class=\"plain-http\">secrets sent over plain HTTP (allow_plain_http)</span>");
+                        self.w(" <span class=\"unencrypted\">secrets sent unencrypted (allow_plain_http)</span>");
                     }
                     self.w("</td></tr>\n");
                 }
@@ -880,7 +880,7 @@ table.kv td { font-size: 13px; }
 .exchange-facts { margin: 0 0 4px; font-size: 12.5px; color: var(--muted); }
 .exchange-facts code { color: var(--ink); }
 table.sources { margin-top: 10px; }
-.plain-http { font-weight: bold; color: #a40000; }
+.unencrypted { font-weight: bold; color: #a40000; }
 .halves { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
 table.headers { font-size: 12px; }
 table.headers th, table.headers td { padding: 2px 6px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
@@ -1099,7 +1099,7 @@ mod tests {
         let mut evidence = evidence(true);
         let plain = render(&evidence);
         assert!(
-            !plain.contains("secrets sent over plain HTTP"),
+            !plain.contains("secrets sent unencrypted"),
             "no host opted in"
         );
         evidence.run.target.allow_plain_http =
@@ -1107,7 +1107,7 @@ mod tests {
         let html = render(&evidence);
         assert!(
             html.contains(
-                "<code>mock:api</code> <span class=\"plain-http\">secrets sent over plain HTTP (allow_plain_http)</span>"
+                "<code>mock:api</code> <span class=\"unencrypted\">secrets sent unencrypted (allow_plain_http)</span>"
             ),
             "{html}"
         );
