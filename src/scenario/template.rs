@@ -111,6 +111,51 @@ impl Template {
         }
         Ok(out)
     }
+
+    /// Substitutes references into a URL. A reference that opens the template supplies the base
+    /// (scheme, host, perhaps a path) and is inserted as it is; every later reference is a value,
+    /// percent-encoded so that it arrives as itself: the URL parser would otherwise turn a `\`
+    /// into `/`, end the path at `?` or `#`, and a server would decode `%41` or split at `/`.
+    ///
+    /// ```text
+    /// {{api_base}}/v1/reports/{{secret.key}}?k={{secret.key}}   key = a\b&c
+    /// http://127.0.0.1:8080/v1/reports/a%5Cb&c?k=a%5Cb%26c
+    /// ```
+    pub fn render_url<E>(
+        &self,
+        mut lookup: impl FnMut(&VarRef) -> Result<String, E>,
+    ) -> Result<String, E> {
+        let mut out = String::new();
+        for (i, part) in self.parts.iter().enumerate() {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Ref(r) if i == 0 => out.push_str(&lookup(r)?),
+                Part::Ref(r) => {
+                    let in_path = !out.contains(['?', '#']);
+                    encode_url_value(&lookup(r)?, in_path, &mut out);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Percent-encodes `value` for a URL path segment (`in_path`) or a query or fragment component:
+/// every byte but RFC 3986 unreserved characters and the delimiters no server reads there. `+`
+/// (a space to form decoders) and `;` (path parameters to some servers) are always encoded, `&`
+/// and `=` in a query.
+fn encode_url_value(value: &str, in_path: bool, out: &mut String) {
+    for byte in value.bytes() {
+        let keep = byte.is_ascii_alphanumeric()
+            || b"-._~!$'()*,:@".contains(&byte)
+            || (in_path && b"&=".contains(&byte))
+            || (!in_path && b"/?".contains(&byte));
+        if keep {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
 }
 
 fn parse_ref(name: &str, text: &str) -> Result<VarRef, String> {
@@ -177,6 +222,25 @@ mod tests {
             })
         });
         assert_eq!(rendered.unwrap(), "http://h/orders?u=bob");
+    }
+
+    #[test]
+    fn values_in_a_url_arrive_as_themselves() {
+        let t = Template::parse("{{base}}/v1/reports/{{key}}?k={{key}}#{{key}}").unwrap();
+        let rendered: Result<String, ()> = t.render_url(|r| {
+            Ok(match r {
+                VarRef::Var(name) if name == "base" => "http://h:1/root".into(),
+                _ => r"a\b/c?d#e%41 f+g&h=i;j~é".into(),
+            })
+        });
+        let encoded_in_path = r"a%5Cb%2Fc%3Fd%23e%2541%20f%2Bg&h=i%3Bj~%C3%A9";
+        let encoded_in_query = r"a%5Cb/c?d%23e%2541%20f%2Bg%26h%3Di%3Bj~%C3%A9";
+        assert_eq!(
+            rendered.unwrap(),
+            format!(
+                "http://h:1/root/v1/reports/{encoded_in_path}?k={encoded_in_query}#{encoded_in_query}"
+            )
+        );
     }
 
     #[test]
