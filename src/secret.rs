@@ -3,7 +3,7 @@
 //!
 //! A secret enters the registry when the target's secrets are resolved and whenever a scenario
 //! captures a value marked `secret: true`. Sinks call [`SecretRegistry::redact`] on everything they
-//! write, so a value, or any form of it derived by the [`ENCODINGS`] table (case changes, hex,
+//! write, so a value, or any form of it derived by the `ENCODINGS` table (case changes, hex,
 //! base64 inside longer blobs, the percent-encodings of the common URL libraries, HTML, JSON
 //! escaped up to three times), is replaced by `[redacted:NAME]` wherever it appears.
 
