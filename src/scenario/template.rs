@@ -112,10 +112,11 @@ impl Template {
         Ok(out)
     }
 
-    /// Substitutes references into a URL. A reference that opens the template supplies the base
-    /// (scheme, host, perhaps a path) and is inserted as it is; every later reference is a value,
-    /// percent-encoded so that it arrives as itself: the URL parser would otherwise turn a `\`
-    /// into `/`, end the path at `?` or `#`, and a server would decode `%41` or split at `/`.
+    /// Substitutes references into a URL. A reference before the path begins supplies the base
+    /// (`{{api_base}}`: scheme, host, perhaps a base path) and is inserted as it is; every
+    /// reference in the path, query or fragment is a value, percent-encoded so that it arrives as
+    /// itself: the URL parser would otherwise turn a `\` into `/`, end the path at `?` or `#`,
+    /// and a server would decode `%41` or split at `/`.
     ///
     /// ```text
     /// {{api_base}}/v1/reports/{{secret.key}}?k={{secret.key}}   key = a\b&c
@@ -126,10 +127,10 @@ impl Template {
         mut lookup: impl FnMut(&VarRef) -> Result<String, E>,
     ) -> Result<String, E> {
         let mut out = String::new();
-        for (i, part) in self.parts.iter().enumerate() {
+        for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
-                Part::Ref(r) if i == 0 => out.push_str(&lookup(r)?),
+                Part::Ref(r) if before_path(&out) => out.push_str(&lookup(r)?),
                 Part::Ref(r) => {
                     let in_path = !out.contains(['?', '#']);
                     encode_url_value(&lookup(r)?, in_path, &mut out);
@@ -137,6 +138,15 @@ impl Template {
             }
         }
         Ok(out)
+    }
+}
+
+/// Returns true while `url_so_far` has not reached the path: nothing yet, or no `/` after the
+/// scheme's `://`.
+fn before_path(url_so_far: &str) -> bool {
+    match url_so_far.find("://") {
+        Some(at) => !url_so_far[at + 3..].contains('/'),
+        None => url_so_far.is_empty(),
     }
 }
 
@@ -240,6 +250,19 @@ mod tests {
             format!(
                 "http://h:1/root/v1/reports/{encoded_in_path}?k={encoded_in_query}#{encoded_in_query}"
             )
+        );
+        let t = Template::parse("http://{{host}}:{{port}}/{{id}}").unwrap();
+        let rendered: Result<String, ()> = t.render_url(|r| {
+            Ok(match r {
+                VarRef::Var(name) if name == "host" => "h.example".into(),
+                VarRef::Var(name) if name == "port" => "8080".into(),
+                _ => "a/b".into(),
+            })
+        });
+        assert_eq!(
+            rendered.unwrap(),
+            "http://h.example:8080/a%2Fb",
+            "host and port as they are"
         );
     }
 
