@@ -106,8 +106,8 @@ const WITHHELD: &str = "[redacted: text withheld, the secret registry is unavail
 /// [`ENCODINGS`], and each of those forms once, twice and three times JSON-escaped in each style
 /// of [`JSON_STYLES`] (a JSON body echoed inside a JSON string, as httpbin's `data` does).
 struct Encoding {
-    /// What the form is, for readers of this table.
-    #[allow(dead_code)]
+    /// What the form is.
+    #[expect(dead_code, reason = "names each entry of the table for its readers")]
     name: &'static str,
     /// Whether the form is matched ASCII-case-insensitively: upper- and lower-cased copies of a
     /// value, hex and percent escapes in either case. Base64 is case-sensitive.
