@@ -15,6 +15,14 @@
 //!
 //! The `no_leak_*` tests replay paths by which secrets once escaped (see
 //! `tests/fixtures/canary/leak-paths/README.md`): each must stay closed.
+//!
+//! `every_derived_form_reflected_by_a_server_is_redacted_in_every_sink` runs a live target
+//! against a loopback server written here that reflects its canaries in every derived form
+//! (in `Location` and other headers, in bodies, JSON-escaped once to three times as httpbin
+//! echoes, inside longer base64 blobs at each alignment, and across the transcript's 2,048-byte
+//! and a failure message's 120-character cut), then scans every output for each form, for the
+//! canaries' start and end in any case or inside decoded base64 or hex, and for markers cut
+//! short. It also checks the exact path a secret templated into the URL arrived at.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -646,5 +654,674 @@ fn no_leak_inline_secret_in_a_target_diagnostic() {
         "{} secret leak(s):\n  {}",
         found.len(),
         found.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every derived form through every sink: a loopback server reflects canaries in every form.
+// ---------------------------------------------------------------------------------------------
+
+/// Starts every secret of the reflection canaries; nothing else in the tests contains it.
+const REFLECT_PREFIX: &str = "CANARY-9c1e-";
+/// Ends every secret of the reflection canaries, so a tail left after a cut is found too.
+const REFLECT_TAIL: &str = "-TAIL9c1e";
+/// The secrets of the reflection target (demo's names), each holding characters that encoders
+/// treat differently: space, `" \ / ~ * ' ( ) ! + % & = ? # < >` and non-ASCII letters.
+const REFLECT_CANARIES: &[(&str, &str)] = &[
+    ("username", "CANARY-9c1e-user-TAIL9c1e"),
+    (
+        "password",
+        "CANARY-9c1e-pa\"ss\\wörd ~*:/'()!+%&=?#<>-TAIL9c1e",
+    ),
+    ("client_id", "CANARY-9c1e-client-TAIL9c1e"),
+    ("client_secret", "CANARY-9c1e-cl\\ient\"secret/é-TAIL9c1e"),
+    ("api_key", "CANARY-9c1e-key~*'()ÿ-TAIL9c1e"),
+];
+/// Where the transcript cuts a body (`BODY_EXCERPT` in src/exec/mod.rs).
+const TRANSCRIPT_CUT: usize = 2048;
+
+/// Percent-encodes every byte but ASCII letters, digits and `keep`; a space as `+` when asked.
+fn encode_except(value: &str, keep: &str, space_as_plus: bool) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b' ' if space_as_plus => "+".to_owned(),
+            _ if b.is_ascii_alphanumeric() || keep.as_bytes().contains(&b) => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The contents of a JSON string holding `text` as serde_json (and JavaScript) write it.
+fn json_minimal(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap();
+    quoted[1..quoted.len() - 1].to_owned()
+}
+
+/// The contents of a JSON string holding `text` as Python's `json.dumps` writes it (non-ASCII
+/// as `\uXXXX`), as httpbin answers.
+fn json_python(text: &str) -> String {
+    json_minimal(text)
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                let mut units = [0u16; 2];
+                c.encode_utf16(&mut units)
+                    .iter()
+                    .map(|u| format!("\\u{u:04x}"))
+                    .collect()
+            }
+        })
+        .collect()
+}
+
+/// Every form of `value` the reflecting server sends back and the scan looks for, labelled.
+fn reflected_forms(value: &str) -> Vec<(String, String)> {
+    let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
+    let mut url = url::Url::parse("http://h/").unwrap();
+    url.set_path(value);
+    let url_path = url.path()[1..].to_owned();
+    let quote_plus = encode_except(value, "-._~", true);
+    let lower_escapes = {
+        let mut out = quote_plus.clone();
+        for b in 0..=255u8 {
+            out = out.replace(&format!("%{b:02X}"), &format!("%{b:02x}"));
+        }
+        out
+    };
+    let html = value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let forms = [
+        ("plain", value.to_owned()),
+        ("upper-cased", value.to_uppercase()),
+        ("lower-cased", value.to_lowercase()),
+        ("hex", hex.clone()),
+        ("hex, upper case", hex.to_uppercase()),
+        ("base64", STANDARD.encode(value)),
+        ("base64, no padding", STANDARD_NO_PAD.encode(value)),
+        ("URL-safe base64", URL_SAFE.encode(value)),
+        ("URL-safe base64, no padding", URL_SAFE_NO_PAD.encode(value)),
+        (
+            "form, WHATWG",
+            url::form_urlencoded::byte_serialize(value.as_bytes()).collect(),
+        ),
+        ("form, Java URLEncoder", encode_except(value, "*-._", true)),
+        ("form, Python quote_plus", quote_plus),
+        ("form, PHP urlencode", encode_except(value, "-._", true)),
+        ("form, lower-case escapes", lower_escapes),
+        (
+            "RFC 3986 (rawurlencode)",
+            encode_except(value, "-._~", false),
+        ),
+        (
+            "encodeURIComponent",
+            encode_except(value, "-_.!~*'()", false),
+        ),
+        (
+            "encodeURI",
+            encode_except(value, "-_.!~*'();/?:@&=+$,#", false),
+        ),
+        ("URL path (url crate)", url_path),
+        ("HTML-escaped", html),
+        ("JSON", json_minimal(value)),
+        ("JSON twice", json_minimal(&json_minimal(value))),
+        (
+            "JSON three times",
+            json_minimal(&json_minimal(&json_minimal(value))),
+        ),
+        ("JSON, Python", json_python(value)),
+        ("JSON, Python twice", json_python(&json_python(value))),
+    ];
+    forms
+        .into_iter()
+        .map(|(how, text)| (how.to_owned(), text))
+        .collect()
+}
+
+/// Base64 blobs holding `value` after 0, 1 and 2 other bytes (each alignment modulo 3), with
+/// bytes after it, in both alphabets, labelled.
+fn reflected_blobs(value: &str) -> Vec<(String, String)> {
+    let mut blobs = Vec::new();
+    for before in ["", "a", "ab"] {
+        let data = format!("{before}{value}, and more data after it");
+        blobs.push((
+            format!("inside base64 at offset {}", before.len()),
+            STANDARD.encode(&data),
+        ));
+        blobs.push((
+            format!("inside URL-safe base64 at offset {}", before.len()),
+            URL_SAFE_NO_PAD.encode(&data),
+        ));
+    }
+    blobs
+}
+
+/// The request a [`ReflectingServer`] received: its target (path and query) and body.
+struct Received {
+    target: String,
+    body: String,
+}
+
+/// A loopback HTTP/1.1 server answering one request per connection: `/forms` sends every form
+/// of every canary (in the body, and the ASCII ones in `Location` and other headers),
+/// `/httpbin` echoes the request body as httpbin's `data` and that answer once more,
+/// `/straddle/N` puts form N of the canaries across the transcript cut, `/excerpt` puts the
+/// password across a failure message's cut, and anything else is answered `200 ok`.
+struct ReflectingServer {
+    port: u16,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ReflectingServer {
+    fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let (received, stop) = (received.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let received = received.clone();
+                            std::thread::spawn(move || serve(stream, &received));
+                        }
+                        Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                    }
+                }
+            })
+        };
+        Self {
+            port,
+            received,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        std::mem::take(&mut *self.received.lock().unwrap())
+    }
+}
+
+impl Drop for ReflectingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().ok();
+        }
+    }
+}
+
+/// Every (label, form) the straddling bodies carry, in `/straddle/N` order.
+fn straddled_forms() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, value) in REFLECT_CANARIES {
+        for (how, form) in reflected_forms(value) {
+            if [
+                "plain",
+                "hex",
+                "base64",
+                "form, Python quote_plus",
+                "JSON twice",
+            ]
+            .contains(&how.as_str())
+            {
+                out.push((format!("{name} ({how}) across the cut"), form));
+            }
+        }
+    }
+    out
+}
+
+/// A body of about 3 KB with `form` starting before [`TRANSCRIPT_CUT`] and ending after it.
+fn straddling_body(form: &str) -> String {
+    let mut start = TRANSCRIPT_CUT - form.len() / 2;
+    while !form.is_char_boundary(form.len() / 2) && start > 0 {
+        start -= 1;
+    }
+    // Whitespace keeps the body from being read as a form.
+    let padding = "padding \n".repeat(start / 9 + 1);
+    format!("{}{form}{}", &padding[..start], "after \n".repeat(120))
+}
+
+/// The `/forms` body: every form and blob of every canary, one per line.
+fn forms_body() -> String {
+    let mut lines = Vec::new();
+    for (name, value) in REFLECT_CANARIES {
+        for (how, form) in reflected_forms(value)
+            .into_iter()
+            .chain(reflected_blobs(value))
+        {
+            lines.push(format!("{name} {how}: {form}"));
+        }
+    }
+    lines.join("\n")
+}
+
+/// The `/excerpt` body: the password from character 110, across a message's 120-character cut.
+fn excerpt_body() -> String {
+    format!("{} {} after", "e".repeat(109), REFLECT_CANARIES[1].1)
+}
+
+fn serve(mut stream: std::net::TcpStream, received: &std::sync::Mutex<Vec<Received>>) {
+    use std::io::{Read as _, Write as _};
+    stream.set_nonblocking(false).ok();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok();
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    while data.len() < head_end + length {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body = String::from_utf8_lossy(&data[head_end..head_end + length]).into_owned();
+    let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+    let mut headers = vec![("content-type".to_owned(), "text/plain".to_owned())];
+    let answer = if target == "/forms" {
+        let mut location = String::from("http://127.0.0.1/callback?");
+        for (name, value) in REFLECT_CANARIES {
+            let mut reflected = Vec::new();
+            for (how, form) in reflected_forms(value)
+                .into_iter()
+                .chain(reflected_blobs(value))
+            {
+                // Header values carry visible ASCII only.
+                if form.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                    location.push_str(&format!("&{name}={form}"));
+                    reflected.push(format!("{how}: {form}"));
+                }
+            }
+            headers.push((format!("x-reflect-{name}"), reflected.join(" | ")));
+        }
+        headers.push(("location".into(), location));
+        forms_body()
+    } else if target == "/httpbin" {
+        headers[0].1 = "application/json".into();
+        let once = format!("{{\"data\": \"{}\"}}", json_python(&body));
+        format!(
+            "{{\"data\": \"{}\", \"echo\": \"{}\"}}",
+            json_python(&body),
+            json_python(&once)
+        )
+    } else if let Some(n) = target.strip_prefix("/straddle/") {
+        let forms = straddled_forms();
+        straddling_body(&forms[n.parse::<usize>().unwrap()].1)
+    } else if target == "/excerpt" {
+        excerpt_body()
+    } else {
+        "ok".to_owned()
+    };
+    received.lock().unwrap().push(Received { target, body });
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n",
+        answer.len()
+    );
+    for (name, value) in headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.push_str(&answer);
+    stream.write_all(response.as_bytes()).ok();
+}
+
+/// The scenarios run against the reflecting server: every form through headers and bodies, each
+/// straddled form across the transcript cut, a secret in the URL path, and one failure (a
+/// "body is not JSON" message quoting the password across its cut).
+fn reflect_scenarios() -> String {
+    let straddles: String = (0..straddled_forms().len())
+        .map(|n| {
+            format!(
+                "      - request: {{ url: \"{{{{api_base}}}}/straddle/{n}\" }}\n        expect: {{ status: 200 }}\n"
+            )
+        })
+        .collect();
+    format!(
+        r#"scenarios:
+  - id: reflect-every-form
+    title: The server reflects every form of every secret in headers and bodies
+    requirements: [DEMO-BASIC-01]
+    steps:
+      - request:
+          method: POST
+          url: "{{{{api_base}}}}/forms"
+          auth: {{ basic: {{ username: "{{{{secret.username}}}}", password: "{{{{secret.password}}}}" }} }}
+          body: {{ json: {{ p: "{{{{secret.password}}}}", s: "{{{{secret.client_secret}}}}" }} }}
+        expect: {{ status: 200 }}
+      - request:
+          method: POST
+          url: "{{{{api_base}}}}/httpbin"
+          body: {{ json: {{ p: "{{{{secret.password}}}}", s: "{{{{secret.client_secret}}}}", k: "{{{{secret.api_key}}}}", c: "{{{{secret.client_id}}}}" }} }}
+        expect: {{ status: 200 }}
+  - id: straddle-the-cut
+    title: Each form crosses the transcript's 2,048-byte cut
+    requirements: [DEMO-KEY-01]
+    steps:
+{straddles}  - id: secret-in-the-path
+    title: A secret templated into the URL path arrives as itself
+    requirements: [DEMO-KEY-01]
+    steps:
+      - request: {{ url: "{{{{api_base}}}}/path/{{{{secret.password}}}}" }}
+        expect: {{ status: 200 }}
+  - id: excerpt-across-the-cut
+    title: A failure message quotes a body whose secret crosses the excerpt's cut (fails)
+    requirements: [DEMO-KEY-01]
+    steps:
+      - request: {{ url: "{{{{api_base}}}}/excerpt" }}
+        expect:
+          status: 200
+          json: {{ $.user: exists }}
+"#
+    )
+}
+
+/// Returns `bytes` decoded from every run of base64 (either alphabet) or hex characters in
+/// `text`, from each possible starting offset, so a secret encoded anywhere inside a longer blob
+/// shows up in the decoded bytes.
+fn decoded_runs(text: &str) -> Vec<Vec<u8>> {
+    use base64::alphabet::{STANDARD as STANDARD_ALPHABET, URL_SAFE as URL_SAFE_ALPHABET};
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    // Lenient: a group cut short by the run's end still decodes to its whole bytes.
+    let lenient = GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let engines = [
+        GeneralPurpose::new(&STANDARD_ALPHABET, lenient),
+        GeneralPurpose::new(&URL_SAFE_ALPHABET, lenient),
+    ];
+    let mut out = Vec::new();
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || "+/-_".contains(c);
+    for run in text.split(|c: char| !is_b64(c)).filter(|r| r.len() >= 8) {
+        for offset in 0..4 {
+            let chars = &run[offset..];
+            for engine in &engines {
+                let mut bytes = Vec::new();
+                // Decode 4 characters at a time, so one invalid group does not hide the rest.
+                for group in chars.as_bytes().chunks(4).filter(|g| g.len() > 1) {
+                    match engine.decode(group) {
+                        Ok(decoded) => bytes.extend(decoded),
+                        Err(_) => bytes.push(0),
+                    }
+                }
+                out.push(bytes);
+            }
+        }
+    }
+    for run in text
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .filter(|r| r.len() >= 8)
+    {
+        for offset in 0..2 {
+            let digits = &run.as_bytes()[offset..];
+            out.push(
+                digits
+                    .chunks_exact(2)
+                    .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// Describes every reflected form of every reflection canary found in a run's outputs, every
+/// trace of the canaries' start or end in any case or inside decoded base64 or hex, and every
+/// redaction marker cut short.
+fn find_reflected(run: &Run) -> Vec<String> {
+    let mut needles = Vec::new();
+    for (name, value) in REFLECT_CANARIES {
+        for (how, form) in reflected_forms(value)
+            .into_iter()
+            .chain(reflected_blobs(value))
+        {
+            needles.push((format!("{name} ({how})"), form));
+        }
+    }
+    let mut found = Vec::new();
+    for (output, text) in run.outputs() {
+        let text = if output.ends_with(".html (entities resolved)") {
+            text.replace("&#39;", "'").replace("&#x27;", "'")
+        } else {
+            text
+        };
+        for (label, form) in &needles {
+            for (at, _) in text.match_indices(form.as_str()) {
+                found.push(format!(
+                    "{label} found in {output} at byte {at}: …{}…",
+                    context(&text, at, at + form.len())
+                ));
+            }
+        }
+        let lower = text.to_ascii_lowercase();
+        for trace in [REFLECT_PREFIX, REFLECT_TAIL] {
+            let wanted = trace.to_ascii_lowercase();
+            for (at, _) in lower.match_indices(&wanted) {
+                found.push(format!(
+                    "`{trace}` (any case) found in {output} at byte {at}: …{}…",
+                    context(&text, at, at + wanted.len())
+                ));
+            }
+            for bytes in decoded_runs(&text) {
+                let bytes = bytes.to_ascii_lowercase();
+                if bytes.windows(wanted.len()).any(|w| w == wanted.as_bytes()) {
+                    found.push(format!(
+                        "`{trace}` found base64- or hex-decoded in {output}: {}",
+                        String::from_utf8_lossy(&bytes)
+                    ));
+                }
+            }
+        }
+        for (at, _) in text.match_indices("[redacted") {
+            let rest = &text[at + "[redacted".len()..];
+            let name_len = rest.strip_prefix(':').map(|r| {
+                r.bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || b"_-".contains(b))
+                    .count()
+            });
+            let whole = rest.starts_with(']')
+                || name_len.is_some_and(|n| n > 0 && rest[1 + n..].starts_with(']'));
+            if !whole {
+                found.push(format!(
+                    "a redaction marker cut short in {output} at byte {at}: …{}…",
+                    context(&text, at, at + 9)
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_reflection_scan_finds_every_form() {
+    // What the server sends, fed to the scan unredacted: every form, blob and straddled form is
+    // found, and so are a cut marker and a secret's start in base64 at any alignment.
+    let mut stdout = forms_body();
+    for (_, form) in straddled_forms() {
+        stdout.push_str(&straddling_body(&form));
+    }
+    let run = Run::synthetic(
+        stdout,
+        "[redacted:pass… and the start only: ".to_owned()
+            + &STANDARD.encode(format!("xy{REFLECT_PREFIX}")),
+        String::new(),
+    );
+    let found = find_reflected(&run);
+    for (name, value) in REFLECT_CANARIES {
+        for (how, _) in reflected_forms(value)
+            .into_iter()
+            .chain(reflected_blobs(value))
+        {
+            let label = format!("{name} ({how}) found");
+            assert!(
+                found.iter().any(|f| f.starts_with(&label)),
+                "not found: {label}"
+            );
+        }
+    }
+    for expected in [
+        "a redaction marker cut short in stderr",
+        "`CANARY-9c1e-` found base64- or hex-decoded in stderr",
+    ] {
+        assert!(
+            found.iter().any(|f| f.starts_with(expected)),
+            "not found: {expected}"
+        );
+    }
+    for (_, value) in REFLECT_CANARIES {
+        for (_, blob) in reflected_blobs(value) {
+            let synthetic = Run::synthetic(blob, String::new(), String::new());
+            let found = find_reflected(&synthetic);
+            for trace in [REFLECT_PREFIX, REFLECT_TAIL] {
+                let label = format!("`{trace}` found base64- or hex-decoded");
+                assert!(
+                    found.iter().any(|f| f.starts_with(&label)),
+                    "{label}: {found:#?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_derived_form_reflected_by_a_server_is_redacted_in_every_sink() {
+    let server = ReflectingServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = dir.path().join("scenarios");
+    std::fs::create_dir_all(scenarios.join("demo")).unwrap();
+    std::fs::write(scenarios.join("demo/reflect.yaml"), reflect_scenarios()).unwrap();
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            r#"name: reflect
+clock: real
+limits: {{ request_timeout: 10s }}
+sources:
+  default: {{ bind: 127.0.0.1 }}
+providers:
+  demo:
+    hosts:
+      api_base: {{ url: "http://127.0.0.1:{}" }}
+    secrets:
+      username: {{ env: REFLECT_USERNAME }}
+      password: {{ env: REFLECT_PASSWORD }}
+      client_id: {{ env: REFLECT_CLIENT_ID }}
+      client_secret: {{ env: REFLECT_CLIENT_SECRET }}
+      api_key: {{ env: REFLECT_API_KEY }}
+"#,
+            server.port
+        ),
+    )
+    .unwrap();
+    let env: Vec<(String, &str)> = REFLECT_CANARIES
+        .iter()
+        .map(|(name, value)| (format!("REFLECT_{}", name.to_uppercase()), *value))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let run = common::authconform_with_env(
+        &[
+            "run",
+            "--verbose",
+            "--target",
+            target.to_str().unwrap(),
+            "--specs",
+            "specs",
+            "--scenarios",
+            scenarios.to_str().unwrap(),
+        ],
+        &env,
+    );
+    // The reflection is no failure; only the scenario whose expectation is unmet fails.
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    for line in [
+        "PASS demo::reflect::reflect-every-form",
+        "PASS demo::reflect::straddle-the-cut",
+        "PASS demo::reflect::secret-in-the-path",
+        "FAIL demo::reflect::excerpt-across-the-cut",
+    ] {
+        assert!(run.stdout.contains(line), "`{line}`\n{}", run.dump());
+    }
+    assert!(
+        !run.stderr.contains("past redaction"),
+        "every sink redacted on its own, before the final byte check\n{}",
+        run.dump()
+    );
+    for report in ["evidence.json", "evidence.html", "summary.md"] {
+        assert!(
+            run.reports.join(report).is_file(),
+            "{report}\n{}",
+            run.dump()
+        );
+    }
+    // The secret arrived as itself: `\` not turned into `/`, `?` and `#` not ending the path.
+    let received = server.received();
+    let path = received
+        .iter()
+        .map(|r| r.target.as_str())
+        .find(|t| t.starts_with("/path/"))
+        .unwrap_or_else(|| panic!("no request reached /path/\n{}", run.dump()));
+    assert_eq!(
+        path,
+        "/path/CANARY-9c1e-pa%22ss%5Cw%C3%B6rd%20~*:%2F'()!%2B%25&=%3F%23%3C%3E-TAIL9c1e"
+    );
+    assert!(
+        received.iter().any(
+            |r| r.target == "/httpbin" && r.body.contains(&json_minimal(REFLECT_CANARIES[1].1))
+        ),
+        "the JSON body carried the password JSON-escaped, for httpbin to escape again"
+    );
+    // Proof the forms reached the sinks: markers where they were, transcripts cut.
+    let evidence = common::evidence_text(&run);
+    for marker in [
+        "[redacted:password]",
+        "[redacted:api_key]",
+        "[redacted:client_secret]",
+    ] {
+        assert!(evidence.contains(marker), "{marker}\n{}", run.dump());
+    }
+    assert!(
+        evidence.contains("bytes in all)"),
+        "the straddling bodies were cut\n{}",
+        run.dump()
+    );
+    let found = find_reflected(&run);
+    assert!(
+        found.is_empty(),
+        "{} leak(s):\n  {}\n\n{}",
+        found.len(),
+        found.join("\n  "),
+        run.dump()
     );
 }

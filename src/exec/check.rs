@@ -474,11 +474,7 @@ fn first_json_difference(
 /// or truncation cannot hide a secret from redaction), then cut to `max` characters.
 fn excerpt(render: &dyn Render, text: &str, max: usize) -> String {
     let text = render.redact(&redact_credential_text(text));
-    let mut out: String = text.chars().take(max).collect();
-    if text.chars().count() > max {
-        out.push('…');
-    }
-    format!("{out:?}")
+    format!("{:?}", cut(&text, max))
 }
 
 /// Quotes a JSON value for a message, redacting string leaves before JSON escaping them.
@@ -500,11 +496,18 @@ fn json_excerpt(render: &dyn Render, value: &serde_json::Value, max: usize) -> S
     let text = render.redact(&redact_credential_text(
         &redact_leaves(render, value).to_string(),
     ));
-    let mut out: String = text.chars().take(max).collect();
-    if text.chars().count() > max {
-        out.push('…');
+    cut(&text, max)
+}
+
+/// Cuts redacted text to `max` characters, never inside a redaction marker, marking the cut.
+fn cut(text: &str, max: usize) -> String {
+    let max_bytes = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    let kept = crate::secret::prefix_outside_markers(text, max_bytes);
+    if kept.len() == text.len() {
+        text.to_owned()
+    } else {
+        format!("{kept}…")
     }
-    out
 }
 
 /// Returns true when a JSONPath ends in a credential field (`$.access_token`, `$['password']`).

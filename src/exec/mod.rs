@@ -683,7 +683,7 @@ impl Scope<'_> {
                 .iter()
                 .map(|(n, v)| (n.clone(), redact_header(n, v)))
                 .collect();
-            transcript.response_body = Some(truncate(&redact_credential_text(&response.text())));
+            transcript.response_body = Some(redact_credential_text(&response.text()));
         }
         let registry = &self.runner.secrets;
         redact_transcript(&mut transcript, registry);
@@ -739,7 +739,7 @@ impl Scope<'_> {
         spec: &RequestSpec,
         bearer: Option<&str>,
     ) -> Result<Prepared, String> {
-        let url_text = self.render(&spec.url)?;
+        let url_text = spec.url.render_url(|r| self.lookup(r))?;
         let mut shown_url = self.shown(&spec.url);
         let mut url =
             url::Url::parse(&url_text).map_err(|e| format!("invalid URL `{shown_url}`: {e}"))?;
@@ -887,7 +887,7 @@ impl Scope<'_> {
                 .iter()
                 .map(|(n, _, shown)| (n.clone(), redact_header(n, shown)))
                 .collect(),
-            request_body: body_text.map(|b| truncate(&b)),
+            request_body: body_text,
             ..Transcript::default()
         };
         Ok(Prepared {
@@ -956,15 +956,13 @@ fn redact_header(name: &str, value: &str) -> String {
     }
 }
 
+/// Cuts an already redacted body to [`BODY_EXCERPT`] bytes, never inside a redaction marker.
 fn truncate(text: &str) -> String {
-    if text.len() <= BODY_EXCERPT {
+    let kept = crate::secret::prefix_outside_markers(text, BODY_EXCERPT);
+    if kept.len() == text.len() {
         return text.to_owned();
     }
-    let mut end = BODY_EXCERPT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &text[..end], text.len())
+    format!("{kept}… ({} bytes in all)", text.len())
 }
 
 fn redact_transcript(t: &mut Transcript, registry: &SecretRegistry) {
@@ -976,10 +974,11 @@ fn redact_transcript(t: &mut Transcript, registry: &SecretRegistry) {
     {
         *v = registry.redact(v);
     }
+    // Redacted whole, then cut: a cut first could split a secret so its start no longer matches.
     if let Some(b) = &mut t.request_body {
-        *b = registry.redact(b);
+        *b = truncate(&registry.redact(b));
     }
     if let Some(b) = &mut t.response_body {
-        *b = registry.redact(b);
+        *b = truncate(&registry.redact(b));
     }
 }

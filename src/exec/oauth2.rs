@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 
 use super::check::CheckReport;
-use super::{Scope, StepResult, Transcript, Verdict, redact_header, truncate};
+use super::{Scope, StepResult, Transcript, Verdict, redact_header};
 use crate::auth::oauth2::{
     CacheKey, CacheLookup, ClientAuthMethod, TokenParams, TokenRequestParts, TokenResponse,
     parse_redirect, parse_token_response, token_request_parts,
@@ -141,7 +141,7 @@ impl Scope<'_> {
             message,
         };
         let token_url = match &grant.token_url {
-            Some(t) => self.render(t).map_err(error)?,
+            Some(t) => t.render_url(|r| self.lookup(r)).map_err(error)?,
             None => return Err(error("`auth: { oauth2 }` needs `token_url`".into())),
         };
         let params = self.token_params(grant).map_err(error)?;
@@ -252,11 +252,12 @@ impl Scope<'_> {
                 .request_headers
                 .push(("authorization".into(), "Basic [redacted]".into()));
         }
-        transcript.request_body = Some(truncate(&redact_credential_text(&body)));
+        transcript.request_body = Some(redact_credential_text(&body));
         let request = match builder.build() {
             Ok(r) => r,
             Err(e) => {
                 let message = format!("cannot build the token request: {}", e.without_url());
+                super::redact_transcript(&mut transcript, &self.runner.secrets);
                 return (Err(TokenFailure::CouldNotRun(message)), transcript);
             }
         };
@@ -274,8 +275,7 @@ impl Scope<'_> {
                     .iter()
                     .map(|(n, v)| (n.clone(), redact_header(n, v)))
                     .collect();
-                transcript.response_body =
-                    Some(truncate(&redact_credential_text(&response.text())));
+                transcript.response_body = Some(redact_credential_text(&response.text()));
                 if (200..300).contains(&response.status) {
                     parse_token_response(&response.body)
                         .inspect(|token| self.register_tokens(token))

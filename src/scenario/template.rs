@@ -111,6 +111,61 @@ impl Template {
         }
         Ok(out)
     }
+
+    /// Substitutes references into a URL. A reference before the path begins supplies the base
+    /// (`{{api_base}}`: scheme, host, perhaps a base path) and is inserted as it is; every
+    /// reference in the path, query or fragment is a value, percent-encoded so that it arrives as
+    /// itself: the URL parser would otherwise turn a `\` into `/`, end the path at `?` or `#`,
+    /// and a server would decode `%41` or split at `/`.
+    ///
+    /// ```text
+    /// {{api_base}}/v1/reports/{{secret.key}}?k={{secret.key}}   key = a\b&c
+    /// http://127.0.0.1:8080/v1/reports/a%5Cb&c?k=a%5Cb%26c
+    /// ```
+    pub fn render_url<E>(
+        &self,
+        mut lookup: impl FnMut(&VarRef) -> Result<String, E>,
+    ) -> Result<String, E> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Ref(r) if before_path(&out) => out.push_str(&lookup(r)?),
+                Part::Ref(r) => {
+                    let in_path = !out.contains(['?', '#']);
+                    encode_url_value(&lookup(r)?, in_path, &mut out);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Returns true while `url_so_far` has not reached the path: nothing yet, or no `/` after the
+/// scheme's `://`.
+fn before_path(url_so_far: &str) -> bool {
+    match url_so_far.find("://") {
+        Some(at) => !url_so_far[at + 3..].contains('/'),
+        None => url_so_far.is_empty(),
+    }
+}
+
+/// Percent-encodes `value` for a URL path segment (`in_path`) or a query or fragment component:
+/// every byte but RFC 3986 unreserved characters and the delimiters no server reads there. `+`
+/// (a space to form decoders) and `;` (path parameters to some servers) are always encoded, `&`
+/// and `=` in a query.
+fn encode_url_value(value: &str, in_path: bool, out: &mut String) {
+    for byte in value.bytes() {
+        let keep = byte.is_ascii_alphanumeric()
+            || b"-._~!$'()*,:@".contains(&byte)
+            || (in_path && b"&=".contains(&byte))
+            || (!in_path && b"/?".contains(&byte));
+        if keep {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
 }
 
 fn parse_ref(name: &str, text: &str) -> Result<VarRef, String> {
@@ -177,6 +232,38 @@ mod tests {
             })
         });
         assert_eq!(rendered.unwrap(), "http://h/orders?u=bob");
+    }
+
+    #[test]
+    fn values_in_a_url_arrive_as_themselves() {
+        let t = Template::parse("{{base}}/v1/reports/{{key}}?k={{key}}#{{key}}").unwrap();
+        let rendered: Result<String, ()> = t.render_url(|r| {
+            Ok(match r {
+                VarRef::Var(name) if name == "base" => "http://h:1/root".into(),
+                _ => r"a\b/c?d#e%41 f+g&h=i;j~é".into(),
+            })
+        });
+        let encoded_in_path = r"a%5Cb%2Fc%3Fd%23e%2541%20f%2Bg&h=i%3Bj~%C3%A9";
+        let encoded_in_query = r"a%5Cb/c?d%23e%2541%20f%2Bg%26h%3Di%3Bj~%C3%A9";
+        assert_eq!(
+            rendered.unwrap(),
+            format!(
+                "http://h:1/root/v1/reports/{encoded_in_path}?k={encoded_in_query}#{encoded_in_query}"
+            )
+        );
+        let t = Template::parse("http://{{host}}:{{port}}/{{id}}").unwrap();
+        let rendered: Result<String, ()> = t.render_url(|r| {
+            Ok(match r {
+                VarRef::Var(name) if name == "host" => "h.example".into(),
+                VarRef::Var(name) if name == "port" => "8080".into(),
+                _ => "a/b".into(),
+            })
+        });
+        assert_eq!(
+            rendered.unwrap(),
+            "http://h.example:8080/a%2Fb",
+            "host and port as they are"
+        );
     }
 
     #[test]

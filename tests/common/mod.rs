@@ -56,11 +56,18 @@ impl Run {
 /// `--reports <tempdir>/reports --junit <tempdir>/junit.xml` (so `--junit` keeps working next to
 /// `--reports`) and reads the JUnit report back. A panic in the binary fails the test.
 pub fn authconform(args: &[&str]) -> Run {
+    authconform_with_env(args, &[])
+}
+
+/// Runs `authconform ARGS` as [`authconform`] does, with extra environment variables (a live
+/// target's secrets).
+pub fn authconform_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     let junit_path = dir.path().join("junit.xml");
     let reports = dir.path().join("reports");
     let mut command = Command::new(BIN);
     command.current_dir(ROOT).args(args).env("NO_COLOR", "1");
+    command.envs(env.iter().copied());
     if args.first() == Some(&"run") {
         command
             .arg("--reports")
