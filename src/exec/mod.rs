@@ -608,7 +608,7 @@ impl Scope<'_> {
         let client = clients.pooled();
         let bearer = match &spec.auth {
             Some(AuthSpec::Oauth2(grant)) => {
-                match self.obtain_token(index, grant, client, total, out).await {
+                match self.obtain_token(index, grant, &clients, total, out).await {
                     Ok(token) => Some(token),
                     Err(verdict) => return Some(verdict),
                 }
@@ -967,6 +967,9 @@ fn truncate(text: &str) -> String {
 
 fn redact_transcript(t: &mut Transcript, registry: &SecretRegistry) {
     t.url = registry.redact(&t.url);
+    for text in [&mut t.outcome_detail, &mut t.resent].into_iter().flatten() {
+        *text = registry.redact(text);
+    }
     for (_, v) in t
         .request_headers
         .iter_mut()

@@ -132,7 +132,7 @@ impl Scope<'_> {
         &mut self,
         index: usize,
         grant: &OAuth2Spec,
-        client: &reqwest::Client,
+        clients: &crate::net::Clients,
         timeout: std::time::Duration,
         out: &mut StepResult,
     ) -> Result<String, Verdict> {
@@ -174,7 +174,7 @@ impl Scope<'_> {
                     ..params.clone()
                 };
                 let (result, transcript) = self
-                    .send_token_request(&token_url, &shown_url, &refresh, client, timeout)
+                    .send_token_request(&token_url, &shown_url, &refresh, clients, timeout)
                     .await;
                 out.auxiliary.push(transcript);
                 match result {
@@ -191,7 +191,7 @@ impl Scope<'_> {
             CacheLookup::Missing => {}
         }
         let (result, transcript) = self
-            .send_token_request(&token_url, &shown_url, &params, client, timeout)
+            .send_token_request(&token_url, &shown_url, &params, clients, timeout)
             .await;
         out.auxiliary.push(transcript);
         match result {
@@ -219,7 +219,7 @@ impl Scope<'_> {
         token_url: &str,
         shown_url: &str,
         params: &TokenParams,
-        client: &reqwest::Client,
+        clients: &crate::net::Clients,
         timeout: std::time::Duration,
     ) -> (Result<TokenResponse, TokenFailure>, Transcript) {
         let mut transcript = Transcript {
@@ -234,7 +234,8 @@ impl Scope<'_> {
         let mut serializer = url::form_urlencoded::Serializer::new(String::new());
         serializer.extend_pairs(parts.form.iter());
         let body = serializer.finish();
-        let mut builder = client
+        let mut builder = clients
+            .pooled()
             .post(token_url)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
@@ -261,8 +262,13 @@ impl Scope<'_> {
                 return (Err(TokenFailure::CouldNotRun(message)), transcript);
             }
         };
-        let exchange = crate::net::send(client, request, timeout).await;
+        // A token fetched on the way to a step's own request: a pooled connection the server
+        // closed since is no evidence about it, so such a request goes once more on a fresh one.
+        let exchange =
+            crate::net::send_on(clients, request, timeout, crate::net::ConnectionUse::Reuse).await;
         transcript.outcome = exchange.outcome.class().to_owned();
+        transcript.outcome_detail = exchange.outcome.detail().map(str::to_owned);
+        transcript.resent = exchange.resent.clone();
         transcript.elapsed = exchange.elapsed;
         let result = match (&exchange.outcome, &exchange.response) {
             (Outcome::Other(detail), _) => Err(TokenFailure::CouldNotRun(format!(
