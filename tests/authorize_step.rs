@@ -1,7 +1,8 @@
 //! The authorization step (`request.authorize`) against the embedded Monerium mock, with the
 //! scenarios of `tests/fixtures/authorize/`: the runner's own checks of the redirect (where it
 //! goes, the code, the `state`) are listed as the step's passed and failed checks, and its
-//! transcript shows the URL exactly as sent, form-encoded, with the secret in it redacted.
+//! transcript shows the URL exactly as sent, form-encoded, with the secret in it redacted (a plain
+//! request's query too).
 
 use std::path::Path;
 
@@ -94,5 +95,23 @@ async fn the_authorization_url_is_shown_as_sent_with_its_secret_redacted() {
     );
     assert!(url.contains("&login_hint=[redacted:password]"), "{url}");
     assert!(!url.contains("a b&c"), "{url}");
+    assert!(!url.contains("monerium-pass"), "{url}");
+}
+
+/// A plain request's query too: `q=a+b%26c` as the wire carried it, and a secret inside a value
+/// redacted in its encoded form.
+#[tokio::test]
+async fn a_query_is_shown_as_sent_with_its_secret_redacted() {
+    let result = run("plain-query", &[]).await;
+    assert_eq!(result.verdict.label(), "pass", "{result:#?}");
+    let url = &result.steps[0]
+        .transcript
+        .as_ref()
+        .expect("a transcript")
+        .url;
+    assert!(
+        url.ends_with("/auth?q=a+b%26c&hint=[redacted:password]&mixed=x+[redacted:password]+y"),
+        "{url}"
+    );
     assert!(!url.contains("monerium-pass"), "{url}");
 }

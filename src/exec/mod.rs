@@ -763,14 +763,13 @@ impl Scope<'_> {
                 shown_pairs.push(format!("{encoded}={}", self.shown_as_sent(value, shown)));
             }
             for (k, v) in &spec.query {
-                pairs.append_pair(k, &self.render(v)?);
+                let value = self.render(v)?;
+                pairs.append_pair(k, &value);
                 let encoded: String = url::form_urlencoded::byte_serialize(k.as_bytes()).collect();
-                let value = if v.refs().count() > 0 {
-                    self.shown(v)
-                } else {
-                    url::form_urlencoded::byte_serialize(self.shown(v).as_bytes()).collect()
-                };
-                shown_pairs.push(format!("{encoded}={value}"));
+                shown_pairs.push(format!(
+                    "{encoded}={}",
+                    self.shown_as_sent(&value, &self.shown(v))
+                ));
             }
             let separator = if shown_url.contains('?') { '&' } else { '?' };
             shown_url = format!("{shown_url}{separator}{}", shown_pairs.join("&"));

@@ -394,7 +394,7 @@ impl Scope<'_> {
         })
     }
 
-    /// Shows a query value of an authorization request as the wire carries it, form-encoded
+    /// Shows a query value as the wire carries it, form-encoded
     /// (`a+b%26c`, not `a b&c`); `shown` is the value rendered for display, and where it differs
     /// (a secret is in the value) the secret is replaced by `[redacted:NAME]` in the encoded form.
     pub(super) fn shown_as_sent(&self, value: &str, shown: &str) -> String {
