@@ -355,3 +355,85 @@ async fn compute_secrecy_is_decided_once_for_loader_and_executor() {
         }
     }
 }
+
+/// Bad compute specs are load errors at their position, saying what was expected.
+#[tokio::test]
+async fn bad_compute_specs_are_refused_at_load_time() {
+    for (spec, expected) in [
+        (
+            "{ digest: { of: abc, chain: [], encoding: hex } }",
+            "a digest chain needs at least one algorithm",
+        ),
+        (
+            "{ digest: { of: abc, chain: [sha256], encoding: hex } }",
+            "`blake2b-256`, `keccak-256`, `sha-256`, `sha3-256`",
+        ),
+        (
+            "{ digest: { of: abc, chain: [sha-256], encoding: base32 } }",
+            "`base58`, `hex`, `HEX`, `base64`, `base64url`",
+        ),
+        (
+            "{ hmac: { alg: md5, key: k, message: m, encoding: hex } }",
+            "unknown variant `md5`, expected `sha-256` or `sha-512`",
+        ),
+        (
+            "{ canonical_signature: { pairs: { a: \"1\" }, separator: \"&\", then: { digest: [] }, encoding: hex } }",
+            "a digest chain needs at least one algorithm",
+        ),
+        (
+            "{ jwt_sign: { alg: RS256, key: { shared_secret: \"{{secret.client_secret}}\" } } }",
+            "a `shared_secret` key signs `HS256`, not `RS256`",
+        ),
+        (
+            "{ jwt_sign: { alg: HS256, key: { pem: \"{{secret.client_secret}}\" } } }",
+            "a `pem` key signs `RS256`, not `HS256`",
+        ),
+        (
+            "{ jwt_sign: { alg: RS256, key: test } }",
+            "unknown variant `test`, expected one of `shared_secret`, `pem`, `jwk`, `pem_file`",
+        ),
+        (
+            "{ we_platform_key_hash: abc }",
+            "`digest`, `hmac`, `canonical_signature`",
+        ),
+    ] {
+        let error = load_and_run(spec, "x").await.expect_err(spec);
+        assert!(error.contains(expected), "{spec}: {error}");
+        assert!(error.contains("secrecy.yaml:7:"), "{spec}: {error}");
+    }
+}
+
+/// Key material that cannot be used ends the run as an error (could not run), never a pass,
+/// and the message names the form or the file, never the key.
+#[tokio::test]
+async fn unusable_key_material_is_an_error_that_quotes_no_key() {
+    for (spec, expected) in [
+        (
+            "{ jwt_sign: { alg: RS256, key: { pem: \"{{secret.client_secret}}\" } } }",
+            "`pem`: invalid key: no pem private key found",
+        ),
+        (
+            "{ jwt_sign: { alg: RS256, key: { jwk: \"{{secret.client_secret}}\" } } }",
+            "`jwk`: invalid key: the jwk is not json",
+        ),
+        (
+            "{ jwt_sign: { alg: RS256, key: { pem_file: no-such-key.pem } } }",
+            "cannot read key file `no-such-key.pem`",
+        ),
+        (
+            "{ hmac: { alg: sha-256, key: \"{{secret.client_secret}}\", key_encoding: hex, message: m, encoding: hex } }",
+            "the key is not valid hexadecimal",
+        ),
+    ] {
+        let (verdict, body, summary) = load_and_run(spec, "{{value}}")
+            .await
+            .unwrap_or_else(|e| panic!("{spec}: {e}"));
+        let Verdict::Error { step, message } = &verdict else {
+            panic!("{spec}: {verdict:?}");
+        };
+        assert_eq!(*step, Some(0), "{spec}");
+        assert!(message.contains(expected), "{spec}: {message}");
+        assert!(body.is_empty(), "{spec}: the request was sent");
+        assert!(!summary.contains(CLIENT_SECRET), "{spec}: {summary}");
+    }
+}
