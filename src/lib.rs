@@ -40,4 +40,5 @@ pub mod target;
 
 pub use exec::{Runner, ScenarioResult, Verdict};
 pub use plan::{Plan, PlannedScenario, load_plan};
+pub use registry::MockRegistry;
 pub use target::Target;

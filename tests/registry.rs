@@ -3,6 +3,8 @@
 //! and `Runner` as the built-in providers, and its scenarios pass and fail as they say. Without
 //! that registry its `{ mock: … }` host is a load error, and a runner without it cannot run.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -206,4 +208,29 @@ async fn a_runner_handed_no_mock_for_the_provider_says_it_could_not_run() {
             }
         );
     }
+}
+
+/// The binary hands in the built-in registry, which has no `acme` mock: its mock target is bad
+/// input (exit 2, at the host's line and column), never a panic.
+#[test]
+fn the_binary_refuses_a_mock_host_without_a_mock_at_its_position() {
+    let run = common::authconform(&[
+        "validate",
+        "--specs",
+        "tests/fixtures/registry/specs",
+        "--scenarios",
+        "tests/fixtures/registry/scenarios",
+        "--target",
+        "tests/fixtures/registry/targets/mock.yaml",
+    ]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.stderr
+            .contains("tests/fixtures/registry/targets/mock.yaml:11:25")
+            && run
+                .stderr
+                .contains("there is no embedded mock for provider `acme`"),
+        "{}",
+        run.dump()
+    );
 }
