@@ -46,9 +46,14 @@ async fn compute_steps_derive_correct_values() {
         &root.join("specs"),
         &root.join("tests/fixtures/compute"),
         target,
+        &authconform::mock::builtin(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()));
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let result = runner.run(&plan.scenarios[0]).await;
     assert_eq!(result.verdict, Verdict::Pass, "{}", result.step_summary());
 

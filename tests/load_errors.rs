@@ -1199,7 +1199,8 @@ proptest! {
         std::fs::create_dir_all(&provider).expect("create scenarios/demo");
         let path = provider.join(name);
         std::fs::write(&path, &text).expect("write the mutated file");
-        match load_plan(&root().join("specs"), &dir.path().join("scenarios"), Target::mock()) {
+        let mocks = authconform::mock::builtin();
+        match load_plan(&root().join("specs"), &dir.path().join("scenarios"), Target::mock(), &mocks) {
             Ok(_) => {}
             Err(errors) => {
                 prop_assert!(!errors.is_empty(), "Err without any error");
@@ -1229,6 +1230,7 @@ fn unmutated_real_files_load() {
             &root().join("specs"),
             &dir.path().join("scenarios"),
             Target::mock(),
+            &authconform::mock::builtin(),
         ) {
             panic!("{name} does not load on its own:\n{errors}");
         }
