@@ -285,8 +285,18 @@ async fn load_and_run(spec: &str, reference: &str) -> Result<(Verdict, String, S
     )
     .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let plan = load_plan(&root.join("specs"), scenarios.path(), target).map_err(|e| e.render())?;
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let plan = load_plan(
+        &root.join("specs"),
+        scenarios.path(),
+        target,
+        &authconform::mock::builtin(),
+    )
+    .map_err(|e| e.render())?;
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let result = runner.run(&plan.scenarios[0]).await;
     let received = server.received_requests().await.unwrap_or_default();
     let body = received
