@@ -315,12 +315,7 @@ impl Checker<'_> {
             for (name, spec) in &step.compute {
                 let cp = format!("{path}.compute.{name}");
                 self.compute(&cp, spec);
-                let secret = !matches!(
-                    spec,
-                    ComputeSpec::WePlatformKeyHash(_)
-                        | ComputeSpec::PledgNotificationSignature(_)
-                        | ComputeSpec::PkceChallenge(_)
-                ) || matches!(spec, ComputeSpec::PkceChallenge(c) if c.method.as_deref() == Some("plain"));
+                let secret = spec.output_is_secret();
                 if !valid_name(name) {
                     self.error(
                         cp.clone(),
@@ -588,7 +583,20 @@ impl Checker<'_> {
     fn compute(&mut self, path: &str, spec: &ComputeSpec) {
         match spec {
             ComputeSpec::JwtSign(sign) => {
-                self.template(&format!("{path}.jwt_sign.key"), &sign.key);
+                use super::model::JwtKey;
+                let (form, key, alg) = match &sign.key {
+                    JwtKey::SharedSecret(key) => ("shared_secret", key, "HS256"),
+                    JwtKey::Pem(key) => ("pem", key, "RS256"),
+                    JwtKey::Jwk(key) => ("jwk", key, "RS256"),
+                    JwtKey::PemFile(key) => ("pem_file", key, "RS256"),
+                };
+                self.template(&format!("{path}.jwt_sign.key.{form}"), key);
+                if sign.alg != alg && ["HS256", "RS256"].contains(&sign.alg.as_str()) {
+                    self.error(
+                        format!("{path}.jwt_sign.key"),
+                        format!("a `{form}` key signs `{alg}`, not `{}`", sign.alg),
+                    );
+                }
                 self.json_templates(
                     &format!("{path}.jwt_sign.claims"),
                     &serde_json::Value::Object(sign.claims.clone()),
@@ -655,22 +663,39 @@ impl Checker<'_> {
                     );
                 }
             }
-            ComputeSpec::WePlatformKeyHash(key) => {
-                self.template(&format!("{path}.we_platform_key_hash"), key)
+            ComputeSpec::Digest(d) => {
+                self.template(&format!("{path}.digest.of"), &d.of);
+                if d.chain.is_empty() {
+                    self.error(
+                        format!("{path}.digest.chain"),
+                        "a digest chain needs at least one algorithm".into(),
+                    );
+                }
             }
-            ComputeSpec::PledgSignature(sig) => {
-                self.json_templates(&format!("{path}.pledg_signature.params"), &sig.params);
-                self.template(&format!("{path}.pledg_signature.secret"), &sig.secret);
+            ComputeSpec::Hmac(h) => {
+                self.template(&format!("{path}.hmac.key"), &h.key);
+                self.template(&format!("{path}.hmac.message"), &h.message);
             }
-            ComputeSpec::PledgNotificationSignature(n) => {
-                self.json_templates(
-                    &format!("{path}.pledg_notification_signature.notification"),
-                    &serde_json::Value::Object(n.notification.clone()),
-                );
-                self.template(
-                    &format!("{path}.pledg_notification_signature.secret"),
-                    &n.secret,
-                );
+            ComputeSpec::CanonicalSignature(c) => {
+                use super::model::CanonicalSigner;
+                let cp = format!("{path}.canonical_signature");
+                for (key, value) in &c.pairs {
+                    self.template(&format!("{cp}.pairs.{key}"), value);
+                }
+                if let Some(separator) = &c.key_value_separator {
+                    self.template(&format!("{cp}.key_value_separator"), separator);
+                }
+                self.template(&format!("{cp}.separator"), &c.separator);
+                match &c.then {
+                    CanonicalSigner::Digest(chain) if chain.is_empty() => self.error(
+                        format!("{cp}.then.digest"),
+                        "a digest chain needs at least one algorithm".into(),
+                    ),
+                    CanonicalSigner::Digest(_) => {}
+                    CanonicalSigner::Hmac(h) => {
+                        self.template(&format!("{cp}.then.hmac.key"), &h.key)
+                    }
+                }
             }
             ComputeSpec::BasicCredentials(b) => {
                 self.template(&format!("{path}.basic_credentials.username"), &b.username);
