@@ -254,3 +254,27 @@ fn find(haystack: &[u8], needle: &str) -> Option<usize> {
         .windows(needle.len())
         .position(|w| w == needle.as_bytes())
 }
+
+#[test]
+fn the_merged_report_is_not_written_over_an_input_runs_reports() {
+    let (first, _) = run(&["--filter", "demo::api_key::valid-key"], 0);
+    let (second, _) = run(&["--filter", "demo::basic::valid-credentials"], 0);
+    let summary = first.reports.join("summary.md");
+    let before = std::fs::read(&summary).unwrap();
+    let out = first.reports.join("merged.json");
+    let merged = authconform(&[
+        "merge",
+        &evidence_path(&first),
+        &evidence_path(&second),
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(merged.code, Some(2), "{}", merged.dump());
+    assert!(
+        merged.stderr.contains("is in the same folder"),
+        "{}",
+        merged.dump()
+    );
+    assert!(!out.exists());
+    assert_eq!(std::fs::read(&summary).unwrap(), before);
+}
