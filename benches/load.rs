@@ -98,6 +98,7 @@ fn fastest(runs: usize, mut f: impl FnMut()) -> Duration {
 
 fn main() {
     let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let mocks = authconform::mock::builtin();
     println!(
         "{:<28} {:>12} {:>16} {:>8}",
         "scenarios", "load_plan", "parse only", "ratio"
@@ -115,7 +116,7 @@ fn main() {
         }
         let scenarios_dir = dir.path().join("scenarios");
         let load = fastest(3, || {
-            let plan = load_plan(&specs, &scenarios_dir, Target::mock());
+            let plan = load_plan(&specs, &scenarios_dir, Target::mock(), &mocks);
             match plan {
                 Ok(plan) => assert_eq!(plan.scenarios.len(), files * per_file),
                 Err(errors) => panic!("the generated scenarios must load:\n{errors}"),

@@ -26,6 +26,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use crate::diagnostic::LoadErrors;
 use crate::exec::{MockOptions, Runner, Verdict};
 use crate::plan::{Plan, PlannedScenario, load_plan};
+use crate::registry::MockRegistry;
 use crate::report::console::{Console, Progress};
 use crate::report::evidence::{self, RunContext};
 use crate::report::{ReportPaths, verify};
@@ -180,7 +181,7 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn load(input: &InputArgs) -> Result<Plan, u8> {
+fn load(input: &InputArgs, mocks: &MockRegistry) -> Result<Plan, u8> {
     let target = match &input.target {
         Some(file) => Target::load(file),
         None => Ok(Target::mock()),
@@ -192,7 +193,7 @@ fn load(input: &InputArgs) -> Result<Plan, u8> {
             return Err(EXIT_INVALID);
         }
     };
-    load_plan(&input.specs, &input.scenarios, target).map_err(|errors| {
+    load_plan(&input.specs, &input.scenarios, target, mocks).map_err(|errors| {
         eprint!("{}", errors.render());
         EXIT_INVALID
     })
@@ -228,8 +229,10 @@ async fn run(args: RunArgs) -> u8 {
         }
     };
     let input = args.select.input.clone();
+    let mocks = crate::mock::builtin();
+    let loading_mocks = mocks.clone();
     // Loading reads files (a target on a slow mount, a pipe): it must not keep Ctrl-C waiting.
-    let loading = tokio::task::spawn_blocking(move || load(&input));
+    let loading = tokio::task::spawn_blocking(move || load(&input, &loading_mocks));
     let plan = tokio::select! {
         biased;
         () = interrupt.wait() => {
@@ -252,7 +255,7 @@ async fn run(args: RunArgs) -> u8 {
         return EXIT_INVALID;
     }
     let jobs = bounded_jobs(args.jobs, scenarios.len());
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(plan.target.clone(), mocks, MockOptions::default());
     redact_panics(runner.secrets().clone());
     let console = Console::new(runner.secrets(), args.verbose);
     if !args.quiet {
@@ -610,7 +613,7 @@ fn verify_file(args: &VerifyArgs) -> u8 {
 }
 
 fn list(args: SelectArgs) -> u8 {
-    let plan = match load(&args.input) {
+    let plan = match load(&args.input, &crate::mock::builtin()) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
@@ -632,7 +635,7 @@ fn list(args: SelectArgs) -> u8 {
 }
 
 fn validate(args: ValidateArgs) -> u8 {
-    let plan = match load(&args.input) {
+    let plan = match load(&args.input, &crate::mock::builtin()) {
         Ok(plan) => plan,
         Err(code) => return code,
     };

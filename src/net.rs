@@ -568,22 +568,17 @@ fn classify_attempt(error: &reqwest::Error, probe: &ConnectProbe) -> Outcome {
 
 /// Renders an error and its causes on one line.
 fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
+    join_causes(error.to_string(), error.source())
 }
 
 /// Renders an error and its causes on one line, without the URL (which may carry query secrets).
 fn chain_text(error: &reqwest::Error) -> String {
-    let mut parts = vec![error.without_url_ref_text()];
-    let mut source = error.source();
+    join_causes(error.without_url_ref_text(), error.source())
+}
+
+/// Joins `first` and the text of each cause that does not repeat an earlier one with `: `.
+fn join_causes(first: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut parts = vec![first];
     while let Some(cause) = source {
         let text = cause.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {

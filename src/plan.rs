@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::{InputKind, LoadError, LoadErrors, SpanIndex};
+pub use crate::input::yaml_files;
+use crate::input::{hidden, input_files, unreadable, yaml_name};
+use crate::registry::MockRegistry;
 use crate::scenario::load::{Names, check_scenario, parse_file};
 use crate::scenario::model::{DurationValue, ExpectedOutcome, Scenario, ScenarioKind};
 use crate::spec::{Catalogue, load_catalogue};
@@ -108,115 +111,15 @@ impl Plan {
     }
 }
 
-/// Lists `*.yaml` / `*.yml` files directly in `dir`, sorted.
-pub fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::read_dir(dir)?;
-    Ok(input_files(InputKind::Scenario, dir, "").0)
-}
-
-/// Returns true for a file name the loader reads (`*.yaml`, `*.yml`).
-fn yaml_name(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
-}
-
-/// Returns true for a name starting with `.`: editors keep swap files and lock links there, so
-/// hidden entries are never input.
-fn hidden(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
-}
-
-/// Says why `path` (which `std::fs::metadata` could not follow) cannot be read.
-fn unreadable(input: InputKind, path: &Path, error: &std::io::Error) -> LoadError {
-    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let message = match (link, error.kind()) {
-        (true, std::io::ErrorKind::NotFound) => {
-            "a symbolic link to nothing: what it points to does not exist".to_owned()
-        }
-        (true, _) => {
-            format!("a symbolic link that cannot be followed (a loop, or no permission): {error}")
-        }
-        (false, _) => format!("cannot read: {error}"),
-    };
-    LoadError::new(input, path, message)
-}
-
-/// Lists the YAML files directly in `dir`, sorted, and every entry that looks like input but
-/// cannot be read: a broken or looping symbolic link, a folder named `*.yaml`, a nested folder
-/// (`nested` says where files belong instead). Other files and hidden entries are ignored.
-fn input_files(input: InputKind, dir: &Path, nested: &str) -> (Vec<PathBuf>, Vec<LoadError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => return (files, vec![unreadable(input, dir, &e)]),
-    };
-    for entry in entries {
-        let path = match entry {
-            Ok(entry) => entry.path(),
-            Err(e) => {
-                errors.push(LoadError::new(
-                    input,
-                    dir,
-                    format!("cannot list the folder: {e}"),
-                ));
-                continue;
-            }
-        };
-        if hidden(&path) {
-            continue;
-        }
-        match std::fs::metadata(&path) {
-            Err(e) if yaml_name(&path) => errors.push(unreadable(input, &path, &e)),
-            Err(e) if !nested.is_empty() => {
-                // A link without a YAML name may have been a folder: say so rather than guess.
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                    errors.push(unreadable(input, &path, &e));
-                }
-            }
-            Err(_) => {}
-            Ok(meta) if meta.is_dir() && yaml_name(&path) => errors.push(LoadError::new(
-                input,
-                &path,
-                "a folder named like a YAML file: input files must be regular files",
-            )),
-            Ok(meta) if meta.is_dir() => {
-                if !nested.is_empty() {
-                    errors.push(LoadError::new(input, &path, nested));
-                }
-            }
-            Ok(meta) if yaml_name(&path) && !meta.is_file() => errors.push(LoadError::new(
-                input,
-                &path,
-                "not a regular file: input files must be regular files",
-            )),
-            Ok(_) if yaml_name(&path) => files.push(path),
-            Ok(_) => {}
-        }
-    }
-    files.sort();
-    errors.sort_by(|a, b| a.file.cmp(&b.file));
-    (files, errors)
-}
-
-/// Lists the spec files in `dir`, reporting every entry that cannot be one.
-pub fn spec_files(dir: &Path) -> (Vec<PathBuf>, Vec<LoadError>) {
-    input_files(
-        InputKind::Spec,
-        dir,
-        "a folder inside specs/: spec files go directly in specs/ (specs/<provider>.yaml), nested folders are not read",
-    )
-}
-
 /// Loads specs, scenarios and the target into a [`Plan`], reporting every problem.
+///
+/// `mocks` are the mock providers the run may start: a target's `{ mock: <host> }` must name a
+/// host of its provider's entry there.
 pub fn load_plan(
     specs_dir: &Path,
     scenarios_dir: &Path,
     target: Target,
+    mocks: &MockRegistry,
 ) -> Result<Plan, LoadErrors> {
     let mut errors = Vec::new();
     let catalogue = load_catalogue(specs_dir).unwrap_or_else(|e| {
@@ -337,7 +240,7 @@ pub fn load_plan(
             }
         }
     }
-    errors.extend(check_mock_hosts(&target));
+    errors.extend(check_mock_hosts(&target, mocks));
     if !spec_errors && !target.is_embedded() {
         errors.extend(check_target_providers(&target, &catalogue));
     }
@@ -394,28 +297,27 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
     None
 }
 
-/// Checks that every `{ mock: … }` host names a host of that provider's embedded mock.
-fn check_mock_hosts(target: &Target) -> Vec<LoadError> {
+/// Checks that every `{ mock: … }` host names a host of that provider's mock in `mocks`.
+fn check_mock_hosts(target: &Target, mocks: &MockRegistry) -> Vec<LoadError> {
     let mut errors = Vec::new();
     for (provider, config) in &target.providers {
         for (name, host) in &config.hosts {
             let HostSpec::Mock(mock_host) = host else {
                 continue;
             };
-            let known = crate::mock::host_names(provider);
-            if !known.contains(&mock_host.as_str()) {
-                let message = if known.is_empty() {
-                    format!("there is no embedded mock for provider `{provider}`")
-                } else {
-                    format!(
-                        "the embedded `{provider}` mock has no host `{mock_host}`: it has `{}`",
-                        known.join("`, `")
-                    )
-                };
-                errors.push(
-                    target.error_at(&format!("providers.{provider}.hosts.{name}.mock"), message),
-                );
-            }
+            let message = match mocks.get(provider) {
+                None => format!("there is no embedded mock for provider `{provider}`"),
+                Some(mock) if mock.hosts().contains(mock_host) => continue,
+                Some(mock) if mock.hosts().is_empty() => {
+                    format!("the embedded `{provider}` mock has no hosts")
+                }
+                Some(mock) => format!(
+                    "the embedded `{provider}` mock has no host `{mock_host}`: it has `{}`",
+                    mock.hosts().join("`, `")
+                ),
+            };
+            errors
+                .push(target.error_at(&format!("providers.{provider}.hosts.{name}.mock"), message));
         }
     }
     errors

@@ -110,7 +110,7 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
             format!("cannot read the specs folder: {e}"),
         )]);
     }
-    let (files, listing_errors) = crate::plan::spec_files(dir);
+    let (files, listing_errors) = crate::input::spec_files(dir);
     errors.extend(listing_errors);
     for file in files {
         let text = match crate::diagnostic::read_input(InputKind::Spec, &file) {

@@ -16,6 +16,7 @@ async fn run(id: &str, deviations: &[&str]) -> ScenarioResult {
         &root.join("specs"),
         &root.join("tests/fixtures/authorize"),
         Target::mock(),
+        &authconform::mock::builtin(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()));
     let planned = plan
@@ -26,7 +27,7 @@ async fn run(id: &str, deviations: &[&str]) -> ScenarioResult {
     let options = MockOptions {
         deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
     };
-    let runner = Runner::new(plan.target.clone(), options);
+    let runner = Runner::new(plan.target.clone(), authconform::mock::builtin(), options);
     tokio::time::timeout(std::time::Duration::from_secs(20), runner.run(planned))
         .await
         .expect("the scenario ended within 20 s")

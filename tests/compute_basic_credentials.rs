@@ -60,9 +60,18 @@ async fn basic_credentials_match_rfc_7617_and_stay_secret() {
     let target = Target::parse(Path::new("basic-credentials-test.yaml"), &yaml)
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let plan = load_plan(&root.join("specs"), dir.path(), target)
-        .unwrap_or_else(|e| panic!("{}", e.render()));
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let plan = load_plan(
+        &root.join("specs"),
+        dir.path(),
+        target,
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let scenario = |id: &str| {
         plan.scenarios
             .iter()

@@ -1,6 +1,6 @@
 //! The conformance harness (`harness = false`): every scenario under `scenarios/` is a libtest
 //! trial named `provider::file::scenario-id`, with kind `happy` or `negative`, run against the
-//! embedded mocks (or the target named by `AUTHCONFORM_TARGET`).
+//! embedded mocks of `mock::builtin()` (or the target named by `AUTHCONFORM_TARGET`).
 //!
 //! Skips carry their reason (`ignored, target `x` does not configure provider `y``). Scenarios
 //! mostly wait on the network, so the harness runs 32 at a time unless `--test-threads` says
@@ -35,7 +35,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plan = match load_plan(&root.join("specs"), &root.join("scenarios"), target) {
+    // The embedded mocks, handed to the planner (mock host names) and the runner (started per
+    // scenario).
+    let mocks = authconform::mock::builtin();
+    let plan = match load_plan(&root.join("specs"), &root.join("scenarios"), target, &mocks) {
         Ok(plan) => plan,
         Err(errors) => {
             eprint!("{}", errors.render());
@@ -49,7 +52,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runner = Arc::new(Runner::new(plan.target.clone(), MockOptions::default()));
+    let runner = Arc::new(Runner::new(
+        plan.target.clone(),
+        mocks,
+        MockOptions::default(),
+    ));
     let trials = plan
         .scenarios
         .iter()

@@ -35,12 +35,17 @@ fn plan(base: &str, max_wait: &str) -> Plan {
         &root.join("specs"),
         &root.join("tests/fixtures/eventually"),
         target,
+        &authconform::mock::builtin(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
 async fn run(plan: &Plan, id: &str) -> (ScenarioResult, Duration) {
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let planned = plan
         .scenarios
         .iter()

@@ -1,9 +1,12 @@
 //! Every live-target template, `targets/*.example.yaml`, stays usable as it is copied: `validate`
 //! accepts it with every requirement covered; it is a real-clock target with live URLs only and
-//! every secret named by environment variable (never a value); it configures the same hosts,
-//! variables and secrets as the embedded mock target, so every scenario of its providers
-//! resolves; and none of those scenarios is skipped except for a wait its `max_wait` does not
-//! allow.
+//! every secret named by environment variable (never a value); for a provider the embedded mock
+//! target configures, it names the same hosts, variables and secrets; every scenario of its
+//! providers resolves; and none of those scenarios is skipped except for a wait its `max_wait`
+//! does not allow.
+//!
+//! The same checks accept a template a user adds for a provider that has a spec and scenarios but
+//! no embedded mock (`tests/fixtures/registry/`: the `acme` provider).
 
 mod common;
 
@@ -12,16 +15,35 @@ use std::path::{Path, PathBuf};
 use authconform::target::{ClockKind, HostSpec, ProviderTarget, SecretSource};
 use authconform::{Target, load_plan};
 
-fn templates() -> Vec<PathBuf> {
-    let dir = Path::new(common::ROOT).join("targets");
+/// A tree of inputs: specs, scenarios and target templates, relative to the crate root.
+struct Tree {
+    specs: &'static str,
+    scenarios: &'static str,
+    targets: &'static str,
+}
+
+const BUILTIN: Tree = Tree {
+    specs: "specs",
+    scenarios: "scenarios",
+    targets: "targets",
+};
+
+/// A provider with a spec, scenarios and a template, but no embedded mock.
+const WITHOUT_MOCK: Tree = Tree {
+    specs: "tests/fixtures/registry/specs",
+    scenarios: "tests/fixtures/registry/scenarios",
+    targets: "tests/fixtures/registry/targets",
+};
+
+fn templates(tree: &Tree) -> Vec<PathBuf> {
+    let dir = Path::new(common::ROOT).join(tree.targets);
     let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("targets/")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.to_string_lossy().ends_with(".example.yaml"))
         .collect();
     found.sort();
-    // One per provider profile, and the demo's.
-    assert!(found.len() >= 6, "templates: {found:?}");
+    assert!(!found.is_empty(), "no template in {}", dir.display());
     found
 }
 
@@ -41,18 +63,32 @@ fn names(p: &ProviderTarget) -> Vec<String> {
     names
 }
 
-#[test]
-fn every_template_validates_with_every_requirement_covered() {
-    for path in templates() {
+fn assert_templates_validate(tree: &Tree) {
+    for path in templates(tree) {
         let relative = path.strip_prefix(common::ROOT).unwrap_or(&path);
-        common::assert_target_validates(&relative.to_string_lossy());
+        let relative = relative.to_string_lossy();
+        let run = common::authconform(&[
+            "validate",
+            "--specs",
+            tree.specs,
+            "--scenarios",
+            tree.scenarios,
+            "--target",
+            &relative,
+            "--deny-uncovered",
+        ]);
+        assert_eq!(run.code, Some(0), "{relative}\n{}", run.dump());
+        assert!(
+            run.stdout.contains("0 uncovered requirements"),
+            "{relative}\n{}",
+            run.dump()
+        );
     }
 }
 
-#[test]
-fn every_template_is_live_and_names_what_the_mock_target_names() {
+fn assert_templates_are_live_and_name_what_the_mock_target_names(tree: &Tree) {
     let mock = Target::mock();
-    for path in templates() {
+    for path in templates(tree) {
         let target = load(&path);
         let file = path.display();
         assert_eq!(target.clock, ClockKind::Real, "{file}");
@@ -71,11 +107,15 @@ fn every_template_is_live_and_names_what_the_mock_target_names() {
                     "{file}: secret `{name}` must name an environment variable"
                 );
             }
-            assert_eq!(
-                names(config),
-                names(&mock.providers[provider]),
-                "{file}: `{provider}` names other hosts, variables or secrets than the mock target"
-            );
+            // A provider without an embedded mock has nothing to compare with: that its
+            // scenarios resolve is checked by planning them.
+            if let Some(on_mock) = mock.providers.get(provider) {
+                assert_eq!(
+                    names(config),
+                    names(on_mock),
+                    "{file}: `{provider}` names other hosts, variables or secrets than the mock target"
+                );
+            }
             // CIDR blocks the scenarios create keys for (`*_range`) must be IPv4 CIDR.
             for (name, value) in config
                 .variables
@@ -98,14 +138,18 @@ fn every_template_is_live_and_names_what_the_mock_target_names() {
     }
 }
 
-#[test]
-fn every_scenario_of_a_templates_providers_is_planned() {
+fn assert_every_scenario_of_a_templates_providers_is_planned(tree: &Tree) {
     let root = Path::new(common::ROOT);
-    for path in templates() {
+    for path in templates(tree) {
         let target = load(&path);
         let providers: Vec<String> = target.providers.keys().cloned().collect();
-        let plan = load_plan(&root.join("specs"), &root.join("scenarios"), target)
-            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let plan = load_plan(
+            &root.join(tree.specs),
+            &root.join(tree.scenarios),
+            target,
+            &authconform::mock::builtin(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
         let mut planned = 0;
         for scenario in plan
             .scenarios
@@ -124,4 +168,62 @@ fn every_scenario_of_a_templates_providers_is_planned() {
         }
         assert!(planned > 0, "{}: no scenario planned", path.display());
     }
+}
+
+#[test]
+fn there_is_a_template_per_provider_and_the_demos() {
+    let found = templates(&BUILTIN);
+    assert!(found.len() >= 6, "templates: {found:?}");
+}
+
+#[test]
+fn every_template_validates_with_every_requirement_covered() {
+    assert_templates_validate(&BUILTIN);
+}
+
+#[test]
+fn every_template_is_live_and_names_what_the_mock_target_names() {
+    assert_templates_are_live_and_name_what_the_mock_target_names(&BUILTIN);
+}
+
+#[test]
+fn every_scenario_of_a_templates_providers_is_planned() {
+    assert_every_scenario_of_a_templates_providers_is_planned(&BUILTIN);
+}
+
+/// A user's template for a provider with a spec and scenarios but no embedded mock goes through
+/// every check above, and the checks still apply to it.
+#[test]
+fn a_template_for_a_provider_without_a_mock_is_accepted_and_checked() {
+    assert!(authconform::mock::builtin().get("acme").is_none());
+    assert!(!Target::mock().providers.contains_key("acme"));
+    assert_templates_validate(&WITHOUT_MOCK);
+    assert_templates_are_live_and_name_what_the_mock_target_names(&WITHOUT_MOCK);
+    assert_every_scenario_of_a_templates_providers_is_planned(&WITHOUT_MOCK);
+
+    // Without a mock target to compare with, planning is what checks its names: a template
+    // missing a secret the scenarios use is refused, at the use.
+    let root = Path::new(common::ROOT);
+    let template = root.join(WITHOUT_MOCK.targets).join("acme.example.yaml");
+    let text = std::fs::read_to_string(&template).expect("the template");
+    let without_secret = text.replace(
+        "api_key: { env: ACME_API_KEY }",
+        "other: { env: ACME_OTHER }",
+    );
+    assert_ne!(without_secret, text);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let copy = dir.path().join("acme.example.yaml");
+    std::fs::write(&copy, without_secret).expect("write the copy");
+    let errors = load_plan(
+        &root.join(WITHOUT_MOCK.specs),
+        &root.join(WITHOUT_MOCK.scenarios),
+        load(&copy),
+        &authconform::mock::builtin(),
+    )
+    .expect_err("a secret the scenarios use is missing");
+    let rendered = errors.render();
+    assert!(
+        rendered.contains("greeting.yaml:") && rendered.contains("api_key"),
+        "{rendered}"
+    );
 }

@@ -548,7 +548,11 @@ async fn eventually_polls_on_the_virtual_clock() {
     let socket = closed_port();
     let port = socket.local_addr().expect("a bound port").port();
     let plan = plan(&fixtures_dir(), closed_port_target(port));
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let result = runner
         .run(find(&plan, "demo::eventually::eventually-holds"))
         .await;
@@ -573,8 +577,16 @@ async fn a_refused_connection_is_not_a_timeout() {
     let port = socket.local_addr().expect("a bound port").port();
     let fixtures = plan(&fixtures_dir(), closed_port_target(port));
     let real = plan(&real_scenarios_dir(), Target::mock());
-    let runner = Runner::new(fixtures.target.clone(), MockOptions::default());
-    let mock_runner = Runner::new(real.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        fixtures.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
+    let mock_runner = Runner::new(
+        real.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let (refused_as_timeout, refused, dropped) = tokio::join!(
         runner.run(find(&fixtures, "demo::closed_port::timeout-but-refused")),
         runner.run(find(&fixtures, "demo::closed_port::refused")),
@@ -654,6 +666,7 @@ async fn an_unknown_deviation_is_an_error_not_a_pass() {
     let plan = plan(&real_scenarios_dir(), Target::mock());
     let runner = Runner::new(
         plan.target.clone(),
+        authconform::mock::builtin(),
         MockOptions {
             deviations: vec!["accepts-everything".into()],
         },

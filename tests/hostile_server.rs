@@ -127,6 +127,7 @@ fn plan(api_base: &str, second_base: &str) -> Plan {
         &root().join("specs"),
         &root().join("tests/fixtures/hostile"),
         target,
+        &authconform::mock::builtin(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()))
 }
@@ -135,7 +136,11 @@ fn plan(api_base: &str, second_base: &str) -> Plan {
 /// clients) against `api_base`, within [`CASE_LIMIT`].
 async fn run_times(id: &str, api_base: &str, times: usize) -> Vec<ScenarioResult> {
     let plan = plan(api_base, "http://127.0.0.1:9");
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let trial = format!("demo::hostile::{id}");
     let planned = plan
         .scenarios
@@ -658,7 +663,11 @@ async fn evidence_records_the_malformed_reason_and_the_resend() {
     let malformed = reply_once(b"HTTP/1.1 2x0 OK\r\n\r\n".to_vec()).await;
     let flaky = close_after_response().await;
     let plan = plan(&malformed.url(), "http://127.0.0.1:9");
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let find = |id: &str| {
         plan.scenarios
             .iter()
@@ -693,7 +702,11 @@ async fn evidence_records_the_malformed_reason_and_the_resend() {
     // A resend happens when a reused connection closed: run until one does (the server closes
     // every connection, so the second request on a pooled connection is the usual case).
     let plan = self::plan(&flaky.url(), "http://127.0.0.1:9");
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let planned = plan
         .scenarios
         .iter()

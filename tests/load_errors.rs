@@ -1199,7 +1199,8 @@ proptest! {
         std::fs::create_dir_all(&provider).expect("create scenarios/demo");
         let path = provider.join(name);
         std::fs::write(&path, &text).expect("write the mutated file");
-        match load_plan(&root().join("specs"), &dir.path().join("scenarios"), Target::mock()) {
+        let mocks = authconform::mock::builtin();
+        match load_plan(&root().join("specs"), &dir.path().join("scenarios"), Target::mock(), &mocks) {
             Ok(_) => {}
             Err(errors) => {
                 prop_assert!(!errors.is_empty(), "Err without any error");
@@ -1229,6 +1230,7 @@ fn unmutated_real_files_load() {
             &root().join("specs"),
             &dir.path().join("scenarios"),
             Target::mock(),
+            &authconform::mock::builtin(),
         ) {
             panic!("{name} does not load on its own:\n{errors}");
         }
@@ -1279,20 +1281,20 @@ fn eventually_and_same_as_misuses_are_each_located() {
 
 /// A template in every position the format has (compute specs, clock steps, requests with every
 /// body and auth kind, token and authorize requests, every expectation), each naming its own
-/// undefined variable.
+/// undefined variable `vNN`, listed in the test in that order.
 const EVERY_TEMPLATE_POSITION: &str = r#"scenarios:
   - id: every-template
     title: every template position
     requirements: [DEMO-BASIC-01]
     steps:
       - compute:
-          a: { jwt_sign: { alg: HS256, key: "{{v01}}", claims: { sub: "{{v02}}", l: ["{{v03}}"] } } }
+          a: { jwt_sign: { alg: HS256, key: { shared_secret: "{{v01}}" }, claims: { sub: "{{v02}}", l: ["{{v03}}"] } } }
           b: { jwt_forge: { token: "{{v04}}", change: { wrong_key: "{{v05}}" } } }
           c: { jwt_forge: { token: "{{a}}", change: { claims: { x: "{{v06}}" } } } }
           d: { pkce_challenge: { verifier: "{{v07}}" } }
-          e: { we_platform_key_hash: "{{v08}}" }
-          f: { pledg_signature: { params: { p: "{{v09}}" }, secret: "{{v10}}" } }
-          g: { pledg_notification_signature: { notification: { n: "{{v11}}" }, secret: "{{v12}}" } }
+          e: { digest: { of: "{{v08}}", chain: [sha-256], encoding: hex } }
+          f: { hmac: { alg: sha-256, key: "{{v09}}", message: "{{v10}}", encoding: hex } }
+          g: { canonical_signature: { pairs: { k: "{{v11}}" }, key_value_separator: "{{v55}}", separator: "{{v12}}", then: { hmac: { alg: sha-256, key: "{{v56}}" } }, encoding: hex } }
           h: { basic_credentials: { username: "{{v13}}", password: "{{v14}}" } }
       - clock: { advance: "{{v15}}" }
       - request:
@@ -1341,18 +1343,18 @@ fn every_template_position_is_checked_for_undefined_names() {
     );
     let s = "scenarios[0].steps";
     let expected: Vec<String> = [
-        "[0].compute.a.jwt_sign.key",
+        "[0].compute.a.jwt_sign.key.shared_secret",
         "[0].compute.a.jwt_sign.claims.sub",
         "[0].compute.a.jwt_sign.claims.l[0]",
         "[0].compute.b.jwt_forge.token",
         "[0].compute.b.jwt_forge.change.wrong_key",
         "[0].compute.c.jwt_forge.change.claims.x",
         "[0].compute.d.pkce_challenge.verifier",
-        "[0].compute.e.we_platform_key_hash",
-        "[0].compute.f.pledg_signature.params.p",
-        "[0].compute.f.pledg_signature.secret",
-        "[0].compute.g.pledg_notification_signature.notification.n",
-        "[0].compute.g.pledg_notification_signature.secret",
+        "[0].compute.e.digest.of",
+        "[0].compute.f.hmac.key",
+        "[0].compute.f.hmac.message",
+        "[0].compute.g.canonical_signature.pairs.k",
+        "[0].compute.g.canonical_signature.separator",
         "[0].compute.h.basic_credentials.username",
         "[0].compute.h.basic_credentials.password",
         "[1].clock.advance",
@@ -1395,6 +1397,8 @@ fn every_template_position_is_checked_for_undefined_names() {
         "[7].request.authorize.extra.z",
         "[7].request.authorize.pkce.verifier",
         "[7].request.authorize.pkce.challenge",
+        "[0].compute.g.canonical_signature.key_value_separator",
+        "[0].compute.g.canonical_signature.then.hmac.key",
     ]
     .iter()
     .map(|p| format!("{s}{p}"))

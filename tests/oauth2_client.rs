@@ -296,7 +296,11 @@ impl Harness {
             .mount(&server)
             .await;
         let plan = plan(&server.uri());
-        let runner = Runner::new(plan.target.clone(), MockOptions::default());
+        let runner = Runner::new(
+            plan.target.clone(),
+            authconform::mock::builtin(),
+            MockOptions::default(),
+        );
         Self {
             server,
             issued,
@@ -518,6 +522,7 @@ providers:
         &root.join("specs"),
         &root.join("tests/fixtures/oauth2"),
         target,
+        &authconform::mock::builtin(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()))
 }

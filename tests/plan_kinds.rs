@@ -10,8 +10,13 @@ use authconform::{Target, load_plan};
 #[test]
 fn kinds_are_derived_from_expectations_or_declared() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let plan = load_plan(&root.join("specs"), &root.join("scenarios"), Target::mock())
-        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let plan = load_plan(
+        &root.join("specs"),
+        &root.join("scenarios"),
+        Target::mock(),
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
     let find = |trial: &str| {
         plan.scenarios
             .iter()

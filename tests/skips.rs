@@ -44,6 +44,7 @@ fn live_plan(base: &str, providers_yaml: &str) -> Plan {
         &root().join("specs"),
         &root().join("tests/fixtures/skips"),
         target,
+        &authconform::mock::builtin(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()))
 }
@@ -53,7 +54,11 @@ const DEMO: &str = "  demo:\n    hosts:\n      api_base: { url: \"BASE\" }\n    
                     password: { env: AUTHCONFORM_TEST_UNSET_PASSWORD }\n";
 
 async fn run(plan: &Plan, id: &str) -> (Verdict, Duration) {
-    let runner = Runner::new(plan.target.clone(), MockOptions::default());
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
     let planned = plan
         .scenarios
         .iter()
@@ -203,8 +208,13 @@ fn sources_of_unconfigured_providers_are_not_required() {
                 sources:\n  default: { bind: 127.0.0.1 }\nproviders: {}\n";
     let target = Target::parse(Path::new("one-provider.yaml"), yaml)
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
-    let plan = load_plan(&root().join("specs"), &root().join("scenarios"), target)
-        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let plan = load_plan(
+        &root().join("specs"),
+        &root().join("scenarios"),
+        target,
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
     let named_unallowlisted = plan.scenarios.iter().any(|s| {
         s.scenario.steps.iter().any(|step| {
             step.request

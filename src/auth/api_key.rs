@@ -3,7 +3,9 @@
 //! [`we_platform_key_hash`] is We.Platform's `secureHash`: the node's config holds
 //! `api-key-hash`, clients send the plain key in `X-API-Key`, and the node compares
 //! `secureHash(header value)` with the configured hash. A mock does the same, so it never keeps
-//! the key itself.
+//! the key itself. Scenarios reach the same value through the generic
+//! `digest: { chain: [blake2b-256, keccak-256], encoding: base58 }`; this separate implementation
+//! is the mock's, so each checks the other.
 //!
 //! ```text
 //! ridethewaves!  →  H6nsiifwYKYEx6YzYD7woP1XCn72RVvx6tC1zjjLXqsu

@@ -252,6 +252,46 @@ impl SigningKey {
         Ok(Self::Rs256(RsaPrivateKey(Arc::new(pair))))
     }
 
+    /// Creates an RS256 key from an RSA private JWK (RFC 7517, RFC 7518 §6.3): a JSON object with
+    /// `kty: RSA` and the base64url members `n`, `e`, `d`, `p`, `q`, `dp`, `dq` and `qi`.
+    ///
+    /// # Errors
+    /// [`JwtError::InvalidKey`] saying which member is wrong; messages never quote the key.
+    pub fn rs256_jwk(jwk: &str) -> Result<Self, JwtError> {
+        let jwk: Value =
+            serde_json::from_str(jwk).map_err(|_| JwtError::InvalidKey("the jwk is not json"))?;
+        let jwk = jwk
+            .as_object()
+            .ok_or(JwtError::InvalidKey("the jwk is not a json object"))?;
+        if jwk.get("kty").and_then(Value::as_str) != Some("RSA") {
+            return Err(JwtError::InvalidKey("the jwk's `kty` is not `RSA`"));
+        }
+        let member = |name: &'static str, missing: &'static str| -> Result<Vec<u8>, JwtError> {
+            let text = jwk
+                .get(name)
+                .and_then(Value::as_str)
+                .ok_or(JwtError::InvalidKey(missing))?;
+            URL_SAFE_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .map_err(|_| JwtError::InvalidKey("a jwk member is not base64url"))
+        };
+        let components = aws_lc_rs::rsa::KeyPairComponents {
+            public_key: aws_lc_rs::rsa::PublicKeyComponents {
+                n: member("n", "the jwk has no string `n`")?,
+                e: member("e", "the jwk has no string `e`")?,
+            },
+            d: member("d", "the jwk has no string `d`: not a private key")?,
+            p: member("p", "the jwk has no string `p`")?,
+            q: member("q", "the jwk has no string `q`")?,
+            dP: member("dp", "the jwk has no string `dp`")?,
+            dQ: member("dq", "the jwk has no string `dq`")?,
+            qInv: member("qi", "the jwk has no string `qi`")?,
+        };
+        let pair = RsaKeyPair::from_components(&components)
+            .map_err(|_| JwtError::InvalidKey("rsa private key rejected"))?;
+        Ok(Self::Rs256(RsaPrivateKey(Arc::new(pair))))
+    }
+
     /// Returns the JWS `alg` this key signs with.
     pub fn alg(&self) -> &'static str {
         match self {
@@ -605,6 +645,50 @@ mod tests {
             verify(&token, &VerifyingKey::hs256(b"x"), NOW),
             Err(JwtError::BadSignature)
         );
+    }
+
+    #[test]
+    fn rs256_jwk_is_the_same_key_as_its_pem() {
+        let jwk = include_str!("keys/test-rs256-private.jwk");
+        let key = SigningKey::rs256_jwk(jwk).unwrap();
+        let public = VerifyingKey::rs256_public_pem(TEST_RS256_PUBLIC_PEM).unwrap();
+        assert_eq!(key.verifying_key(), rs256().verifying_key());
+        let token = sign(&json!({ "sub": "alice" }), &key).unwrap();
+        assert_eq!(verify(&token, &public, NOW).unwrap().claims["sub"], "alice");
+    }
+
+    #[test]
+    fn rs256_jwk_errors_name_the_member_not_the_key() {
+        let jwk: Value = serde_json::from_str(include_str!("keys/test-rs256-private.jwk")).unwrap();
+        let d = jwk["d"].as_str().unwrap().to_owned();
+        let without = |member: &str| {
+            let mut jwk = jwk.clone();
+            jwk.as_object_mut().unwrap().remove(member);
+            jwk.to_string()
+        };
+        let public_only = {
+            let mut jwk = jwk.clone();
+            for member in ["d", "p", "q", "dp", "dq", "qi"] {
+                jwk.as_object_mut().unwrap().remove(member);
+            }
+            jwk.to_string()
+        };
+        let mut altered = jwk.clone();
+        altered["qi"] = jwk["dp"].clone();
+        for (text, expected) in [
+            (public_only, "`d`: not a private key"),
+            (without("qi"), "`qi`"),
+            (
+                json!({ "kty": "EC", "d": d }).to_string(),
+                "`kty` is not `RSA`",
+            ),
+            (format!("{{\"kty\": \"RSA\", \"d\": {d:?}"), "not json"),
+            (altered.to_string(), "rejected"),
+        ] {
+            let message = SigningKey::rs256_jwk(&text).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message}");
+            assert!(!message.contains(&d[..16]), "{message}");
+        }
     }
 
     #[test]

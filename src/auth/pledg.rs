@@ -5,6 +5,10 @@
 //! - the standard payment notification's `signature` field: plain SHA-256 (not an HMAC) of the
 //!   notification's fields, with the secret as separator ([`notification_signature`]).
 //!
+//! These are the mock's checks. Scenarios produce the same values with the generic `jwt_sign`
+//! (claims `{data: …}`) and `canonical_signature` (`then: { digest: [sha-256] }`, `HEX`), so each
+//! implementation checks the other.
+//!
 //! ```text
 //! created_at=2019-04-04T12:20:34.97138ZSECRETerror=SECRETid=test-validSECRETreference=…SECRETsandbox=trueSECRETstatus=completed
 //!   → B1C777835C01CA96AC4C3097FD46A7CA49B92BE157EDE0CB3552880D12A15359

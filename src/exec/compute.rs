@@ -1,15 +1,21 @@
-//! `compute` steps: values derived for later steps — signed and forged JWTs, PKCE values,
-//! We.Platform key hashes, Pledg signatures, Basic credentials for a header of the scenario's choosing. Times come from the scenario's clock, so a token
-//! signed on the virtual clock expires when the mocks say it does.
+//! `compute` steps: values derived for later steps — signed and forged JWTs, PKCE values, digest
+//! chains, HMACs, canonical-string signatures, Basic credentials for a header of the scenario's
+//! choosing. Times come from the scenario's clock, so a token signed on the virtual clock expires
+//! when the mocks say it does. Whether a value is secret is [`ComputeSpec::output_is_secret`]'s
+//! call, the same the loader makes.
 
 use std::time::Duration;
 
 use indexmap::IndexMap;
 
 use super::{Scope, StepResult, Verdict};
+use crate::auth::digest;
 use crate::auth::jwt::{self, Forgery, SigningKey};
-use crate::auth::{api_key, pkce, pledg};
-use crate::scenario::model::{ComputeSpec, ForgeChange, JwtSignSpec};
+use crate::auth::pkce;
+use crate::scenario::model::{
+    CanonicalSigner, ComputeSpec, DigestAlgorithm, ForgeChange, HmacAlgorithm, JwtKey, JwtSignSpec,
+    KeyEncoding, OutputEncoding,
+};
 
 /// Length of generated PKCE verifiers when none is asked for.
 const DEFAULT_VERIFIER_LENGTH: usize = 64;
@@ -28,7 +34,8 @@ impl Scope<'_> {
     ) -> Option<Verdict> {
         for (name, spec) in entries {
             match self.compute(spec) {
-                Ok((value, secret)) => {
+                Ok(value) => {
+                    let secret = spec.output_is_secret();
                     let shown = if secret {
                         format!("{name} = [redacted:{name}]")
                     } else {
@@ -55,10 +62,10 @@ impl Scope<'_> {
         None
     }
 
-    /// Returns the value and whether it is a secret.
-    fn compute(&self, spec: &ComputeSpec) -> Result<(String, bool), String> {
+    /// Returns the value.
+    fn compute(&self, spec: &ComputeSpec) -> Result<String, String> {
         Ok(match spec {
-            ComputeSpec::JwtSign(sign) => (self.jwt_sign(sign)?, true),
+            ComputeSpec::JwtSign(sign) => self.jwt_sign(sign)?,
             ComputeSpec::JwtForge(forge) => {
                 let token = self.render(&forge.token)?;
                 let forgery = match &forge.change {
@@ -89,20 +96,13 @@ impl Scope<'_> {
                         })
                     }
                 };
-                (
-                    jwt::forge(&token, &forgery).map_err(|e| e.to_string())?,
-                    true,
-                )
+                jwt::forge(&token, &forgery).map_err(|e| e.to_string())?
             }
-            ComputeSpec::RandomId(r) => (
-                random_id(r.length.unwrap_or(DEFAULT_RANDOM_ID_LENGTH)),
-                false,
-            ),
-            ComputeSpec::PkceVerifier(v) => (
+            ComputeSpec::RandomId(r) => random_id(r.length.unwrap_or(DEFAULT_RANDOM_ID_LENGTH)),
+            ComputeSpec::PkceVerifier(v) => {
                 pkce::generate_verifier(v.length.unwrap_or(DEFAULT_VERIFIER_LENGTH))
-                    .map_err(|e| e.to_string())?,
-                true,
-            ),
+                    .map_err(|e| e.to_string())?
+            }
             ComputeSpec::PkceChallenge(c) => {
                 let verifier = self.render(&c.verifier)?;
                 let method: pkce::PkceMethod = c
@@ -111,38 +111,52 @@ impl Scope<'_> {
                     .unwrap_or("S256")
                     .parse()
                     .map_err(|e: pkce::PkceError| e.to_string())?;
-                let plain = method == pkce::PkceMethod::Plain;
-                (pkce::challenge(&verifier, method), plain)
+                pkce::challenge(&verifier, method)
             }
-            ComputeSpec::WePlatformKeyHash(key) => {
-                (api_key::we_platform_key_hash(&self.render(key)?), false)
+            ComputeSpec::Digest(spec) => {
+                let text = self.render(&spec.of)?;
+                let chain: Vec<_> = spec.chain.iter().copied().map(digest_algorithm).collect();
+                encoding(spec.encoding).encode(&digest::digest_chain(&chain, text.as_bytes()))
             }
-            ComputeSpec::PledgSignature(sig) => {
-                let params = self.render_json(&sig.params)?;
-                let secret = self.render(&sig.secret)?;
-                let exp = self.expiry(sig.expires_in.map(|d| d.0), sig.expired_for.map(|d| d.0));
-                (
-                    pledg::sign_parameters(&params, secret.as_bytes(), exp)
-                        .map_err(|e| e.to_string())?,
-                    true,
-                )
+            ComputeSpec::Hmac(spec) => {
+                let key = self.hmac_key(&spec.key, spec.key_encoding)?;
+                let message = self.render(&spec.message)?;
+                let mac = digest::hmac(hmac_algorithm(spec.alg), &key, message.as_bytes());
+                encoding(spec.encoding).encode(&mac)
             }
-            ComputeSpec::PledgNotificationSignature(n) => {
-                let rendered =
-                    self.render_json(&serde_json::Value::Object(n.notification.clone()))?;
-                let serde_json::Value::Object(notification) = rendered else {
-                    return Err("`notification` must be a map".into());
+            ComputeSpec::CanonicalSignature(spec) => {
+                let pairs = spec
+                    .pairs
+                    .iter()
+                    .map(|(key, value)| Ok((key.as_str(), self.render(value)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                let key_value_separator = match &spec.key_value_separator {
+                    Some(separator) => self.render(separator)?,
+                    None => "=".to_owned(),
                 };
-                let secret = self.render(&n.secret)?;
-                (pledg::notification_signature(&notification, &secret), false)
+                let text = digest::canonical_string(
+                    pairs.iter().map(|(key, value)| (*key, value.as_str())),
+                    &key_value_separator,
+                    &self.render(&spec.separator)?,
+                );
+                let signature = match &spec.then {
+                    CanonicalSigner::Digest(chain) => {
+                        let chain: Vec<_> = chain.iter().copied().map(digest_algorithm).collect();
+                        digest::digest_chain(&chain, text.as_bytes())
+                    }
+                    CanonicalSigner::Hmac(hmac) => {
+                        let key = self.hmac_key(&hmac.key, hmac.key_encoding)?;
+                        digest::hmac(hmac_algorithm(hmac.alg), &key, text.as_bytes())
+                    }
+                };
+                encoding(spec.encoding).encode(&signature)
             }
             ComputeSpec::BasicCredentials(credentials) => {
                 let user = self.render(&credentials.username)?;
                 let password = self.render(&credentials.password)?;
                 let value = crate::auth::basic::header_value(&user, &password)
                     .map_err(|e| e.to_string())?;
-                let encoded = value.strip_prefix("Basic ").unwrap_or(&value).to_owned();
-                (encoded, true)
+                value.strip_prefix("Basic ").unwrap_or(&value).to_owned()
             }
         })
     }
@@ -161,24 +175,51 @@ impl Scope<'_> {
         }
     }
 
-    fn jwt_sign(&self, spec: &JwtSignSpec) -> Result<String, String> {
-        let key_text = self.render(&spec.key)?;
-        let key = match spec.alg.as_str() {
-            "HS256" => SigningKey::hs256(key_text.as_bytes()),
-            "RS256" => {
-                let pem = match key_text.as_str() {
-                    "test" => jwt::TEST_RS256_PRIVATE_PEM,
-                    "test-other" => jwt::TEST_RS256_OTHER_PRIVATE_PEM,
-                    pem => pem,
+    fn hmac_key(
+        &self,
+        key: &crate::scenario::Template,
+        encoding: Option<KeyEncoding>,
+    ) -> Result<Vec<u8>, String> {
+        key_encoding(encoding)
+            .decode(&self.render(key)?)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Reads `jwt_sign`'s key material. Errors name the form and the file, never the key.
+    fn jwt_key(&self, key: &JwtKey) -> Result<SigningKey, String> {
+        match key {
+            JwtKey::SharedSecret(secret) => Ok(SigningKey::hs256(self.render(secret)?.as_bytes())),
+            JwtKey::Pem(pem) => {
+                SigningKey::rs256_pem(&self.render(pem)?).map_err(|e| format!("`pem`: {e}"))
+            }
+            JwtKey::Jwk(jwk) => {
+                SigningKey::rs256_jwk(&self.render(jwk)?).map_err(|e| format!("`jwk`: {e}"))
+            }
+            JwtKey::PemFile(path) => {
+                let path = std::path::PathBuf::from(self.render(path)?);
+                // Relative to the target file, so a target and its key can move together.
+                let path = match self.runner.target.file.parent() {
+                    Some(folder) if path.is_relative() => folder.join(path),
+                    _ => path,
                 };
-                SigningKey::rs256_pem(pem).map_err(|e| e.to_string())?
+                let pem = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read key file `{}`: {e}", path.display()))?;
+                SigningKey::rs256_pem(&pem)
+                    .map_err(|e| format!("key file `{}`: {e}", path.display()))
             }
-            other => {
-                return Err(format!(
-                    "unsupported alg `{other}`: expected `HS256` or `RS256`"
-                ));
-            }
-        };
+        }
+    }
+
+    fn jwt_sign(&self, spec: &JwtSignSpec) -> Result<String, String> {
+        let key = self.jwt_key(&spec.key)?;
+        if key.alg() != spec.alg {
+            return Err(format!(
+                "alg `{}` cannot be signed with this key: `{}` keys sign `{}`",
+                spec.alg,
+                key_kind(&spec.key),
+                key.alg()
+            ));
+        }
         let rendered = self.render_json(&serde_json::Value::Object(spec.claims.clone()))?;
         let serde_json::Value::Object(mut claims) = rendered else {
             return Err("`claims` must be a map".into());
@@ -195,6 +236,50 @@ impl Scope<'_> {
             claims.insert("exp".into(), exp.into());
         }
         jwt::sign(&serde_json::Value::Object(claims), &key).map_err(|e| e.to_string())
+    }
+}
+
+/// Names a key form, for messages.
+fn key_kind(key: &JwtKey) -> &'static str {
+    match key {
+        JwtKey::SharedSecret(_) => "shared_secret",
+        JwtKey::Pem(_) => "pem",
+        JwtKey::Jwk(_) => "jwk",
+        JwtKey::PemFile(_) => "pem_file",
+    }
+}
+
+fn digest_algorithm(algorithm: DigestAlgorithm) -> digest::DigestAlgorithm {
+    match algorithm {
+        DigestAlgorithm::Blake2b256 => digest::DigestAlgorithm::Blake2b256,
+        DigestAlgorithm::Keccak256 => digest::DigestAlgorithm::Keccak256,
+        DigestAlgorithm::Sha256 => digest::DigestAlgorithm::Sha256,
+        DigestAlgorithm::Sha3_256 => digest::DigestAlgorithm::Sha3_256,
+    }
+}
+
+fn hmac_algorithm(algorithm: HmacAlgorithm) -> digest::HmacAlgorithm {
+    match algorithm {
+        HmacAlgorithm::Sha256 => digest::HmacAlgorithm::Sha256,
+        HmacAlgorithm::Sha512 => digest::HmacAlgorithm::Sha512,
+    }
+}
+
+fn encoding(encoding: OutputEncoding) -> digest::Encoding {
+    match encoding {
+        OutputEncoding::Base58 => digest::Encoding::Base58,
+        OutputEncoding::Hex => digest::Encoding::Hex,
+        OutputEncoding::HexUpper => digest::Encoding::HexUpper,
+        OutputEncoding::Base64 => digest::Encoding::Base64,
+        OutputEncoding::Base64Url => digest::Encoding::Base64Url,
+    }
+}
+
+fn key_encoding(encoding: Option<KeyEncoding>) -> digest::KeyEncoding {
+    match encoding {
+        None | Some(KeyEncoding::Utf8) => digest::KeyEncoding::Utf8,
+        Some(KeyEncoding::Hex) => digest::KeyEncoding::Hex,
+        Some(KeyEncoding::Base64) => digest::KeyEncoding::Base64,
     }
 }
 

@@ -2,7 +2,8 @@
 //! (running never returns `Err`: could-not-run is [`Verdict::Error`]).
 //!
 //! On a virtual-clock target every scenario gets its own [`VirtualClock`] and its own instances of
-//! the embedded mocks, so scenarios run concurrently without sharing state or time.
+//! the mocks its provider's hosts name, started from the [`MockRegistry`] the runner was handed,
+//! so scenarios run concurrently without sharing state or time.
 
 pub mod check;
 mod compute;
@@ -17,6 +18,7 @@ use crate::auth::oauth2::TokenCache;
 use crate::clock::{Clock, VirtualClock};
 use crate::net::{ClientPool, ConnectionUse, Exchange, SourceAddr};
 use crate::plan::PlannedScenario;
+use crate::registry::{MockConfig, MockRegistry};
 use crate::scenario::model::{
     AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, RequestSpec, Step,
 };
@@ -43,6 +45,7 @@ pub struct Runner {
     secret_values: HashMap<String, HashMap<String, Result<Secret, String>>>,
     clients: ClientPool,
     tokens: TokenCache,
+    mocks: MockRegistry,
     mock_options: MockOptions,
 }
 
@@ -56,7 +59,8 @@ impl std::fmt::Debug for Runner {
 
 impl Runner {
     /// Resolves the target's secrets (environment variables, or mock values) and registers them.
-    pub fn new(target: Arc<Target>, mock_options: MockOptions) -> Self {
+    /// `mocks` are the mock providers the target's `{ mock: <host> }` hosts are started from.
+    pub fn new(target: Arc<Target>, mocks: MockRegistry, mock_options: MockOptions) -> Self {
         let secrets = Arc::new(SecretRegistry::new());
         let mut secret_values = HashMap::new();
         for (provider, config) in &target.providers {
@@ -89,6 +93,7 @@ impl Runner {
             secret_values,
             clients: ClientPool::new(),
             tokens: TokenCache::new(),
+            mocks,
             mock_options,
         }
     }
@@ -186,12 +191,18 @@ impl Runner {
                         .collect()
                 })
                 .unwrap_or_default();
-            let config = crate::mock::MockConfig {
+            let Some(mock) = self.mocks.get(provider) else {
+                return Verdict::Error {
+                    step: None,
+                    message: format!("there is no embedded mock for provider `{provider}`"),
+                };
+            };
+            let config = MockConfig {
                 clock: virtual_clock.clone(),
                 secrets: mock_secrets,
                 deviations: self.mock_options.deviations.clone(),
             };
-            match crate::mock::start(provider, config).await {
+            match mock.start(config).await {
                 Ok(running) => {
                     for (name, host) in &self.target.providers[provider].hosts {
                         if let HostSpec::Mock(mock_host) = host

@@ -1,10 +1,13 @@
 //! Embedded mock providers: each documented provider behaviour emulated on wiremock servers, each
 //! host behind its own TCP [`front`] that decides source-IP rules from the real peer address, all
-//! reading the scenario's [`VirtualClock`].
+//! reading the scenario's [`VirtualClock`](crate::clock::VirtualClock).
 //!
 //! Mocks get fake credentials from the target's secrets, compare presented credentials in constant
 //! time, and never print what they receive. A mock can be started with named deviations (documented
 //! behaviour deliberately broken) so tests can prove the scenarios catch them.
+//!
+//! Nothing else in the crate names these providers: [`builtin`] lists them in a
+//! [`MockRegistry`], which the binary and the test harness hand to the planner and the runner.
 
 pub mod demo;
 pub mod electrum;
@@ -15,135 +18,52 @@ pub mod pledg;
 pub mod silverflow;
 pub mod we_platform;
 
-use std::any::Any;
-use std::collections::HashMap;
-use std::future::Future as _;
-use std::sync::Arc;
-
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::clock::VirtualClock;
+pub use crate::registry::{MockConfig, RunningMock};
+use crate::registry::{MockProvider, MockRegistry};
 
-/// What a mock provider is started with.
-#[derive(Debug, Clone)]
-pub struct MockConfig {
-    /// The scenario's clock.
-    pub clock: Arc<VirtualClock>,
-    /// The provider's secrets from the target (fake values).
-    pub secrets: HashMap<String, String>,
-    /// Deviations to apply (see each provider's `DEVIATIONS`).
-    pub deviations: Vec<String>,
-}
-
-impl MockConfig {
-    /// Returns a secret the mock needs, or says which is missing.
-    pub fn secret(&self, name: &str) -> Result<String, String> {
-        self.secrets.get(name).cloned().ok_or_else(|| {
-            format!("the target gives no value for secret `{name}`, which the mock needs")
-        })
-    }
-
-    /// Returns true when `deviation` was asked for.
-    pub fn deviates(&self, deviation: &str) -> bool {
-        self.deviations.iter().any(|d| d == deviation)
-    }
-
-    fn check_deviations(&self, known: &[&str]) -> Result<(), String> {
-        match self
-            .deviations
-            .iter()
-            .find(|d| !known.contains(&d.as_str()))
-        {
-            Some(unknown) => Err(format!(
-                "unknown deviation `{unknown}`: this mock knows `{}`",
-                known.join("`, `")
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-/// A started mock provider: its hosts' URLs; servers stop when it is dropped.
-pub struct RunningMock {
-    hosts: HashMap<String, String>,
-    _servers: Vec<Box<dyn Any + Send + Sync>>,
-}
-
-impl std::fmt::Debug for RunningMock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningMock")
-            .field("hosts", &self.hosts)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Drops the servers with tokio's cooperative budget lifted.
-///
-/// wiremock's `MockServer` drop blocks (`futures::executor::block_on`) on an async lock of tokio's.
-/// When a scenario ends inside a task that has spent its budget, as when one future drives many
-/// scenarios, tokio answers every poll of that lock with "not ready" plus an immediate wake-up,
-/// and the nested executor spins forever. Unconstrained, the lock is taken as soon as it is free.
-impl Drop for RunningMock {
-    fn drop(&mut self) {
-        let servers = std::mem::take(&mut self._servers);
-        let mut dropping = std::pin::pin!(tokio::task::unconstrained(async move {
-            drop(servers);
-        }));
-        // The future has no await point: its first poll completes it.
-        let _ = dropping
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
-    }
-}
-
-impl RunningMock {
-    /// Returns the base URL of host `name`.
-    pub fn url(&self, name: &str) -> Option<String> {
-        self.hosts.get(name).cloned()
-    }
-}
-
-/// Returns the host names of provider's embedded mock (empty when there is none).
-pub fn host_names(provider: &str) -> &'static [&'static str] {
-    match provider {
-        "demo" => demo::HOSTS,
-        "electrum" => electrum::HOSTS,
-        "pledg" => pledg::HOSTS,
-        "monerium" => monerium::HOSTS,
-        "silverflow" => silverflow::HOSTS,
-        "we-platform" => we_platform::HOSTS,
-        _ => &[],
-    }
-}
-
-/// Returns the deviations provider's mock knows.
-pub fn deviations(provider: &str) -> &'static [&'static str] {
-    match provider {
-        "demo" => demo::DEVIATIONS,
-        "electrum" => electrum::DEVIATIONS,
-        "pledg" => pledg::DEVIATIONS,
-        "monerium" => monerium::DEVIATIONS,
-        "silverflow" => silverflow::DEVIATIONS,
-        "we-platform" => we_platform::DEVIATIONS,
-        _ => &[],
-    }
-}
-
-/// Starts provider's embedded mock.
-pub async fn start(provider: &str, config: MockConfig) -> Result<RunningMock, String> {
-    config.check_deviations(deviations(provider))?;
-    match provider {
-        "demo" => demo::start(config).await,
-        "electrum" => electrum::start(config).await,
-        "pledg" => pledg::start(config).await,
-        "monerium" => monerium::start(config).await,
-        "silverflow" => silverflow::start(config).await,
-        "we-platform" => we_platform::start(config).await,
-        _ => Err(format!(
-            "there is no embedded mock for provider `{provider}`"
-        )),
-    }
+/// Returns the registry of the embedded mocks, one entry per provider: its name (the folder under
+/// `scenarios/`), its module's `HOSTS` and `DEVIATIONS`, and its `start`.
+pub fn builtin() -> MockRegistry {
+    MockRegistry::new()
+        .with(MockProvider::new(
+            "demo",
+            demo::HOSTS,
+            demo::DEVIATIONS,
+            demo::start,
+        ))
+        .with(MockProvider::new(
+            "electrum",
+            electrum::HOSTS,
+            electrum::DEVIATIONS,
+            electrum::start,
+        ))
+        .with(MockProvider::new(
+            "pledg",
+            pledg::HOSTS,
+            pledg::DEVIATIONS,
+            pledg::start,
+        ))
+        .with(MockProvider::new(
+            "monerium",
+            monerium::HOSTS,
+            monerium::DEVIATIONS,
+            monerium::start,
+        ))
+        .with(MockProvider::new(
+            "silverflow",
+            silverflow::HOSTS,
+            silverflow::DEVIATIONS,
+            silverflow::start,
+        ))
+        .with(MockProvider::new(
+            "we-platform",
+            we_platform::HOSTS,
+            we_platform::DEVIATIONS,
+            we_platform::start,
+        ))
 }
 
 /// Compares a presented credential with the expected one in constant time (over digests, so the
@@ -156,7 +76,33 @@ pub fn credential_eq(presented: &[u8], expected: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::future::Future as _;
+    use std::sync::Arc;
+
     use super::*;
+    use crate::clock::VirtualClock;
+
+    /// The embedded mock target configures exactly the providers the built-in registry has, and
+    /// names only hosts their mocks serve.
+    #[test]
+    fn the_builtin_registry_matches_the_embedded_mock_target() {
+        let registry = builtin();
+        let target = crate::Target::mock();
+        let in_registry: Vec<&str> = registry.providers().map(|p| p.name()).collect();
+        let mut in_target: Vec<&str> = target.providers.keys().map(String::as_str).collect();
+        in_target.sort_unstable();
+        assert_eq!(in_registry, in_target);
+        for (provider, config) in &target.providers {
+            let hosts = registry.get(provider).expect("an entry").hosts();
+            for host in config.hosts.values() {
+                let crate::target::HostSpec::Mock(name) = host else {
+                    panic!("`{provider}` has a live host in the embedded mock target");
+                };
+                assert!(hosts.contains(name), "`{provider}` has no host `{name}`");
+            }
+        }
+    }
 
     /// Starts every embedded mock with its fake secrets from the embedded mock target, then drops
     /// it inside a task whose cooperative budget is spent (as at the end of a scenario in a run
@@ -179,7 +125,8 @@ mod tests {
                         secrets,
                         deviations: Vec::new(),
                     };
-                    let mut mock = Some(start(&name, config).await?);
+                    let entry = builtin().get(&name).cloned().ok_or("no entry")?;
+                    let mut mock = Some(entry.start(config).await?);
                     let semaphore = tokio::sync::Semaphore::new(1);
                     std::future::poll_fn(|cx| {
                         for _ in 0..1000 {

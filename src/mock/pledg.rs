@@ -46,7 +46,7 @@
 //!   and shows the one notification Pledg delivered for [`NOTIFICATION_REFERENCE`], signed with the
 //!   merchant secret: uppercase hex SHA-256 of `created_at`, `error`, `id`, `reference`, `sandbox`
 //!   and `status`, sorted, written `key=value` and joined with the secret (`notification_signature`,
-//!   written here independently of the runner's `pledg_notification_signature`).
+//!   written here independently of the scenarios' `canonical_signature` op).
 //!
 //! [`MERCHANT_UID`], [`PURCHASE_UID`] and [`NOTIFICATION_REFERENCE`] mirror the `pledg` variables
 //! of `targets/mock.yaml`, because a mock is given secrets but not variables.

@@ -317,12 +317,7 @@ impl Checker<'_> {
                 // Each value may use the ones computed before it in the same step.
                 spec.visit_templates(&cp, self);
                 self.compute(&cp, spec);
-                let secret = !matches!(
-                    spec,
-                    ComputeSpec::WePlatformKeyHash(_)
-                        | ComputeSpec::PledgNotificationSignature(_)
-                        | ComputeSpec::PkceChallenge(_)
-                ) || matches!(spec, ComputeSpec::PkceChallenge(c) if c.method.as_deref() == Some("plain"));
+                let secret = spec.output_is_secret();
                 if !valid_name(name) {
                     self.error(
                         cp.clone(),
@@ -515,6 +510,19 @@ impl Checker<'_> {
     fn compute(&mut self, path: &str, spec: &ComputeSpec) {
         match spec {
             ComputeSpec::JwtSign(sign) => {
+                use super::model::JwtKey;
+                let (form, alg) = match &sign.key {
+                    JwtKey::SharedSecret(_) => ("shared_secret", "HS256"),
+                    JwtKey::Pem(_) => ("pem", "RS256"),
+                    JwtKey::Jwk(_) => ("jwk", "RS256"),
+                    JwtKey::PemFile(_) => ("pem_file", "RS256"),
+                };
+                if sign.alg != alg && ["HS256", "RS256"].contains(&sign.alg.as_str()) {
+                    self.error(
+                        format!("{path}.jwt_sign.key"),
+                        format!("a `{form}` key signs `{alg}`, not `{}`", sign.alg),
+                    );
+                }
                 if !["HS256", "RS256"].contains(&sign.alg.as_str()) {
                     self.error(
                         format!("{path}.jwt_sign.alg"),
@@ -563,11 +571,26 @@ impl Checker<'_> {
                     );
                 }
             }
-            ComputeSpec::JwtForge(_)
-            | ComputeSpec::WePlatformKeyHash(_)
-            | ComputeSpec::PledgSignature(_)
-            | ComputeSpec::PledgNotificationSignature(_)
-            | ComputeSpec::BasicCredentials(_) => {}
+            ComputeSpec::Digest(d) => {
+                if d.chain.is_empty() {
+                    self.error(
+                        format!("{path}.digest.chain"),
+                        "a digest chain needs at least one algorithm".into(),
+                    );
+                }
+            }
+            ComputeSpec::CanonicalSignature(c) => {
+                use super::model::CanonicalSigner;
+                if let CanonicalSigner::Digest(chain) = &c.then
+                    && chain.is_empty()
+                {
+                    self.error(
+                        format!("{path}.canonical_signature.then.digest"),
+                        "a digest chain needs at least one algorithm".into(),
+                    );
+                }
+            }
+            ComputeSpec::JwtForge(_) | ComputeSpec::Hmac(_) | ComputeSpec::BasicCredentials(_) => {}
         }
     }
 

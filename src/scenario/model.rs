@@ -138,7 +138,7 @@ pub struct Eventually {
 #[serde(remote = "Self")]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ComputeSpec {
-    /// A JWT signed with a test or given key (secret).
+    /// A JWT signed with key material the target supplies (secret).
     JwtSign(JwtSignSpec),
     /// A negative token made from a valid one (secret).
     JwtForge(JwtForgeSpec),
@@ -146,18 +146,36 @@ pub enum ComputeSpec {
     PkceVerifier(PkceVerifierSpec),
     /// The PKCE challenge of a verifier (public; secret with `plain`).
     PkceChallenge(PkceChallengeSpec),
-    /// We.Platform's `api-key-hash` of a key: Base58(Keccak256(Blake2b256(utf8))) (public).
-    WePlatformKeyHash(Template),
-    /// Pledg's signed purchase parameters: an HS256 JWT over `{data: params}` (secret).
-    PledgSignature(PledgSignatureSpec),
-    /// Pledg's notification signature: uppercase hex SHA-256 (public).
-    PledgNotificationSignature(PledgNotificationSpec),
+    /// A chain of digests over a text, encoded (public unless `secret: true`).
+    Digest(DigestSpec),
+    /// An HMAC of a text, encoded (public unless `secret: true`).
+    Hmac(HmacSpec),
+    /// `key=value` pairs sorted by key and joined, then digested or HMACed, encoded (public
+    /// unless `secret: true`).
+    CanonicalSignature(CanonicalSignatureSpec),
     /// RFC 7617 credentials: base64 of UTF-8 `user-id ":" password`, without the scheme
     /// (secret), for headers `auth: { basic }` does not write (a misspelt header name).
     BasicCredentials(BasicAuth),
     /// A random lowercase-alphanumeric id (public), for values a live provider wants unique per
     /// run: a new login, a purchase reference.
     RandomId(RandomIdSpec),
+}
+
+impl ComputeSpec {
+    /// Says whether the computed value is a secret. The loader decides by it whether
+    /// `{{secret.name}}` or `{{name}}` refers to the value, and the executor whether to register
+    /// it as a secret, so the two cannot disagree.
+    pub fn output_is_secret(&self) -> bool {
+        match self {
+            Self::JwtSign(_) | Self::JwtForge(_) | Self::PkceVerifier(_) => true,
+            Self::BasicCredentials(_) => true,
+            Self::PkceChallenge(challenge) => challenge.method.as_deref() == Some("plain"),
+            Self::Digest(digest) => digest.secret,
+            Self::Hmac(hmac) => hmac.secret,
+            Self::CanonicalSignature(signature) => signature.secret,
+            Self::RandomId(_) => false,
+        }
+    }
 }
 
 /// A random id to draw.
@@ -171,7 +189,7 @@ pub struct RandomIdSpec {
 
 crate::tagged_enum!(
     ComputeSpec,
-    "one of `jwt_sign`, `jwt_forge`, `pkce_verifier`, `pkce_challenge`, `we_platform_key_hash`, `pledg_signature`, `pledg_notification_signature`, `basic_credentials`"
+    "one of `jwt_sign`, `jwt_forge`, `pkce_verifier`, `pkce_challenge`, `digest`, `hmac`, `canonical_signature`, `basic_credentials`, `random_id`"
 );
 
 /// A JWT to sign.
@@ -180,8 +198,8 @@ crate::tagged_enum!(
 pub struct JwtSignSpec {
     /// `HS256` or `RS256`.
     pub alg: String,
-    /// The HS256 secret, or for RS256 `test` / `test-other` (the built-in test keys) or a PEM.
-    pub key: Template,
+    /// The key material: a shared secret for HS256, a private key for RS256.
+    pub key: JwtKey,
     /// The claims; string leaves may hold placeholders.
     #[serde(default)]
     pub claims: serde_json::Map<String, serde_json::Value>,
@@ -248,31 +266,190 @@ pub struct PkceChallengeSpec {
     pub method: Option<String>,
 }
 
-/// Pledg purchase parameters to sign.
+/// Where `jwt_sign` takes its key from. Every form is a template, so the key comes from the
+/// target (a secret, or a variable naming a file) and a scenario names no key of its own.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PledgSignatureSpec {
-    /// The parameters (string leaves may hold placeholders).
-    pub params: serde_json::Value,
-    /// The merchant secret.
-    pub secret: Template,
-    /// Validity (`exp` = now plus this).
-    #[serde(default)]
-    pub expires_in: Option<DurationValue>,
-    /// Already expired this long ago.
-    #[serde(default)]
-    pub expired_for: Option<DurationValue>,
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum JwtKey {
+    /// The HS256 shared secret (its UTF-8 bytes).
+    SharedSecret(Template),
+    /// An RSA private key in PEM (`PRIVATE KEY` or `RSA PRIVATE KEY`).
+    Pem(Template),
+    /// An RSA private key as a JWK (JSON with `kty: RSA`, `n`, `e`, `d`, `p`, `q`, `dp`, `dq`, `qi`).
+    Jwk(Template),
+    /// The path of a PEM file holding an RSA private key, relative to the target file's folder.
+    PemFile(Template),
 }
 
-/// A Pledg notification to sign.
+crate::tagged_enum!(
+    JwtKey,
+    "one of `shared_secret: …`, `pem: …`, `jwk: …`, `pem_file: …`"
+);
+
+/// A digest chain to compute.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PledgNotificationSpec {
-    /// The notification's members.
-    pub notification: serde_json::Map<String, serde_json::Value>,
-    /// The merchant secret.
-    pub secret: Template,
+pub struct DigestSpec {
+    /// The text whose UTF-8 bytes are digested.
+    pub of: Template,
+    /// The algorithms, applied in order, each to the previous one's raw output.
+    pub chain: Vec<DigestAlgorithm>,
+    /// How the last output is written.
+    pub encoding: OutputEncoding,
+    /// Keeps the value secret (`{{secret.name}}`); public by default.
+    #[serde(default)]
+    pub secret: bool,
 }
+
+/// An HMAC to compute.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacSpec {
+    /// The hash function.
+    pub alg: HmacAlgorithm,
+    /// The key, as text.
+    pub key: Template,
+    /// How the key's text becomes bytes; `utf-8` when absent.
+    #[serde(default)]
+    pub key_encoding: Option<KeyEncoding>,
+    /// The text whose UTF-8 bytes are authenticated.
+    pub message: Template,
+    /// How the MAC is written.
+    pub encoding: OutputEncoding,
+    /// Keeps the value secret (`{{secret.name}}`); public by default.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// A signature over `key=value` pairs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanonicalSignatureSpec {
+    /// The pairs, sorted by key (byte order) before joining; values may hold placeholders.
+    pub pairs: IndexMap<String, Template>,
+    /// Written between a key and its value; `=` when absent.
+    #[serde(default)]
+    pub key_value_separator: Option<Template>,
+    /// Written between two pairs.
+    pub separator: Template,
+    /// What signs the joined text.
+    pub then: CanonicalSigner,
+    /// How the signature is written.
+    pub encoding: OutputEncoding,
+    /// Keeps the value secret (`{{secret.name}}`); public by default.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// What signs a canonical string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CanonicalSigner {
+    /// A digest chain.
+    Digest(Vec<DigestAlgorithm>),
+    /// An HMAC.
+    Hmac(CanonicalHmac),
+}
+
+crate::tagged_enum!(
+    CanonicalSigner,
+    "one of `digest: [algorithm, …]`, `hmac: { alg, key }`"
+);
+
+/// The HMAC of a canonical signature.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanonicalHmac {
+    /// The hash function.
+    pub alg: HmacAlgorithm,
+    /// The key, as text.
+    pub key: Template,
+    /// How the key's text becomes bytes; `utf-8` when absent.
+    #[serde(default)]
+    pub key_encoding: Option<KeyEncoding>,
+}
+
+/// A hash function of a digest chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(remote = "Self")]
+pub enum DigestAlgorithm {
+    /// BLAKE2b with a 256-bit output.
+    #[serde(rename = "blake2b-256")]
+    Blake2b256,
+    /// The original Keccak-256 (as Ethereum), not SHA3-256.
+    #[serde(rename = "keccak-256")]
+    Keccak256,
+    /// SHA-256.
+    #[serde(rename = "sha-256")]
+    Sha256,
+    /// SHA3-256.
+    #[serde(rename = "sha3-256")]
+    Sha3_256,
+}
+
+crate::tagged_enum!(
+    DigestAlgorithm,
+    "one of `blake2b-256`, `keccak-256`, `sha-256`, `sha3-256`"
+);
+
+/// The hash function of an HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(remote = "Self")]
+pub enum HmacAlgorithm {
+    /// HMAC-SHA-256.
+    #[serde(rename = "sha-256")]
+    Sha256,
+    /// HMAC-SHA-512.
+    #[serde(rename = "sha-512")]
+    Sha512,
+}
+
+crate::tagged_enum!(HmacAlgorithm, "one of `sha-256`, `sha-512`");
+
+/// How a computed value's bytes are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(remote = "Self")]
+pub enum OutputEncoding {
+    /// Base58, Bitcoin alphabet.
+    #[serde(rename = "base58")]
+    Base58,
+    /// Lowercase hexadecimal.
+    #[serde(rename = "hex")]
+    Hex,
+    /// Uppercase hexadecimal.
+    #[serde(rename = "HEX")]
+    HexUpper,
+    /// Standard base64 with padding.
+    #[serde(rename = "base64")]
+    Base64,
+    /// URL-safe base64 without padding.
+    #[serde(rename = "base64url")]
+    Base64Url,
+}
+
+crate::tagged_enum!(
+    OutputEncoding,
+    "one of `base58`, `hex`, `HEX`, `base64`, `base64url`"
+);
+
+/// How a key's text becomes bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(remote = "Self")]
+pub enum KeyEncoding {
+    /// Its UTF-8 bytes.
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// Hexadecimal.
+    #[serde(rename = "hex")]
+    Hex,
+    /// Base64.
+    #[serde(rename = "base64")]
+    Base64,
+}
+
+crate::tagged_enum!(KeyEncoding, "one of `utf-8`, `hex`, `base64`");
 
 /// An HTTP request.
 #[derive(Debug, Clone, Deserialize)]

@@ -10,9 +10,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 
 use super::model::{
-    AuthSpec, AuthorizeSpec, BasicAuth, Body, ChallengeCheck, ClockStep, ComputeSpec, Expectation,
-    FieldCheck, ForgeChange, JsonCheck, JwtCheck, OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec,
-    ProblemCheck, RequestSpec, Step, TextCheck,
+    AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
+    ComputeSpec, Expectation, FieldCheck, ForgeChange, JsonCheck, JwtCheck, JwtKey, OAuth2Spec,
+    OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
 };
 
 /// A reference to a value inside `{{ }}`.
@@ -348,24 +348,48 @@ impl Templates for ComputeSpec {
                 visitor,
                 &[("verifier", &c.verifier)],
             ),
-            ComputeSpec::WePlatformKeyHash(key) => {
-                fields(path, visitor, &[("we_platform_key_hash", key)])
+            ComputeSpec::Digest(d) => fields(&format!("{path}.digest"), visitor, &[("of", &d.of)]),
+            ComputeSpec::Hmac(h) => fields(
+                &format!("{path}.hmac"),
+                visitor,
+                &[("key", &h.key), ("message", &h.message)],
+            ),
+            ComputeSpec::CanonicalSignature(c) => {
+                let path = format!("{path}.canonical_signature");
+                fields(
+                    &path,
+                    visitor,
+                    &[
+                        ("pairs", &c.pairs),
+                        ("key_value_separator", &c.key_value_separator),
+                        ("separator", &c.separator),
+                    ],
+                );
+                match &c.then {
+                    CanonicalSigner::Hmac(h) => {
+                        fields(&format!("{path}.then.hmac"), visitor, &[("key", &h.key)])
+                    }
+                    CanonicalSigner::Digest(_) => {}
+                }
             }
-            ComputeSpec::PledgSignature(sig) => fields(
-                &format!("{path}.pledg_signature"),
-                visitor,
-                &[("params", &sig.params), ("secret", &sig.secret)],
-            ),
-            ComputeSpec::PledgNotificationSignature(n) => fields(
-                &format!("{path}.pledg_notification_signature"),
-                visitor,
-                &[("notification", &n.notification), ("secret", &n.secret)],
-            ),
             ComputeSpec::BasicCredentials(b) => {
                 b.visit_templates(&format!("{path}.basic_credentials"), visitor)
             }
             ComputeSpec::RandomId(_) | ComputeSpec::PkceVerifier(_) => {}
         }
+    }
+}
+
+/// The key under the name of its form: `key.shared_secret`, `key.pem`, …
+impl Templates for JwtKey {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        let (form, key) = match self {
+            JwtKey::SharedSecret(key) => ("shared_secret", key),
+            JwtKey::Pem(key) => ("pem", key),
+            JwtKey::Jwk(key) => ("jwk", key),
+            JwtKey::PemFile(key) => ("pem_file", key),
+        };
+        fields(path, visitor, &[(form, key)]);
     }
 }
 

@@ -28,14 +28,20 @@ pub type Caught = (&'static str, usize, &'static [&'static str]);
 /// Loads `scenarios` against the real specs, or panics with the rendered errors.
 pub fn plan(scenarios: &Path, target: Target) -> Plan {
     let root = Path::new(super::ROOT);
-    load_plan(&root.join("specs"), scenarios, target)
-        .unwrap_or_else(|errors| panic!("{}", errors.render()))
+    load_plan(
+        &root.join("specs"),
+        scenarios,
+        target,
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|errors| panic!("{}", errors.render()))
 }
 
 /// Runs every scenario of `plan` concurrently with `deviations`, keyed by trial name.
 pub async fn run_all(plan: &Plan, deviations: &[&str]) -> BTreeMap<String, ScenarioResult> {
     let runner = Runner::new(
         plan.target.clone(),
+        authconform::mock::builtin(),
         MockOptions {
             deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
         },
@@ -185,7 +191,11 @@ pub fn check_case(
 /// into another's windows) the tabled scenarios fail at the tabled step saying the tabled
 /// fragments, while every other scenario of the provider still passes; no secret value leaks.
 pub fn assert_deviations_caught(provider: &str, table: &[(&str, &[Caught])]) {
-    let mut known: Vec<&str> = authconform::mock::deviations(provider).to_vec();
+    let registry = authconform::mock::builtin();
+    let mut known: Vec<&str> = registry
+        .get(provider)
+        .map(|mock| mock.deviations().iter().map(String::as_str).collect())
+        .unwrap_or_default();
     let mut tabled: Vec<&str> = table.iter().map(|(d, _)| *d).collect();
     known.sort_unstable();
     tabled.sort_unstable();
