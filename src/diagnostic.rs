@@ -97,11 +97,13 @@ impl LoadError {
     pub fn at(self, index: &SpanIndex, text: &str, path: impl Into<String>) -> Self {
         let path = path.into();
         let location = index.locate(&path);
-        let error = self.at_path(path);
-        match location {
-            Some(location) => error.at_location(text, location),
-            None => error,
+        let mut error = self.at_path(path);
+        if let Some(location) = location {
+            // Many errors in a long file must not each rescan it for their line.
+            error.source_line = index.source_line(text, location.line).map(printable);
+            error.location = Some(location);
         }
+        error
     }
 }
 
@@ -231,6 +233,8 @@ pub fn offset_location(text: &str, offset: usize) -> Location {
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
     locations: std::collections::HashMap<String, Location>,
+    /// Byte offset of each line of the indexed text, for the source line an error shows.
+    line_starts: Vec<usize>,
 }
 
 impl SpanIndex {
@@ -257,7 +261,24 @@ impl SpanIndex {
             position += 1;
         }
         index.node(&events, &mut position, String::new(), None, &positions);
+        index.line_starts = positions.line_starts;
         index
+    }
+
+    /// Returns line `line` (1-based) of `text`, the text this index was built from, as
+    /// `str::lines` gives it, without scanning the lines before it.
+    fn source_line<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        if start == text.len() {
+            // After a final newline `str::lines` sees no line.
+            return None;
+        }
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(text.len(), |next| next - 1);
+        let line = text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 
     fn node(
@@ -593,6 +614,16 @@ mod tests {
             positions.of_byte(usize::MAX),
             offset_location(text, text.len())
         );
+        for text in [text, "a: 1\r\n\nb: 2\n", "", "\n"] {
+            let index = SpanIndex::build(text);
+            for line in 0..=text.lines().count() + 1 {
+                assert_eq!(
+                    index.source_line(text, line),
+                    line.checked_sub(1).and_then(|n| text.lines().nth(n)),
+                    "line {line} of {text:?}"
+                );
+            }
+        }
     }
 
     #[test]
