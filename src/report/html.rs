@@ -1002,6 +1002,7 @@ mod tests {
                 .map(|(trial, verdict)| ScenarioRef {
                     trial: (*trial).into(),
                     verdict: (*verdict).into(),
+                    input: None,
                 })
                 .collect(),
         }
@@ -1041,6 +1042,7 @@ mod tests {
                     skipped: 1,
                     not_run: 1,
                 },
+                merged_from: Vec::new(),
             },
             requirements: vec![
                 requirement(
