@@ -38,6 +38,34 @@ pub fn render(evidence: &Evidence) -> String {
         run.finished,
         code(&run.host)
     );
+    if !run.merged_from.is_empty() {
+        // An auditor checks each run the report was assembled from against its own published hash.
+        let _ = writeln!(out, "Merged from {} runs:\n", run.merged_from.len());
+        for input in &run.merged_from {
+            let t = &input.totals;
+            let _ = writeln!(
+                out,
+                "- `{}` (report sha256 `{}`): target `{}`, host `{}`, {} \u{2192} {}{}; {} passed, {} failed, {} errors, {} skipped, {} not run",
+                code(&input.file),
+                input.report_sha256,
+                code(&input.target.name),
+                code(&input.host),
+                input.started,
+                input.finished,
+                if input.complete {
+                    ""
+                } else {
+                    ", **incomplete**"
+                },
+                t.passed,
+                t.failed,
+                t.errors,
+                t.skipped,
+                t.not_run
+            );
+        }
+        out.push('\n');
+    }
     let t = &run.totals;
     let outcome = super::RunOutcome::of(t, run.complete);
     let _ = writeln!(
@@ -152,7 +180,41 @@ fn code(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::evidence::{seal, tests::sample};
+    use crate::report::evidence::{MergedInput, seal, tests::sample};
+
+    #[test]
+    fn a_merged_report_lists_each_run_with_its_hash() {
+        let mut evidence = sample("bob");
+        assert!(!render(&seal(evidence.clone())).contains("Merged from"));
+        let input = |file: &str, sha: &str| MergedInput {
+            file: file.into(),
+            report_sha256: sha.into(),
+            git_commit: None,
+            host: "ci-1".into(),
+            started: "2026-12-01T10:00:00Z".into(),
+            finished: "2026-12-01T10:00:05Z".into(),
+            complete: true,
+            target: evidence.run.target.clone(),
+            totals: evidence.run.totals.clone(),
+            first_scenario: 0,
+            scenario_count: 1,
+        };
+        evidence.run.merged_from = vec![
+            input("a/evidence.json", &"ab".repeat(32)),
+            input("b/evidence.json", &"cd".repeat(32)),
+        ];
+        let text = render(&seal(evidence));
+        assert!(text.contains("Merged from 2 runs:"), "{text}");
+        for (file, sha) in [("a/evidence.json", "ab"), ("b/evidence.json", "cd")] {
+            assert!(
+                text.contains(&format!(
+                    "- `{file}` (report sha256 `{}`): target `",
+                    sha.repeat(32)
+                )),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn an_incomplete_run_says_so_and_lists_what_did_not_run() {
