@@ -369,7 +369,7 @@ impl RunSink for ConsoleSink<'_> {
                 }
             }
             RunEvent::RunFinished | RunEvent::RunInterrupted { .. } => self.progress.clear(),
-            RunEvent::ScenarioStarted { .. } => {}
+            RunEvent::ScenarioStarted { .. } | RunEvent::StepFinished { .. } => {}
         }
     }
 }

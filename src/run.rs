@@ -4,9 +4,8 @@
 //! [`run`] takes a plan, the selected scenarios, a [`Runner`] (target + mock registry) and
 //! [`RunOptions`], and tells a [`RunSink`] what happens: [`RunEvent::PlanLoaded`], then per
 //! scenario [`RunEvent::ScenarioStarted`] and [`RunEvent::ScenarioFinished`], a periodic
-//! [`RunEvent::StillRunning`], and last [`RunEvent::RunFinished`] or
-//! [`RunEvent::RunInterrupted`]. Steps are not reported one by one: the executor hands them back
-//! only inside the finished [`ScenarioResult`].
+//! [`RunEvent::StepFinished`] for each step as it ends, a periodic [`RunEvent::StillRunning`],
+//! and last [`RunEvent::RunFinished`] or [`RunEvent::RunInterrupted`].
 //!
 //! Sinks consume the events: the binary's console lines and progress bar, and the
 //! [`ReportSink`], which collects the results and writes every report at the end through
@@ -22,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::{FutureExt as _, StreamExt as _};
 use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
-use crate::exec::{Runner, ScenarioResult, Verdict};
+use crate::exec::{Runner, ScenarioResult, StepResult, Verdict};
 use crate::plan::{Plan, PlannedScenario};
 use crate::report::evidence::{self, Evidence, RunContext};
 use crate::report::{ReportPaths, ReportsLock};
@@ -38,6 +37,11 @@ pub enum RunEvent<'a> {
     },
     /// A scenario started.
     ScenarioStarted { scenario: &'a PlannedScenario },
+    /// A step of a running scenario ended; the finished scenario's result holds it too.
+    StepFinished {
+        scenario: &'a PlannedScenario,
+        step: &'a StepResult,
+    },
     /// A scenario finished (passed, failed, could not run or was skipped).
     ScenarioFinished { result: &'a ScenarioResult },
     /// Sent every [`RunOptions::heartbeat`] while scenarios run: the one that has been running
@@ -176,7 +180,13 @@ pub async fn run_one(
     sink: &dyn RunSink,
 ) -> ScenarioResult {
     sink.event(&RunEvent::ScenarioStarted { scenario: planned });
-    let result = std::panic::AssertUnwindSafe(runner.run(planned))
+    let on_step = |step: &StepResult| {
+        sink.event(&RunEvent::StepFinished {
+            scenario: planned,
+            step,
+        });
+    };
+    let result = std::panic::AssertUnwindSafe(runner.run_observed(planned, &on_step))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| panicked_result(planned, panic.as_ref()));

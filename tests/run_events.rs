@@ -20,7 +20,12 @@ impl RunSink for Recorder {
         let line = match event {
             RunEvent::PlanLoaded { selected, .. } => format!("plan {}", selected.len()),
             RunEvent::ScenarioStarted { scenario } => format!("start {}", scenario.trial_name()),
-            RunEvent::ScenarioFinished { result } => format!("finish {}", result.trial_name),
+            RunEvent::StepFinished { scenario, step } => {
+                format!("step {} {}", scenario.trial_name(), step.index)
+            }
+            RunEvent::ScenarioFinished { result } => {
+                format!("finish {} {}", result.trial_name, result.steps.len())
+            }
             RunEvent::StillRunning { .. } => return,
             RunEvent::RunFinished => "finished".into(),
             RunEvent::RunInterrupted { .. } => "interrupted".into(),
@@ -74,16 +79,35 @@ async fn every_scenario_starts_then_finishes_between_plan_loaded_and_run_finishe
     let lines = recorder.0.into_inner().unwrap();
     assert_eq!(lines.first(), Some(&format!("plan {}", selected.len())));
     assert_eq!(lines.last(), Some(&"finished".to_owned()));
-    assert_eq!(lines.len(), 2 + 2 * selected.len(), "{lines:?}");
     for s in &selected {
         let name = s.trial_name();
-        let start = lines.iter().position(|l| *l == format!("start {name}"));
-        let finish = lines.iter().position(|l| *l == format!("finish {name}"));
-        assert!(
-            matches!((start, finish), (Some(a), Some(b)) if a < b),
-            "{name}: {lines:?}"
-        );
+        let start = lines
+            .iter()
+            .position(|l| *l == format!("start {name}"))
+            .unwrap_or_else(|| panic!("{name} never started: {lines:?}"));
+        let finish = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("finish {name} ")))
+            .unwrap_or_else(|| panic!("{name} never finished: {lines:?}"));
+        assert!(start < finish, "{name}: {lines:?}");
+        // Each step is reported once, in order, between the start and the finish, and the
+        // finished result holds as many.
+        let steps: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(at, l)| {
+                let index = l.strip_prefix(&format!("step {name} "))?.parse().ok()?;
+                assert!(start < at && at < finish, "{name}: {lines:?}");
+                Some(index)
+            })
+            .collect();
+        assert!(!steps.is_empty(), "{name}: {lines:?}");
+        assert_eq!(steps, (0..steps.len()).collect::<Vec<_>>(), "{name}");
+        assert_eq!(lines[finish], format!("finish {name} {}", steps.len()));
     }
+    let reported = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(reported("start "), selected.len());
+    assert_eq!(reported("finish "), selected.len());
 }
 
 #[tokio::test]
