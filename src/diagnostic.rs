@@ -97,11 +97,13 @@ impl LoadError {
     pub fn at(self, index: &SpanIndex, text: &str, path: impl Into<String>) -> Self {
         let path = path.into();
         let location = index.locate(&path);
-        let error = self.at_path(path);
-        match location {
-            Some(location) => error.at_location(text, location),
-            None => error,
+        let mut error = self.at_path(path);
+        if let Some(location) = location {
+            // Many errors in a long file must not each rescan it for their line.
+            error.source_line = index.source_line(text, location.line).map(printable);
+            error.location = Some(location);
         }
+        error
     }
 }
 
@@ -231,10 +233,15 @@ pub fn offset_location(text: &str, offset: usize) -> Location {
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
     locations: std::collections::HashMap<String, Location>,
+    /// Byte offset of each line of the indexed text, for the source line an error shows.
+    line_starts: Vec<usize>,
 }
 
 impl SpanIndex {
     /// Indexes `text`; a document that does not parse gives an empty index.
+    ///
+    /// Linear in the size of `text`: each event's character index becomes a byte offset through
+    /// one table, and a line and column through another searched by bisection.
     pub fn build(text: &str) -> Self {
         let mut parser = saphyr_parser::Parser::new_from_str(text);
         let mut events = Vec::new();
@@ -242,7 +249,7 @@ impl SpanIndex {
             events.push((event, span.start.index()));
         }
         let mut index = SpanIndex::default();
-        let offsets = CharOffsets::new(text);
+        let positions = Positions::new(text);
         let mut position = 0;
         // Skip StreamStart and DocumentStart.
         while position < events.len()
@@ -253,8 +260,25 @@ impl SpanIndex {
         {
             position += 1;
         }
-        index.node(&events, &mut position, String::new(), None, text, &offsets);
+        index.node(&events, &mut position, String::new(), None, &positions);
+        index.line_starts = positions.line_starts;
         index
+    }
+
+    /// Returns line `line` (1-based) of `text`, the text this index was built from, as
+    /// `str::lines` gives it, without scanning the lines before it.
+    fn source_line<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        if start == text.len() {
+            // After a final newline `str::lines` sees no line.
+            return None;
+        }
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(text.len(), |next| next - 1);
+        let line = text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 
     fn node(
@@ -263,14 +287,13 @@ impl SpanIndex {
         position: &mut usize,
         path: String,
         key_at: Option<Location>,
-        text: &str,
-        offsets: &CharOffsets,
+        positions: &Positions<'_>,
     ) {
         use saphyr_parser::Event;
         let Some((event, at)) = events.get(*position) else {
             return;
         };
-        let here = offset_location(text, offsets.byte(*at));
+        let here = positions.of_char(*at);
         *position += 1;
         match event {
             Event::Scalar(..) | Event::Alias(_) => {
@@ -284,14 +307,7 @@ impl SpanIndex {
                         *position += 1;
                         break;
                     }
-                    self.node(
-                        events,
-                        position,
-                        format!("{path}[{i}]"),
-                        None,
-                        text,
-                        offsets,
-                    );
+                    self.node(events, position, format!("{path}[{i}]"), None, positions);
                     i += 1;
                 }
             }
@@ -304,25 +320,30 @@ impl SpanIndex {
                             break;
                         }
                         Event::Scalar(key, ..) => {
-                            let key_location = offset_location(text, offsets.byte(*key_offset));
+                            let key_location = positions.of_char(*key_offset);
                             *position += 1;
                             let child = if path.is_empty() {
                                 key.to_string()
                             } else {
                                 format!("{path}.{key}")
                             };
-                            self.node(events, position, child, Some(key_location), text, offsets);
+                            self.node(events, position, child, Some(key_location), positions);
                         }
                         _ => {
                             // A complex key: index neither it nor its value.
-                            self.node(events, position, format!("{path}.?"), None, text, offsets);
-                            self.node(events, position, format!("{path}.?"), None, text, offsets);
+                            self.node(events, position, format!("{path}.?"), None, positions);
+                            self.node(events, position, format!("{path}.?"), None, positions);
                         }
                     }
                 }
             }
             _ => {}
         }
+    }
+
+    /// Returns the location of exactly `path`, when indexed.
+    pub fn exact(&self, path: &str) -> Option<Location> {
+        self.locations.get(path).copied()
     }
 
     /// Returns the location of `path`, or of its nearest indexed ancestor.
@@ -356,6 +377,49 @@ impl CharOffsets {
     /// Returns the byte offset of the `index`-th character (the end for indices past it).
     pub fn byte(&self, index: usize) -> usize {
         self.starts.get(index).copied().unwrap_or(self.len)
+    }
+}
+
+/// Turns character indices and byte offsets of one text into lines and columns without rescanning
+/// it: a table of line starts (lines end at `\n` only, as the source-line display counts them),
+/// searched by bisection.
+pub struct Positions<'a> {
+    text: &'a str,
+    chars: CharOffsets,
+    line_starts: Vec<usize>,
+}
+
+impl<'a> Positions<'a> {
+    /// Indexes the characters and lines of `text`.
+    pub fn new(text: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self {
+            text,
+            chars: CharOffsets::new(text),
+            line_starts,
+        }
+    }
+
+    /// Returns the line and column of the `index`-th character.
+    pub fn of_char(&self, index: usize) -> Location {
+        self.of_byte(self.chars.byte(index))
+    }
+
+    /// Returns the line and column of a byte offset (clamped to the text, and back to the start
+    /// of a character); columns count characters.
+    pub fn of_byte(&self, offset: usize) -> Location {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line - 1];
+        Location {
+            line,
+            column: self.text[line_start..offset].chars().count() + 1,
+        }
     }
 }
 
@@ -432,83 +496,8 @@ impl fmt::Display for LoadErrors {
 
 impl std::error::Error for LoadErrors {}
 
-/// Converts a serde_yaml error (wrapped with its document path) into a [`LoadError`], stripping
-/// the position and path serde_yaml already put in its message, and suggesting the nearest field
-/// for an unknown one.
-pub fn from_yaml_error(
-    input: InputKind,
-    file: &Path,
-    text: &str,
-    error: &serde_path_to_error::Error<serde_yaml::Error>,
-) -> LoadError {
-    let inner = error.inner();
-    let mut message = inner.to_string();
-    // serde_yaml appends " at line L column C" and may prefix "path: ". A syntax error reads
-    // "PROBLEM at line L column C, while CONTEXT at line L2 column C2": the first position is
-    // the error's own location; the second says where the construct being read began.
-    let syntax = regex::Regex::new(
-        r"^(?s)(.*?) at line \d+ column \d+, (while [^,]*?) at line (\d+) column (\d+)$",
-    )
-    .expect("a valid regular expression");
-    if let Some(caps) = syntax.captures(&message) {
-        message = format!(
-            "{}, {} that starts at {}:{}",
-            &caps[1], &caps[2], &caps[3], &caps[4]
-        );
-    } else if let Some(i) = message.rfind(" at line ") {
-        message.truncate(i);
-    }
-    let mut path = error.path().to_string();
-    // A syntax error has no element yet: serde_path_to_error shows it as `?`.
-    while let Some(stripped) = path.strip_suffix(".?").or_else(|| path.strip_suffix('?')) {
-        path = stripped.to_owned();
-    }
-    if let Some((head, rest)) = message.split_once(": ")
-        && !head.contains(' ')
-        && (head.contains('.') || head.contains('[') || path.starts_with(head))
-    {
-        message = rest.to_owned();
-    }
-    message = suggest_field(&message);
-    let mut load_error = LoadError::new(input, file, message).at_path(path);
-    if inner.location().is_none()
-        && inner.to_string().contains("more than one document")
-        && let Some(second) = second_document(text)
-    {
-        load_error.message = "a second YAML document starts here: a file holds one document, so remove it or move it to a file of its own".into();
-        load_error = load_error.at_location(text, second);
-    }
-    if let Some(field) = load_error
-        .message
-        .strip_prefix("duplicate field `")
-        .and_then(|rest| rest.strip_suffix('`'))
-        .map(str::to_owned)
-    {
-        // serde reports the map; the index keeps the last occurrence of a key, the duplicate.
-        let path = load_error.path.clone().unwrap_or_default();
-        let duplicate = if path.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{path}.{field}")
-        };
-        if let Some(location) = SpanIndex::build(text).locations.get(&duplicate) {
-            return load_error.at_path(duplicate).at_location(text, *location);
-        }
-    }
-    if let Some(loc) = inner.location() {
-        // From the byte index, so lines count `\n` only, as the source-line display does
-        // (serde_yaml's own line also counts U+2028, NEL and a lone CR).
-        let mut offset = loc.index().min(text.len());
-        while !text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        load_error = load_error.at_location(text, offset_location(text, offset));
-    }
-    load_error
-}
-
 /// Adds "Did you mean `x`?" to serde's "unknown field `y`, expected one of ..." messages.
-fn suggest_field(message: &str) -> String {
+pub fn suggest_field(message: &str) -> String {
     let kinds = ["unknown field `", "unknown variant `"];
     for kind in kinds {
         let Some(rest) = message.strip_prefix(kind) else {
@@ -603,6 +592,38 @@ mod tests {
         assert!(m.ends_with("Did you mean `username`?"), "{m}");
         let m = suggest_field("unknown field `zzzzzz`, expected one of `name`, `request`");
         assert!(!m.contains("Did you mean"), "{m}");
+    }
+
+    #[test]
+    fn positions_agree_with_a_scan_from_the_start() {
+        let text = "a: é\r\n\nb: [1, \"£\"]\n  c: \u{2028}x\n\u{1F600}: z";
+        let positions = Positions::new(text);
+        for (char_index, (offset, _)) in text.char_indices().enumerate() {
+            assert_eq!(
+                positions.of_byte(offset),
+                offset_location(text, offset),
+                "byte {offset}"
+            );
+            assert_eq!(positions.of_char(char_index), offset_location(text, offset));
+        }
+        assert_eq!(
+            positions.of_byte(text.len()),
+            offset_location(text, text.len())
+        );
+        assert_eq!(
+            positions.of_byte(usize::MAX),
+            offset_location(text, text.len())
+        );
+        for text in [text, "a: 1\r\n\nb: 2\n", "", "\n"] {
+            let index = SpanIndex::build(text);
+            for line in 0..=text.lines().count() + 1 {
+                assert_eq!(
+                    index.source_line(text, line),
+                    line.checked_sub(1).and_then(|n| text.lines().nth(n)),
+                    "line {line} of {text:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1278,3 +1278,154 @@ fn eventually_and_same_as_misuses_are_each_located() {
         assert_has(run.error_at(&format!("{file}:{at}")), fragments);
     }
 }
+
+/// A template in every position the format has (compute specs, clock steps, requests with every
+/// body and auth kind, token and authorize requests, every expectation), each naming its own
+/// undefined variable `vNN`, listed in the test in that order.
+const EVERY_TEMPLATE_POSITION: &str = r#"scenarios:
+  - id: every-template
+    title: every template position
+    requirements: [DEMO-BASIC-01]
+    steps:
+      - compute:
+          a: { jwt_sign: { alg: HS256, key: { shared_secret: "{{v01}}" }, claims: { sub: "{{v02}}", l: ["{{v03}}"] } } }
+          b: { jwt_forge: { token: "{{v04}}", change: { wrong_key: "{{v05}}" } } }
+          c: { jwt_forge: { token: "{{a}}", change: { claims: { x: "{{v06}}" } } } }
+          d: { pkce_challenge: { verifier: "{{v07}}" } }
+          e: { digest: { of: "{{v08}}", chain: [sha-256], encoding: hex } }
+          f: { hmac: { alg: sha-256, key: "{{v09}}", message: "{{v10}}", encoding: hex } }
+          g: { canonical_signature: { pairs: { k: "{{v11}}" }, key_value_separator: "{{v55}}", separator: "{{v12}}", then: { hmac: { alg: sha-256, key: "{{v56}}" } }, encoding: hex } }
+          h: { basic_credentials: { username: "{{v13}}", password: "{{v14}}" } }
+      - clock: { advance: "{{v15}}" }
+      - request:
+          url: "{{v16}}"
+          query: { q: "{{v17}}" }
+          headers: { x-h: "{{v18}}" }
+          body: { json: { j: ["{{v19}}"] } }
+          auth: { oauth2: { token_url: "{{v20}}", grant: password, client_id: "{{v21}}", client_secret: "{{v22}}", username: "{{v23}}", password: "{{v24}}", scope: "{{v25}}", resource: "{{v26}}", extra: { e: "{{v27}}" } } }
+        expect:
+          headers: { x-r: [{ equals: "{{v28}}" }, { contains: "{{v29}}" }] }
+          body: { contains: "{{v30}}" }
+          json: { $.a: { equals: { k: "{{v31}}" } }, $.b: { contains: "{{v32}}" } }
+          jwt: { $.t: { claims: { $.sub: { equals: "{{v33}}" } } } }
+          www_authenticate: { scheme: bearer, realm: "{{v34}}" }
+          oauth_error: { error: { contains: "{{v35}}" } }
+          problem: { title: "{{v36}}" }
+      - request:
+          url: "{{api_base}}/x"
+          body: { form: { f: "{{v37}}" } }
+          auth: { basic: { username: "{{v38}}", password: "{{v39}}" } }
+      - request: { url: "{{api_base}}/x", body: { raw: "{{v40}}" }, auth: { bearer: "{{v41}}" } }
+      - request: { url: "{{api_base}}/x", auth: { api_key: { header: x-k, value: "{{v42}}" } } }
+      - request: { method: POST, url: "{{api_base}}/t", token: { grant: refresh_token, refresh_token: "{{v43}}", code: "{{v44}}", redirect_uri: "{{v45}}", code_verifier: "{{v46}}" } }
+      - request:
+          url: "{{api_base}}/authorize"
+          authorize: { client_id: "{{v47}}", redirect_uri: "{{v48}}", response_type: "{{v49}}", scope: "{{v50}}", state: "{{v51}}", extra: { z: "{{v52}}" }, pkce: { verifier: "{{v53}}", challenge: "{{v54}}" } }
+"#;
+
+#[test]
+fn every_template_position_is_checked_for_undefined_names() {
+    let text = EVERY_TEMPLATE_POSITION;
+    let file = Path::new("every.yaml");
+    let (parsed, errors) = parse_file(file, text);
+    assert!(
+        errors.is_empty(),
+        "{}",
+        authconform::diagnostic::LoadErrors(errors)
+    );
+    assert_eq!(parsed.len(), 1);
+    let errors = check_scenario(
+        file,
+        text,
+        &parsed[0],
+        demo_names(),
+        &SpanIndex::build(text),
+    );
+    let s = "scenarios[0].steps";
+    let expected: Vec<String> = [
+        "[0].compute.a.jwt_sign.key.shared_secret",
+        "[0].compute.a.jwt_sign.claims.sub",
+        "[0].compute.a.jwt_sign.claims.l[0]",
+        "[0].compute.b.jwt_forge.token",
+        "[0].compute.b.jwt_forge.change.wrong_key",
+        "[0].compute.c.jwt_forge.change.claims.x",
+        "[0].compute.d.pkce_challenge.verifier",
+        "[0].compute.e.digest.of",
+        "[0].compute.f.hmac.key",
+        "[0].compute.f.hmac.message",
+        "[0].compute.g.canonical_signature.pairs.k",
+        "[0].compute.g.canonical_signature.separator",
+        "[0].compute.h.basic_credentials.username",
+        "[0].compute.h.basic_credentials.password",
+        "[1].clock.advance",
+        "[2].request.url",
+        "[2].request.query.q",
+        "[2].request.headers.x-h",
+        "[2].request.body.json.j[0]",
+        "[2].request.auth.oauth2.token_url",
+        "[2].request.auth.oauth2.client_id",
+        "[2].request.auth.oauth2.client_secret",
+        "[2].request.auth.oauth2.username",
+        "[2].request.auth.oauth2.password",
+        "[2].request.auth.oauth2.scope",
+        "[2].request.auth.oauth2.resource",
+        "[2].request.auth.oauth2.extra.e",
+        "[2].expect.headers.x-r",
+        "[2].expect.headers.x-r",
+        "[2].expect.body",
+        "[2].expect.json.$.a.k",
+        "[2].expect.json.$.b",
+        "[2].expect.jwt.$.t.claims.$.sub",
+        "[2].expect.www_authenticate.realm",
+        "[2].expect.oauth_error.error",
+        "[2].expect.problem.title",
+        "[3].request.body.form.f",
+        "[3].request.auth.basic.username",
+        "[3].request.auth.basic.password",
+        "[4].request.body.raw",
+        "[4].request.auth.bearer",
+        "[5].request.auth.api_key.value",
+        "[6].request.token.refresh_token",
+        "[6].request.token.code",
+        "[6].request.token.redirect_uri",
+        "[6].request.token.code_verifier",
+        "[7].request.authorize.client_id",
+        "[7].request.authorize.redirect_uri",
+        "[7].request.authorize.response_type",
+        "[7].request.authorize.scope",
+        "[7].request.authorize.state",
+        "[7].request.authorize.extra.z",
+        "[7].request.authorize.pkce.verifier",
+        "[7].request.authorize.pkce.challenge",
+        "[0].compute.g.canonical_signature.key_value_separator",
+        "[0].compute.g.canonical_signature.then.hmac.key",
+    ]
+    .iter()
+    .map(|p| format!("{s}{p}"))
+    .collect();
+    for (i, path) in expected.iter().enumerate() {
+        let name = format!("v{:02}", i + 1);
+        let found: Vec<&LoadError> = errors
+            .iter()
+            .filter(|e| e.message.contains(&format!("undefined variable `{name}`")))
+            .collect();
+        assert_eq!(found.len(), 1, "`{name}` at {path}: {found:?}");
+        assert_eq!(found[0].path.as_deref(), Some(path.as_str()), "`{name}`");
+        let line = text
+            .lines()
+            .position(|l| l.contains(&format!("{{{{{name}}}}}")))
+            .map(|i| i + 1);
+        assert_eq!(
+            found[0].location.map(|l| l.line),
+            line,
+            "`{name}` at {path}"
+        );
+    }
+    // `c` uses `a`, computed before it in the same step: defined, so not reported.
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e.message.contains("undefined variable `a`")),
+        "{errors:?}"
+    );
+}

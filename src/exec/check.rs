@@ -124,6 +124,13 @@ pub fn check(
         }
     }
     let Some(response) = &exchange.response else {
+        // Checks on a response that never came cannot hold or fail: the step could not be
+        // checked, which must never read as a pass.
+        if expect.checks_response() {
+            report.error = Some(format!(
+                "no response to check (outcome {observed}), but the expectation checks one"
+            ));
+        }
         return report;
     };
     if let Some(status) = &expect.status {
@@ -696,4 +703,53 @@ fn json_check(
         JsonCheck::Lt(b) => compare("<", *b, |n, b| n < b),
         JsonCheck::Le(b) => compare("<=", *b, |n, b| n <= b),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::StatusSet;
+
+    struct Plain;
+
+    impl Render for Plain {
+        fn redact(&self, text: &str) -> String {
+            text.to_owned()
+        }
+        fn render(&self, template: &crate::scenario::Template) -> Result<String, String> {
+            Ok(template.source().to_owned())
+        }
+        fn render_json(&self, value: &serde_json::Value) -> Result<serde_json::Value, String> {
+            Ok(value.clone())
+        }
+        fn captured_response(&self, _name: &str) -> Option<&ResponseData> {
+            None
+        }
+    }
+
+    #[test]
+    fn response_checks_without_a_response_are_an_error_not_a_pass() {
+        let exchange = Exchange {
+            outcome: Outcome::Refused,
+            response: None,
+            elapsed: Duration::from_millis(3),
+            resent: None,
+        };
+        let mut expect = Expectation {
+            outcome: ExpectedOutcome::Refused,
+            ..Expectation::default()
+        };
+        let report = check(&expect, &exchange, None, &Plain);
+        assert!(
+            report.error.is_none() && report.failed.is_empty(),
+            "{report:?}"
+        );
+        assert!(!expect.checks_response());
+
+        expect.status = Some(StatusSet(vec![401]));
+        assert!(expect.checks_response());
+        let report = check(&expect, &exchange, None, &Plain);
+        let error = report.error.expect("an unchecked status is an error");
+        assert!(error.contains("no response to check"), "{error}");
+    }
 }

@@ -1,8 +1,9 @@
 //! Reading scenario files: YAML → [`ScenarioFile`], then the checks serde cannot make.
 //!
-//! This is the only scenario file that touches serde_yaml. A file with several broken scenarios or
-//! steps reports each of them: a broken element is recorded, then skipped on the next pass, until
-//! the file deserializes (see [`parse_file`]).
+//! This is the only module that touches serde_yaml (specs and targets parse through
+//! [`parse_yaml`]) and turns its errors into [`LoadError`]s. A file with several broken scenarios
+//! or steps reports each of them: a broken element is recorded, then skipped on the next pass,
+//! until the file deserializes (see [`parse_file`]).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -13,10 +14,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
-    AuthSpec, AuthorizeSpec, Body, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, FieldCheck,
-    ForgeChange, GrantType, JsonCheck, OAuth2Spec, Scenario, ScenarioFile, Step, TextCheck,
+    AuthSpec, AuthorizeSpec, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, GrantType,
+    OAuth2Spec, Scenario, ScenarioFile, Step,
 };
-use super::template::{Template, VarRef};
+use super::template::{Template, TemplateVisitor, Templates, VarRef};
 use crate::diagnostic::{self, InputKind, LoadError, SpanIndex};
 
 /// The names an authorization step defines: (name, is secret).
@@ -144,8 +145,7 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadErro
         match serde_path_to_error::deserialize::<_, ScenarioFile>(deserializer) {
             Ok(parsed) => break Some(parsed),
             Err(error) => {
-                let load_error =
-                    diagnostic::from_yaml_error(InputKind::Scenario, file, text, &error);
+                let load_error = from_yaml_error(InputKind::Scenario, file, text, &error);
                 let path = error.path().to_string();
                 // A syntax error comes back on every pass: report it once, then stop.
                 let repeated = errors.last().is_some_and(|last: &LoadError| {
@@ -314,6 +314,8 @@ impl Checker<'_> {
             }
             for (name, spec) in &step.compute {
                 let cp = format!("{path}.compute.{name}");
+                // Each value may use the ones computed before it in the same step.
+                spec.visit_templates(&cp, self);
                 self.compute(&cp, spec);
                 let secret = spec.output_is_secret();
                 if !valid_name(name) {
@@ -332,7 +334,7 @@ impl Checker<'_> {
                     "a `clock` step takes no `capture` or `expect`".into(),
                 );
             }
-            self.template(&format!("{path}.clock.advance"), &clock.advance);
+            clock.visit_templates(&format!("{path}.clock"), self);
             if let Some(literal) = clock.advance.as_literal() {
                 match super::model::DurationValue::parse(literal) {
                     Err(e) => self.error(format!("{path}.clock.advance"), e),
@@ -364,33 +366,17 @@ impl Checker<'_> {
                     "`connect_timeout: 0s` would end every connection attempt before it starts: give a duration above 0s, or leave it out".into(),
                 );
             }
-            self.template(&format!("{rp}.url"), &request.url);
-            for (k, v) in &request.query {
-                self.template(&format!("{rp}.query.{k}"), v);
-            }
-            for (k, v) in &request.headers {
+            request.visit_templates(&rp, self);
+            for k in request.headers.keys() {
                 if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
                     self.error(
                         format!("{rp}.headers"),
                         format!("invalid header name `{k}`"),
                     );
                 }
-                self.template(&format!("{rp}.headers.{k}"), v);
-            }
-            match &request.body {
-                Some(Body::Form(fields)) => {
-                    for (k, v) in fields {
-                        self.template(&format!("{rp}.body.form.{k}"), v);
-                    }
-                }
-                Some(Body::Json(value)) => self.json_templates(&format!("{rp}.body.json"), value),
-                Some(Body::Raw(t)) => self.template(&format!("{rp}.body.raw"), t),
-                None => {}
             }
             match &request.auth {
                 Some(AuthSpec::Basic(basic)) => {
-                    self.template(&format!("{rp}.auth.basic.username"), &basic.username);
-                    self.template(&format!("{rp}.auth.basic.password"), &basic.password);
                     if basic.username.as_literal().is_some_and(|u| u.contains(':')) {
                         self.error(
                             format!("{rp}.auth.basic.username"),
@@ -398,14 +384,10 @@ impl Checker<'_> {
                         );
                     }
                 }
-                Some(AuthSpec::Bearer(token)) => self.template(&format!("{rp}.auth.bearer"), token),
-                Some(AuthSpec::ApiKey(key)) => {
-                    self.template(&format!("{rp}.auth.api_key.value"), &key.value)
-                }
                 Some(AuthSpec::Oauth2(grant)) => {
                     self.oauth2(&format!("{rp}.auth.oauth2"), grant, true)
                 }
-                None => {}
+                Some(AuthSpec::Bearer(_) | AuthSpec::ApiKey(_)) | None => {}
             }
             if let Some(grant) = &request.token {
                 self.oauth2(&format!("{rp}.token"), grant, false);
@@ -446,16 +428,7 @@ impl Checker<'_> {
         }
         if let Some(expect) = &step.expect {
             let ep = format!("{path}.expect");
-            let checks_response = expect.status.is_some()
-                || !expect.headers.is_empty()
-                || !expect.json.is_empty()
-                || expect.body.is_some()
-                || expect.www_authenticate.is_some()
-                || expect.oauth_error.is_some()
-                || expect.problem.is_some()
-                || !expect.jwt.is_empty()
-                || expect.same_as.is_some();
-            if expect.outcome != ExpectedOutcome::Response && checks_response {
+            if expect.outcome != ExpectedOutcome::Response && expect.checks_response() {
                 self.error(
                     format!("{ep}.outcome"),
                     format!(
@@ -474,53 +447,7 @@ impl Checker<'_> {
                     format!("{ep}.outcome"),
                     "`outcome: timeout` needs `within`: how long no answer may come (e.g. `within: 3s`)".into());
             }
-            for (name, checks) in &expect.headers {
-                for check in &checks.0 {
-                    self.text_check(&format!("{ep}.headers.{name}"), check);
-                }
-            }
-            if let Some(checks) = &expect.body {
-                for check in &checks.0 {
-                    self.text_check(&format!("{ep}.body"), check);
-                }
-            }
-            for (jp, checks) in &expect.json {
-                self.json_checks(&format!("{ep}.json.{}", jp.source()), &checks.0);
-            }
-            for (jp, check) in &expect.jwt {
-                for (part, checks) in [("header", &check.header), ("claims", &check.claims)] {
-                    for (claim, list) in checks {
-                        let path = format!("{ep}.jwt.{}.{part}.{}", jp.source(), claim.source());
-                        self.json_checks(&path, &list.0);
-                    }
-                }
-            }
-            let mut fields: Vec<(String, &FieldCheck)> = Vec::new();
-            let groups = [
-                (
-                    "www_authenticate",
-                    expect
-                        .www_authenticate
-                        .as_ref()
-                        .map(|c| c.fields().to_vec()),
-                ),
-                (
-                    "oauth_error",
-                    expect.oauth_error.as_ref().map(|c| c.fields().to_vec()),
-                ),
-                (
-                    "problem",
-                    expect.problem.as_ref().map(|c| c.fields().to_vec()),
-                ),
-            ];
-            for (group, list) in groups {
-                for (name, field) in list.into_iter().flatten() {
-                    fields.extend(field.iter().map(|f| (format!("{ep}.{group}.{name}"), f)));
-                }
-            }
-            for (path, field) in fields {
-                self.text_check(&path, &field.0);
-            }
+            expect.visit_templates(&ep, self);
         }
         if let Some(same_as) = step.expect.as_ref().and_then(|e| e.same_as.as_ref())
             && !self.responses.contains(&same_as.response)
@@ -584,23 +511,18 @@ impl Checker<'_> {
         match spec {
             ComputeSpec::JwtSign(sign) => {
                 use super::model::JwtKey;
-                let (form, key, alg) = match &sign.key {
-                    JwtKey::SharedSecret(key) => ("shared_secret", key, "HS256"),
-                    JwtKey::Pem(key) => ("pem", key, "RS256"),
-                    JwtKey::Jwk(key) => ("jwk", key, "RS256"),
-                    JwtKey::PemFile(key) => ("pem_file", key, "RS256"),
+                let (form, alg) = match &sign.key {
+                    JwtKey::SharedSecret(_) => ("shared_secret", "HS256"),
+                    JwtKey::Pem(_) => ("pem", "RS256"),
+                    JwtKey::Jwk(_) => ("jwk", "RS256"),
+                    JwtKey::PemFile(_) => ("pem_file", "RS256"),
                 };
-                self.template(&format!("{path}.jwt_sign.key.{form}"), key);
                 if sign.alg != alg && ["HS256", "RS256"].contains(&sign.alg.as_str()) {
                     self.error(
                         format!("{path}.jwt_sign.key"),
                         format!("a `{form}` key signs `{alg}`, not `{}`", sign.alg),
                     );
                 }
-                self.json_templates(
-                    &format!("{path}.jwt_sign.claims"),
-                    &serde_json::Value::Object(sign.claims.clone()),
-                );
                 if !["HS256", "RS256"].contains(&sign.alg.as_str()) {
                     self.error(
                         format!("{path}.jwt_sign.alg"),
@@ -615,19 +537,6 @@ impl Checker<'_> {
                         format!("{path}.jwt_sign"),
                         "give `expires_in` or `expired_for`, not both".into(),
                     );
-                }
-            }
-            ComputeSpec::JwtForge(forge) => {
-                self.template(&format!("{path}.jwt_forge.token"), &forge.token);
-                match &forge.change {
-                    ForgeChange::WrongKey(key) => {
-                        self.template(&format!("{path}.jwt_forge.change.wrong_key"), key)
-                    }
-                    ForgeChange::Claims(claims) => self.json_templates(
-                        &format!("{path}.jwt_forge.change.claims"),
-                        &serde_json::Value::Object(claims.clone()),
-                    ),
-                    _ => {}
                 }
             }
             ComputeSpec::RandomId(r) => {
@@ -653,7 +562,6 @@ impl Checker<'_> {
                 }
             }
             ComputeSpec::PkceChallenge(c) => {
-                self.template(&format!("{path}.pkce_challenge.verifier"), &c.verifier);
                 if let Some(method) = &c.method
                     && !["S256", "plain"].contains(&method.as_str())
                 {
@@ -664,7 +572,6 @@ impl Checker<'_> {
                 }
             }
             ComputeSpec::Digest(d) => {
-                self.template(&format!("{path}.digest.of"), &d.of);
                 if d.chain.is_empty() {
                     self.error(
                         format!("{path}.digest.chain"),
@@ -672,60 +579,22 @@ impl Checker<'_> {
                     );
                 }
             }
-            ComputeSpec::Hmac(h) => {
-                self.template(&format!("{path}.hmac.key"), &h.key);
-                self.template(&format!("{path}.hmac.message"), &h.message);
-            }
             ComputeSpec::CanonicalSignature(c) => {
                 use super::model::CanonicalSigner;
-                let cp = format!("{path}.canonical_signature");
-                for (key, value) in &c.pairs {
-                    self.template(&format!("{cp}.pairs.{key}"), value);
-                }
-                if let Some(separator) = &c.key_value_separator {
-                    self.template(&format!("{cp}.key_value_separator"), separator);
-                }
-                self.template(&format!("{cp}.separator"), &c.separator);
-                match &c.then {
-                    CanonicalSigner::Digest(chain) if chain.is_empty() => self.error(
-                        format!("{cp}.then.digest"),
+                if let CanonicalSigner::Digest(chain) = &c.then
+                    && chain.is_empty()
+                {
+                    self.error(
+                        format!("{path}.canonical_signature.then.digest"),
                         "a digest chain needs at least one algorithm".into(),
-                    ),
-                    CanonicalSigner::Digest(_) => {}
-                    CanonicalSigner::Hmac(h) => {
-                        self.template(&format!("{cp}.then.hmac.key"), &h.key)
-                    }
+                    );
                 }
             }
-            ComputeSpec::BasicCredentials(b) => {
-                self.template(&format!("{path}.basic_credentials.username"), &b.username);
-                self.template(&format!("{path}.basic_credentials.password"), &b.password);
-            }
+            ComputeSpec::JwtForge(_) | ComputeSpec::Hmac(_) | ComputeSpec::BasicCredentials(_) => {}
         }
     }
 
     fn oauth2(&mut self, path: &str, grant: &OAuth2Spec, in_auth: bool) {
-        let fields = [
-            ("token_url", &grant.token_url),
-            ("client_id", &grant.client_id),
-            ("client_secret", &grant.client_secret),
-            ("username", &grant.username),
-            ("password", &grant.password),
-            ("refresh_token", &grant.refresh_token),
-            ("code", &grant.code),
-            ("redirect_uri", &grant.redirect_uri),
-            ("code_verifier", &grant.code_verifier),
-            ("scope", &grant.scope),
-            ("resource", &grant.resource),
-        ];
-        for (name, value) in fields {
-            if let Some(t) = value {
-                self.template(&format!("{path}.{name}"), t);
-            }
-        }
-        for (k, v) in &grant.extra {
-            self.template(&format!("{path}.extra.{k}"), v);
-        }
         match (in_auth, &grant.token_url) {
             (true, None) => self.error(
                 path.into(),
@@ -786,34 +655,13 @@ impl Checker<'_> {
     }
 
     fn authorize(&mut self, path: &str, authorize: &AuthorizeSpec) {
-        self.template(&format!("{path}.client_id"), &authorize.client_id);
-        self.template(&format!("{path}.redirect_uri"), &authorize.redirect_uri);
-        for (name, value) in [
-            ("response_type", &authorize.response_type),
-            ("scope", &authorize.scope),
-            ("state", &authorize.state),
-        ] {
-            if let Some(t) = value {
-                self.template(&format!("{path}.{name}"), t);
-            }
-        }
-        for (k, v) in &authorize.extra {
-            self.template(&format!("{path}.extra.{k}"), v);
-        }
-        if let Some(pkce) = &authorize.pkce {
-            if let Some(method) = &pkce.method
-                && !["S256", "plain", "omit"].contains(&method.as_str())
-            {
-                self.error(
-                    format!("{path}.pkce.method"),
-                    format!("unknown PKCE method `{method}`: expected `S256`, `plain` or `omit`"),
-                );
-            }
-            for (name, value) in [("verifier", &pkce.verifier), ("challenge", &pkce.challenge)] {
-                if let Some(t) = value {
-                    self.template(&format!("{path}.pkce.{name}"), t);
-                }
-            }
+        if let Some(method) = authorize.pkce.as_ref().and_then(|p| p.method.as_ref())
+            && !["S256", "plain", "omit"].contains(&method.as_str())
+        {
+            self.error(
+                format!("{path}.pkce.method"),
+                format!("unknown PKCE method `{method}`: expected `S256`, `plain` or `omit`"),
+            );
         }
     }
 
@@ -881,43 +729,6 @@ impl Checker<'_> {
         self.define(path, name, capture.secret);
     }
 
-    fn json_checks(&mut self, path: &str, checks: &[JsonCheck]) {
-        for check in checks {
-            match check {
-                JsonCheck::Equals(value) => self.json_templates(path, value),
-                JsonCheck::Contains(t) => self.template(path, t),
-                _ => {}
-            }
-        }
-    }
-
-    fn text_check(&mut self, path: &str, check: &TextCheck) {
-        match check {
-            TextCheck::Equals(t) | TextCheck::Contains(t) => self.template(path, t),
-            TextCheck::Present | TextCheck::Absent | TextCheck::Matches(_) => {}
-        }
-    }
-
-    fn json_templates(&mut self, path: &str, value: &serde_json::Value) {
-        match value {
-            serde_json::Value::String(s) => match Template::parse(s) {
-                Ok(t) => self.template(path, &t),
-                Err(e) => self.error(path.into(), e),
-            },
-            serde_json::Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    self.json_templates(&format!("{path}[{i}]"), item);
-                }
-            }
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    self.json_templates(&format!("{path}.{k}"), v);
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn template(&mut self, path: &str, template: &Template) {
         if !self.complete {
             return;
@@ -973,6 +784,16 @@ impl Checker<'_> {
     }
 }
 
+impl TemplateVisitor for Checker<'_> {
+    fn template(&mut self, path: &str, template: &Template) {
+        Checker::template(self, path, template);
+    }
+
+    fn invalid(&mut self, path: &str, error: String) {
+        self.error(path.into(), error);
+    }
+}
+
 /// Returns true for a name a template can refer to.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -998,5 +819,80 @@ pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
 ) -> Result<T, Vec<LoadError>> {
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer)
-        .map_err(|e| vec![diagnostic::from_yaml_error(input, file, text, &e)])
+        .map_err(|e| vec![from_yaml_error(input, file, text, &e)])
+}
+
+/// Converts a serde_yaml error (wrapped with its document path) into a [`LoadError`], stripping
+/// the position and path serde_yaml already put in its message, and suggesting the nearest field
+/// for an unknown one.
+fn from_yaml_error(
+    input: InputKind,
+    file: &Path,
+    text: &str,
+    error: &serde_path_to_error::Error<serde_yaml::Error>,
+) -> LoadError {
+    let inner = error.inner();
+    let mut message = inner.to_string();
+    // serde_yaml appends " at line L column C" and may prefix "path: ". A syntax error reads
+    // "PROBLEM at line L column C, while CONTEXT at line L2 column C2": the first position is
+    // the error's own location; the second says where the construct being read began.
+    let syntax = regex::Regex::new(
+        r"^(?s)(.*?) at line \d+ column \d+, (while [^,]*?) at line (\d+) column (\d+)$",
+    )
+    .expect("a valid regular expression");
+    if let Some(caps) = syntax.captures(&message) {
+        message = format!(
+            "{}, {} that starts at {}:{}",
+            &caps[1], &caps[2], &caps[3], &caps[4]
+        );
+    } else if let Some(i) = message.rfind(" at line ") {
+        message.truncate(i);
+    }
+    let mut path = error.path().to_string();
+    // A syntax error has no element yet: serde_path_to_error shows it as `?`.
+    while let Some(stripped) = path.strip_suffix(".?").or_else(|| path.strip_suffix('?')) {
+        path = stripped.to_owned();
+    }
+    if let Some((head, rest)) = message.split_once(": ")
+        && !head.contains(' ')
+        && (head.contains('.') || head.contains('[') || path.starts_with(head))
+    {
+        message = rest.to_owned();
+    }
+    message = diagnostic::suggest_field(&message);
+    let mut load_error = LoadError::new(input, file, message).at_path(path);
+    if inner.location().is_none()
+        && inner.to_string().contains("more than one document")
+        && let Some(second) = diagnostic::second_document(text)
+    {
+        load_error.message = "a second YAML document starts here: a file holds one document, so remove it or move it to a file of its own".into();
+        load_error = load_error.at_location(text, second);
+    }
+    if let Some(field) = load_error
+        .message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+        .map(str::to_owned)
+    {
+        // serde reports the map; the index keeps the last occurrence of a key, the duplicate.
+        let path = load_error.path.clone().unwrap_or_default();
+        let duplicate = if path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        if let Some(location) = SpanIndex::build(text).exact(&duplicate) {
+            return load_error.at_path(duplicate).at_location(text, location);
+        }
+    }
+    if let Some(loc) = inner.location() {
+        // From the byte index, so lines count `\n` only, as the source-line display does
+        // (serde_yaml's own line also counts U+2028, NEL and a lone CR).
+        let mut offset = loc.index().min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        load_error = load_error.at_location(text, diagnostic::offset_location(text, offset));
+    }
+    load_error
 }

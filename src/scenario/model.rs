@@ -783,6 +783,36 @@ pub struct Expectation {
     pub same_as: Option<SameAs>,
 }
 
+impl Expectation {
+    /// Returns true when something of a response is checked (status, headers, body, a failure
+    /// contract, a comparison), as opposed to a transport outcome or a duration alone.
+    pub fn checks_response(&self) -> bool {
+        let Expectation {
+            outcome: _,
+            within: _,
+            status,
+            headers,
+            json,
+            body,
+            www_authenticate,
+            oauth_error,
+            problem,
+            jwt,
+            same_as,
+        } = self;
+        // Destructured without `..`, so a new expectation field must be classified here.
+        status.is_some()
+            || !headers.is_empty()
+            || !json.is_empty()
+            || body.is_some()
+            || www_authenticate.is_some()
+            || oauth_error.is_some()
+            || problem.is_some()
+            || !jwt.is_empty()
+            || same_as.is_some()
+    }
+}
+
 /// Compares a response with one captured earlier: same status, same body (JSON compared as
 /// values, without the `ignore` paths), same values of the compared headers. Proves that two
 /// refusals give nothing away, e.g. that a credential used from outside its CIDR gets exactly the
@@ -1199,6 +1229,13 @@ impl<'de> Deserialize<'de> for StatusSet {
 pub struct JsonPath {
     source: String,
     path: serde_json_path::JsonPath,
+}
+
+/// Shows the JSONPath as written, as document paths name it.
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.source())
+    }
 }
 
 impl JsonPath {

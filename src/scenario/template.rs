@@ -6,7 +6,14 @@
 
 use std::fmt;
 
+use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
+
+use super::model::{
+    AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
+    ComputeSpec, Expectation, FieldCheck, ForgeChange, JsonCheck, JwtCheck, JwtKey, OAuth2Spec,
+    OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
+};
 
 /// A reference to a value inside `{{ }}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,6 +215,377 @@ impl<'de> Deserialize<'de> for Template {
             }
         }
         deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// Receives the templates of the scenario model, each with its document path
+/// (`scenarios[0].steps[1].request.headers.x-api-key`), in document order.
+pub trait TemplateVisitor {
+    /// Receives one template.
+    fn template(&mut self, path: &str, template: &Template);
+    /// Receives a string leaf of a JSON value (a body, claims, parameters) that is not a valid
+    /// template, with why.
+    fn invalid(&mut self, path: &str, error: String);
+}
+
+/// A part of the scenario model that holds templates.
+///
+/// Each type lists its own template fields once, here, so every check on templates (undefined
+/// variables and secrets, captures used before they are set) sees all of them, and a field added
+/// to the model is added to the walk in the same place.
+pub trait Templates {
+    /// Calls `visitor` for every template in `self`, which sits at document path `path`.
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor);
+}
+
+impl Templates for Template {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        visitor.template(path, self);
+    }
+}
+
+impl<T: Templates> Templates for Option<T> {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        if let Some(value) = self {
+            value.visit_templates(path, visitor);
+        }
+    }
+}
+
+impl<T: Templates + ?Sized> Templates for Box<T> {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        (**self).visit_templates(path, visitor);
+    }
+}
+
+/// Values of a map by key: `path.key`.
+impl<K: fmt::Display, T: Templates> Templates for IndexMap<K, T> {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for (key, value) in self {
+            value.visit_templates(&format!("{path}.{key}"), visitor);
+        }
+    }
+}
+
+/// Every string leaf of a JSON value is a template: `path.key`, `path[i]`.
+impl Templates for serde_json::Value {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        match self {
+            serde_json::Value::String(s) => match Template::parse(s) {
+                Ok(template) => visitor.template(path, &template),
+                Err(e) => visitor.invalid(path, e),
+            },
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    item.visit_templates(&format!("{path}[{i}]"), visitor);
+                }
+            }
+            serde_json::Value::Object(map) => map.visit_templates(path, visitor),
+            _ => {}
+        }
+    }
+}
+
+impl Templates for serde_json::Map<String, serde_json::Value> {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for (key, value) in self {
+            value.visit_templates(&format!("{path}.{key}"), visitor);
+        }
+    }
+}
+
+/// Fields by name: `path.field`.
+fn fields(path: &str, visitor: &mut dyn TemplateVisitor, fields: &[(&str, &dyn Templates)]) {
+    for (name, value) in fields {
+        value.visit_templates(&format!("{path}.{name}"), visitor);
+    }
+}
+
+impl Templates for Step {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[
+                ("compute", &self.compute),
+                ("clock", &self.clock),
+                ("request", &self.request),
+                ("expect", &self.expect),
+            ],
+        );
+    }
+}
+
+impl Templates for ClockStep {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(path, visitor, &[("advance", &self.advance)]);
+    }
+}
+
+impl Templates for ComputeSpec {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        match self {
+            ComputeSpec::JwtSign(sign) => fields(
+                &format!("{path}.jwt_sign"),
+                visitor,
+                &[("key", &sign.key), ("claims", &sign.claims)],
+            ),
+            ComputeSpec::JwtForge(forge) => {
+                let path = format!("{path}.jwt_forge");
+                fields(&path, visitor, &[("token", &forge.token)]);
+                let path = format!("{path}.change");
+                match &forge.change {
+                    ForgeChange::WrongKey(key) => fields(&path, visitor, &[("wrong_key", key)]),
+                    ForgeChange::Claims(claims) => fields(&path, visitor, &[("claims", claims)]),
+                    ForgeChange::Expired
+                    | ForgeChange::MissingExp
+                    | ForgeChange::AlgNone
+                    | ForgeChange::AlteredSignature => {}
+                }
+            }
+            ComputeSpec::PkceChallenge(c) => fields(
+                &format!("{path}.pkce_challenge"),
+                visitor,
+                &[("verifier", &c.verifier)],
+            ),
+            ComputeSpec::Digest(d) => fields(&format!("{path}.digest"), visitor, &[("of", &d.of)]),
+            ComputeSpec::Hmac(h) => fields(
+                &format!("{path}.hmac"),
+                visitor,
+                &[("key", &h.key), ("message", &h.message)],
+            ),
+            ComputeSpec::CanonicalSignature(c) => {
+                let path = format!("{path}.canonical_signature");
+                fields(
+                    &path,
+                    visitor,
+                    &[
+                        ("pairs", &c.pairs),
+                        ("key_value_separator", &c.key_value_separator),
+                        ("separator", &c.separator),
+                    ],
+                );
+                match &c.then {
+                    CanonicalSigner::Hmac(h) => {
+                        fields(&format!("{path}.then.hmac"), visitor, &[("key", &h.key)])
+                    }
+                    CanonicalSigner::Digest(_) => {}
+                }
+            }
+            ComputeSpec::BasicCredentials(b) => {
+                b.visit_templates(&format!("{path}.basic_credentials"), visitor)
+            }
+            ComputeSpec::RandomId(_) | ComputeSpec::PkceVerifier(_) => {}
+        }
+    }
+}
+
+/// The key under the name of its form: `key.shared_secret`, `key.pem`, …
+impl Templates for JwtKey {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        let (form, key) = match self {
+            JwtKey::SharedSecret(key) => ("shared_secret", key),
+            JwtKey::Pem(key) => ("pem", key),
+            JwtKey::Jwk(key) => ("jwk", key),
+            JwtKey::PemFile(key) => ("pem_file", key),
+        };
+        fields(path, visitor, &[(form, key)]);
+    }
+}
+
+impl Templates for RequestSpec {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[
+                ("url", &self.url),
+                ("query", &self.query),
+                ("headers", &self.headers),
+                ("body", &self.body),
+                ("auth", &self.auth),
+                ("token", &self.token),
+                ("authorize", &self.authorize),
+            ],
+        );
+    }
+}
+
+impl Templates for Body {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        match self {
+            Body::Form(form) => fields(path, visitor, &[("form", form)]),
+            Body::Json(value) => fields(path, visitor, &[("json", value)]),
+            Body::Raw(raw) => fields(path, visitor, &[("raw", raw)]),
+        }
+    }
+}
+
+impl Templates for AuthSpec {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        match self {
+            AuthSpec::Basic(basic) => fields(path, visitor, &[("basic", basic)]),
+            AuthSpec::Bearer(token) => fields(path, visitor, &[("bearer", token)]),
+            AuthSpec::ApiKey(key) => fields(
+                &format!("{path}.api_key"),
+                visitor,
+                &[("value", &key.value)],
+            ),
+            AuthSpec::Oauth2(grant) => fields(path, visitor, &[("oauth2", grant)]),
+        }
+    }
+}
+
+impl Templates for BasicAuth {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[("username", &self.username), ("password", &self.password)],
+        );
+    }
+}
+
+impl Templates for OAuth2Spec {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[
+                ("token_url", &self.token_url),
+                ("client_id", &self.client_id),
+                ("client_secret", &self.client_secret),
+                ("username", &self.username),
+                ("password", &self.password),
+                ("refresh_token", &self.refresh_token),
+                ("code", &self.code),
+                ("redirect_uri", &self.redirect_uri),
+                ("code_verifier", &self.code_verifier),
+                ("scope", &self.scope),
+                ("resource", &self.resource),
+                ("extra", &self.extra),
+            ],
+        );
+    }
+}
+
+impl Templates for AuthorizeSpec {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[
+                ("client_id", &self.client_id),
+                ("redirect_uri", &self.redirect_uri),
+                ("response_type", &self.response_type),
+                ("scope", &self.scope),
+                ("state", &self.state),
+                ("extra", &self.extra),
+                ("pkce", &self.pkce),
+            ],
+        );
+    }
+}
+
+impl Templates for PkceSpec {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[("verifier", &self.verifier), ("challenge", &self.challenge)],
+        );
+    }
+}
+
+impl Templates for Expectation {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[
+                ("headers", &self.headers),
+                ("body", &self.body),
+                ("json", &self.json),
+                ("jwt", &self.jwt),
+                ("www_authenticate", &self.www_authenticate),
+                ("oauth_error", &self.oauth_error),
+                ("problem", &self.problem),
+            ],
+        );
+    }
+}
+
+/// Every check of a list sits at the list's path (a single check is written without a list).
+impl<T: Templates> Templates for OneOrMany<T> {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for check in &self.0 {
+            check.visit_templates(path, visitor);
+        }
+    }
+}
+
+impl Templates for TextCheck {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        match self {
+            TextCheck::Equals(t) | TextCheck::Contains(t) => visitor.template(path, t),
+            TextCheck::Present | TextCheck::Absent | TextCheck::Matches(_) => {}
+        }
+    }
+}
+
+impl Templates for JsonCheck {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        match self {
+            JsonCheck::Equals(value) => value.visit_templates(path, visitor),
+            JsonCheck::Contains(t) => visitor.template(path, t),
+            JsonCheck::Exists
+            | JsonCheck::Absent
+            | JsonCheck::Matches(_)
+            | JsonCheck::Gt(_)
+            | JsonCheck::Ge(_)
+            | JsonCheck::Lt(_)
+            | JsonCheck::Le(_) => {}
+        }
+    }
+}
+
+impl Templates for JwtCheck {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[("header", &self.header), ("claims", &self.claims)],
+        );
+    }
+}
+
+impl Templates for FieldCheck {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        self.0.visit_templates(path, visitor);
+    }
+}
+
+impl Templates for ChallengeCheck {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for (name, field) in self.fields() {
+            field.visit_templates(&format!("{path}.{name}"), visitor);
+        }
+    }
+}
+
+impl Templates for OAuthErrorCheck {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for (name, field) in self.fields() {
+            field.visit_templates(&format!("{path}.{name}"), visitor);
+        }
+    }
+}
+
+impl Templates for ProblemCheck {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for (name, field) in self.fields() {
+            field.visit_templates(&format!("{path}.{name}"), visitor);
+        }
     }
 }
 
