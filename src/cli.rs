@@ -27,7 +27,6 @@ use crate::registry::MockRegistry;
 use crate::report::console::{Console, Progress};
 use crate::report::{ReportPaths, verify};
 use crate::run::{ReportSink, Reports, RunEvent, RunOptions, RunSink, Sinks};
-use crate::secret::SecretRegistry;
 use crate::target::Target;
 
 /// Exit code: every scenario passed or was skipped.
@@ -253,7 +252,7 @@ async fn run(args: RunArgs) -> u8 {
     }
     let jobs = bounded_jobs(args.jobs, scenarios.len());
     let runner = Runner::new(plan.target.clone(), mocks, MockOptions::default());
-    redact_panics(runner.secrets().clone());
+    crate::run::redact_panic_messages(runner.secrets().clone());
     let console = ConsoleSink {
         console: Console::new(runner.secrets(), args.verbose),
         progress: Progress::new(scenarios.len(), !args.quiet, runner.secrets()),
@@ -497,24 +496,6 @@ impl Interrupt {
             std::future::pending::<()>().await;
         }
     }
-}
-
-/// Replaces the panic message printer by one that redacts through the run's registry: a panic
-/// message may quote whatever value was at hand.
-fn redact_panics(secrets: Arc<SecretRegistry>) {
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(no message)".to_owned());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("authconform panicked{at}: {}", secrets.redact(&payload));
-    }));
 }
 
 fn verify_file(args: &VerifyArgs) -> u8 {

@@ -411,3 +411,22 @@ fn panicked_result(
         ..not_run_result(planned, "")
     }
 }
+
+/// Replaces the panic message printer by one that redacts through the run's registry: a panic
+/// message may quote whatever value was at hand. For a process's entry point (the binary, the
+/// harness's `main`): the hook is process-wide.
+pub fn redact_panic_messages(secrets: Arc<SecretRegistry>) {
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_owned());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("authconform panicked{at}: {}", secrets.redact(&payload));
+    }));
+}

@@ -73,6 +73,8 @@ fn main() -> ExitCode {
         mocks,
         MockOptions::default(),
     ));
+    // A trial's panic message is printed by the hook before libtest-mimic catches it.
+    authconform::run::redact_panic_messages(runner.secrets().clone());
     let outcome = run_as_trials(&args, &plan, &runner, runtime.handle(), reports.as_ref());
     match outcome.reports.map(|r| r.written) {
         Some(Ok(files)) => {

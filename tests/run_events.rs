@@ -146,3 +146,45 @@ async fn an_interrupted_run_reports_every_unfinished_scenario_as_not_run() {
         authconform::Verdict::Skipped { reason } if reason.starts_with("not run: interrupted")
     )));
 }
+
+/// Set in the child process [`a_panic_message_is_printed_redacted`] starts.
+const PANIC_CHILD: &str = "AUTHCONFORM_TEST_PANIC_CHILD";
+const PANIC_CANARY: &str = "CANARY-panic-hook-4711";
+
+#[test]
+#[ignore = "the child process of a_panic_message_is_printed_redacted (the hook is process-wide)"]
+fn panics_with_a_secret_under_the_redacting_hook() {
+    if std::env::var_os(PANIC_CHILD).is_none() {
+        return;
+    }
+    let secrets = Arc::new(authconform::secret::SecretRegistry::new());
+    secrets.register_value("password", PANIC_CANARY);
+    authconform::run::redact_panic_messages(secrets);
+    panic!("a message quoting {PANIC_CANARY}");
+}
+
+#[test]
+fn a_panic_message_is_printed_redacted() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "panics_with_a_secret_under_the_redacting_hook",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(PANIC_CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "the child panicked: {stdout}");
+    assert!(
+        stderr.contains("authconform panicked at ") && stderr.contains("a message quoting"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[redacted"), "{stderr}");
+    assert!(!stderr.contains(PANIC_CANARY), "{stderr}");
+    assert!(!stdout.contains(PANIC_CANARY), "{stdout}");
+}
