@@ -57,6 +57,20 @@ enum Command {
     /// Check that an evidence report is unchanged since the run wrote it (exit 0 intact,
     /// 1 tampered, 2 unreadable or not an evidence report).
     Verify(VerifyArgs),
+    /// Merge the evidence reports of several runs (shards, filter halves, network places) into
+    /// one verifiable report, with its summary.md and evidence.html beside it (exit 0 written,
+    /// 2 an input cannot be merged).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// The evidence reports to merge (each must verify), e.g. shard-1/evidence.json.
+    #[arg(value_name = "FILE", num_args = 2.., required = true)]
+    files: Vec<PathBuf>,
+    /// Where to write the merged report; summary.md and evidence.html go into the same folder.
+    #[arg(long, short, value_name = "OUT")]
+    output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +184,7 @@ pub fn main() -> ExitCode {
         Command::List(args) => list(args),
         Command::Validate(args) => validate(args),
         Command::Verify(args) => verify_file(&args),
+        Command::Merge(args) => merge_files(&args),
     };
     // An interrupted load may still be blocked reading its input: leave it behind rather than
     // wait for it.
@@ -528,6 +543,88 @@ fn verify_file(args: &VerifyArgs) -> u8 {
         verify::Verification::Unreadable(why) => eprintln!("error: {file}: {why}"),
     }
     outcome.exit_code()
+}
+
+/// Merges evidence reports into one, written with its summary and page; every refusal names the
+/// input and why (exit 2).
+fn merge_files(args: &MergeArgs) -> u8 {
+    use crate::report::{markdown, merge, write_atomically};
+    let folder = |path: &std::path::Path| {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        std::fs::canonicalize(parent.unwrap_or(std::path::Path::new(".")))
+    };
+    let mut inputs = Vec::new();
+    for file in &args.files {
+        let shown = file.display().to_string();
+        match std::fs::read(file) {
+            Ok(bytes) => inputs.push(merge::Input { file: shown, bytes }),
+            Err(e) => {
+                eprintln!("error: {shown}: cannot read: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    // Writing beside an input would replace that run's own summary.md and evidence.html.
+    let out_folder = folder(&args.output).ok();
+    if let Some(file) = args
+        .files
+        .iter()
+        .find(|f| out_folder.is_some() && folder(f).ok() == out_folder)
+    {
+        eprintln!(
+            "error: -o {}: {} is in the same folder; write the merged report to another folder (its summary.md and evidence.html would replace that run's)",
+            args.output.display(),
+            file.display()
+        );
+        return EXIT_INVALID;
+    }
+    let merged = match merge::merge(&inputs) {
+        Ok(merged) => merged,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return EXIT_INVALID;
+        }
+    };
+    let dir = match args.output.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let paths = ReportPaths::new(dir, None);
+    let outputs = [
+        (&args.output, evidence::canonical_bytes(&merged)),
+        (&paths.summary, markdown::render(&merged).into_bytes()),
+        (
+            &paths.html,
+            crate::report::html::render(&merged).into_bytes(),
+        ),
+    ];
+    for (path, bytes) in outputs {
+        if let Err(e) = write_atomically(path, &bytes) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_INVALID;
+        }
+    }
+    let outcome = crate::report::RunOutcome::of(&merged.run.totals, merged.run.complete);
+    let conflicts = merged
+        .requirements
+        .iter()
+        .filter(|r| r.status == merge::CONFLICT)
+        .count();
+    println!(
+        "merged {} report(s), {} scenario record(s): {}: {}; {conflicts} requirement(s) in conflict",
+        inputs.len(),
+        merged.scenarios.len(),
+        outcome.word(),
+        outcome.explanation(&merged.run.totals)
+    );
+    println!("Summary: {}", paths.summary.display());
+    println!("Evidence page: {}", paths.html.display());
+    println!(
+        "Evidence: {} (report sha256 {})",
+        args.output.display(),
+        merged.manifest.report_sha256
+    );
+    EXIT_OK
 }
 
 fn list(args: SelectArgs) -> u8 {

@@ -50,6 +50,7 @@ fn requirement(
             .map(|(trial, verdict)| ScenarioRef {
                 trial: (*trial).into(),
                 verdict: (*verdict).into(),
+                input: None,
             })
             .collect(),
     }
@@ -391,6 +392,7 @@ fn evidence() -> Evidence {
                 skipped: 1,
                 not_run: 1,
             },
+            merged_from: Vec::new(),
         },
         requirements,
         scenarios: vec![ok, bad, error, monerium_ok, skipped, not_run],

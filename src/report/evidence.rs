@@ -68,6 +68,38 @@ pub struct RunInfo {
     pub inputs: Vec<InputFile>,
     /// Counts of scenario verdicts.
     pub totals: Totals,
+    /// The reports a merged report was assembled from (`authconform merge`), in the order their
+    /// scenario records follow one another; absent from a run's own report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedInput>,
+}
+
+/// One report a merged report was assembled from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergedInput {
+    /// The file as named on the command line.
+    pub file: String,
+    /// Its `manifest.report_sha256`, which `authconform verify FILE --sha256` checks it against.
+    pub report_sha256: String,
+    /// Its `run.git_commit`.
+    pub git_commit: Option<String>,
+    /// Its `run.host`.
+    pub host: String,
+    /// Its `run.started`.
+    pub started: String,
+    /// Its `run.finished`.
+    pub finished: String,
+    /// Its `run.complete`.
+    pub complete: bool,
+    /// Its `run.target`.
+    pub target: TargetInfo,
+    /// Its `run.totals`.
+    pub totals: Totals,
+    /// The index in the merged `scenarios` of its first scenario record.
+    pub first_scenario: usize,
+    /// How many scenario records it contributed (all of its own).
+    pub scenario_count: usize,
 }
 
 /// The target, without any secret.
@@ -147,6 +179,9 @@ pub struct ScenarioRef {
     pub trial: String,
     /// `pass`, `fail`, `error`, `skipped` or `not-run`.
     pub verdict: String,
+    /// In a merged report, the index in `run.merged_from` of the report the record comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<usize>,
 }
 
 /// One scenario's record.
@@ -317,6 +352,7 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
                 .map(|s| ScenarioRef {
                     trial: s.trial.clone(),
                     verdict: s.verdict.clone(),
+                    input: None,
                 })
                 .collect();
             RequirementRecord {
@@ -344,6 +380,7 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
             target: target_info(&plan.target),
             inputs: inputs(plan),
             totals: totals(&scenarios),
+            merged_from: Vec::new(),
         },
         requirements,
         scenarios,
@@ -746,6 +783,7 @@ pub(crate) mod tests {
             scenarios: vec![ScenarioRef {
                 trial: trial.into(),
                 verdict: verdict.into(),
+                input: None,
             }],
         };
         Evidence {
@@ -769,6 +807,7 @@ pub(crate) mod tests {
                 },
                 inputs: vec![],
                 totals: totals(&scenarios),
+                merged_from: Vec::new(),
             },
             requirements: vec![
                 requirement("DEMO-BASIC-01", "demo::basic::a", "pass", "verified"),

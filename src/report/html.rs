@@ -39,6 +39,8 @@ fn status(word: &str) -> Status {
     let (class, symbol) = match word {
         "verified" | "pass" => ("st-pass", "\u{2713}"),
         "failed" | "fail" => ("st-fail", "\u{2717}"),
+        // Runs merged into one report disagreed: as alarming as a failure, never hidden.
+        "conflict" => ("st-fail", "\u{21c4}"),
         "error" => ("st-error", "!"),
         "skipped" => ("st-skip", "\u{2013}"),
         "not-verified" | "not-run" => ("st-none", "\u{25cb}"),
@@ -1002,6 +1004,7 @@ mod tests {
                 .map(|(trial, verdict)| ScenarioRef {
                     trial: (*trial).into(),
                     verdict: (*verdict).into(),
+                    input: None,
                 })
                 .collect(),
         }
@@ -1041,6 +1044,7 @@ mod tests {
                     skipped: 1,
                     not_run: 1,
                 },
+                merged_from: Vec::new(),
             },
             requirements: vec![
                 requirement(
@@ -1111,6 +1115,12 @@ mod tests {
             ),
             "{html}"
         );
+    }
+
+    #[test]
+    fn a_conflict_between_merged_runs_looks_failed() {
+        let shown = status("conflict");
+        assert_eq!((shown.class, shown.symbol), ("st-fail", "\u{21c4}"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 pub mod verify;
 
 use std::io::Write as _;

@@ -4,11 +4,14 @@
 //! bytes), hold scenario records whose `sha256` match their content, a traceability matrix and
 //! totals that agree with those records, and a `manifest.report_sha256` that matches the whole.
 //! A changed byte anywhere breaks one of these; each [`Finding`] says which record or field.
+//! A merged report (`run.merged_from`) is checked the same way, its matrix by the merged rule of
+//! [`merge::requirement_status`], its inputs' slices of records against their totals.
 
 use super::evidence::{
     self, Evidence, NOT_RUN, SCHEMA_VERSION, canonical_bytes, report_sha256, requirement_status,
     scenario_sha256,
 };
+use super::merge;
 
 /// Exit code: the report is intact.
 pub const EXIT_INTACT: u8 = 0;
@@ -155,17 +158,44 @@ fn consistency(report: &Evidence) -> Vec<String> {
             if not_run { "a" } else { "no" }
         ));
     }
+    let merged_from = &report.run.merged_from;
+    if !merged_from.is_empty() {
+        findings.extend(merged_inputs(report));
+    }
+    let input_of = merge::inputs_of_records(merged_from);
     for (i, requirement) in report.requirements.iter().enumerate() {
-        let citing: Vec<(&str, &str)> = report
+        let (citing, status) = if merged_from.is_empty() {
+            let refs: Vec<(&str, &str, Option<usize>)> = report
+                .scenarios
+                .iter()
+                .filter(|s| s.requirements.contains(&requirement.id))
+                .map(|s| (s.trial.as_str(), s.verdict.as_str(), None))
+                .collect();
+            let status = requirement_status(refs.iter().map(|(_, v, _)| *v));
+            (
+                refs.iter()
+                    .map(|(t, v, n)| ((*t).to_owned(), (*v).to_owned(), *n))
+                    .collect::<Vec<_>>(),
+                status,
+            )
+        } else {
+            let (refs, status) = merge::matrix_row(
+                &requirement.id,
+                &report.scenarios,
+                &input_of,
+                merged_from.len(),
+            );
+            (
+                refs.into_iter()
+                    .map(|r| (r.trial, r.verdict, r.input))
+                    .collect(),
+                status,
+            )
+        };
+        let listed: Vec<(String, String, Option<usize>)> = requirement
             .scenarios
             .iter()
-            .filter(|s| s.requirements.contains(&requirement.id))
-            .map(|s| (s.trial.as_str(), s.verdict.as_str()))
-            .collect();
-        let listed: Vec<(&str, &str)> = requirement
-            .scenarios
-            .iter()
-            .map(|s| (s.trial.as_str(), s.verdict.as_str()))
+            .map(|s| (s.trial.clone(), s.verdict.clone(), s.input))
             .collect();
         if citing != listed {
             findings.push(format!(
@@ -173,13 +203,47 @@ fn consistency(report: &Evidence) -> Vec<String> {
                 requirement.id
             ));
         }
-        let status = requirement_status(citing.iter().map(|(_, v)| *v));
         if requirement.status != status {
             findings.push(format!(
                 "requirements[{i}] (`{}`).status is `{}`, but its scenarios make it `{status}`",
                 requirement.id, requirement.status
             ));
         }
+    }
+    findings
+}
+
+/// Checks a merged report's `run.merged_from`: the inputs' scenario records follow one another
+/// and cover every record once, and each input's totals count its records.
+fn merged_inputs(report: &Evidence) -> Vec<String> {
+    let mut findings = Vec::new();
+    let mut next = 0;
+    for (i, input) in report.run.merged_from.iter().enumerate() {
+        if input.first_scenario != next {
+            findings.push(format!(
+                "run.merged_from[{i}] (`{}`).first_scenario is {}, but the records before it end at {next}",
+                input.file, input.first_scenario
+            ));
+        }
+        next = input.first_scenario.saturating_add(input.scenario_count);
+        let records = report.scenarios.get(input.first_scenario..next);
+        match records {
+            Some(records) if evidence::totals(records) == input.totals => {}
+            Some(_) => findings.push(format!(
+                "run.merged_from[{i}] (`{}`).totals do not count its scenario records",
+                input.file
+            )),
+            None => findings.push(format!(
+                "run.merged_from[{i}] (`{}`) claims scenario records past the end",
+                input.file
+            )),
+        }
+    }
+    if next != report.scenarios.len() {
+        findings.push(format!(
+            "run.merged_from covers {next} scenario record(s), the report holds {}",
+            report.scenarios.len()
+        ));
     }
     findings
 }
