@@ -25,6 +25,7 @@ use crate::exec::{MockOptions, Runner, Verdict};
 use crate::plan::{Plan, PlannedScenario, load_plan};
 use crate::registry::MockRegistry;
 use crate::report::console::{Console, Progress};
+use crate::report::evidence;
 use crate::report::{ReportPaths, verify};
 use crate::run::{ReportSink, Reports, RunEvent, RunOptions, RunSink, Sinks};
 use crate::target::Target;
