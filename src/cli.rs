@@ -14,23 +14,20 @@
 //! mix their reports; it raises its open-file limit to the hard limit and runs no more
 //! scenarios at once than the limit leaves room for.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use futures::{FutureExt as _, StreamExt as _};
 
 use crate::diagnostic::LoadErrors;
 use crate::exec::{MockOptions, Runner, Verdict};
 use crate::plan::{Plan, PlannedScenario, load_plan};
 use crate::registry::MockRegistry;
 use crate::report::console::{Console, Progress};
-use crate::report::evidence::{self, RunContext};
+use crate::report::evidence;
 use crate::report::{ReportPaths, verify};
-use crate::secret::SecretRegistry;
+use crate::run::{ReportSink, Reports, RunEvent, RunOptions, RunSink, Sinks};
 use crate::target::Target;
 
 /// Exit code: every scenario passed or was skipped.
@@ -271,97 +268,38 @@ async fn run(args: RunArgs) -> u8 {
     }
     let jobs = bounded_jobs(args.jobs, scenarios.len());
     let runner = Runner::new(plan.target.clone(), mocks, MockOptions::default());
-    redact_panics(runner.secrets().clone());
-    let console = Console::new(runner.secrets(), args.verbose);
-    if !args.quiet {
-        println!(
-            "authconform: running {} scenario(s) against target `{}`",
-            scenarios.len(),
-            plan.target.name
-        );
-    }
-    let started = SystemTime::now();
-    let progress = Progress::new(scenarios.len(), !args.quiet, runner.secrets());
-    // Trial name → when it started, for the progress bar's "longest wait".
-    let running: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let mut results = Vec::new();
-    let mut stream = futures::stream::iter(scenarios.iter())
-        .map(|s| {
-            let (runner, running) = (&runner, running.clone());
-            async move {
-                let trial = s.trial_name();
-                lock(&running).insert(trial.clone(), Instant::now());
-                // A panic in one scenario (a mock that cannot start its runtime) is that
-                // scenario's error: the others and the reports go on.
-                let result = std::panic::AssertUnwindSafe(runner.run(s))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|panic| panicked_result(s, panic.as_ref()));
-                lock(&running).remove(&trial);
-                result
-            }
-        })
-        .buffer_unordered(jobs);
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    let mut interrupted = None;
-    loop {
-        tokio::select! {
-            biased;
-            () = interrupt.wait() => {
-                interrupted = Some(format!(
-                    "interrupted (SIGINT) after {} of {} scenario(s): scenarios not started were not run, running ones were aborted",
-                    results.len(),
-                    scenarios.len()
-                ));
-                break;
-            }
-            next = stream.next() => {
-                let Some(result) = next else { break };
-                let show = !args.quiet
-                    || matches!(result.verdict, Verdict::Fail { .. } | Verdict::Error { .. });
-                progress.finished_one(|| {
-                    if show {
-                        console.print(&result);
-                    }
-                });
-                results.push(result);
-            }
-            _ = tick.tick(), if progress.is_shown() => {
-                let now = Instant::now();
-                let longest = lock(&running)
-                    .iter()
-                    .map(|(trial, since)| (trial.clone(), now - *since))
-                    .max_by_key(|(_, waited)| *waited);
-                progress.show_longest(longest);
-            }
-        }
-    }
-    // Dropping the stream drops the running scenarios' futures: their requests and waits end.
-    drop(stream);
-    progress.clear();
-    let finished = SystemTime::now();
-    results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
-    let context = RunContext {
-        plan: &plan,
-        selected: &scenarios,
-        results: &results,
-        started,
-        finished,
-        incomplete_reason: interrupted.clone(),
+    crate::run::redact_panic_messages(runner.secrets().clone());
+    let console = ConsoleSink {
+        console: Console::new(runner.secrets(), args.verbose),
+        progress: Progress::new(scenarios.len(), !args.quiet, runner.secrets()),
+        quiet: args.quiet,
     };
-    let evidence = evidence::build(&context, runner.secrets());
-    if let Some(reason) = &interrupted {
+    let reports = ReportSink::default();
+    let options = RunOptions {
+        jobs,
+        ..RunOptions::default()
+    };
+    let end = crate::run::run(
+        &plan,
+        &scenarios,
+        &runner,
+        &options,
+        interrupt.wait(),
+        &Sinks(vec![&console, &reports]),
+    )
+    .await;
+    let ConsoleSink { console, .. } = console;
+    if let Some(reason) = &end.interrupted {
         eprintln!("authconform: {reason}");
-        // JUnit has no "not run": those scenarios are skips whose reason says so.
-        let done: std::collections::HashSet<String> =
-            results.iter().map(|r| r.trial_name.clone()).collect();
-        for s in scenarios.iter().filter(|s| !done.contains(&s.trial_name())) {
-            results.push(not_run_result(s, reason));
-        }
-        results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
     }
+    let Reports {
+        evidence,
+        results,
+        written,
+    } = reports.write(&plan, &scenarios, &end, &paths, runner.secrets());
+    let interrupted = end.interrupted;
     print!("{}", console.summary(&evidence));
-    match crate::report::write_all(&paths, &results, &evidence, runner.secrets()) {
+    match written {
         Ok(_) => {
             if !args.quiet {
                 println!("JUnit report: {}", paths.junit.display());
@@ -406,6 +344,47 @@ async fn run(args: RunArgs) -> u8 {
                 EXIT_OK
             }
             NoTests::Pass => EXIT_OK,
+        }
+    }
+}
+
+/// The binary's console: a line per finished scenario (only failures when quiet) under the
+/// progress bar, which names the longest-running scenario.
+struct ConsoleSink<'a> {
+    console: Console<'a>,
+    progress: Progress<'a>,
+    quiet: bool,
+}
+
+impl RunSink for ConsoleSink<'_> {
+    fn event(&self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::PlanLoaded { plan, selected } => {
+                if !self.quiet {
+                    println!(
+                        "authconform: running {} scenario(s) against target `{}`",
+                        selected.len(),
+                        plan.target.name
+                    );
+                }
+            }
+            RunEvent::ScenarioFinished { result } => {
+                let show = !self.quiet
+                    || matches!(result.verdict, Verdict::Fail { .. } | Verdict::Error { .. });
+                self.progress.finished_one(|| {
+                    if show {
+                        self.console.print(result);
+                    }
+                });
+            }
+            RunEvent::StillRunning { longest } => {
+                if self.progress.is_shown() {
+                    self.progress
+                        .show_longest(longest.map(|(trial, waited)| (trial.to_owned(), waited)));
+                }
+            }
+            RunEvent::RunFinished | RunEvent::RunInterrupted { .. } => self.progress.clear(),
+            RunEvent::ScenarioStarted { .. } | RunEvent::StepFinished { .. } => {}
         }
     }
 }
@@ -533,66 +512,6 @@ impl Interrupt {
             std::future::pending::<()>().await;
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The JUnit stand-in for a scenario an interruption kept from finishing.
-fn not_run_result(planned: &PlannedScenario, reason: &str) -> crate::exec::ScenarioResult {
-    crate::exec::ScenarioResult {
-        trial_name: planned.trial_name(),
-        classname: planned.classname(),
-        provider: planned.provider.clone(),
-        id: planned.scenario.id.to_string(),
-        title: planned.scenario.title.clone(),
-        requirements: planned.scenario.requirements.clone(),
-        verdict: Verdict::Skipped {
-            reason: format!("not run: {reason}"),
-        },
-        steps: Vec::new(),
-        started: SystemTime::now(),
-        duration: Duration::ZERO,
-    }
-}
-
-/// The result of a scenario whose run panicked: an error naming the panic, redacted later by
-/// every sink.
-fn panicked_result(
-    planned: &PlannedScenario,
-    panic: &(dyn std::any::Any + Send),
-) -> crate::exec::ScenarioResult {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".to_owned());
-    crate::exec::ScenarioResult {
-        verdict: Verdict::Error {
-            step: None,
-            message: format!("the run of this scenario panicked: {message}"),
-        },
-        ..not_run_result(planned, "")
-    }
-}
-
-/// Replaces the panic message printer by one that redacts through the run's registry: a panic
-/// message may quote whatever value was at hand.
-fn redact_panics(secrets: Arc<SecretRegistry>) {
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(no message)".to_owned());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("authconform panicked{at}: {}", secrets.redact(&payload));
-    }));
 }
 
 fn verify_file(args: &VerifyArgs) -> u8 {

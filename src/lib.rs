@@ -33,6 +33,7 @@ pub mod net;
 pub mod plan;
 pub mod registry;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod secret;
 pub mod spec;

@@ -6,14 +6,19 @@
 //! mostly wait on the network, so the harness runs 32 at a time unless `--test-threads` says
 //! otherwise: suite time follows the longest wait, not the sum. Works under `cargo nextest run`
 //! too (one process per trial).
+//!
+//! With `AUTHCONFORM_REPORTS=DIR` the trials that ran are written to DIR as `authconform run
+//! --reports DIR` writes them (junit.xml, evidence.json, summary.md, evidence.html), through the
+//! same report sink; see `authconform::run::run_as_trials`.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use authconform::exec::MockOptions;
-use authconform::{Runner, Target, Verdict, load_plan};
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use authconform::run::{HarnessReports, run_as_trials};
+use authconform::{Runner, Target, load_plan};
+use libtest_mimic::Arguments;
 
 /// Trials run at once unless `--test-threads` is given.
 const DEFAULT_CONCURRENCY: usize = 32;
@@ -34,6 +39,17 @@ fn main() -> ExitCode {
             eprint!("{}", authconform::diagnostic::LoadErrors(errors).render());
             return ExitCode::from(2);
         }
+    };
+    // Taken before anything runs, as `authconform run` does: a bad folder costs no run.
+    let reports = match std::env::var_os("AUTHCONFORM_REPORTS") {
+        Some(dir) => match HarnessReports::prepare(Path::new(&dir)) {
+            Ok(reports) => Some(reports),
+            Err(e) => {
+                eprintln!("error: AUTHCONFORM_REPORTS: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
     };
     // The embedded mocks, handed to the planner (mock host names) and the runner (started per
     // scenario).
@@ -57,36 +73,26 @@ fn main() -> ExitCode {
         mocks,
         MockOptions::default(),
     ));
-    let trials = plan
-        .scenarios
-        .iter()
-        .map(|planned| {
-            let kind = planned.kind();
-            let planned = planned.clone();
-            let runner = runner.clone();
-            let handle = runtime.handle().clone();
-            Trial::ignorable_test(planned.trial_name(), move || {
-                let result = handle.block_on(runner.run(&planned));
-                match result.verdict {
-                    Verdict::Pass => Ok(Completion::Completed),
-                    Verdict::Skipped { reason } => Ok(Completion::ignored_with(reason)),
-                    Verdict::Fail { ref message, .. } | Verdict::Error { ref message, .. } => {
-                        let kind = if matches!(result.verdict, Verdict::Fail { .. }) {
-                            "expectation not met"
-                        } else {
-                            "could not run"
-                        };
-                        let text = format!(
-                            "{kind}: {message}\nrequirements: {}\n{}",
-                            result.requirements.join(", "),
-                            result.step_summary()
-                        );
-                        Err(Failed::from(runner.secrets().redact(&text)))
-                    }
-                }
-            })
-            .with_kind(kind)
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit_code()
+    // A trial's panic message is printed by the hook before libtest-mimic catches it.
+    authconform::run::redact_panic_messages(runner.secrets().clone());
+    let outcome = run_as_trials(&args, &plan, &runner, runtime.handle(), reports.as_ref());
+    match outcome.reports.map(|r| r.written) {
+        Some(Ok(files)) => {
+            for file in files {
+                println!("report: {}", file.display());
+            }
+        }
+        Some(Err(errors)) => {
+            for e in errors {
+                eprintln!("error: {}", runner.secrets().redact(&e));
+            }
+            return ExitCode::from(1);
+        }
+        None => {
+            if reports.is_some() {
+                println!("no trial ran: no report written");
+            }
+        }
+    }
+    outcome.conclusion.exit_code()
 }

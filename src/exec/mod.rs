@@ -110,6 +110,16 @@ impl Runner {
 
     /// Runs one scenario. Never fails: problems become the verdict.
     pub async fn run(&self, planned: &PlannedScenario) -> ScenarioResult {
+        self.run_observed(planned, &|_| {}).await
+    }
+
+    /// Runs one scenario as [`Runner::run`] does, handing each step's result to `on_step` as
+    /// soon as the step ends (a run's `StepFinished` events).
+    pub async fn run_observed(
+        &self,
+        planned: &PlannedScenario,
+        on_step: &(dyn Fn(&StepResult) + Sync),
+    ) -> ScenarioResult {
         let started = SystemTime::now();
         let wall = Instant::now();
         let mut result = ScenarioResult {
@@ -128,7 +138,7 @@ impl Runner {
             Some(reason) => Verdict::Skipped {
                 reason: reason.clone(),
             },
-            None => self.run_steps(planned, &mut result.steps).await,
+            None => self.run_steps(planned, &mut result.steps, on_step).await,
         };
         if let Verdict::Fail { message, .. } | Verdict::Error { message, .. } = &mut result.verdict
         {
@@ -138,7 +148,12 @@ impl Runner {
         result
     }
 
-    async fn run_steps(&self, planned: &PlannedScenario, steps: &mut Vec<StepResult>) -> Verdict {
+    async fn run_steps(
+        &self,
+        planned: &PlannedScenario,
+        steps: &mut Vec<StepResult>,
+        on_step: &(dyn Fn(&StepResult) + Sync),
+    ) -> Verdict {
         let provider = &planned.provider;
         let Some(config) = self.target.providers.get(provider) else {
             return Verdict::Skipped {
@@ -256,6 +271,7 @@ impl Runner {
                 step_result.error = Some(self.secrets.redact(message));
                 *message = format!("step {} ({}): {message}", index + 1, step_result.name);
             }
+            on_step(&step_result);
             steps.push(step_result);
             if let Some(verdict) = verdict {
                 return verdict;

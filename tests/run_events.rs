@@ -1,0 +1,190 @@
+//! The run as a stream of events: what `run::run` tells its sinks, in order, and what the report
+//! sink makes of an interrupted run.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use authconform::exec::MockOptions;
+use authconform::report::ReportPaths;
+use authconform::run::{ReportSink, RunEvent, RunOptions, RunSink, Sinks};
+use authconform::{Plan, PlannedScenario, Runner, Target, load_plan};
+
+/// Writes each event down as a short line.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl RunSink for Recorder {
+    fn event(&self, event: &RunEvent<'_>) {
+        let line = match event {
+            RunEvent::PlanLoaded { selected, .. } => format!("plan {}", selected.len()),
+            RunEvent::ScenarioStarted { scenario } => format!("start {}", scenario.trial_name()),
+            RunEvent::StepFinished { scenario, step } => {
+                format!("step {} {}", scenario.trial_name(), step.index)
+            }
+            RunEvent::ScenarioFinished { result } => {
+                format!("finish {} {}", result.trial_name, result.steps.len())
+            }
+            RunEvent::StillRunning { .. } => return,
+            RunEvent::RunFinished => "finished".into(),
+            RunEvent::RunInterrupted { .. } => "interrupted".into(),
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+fn demo_basic() -> (Plan, Vec<Arc<PlannedScenario>>, Runner) {
+    let root = Path::new(common::ROOT);
+    let plan = load_plan(
+        &root.join("specs"),
+        &root.join("scenarios"),
+        Target::mock(),
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let selected: Vec<_> = plan
+        .scenarios
+        .iter()
+        .filter(|s| s.trial_name().starts_with("demo::basic::"))
+        .cloned()
+        .collect();
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
+    (plan, selected, runner)
+}
+
+#[tokio::test]
+async fn every_scenario_starts_then_finishes_between_plan_loaded_and_run_finished() {
+    let (plan, selected, runner) = demo_basic();
+    assert!(selected.len() >= 2);
+    let recorder = Recorder::default();
+    let options = RunOptions {
+        jobs: 2,
+        ..RunOptions::default()
+    };
+    let end = authconform::run::run(
+        &plan,
+        &selected,
+        &runner,
+        &options,
+        std::future::pending(),
+        &recorder,
+    )
+    .await;
+    assert!(end.interrupted.is_none());
+    let lines = recorder.0.into_inner().unwrap();
+    assert_eq!(lines.first(), Some(&format!("plan {}", selected.len())));
+    assert_eq!(lines.last(), Some(&"finished".to_owned()));
+    for s in &selected {
+        let name = s.trial_name();
+        let start = lines
+            .iter()
+            .position(|l| *l == format!("start {name}"))
+            .unwrap_or_else(|| panic!("{name} never started: {lines:?}"));
+        let finish = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("finish {name} ")))
+            .unwrap_or_else(|| panic!("{name} never finished: {lines:?}"));
+        assert!(start < finish, "{name}: {lines:?}");
+        // Each step is reported once, in order, between the start and the finish, and the
+        // finished result holds as many.
+        let steps: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(at, l)| {
+                let index = l.strip_prefix(&format!("step {name} "))?.parse().ok()?;
+                assert!(start < at && at < finish, "{name}: {lines:?}");
+                Some(index)
+            })
+            .collect();
+        assert!(!steps.is_empty(), "{name}: {lines:?}");
+        assert_eq!(steps, (0..steps.len()).collect::<Vec<_>>(), "{name}");
+        assert_eq!(lines[finish], format!("finish {name} {}", steps.len()));
+    }
+    let reported = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(reported("start "), selected.len());
+    assert_eq!(reported("finish "), selected.len());
+}
+
+#[tokio::test]
+async fn an_interrupted_run_reports_every_unfinished_scenario_as_not_run() {
+    let (plan, selected, runner) = demo_basic();
+    let recorder = Recorder::default();
+    let reports = ReportSink::default();
+    // Fired before anything could finish.
+    let end = authconform::run::run(
+        &plan,
+        &selected,
+        &runner,
+        &RunOptions::default(),
+        std::future::ready(()),
+        &Sinks(vec![&recorder, &reports]),
+    )
+    .await;
+    let reason = end.interrupted.clone().expect("interrupted");
+    assert!(
+        reason.starts_with("interrupted (SIGINT) after 0 of "),
+        "{reason}"
+    );
+    let lines = recorder.0.into_inner().unwrap();
+    assert_eq!(lines.last(), Some(&"interrupted".to_owned()), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.starts_with("finish")), "{lines:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let paths = ReportPaths::new(dir.path(), None);
+    let written = reports.write(&plan, &selected, &end, &paths, runner.secrets());
+    written.written.expect("reports written");
+    assert!(!written.evidence.run.complete);
+    assert_eq!(written.evidence.run.totals.not_run, selected.len());
+    assert_eq!(written.results.len(), selected.len());
+    assert!(written.results.iter().all(|r| matches!(
+        &r.verdict,
+        authconform::Verdict::Skipped { reason } if reason.starts_with("not run: interrupted")
+    )));
+}
+
+/// Set in the child process [`a_panic_message_is_printed_redacted`] starts.
+const PANIC_CHILD: &str = "AUTHCONFORM_TEST_PANIC_CHILD";
+const PANIC_CANARY: &str = "CANARY-panic-hook-4711";
+
+#[test]
+#[ignore = "the child process of a_panic_message_is_printed_redacted (the hook is process-wide)"]
+fn panics_with_a_secret_under_the_redacting_hook() {
+    if std::env::var_os(PANIC_CHILD).is_none() {
+        return;
+    }
+    let secrets = Arc::new(authconform::secret::SecretRegistry::new());
+    secrets.register_value("password", PANIC_CANARY);
+    authconform::run::redact_panic_messages(secrets);
+    panic!("a message quoting {PANIC_CANARY}");
+}
+
+#[test]
+fn a_panic_message_is_printed_redacted() {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "panics_with_a_secret_under_the_redacting_hook",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(PANIC_CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "the child panicked: {stdout}");
+    assert!(
+        stderr.contains("authconform panicked at ") && stderr.contains("a message quoting"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[redacted"), "{stderr}");
+    assert!(!stderr.contains(PANIC_CANARY), "{stderr}");
+    assert!(!stdout.contains(PANIC_CANARY), "{stdout}");
+}
