@@ -258,6 +258,30 @@ impl<'a> Page<'a> {
         }
         self.w("</tbody>\n</table>\n");
 
+        if !run.merged_from.is_empty() {
+            // Each run the report was assembled from, so an auditor can check it against its own
+            // published hash.
+            self.w("<h3>Merged from</h3>\n<table class=\"kv merged\">\n<thead><tr><th>#</th><th>Report</th><th>SHA-256</th><th>Target</th><th>Host</th><th>Started</th><th>Records</th></tr></thead>\n<tbody>\n");
+            for (index, input) in run.merged_from.iter().enumerate() {
+                let _ = write!(self.out, "<tr><td class=\"num\">{index}</td><td><code>");
+                self.t(&input.file);
+                self.w("</code></td><td><code>");
+                self.t(&input.report_sha256);
+                self.w("</code></td><td>");
+                self.t(&input.target.name);
+                self.w("</td><td>");
+                self.t(&input.host);
+                self.w("</td><td>");
+                self.t(&input.started);
+                let _ = writeln!(
+                    self.out,
+                    "</td><td class=\"num\">{}</td></tr>",
+                    input.scenario_count
+                );
+            }
+            self.w("</tbody>\n</table>\n");
+        }
+
         let target = &run.target;
         if !target.hosts.is_empty() || !target.sources.is_empty() {
             self.w("<h3>Target</h3>\n");
@@ -1121,6 +1145,35 @@ mod tests {
     fn a_conflict_between_merged_runs_looks_failed() {
         let shown = status("conflict");
         assert_eq!((shown.class, shown.symbol), ("st-fail", "\u{21c4}"));
+    }
+
+    #[test]
+    fn a_merged_report_lists_its_runs_with_their_hashes() {
+        let mut evidence = evidence(true);
+        assert!(!render(&evidence).contains("Merged from"));
+        let input = |file: &str, sha: &str| crate::report::evidence::MergedInput {
+            file: file.into(),
+            report_sha256: sha.into(),
+            git_commit: None,
+            host: "ci-<1>".into(),
+            started: "2026-12-01T10:00:00Z".into(),
+            finished: "2026-12-01T10:00:05Z".into(),
+            complete: true,
+            target: evidence.run.target.clone(),
+            totals: evidence.run.totals.clone(),
+            first_scenario: 0,
+            scenario_count: 3,
+        };
+        evidence.run.merged_from = vec![
+            input("a/evidence.json", &"ab".repeat(32)),
+            input("b/<x>.json", &"cd".repeat(32)),
+        ];
+        let html = render(&evidence);
+        assert!(html.contains("<h3>Merged from</h3>"), "{html}");
+        assert!(html.contains(&format!(
+            "<tr><td class=\"num\">1</td><td><code>b/&lt;x&gt;.json</code></td><td><code>{}</code></td><td>mock</td><td>ci-&lt;1&gt;</td>",
+            "cd".repeat(32)
+        )), "{html}");
     }
 
     #[test]
