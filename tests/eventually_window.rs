@@ -2,12 +2,13 @@
 //! window bounds the whole step (each attempt's timeout is capped by the time left), and what a
 //! step spends polling counts against `limits.max_wait`, attempts included.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use authconform::exec::MockOptions;
-use authconform::{Plan, Runner, ScenarioResult, Target, Verdict, load_plan};
+use authconform::{Plan, Runner, ScenarioResult, Verdict};
 use tokio::net::TcpListener;
+
+mod common;
 
 /// A host that accepts every connection and holds it open without a byte, until dropped.
 async fn silent_host() -> (String, tokio::task::JoinHandle<()>) {
@@ -28,16 +29,7 @@ fn plan(base: &str, max_wait: &str) -> Plan {
          sources:\n  default: {{ bind: 127.0.0.1 }}\nproviders:\n  demo:\n    hosts:\n      \
          api_base: {{ url: \"{base}\" }}\n    variables:\n      pause: 2s\n"
     );
-    let target = Target::parse(Path::new("silent.yaml"), &yaml)
-        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    load_plan(
-        &root.join("specs"),
-        &root.join("tests/fixtures/eventually"),
-        target,
-        &authconform::mock::builtin(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()))
+    common::fixture_plan("silent.yaml", &yaml, "tests/fixtures/eventually")
 }
 
 async fn run(plan: &Plan, id: &str) -> (ScenarioResult, Duration) {

@@ -19,10 +19,12 @@ use std::time::Duration;
 use authconform::exec::MockOptions;
 use authconform::exec::result::Transcript;
 use authconform::net::{ClientPool, ConnectionUse, MAX_BODY, Outcome, SourceAddr, send_on};
-use authconform::{Plan, Runner, ScenarioResult, Target, load_plan};
+use authconform::{Plan, Runner, ScenarioResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+mod common;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// The bound on one case: well above any step timeout of the fixtures (at most 1 s).
@@ -121,15 +123,7 @@ fn plan(api_base: &str, second_base: &str) -> Plan {
          providers:\n  demo:\n    hosts:\n      api_base: {{ url: \"{api_base}\" }}\n      \
          second_base: {{ url: \"{second_base}\" }}\n"
     );
-    let target = Target::parse(Path::new("hostile.yaml"), &yaml)
-        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
-    load_plan(
-        &root().join("specs"),
-        &root().join("tests/fixtures/hostile"),
-        target,
-        &authconform::mock::builtin(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()))
+    common::fixture_plan("hostile.yaml", &yaml, "tests/fixtures/hostile")
 }
 
 /// Runs scenario `id` of the hostile fixtures `times` times on one runner (so on one pool of

@@ -11,6 +11,8 @@ use authconform::{Plan, Runner, Target, Verdict, load_plan};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+mod common;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -38,15 +40,7 @@ fn live_plan(base: &str, providers_yaml: &str) -> Plan {
          sources:\n  default: {{ bind: 127.0.0.1 }}\nproviders:\n{}",
         providers_yaml.replace("BASE", base)
     );
-    let target = Target::parse(Path::new("live-test.yaml"), &yaml)
-        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
-    load_plan(
-        &root().join("specs"),
-        &root().join("tests/fixtures/skips"),
-        target,
-        &authconform::mock::builtin(),
-    )
-    .unwrap_or_else(|e| panic!("{}", e.render()))
+    common::fixture_plan("live-test.yaml", &yaml, "tests/fixtures/skips")
 }
 
 const DEMO: &str = "  demo:\n    hosts:\n      api_base: { url: \"BASE\" }\n    secrets:\n      \

@@ -130,3 +130,19 @@ pub fn assert_target_validates(target: &str) {
 }
 
 pub mod verdicts;
+
+/// Parses a target from `yaml` (named `file` in messages) and plans the scenarios under
+/// `fixtures` (relative to the crate root) against the repository's specs and built-in mocks;
+/// a load error panics with its rendered message.
+pub fn fixture_plan(file: &str, yaml: &str, fixtures: &str) -> authconform::Plan {
+    let root = std::path::Path::new(ROOT);
+    let target = authconform::Target::parse(std::path::Path::new(file), yaml)
+        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
+    authconform::load_plan(
+        &root.join("specs"),
+        &root.join(fixtures),
+        target,
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()))
+}
