@@ -655,7 +655,6 @@ fn validate(args: ValidateArgs) -> u8 {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let uncovered = plan.uncovered();
     println!(
         "{} scenario(s) in {} file(s), {} requirement(s) in {} spec(s): valid",
         plan.scenarios.len(),
@@ -667,6 +666,23 @@ fn validate(args: ValidateArgs) -> u8 {
         plan.catalogue.requirements.len(),
         plan.catalogue.specs.len()
     );
+    for missing in &plan.missing_inputs {
+        eprintln!(
+            "warning: target `{}` does not supply `{}` {} `{}` ({}): the {} scenario(s) using it will be skipped",
+            plan.target.name,
+            missing.provider,
+            missing.group,
+            missing.name,
+            missing.description,
+            missing.scenarios
+        );
+    }
+    for (provider, group, name) in &plan.unused_inputs {
+        eprintln!(
+            "warning: the `{provider}` spec declares {group} `{name}`, which none of its scenarios uses"
+        );
+    }
+    let uncovered = plan.uncovered();
     if uncovered.is_empty() {
         println!("0 uncovered requirements");
         return EXIT_OK;

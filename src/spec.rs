@@ -1,11 +1,14 @@
 //! The requirement catalogue: `specs/<provider>.yaml`, one [`Spec`] per provider, each
 //! [`Requirement`] with a stable id, a statement in our words, its sources, and whether the
-//! provider documents it, an RFC mandates it, or we assume it.
+//! provider documents it, an RFC mandates it, or we assume it; and its [`Inputs`]: the hosts,
+//! variables and secrets its scenarios use, each with a one-line description, which every
+//! scenario is checked against and every target configuring the provider must supply.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::diagnostic::{InputKind, LoadError, SpanIndex};
@@ -24,6 +27,122 @@ pub struct Spec {
     pub documents: Vec<Document>,
     /// The requirements.
     pub requirements: Vec<Requirement>,
+    /// What a target configuring this provider supplies. Required once the provider has
+    /// scenarios (checked by the planner, which knows them); absent, nothing is checked against
+    /// it.
+    #[serde(default)]
+    pub inputs: Option<Inputs>,
+    /// The text it was parsed from, so checks made later (by the planner) point into it.
+    #[serde(skip)]
+    text: String,
+}
+
+impl Spec {
+    /// Returns an error about this spec (read from `file`) at `path` inside it.
+    pub fn error_at(&self, file: &Path, path: &str, message: impl Into<String>) -> LoadError {
+        let spans = SpanIndex::build(&self.text);
+        LoadError::new(InputKind::Spec, file, message).at(&spans, &self.text, path)
+    }
+}
+
+/// The names a provider's scenarios may use from a target, each with a one-line description of
+/// what to fill in: the contract between the spec's scenarios and every target for it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// Base URLs (`{{name}}`), supplied under the target's `hosts`.
+    #[serde(default)]
+    pub hosts: IndexMap<String, String>,
+    /// Plain values (`{{name}}`), supplied under the target's `variables`.
+    #[serde(default)]
+    pub variables: IndexMap<String, String>,
+    /// Credentials and key material (`{{secret.name}}`), supplied under the target's `secrets`
+    /// (by environment variable on a live target).
+    #[serde(default)]
+    pub secrets: IndexMap<String, String>,
+}
+
+/// Which of a target's groups an input belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InputGroup {
+    /// A base URL under `hosts`.
+    Host,
+    /// A plain value under `variables`.
+    Variable,
+    /// A credential under `secrets`.
+    Secret,
+}
+
+impl InputGroup {
+    /// Every group, in the order a target lists them.
+    pub const ALL: [InputGroup; 3] = [InputGroup::Host, InputGroup::Variable, InputGroup::Secret];
+
+    /// Returns the singular word for messages: `host`, `variable`, `secret`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputGroup::Host => "host",
+            InputGroup::Variable => "variable",
+            InputGroup::Secret => "secret",
+        }
+    }
+
+    /// Returns the key of the group in a spec's `inputs` and a target's provider entry.
+    pub fn key(self) -> &'static str {
+        match self {
+            InputGroup::Host => "hosts",
+            InputGroup::Variable => "variables",
+            InputGroup::Secret => "secrets",
+        }
+    }
+}
+
+impl fmt::Display for InputGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Inputs {
+    /// Returns the declarations of one group: name → description.
+    pub fn group(&self, group: InputGroup) -> &IndexMap<String, String> {
+        match group {
+            InputGroup::Host => &self.hosts,
+            InputGroup::Variable => &self.variables,
+            InputGroup::Secret => &self.secrets,
+        }
+    }
+
+    /// Returns every declaration as (group, name, description), hosts first.
+    pub fn iter(&self) -> impl Iterator<Item = (InputGroup, &str, &str)> {
+        InputGroup::ALL.into_iter().flat_map(move |group| {
+            self.group(group)
+                .iter()
+                .map(move |(name, description)| (group, name.as_str(), description.as_str()))
+        })
+    }
+
+    /// Returns the group and description of `name`, when declared.
+    pub fn get(&self, name: &str) -> Option<(InputGroup, &str)> {
+        InputGroup::ALL.into_iter().find_map(|group| {
+            self.group(group)
+                .get(name)
+                .map(|description| (group, description.as_str()))
+        })
+    }
+
+    /// Returns the names a scenario writes as `{{name}}`: hosts and variables.
+    pub fn plain_names(&self) -> std::collections::HashSet<String> {
+        self.hosts
+            .keys()
+            .chain(self.variables.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// Returns the names a scenario writes as `{{secret.name}}`.
+    pub fn secret_names(&self) -> std::collections::HashSet<String> {
+        self.secrets.keys().cloned().collect()
+    }
 }
 
 /// A source document.
@@ -84,6 +203,16 @@ pub struct Catalogue {
     pub requirements: BTreeMap<String, (String, Requirement)>,
 }
 
+impl Catalogue {
+    /// Returns the spec of `provider` and the file it came from.
+    pub fn spec(&self, provider: &str) -> Option<(&Path, &Spec)> {
+        self.specs
+            .iter()
+            .find(|(_, spec)| spec.provider == provider)
+            .map(|(file, spec)| (file.as_path(), spec))
+    }
+}
+
 fn valid_requirement_id(id: &str) -> bool {
     let mut parts = id.split('-');
     let first_ok = parts.next().is_some_and(|p| {
@@ -120,7 +249,7 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
                 continue;
             }
         };
-        let spec: Spec = match parse_yaml(InputKind::Spec, &file, &text) {
+        let mut spec: Spec = match parse_yaml(InputKind::Spec, &file, &text) {
             Ok(spec) => spec,
             Err(e) => {
                 errors.extend(e);
@@ -169,6 +298,10 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
                     .insert(req.id.clone(), (spec.provider.clone(), req.clone()));
             }
         }
+        if let Some(inputs) = &spec.inputs {
+            errors.extend(check_inputs(&file, &text, &spans, inputs));
+        }
+        spec.text = text;
         catalogue.specs.push((file, spec));
     }
     if errors.is_empty() {
@@ -176,6 +309,47 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
     } else {
         Err(errors)
     }
+}
+
+/// Returns true for a name a template can refer to (as the scenario loader requires).
+fn valid_input_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Checks an `inputs` block: valid names, a one-line description each, and no name in two
+/// groups (a template could not tell which is meant, and a target would supply it twice).
+fn check_inputs(file: &Path, text: &str, spans: &SpanIndex, inputs: &Inputs) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    let mut seen: BTreeMap<&str, InputGroup> = BTreeMap::new();
+    for (group, name, description) in inputs.iter() {
+        let path = format!("inputs.{}.{name}", group.key());
+        let mut error = |message: String| {
+            errors.push(LoadError::new(InputKind::Spec, file, message).at(spans, text, &path));
+        };
+        if !valid_input_name(name) {
+            error(format!(
+                "invalid input name `{name}`: use letters, digits, `_` and `-`"
+            ));
+        }
+        if description.trim().is_empty() {
+            error(format!(
+                "the {group} `{name}` needs a description: one line saying what a target fills in, like `Client API key, issued by the provider on request`"
+            ));
+        } else if description.trim().contains('\n') {
+            error(format!(
+                "the description of the {group} `{name}` is one line: it is shown in skip reasons and as a comment in `init-target` templates"
+            ));
+        }
+        if let Some(first) = seen.insert(name, group) {
+            error(format!(
+                "`{name}` is declared twice, as a {first} and as a {group}: a name is one input"
+            ));
+        }
+    }
+    errors
 }
 
 #[cfg(test)]
