@@ -29,7 +29,7 @@ pub type Caught = (&'static str, usize, &'static [&'static str]);
 pub fn plan(scenarios: &Path, target: Target) -> Plan {
     let root = Path::new(super::ROOT);
     load_plan(
-        &root.join("specs"),
+        super::runner_specs().path(),
         scenarios,
         target,
         &authconform::mock::builtin(),
