@@ -61,7 +61,6 @@ async fn basic_credentials_match_rfc_7617_and_stay_secret() {
     );
     let target = Target::parse(Path::new("basic-credentials-test.yaml"), &yaml)
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let plan = load_plan(
         common::runner_specs().path(),
         dir.path(),
