@@ -286,7 +286,6 @@ async fn load_and_run(spec: &str, reference: &str) -> Result<(Verdict, String, S
         ),
     )
     .unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let plan = load_plan(
         common::runner_specs().path(),
         scenarios.path(),
