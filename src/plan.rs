@@ -342,6 +342,26 @@ pub fn load_plan(
     })
 }
 
+/// Returns the source names the scenarios of `provider` under `scenarios_dir` send from, sorted;
+/// files that cannot be read or parsed are passed over (`validate` reports them).
+pub fn sources_used(scenarios_dir: &Path, provider: &str) -> BTreeSet<String> {
+    let (files, _) = input_files(InputKind::Scenario, &scenarios_dir.join(provider), "");
+    let mut sources = BTreeSet::new();
+    for file in files {
+        let Ok(text) = crate::diagnostic::read_input(InputKind::Scenario, &file) else {
+            continue;
+        };
+        let (parsed, _) = parse_file(&file, &text);
+        sources.extend(
+            parsed
+                .iter()
+                .flat_map(|p| &p.scenario.steps)
+                .filter_map(|step| step.request.as_ref()?.source.clone()),
+        );
+    }
+    sources
+}
+
 /// Names the inputs scenarios use, for the message asking for a declaration.
 fn used_summary(used: &BTreeSet<InputUse>) -> String {
     let list = |secret: bool| {

@@ -51,15 +51,47 @@ impl Spec {
 #[serde(deny_unknown_fields)]
 pub struct Inputs {
     /// Base URLs (`{{name}}`), supplied under the target's `hosts`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_entries")]
     pub hosts: IndexMap<String, String>,
     /// Plain values (`{{name}}`), supplied under the target's `variables`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_entries")]
     pub variables: IndexMap<String, String>,
     /// Credentials and key material (`{{secret.name}}`), supplied under the target's `secrets`
     /// (by environment variable on a live target).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_entries")]
     pub secrets: IndexMap<String, String>,
+}
+
+/// Reads a map of declarations, refusing a name given twice (a plain map would keep the last
+/// silently, losing the first description).
+fn unique_entries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = IndexMap<String, String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of names to one-line descriptions")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = IndexMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let description: String = map.next_value()?;
+                if entries.contains_key(&name) {
+                    // Worded as serde words it for a struct, so the loader points at the second.
+                    return Err(serde::de::Error::custom(format_args!(
+                        "duplicate field `{name}`"
+                    )));
+                }
+                entries.insert(name, description);
+            }
+            Ok(entries)
+        }
+    }
+    d.deserialize_map(Visitor)
 }
 
 /// Which of a target's groups an input belongs to.
@@ -309,6 +341,145 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
     } else {
         Err(errors)
     }
+}
+
+/// The placeholder a generated template puts where the user must fill in a value.
+pub const PLACEHOLDER: &str = "REPLACE-ME";
+
+/// Returns the environment variable a generated template names for `secret` of `provider`:
+/// both in upper snake case, `we-platform` + `api_key` → `WE_PLATFORM_API_KEY`.
+pub fn env_name(provider: &str, secret: &str) -> String {
+    format!("{provider}_{secret}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes `text` as `#` comment lines indented by `indent`, wrapped near 100 columns.
+fn comment(out: &mut String, indent: &str, text: &str) {
+    let width = 100usize.saturating_sub(indent.len() + 2).max(40);
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out.push_str(&format!("{indent}# {line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}# {line}\n"));
+    }
+}
+
+/// Returns a commented live-target template for `spec`'s provider: every declared input with its
+/// description, hosts and variables as [`PLACEHOLDER`]s, secrets as environment variable names
+/// (never values), and `sources`, the source names its scenarios send from besides `default`.
+///
+/// ```text
+/// providers:
+///   pledg:
+///     hosts:
+///       # Pledg's back-office API base URL, e.g. https://staging.back.ecard.pledg.co
+///       back_base: { url: "https://REPLACE-ME.example" }
+///     secrets:
+///       # Client API key for POST /api/token, issued by Pledg on request
+///       api_key: { env: PLEDG_API_KEY }
+/// ```
+pub fn live_target_template(spec: &Spec, inputs: &Inputs, sources: &[String]) -> String {
+    let provider = &spec.provider;
+    let quoted = |text: &str| serde_json::Value::from(text).to_string();
+    let mut out = String::new();
+    comment(
+        &mut out,
+        "",
+        &format!(
+            "A live target for `{provider}` ({}), from the inputs its spec declares. Save it \
+             (e.g. as targets/my-{provider}.yaml), replace every {PLACEHOLDER}, export the \
+             environment variables named under `secrets`, then run",
+            spec.title
+        ),
+    );
+    out.push_str(&format!(
+        "#   authconform validate --target targets/my-{provider}.yaml\n\
+         #   authconform run --target targets/my-{provider}.yaml\n"
+    ));
+    comment(
+        &mut out,
+        "",
+        "Secrets are never written here: each names the environment variable holding it. A \
+         scenario that needs a secret whose variable is unset ends as an error (\"could not \
+         run\"), never as a pass; one that needs an input this file does not supply is skipped \
+         with the reason.",
+    );
+    out.push_str(&format!("name: {provider}-live\n"));
+    out.push_str(&format!(
+        "description: {}\n",
+        quoted(&format!("{} (live)", spec.title))
+    ));
+    out.push_str("clock: real\nlimits:\n  request_timeout: 30s\n");
+    comment(
+        &mut out,
+        "  ",
+        "Longest real wait one scenario may take (clock steps and polling); scenarios needing \
+         more are skipped with that reason.",
+    );
+    out.push_str("  max_wait: 5m\nsources:\n");
+    comment(
+        &mut out,
+        "  ",
+        "Where requests leave from: a local address to bind, or `proxy: http://egress:3128`.",
+    );
+    out.push_str("  default: { bind: 0.0.0.0 }\n");
+    for source in sources.iter().filter(|s| s.as_str() != "default") {
+        comment(
+            &mut out,
+            "  ",
+            &format!(
+                "`source: {source}` in the scenarios: bind that address, or proxy through it."
+            ),
+        );
+        out.push_str(&format!(
+            "  {source}: {{ proxy: \"http://{PLACEHOLDER}.example:3128\" }}\n"
+        ));
+    }
+    out.push_str(&format!("providers:\n  {provider}:\n"));
+    let mut env_names = std::collections::BTreeSet::new();
+    for group in InputGroup::ALL {
+        let declared = inputs.group(group);
+        if declared.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("    {}:\n", group.key()));
+        for (name, description) in declared {
+            comment(&mut out, "      ", description);
+            let value = match group {
+                InputGroup::Host => format!("{{ url: \"https://{PLACEHOLDER}.example\" }}"),
+                InputGroup::Variable => PLACEHOLDER.to_owned(),
+                InputGroup::Secret => {
+                    // Two names that differ only in case or punctuation get distinct variables.
+                    let base = env_name(provider, name);
+                    let mut env = base.clone();
+                    let mut n = 2;
+                    while !env_names.insert(env.clone()) {
+                        env = format!("{base}_{n}");
+                        n += 1;
+                    }
+                    format!("{{ env: {env} }}")
+                }
+            };
+            out.push_str(&format!("      {name}: {value}\n"));
+        }
+    }
+    out
 }
 
 /// Returns true for a name a template can refer to (as the scenario loader requires).
