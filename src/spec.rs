@@ -535,4 +535,40 @@ mod tests {
         assert!(!valid_requirement_id("ELEC"));
         assert!(!valid_requirement_id("ELEC--1"));
     }
+
+    #[test]
+    fn env_names_are_upper_snake_case() {
+        assert_eq!(env_name("pledg", "api_key"), "PLEDG_API_KEY");
+        assert_eq!(env_name("we-platform", "api_key"), "WE_PLATFORM_API_KEY");
+        assert_eq!(env_name("acme", "signing-key"), "ACME_SIGNING_KEY");
+    }
+
+    #[test]
+    fn template_secrets_get_distinct_variables_and_descriptions_wrap() {
+        let long = "word ".repeat(40);
+        let spec: Spec = serde_yaml::from_str(&format!(
+            "provider: p\ntitle: \"P: a title\"\nrequirements: []\ninputs:\n  secrets:\n    api-key: {long}\n    api_key: The other key\n"
+        ))
+        .unwrap();
+        let inputs = spec.inputs.clone().unwrap();
+        let template = live_target_template(&spec, &inputs, &[]);
+        assert!(
+            template.contains("api-key: { env: P_API_KEY }\n"),
+            "{template}"
+        );
+        assert!(
+            template.contains("api_key: { env: P_API_KEY_2 }\n"),
+            "{template}"
+        );
+        assert!(
+            template.contains("description: \"P: a title (live)\"\n"),
+            "{template}"
+        );
+        assert!(template.lines().all(|l| l.len() <= 100), "{template}");
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&template).unwrap();
+        assert_eq!(
+            parsed["providers"]["p"]["secrets"]["api_key"]["env"],
+            "P_API_KEY_2"
+        );
+    }
 }
