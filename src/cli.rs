@@ -3,6 +3,8 @@
 //! Exit codes of `run`, `list`, `validate`: 0 all scenarios passed (skips allowed), 1 some failed
 //! or could not run, 2 invalid input or configuration, 130 interrupted (SIGINT; the reports are
 //! written, marked incomplete). `verify`: 0 intact, 1 tampered, 2 unreadable or not evidence.
+//! `init-target`: 0 template printed, 2 unknown provider, specs that do not load, or a spec without
+//! `inputs`.
 //!
 //! On the first Ctrl-C a run starts no more scenarios and aborts the running ones (a live expiry
 //! wait can last half an hour: waiting for it would defeat the interruption); the reports list
