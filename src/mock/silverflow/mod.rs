@@ -215,6 +215,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             .await;
     }
     let mut known_paths: Vec<&str> = OPERATIONS.iter().map(|(_, path, _)| *path).collect();
+    known_paths.sort_unstable();
     known_paths.dedup();
     for path in known_paths {
         Mock::given(path_regex(path_pattern(path)))
