@@ -423,7 +423,7 @@ pub fn live_target_template(spec: &Spec, inputs: &Inputs, sources: &[String]) ->
     out.push_str(&format!("name: {provider}-live\n"));
     out.push_str(&format!(
         "description: {}\n",
-        quoted(&format!("{} (live)", spec.title))
+        quoted(&format!("Live environment: {}", spec.title))
     ));
     out.push_str("clock: real\nlimits:\n  request_timeout: 30s\n");
     comment(
@@ -561,7 +561,7 @@ mod tests {
             "{template}"
         );
         assert!(
-            template.contains("description: \"P: a title (live)\"\n"),
+            template.contains("description: \"Live environment: P: a title\"\n"),
             "{template}"
         );
         assert!(template.lines().all(|l| l.len() <= 100), "{template}");
