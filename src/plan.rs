@@ -307,11 +307,7 @@ pub fn load_plan(
                 )),
                 Some(inputs) => {
                     for (group, name, _) in inputs.iter() {
-                        let is_used = used.iter().any(|u| {
-                            u.name() == name
-                                && matches!(u, InputUse::Secret(_)) == (group == InputGroup::Secret)
-                        });
-                        if !is_used {
+                        if !used.iter().any(|u| is_use_of(u, group, name)) {
                             unused_inputs.push((provider.clone(), group, name.to_owned()));
                         }
                     }
@@ -382,6 +378,12 @@ fn used_summary(used: &BTreeSet<InputUse>) -> String {
     }
 }
 
+/// Returns true when `used` refers to the input `name` of `group`: `{{secret.name}}` to a secret,
+/// `{{name}}` to a host or a variable.
+fn is_use_of(used: &InputUse, group: InputGroup, name: &str) -> bool {
+    used.name() == name && matches!(used, InputUse::Secret(_)) == (group == InputGroup::Secret)
+}
+
 /// Returns true when the target supplies `name` in `group` for `provider`.
 fn supplies(target: &Target, provider: &str, group: InputGroup, name: &str) -> bool {
     target.providers.get(provider).is_some_and(|p| match group {
@@ -403,11 +405,8 @@ fn unsupplied_reason(
         .iter()
         .filter_map(|u| {
             let (group, description) = inputs.get(u.name())?;
-            let secret_use = matches!(u, InputUse::Secret(_));
             // A use of the wrong kind is a load error already.
-            if secret_use != (group == InputGroup::Secret)
-                || supplies(target, provider, group, u.name())
-            {
+            if !is_use_of(u, group, u.name()) || supplies(target, provider, group, u.name()) {
                 return None;
             }
             Some(format!("{group} `{}` ({description})", u.name()))
@@ -443,13 +442,7 @@ fn missing_inputs(
             }
             let scenarios = scenario_inputs
                 .iter()
-                .filter(|(p, used)| {
-                    p == provider
-                        && used.iter().any(|u| {
-                            u.name() == name
-                                && matches!(u, InputUse::Secret(_)) == (group == InputGroup::Secret)
-                        })
-                })
+                .filter(|(p, used)| p == provider && used.iter().any(|u| is_use_of(u, group, name)))
                 .count();
             missing.push(MissingInput {
                 provider: provider.clone(),

@@ -324,6 +324,31 @@ fn a_spec_without_inputs_is_an_error_naming_what_its_scenarios_use() {
     );
 }
 
+/// Scenarios of a provider no spec defines have no declaration to be checked against: an error
+/// naming the provider and what its scenarios use.
+#[test]
+fn scenarios_of_a_provider_without_a_spec_are_an_error() {
+    let tree = Tree::copy_of(
+        "tests/fixtures/registry/specs",
+        "tests/fixtures/registry/scenarios",
+    );
+    let greeting =
+        std::fs::read_to_string(tree.path("scenarios/acme/greeting.yaml")).expect("read");
+    tree.write(
+        "scenarios/acme-copy/greeting.yaml",
+        &greeting.replace("id: ", "id: copy-"),
+    );
+    let run = tree.validate(&[]);
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.stderr.contains(
+            "no spec defines provider `acme-copy`: add `acme-copy.yaml` to the specs folder with `provider: acme-copy`, its requirements and the `inputs` its scenarios use (its scenarios use hosts or variables `api_base`, and secrets `api_key`)"
+        ),
+        "{}",
+        run.dump()
+    );
+}
+
 /// The `inputs` block is checked like the rest of a spec: an unknown group, a name in two groups,
 /// a description that is not one line of text, each at its position.
 #[test]
