@@ -11,7 +11,9 @@
 //! [`ReportSink`], which collects the results and writes every report at the end through
 //! [`crate::report::write_all`]. The harness ([`run_as_trials`]) lets libtest-mimic schedule the
 //! trials (filters, `--test-threads`), runs each through [`run_one`] into the same
-//! [`ReportSink`], and writes the same reports once `libtest_mimic::run` returns.
+//! [`ReportSink`], and writes the same reports once `libtest_mimic::run` returns. Under
+//! `cargo nextest run` (one process per trial) each process writes instead the sealed evidence
+//! record of its trial ([`HarnessReports::trial_records`]), which `authconform merge` assembles.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
 use crate::exec::{Runner, ScenarioResult, StepResult, Verdict};
 use crate::plan::{Plan, PlannedScenario};
-use crate::report::evidence::{self, Evidence, RunContext};
+use crate::report::evidence::{self, Evidence, RunContext, RunFacts};
 use crate::report::{ReportPaths, ReportsLock};
 use crate::secret::SecretRegistry;
 
@@ -241,11 +243,10 @@ impl ReportSink {
             plan,
             selected,
             results: &results,
-            started: end.started,
-            finished: end.finished,
             incomplete_reason: end.interrupted.clone(),
         };
-        let evidence = evidence::build(&context, secrets);
+        let facts = RunFacts::gather(plan, selected, end.started, end.finished);
+        let evidence = evidence::build(&context, &facts, secrets);
         if let Some(reason) = &end.interrupted {
             // JUnit has no "not run": those scenarios are skips whose reason says so.
             let done: std::collections::HashSet<String> =
@@ -264,12 +265,24 @@ impl ReportSink {
     }
 }
 
-/// Where the harness writes its reports, and its hold on that folder.
+/// Where the harness writes its reports.
 #[derive(Debug)]
-pub struct HarnessReports {
-    paths: ReportPaths,
-    _lock: ReportsLock,
+pub struct HarnessReports(HarnessMode);
+
+#[derive(Debug)]
+enum HarnessMode {
+    /// Every report of the run, in a folder this process holds locked.
+    Run {
+        paths: ReportPaths,
+        _lock: ReportsLock,
+    },
+    /// One sealed evidence record per trial, in `DIR/trials/<run-id>/`, beside those other
+    /// processes of the same test run write.
+    Trials { folder: PathBuf, run_id: String },
 }
+
+/// The folder, under a reports folder, that holds the trial records of test runs.
+pub const TRIALS_FOLDER: &str = "trials";
 
 impl HarnessReports {
     /// Prepares `dir` as `authconform run --reports DIR` does (created, locked, cleaned); the
@@ -277,8 +290,69 @@ impl HarnessReports {
     pub fn prepare(dir: &Path) -> Result<Self, String> {
         let paths = ReportPaths::new(dir, None);
         let lock = crate::report::prepare(dir, &paths)?;
-        Ok(Self { paths, _lock: lock })
+        Ok(Self(HarnessMode::Run { paths, _lock: lock }))
     }
+
+    /// Prepares `DIR/trials/<run_id>/` for the trial records of test run `run_id`, where other
+    /// processes of the same run write theirs at the same time: no lock is taken and nothing
+    /// there is removed; each record is written on its own, atomically. The error names what is
+    /// wrong.
+    pub fn trial_records(dir: &Path, run_id: &str) -> Result<Self, String> {
+        // The id becomes a folder name: a UUID, never a path.
+        let plain = !run_id.is_empty()
+            && run_id.len() <= 64
+            && run_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain {
+            return Err(format!(
+                "test run id {run_id:?} is not a plain id (letters, digits, `-`, `_`)"
+            ));
+        }
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!("{}: not a directory", dir.display()));
+        }
+        let folder = dir.join(TRIALS_FOLDER).join(run_id);
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| format!("{}: cannot create the folder: {e}", folder.display()))?;
+        Ok(Self(HarnessMode::Trials {
+            folder,
+            run_id: run_id.to_owned(),
+        }))
+    }
+
+    /// Chooses how the conformance harness writes into `dir` from the environment nextest gives
+    /// each test process: with `NEXTEST=1` the trial records of test run `NEXTEST_RUN_ID`
+    /// ([`Self::trial_records`]), otherwise the run's reports ([`Self::prepare`]).
+    pub fn for_harness(dir: &Path) -> Result<Self, String> {
+        if std::env::var_os("NEXTEST").is_some_and(|v| v == "1") {
+            let run_id = std::env::var("NEXTEST_RUN_ID").map_err(|_| {
+                "under nextest (NEXTEST=1) the trial records need NEXTEST_RUN_ID, which cargo-nextest sets for each test"
+                    .to_owned()
+            })?;
+            Self::trial_records(dir, &run_id)
+        } else {
+            Self::prepare(dir)
+        }
+    }
+}
+
+/// Returns the file name of a trial's record: its position in the plan (so that a folder
+/// listing follows plan order) and its name with every character a file name may not safely
+/// hold replaced (`demo::basic::x` → `00012-demo__basic__x.json`); the record inside keeps the
+/// real name.
+pub fn trial_record_name(position: usize, trial: &str) -> String {
+    let safe: String = trial
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{position:05}-{safe}.json")
 }
 
 /// What the harness came to.
@@ -286,8 +360,12 @@ impl HarnessReports {
 pub struct TrialsOutcome {
     /// libtest-mimic's counts.
     pub conclusion: Conclusion,
-    /// The reports written (`None` when no folder was given or no trial ran).
+    /// The reports written (`None` when no folder was given, no trial ran, or the harness wrote
+    /// trial records).
     pub reports: Option<Reports>,
+    /// The trial records written, or every error writing them (`None` unless the harness writes
+    /// trial records and a trial ran).
+    pub trial_records: Option<Result<Vec<PathBuf>, Vec<String>>>,
 }
 
 /// Runs the plan as libtest trials named `provider::file::scenario-id` (kind `happy` or
@@ -320,7 +398,28 @@ pub fn run_as_trials(
         .collect();
     let conclusion = libtest_mimic::run(args, trials);
     let finished = SystemTime::now();
+    if let Some(HarnessReports(HarnessMode::Trials { folder, run_id })) = reports {
+        let results = Arc::into_inner(sink)
+            .map(|sink| sink.results.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .unwrap_or_default();
+        let trial_records = (!results.is_empty()).then(|| {
+            let facts = TrialFacts {
+                started,
+                finished,
+                run_id: run_id.clone(),
+            };
+            write_trial_records(plan, &results, &facts, folder, runner.secrets())
+        });
+        return TrialsOutcome {
+            conclusion,
+            reports: None,
+            trial_records,
+        };
+    }
     let reports = reports.and_then(|reports| {
+        let HarnessReports(HarnessMode::Run { paths, .. }) = reports else {
+            return None;
+        };
         let sink = Arc::into_inner(sink)?;
         if sink.finished() == 0 {
             return None;
@@ -340,11 +439,67 @@ pub fn run_as_trials(
             finished,
             interrupted: None,
         };
-        Some(sink.write(plan, &selected, &end, &reports.paths, runner.secrets()))
+        Some(sink.write(plan, &selected, &end, paths, runner.secrets()))
     });
     TrialsOutcome {
         conclusion,
         reports,
+        trial_records: None,
+    }
+}
+
+/// What every trial record of one harness process shares.
+struct TrialFacts {
+    started: SystemTime,
+    finished: SystemTime,
+    run_id: String,
+}
+
+/// Writes one sealed evidence record per finished trial into `folder`: a one-scenario report
+/// carrying the test run's id and the whole plan's requirements and inputs, so that
+/// `authconform merge` rebuilds the matrix of the whole run from the records. Each record's
+/// final bytes are checked against the registry, as every report's are.
+fn write_trial_records(
+    plan: &Plan,
+    results: &[ScenarioResult],
+    facts: &TrialFacts,
+    folder: &Path,
+    secrets: &SecretRegistry,
+) -> Result<Vec<PathBuf>, Vec<String>> {
+    let mut written = Vec::new();
+    let mut errors = Vec::new();
+    let mut run_facts: Option<RunFacts> = None;
+    for result in results {
+        let Some((position, planned)) = plan
+            .scenarios
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.trial_name() == result.trial_name)
+        else {
+            continue;
+        };
+        let selected = std::slice::from_ref(planned);
+        let run_facts = run_facts.get_or_insert_with(|| RunFacts {
+            test_run_id: Some(facts.run_id.clone()),
+            ..RunFacts::gather(plan, selected, facts.started, facts.finished)
+        });
+        let context = RunContext {
+            plan,
+            selected,
+            results: std::slice::from_ref(result),
+            incomplete_reason: None,
+        };
+        let record = evidence::build(&context, run_facts, secrets);
+        let path = folder.join(trial_record_name(position, &result.trial_name));
+        match crate::report::write_checked(&path, &evidence::canonical_bytes(&record), secrets) {
+            Ok(()) => written.push(path),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(written)
+    } else {
+        Err(errors)
     }
 }
 
