@@ -42,8 +42,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Taken before anything runs, as `authconform run` does: a bad folder costs no run.
-    let reports = match std::env::var_os("AUTHCONFORM_REPORTS") {
+    // Taken before anything runs, as `authconform run` does: a bad folder costs no run. Listing
+    // runs nothing, so it touches no folder (nextest lists before it runs, with or without a run
+    // id).
+    let reports = match std::env::var_os("AUTHCONFORM_REPORTS").filter(|_| !args.list) {
         Some(dir) => match HarnessReports::for_harness(Path::new(&dir)) {
             Ok(reports) => Some(reports),
             Err(e) => {
@@ -92,8 +94,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
         None => {
-            // On stderr: with `--list`, stdout is the trial list nextest parses line by line.
-            if reports.is_some() && !args.list {
+            // On stderr: stdout is libtest's, which tools parse.
+            if reports.is_some() {
                 eprintln!("no trial ran: no report written");
             }
         }

@@ -522,6 +522,8 @@ fn the_harness_binary_lists_cleanly_and_writes_a_trial_record_under_nextest() {
     };
     let listed = nextest(&["--list", "--format", "terse"]);
     assert!(listed.status.success());
+    // Listing runs nothing and touches no folder.
+    assert!(!dir.path().join("trials").exists());
     let stdout = String::from_utf8_lossy(&listed.stdout);
     assert!(stdout.lines().count() > 10, "{stdout}");
     assert!(

@@ -35,8 +35,8 @@ struct Status {
     symbol: &'static str,
 }
 
-/// Looks up how a requirement status or scenario verdict is shown. Unknown words (a newer
-/// evidence format) are shown as they are, uncoloured.
+/// Looks up how a requirement status or scenario verdict (by its word) is shown. The typed model
+/// holds no other word; one would be shown as it is, uncoloured.
 fn status(word: &str) -> Status {
     let (class, symbol) = match word {
         "verified" | "pass" => ("st-pass", "\u{2713}"),
