@@ -585,3 +585,49 @@ pub fn redact_panic_messages(secrets: Arc<SecretRegistry>) {
         eprintln!("authconform panicked{at}: {}", secrets.redact(&payload));
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trial_record_names_are_safe_file_names_in_plan_order() {
+        assert_eq!(
+            trial_record_name(12, "demo::basic::valid-credentials"),
+            "00012-demo__basic__valid-credentials.json"
+        );
+        assert_eq!(
+            trial_record_name(3, "we-platform::jwt/../x y::é.v2"),
+            "00003-we-platform__jwt_.._x_y___.v2.json"
+        );
+        // The position leads, so names listed in byte order follow the plan even where the
+        // replaced characters would sort differently.
+        let mut names = [
+            trial_record_name(10, "a::b::c"),
+            trial_record_name(9, "a::b::c-z"),
+        ];
+        names.sort();
+        assert!(names[0].starts_with("00009-"), "{names:?}");
+    }
+
+    #[test]
+    fn a_test_run_id_must_be_a_plain_id() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["", "../escape", "a/b", "run id", &"x".repeat(65)] {
+            let refused = HarnessReports::trial_records(dir.path(), id).unwrap_err();
+            assert!(refused.contains("is not a plain id"), "{id}: {refused}");
+        }
+        assert!(!dir.path().join(TRIALS_FOLDER).exists());
+        HarnessReports::trial_records(dir.path(), "5b1e2f0c-7a8d-4c3b-9e61-0d2a4f6b8c90").unwrap();
+        assert!(
+            dir.path()
+                .join(TRIALS_FOLDER)
+                .join("5b1e2f0c-7a8d-4c3b-9e61-0d2a4f6b8c90")
+                .is_dir()
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let refused = HarnessReports::trial_records(&file, "run").unwrap_err();
+        assert!(refused.contains("not a directory"), "{refused}");
+    }
+}
