@@ -268,7 +268,14 @@ impl<'a> Page<'a> {
         if !run.merged_from.is_empty() {
             // Each run the report was assembled from, so an auditor can check it against its own
             // published hash.
-            self.w("<h3>Merged from</h3>\n<table class=\"kv merged\">\n<thead><tr><th>#</th><th>Report</th><th>SHA-256</th><th>Target</th><th>Host</th><th>Started</th><th>Records</th></tr></thead>\n<tbody>\n");
+            self.w("<h3>Merged from</h3>\n");
+            if let Some(id) = &run.test_run_id {
+                // One test run's trial records (nextest): one run, told apart by trial.
+                self.w("<p class=\"note\">The trial records of test run <code>");
+                self.t(id);
+                self.w("</code>, one per trial.</p>\n");
+            }
+            self.w("<table class=\"kv merged\">\n<thead><tr><th>#</th><th>Report</th><th>SHA-256</th><th>Target</th><th>Host</th><th>Started</th><th>Records</th></tr></thead>\n<tbody>\n");
             for (index, input) in run.merged_from.iter().enumerate() {
                 let _ = write!(self.out, "<tr><td class=\"num\">{index}</td><td><code>");
                 self.t(&input.file);
@@ -1227,6 +1234,15 @@ mod tests {
         ];
         let html = render(&evidence);
         assert!(html.contains("<h3>Merged from</h3>"), "{html}");
+        assert!(!html.contains("trial records of test run"), "{html}");
+        evidence.run.test_run_id = Some("5b1e<2f>".into());
+        let html = render(&evidence);
+        assert!(
+            html.contains(
+                "<p class=\"note\">The trial records of test run <code>5b1e&lt;2f&gt;</code>, one per trial.</p>"
+            ),
+            "{html}"
+        );
         assert!(html.contains(&format!(
             "<tr><td class=\"num\">1</td><td><code>b/&lt;x&gt;.json</code></td><td><code>{}</code></td><td>mock</td><td>ci-&lt;1&gt;</td>",
             "cd".repeat(32)

@@ -40,7 +40,20 @@ pub fn render(evidence: &Evidence) -> String {
     );
     if !run.merged_from.is_empty() {
         // An auditor checks each run the report was assembled from against its own published hash.
-        let _ = writeln!(out, "Merged from {} runs:\n", run.merged_from.len());
+        match &run.test_run_id {
+            // One test run's trial records (nextest): one run, told apart by trial.
+            Some(id) => {
+                let _ = writeln!(
+                    out,
+                    "Merged from the {} trial records of test run `{}`:\n",
+                    run.merged_from.len(),
+                    code(id)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "Merged from {} runs:\n", run.merged_from.len());
+            }
+        }
         for (index, input) in run.merged_from.iter().enumerate() {
             let t = &input.totals;
             let _ = writeln!(
@@ -242,8 +255,15 @@ mod tests {
             input("a/evidence.json", &"ab".repeat(32)),
             input("b/evidence.json", &"cd".repeat(32)),
         ];
-        let text = render(&seal(evidence));
+        let text = render(&seal(evidence.clone()));
         assert!(text.contains("Merged from 2 runs:"), "{text}");
+        let mut trials = evidence.clone();
+        trials.run.test_run_id = Some("5b1e2f0c".into());
+        let text = render(&seal(trials));
+        assert!(
+            text.contains("Merged from the 2 trial records of test run `5b1e2f0c`:"),
+            "{text}"
+        );
         for (index, file, sha) in [(0, "a/evidence.json", "ab"), (1, "b/evidence.json", "cd")] {
             assert!(
                 text.contains(&format!(
