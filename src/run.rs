@@ -382,15 +382,28 @@ pub fn run_as_trials(
 ) -> TrialsOutcome {
     let sink = Arc::new(ReportSink::default());
     let started = SystemTime::now();
+    let recorder = match reports {
+        Some(HarnessReports(HarnessMode::Trials { folder, run_id })) => Some(Arc::new(
+            TrialRecorder::new(plan, folder, run_id, started, runner.secrets().clone()),
+        )),
+        _ => None,
+    };
     let trials = plan
         .scenarios
         .iter()
-        .map(|planned| {
+        .enumerate()
+        .map(|(position, planned)| {
             let kind = planned.kind();
             let (planned, runner, sink) = (planned.clone(), runner.clone(), sink.clone());
-            let handle = runtime.clone();
+            let (handle, recorder) = (runtime.clone(), recorder.clone());
             Trial::ignorable_test(planned.trial_name(), move || {
+                if let Some(recorder) = &recorder {
+                    recorder.provisional(position, &planned);
+                }
                 let result = handle.block_on(run_one(&runner, &planned, &*sink));
+                if let Some(recorder) = &recorder {
+                    recorder.record(position, &planned, &result);
+                }
                 trial_outcome(&result, runner.secrets())
             })
             .with_kind(kind)
@@ -398,22 +411,11 @@ pub fn run_as_trials(
         .collect();
     let conclusion = libtest_mimic::run(args, trials);
     let finished = SystemTime::now();
-    if let Some(HarnessReports(HarnessMode::Trials { folder, run_id })) = reports {
-        let results = Arc::into_inner(sink)
-            .map(|sink| sink.results.into_inner().unwrap_or_else(|e| e.into_inner()))
-            .unwrap_or_default();
-        let trial_records = (!results.is_empty()).then(|| {
-            let facts = TrialFacts {
-                started,
-                finished,
-                run_id: run_id.clone(),
-            };
-            write_trial_records(plan, &results, &facts, folder, runner.secrets())
-        });
+    if let Some(recorder) = recorder {
         return TrialsOutcome {
             conclusion,
             reports: None,
-            trial_records,
+            trial_records: recorder.written(),
         };
     }
     let reports = reports.and_then(|reports| {
@@ -448,58 +450,106 @@ pub fn run_as_trials(
     }
 }
 
-/// What every trial record of one harness process shares.
-struct TrialFacts {
-    started: SystemTime,
-    finished: SystemTime,
+/// Writes the sealed evidence record of each trial a harness process runs under nextest, into
+/// `DIR/trials/<run-id>/` ([`trial_record_name`]): a one-scenario report carrying the test run's
+/// id and the whole plan's requirements and inputs, so that `authconform merge` rebuilds the
+/// matrix of the whole run from the records.
+///
+/// Before a trial runs, its record says `not-run` in an incomplete report; the verdict replaces
+/// it when the trial ends. A trial process nextest kills (a timeout) thus leaves a record that
+/// makes the merged report incomplete, rather than no record and a complete report without it.
+/// Each record's final bytes are checked against the registry, as every report's are.
+pub struct TrialRecorder {
+    plan: Plan,
+    folder: PathBuf,
     run_id: String,
+    started: SystemTime,
+    secrets: Arc<SecretRegistry>,
+    facts: std::sync::OnceLock<RunFacts>,
+    written: Mutex<Vec<PathBuf>>,
+    errors: Mutex<Vec<String>>,
 }
 
-/// Writes one sealed evidence record per finished trial into `folder`: a one-scenario report
-/// carrying the test run's id and the whole plan's requirements and inputs, so that
-/// `authconform merge` rebuilds the matrix of the whole run from the records. Each record's
-/// final bytes are checked against the registry, as every report's are.
-fn write_trial_records(
-    plan: &Plan,
-    results: &[ScenarioResult],
-    facts: &TrialFacts,
-    folder: &Path,
-    secrets: &SecretRegistry,
-) -> Result<Vec<PathBuf>, Vec<String>> {
-    let mut written = Vec::new();
-    let mut errors = Vec::new();
-    let mut run_facts: Option<RunFacts> = None;
-    for result in results {
-        let Some((position, planned)) = plan
-            .scenarios
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.trial_name() == result.trial_name)
-        else {
-            continue;
-        };
-        let selected = std::slice::from_ref(planned);
-        let run_facts = run_facts.get_or_insert_with(|| RunFacts {
-            test_run_id: Some(facts.run_id.clone()),
-            ..RunFacts::gather(plan, selected, facts.started, facts.finished)
-        });
-        let context = RunContext {
-            plan,
-            selected,
-            results: std::slice::from_ref(result),
-            incomplete_reason: None,
-        };
-        let record = evidence::build(&context, run_facts, secrets);
-        let path = folder.join(trial_record_name(position, &result.trial_name));
-        match crate::report::write_checked(&path, &evidence::canonical_bytes(&record), secrets) {
-            Ok(()) => written.push(path),
-            Err(e) => errors.push(e),
+/// Why a provisional record says `not-run`: only a process that ended before the trial did
+/// leaves it.
+pub const TRIAL_NOT_FINISHED: &str =
+    "the trial process ended before the trial did (killed, e.g. by a nextest timeout)";
+
+impl TrialRecorder {
+    /// Records the trials of test run `run_id` of `plan` into `folder`, for a process that
+    /// started at `started`.
+    pub fn new(
+        plan: &Plan,
+        folder: &Path,
+        run_id: &str,
+        started: SystemTime,
+        secrets: Arc<SecretRegistry>,
+    ) -> Self {
+        Self {
+            plan: plan.clone(),
+            folder: folder.to_path_buf(),
+            run_id: run_id.to_owned(),
+            started,
+            secrets,
+            facts: std::sync::OnceLock::new(),
+            written: Mutex::default(),
+            errors: Mutex::default(),
         }
     }
-    if errors.is_empty() {
-        Ok(written)
-    } else {
-        Err(errors)
+
+    /// Writes the record of trial `planned` (at `position` in the plan) as not run yet.
+    pub fn provisional(&self, position: usize, planned: &Arc<PlannedScenario>) {
+        self.write(position, planned, None);
+    }
+
+    /// Writes the record of trial `planned` with its result, replacing the provisional one.
+    pub fn record(&self, position: usize, planned: &Arc<PlannedScenario>, result: &ScenarioResult) {
+        self.write(position, planned, Some(result));
+    }
+
+    /// Returns the records written, or every error (`None` when no trial ran).
+    pub fn written(&self) -> Option<Result<Vec<PathBuf>, Vec<String>>> {
+        let errors = lock(&self.errors).clone();
+        let mut written = lock(&self.written).clone();
+        written.sort();
+        written.dedup();
+        if !errors.is_empty() {
+            Some(Err(errors))
+        } else {
+            (!written.is_empty()).then_some(Ok(written))
+        }
+    }
+
+    fn write(
+        &self,
+        position: usize,
+        planned: &Arc<PlannedScenario>,
+        result: Option<&ScenarioResult>,
+    ) {
+        let selected = std::slice::from_ref(planned);
+        let facts = self.facts.get_or_init(|| RunFacts {
+            test_run_id: Some(self.run_id.clone()),
+            ..RunFacts::gather(&self.plan, selected, self.started, self.started)
+        });
+        let facts = RunFacts {
+            finished: SystemTime::now(),
+            ..facts.clone()
+        };
+        let context = RunContext {
+            plan: &self.plan,
+            selected,
+            results: result.map(std::slice::from_ref).unwrap_or_default(),
+            incomplete_reason: result.is_none().then(|| TRIAL_NOT_FINISHED.to_owned()),
+        };
+        let record = evidence::build(&context, &facts, &self.secrets);
+        let path = self
+            .folder
+            .join(trial_record_name(position, &planned.trial_name()));
+        let bytes = evidence::canonical_bytes(&record);
+        match crate::report::write_checked(&path, &bytes, &self.secrets) {
+            Ok(()) => lock(&self.written).push(path),
+            Err(e) => lock(&self.errors).push(e),
+        }
     }
 }
 
@@ -608,6 +658,68 @@ mod tests {
         ];
         names.sort();
         assert!(names[0].starts_with("00009-"), "{names:?}");
+    }
+
+    #[test]
+    fn a_trial_is_recorded_not_run_until_its_verdict_replaces_it() {
+        use crate::report::merge::{Input, merge};
+        use crate::report::verify::{Verification, verify};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = crate::plan::load_plan(
+            &root.join("specs"),
+            &root.join("scenarios"),
+            crate::target::Target::mock(),
+            &crate::mock::builtin(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = TrialRecorder::new(
+            &plan,
+            dir.path(),
+            "run-7",
+            SystemTime::now(),
+            Arc::new(SecretRegistry::new()),
+        );
+        assert!(recorder.written().is_none(), "no trial ran yet");
+        let (killed, finished) = (&plan.scenarios[0], &plan.scenarios[1]);
+        recorder.provisional(0, killed);
+        recorder.provisional(1, finished);
+        let mut result = not_run_result(finished, "");
+        result.verdict = Verdict::Pass;
+        recorder.record(1, finished, &result);
+        let written = recorder.written().unwrap().unwrap();
+        assert_eq!(written.len(), 2, "one file per trial: {written:?}");
+        let read = |path: &Path| -> Evidence {
+            let bytes = std::fs::read(path).unwrap();
+            assert!(matches!(verify(&bytes, None), Verification::Intact { .. }));
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        // The trial whose process ended early stays `not-run`, in an incomplete report.
+        let left = read(&written[0]);
+        assert_eq!(left.scenarios[0].trial, killed.trial_name());
+        assert_eq!(left.scenarios[0].verdict, evidence::ScenarioVerdict::NotRun);
+        assert!(!left.run.complete);
+        assert_eq!(
+            left.run.incomplete_reason.as_deref(),
+            Some(TRIAL_NOT_FINISHED)
+        );
+        // The finished one's verdict replaced its provisional record.
+        let done = read(&written[1]);
+        assert_eq!(done.scenarios[0].verdict, evidence::ScenarioVerdict::Pass);
+        assert!(done.run.complete);
+        assert_eq!(done.run.test_run_id.as_deref(), Some("run-7"));
+        // Merged, the run is incomplete: the killed trial is not silently missing.
+        let inputs: Vec<Input> = written
+            .iter()
+            .map(|p| Input {
+                file: p.display().to_string(),
+                bytes: std::fs::read(p).unwrap(),
+            })
+            .collect();
+        let merged = merge(&inputs).unwrap();
+        assert!(!merged.run.complete);
+        assert_eq!(merged.run.totals.not_run, 1);
+        assert_eq!(merged.run.totals.passed, 1);
     }
 
     #[test]
