@@ -6,6 +6,10 @@
 //! canonical form, and [`Manifest`] the SHA-256 of the whole report, so `authconform verify`
 //! can tell an auditor whether a byte of it changed since the run wrote it.
 //!
+//! [`build`] is pure: what needs the file system, git or a clock comes in [`RunFacts`], which
+//! the caller gathers ([`RunFacts::gather`]). The words of the format (verdicts, statuses,
+//! outcome classes, requirement kinds, clocks) are enums, read strictly.
+//!
 //! Nothing in here is a secret: every text comes from [`ScenarioResult`](crate::exec::ScenarioResult)s,
 //! already redacted, and is redacted once more through the run's
 //! [`SecretRegistry`](crate::secret::SecretRegistry) when the evidence is built.
@@ -307,7 +311,8 @@ pub enum ScenarioVerdict {
     Error,
     /// `skipped`: the target cannot run it (the record's message says why).
     Skipped,
-    /// `not-run`: an interruption kept it from running or aborted it.
+    /// `not-run`: an interruption kept it from running or aborted it (in a trial record: its
+    /// process ended before it did).
     NotRun,
 }
 
