@@ -16,6 +16,7 @@
 //!                     grant_type=client_credentials (client_id,   200 {access_token, …}
 //!                       client_secret in the body)                | 401 invalid_client
 //! GET  /auth/context  Bearer                                      200 context | 401 Not authenticated
+//! anything else                                                   404, empty body
 //! ```
 //!
 //! - **Registered clients.** The public PKCE clients are [`CLIENT_ID`] (redirect URI
@@ -71,8 +72,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::{any as any_request, method, path};
+use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
 use super::http::{bearer, json_response, oauth_error, single_params};
@@ -132,7 +133,7 @@ const PARTNER_ID: &str = "c4e6a8b0-4a0d-11ef-8c1a-0242ac120002";
 
 /// Starts the Monerium provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let state = Arc::new(Monerium {
+    let monerium = Arc::new(Monerium {
         email: config.secret("email")?,
         password: config.secret("password")?,
         cc_client_id: config.secret("cc_client_id")?,
@@ -153,22 +154,16 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         accepts_wrong_secret: config.deviates("accepts-wrong-client-secret"),
     });
     let server = MockServer::builder().start().await;
-    let routes: [(&str, &str, Route); 5] = [
-        ("GET", "/balances", Route::Balances),
-        ("GET", "/auth", Route::Authorize),
-        ("POST", "/auth", Route::Authorize),
-        ("POST", "/auth/token", Route::Token),
-        ("GET", "/auth/context", Route::Context),
+    let routes = [
+        route("GET", "/balances").respond_with(Balances(monerium.clone())),
+        route("GET", "/auth").respond_with(Authorize(monerium.clone())),
+        route("POST", "/auth").respond_with(Authorize(monerium.clone())),
+        route("POST", "/auth/token").respond_with(TokenEndpoint(monerium.clone())),
+        route("GET", "/auth/context").respond_with(Context(monerium)),
+        unknown_route(),
     ];
-    for (verb, route_path, route) in routes {
-        Mock::given(method(verb))
-            .and(path(route_path))
-            .respond_with(Handler {
-                monerium: state.clone(),
-                route,
-            })
-            .mount(&server)
-            .await;
+    for mock in routes {
+        server.register(mock).await;
     }
     let api = front::start(*server.address(), Arc::new(|_| SourcePolicy::Allow))
         .await
@@ -177,6 +172,21 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         hosts: HashMap::from([("api".to_owned(), api.url())]),
         _servers: vec![Box::new(api), Box::new(server)],
     })
+}
+
+/// Matches `verb` requests to exactly `route_path`.
+fn route(verb: &str, route_path: &str) -> MockBuilder {
+    Mock::given(method(verb)).and(path(route_path))
+}
+
+/// Answers what no route matched, a wrong method on a known path included: 404 with an empty
+/// body (Monerium documents no answer for unknown routes). Mounted explicitly, at the lowest
+/// priority, so the answer is the mock's own and wiremock never logs an unmatched request, whose
+/// headers may carry credentials.
+fn unknown_route() -> Mock {
+    Mock::given(any_request())
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(u8::MAX)
 }
 
 struct Monerium {
@@ -238,27 +248,197 @@ enum Subject {
     Partner,
 }
 
-#[derive(Clone, Copy)]
-enum Route {
-    Balances,
-    Authorize,
-    Token,
-    Context,
-}
+/// `GET /balances`: v1 Basic, or any valid bearer token.
+struct Balances(Arc<Monerium>);
 
-struct Handler {
-    monerium: Arc<Monerium>,
-    route: Route,
-}
-
-impl Respond for Handler {
+impl Respond for Balances {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let monerium = &self.monerium;
-        match self.route {
-            Route::Balances => monerium.balances(request),
-            Route::Authorize => monerium.authorize(request),
-            Route::Token => monerium.token(request),
-            Route::Context => monerium.context(request),
+        let monerium = &*self.0;
+        if !monerium.basic_user(request) && monerium.bearer_subject(request).is_none() {
+            return not_authenticated();
+        }
+        json_response(
+            200,
+            json!([{
+                "id": PROFILE_ID,
+                "chain": "ethereum",
+                "network": "sepolia",
+                "address": "0x59cffebb5a5a3ac0a1b1b0d8e2e0b6b8f4b1c2d3",
+                "balances": [{"currency": "eur", "amount": "1000.00"}]
+            }]),
+        )
+    }
+}
+
+/// `GET /auth/context`: bearer only.
+struct Context(Arc<Monerium>);
+
+impl Respond for Context {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let monerium = &*self.0;
+        match monerium.bearer_subject(request) {
+            None => not_authenticated(),
+            Some(Subject::User) => json_response(
+                200,
+                json!({
+                    "userId": USER_ID,
+                    "email": monerium.email,
+                    "name": "Test User",
+                    "roles": [],
+                    "auth": {"method": "password", "subject": monerium.email, "verified": true},
+                    "defaultProfile": PROFILE_ID,
+                    "profiles": [{
+                        "id": PROFILE_ID, "kind": "personal", "name": "Test User",
+                        "perms": ["read", "write"]
+                    }]
+                }),
+            ),
+            Some(Subject::Partner) => json_response(
+                200,
+                json!({
+                    "userId": PARTNER_ID,
+                    "name": "Test Partner",
+                    "roles": [],
+                    "auth": {"method": "bearer", "subject": PARTNER_ID, "verified": true},
+                    "defaultProfile": PROFILE_ID,
+                    "profiles": [{
+                        "id": PROFILE_ID, "kind": "corporate", "name": "Test Partner",
+                        "perms": ["read", "write"]
+                    }]
+                }),
+            ),
+        }
+    }
+}
+
+/// `GET|POST /auth`: the headless test user approves at once, so a valid request is answered
+/// with the redirect carrying the code.
+struct Authorize(Arc<Monerium>);
+
+impl Respond for Authorize {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let monerium = &*self.0;
+        let query = request.url.query_pairs();
+        let form = url::form_urlencoded::parse(if request.method.as_str() == "POST" {
+            &request.body
+        } else {
+            &[]
+        });
+        let params = match single_params(query.chain(form)) {
+            Ok(params) => params,
+            Err(repeated) => {
+                return api_error(
+                    "Validation errors",
+                    Some(json!({ repeated: "must not be given more than once" })),
+                );
+            }
+        };
+        let get = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+
+        // The client and its redirect URI come first: nothing is redirected before both are known.
+        let Some(client_id) = get("client_id") else {
+            return api_error(
+                "Validation errors",
+                Some(json!({"client_id": "client_id is required"})),
+            );
+        };
+        let Some(registered) = registered_uris(client_id) else {
+            return api_error("No such client ID", None);
+        };
+        let redirect_uri = match (get("redirect_uri"), registered) {
+            (Some(given), _) if monerium.redirects_anywhere || registered.contains(&given) => given,
+            (Some(_), _) => {
+                return api_error(
+                    "Validation errors",
+                    Some(
+                        json!({"redirect_uri": "redirect_uri must match a registered redirect URL exactly"}),
+                    ),
+                );
+            }
+            (None, [only]) => *only,
+            (None, _) => {
+                return api_error(
+                    "Validation errors",
+                    Some(
+                        json!({"redirect_uri": "redirect_uri is required when several are registered"}),
+                    ),
+                );
+            }
+        };
+        // From here on the redirect URI is trusted: refusals go back to it (RFC 6749 §4.1.2.1).
+        let state = params.get("state").map(String::as_str);
+        let refuse = |error: &str, description: &str| {
+            monerium.redirect(
+                redirect_uri,
+                &[("error", error), ("error_description", description)],
+                state,
+            )
+        };
+        if get("response_type").is_some_and(|t| t != "code") {
+            return refuse("unsupported_response_type", "only `code` is supported");
+        }
+        let Some(challenge) = get("code_challenge") else {
+            return refuse("invalid_request", "code_challenge is required");
+        };
+        if !pkce::is_valid_verifier(challenge) {
+            return refuse(
+                "invalid_request",
+                "code_challenge must be 43 to 128 unreserved characters",
+            );
+        }
+        let method = match get("code_challenge_method") {
+            Some("S256") => pkce::PkceMethod::S256,
+            Some("plain") | None if monerium.accepts_plain => pkce::PkceMethod::Plain,
+            _ => return refuse("invalid_request", "Monerium only supports S256"),
+        };
+
+        let code = random_token();
+        monerium.issued().codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id: client_id.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                challenge: challenge.to_owned(),
+                method,
+                expires: monerium.clock.now() + Duration::from_secs(CODE_TTL_SECONDS),
+                used: false,
+            },
+        );
+        monerium.redirect(redirect_uri, &[("code", &code)], state)
+    }
+}
+
+/// `POST /auth/token`: the three documented grants, parameters in the form body.
+struct TokenEndpoint(Arc<Monerium>);
+
+impl Respond for TokenEndpoint {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let monerium = &*self.0;
+        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
+            Ok(form) => form,
+            Err(repeated) => {
+                return oauth_error(
+                    400,
+                    "invalid_request",
+                    &format!("parameter `{repeated}` is given more than once"),
+                );
+            }
+        };
+        match form.get("grant_type").map(String::as_str) {
+            Some("authorization_code") => monerium.exchange_code(&form),
+            Some("refresh_token") => monerium.refresh(&form),
+            Some("client_credentials") => monerium.client_credentials(request, &form),
+            Some(_) => oauth_error(
+                400,
+                "unsupported_grant_type",
+                "grant_type must be authorization_code, refresh_token or client_credentials",
+            ),
+            None => oauth_error(400, "invalid_request", "grant_type is required"),
         }
     }
 }
@@ -323,156 +503,6 @@ impl Monerium {
         email_ok & (password_ok | self.accepts_wrong_password)
     }
 
-    /// `GET /balances`: v1 Basic, or any valid bearer token.
-    fn balances(&self, request: &Request) -> ResponseTemplate {
-        if !self.basic_user(request) && self.bearer_subject(request).is_none() {
-            return not_authenticated();
-        }
-        json_response(
-            200,
-            json!([{
-                "id": PROFILE_ID,
-                "chain": "ethereum",
-                "network": "sepolia",
-                "address": "0x59cffebb5a5a3ac0a1b1b0d8e2e0b6b8f4b1c2d3",
-                "balances": [{"currency": "eur", "amount": "1000.00"}]
-            }]),
-        )
-    }
-
-    /// `GET /auth/context`: bearer only.
-    fn context(&self, request: &Request) -> ResponseTemplate {
-        match self.bearer_subject(request) {
-            None => not_authenticated(),
-            Some(Subject::User) => json_response(
-                200,
-                json!({
-                    "userId": USER_ID,
-                    "email": self.email,
-                    "name": "Test User",
-                    "roles": [],
-                    "auth": {"method": "password", "subject": self.email, "verified": true},
-                    "defaultProfile": PROFILE_ID,
-                    "profiles": [{
-                        "id": PROFILE_ID, "kind": "personal", "name": "Test User",
-                        "perms": ["read", "write"]
-                    }]
-                }),
-            ),
-            Some(Subject::Partner) => json_response(
-                200,
-                json!({
-                    "userId": PARTNER_ID,
-                    "name": "Test Partner",
-                    "roles": [],
-                    "auth": {"method": "bearer", "subject": PARTNER_ID, "verified": true},
-                    "defaultProfile": PROFILE_ID,
-                    "profiles": [{
-                        "id": PROFILE_ID, "kind": "corporate", "name": "Test Partner",
-                        "perms": ["read", "write"]
-                    }]
-                }),
-            ),
-        }
-    }
-
-    /// `GET|POST /auth`: the headless test user approves at once, so a valid request is answered
-    /// with the redirect carrying the code.
-    fn authorize(&self, request: &Request) -> ResponseTemplate {
-        let query = request.url.query_pairs();
-        let form = url::form_urlencoded::parse(if request.method.as_str() == "POST" {
-            &request.body
-        } else {
-            &[]
-        });
-        let params = match single_params(query.chain(form)) {
-            Ok(params) => params,
-            Err(repeated) => {
-                return api_error(
-                    "Validation errors",
-                    Some(json!({ repeated: "must not be given more than once" })),
-                );
-            }
-        };
-        let get = |name: &str| {
-            params
-                .get(name)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        };
-
-        // The client and its redirect URI come first: nothing is redirected before both are known.
-        let Some(client_id) = get("client_id") else {
-            return api_error(
-                "Validation errors",
-                Some(json!({"client_id": "client_id is required"})),
-            );
-        };
-        let Some(registered) = registered_uris(client_id) else {
-            return api_error("No such client ID", None);
-        };
-        let redirect_uri = match (get("redirect_uri"), registered) {
-            (Some(given), _) if self.redirects_anywhere || registered.contains(&given) => given,
-            (Some(_), _) => {
-                return api_error(
-                    "Validation errors",
-                    Some(
-                        json!({"redirect_uri": "redirect_uri must match a registered redirect URL exactly"}),
-                    ),
-                );
-            }
-            (None, [only]) => *only,
-            (None, _) => {
-                return api_error(
-                    "Validation errors",
-                    Some(
-                        json!({"redirect_uri": "redirect_uri is required when several are registered"}),
-                    ),
-                );
-            }
-        };
-        // From here on the redirect URI is trusted: refusals go back to it (RFC 6749 §4.1.2.1).
-        let state = params.get("state").map(String::as_str);
-        let refuse = |error: &str, description: &str| {
-            self.redirect(
-                redirect_uri,
-                &[("error", error), ("error_description", description)],
-                state,
-            )
-        };
-        if get("response_type").is_some_and(|t| t != "code") {
-            return refuse("unsupported_response_type", "only `code` is supported");
-        }
-        let Some(challenge) = get("code_challenge") else {
-            return refuse("invalid_request", "code_challenge is required");
-        };
-        if !pkce::is_valid_verifier(challenge) {
-            return refuse(
-                "invalid_request",
-                "code_challenge must be 43 to 128 unreserved characters",
-            );
-        }
-        let method = match get("code_challenge_method") {
-            Some("S256") => pkce::PkceMethod::S256,
-            Some("plain") | None if self.accepts_plain => pkce::PkceMethod::Plain,
-            _ => return refuse("invalid_request", "Monerium only supports S256"),
-        };
-
-        let code = random_token();
-        self.issued().codes.insert(
-            code.clone(),
-            CodeGrant {
-                client_id: client_id.to_owned(),
-                redirect_uri: redirect_uri.to_owned(),
-                challenge: challenge.to_owned(),
-                method,
-                expires: self.clock.now() + Duration::from_secs(CODE_TTL_SECONDS),
-                used: false,
-            },
-        );
-        self.redirect(redirect_uri, &[("code", &code)], state)
-    }
-
     /// A 302 to `redirect_uri` with `pairs` and the request's `state` added to its query.
     fn redirect(
         &self,
@@ -500,31 +530,6 @@ impl Monerium {
         ResponseTemplate::new(302)
             .insert_header("location", location.as_str())
             .insert_header("cache-control", "no-store")
-    }
-
-    /// `POST /auth/token`: the three documented grants, parameters in the form body.
-    fn token(&self, request: &Request) -> ResponseTemplate {
-        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
-            Ok(form) => form,
-            Err(repeated) => {
-                return oauth_error(
-                    400,
-                    "invalid_request",
-                    &format!("parameter `{repeated}` is given more than once"),
-                );
-            }
-        };
-        match form.get("grant_type").map(String::as_str) {
-            Some("authorization_code") => self.exchange_code(&form),
-            Some("refresh_token") => self.refresh(&form),
-            Some("client_credentials") => self.client_credentials(request, &form),
-            Some(_) => oauth_error(
-                400,
-                "unsupported_grant_type",
-                "grant_type must be authorization_code, refresh_token or client_credentials",
-            ),
-            None => oauth_error(400, "invalid_request", "grant_type is required"),
-        }
     }
 
     /// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
@@ -987,6 +992,21 @@ mod tests {
         assert_eq!(status, 400);
         // Still serving after all of that.
         assert_eq!(mock.context(b"Bearer unknown").await, 401);
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_wrong_methods_get_an_empty_404() {
+        let mock = running(&[]).await;
+        let token = mock.http.get(format!("{}/auth/token", mock.base));
+        let balances = mock.http.delete(format!("{}/balances", mock.base));
+        let unknown = mock.http.get(format!("{}/no/such/route", mock.base));
+        // A path a route matches only as a prefix is unknown too.
+        let longer = mock.http.get(format!("{}/auth/context/extra", mock.base));
+        for request in [token, balances, unknown, longer] {
+            let response = request.send().await.expect("an answer");
+            assert_eq!(response.status().as_u16(), 404);
+            assert_eq!(response.bytes().await.expect("a body").len(), 0);
+        }
     }
 
     #[tokio::test]
