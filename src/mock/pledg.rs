@@ -18,6 +18,8 @@
 //!                                            {data: params, exp?}>            | 400 {type: invalid_request_error, message}
 //! notifications
 //! GET  /notifications/{reference}          (none)                              200 the standard notification | 404
+//! both
+//! anything else                                                                404, empty body
 //! ```
 //!
 //! - **Access tokens** are HS256 JWTs signed with a key drawn at start, carrying `exp` 600 s after
@@ -62,8 +64,8 @@ use aws_lc_rs::hmac;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::{any as any_request, method, path_regex};
+use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
 use super::http::{bearer, json_response, oauth_error, single_params};
@@ -139,7 +141,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         &merchant_secret,
         NotificationSigning::from_config(&config),
     );
-    let state = Arc::new(Pledg {
+    let pledg = Arc::new(Pledg {
         api_key: config.secret("api_key")?,
         api_secret: config.secret("api_secret")?,
         dashboard_email: config.secret("dashboard_email")?,
@@ -157,32 +159,25 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     });
 
     let back = MockServer::builder().start().await;
-    let routes: [(&str, &str, Route); 4] = [
-        ("POST", r"^/api/token$", Route::Token),
-        (
-            "POST",
-            r"^/api/purchases/[^/]+/credit_by_transfer$",
-            Route::CreditByTransfer,
-        ),
-        ("GET", r"^/api/merchants/me$", Route::Merchant),
-        (
-            "GET",
-            r"^/api/payment_by_transfer$",
-            Route::PaymentByTransfer,
-        ),
+    let back_routes = [
+        route("POST", r"^/api/token$").respond_with(TokenEndpoint(pledg.clone())),
+        route("POST", r"^/api/purchases/[^/]+/credit_by_transfer$")
+            .respond_with(CreditByTransfer(pledg.clone())),
+        route("GET", r"^/api/merchants/me$").respond_with(Merchant(pledg.clone())),
+        route("GET", r"^/api/payment_by_transfer$").respond_with(PaymentByTransfer(pledg.clone())),
+        unknown_route(),
     ];
-    for (verb, route_path, route) in routes {
-        mount(&back, &state, verb, route_path, route).await;
+    for mock in back_routes {
+        back.register(mock).await;
     }
     let receiver = MockServer::builder().start().await;
-    mount(
-        &receiver,
-        &state,
-        "GET",
-        r"^/notifications/[^/]+$",
-        Route::Notification,
-    )
-    .await;
+    let receiver_routes = [
+        route("GET", r"^/notifications/[^/]+$").respond_with(Notification(pledg)),
+        unknown_route(),
+    ];
+    for mock in receiver_routes {
+        receiver.register(mock).await;
+    }
 
     let back_front = front::start(*back.address(), Arc::new(|_| SourcePolicy::Allow))
         .await
@@ -204,22 +199,19 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     })
 }
 
-/// Mounts `route` for `verb` on the paths `route_path` (a regex) matches.
-async fn mount(
-    server: &MockServer,
-    pledg: &Arc<Pledg>,
-    verb: &str,
-    route_path: &str,
-    route: Route,
-) {
-    Mock::given(method(verb))
-        .and(path_regex(route_path))
-        .respond_with(Handler {
-            pledg: pledg.clone(),
-            route,
-        })
-        .mount(server)
-        .await;
+/// Matches `verb` requests to the paths `route_path` (a regex) matches.
+fn route(verb: &str, route_path: &str) -> MockBuilder {
+    Mock::given(method(verb)).and(path_regex(route_path))
+}
+
+/// Answers what no route matched, a wrong method on a known path included: 404 with an empty
+/// body (Pledg documents no answer for unknown routes). Mounted explicitly, at the lowest
+/// priority, so the answer is the mock's own and wiremock never logs an unmatched request, whose
+/// headers may carry credentials.
+fn unknown_route() -> Mock {
+    Mock::given(any_request())
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(u8::MAX)
 }
 
 struct Pledg {
@@ -241,29 +233,182 @@ struct Pledg {
     accepts_alg_none: bool,
 }
 
-#[derive(Clone, Copy)]
-enum Route {
-    Token,
-    CreditByTransfer,
-    Merchant,
-    PaymentByTransfer,
-    Notification,
-}
+/// `POST /api/token`: the client_credentials grant, the client authenticated by Basic.
+struct TokenEndpoint(Arc<Pledg>);
 
-struct Handler {
-    pledg: Arc<Pledg>,
-    route: Route,
-}
-
-impl Respond for Handler {
+impl Respond for TokenEndpoint {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let pledg = &self.pledg;
-        match self.route {
-            Route::Token => pledg.token(request),
-            Route::CreditByTransfer => pledg.credit_by_transfer(request),
-            Route::Merchant => pledg.merchant(request),
-            Route::PaymentByTransfer => pledg.payment_by_transfer(request),
-            Route::Notification => pledg.notification(request),
+        let pledg = &*self.0;
+        let (key_ok, secret_ok) = pledg.basic_matches(request, &pledg.api_key, &pledg.api_secret);
+        if !(key_ok & secret_ok) {
+            return oauth_error(401, "invalid_client", "Client authentication failed")
+                .insert_header("www-authenticate", "Basic realm=\"pledg\"");
+        }
+        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
+            Ok(form) => form,
+            Err(repeated) => {
+                return oauth_error(
+                    400,
+                    "invalid_request",
+                    &format!("parameter `{repeated}` is given more than once"),
+                );
+            }
+        };
+        match form.get("grant_type").map(String::as_str) {
+            Some("client_credentials") => {}
+            Some(_) if pledg.accepts_any_grant => {}
+            Some(_) => {
+                return oauth_error(
+                    400,
+                    "unsupported_grant_type",
+                    "grant_type must be exactly client_credentials",
+                );
+            }
+            None => return oauth_error(400, "invalid_request", "grant_type is required"),
+        }
+        let now = pledg.now_unix();
+        let claims = json!({
+            "iss": "pledg",
+            "sub": MERCHANT_UID,
+            "iat": now,
+            "exp": now + TOKEN_TTL_SECONDS,
+            "jti": random_id("tok_"),
+        });
+        let Ok(token) = jwt::sign(&claims, &SigningKey::hs256(&pledg.token_key)) else {
+            return json_response(500, json!({"error": "server_error"}));
+        };
+        json_response(
+            200,
+            json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECONDS}),
+        )
+        .insert_header("cache-control", "no-store")
+        .insert_header("pragma", "no-cache")
+    }
+}
+
+/// `POST /api/purchases/{uid}/credit_by_transfer`: a refund by transfer, Bearer only.
+struct CreditByTransfer(Arc<Pledg>);
+
+impl Respond for CreditByTransfer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
+        let Some(token) = bearer(request) else {
+            return json_response(401, json!({"error": "unauthorized"}))
+                .insert_header("www-authenticate", "Bearer realm=\"pledg\"");
+        };
+        if !pledg.bearer_valid(token) {
+            return json_response(401, json!({"error": "invalid_token"})).insert_header(
+                "www-authenticate",
+                "Bearer realm=\"pledg\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
+            );
+        }
+        let uid = request
+            .url
+            .path_segments()
+            .and_then(|mut segments| segments.nth(2))
+            .unwrap_or_default();
+        if uid != PURCHASE_UID {
+            return json_response(
+                404,
+                json!({"type": "not_found", "message": "No such purchase"}),
+            );
+        }
+        let amount = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|body| body.get("amount_cents").and_then(Value::as_i64))
+            .filter(|amount| (1..=MAX_AMOUNT_CENTS).contains(amount));
+        let Some(amount) = amount else {
+            return invalid_request("The provided property amount_cents is invalid");
+        };
+        json_response(
+            200,
+            json!({
+                "uid": random_id("cre_"),
+                "purchase_uid": PURCHASE_UID,
+                "amount_cents": amount,
+                "status": "PENDING",
+            }),
+        )
+    }
+}
+
+/// `GET /api/merchants/me`: the dashboard credentials as Basic.
+struct Merchant(Arc<Pledg>);
+
+impl Respond for Merchant {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
+        let (email_ok, password_ok) =
+            pledg.basic_matches(request, &pledg.dashboard_email, &pledg.dashboard_password);
+        if !(email_ok & (password_ok | pledg.accepts_any_password)) {
+            return basic_challenge(json!({"error": "unauthorized"}));
+        }
+        json_response(
+            200,
+            json!({"uid": MERCHANT_UID, "name": "Pledg mock merchant", "payment_type": "INSTALLMENT"}),
+        )
+    }
+}
+
+/// `GET /api/payment_by_transfer`: purchase parameters, signed (the signature is mandatory).
+struct PaymentByTransfer(Arc<Pledg>);
+
+impl Respond for PaymentByTransfer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
+        let params = match single_params(request.url.query_pairs()) {
+            Ok(params) => params,
+            Err(repeated) => {
+                return invalid_request(&format!(
+                    "The provided property {repeated} is given more than once"
+                ));
+            }
+        };
+        let data = match params.get("signature") {
+            Some(signature) => match pledg.verify_signature(signature) {
+                Ok(data) => data,
+                Err(message) => return invalid_request(message),
+            },
+            None if pledg.accepts_unsigned => clear_parameters(&params),
+            None => return invalid_request("The signature is mandatory"),
+        };
+        let purchase = match validate_purchase(&data) {
+            Ok(purchase) => purchase,
+            Err(property) => {
+                return invalid_request(&format!("The provided property {property} is invalid"));
+            }
+        };
+        json_response(
+            200,
+            json!({"purchase": {
+                "uid": random_id("pur_"),
+                "reference": purchase.reference,
+                "amount_cents": purchase.amount_cents,
+                "merchant_uid": MERCHANT_UID,
+                "meta_data": {},
+            }}),
+        )
+    }
+}
+
+/// `GET /notifications/{reference}`: what the merchant's receiver got from Pledg.
+struct Notification(Arc<Pledg>);
+
+impl Respond for Notification {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
+        let reference = request
+            .url
+            .path_segments()
+            .and_then(|mut segments| segments.nth(1))
+            .unwrap_or_default();
+        if reference == NOTIFICATION_REFERENCE {
+            json_response(200, pledg.notification.clone())
+        } else {
+            json_response(
+                404,
+                json!({"error": "no notification was received for this reference"}),
+            )
         }
     }
 }
@@ -319,54 +464,6 @@ impl Pledg {
         (user_ok, password_ok)
     }
 
-    /// `POST /api/token`: the client_credentials grant, the client authenticated by Basic.
-    fn token(&self, request: &Request) -> ResponseTemplate {
-        let (key_ok, secret_ok) = self.basic_matches(request, &self.api_key, &self.api_secret);
-        if !(key_ok & secret_ok) {
-            return oauth_error(401, "invalid_client", "Client authentication failed")
-                .insert_header("www-authenticate", "Basic realm=\"pledg\"");
-        }
-        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
-            Ok(form) => form,
-            Err(repeated) => {
-                return oauth_error(
-                    400,
-                    "invalid_request",
-                    &format!("parameter `{repeated}` is given more than once"),
-                );
-            }
-        };
-        match form.get("grant_type").map(String::as_str) {
-            Some("client_credentials") => {}
-            Some(_) if self.accepts_any_grant => {}
-            Some(_) => {
-                return oauth_error(
-                    400,
-                    "unsupported_grant_type",
-                    "grant_type must be exactly client_credentials",
-                );
-            }
-            None => return oauth_error(400, "invalid_request", "grant_type is required"),
-        }
-        let now = self.now_unix();
-        let claims = json!({
-            "iss": "pledg",
-            "sub": MERCHANT_UID,
-            "iat": now,
-            "exp": now + TOKEN_TTL_SECONDS,
-            "jti": random_id("tok_"),
-        });
-        let Ok(token) = jwt::sign(&claims, &SigningKey::hs256(&self.token_key)) else {
-            return json_response(500, json!({"error": "server_error"}));
-        };
-        json_response(
-            200,
-            json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECONDS}),
-        )
-        .insert_header("cache-control", "no-store")
-        .insert_header("pragma", "no-cache")
-    }
-
     /// Tells whether the request carries a token this mock issued that has not expired.
     fn bearer_valid(&self, token: &str) -> bool {
         match jwt::verify(
@@ -378,96 +475,6 @@ impl Pledg {
             Err(JwtError::Expired { .. }) => self.accepts_expired,
             Err(_) => false,
         }
-    }
-
-    /// `POST /api/purchases/{uid}/credit_by_transfer`: a refund by transfer, Bearer only.
-    fn credit_by_transfer(&self, request: &Request) -> ResponseTemplate {
-        let Some(token) = bearer(request) else {
-            return json_response(401, json!({"error": "unauthorized"}))
-                .insert_header("www-authenticate", "Bearer realm=\"pledg\"");
-        };
-        if !self.bearer_valid(token) {
-            return json_response(401, json!({"error": "invalid_token"})).insert_header(
-                "www-authenticate",
-                "Bearer realm=\"pledg\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
-            );
-        }
-        let uid = request
-            .url
-            .path_segments()
-            .and_then(|mut segments| segments.nth(2))
-            .unwrap_or_default();
-        if uid != PURCHASE_UID {
-            return json_response(
-                404,
-                json!({"type": "not_found", "message": "No such purchase"}),
-            );
-        }
-        let amount = serde_json::from_slice::<Value>(&request.body)
-            .ok()
-            .and_then(|body| body.get("amount_cents").and_then(Value::as_i64))
-            .filter(|amount| (1..=MAX_AMOUNT_CENTS).contains(amount));
-        let Some(amount) = amount else {
-            return invalid_request("The provided property amount_cents is invalid");
-        };
-        json_response(
-            200,
-            json!({
-                "uid": random_id("cre_"),
-                "purchase_uid": PURCHASE_UID,
-                "amount_cents": amount,
-                "status": "PENDING",
-            }),
-        )
-    }
-
-    /// `GET /api/merchants/me`: the dashboard credentials as Basic.
-    fn merchant(&self, request: &Request) -> ResponseTemplate {
-        let (email_ok, password_ok) =
-            self.basic_matches(request, &self.dashboard_email, &self.dashboard_password);
-        if !(email_ok & (password_ok | self.accepts_any_password)) {
-            return basic_challenge(json!({"error": "unauthorized"}));
-        }
-        json_response(
-            200,
-            json!({"uid": MERCHANT_UID, "name": "Pledg mock merchant", "payment_type": "INSTALLMENT"}),
-        )
-    }
-
-    /// `GET /api/payment_by_transfer`: purchase parameters, signed (the signature is mandatory).
-    fn payment_by_transfer(&self, request: &Request) -> ResponseTemplate {
-        let params = match single_params(request.url.query_pairs()) {
-            Ok(params) => params,
-            Err(repeated) => {
-                return invalid_request(&format!(
-                    "The provided property {repeated} is given more than once"
-                ));
-            }
-        };
-        let data = match params.get("signature") {
-            Some(signature) => match self.verify_signature(signature) {
-                Ok(data) => data,
-                Err(message) => return invalid_request(message),
-            },
-            None if self.accepts_unsigned => clear_parameters(&params),
-            None => return invalid_request("The signature is mandatory"),
-        };
-        let purchase = match validate_purchase(&data) {
-            Ok(purchase) => purchase,
-            Err(property) => {
-                return invalid_request(&format!("The provided property {property} is invalid"));
-            }
-        };
-        json_response(
-            200,
-            json!({"purchase": {
-                "uid": random_id("pur_"),
-                "reference": purchase.reference,
-                "amount_cents": purchase.amount_cents,
-                "merchant_uid": MERCHANT_UID,
-                "meta_data": {},
-            }}),
-        )
     }
 
     /// Verifies a `signature` parameter and returns its `data`, or says why it is refused.
@@ -489,23 +496,6 @@ impl Pledg {
         match verified.claim("data") {
             Some(Value::Object(data)) => Ok(data.clone()),
             _ => Err("The signature carries no data"),
-        }
-    }
-
-    /// `GET /notifications/{reference}`: what the merchant's receiver got from Pledg.
-    fn notification(&self, request: &Request) -> ResponseTemplate {
-        let reference = request
-            .url
-            .path_segments()
-            .and_then(|mut segments| segments.nth(1))
-            .unwrap_or_default();
-        if reference == NOTIFICATION_REFERENCE {
-            json_response(200, self.notification.clone())
-        } else {
-            json_response(
-                404,
-                json!({"error": "no notification was received for this reference"}),
-            )
         }
     }
 }
@@ -806,6 +796,41 @@ mod tests {
         let data = clear_parameters(&params);
         assert_eq!(data.get("amountCents"), Some(&json!(30550)));
         assert_eq!(data.get("reference"), Some(&json!("12")));
+    }
+
+    #[tokio::test]
+    async fn each_host_answers_its_own_routes_and_an_empty_404_to_anything_else() {
+        let target = crate::Target::mock();
+        let mock = start(MockConfig {
+            clock: Arc::new(VirtualClock::new()),
+            secrets: target.inline_secrets("pledg"),
+            deviations: Vec::new(),
+        })
+        .await
+        .expect("the mock starts");
+        let back = mock.url("back").expect("the back host");
+        let notifications = mock.url("notifications").expect("the notifications host");
+        let http = reqwest::Client::new();
+        let delivered = format!("{notifications}/notifications/{NOTIFICATION_REFERENCE}");
+        let response = http.get(&delivered).send().await.expect("an answer");
+        assert_eq!(response.status().as_u16(), 200);
+        // An unknown reference is the route's own 404, with a body.
+        let other = format!("{notifications}/notifications/PLEDG_0");
+        let response = http.get(other).send().await.expect("an answer");
+        assert_eq!(response.status().as_u16(), 404);
+        assert!(!response.bytes().await.expect("a body").is_empty());
+        for request in [
+            http.get(format!("{back}/api/token")),
+            http.post(format!("{back}/api/merchants/me")),
+            http.get(format!("{back}/notifications/{NOTIFICATION_REFERENCE}")),
+            http.post(&delivered),
+            http.get(format!("{delivered}/extra")),
+            http.get(format!("{notifications}/api/merchants/me")),
+        ] {
+            let response = request.send().await.expect("an answer");
+            assert_eq!(response.status().as_u16(), 404);
+            assert!(response.bytes().await.expect("a body").is_empty());
+        }
     }
 
     #[test]
