@@ -20,6 +20,7 @@
 //!                 POST /v1/auth/refresh  {refresh_token}            200 new pair | 401
 //!                 POST /v1/auth/token    Bearer (administrator)     200 service pair | 403
 //!                 GET  /status                                      200
+//! any             anything else                                     404, empty body
 //! ```
 //!
 //! - **api-key mode** (WE-NODE `ApiRoute.checkApiKeyHeader`). The node is configured with
@@ -89,8 +90,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 use serde_json::{Value, json};
 use sha3::Digest as _;
-use wiremock::matchers::{header, method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::{any as any_request, header, method, path_regex};
+use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
 use super::http::json_response;
@@ -137,39 +138,57 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             .map_err(|e| format!("cannot start the front of host `{host}`: {e}"))?;
         fronts.push(started);
     }
-    let state = Arc::new(WePlatform::new(&config)?);
-    let node_routes: [(&str, &str, Route); 4] = [
-        ("POST", "^/utils/hash/secure$", Route::HashSecure),
-        ("POST", "^/utils/reload-wallet$", Route::ReloadWallet),
-        ("GET", "^/consensus/settings$", Route::ConsensusSettings),
-        ("GET", "^/privacy/[^/]+/hashes$", Route::PrivacyHashes),
+    let platform = Arc::new(WePlatform::new(&config)?);
+    let node_routes: [(&str, &str, Protection, NodeAnswer); 4] = [
+        (
+            "POST",
+            "^/utils/hash/secure$",
+            Protection::None,
+            secure_hash_answer,
+        ),
+        (
+            "POST",
+            "^/utils/reload-wallet$",
+            Protection::Admin,
+            wallet_reloaded,
+        ),
+        (
+            "GET",
+            "^/consensus/settings$",
+            Protection::Admin,
+            consensus_settings,
+        ),
+        (
+            "GET",
+            "^/privacy/[^/]+/hashes$",
+            Protection::Privacy,
+            privacy_hashes,
+        ),
     ];
-    let auth_routes: [(&str, &str, Route); 5] = [
-        ("POST", "^/v1/user$", Route::Register),
-        ("POST", "^/v1/auth/login$", Route::Login),
-        ("POST", "^/v1/auth/refresh$", Route::Refresh),
-        ("POST", "^/v1/auth/token$", Route::ServiceToken),
-        ("GET", "^/status$", Route::Status),
-    ];
-    let hosts = [
-        (&fronts[0], Mode::ApiKey, &node_routes[..]),
-        (&fronts[1], Mode::OAuth2, &node_routes[..]),
-        // The service's routes ignore the mode.
-        (&fronts[2], Mode::ApiKey, &auth_routes[..]),
-    ];
-    for (host_front, mode, routes) in hosts {
-        for (verb, pattern, route) in routes {
-            Mock::given(method(*verb))
-                .and(header("host", host_front.addr().to_string().as_str()))
-                .and(path_regex(*pattern))
-                .respond_with(Handler {
-                    state: state.clone(),
-                    mode,
-                    route: *route,
-                })
-                .mount(&server)
+    for (node, mode) in [(&fronts[0], Mode::ApiKey), (&fronts[1], Mode::OAuth2)] {
+        for (verb, pattern, protection, answer) in node_routes {
+            let responder = NodeRoute {
+                platform: platform.clone(),
+                mode,
+                protection,
+                answer,
+            };
+            server
+                .register(route(node, verb, pattern).respond_with(responder))
                 .await;
         }
+    }
+    let auth = &fronts[2];
+    let auth_routes = [
+        route(auth, "POST", "^/v1/user$").respond_with(Register(platform.clone())),
+        route(auth, "POST", "^/v1/auth/login$").respond_with(Login(platform.clone())),
+        route(auth, "POST", "^/v1/auth/refresh$").respond_with(Refresh(platform.clone())),
+        route(auth, "POST", "^/v1/auth/token$").respond_with(ServiceToken(platform)),
+        route(auth, "GET", "^/status$").respond_with(json_response(200, json!({"status": "ok"}))),
+        unknown_route(),
+    ];
+    for mock in auth_routes {
+        server.register(mock).await;
     }
     let mut urls = HashMap::new();
     for (host, started) in HOSTS.iter().zip(&fronts) {
@@ -186,24 +205,29 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     })
 }
 
+/// Matches `verb` requests to the paths `pattern` (a regex) matches, on `host` only: the three
+/// hosts share one server, and a request keeps the `Host` its client sent: its front's address.
+fn route(host: &front::Front, verb: &str, pattern: &str) -> MockBuilder {
+    Mock::given(method(verb))
+        .and(header("host", host.addr().to_string().as_str()))
+        .and(path_regex(pattern))
+}
+
+/// Answers what no route of the request's host matched, a wrong method on a known path included:
+/// 404 with an empty body (We.Platform documents no answer for unknown routes). Mounted
+/// explicitly, at the lowest priority, so the answer is the mock's own and wiremock never logs an
+/// unmatched request, whose headers may carry credentials.
+fn unknown_route() -> Mock {
+    Mock::given(any_request())
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(u8::MAX)
+}
+
 /// How a node host authorizes: the mode of its `node.api.auth` section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     ApiKey,
     OAuth2,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Route {
-    HashSecure,
-    ReloadWallet,
-    ConsensusSettings,
-    PrivacyHashes,
-    Register,
-    Login,
-    Refresh,
-    ServiceToken,
-    Status,
 }
 
 /// A JWT role of the node (`AuthRole`).
@@ -429,50 +453,177 @@ struct Accounts {
     refresh: HashMap<String, String>,
 }
 
-struct Handler {
-    state: Arc<WePlatform>,
+/// A node route on one node host: the host's authorization (its mode), then the route's answer.
+struct NodeRoute {
+    platform: Arc<WePlatform>,
     mode: Mode,
-    route: Route,
+    protection: Protection,
+    answer: NodeAnswer,
 }
 
-impl Respond for Handler {
+/// The body of a node route's 200.
+type NodeAnswer = fn(&WePlatform, &Request) -> Value;
+
+impl Respond for NodeRoute {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let state = &self.state;
-        match self.route {
-            Route::HashSecure => state.node_route(request, self.mode, Protection::None, |_| {
-                let message = String::from_utf8_lossy(&request.body).into_owned();
-                let hash = secure_hash(&message, state.wrong_hash);
-                json!({"message": message, "hash": hash})
-            }),
-            Route::ReloadWallet => state.node_route(
-                request,
-                self.mode,
-                Protection::Admin,
-                |_| json!({"message": "Wallet reloaded successfully"}),
-            ),
-            Route::ConsensusSettings => {
-                state.node_route(request, self.mode, Protection::Admin, |_| {
-                    json!({
-                        "consensusType": "PoA",
-                        "roundDuration": "60 seconds",
-                        "syncDuration": "15 seconds",
-                        "banDurationBlocks": 100,
-                        "warningsForBan": 3,
-                        "maxBansPercentage": 50
-                    })
-                })
+        let platform = &*self.platform;
+        let authorized = match self.mode {
+            Mode::ApiKey => {
+                platform.check_api_key(platform.api_key_header(request), self.protection)
             }
-            Route::PrivacyHashes => {
-                state.node_route(request, self.mode, Protection::Privacy, |_| {
-                    json!(["FfBaQ8cRu6sJg9hJ3B7UgqAt2Mv9JPzY7m6Kzc2CUpDM"])
-                })
+            Mode::OAuth2 => {
+                let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
+                let role = match self.protection {
+                    Protection::None => Role::User,
+                    Protection::Admin => Role::Admin,
+                    Protection::Privacy => Role::Privacy,
+                };
+                platform.check_bearer(authorization, role)
             }
-            Route::Register => state.register(request),
-            Route::Login => state.login(request),
-            Route::Refresh => state.refresh(request),
-            Route::ServiceToken => state.service_token(request),
-            Route::Status => json_response(200, json!({"status": "ok"})),
+        };
+        match authorized {
+            Ok(()) => json_response(200, (self.answer)(platform, request)),
+            Err(error) => platform.node_error(error, self.mode),
         }
+    }
+}
+
+/// `POST /utils/hash/secure`: the node's secure hash of the raw body.
+fn secure_hash_answer(platform: &WePlatform, request: &Request) -> Value {
+    let message = String::from_utf8_lossy(&request.body).into_owned();
+    let hash = secure_hash(&message, platform.wrong_hash);
+    json!({"message": message, "hash": hash})
+}
+
+/// `POST /utils/reload-wallet`.
+fn wallet_reloaded(_: &WePlatform, _: &Request) -> Value {
+    json!({"message": "Wallet reloaded successfully"})
+}
+
+/// `GET /consensus/settings`.
+fn consensus_settings(_: &WePlatform, _: &Request) -> Value {
+    json!({
+        "consensusType": "PoA",
+        "roundDuration": "60 seconds",
+        "syncDuration": "15 seconds",
+        "banDurationBlocks": 100,
+        "warningsForBan": 3,
+        "maxBansPercentage": 50
+    })
+}
+
+/// `GET /privacy/{policyId}/hashes`.
+fn privacy_hashes(_: &WePlatform, _: &Request) -> Value {
+    json!(["FfBaQ8cRu6sJg9hJ3B7UgqAt2Mv9JPzY7m6Kzc2CUpDM"])
+}
+
+/// `POST /v1/user`.
+struct Register(Arc<WePlatform>);
+
+impl Respond for Register {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let Some(body) = WePlatform::json_body(request) else {
+            return service_error(400, "a JSON object body is required");
+        };
+        let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
+        let (login, password) = (field("login"), field("password"));
+        if !login.contains('@') || password.is_empty() {
+            return service_error(400, "login (an e-mail address) and password are required");
+        }
+        if !matches!(field("locale"), "en" | "ru") {
+            return service_error(400, "locale must be en or ru");
+        }
+        if !matches!(field("source"), "license" | "voting") {
+            return service_error(400, "source must be license or voting");
+        }
+        let mut accounts = platform.accounts();
+        if accounts.users.contains_key(login) {
+            return service_error(409, "this login is already registered");
+        }
+        accounts.users.insert(login.to_owned(), password.to_owned());
+        ResponseTemplate::new(201)
+    }
+}
+
+/// `POST /v1/auth/login`.
+struct Login(Arc<WePlatform>);
+
+impl Respond for Login {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let Some(body) = WePlatform::json_body(request) else {
+            return service_error(400, "a JSON object body is required");
+        };
+        let (Some(login), Some(password)) = (
+            body.get("login").and_then(Value::as_str),
+            body.get("password").and_then(Value::as_str),
+        ) else {
+            return service_error(400, "login and password are required");
+        };
+        let mut accounts = platform.accounts();
+        let stored = accounts.users.get(login).cloned();
+        // The password is compared even for an unknown login, so timing does not tell which.
+        let password_ok = credential_eq(
+            password.as_bytes(),
+            stored.as_deref().unwrap_or_default().as_bytes(),
+        );
+        if !(password_ok & stored.is_some()) {
+            return service_error(401, "invalid login or password");
+        }
+        platform.issue(&mut accounts, login)
+    }
+}
+
+/// `POST /v1/auth/refresh`: a new pair; the used refresh token dies.
+struct Refresh(Arc<WePlatform>);
+
+impl Respond for Refresh {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let Some(token) = WePlatform::json_body(request).and_then(|body| {
+            body.get("refresh_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }) else {
+            return service_error(400, "refresh_token is required");
+        };
+        let mut accounts = platform.accounts();
+        let login = if platform.refresh_not_rotated {
+            accounts.refresh.get(&token).cloned()
+        } else {
+            accounts.refresh.remove(&token)
+        };
+        match login {
+            Some(login) => platform.issue(&mut accounts, &login),
+            None => service_error(401, "invalid refresh token"),
+        }
+    }
+}
+
+/// `POST /v1/auth/token`: service tokens, for the administrator's bearer token only.
+struct ServiceToken(Arc<WePlatform>);
+
+impl Respond for ServiceToken {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
+        let mut accounts = platform.accounts();
+        let caller = bearer_token(authorization)
+            .and_then(|token| accounts.access.get(token))
+            .filter(|(_, expires)| platform.clock.now() < *expires)
+            .map(|(login, _)| login.clone());
+        let Some(caller) = caller else {
+            return service_error(401, "a valid access token is required");
+        };
+        let is_admin = credential_eq(caller.as_bytes(), platform.admin_login.as_bytes());
+        if !is_admin && !platform.any_token_gets_service_token {
+            return service_error(
+                403,
+                "only the service administrator may obtain service tokens",
+            );
+        }
+        platform.issue(&mut accounts, SERVICE_SUBJECT)
     }
 }
 
@@ -533,32 +684,6 @@ impl WePlatform {
 
     fn accounts(&self) -> MutexGuard<'_, Accounts> {
         self.accounts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs a node route: authorization as the host's mode says, then `body` on success.
-    fn node_route(
-        &self,
-        request: &Request,
-        mode: Mode,
-        protection: Protection,
-        body: impl FnOnce(&Request) -> Value,
-    ) -> ResponseTemplate {
-        let authorized = match mode {
-            Mode::ApiKey => self.check_api_key(self.api_key_header(request), protection),
-            Mode::OAuth2 => {
-                let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
-                let role = match protection {
-                    Protection::None => Role::User,
-                    Protection::Admin => Role::Admin,
-                    Protection::Privacy => Role::Privacy,
-                };
-                self.check_bearer(authorization, role)
-            }
-        };
-        match authorized {
-            Ok(()) => json_response(200, body(request)),
-            Err(error) => self.node_error(error, mode),
-        }
     }
 
     fn node_error(&self, error: NodeError, mode: Mode) -> ResponseTemplate {
@@ -674,96 +799,6 @@ impl WePlatform {
             Ok(Value::Object(map)) => Some(map),
             _ => None,
         }
-    }
-
-    /// `POST /v1/user`.
-    fn register(&self, request: &Request) -> ResponseTemplate {
-        let Some(body) = Self::json_body(request) else {
-            return service_error(400, "a JSON object body is required");
-        };
-        let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
-        let (login, password) = (field("login"), field("password"));
-        if !login.contains('@') || password.is_empty() {
-            return service_error(400, "login (an e-mail address) and password are required");
-        }
-        if !matches!(field("locale"), "en" | "ru") {
-            return service_error(400, "locale must be en or ru");
-        }
-        if !matches!(field("source"), "license" | "voting") {
-            return service_error(400, "source must be license or voting");
-        }
-        let mut accounts = self.accounts();
-        if accounts.users.contains_key(login) {
-            return service_error(409, "this login is already registered");
-        }
-        accounts.users.insert(login.to_owned(), password.to_owned());
-        ResponseTemplate::new(201)
-    }
-
-    /// `POST /v1/auth/login`.
-    fn login(&self, request: &Request) -> ResponseTemplate {
-        let Some(body) = Self::json_body(request) else {
-            return service_error(400, "a JSON object body is required");
-        };
-        let (Some(login), Some(password)) = (
-            body.get("login").and_then(Value::as_str),
-            body.get("password").and_then(Value::as_str),
-        ) else {
-            return service_error(400, "login and password are required");
-        };
-        let mut accounts = self.accounts();
-        let stored = accounts.users.get(login).cloned();
-        // The password is compared even for an unknown login, so timing does not tell which.
-        let password_ok = credential_eq(
-            password.as_bytes(),
-            stored.as_deref().unwrap_or_default().as_bytes(),
-        );
-        if !(password_ok & stored.is_some()) {
-            return service_error(401, "invalid login or password");
-        }
-        self.issue(&mut accounts, login)
-    }
-
-    /// `POST /v1/auth/refresh`: a new pair; the used refresh token dies.
-    fn refresh(&self, request: &Request) -> ResponseTemplate {
-        let Some(token) = Self::json_body(request).and_then(|body| {
-            body.get("refresh_token")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }) else {
-            return service_error(400, "refresh_token is required");
-        };
-        let mut accounts = self.accounts();
-        let login = if self.refresh_not_rotated {
-            accounts.refresh.get(&token).cloned()
-        } else {
-            accounts.refresh.remove(&token)
-        };
-        match login {
-            Some(login) => self.issue(&mut accounts, &login),
-            None => service_error(401, "invalid refresh token"),
-        }
-    }
-
-    /// `POST /v1/auth/token`: service tokens, for the administrator's bearer token only.
-    fn service_token(&self, request: &Request) -> ResponseTemplate {
-        let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
-        let mut accounts = self.accounts();
-        let caller = bearer_token(authorization)
-            .and_then(|token| accounts.access.get(token))
-            .filter(|(_, expires)| self.clock.now() < *expires)
-            .map(|(login, _)| login.clone());
-        let Some(caller) = caller else {
-            return service_error(401, "a valid access token is required");
-        };
-        let is_admin = credential_eq(caller.as_bytes(), self.admin_login.as_bytes());
-        if !is_admin && !self.any_token_gets_service_token {
-            return service_error(
-                403,
-                "only the service administrator may obtain service tokens",
-            );
-        }
-        self.issue(&mut accounts, SERVICE_SUBJECT)
     }
 
     /// Issues an access token (RS256 JWT) and a refresh token for `login`.
@@ -1132,21 +1167,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn hosts_keep_their_own_routes() {
+    async fn hosts_keep_their_own_routes_and_answer_an_empty_404_to_anything_else() {
         let (mock, client) = started(&[]).await;
-        for (host, path, status) in [
-            ("node", "/utils/hash/secure", 200),
-            ("oauth_node", "/utils/hash/secure", 401),
-            ("auth", "/utils/hash/secure", 404),
-            ("node", "/v1/auth/login", 404),
+        for (host, verb, path, status) in [
+            ("node", "POST", "/utils/hash/secure", 200),
+            ("oauth_node", "POST", "/utils/hash/secure", 401),
+            ("auth", "GET", "/status", 200),
+            ("auth", "POST", "/utils/hash/secure", 404),
+            ("node", "POST", "/v1/auth/login", 404),
+            ("node", "GET", "/utils/hash/secure", 404),
+            ("oauth_node", "GET", "/privacy/p1/hashes/extra", 404),
+            ("auth", "POST", "/status", 404),
         ] {
+            let method = reqwest::Method::from_bytes(verb.as_bytes()).unwrap();
             let response = client
-                .post(format!("{}{path}", mock.url(host).unwrap()))
+                .request(method, format!("{}{path}", mock.url(host).unwrap()))
                 .body("1")
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(response.status().as_u16(), status, "{host}{path}");
+            assert_eq!(response.status().as_u16(), status, "{host} {verb} {path}");
+            let body = response.bytes().await.unwrap();
+            assert_eq!(body.is_empty(), status == 404, "{host} {verb} {path}");
         }
     }
 
