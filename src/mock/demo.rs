@@ -11,21 +11,27 @@
 //! GET  /v1/orders    Bearer <access_token>       200 | 401 + Bearer challenge (invalid_token)
 //! GET  /v1/reports   X-API-Key                   200 | 403 {"error": 2, …}
 //! ```
+//!
+//! The token endpoint is the kit's ([`TokenEndpoint`]): the client authenticates first (Basic
+//! only), then `grant_type`; only replies carrying a token are uncacheable. Any other route gets
+//! wiremock's empty 404.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand::RngCore;
 use serde_json::json;
+use strum::VariantNames as _;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
-use super::http::json_response;
+use super::kit::request::{self, basic_matches, peer_other_than};
+use super::kit::{
+    Challenge, Check, ClientAuth, Deviations, NoStore, ReplyExt as _, TokenEndpoint, TokenPolicy,
+    TokenProvider, TokenRefusal, TokenReply, TokenRequest, ids, json as json_reply,
+};
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::clock::VirtualClock;
 
@@ -33,14 +39,25 @@ use crate::clock::VirtualClock;
 pub const HOSTS: &[&str] = &["api"];
 
 /// Deviations from the documented behaviour, for tests that prove the scenarios catch them.
-pub const DEVIATIONS: &[&str] = &[
-    "answers-unallowlisted",
-    "resets-unallowlisted",
-    "accepts-expired-tokens",
-    "omits-no-store",
-    "omits-basic-challenge",
-    "accepts-any-api-key",
-];
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Deviation {
+    /// Unallowlisted sources get 403 instead of a dropped connection.
+    AnswersUnallowlisted,
+    /// Unallowlisted sources get a reset instead of a dropped connection.
+    ResetsUnallowlisted,
+    /// Access tokens work after their lifetime.
+    AcceptsExpiredTokens,
+    /// Token replies carry no `Cache-Control: no-store`.
+    OmitsNoStore,
+    /// Basic refusals carry no `WWW-Authenticate` challenge.
+    OmitsBasicChallenge,
+    /// Any `X-API-Key` opens `/v1/reports`.
+    AcceptsAnyApiKey,
+}
+
+/// The names of [`Deviation`], for the registry.
+pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
 /// Access-token lifetime, in seconds.
 pub const TOKEN_TTL_SECONDS: u64 = 300;
@@ -49,7 +66,8 @@ const ALLOWLISTED: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Starts the demo provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let state = Arc::new(Demo {
+    let deviations = Deviations::<Deviation>::from_config(&config)?;
+    let demo = Arc::new(Demo {
         username: config.secret("username")?,
         password: config.secret("password")?,
         client_id: config.secret("client_id")?,
@@ -57,45 +75,65 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         api_key: config.secret("api_key")?,
         clock: config.clock.clone(),
         tokens: Mutex::new(HashMap::new()),
-        accepts_expired: config.deviates("accepts-expired-tokens"),
-        omits_no_store: config.deviates("omits-no-store"),
-        omits_challenge: config.deviates("omits-basic-challenge"),
-        accepts_any_key: config.deviates("accepts-any-api-key"),
-        answers_unallowlisted: config.deviates("answers-unallowlisted"),
+        token_policy: TokenPolicy {
+            realm: "demo".to_owned(),
+            client_auth: ClientAuth::BASIC,
+            checks: vec![Check::Client, Check::GrantType],
+            grant_types: vec!["client_credentials"],
+            no_store: if deviations.has(Deviation::OmitsNoStore) {
+                NoStore::Never
+            } else {
+                NoStore::OnSuccess
+            },
+        },
+        deviations,
     });
     let server = MockServer::builder().start().await;
-    let routes: [(&str, &str, Route); 4] = [
-        ("GET", "/v1/profile", Route::Profile),
-        ("POST", "/v1/token", Route::Token),
-        ("GET", "/v1/orders", Route::Orders),
-        ("GET", "/v1/reports", Route::Reports),
-    ];
-    for (verb, route_path, route) in routes {
-        Mock::given(method(verb))
-            .and(path(route_path))
-            .respond_with(Handler {
-                demo: state.clone(),
-                route,
-            })
+    if demo.deviations.has(Deviation::AnswersUnallowlisted) {
+        // The front forwards every source under this deviation; this answers the others before
+        // any route does.
+        Mock::given(peer_other_than(ALLOWLISTED))
+            .respond_with(json_reply(
+                403,
+                json!({"error": "forbidden", "message": "source address not allowed"}),
+            ))
+            .with_priority(1)
             .mount(&server)
             .await;
     }
-    let policy: front::PolicyFn = if config.deviates("answers-unallowlisted") {
+    Mock::given(method("GET"))
+        .and(path("/v1/profile"))
+        .respond_with(Profile(demo.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/token"))
+        .respond_with(TokenEndpoint::new(demo.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/orders"))
+        .respond_with(Orders(demo.clone()))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/reports"))
+        .respond_with(Reports(demo.clone()))
+        .mount(&server)
+        .await;
+    let policy: front::PolicyFn = if demo.deviations.has(Deviation::AnswersUnallowlisted) {
         Arc::new(|_| SourcePolicy::Allow)
-    } else if config.deviates("resets-unallowlisted") {
-        Arc::new(|ip| {
-            if ip == ALLOWLISTED {
-                SourcePolicy::Allow
-            } else {
-                SourcePolicy::Reset
-            }
-        })
     } else {
-        Arc::new(|ip| {
+        let outside = if demo.deviations.has(Deviation::ResetsUnallowlisted) {
+            SourcePolicy::Reset
+        } else {
+            SourcePolicy::Drop
+        };
+        Arc::new(move |ip| {
             if ip == ALLOWLISTED {
                 SourcePolicy::Allow
             } else {
-                SourcePolicy::Drop
+                outside
             }
         })
     };
@@ -117,177 +155,123 @@ struct Demo {
     clock: Arc<VirtualClock>,
     /// Issued access tokens → expiry on the virtual clock.
     tokens: Mutex<HashMap<String, SystemTime>>,
-    accepts_expired: bool,
-    omits_no_store: bool,
-    omits_challenge: bool,
-    accepts_any_key: bool,
-    answers_unallowlisted: bool,
-}
-
-#[derive(Clone, Copy)]
-enum Route {
-    Profile,
-    Token,
-    Orders,
-    Reports,
-}
-
-struct Handler {
-    demo: Arc<Demo>,
-    route: Route,
-}
-
-impl Respond for Handler {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let demo = &self.demo;
-        // The front only forwards allowlisted peers; the deviation answers the others instead.
-        if demo.answers_unallowlisted && front::peer_of(request) != Some(ALLOWLISTED) {
-            return json_response(
-                403,
-                json!({"error": "forbidden", "message": "source address not allowed"}),
-            );
-        }
-        match self.route {
-            Route::Profile => demo.profile(request),
-            Route::Token => demo.token(request),
-            Route::Orders => demo.orders(request),
-            Route::Reports => demo.reports(request),
-        }
-    }
-}
-
-fn authorization(request: &Request) -> Option<&str> {
-    request.headers.get("authorization")?.to_str().ok()
-}
-
-/// Splits `Authorization` into (scheme, credentials); the scheme is matched case-insensitively.
-fn credentials<'a>(request: &'a Request, scheme: &str) -> Option<&'a str> {
-    let (given, rest) = authorization(request)?.split_once(' ')?;
-    given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
-}
-
-/// Decodes RFC 7617 credentials into (user-id, password); `None` for anything malformed.
-fn basic(request: &Request) -> Option<(String, String)> {
-    let decoded = STANDARD.decode(credentials(request, "Basic")?).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_owned(), password.to_owned()))
+    token_policy: TokenPolicy,
+    deviations: Deviations<Deviation>,
 }
 
 impl Demo {
-    fn basic_matches(&self, request: &Request, user: &str, password: &str) -> bool {
-        match basic(request) {
-            // Both compared, always, so timing does not tell which one was wrong.
-            Some((u, p)) => {
-                let user_ok = credential_eq(u.as_bytes(), user.as_bytes());
-                let password_ok = credential_eq(p.as_bytes(), password.as_bytes());
-                user_ok & password_ok
-            }
-            None => false,
-        }
-    }
-
-    fn basic_challenge(&self, status: u16, body: serde_json::Value) -> ResponseTemplate {
-        let response = json_response(status, body);
-        if self.omits_challenge {
-            response
+    /// Returns a 401 with the Basic challenge, unless the deviation omits it.
+    fn basic_refusal(&self, reply: ResponseTemplate) -> ResponseTemplate {
+        if self.deviations.has(Deviation::OmitsBasicChallenge) {
+            reply
         } else {
-            response.insert_header(
-                "www-authenticate",
-                "Basic realm=\"demo\", charset=\"UTF-8\"",
-            )
+            reply.with_challenge(&Challenge::basic("demo").charset_utf8())
         }
     }
+}
 
-    fn profile(&self, request: &Request) -> ResponseTemplate {
-        if self.basic_matches(request, &self.username, &self.password) {
-            json_response(200, json!({"user": self.username, "plan": "gold"}))
+/// `GET /v1/profile`.
+struct Profile(Arc<Demo>);
+
+impl Respond for Profile {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let demo = &self.0;
+        if basic_matches(request, &demo.username, &demo.password) {
+            json_reply(200, json!({"user": demo.username, "plan": "gold"}))
         } else {
-            self.basic_challenge(401, json!({"error": "unauthorized"}))
+            demo.basic_refusal(json_reply(401, json!({"error": "unauthorized"})))
+        }
+    }
+}
+
+/// `POST /v1/token`: the client_credentials grant.
+impl TokenProvider for Demo {
+    fn policy(&self) -> &TokenPolicy {
+        &self.token_policy
+    }
+
+    fn client_matches(&self, id: &str, secret: &str) -> bool {
+        request::pair_eq((id, secret), (&self.client_id, &self.client_secret))
+    }
+
+    fn refuse(&self, refusal: TokenRefusal<'_>) -> ResponseTemplate {
+        match refusal {
+            TokenRefusal::MissingClient
+            | TokenRefusal::MalformedClientHeader
+            | TokenRefusal::InvalidClient { .. } => self.basic_refusal(super::kit::oauth_error(
+                401,
+                "invalid_client",
+                "Client authentication failed",
+            )),
+            other => other.rfc6749(&self.token_policy),
         }
     }
 
-    fn token(&self, request: &Request) -> ResponseTemplate {
-        if !self.basic_matches(request, &self.client_id, &self.client_secret) {
-            return self.basic_challenge(401, json!({"error": "invalid_client"}));
-        }
-        let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
-            .into_owned()
-            .collect();
-        match form.get("grant_type").map(String::as_str) {
-            Some("client_credentials") => {}
-            Some(_) => return json_response(400, json!({"error": "unsupported_grant_type"})),
-            None => {
-                return json_response(
-                    400,
-                    json!({"error": "invalid_request", "error_description": "missing grant_type"}),
-                );
-            }
-        }
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let token = URL_SAFE_NO_PAD.encode(bytes);
+    fn grant(&self, _grant_type: &str, _request: &TokenRequest<'_>) -> TokenReply {
+        let token = ids::random_id(ids::TOKEN);
         let expiry = self.clock.now() + Duration::from_secs(TOKEN_TTL_SECONDS);
         self.tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(token.clone(), expiry);
-        let response = json_response(
-            200,
+        TokenReply::Issued(
             json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECONDS}),
-        );
-        if self.omits_no_store {
-            response
-        } else {
-            response
-                .insert_header("cache-control", "no-store")
-                .insert_header("pragma", "no-cache")
-        }
+        )
     }
+}
 
-    fn orders(&self, request: &Request) -> ResponseTemplate {
-        let Some(token) = credentials(request, "Bearer") else {
-            return json_response(401, json!({"error": "unauthorized"}))
-                .insert_header("www-authenticate", "Bearer realm=\"demo\"");
+/// `GET /v1/orders`.
+struct Orders(Arc<Demo>);
+
+impl Respond for Orders {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let demo = &self.0;
+        let Some(token) = request::bearer(request) else {
+            return json_reply(401, json!({"error": "unauthorized"}))
+                .with_challenge(&Challenge::bearer("demo"));
         };
-        let expiry = self
+        let expiry = demo
             .tokens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(token)
             .copied();
-        let valid = match expiry {
-            Some(expiry) => self.accepts_expired || self.clock.now() < expiry,
-            None => false,
-        };
+        let valid = expiry.is_some_and(|expiry| {
+            demo.deviations.has(Deviation::AcceptsExpiredTokens) || demo.clock.now() < expiry
+        });
         if valid {
-            json_response(
+            json_reply(
                 200,
                 json!({"orders": [{"id": "o-1", "amount": 12.5, "currency": "EUR"}]}),
             )
         } else {
-            json_response(401, json!({"error": "invalid_token"})).insert_header(
-                "www-authenticate",
-                "Bearer realm=\"demo\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
+            json_reply(401, json!({"error": "invalid_token"})).with_challenge(
+                &Challenge::bearer("demo")
+                    .error("invalid_token", "the access token is invalid or expired"),
             )
         }
     }
+}
 
-    fn reports(&self, request: &Request) -> ResponseTemplate {
+/// `GET /v1/reports`.
+struct Reports(Arc<Demo>);
+
+impl Respond for Reports {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let demo = &self.0;
         let presented = request
             .headers
             .get("x-api-key")
             .map(|v| v.as_bytes())
             .unwrap_or_default();
-        if self.accepts_any_key
-            || credential_eq(presented, self.api_key.as_bytes()) && !presented.is_empty()
-        {
-            json_response(
+        let key_ok = credential_eq(presented, demo.api_key.as_bytes()) && !presented.is_empty();
+        if key_ok || demo.deviations.has(Deviation::AcceptsAnyApiKey) {
+            json_reply(
                 200,
                 json!({"reports": [{"id": "r-1", "kind": "settlement"}]}),
             )
         } else {
-            json_response(
+            json_reply(
                 403,
                 json!({"error": 2, "message": "Provided API key is not correct"}),
             )

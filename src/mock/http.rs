@@ -1,34 +1,19 @@
-//! What every mock's handlers share: JSON replies, RFC 6749 error replies, and reading bearer
-//! tokens and form or query parameters from a request without trusting its shape.
+//! The first shared helpers of the mocks, kept as names for what moved into [`kit`](super::kit):
+//! new code uses the kit directly.
+
+pub use super::kit::reply::json as json_response;
+pub use super::kit::request::bearer;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
-use wiremock::{Request, ResponseTemplate};
+use wiremock::ResponseTemplate;
 
-/// A reply with a JSON body.
-pub fn json_response(status: u16, body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json")
-}
+use super::kit::ReplyExt as _;
 
 /// An RFC 6749 §5.2 error body, uncacheable as §5.1 asks of every token response.
 pub fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate {
-    json_response(
-        status,
-        json!({"error": error, "error_description": description}),
-    )
-    .insert_header("cache-control", "no-store")
-    .insert_header("pragma", "no-cache")
-}
-
-/// Returns the token of an `Authorization: Bearer …` header (scheme matched case-insensitively),
-/// or `None` when there is none, it is not text, or it is empty.
-pub fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    super::kit::oauth_error(status, error, description).no_store()
 }
 
 /// Collects parameters, refusing any given twice (RFC 6749 §3.1); `Err` names the first repeat.

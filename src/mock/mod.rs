@@ -13,6 +13,7 @@ pub mod demo;
 pub mod electrum;
 pub mod front;
 pub mod http;
+pub mod kit;
 pub mod monerium;
 pub mod pledg;
 pub mod silverflow;
