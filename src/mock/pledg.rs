@@ -26,9 +26,9 @@
 //!   issue on the scenario's [`VirtualClock`]. The token endpoint (the kit's [`TokenEndpoint`],
 //!   with `token_policy`) authenticates the client first (both parts of the Basic credentials
 //!   compared, always), then refuses repeated parameters and requires `grant_type` to be exactly
-//!   `client_credentials`; every reply is uncacheable. Error bodies follow RFC 6749 §5.2 and a failed client
-//!   authentication carries a `WWW-Authenticate: Basic` challenge (§5.2 requires it when the
-//!   client used the `Authorization` header); Pledg documents neither.
+//!   `client_credentials`; every reply is uncacheable. Error bodies follow RFC 6749 §5.2 and a
+//!   failed client authentication carries a `WWW-Authenticate: Basic` challenge (§5.2 requires it
+//!   when the client used the `Authorization` header); Pledg documents neither.
 //! - **Bearer routes** answer 401 with `WWW-Authenticate: Bearer realm="pledg"`, plus
 //!   `error="invalid_token"` when a token was presented (RFC 6750 §3.1), before looking at the
 //!   purchase, so a caller without a token learns nothing about which purchases exist.
