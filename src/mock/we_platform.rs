@@ -61,40 +61,23 @@
 //!
 //! Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 //!
-//! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios
-//! catch it (`tests/deviations_we_platform.rs`):
-//!
-//! - `wrong-hash-algorithm`: the node's secure hash uses SHA3-256 where Keccak-256 belongs
-//!   (configured hashes and `/utils/hash/secure` alike, so keys still work).
-//! - `accepts-key-hash-as-key`: `X-API-Key` also accepts the configured hash itself, as if the
-//!   docs' "hash value" were the credential.
-//! - `header-name-case-sensitive`: the node looks the key up under the exact spelling
-//!   `X-API-Key` only. HTTP/1.1 clients such as ours send field names in lowercase, so to it
-//!   every key is missing.
-//! - `admin-key-on-privacy-routes`: privacy routes also take the admin key.
-//! - `adds-www-authenticate`: node refusals carry a `WWW-Authenticate` challenge.
-//! - `accepts-token-without-exp`: a JWT without `exp` is accepted.
-//! - `ignores-expiry`: a JWT past its `exp` is accepted.
-//! - `accepts-hs256`: HS256 tokens are accepted when their HMAC key is the configured
-//!   `public-key` text (the algorithm-confusion attack).
-//! - `ignores-owner-address`: `admin` and `privacy` need no node owner's address.
-//! - `refresh-not-rotated`: a used refresh token keeps working.
-//! - `user-token-gets-service-token`: `POST /v1/auth/token` serves any valid access token.
+//! [`Deviation`]s each switch one documented behaviour off, so tests can prove the scenarios
+//! catch it (`tests/deviations_we_platform.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand::RngCore;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha3::Digest as _;
+use strum::VariantNames as _;
 use wiremock::matchers::{any as any_request, header, method, path_regex};
 use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
-use super::http::json_response;
+use super::kit::{Deviations, ids, json as json_reply};
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::api_key::we_platform_key_hash;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -103,20 +86,40 @@ use crate::clock::VirtualClock;
 /// The We.Platform mock's hosts.
 pub const HOSTS: &[&str] = &["node", "oauth_node", "auth"];
 
-/// Deviations from the documented behaviour (each described in the module documentation).
-pub const DEVIATIONS: &[&str] = &[
-    "wrong-hash-algorithm",
-    "accepts-key-hash-as-key",
-    "header-name-case-sensitive",
-    "admin-key-on-privacy-routes",
-    "adds-www-authenticate",
-    "accepts-token-without-exp",
-    "ignores-expiry",
-    "accepts-hs256",
-    "ignores-owner-address",
-    "refresh-not-rotated",
-    "user-token-gets-service-token",
-];
+/// Deviations from the documented behaviour, for tests proving the scenarios catch them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Deviation {
+    /// The node's secure hash uses SHA3-256 where Keccak-256 belongs (configured hashes and
+    /// `/utils/hash/secure` alike, so keys still work).
+    WrongHashAlgorithm,
+    /// `X-API-Key` also accepts the configured hash itself, as if the docs' "hash value" were the
+    /// credential.
+    AcceptsKeyHashAsKey,
+    /// The node looks the key up under the exact spelling `X-API-Key` only. HTTP/1.1 clients
+    /// such as ours send field names in lowercase, so to it every key is missing.
+    HeaderNameCaseSensitive,
+    /// Privacy routes also take the admin key.
+    AdminKeyOnPrivacyRoutes,
+    /// Node refusals carry a `WWW-Authenticate` challenge.
+    AddsWwwAuthenticate,
+    /// A JWT without `exp` is accepted.
+    AcceptsTokenWithoutExp,
+    /// A JWT past its `exp` is accepted.
+    IgnoresExpiry,
+    /// HS256 tokens are accepted when their HMAC key is the configured `public-key` text (the
+    /// algorithm-confusion attack).
+    AcceptsHs256,
+    /// `admin` and `privacy` need no node owner's address.
+    IgnoresOwnerAddress,
+    /// A used refresh token keeps working.
+    RefreshNotRotated,
+    /// `POST /v1/auth/token` serves any valid access token.
+    UserTokenGetsServiceToken,
+}
+
+/// The names of [`Deviation`], for the registry.
+pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
 /// The node owner's address (`node_owner_address` in `targets/mock.yaml`): a fake Base58 address.
 pub const NODE_OWNER_ADDRESS: &str = "3NBVqYXrapgJP9atQccdBPAgJPwHDKkh6A8";
@@ -184,7 +187,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         route(auth, "POST", "^/v1/auth/login$").respond_with(Login(platform.clone())),
         route(auth, "POST", "^/v1/auth/refresh$").respond_with(Refresh(platform.clone())),
         route(auth, "POST", "^/v1/auth/token$").respond_with(ServiceToken(platform)),
-        route(auth, "GET", "^/status$").respond_with(json_response(200, json!({"status": "ok"}))),
+        route(auth, "GET", "^/status$").respond_with(json_reply(200, json!({"status": "ok"}))),
         unknown_route(),
     ];
     for mock in auth_routes {
@@ -220,7 +223,7 @@ fn route(host: &front::Front, verb: &str, pattern: &str) -> MockBuilder {
 fn unknown_route() -> Mock {
     Mock::given(any_request())
         .respond_with(ResponseTemplate::new(404))
-        .with_priority(u8::MAX)
+        .with_priority(super::kit::FALLBACK_PRIORITY)
 }
 
 /// How a node host authorizes: the mode of its `node.api.auth` section.
@@ -357,15 +360,9 @@ fn unix_millis(time: SystemTime) -> u128 {
         .map_or(0, |d| d.as_millis())
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// An authorization service refusal (its error shape is not documented).
 fn service_error(status: u16, message: &str) -> ResponseTemplate {
-    json_response(status, json!({"message": message}))
+    json_reply(status, json!({"message": message}))
 }
 
 /// Returns the token of `Authorization: Bearer <token>`, as Akka's `OAuth2BearerToken` would
@@ -429,17 +426,7 @@ struct WePlatform {
     clock: Arc<VirtualClock>,
     admin_login: String,
     accounts: Mutex<Accounts>,
-    wrong_hash: bool,
-    accepts_hash_as_key: bool,
-    case_sensitive_header: bool,
-    admin_key_on_privacy: bool,
-    adds_challenge: bool,
-    accepts_without_exp: bool,
-    ignores_expiry: bool,
-    accepts_hs256: bool,
-    ignores_owner: bool,
-    refresh_not_rotated: bool,
-    any_token_gets_service_token: bool,
+    deviations: Deviations<Deviation>,
 }
 
 /// The authorization service's state.
@@ -482,7 +469,7 @@ impl Respond for NodeRoute {
             }
         };
         match authorized {
-            Ok(()) => json_response(200, (self.answer)(platform, request)),
+            Ok(()) => json_reply(200, (self.answer)(platform, request)),
             Err(error) => platform.node_error(error, self.mode),
         }
     }
@@ -491,7 +478,10 @@ impl Respond for NodeRoute {
 /// `POST /utils/hash/secure`: the node's secure hash of the raw body.
 fn secure_hash_answer(platform: &WePlatform, request: &Request) -> Value {
     let message = String::from_utf8_lossy(&request.body).into_owned();
-    let hash = secure_hash(&message, platform.wrong_hash);
+    let hash = secure_hash(
+        &message,
+        platform.deviations.has(Deviation::WrongHashAlgorithm),
+    );
     json!({"message": message, "hash": hash})
 }
 
@@ -589,7 +579,7 @@ impl Respond for Refresh {
             return service_error(400, "refresh_token is required");
         };
         let mut accounts = platform.accounts();
-        let login = if platform.refresh_not_rotated {
+        let login = if platform.deviations.has(Deviation::RefreshNotRotated) {
             accounts.refresh.get(&token).cloned()
         } else {
             accounts.refresh.remove(&token)
@@ -617,7 +607,11 @@ impl Respond for ServiceToken {
             return service_error(401, "a valid access token is required");
         };
         let is_admin = credential_eq(caller.as_bytes(), platform.admin_login.as_bytes());
-        if !is_admin && !platform.any_token_gets_service_token {
+        if !is_admin
+            && !platform
+                .deviations
+                .has(Deviation::UserTokenGetsServiceToken)
+        {
             return service_error(
                 403,
                 "only the service administrator may obtain service tokens",
@@ -640,7 +634,8 @@ enum Protection {
 
 impl WePlatform {
     fn new(config: &MockConfig) -> Result<Self, String> {
-        let wrong_hash = config.deviates("wrong-hash-algorithm");
+        let deviations = Deviations::<Deviation>::from_config(config)?;
+        let wrong_hash = deviations.has(Deviation::WrongHashAlgorithm);
         // Only the hashes are kept: the plain keys go out of scope here.
         let admin_key_hash = secure_hash(&config.secret("api_key")?, wrong_hash);
         let privacy_key_hash = secure_hash(&config.secret("privacy_api_key")?, wrong_hash);
@@ -668,17 +663,7 @@ impl WePlatform {
             clock: config.clock.clone(),
             admin_login,
             accounts: Mutex::new(accounts),
-            wrong_hash,
-            accepts_hash_as_key: config.deviates("accepts-key-hash-as-key"),
-            case_sensitive_header: config.deviates("header-name-case-sensitive"),
-            admin_key_on_privacy: config.deviates("admin-key-on-privacy-routes"),
-            adds_challenge: config.deviates("adds-www-authenticate"),
-            accepts_without_exp: config.deviates("accepts-token-without-exp"),
-            ignores_expiry: config.deviates("ignores-expiry"),
-            accepts_hs256: config.deviates("accepts-hs256"),
-            ignores_owner: config.deviates("ignores-owner-address"),
-            refresh_not_rotated: config.deviates("refresh-not-rotated"),
-            any_token_gets_service_token: config.deviates("user-token-gets-service-token"),
+            deviations,
         })
     }
 
@@ -687,11 +672,11 @@ impl WePlatform {
     }
 
     fn node_error(&self, error: NodeError, mode: Mode) -> ResponseTemplate {
-        let response = json_response(
+        let response = json_reply(
             error.status(),
             json!({"error": error.code(), "message": error.message()}),
         );
-        if !self.adds_challenge {
+        if !self.deviations.has(Deviation::AddsWwwAuthenticate) {
             return response;
         }
         let challenge = match mode {
@@ -704,7 +689,7 @@ impl WePlatform {
     /// Returns the `X-API-Key` value. Header names arrive lowercased by HTTP parsing, so the
     /// case-sensitive deviation, which wants the exact bytes `X-API-Key`, never finds one.
     fn api_key_header<'a>(&self, request: &'a Request) -> Option<&'a [u8]> {
-        if self.case_sensitive_header {
+        if self.deviations.has(Deviation::HeaderNameCaseSensitive) {
             return None;
         }
         request.headers.get("x-api-key").map(|v| v.as_bytes())
@@ -722,14 +707,16 @@ impl WePlatform {
             Protection::Privacy => (&self.privacy_key_hash, NodeError::PrivacyApiKeyNotValid),
         };
         let value = String::from_utf8_lossy(presented.unwrap_or_default());
-        let hashed = secure_hash(&value, self.wrong_hash);
+        let hashed = secure_hash(&value, self.deviations.has(Deviation::WrongHashAlgorithm));
         // Every comparison is made, always, so timing tells nothing.
         let key_ok = credential_eq(hashed.as_bytes(), expected.as_bytes());
         let hash_ok = credential_eq(value.as_bytes(), expected.as_bytes());
         let admin_ok = credential_eq(hashed.as_bytes(), self.admin_key_hash.as_bytes());
         let accepted = key_ok
-            | (self.accepts_hash_as_key & hash_ok)
-            | (self.admin_key_on_privacy & (protection == Protection::Privacy) & admin_ok);
+            | (self.deviations.has(Deviation::AcceptsKeyHashAsKey) & hash_ok)
+            | (self.deviations.has(Deviation::AdminKeyOnPrivacyRoutes)
+                & (protection == Protection::Privacy)
+                & admin_ok);
         if presented.is_some() && accepted {
             Ok(())
         } else {
@@ -743,10 +730,11 @@ impl WePlatform {
         let claims = self.verified_claims(token)?;
         let exp = claims.get("exp").and_then(Value::as_i64);
         let expired = match exp {
-            None => !self.accepts_without_exp,
+            None => !self.deviations.has(Deviation::AcceptsTokenWithoutExp),
             Some(exp) => {
                 let exp_ms = i128::from(exp) * 1000;
-                !self.ignores_expiry && unix_millis(self.clock.now()) as i128 > exp_ms
+                !self.deviations.has(Deviation::IgnoresExpiry)
+                    && unix_millis(self.clock.now()) as i128 > exp_ms
             }
         };
         if expired {
@@ -761,7 +749,9 @@ impl WePlatform {
         if !allowed {
             return Err(NodeError::NoRequiredRole(required));
         }
-        if matches!(required, Role::Admin | Role::Privacy) && !self.ignores_owner {
+        if matches!(required, Role::Admin | Role::Privacy)
+            && !self.deviations.has(Deviation::IgnoresOwnerAddress)
+        {
             let owner = addresses
                 .iter()
                 .any(|(address, kind)| kind == "node" && address == NODE_OWNER_ADDRESS);
@@ -777,7 +767,9 @@ impl WePlatform {
     fn verified_claims(&self, token: &str) -> Result<Value, NodeError> {
         let now = unix_seconds(self.clock.now());
         let mut result = jwt::verify(token, &self.node_key, now);
-        if self.accepts_hs256 && matches!(result, Err(JwtError::WrongAlgorithm { .. })) {
+        if self.deviations.has(Deviation::AcceptsHs256)
+            && matches!(result, Err(JwtError::WrongAlgorithm { .. }))
+        {
             result = jwt::verify(token, &self.confused_key, now);
         }
         match result {
@@ -816,12 +808,12 @@ impl WePlatform {
             "addresses": [],
             "iat": iat,
             "exp": iat + ACCESS_TTL_SECONDS,
-            "jti": random_token(),
+            "jti": ids::random_id(ids::TOKEN),
         });
         let Ok(access) = jwt::sign(&claims, &self.service_key) else {
             return service_error(500, "token signing failed");
         };
-        let refresh = random_token();
+        let refresh = ids::random_id(ids::TOKEN);
         accounts.access.insert(
             access.clone(),
             (
@@ -830,7 +822,7 @@ impl WePlatform {
             ),
         );
         accounts.refresh.insert(refresh.clone(), login.to_owned());
-        json_response(
+        json_reply(
             200,
             json!({"access_token": access, "refresh_token": refresh}),
         )
@@ -839,6 +831,8 @@ impl WePlatform {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
     use crate::target::{SecretSource, Target};
     use proptest::prelude::*;
