@@ -278,3 +278,24 @@ impl Respond for Reports {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the registry and `tests/expectations.rs` use.
+    #[test]
+    fn deviation_names_are_the_documented_ones() {
+        assert_eq!(
+            DEVIATIONS,
+            [
+                "answers-unallowlisted",
+                "resets-unallowlisted",
+                "accepts-expired-tokens",
+                "omits-no-store",
+                "omits-basic-challenge",
+                "accepts-any-api-key",
+            ]
+        );
+    }
+}

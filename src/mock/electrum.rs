@@ -58,6 +58,10 @@
 //!   mock's choice, and the scenarios check only the status. An authenticated lookup without
 //!   `receiverId` is 400 `FORMAT_ERROR`; otherwise the lookup response echoes the references.
 //!
+//! The token endpoint is the kit's [`TokenEndpoint`] with Keycloak's order of checks and its
+//! departures from RFC 6749 (its [`TokenProvider::refuse`]); an unknown realm is a lower-priority
+//! mock on the realms' path pattern.
+//!
 //! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios catch
 //! it. Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 
@@ -66,13 +70,18 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use rand::RngCore;
 use serde_json::{Value, json};
+use strum::VariantNames as _;
 use wiremock::matchers::{header, method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
-use super::http::json_response;
+use super::kit::request::{self, FormParams, pair_eq, peer_other_than};
+use super::kit::{
+    Challenge, Check, ClientAuth, Deviations, IdFormat, NoStore, ReplyExt as _, TokenEndpoint,
+    TokenPolicy, TokenProvider, TokenRefusal, TokenReply, TokenRequest, json as json_reply,
+    oauth_error, random_id,
+};
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::basic;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -82,31 +91,32 @@ use crate::clock::VirtualClock;
 pub const HOSTS: &[&str] = &["auth", "api"];
 
 /// Deviations from the documented behaviour, for tests proving the scenarios catch them.
-///
-/// - `answers-unallowlisted`: both hosts answer unallowlisted sources with 403 instead of
-///   dropping the connection.
-/// - `accepts-expired-tokens`: the API accepts access tokens past their `exp`.
-/// - `accepts-foreign-tokens`: the API skips the access token's signature check (tampered and
-///   foreign tokens pass).
-/// - `accepts-authorisation-spelling`: the API reads credentials from the misspelt
-///   `Authorisation` header when `Authorization` is absent.
-/// - `refresh-never-expires`: refresh tokens and sessions never expire.
-/// - `rfc-status-for-bad-user`: wrong user credentials get RFC 6749's default 400 instead of
-///   Keycloak's 401.
-/// - `rfc-error-for-bad-client`: a missing or wrong client secret gets RFC 6749's
-///   `invalid_client` with a `WWW-Authenticate: Basic` challenge instead of Keycloak's
-///   `unauthorized_client` without one.
-/// - `omits-no-store`: token responses carry no `Cache-Control: no-store` / `Pragma: no-cache`.
-pub const DEVIATIONS: &[&str] = &[
-    "answers-unallowlisted",
-    "accepts-expired-tokens",
-    "accepts-foreign-tokens",
-    "accepts-authorisation-spelling",
-    "refresh-never-expires",
-    "rfc-status-for-bad-user",
-    "rfc-error-for-bad-client",
-    "omits-no-store",
-];
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Deviation {
+    /// Both hosts answer unallowlisted sources with 403 instead of dropping the connection.
+    AnswersUnallowlisted,
+    /// The API accepts access tokens past their `exp`.
+    AcceptsExpiredTokens,
+    /// The API skips the access token's signature check (tampered and foreign tokens pass).
+    AcceptsForeignTokens,
+    /// The API reads credentials from the misspelt `Authorisation` header when `Authorization`
+    /// is absent.
+    AcceptsAuthorisationSpelling,
+    /// Refresh tokens and sessions never expire.
+    RefreshNeverExpires,
+    /// Wrong user credentials get RFC 6749's default 400 instead of Keycloak's 401.
+    RfcStatusForBadUser,
+    /// A missing or wrong client secret gets RFC 6749's `invalid_client` with a
+    /// `WWW-Authenticate: Basic` challenge instead of Keycloak's `unauthorized_client` without
+    /// one.
+    RfcErrorForBadClient,
+    /// Token responses carry no `Cache-Control: no-store` / `Pragma: no-cache`.
+    OmitsNoStore,
+}
+
+/// The names of [`Deviation`], for the registry.
+pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
 /// The realm the mock serves (`realm` in `targets/mock.yaml`).
 pub const REALM: &str = "electrum-test";
@@ -129,14 +139,19 @@ const USER_ID: &str = "5b3c8e2a-7d41-4f0a-9c6e-1a2b3c4d5e6f";
 
 const ALLOWLISTED: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
+/// The wiremock priority of the unknown-realm answer: below the served realm's token endpoint
+/// (the same path pattern matches both).
+const UNKNOWN_REALM_PRIORITY: u8 = 10;
+
 /// Starts the Electrum provider.
 ///
 /// Both hosts share one wiremock server behind two fronts; each route matches only the `Host`
 /// its front was reached by, so a path of one host is unknown (404) on the other, as with two
 /// servers, at half the threads.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
+    let deviations = Deviations::<Deviation>::from_config(&config)?;
     let server = MockServer::builder().start().await;
-    let answers_unallowlisted = config.deviates("answers-unallowlisted");
+    let answers_unallowlisted = deviations.has(Deviation::AnswersUnallowlisted);
     let policy: front::PolicyFn = if answers_unallowlisted {
         Arc::new(|_| SourcePolicy::Allow)
     } else {
@@ -156,10 +171,14 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         .map_err(|e| format!("cannot start the front of host `api`: {e}"))?;
 
     let access_key = realm_key()?;
-    let mut refresh_secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut refresh_secret);
-    let refresh_key = SigningKey::hs256(&refresh_secret);
-    let state = Arc::new(Electrum {
+    let refresh_key = SigningKey::hs256(&super::kit::ids::random_bytes(32));
+    let no_store = if deviations.has(Deviation::OmitsNoStore) {
+        NoStore::Never
+    } else {
+        // Keycloak sets both before any check, so refusals carry them too.
+        NoStore::Always
+    };
+    let electrum = Arc::new(Electrum {
         issuer: format!("{}/auth/realms/{REALM}", auth.url()),
         username: config.secret("username")?,
         password: config.secret("password")?,
@@ -171,33 +190,47 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         refresh_verifier: refresh_key.verifying_key(),
         refresh_key,
         sessions: Mutex::new(HashMap::new()),
-        answers_unallowlisted,
-        accepts_expired: config.deviates("accepts-expired-tokens"),
-        accepts_foreign: config.deviates("accepts-foreign-tokens"),
-        accepts_authorisation: config.deviates("accepts-authorisation-spelling"),
-        refresh_never_expires: config.deviates("refresh-never-expires"),
-        rfc_status_for_bad_user: config.deviates("rfc-status-for-bad-user"),
-        rfc_error_for_bad_client: config.deviates("rfc-error-for-bad-client"),
-        omits_no_store: config.deviates("omits-no-store"),
+        token_policy: keycloak_token_policy(no_store),
+        deviations,
     });
+    if answers_unallowlisted {
+        // The fronts forward every source under this deviation; this answers the others before
+        // any route does.
+        Mock::given(peer_other_than(ALLOWLISTED))
+            .respond_with(json_reply(
+                403,
+                json!({"errorType": "AUTHENTICATION_ERROR", "errorMessage": "source address not allowed"}),
+            ))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+    }
+    let auth_host = auth.addr().to_string();
     Mock::given(method("POST"))
-        .and(header("host", auth.addr().to_string().as_str()))
+        .and(header("host", auth_host.as_str()))
+        .and(path(format!(
+            "/auth/realms/{REALM}/protocol/openid-connect/token"
+        )))
+        .respond_with(TokenEndpoint::new(electrum.clone()))
+        .mount(&server)
+        .await;
+    let unknown_realm = json_reply(404, json!({"error": "Realm does not exist"}));
+    Mock::given(method("POST"))
+        .and(header("host", auth_host.as_str()))
         .and(path_regex(
             r"^/auth/realms/[^/]+/protocol/openid-connect/token$",
         ))
-        .respond_with(Handler {
-            electrum: state.clone(),
-            route: Route::Token,
+        .respond_with(match no_store {
+            NoStore::Always => unknown_realm.no_store(),
+            NoStore::OnSuccess | NoStore::Never => unknown_realm,
         })
+        .with_priority(UNKNOWN_REALM_PRIORITY)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(header("host", api.addr().to_string().as_str()))
         .and(path("/moneytransfer/v2/orders"))
-        .respond_with(Handler {
-            electrum: state,
-            route: Route::Orders,
-        })
+        .respond_with(Orders(electrum))
         .mount(&server)
         .await;
     Ok(RunningMock {
@@ -207,6 +240,24 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         ]),
         _servers: vec![Box::new(auth), Box::new(api), Box::new(server)],
     })
+}
+
+/// Keycloak's token endpoint (`TokenEndpoint.processGrantRequest`): `grant_type` first, then the
+/// client (`ClientIdAndSecretAuthenticator`: Basic with form-urlencoded parts, or the body), then
+/// repeated parameters.
+fn keycloak_token_policy(no_store: NoStore) -> TokenPolicy {
+    TokenPolicy {
+        realm: REALM.to_owned(),
+        client_auth: ClientAuth::BASIC_OR_POST,
+        checks: vec![Check::GrantType, Check::Client, Check::RepeatedParameters],
+        grant_types: vec![
+            "password",
+            "refresh_token",
+            "client_credentials",
+            "authorization_code",
+        ],
+        no_store,
+    }
 }
 
 /// Returns the realm's RS256 signing key (the built-in test key), parsed once per process.
@@ -233,14 +284,8 @@ struct Electrum {
     refresh_verifier: VerifyingKey,
     /// Open sessions by `session_state`.
     sessions: Mutex<HashMap<String, Session>>,
-    answers_unallowlisted: bool,
-    accepts_expired: bool,
-    accepts_foreign: bool,
-    accepts_authorisation: bool,
-    refresh_never_expires: bool,
-    rfc_status_for_bad_user: bool,
-    rfc_error_for_bad_client: bool,
-    omits_no_store: bool,
+    token_policy: TokenPolicy,
+    deviations: Deviations<Deviation>,
 }
 
 /// A user session, as Keycloak keeps one per password login.
@@ -251,65 +296,17 @@ struct Session {
     max_until: SystemTime,
 }
 
-#[derive(Clone, Copy)]
-enum Route {
-    Token,
-    Orders,
-}
-
-struct Handler {
-    electrum: Arc<Electrum>,
-    route: Route,
-}
-
-impl Respond for Handler {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let electrum = &self.electrum;
-        // The front only forwards allowlisted peers; the deviation answers the others instead.
-        if electrum.answers_unallowlisted && front::peer_of(request) != Some(ALLOWLISTED) {
-            return json_response(
-                403,
-                json!({"errorType": "AUTHENTICATION_ERROR", "errorMessage": "source address not allowed"}),
-            );
-        }
-        match self.route {
-            Route::Token => electrum.token(request),
-            Route::Orders => electrum.orders(request),
-        }
-    }
-}
-
-/// A Keycloak `OAuth2ErrorRepresentation`.
-fn oauth_error(status: u16, error: &str, description: &str) -> ResponseTemplate {
-    json_response(
-        status,
-        json!({"error": error, "error_description": description}),
-    )
-}
-
 /// An Electrum `ErrorDetail` body.
 fn error_detail(status: u16, error_type: &str, message: &str) -> ResponseTemplate {
-    json_response(
+    json_reply(
         status,
         json!({"errorType": error_type, "errorMessage": message}),
     )
 }
 
-/// Returns 16 random bytes formatted as a UUID (version 4), as Keycloak's ids look.
-fn random_uuid() -> String {
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+/// A Keycloak `OAuth2ErrorRepresentation`, as a refused grant.
+fn refused(status: u16, error: &str, description: &str) -> TokenReply {
+    TokenReply::Refused(oauth_error(status, error, description))
 }
 
 fn unix(time: SystemTime) -> u64 {
@@ -317,71 +314,65 @@ fn unix(time: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).
-fn form_decode(component: &str) -> String {
-    if component.contains(['&', '=']) {
-        // Not encoded as RFC 6749 §2.3.1 asks; taken as it is.
-        return component.to_owned();
+/// `POST /auth/realms/{realm}/protocol/openid-connect/token`.
+impl TokenProvider for Electrum {
+    fn policy(&self) -> &TokenPolicy {
+        &self.token_policy
     }
-    url::form_urlencoded::parse(component.as_bytes())
-        .next()
-        .map(|(key, _)| key.into_owned())
-        .unwrap_or_default()
-}
 
-/// Parses a form body into its parameters, keeping repeats (Keycloak refuses them later).
-fn form_params(body: &[u8]) -> HashMap<String, Vec<String>> {
-    let mut params: HashMap<String, Vec<String>> = HashMap::new();
-    for (key, value) in url::form_urlencoded::parse(body) {
-        params
-            .entry(key.into_owned())
-            .or_default()
-            .push(value.into_owned());
+    fn client_matches(&self, id: &str, secret: &str) -> bool {
+        pair_eq((id, secret), (&self.client_id, &self.client_secret))
     }
-    params
-}
 
-/// Returns the first value of a form parameter (Keycloak's `formParams.getFirst`).
-fn first<'a>(params: &'a HashMap<String, Vec<String>>, name: &str) -> Option<&'a str> {
-    params.get(name)?.first().map(String::as_str)
-}
-
-/// How the client presented itself at the token endpoint.
-enum ClientCredentials {
-    /// `client_id` (and maybe `client_secret`), from Basic or the body.
-    Given { id: String, secret: Option<String> },
-    /// An `Authorization` header that is not Basic, and no `client_id` in the body.
-    UnparseableHeader,
-    /// No client id anywhere.
-    Missing,
-}
-
-/// Reads the client credentials as `ClientIdAndSecretAuthenticator` does: a Basic header first
-/// (its parts form-urlencoded), then the body.
-fn client_credentials(
-    request: &Request,
-    params: &HashMap<String, Vec<String>>,
-) -> ClientCredentials {
-    if let Some(header) = request.headers.get("authorization") {
-        match header.to_str().ok().and_then(basic::decode) {
-            Some((id, secret)) => {
-                return ClientCredentials::Given {
-                    id: form_decode(&id),
-                    secret: Some(form_decode(&secret)),
-                };
+    /// Keycloak's refusals, which depart from RFC 6749 §5.2: no client id is 400
+    /// `invalid_client`; a wrong or missing secret 401 `unauthorized_client` without a challenge.
+    fn refuse(&self, refusal: TokenRefusal<'_>) -> ResponseTemplate {
+        let challenge = Challenge::basic(REALM);
+        match refusal {
+            TokenRefusal::MissingGrantType => {
+                oauth_error(400, "invalid_request", "Missing form parameter: grant_type")
             }
-            None if first(params, "client_id").is_none() => {
-                return ClientCredentials::UnparseableHeader;
+            TokenRefusal::UnsupportedGrantType(_) => {
+                oauth_error(400, "unsupported_grant_type", "Unsupported grant_type")
             }
-            None => {}
+            TokenRefusal::MalformedClientHeader => {
+                ResponseTemplate::new(401).with_challenge(&challenge)
+            }
+            TokenRefusal::MissingClient => {
+                oauth_error(400, "invalid_client", "Missing client_id parameter")
+            }
+            TokenRefusal::InvalidClient { .. }
+                if self.deviates(Deviation::RfcErrorForBadClient) =>
+            {
+                oauth_error(401, "invalid_client", "Client authentication failed")
+                    .with_challenge(&challenge)
+            }
+            TokenRefusal::InvalidClient { .. } => oauth_error(
+                401,
+                "unauthorized_client",
+                "Invalid client or Invalid client credentials",
+            ),
+            TokenRefusal::RepeatedParameter(_) => {
+                oauth_error(400, "invalid_request", "duplicated parameter")
+            }
         }
     }
-    match first(params, "client_id") {
-        Some(id) => ClientCredentials::Given {
-            id: id.to_owned(),
-            secret: first(params, "client_secret").map(str::to_owned),
-        },
-        None => ClientCredentials::Missing,
+
+    fn grant(&self, grant_type: &str, request: &TokenRequest<'_>) -> TokenReply {
+        let form = &request.form;
+        match grant_type {
+            "password" => self.password_grant(form),
+            "refresh_token" => self.refresh_grant(form),
+            "client_credentials" => refused(
+                400,
+                "unauthorized_client",
+                "Client not enabled to retrieve service account",
+            ),
+            _ if form.first("code").is_none() => {
+                refused(400, "invalid_request", "Missing parameter: code")
+            }
+            _ => refused(400, "invalid_grant", "Code not valid"),
+        }
     }
 }
 
@@ -399,130 +390,34 @@ impl Electrum {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn deviates(&self, deviation: Deviation) -> bool {
+        self.deviations.has(deviation)
+    }
+
     fn now_unix(&self) -> u64 {
         unix(self.clock.now())
     }
 
-    /// `POST /auth/realms/{realm}/protocol/openid-connect/token`.
-    fn token(&self, request: &Request) -> ResponseTemplate {
-        let response = self.token_response(request);
-        if self.omits_no_store {
-            response
-        } else {
-            // Keycloak sets both before any check, so errors carry them too.
-            response
-                .insert_header("cache-control", "no-store")
-                .insert_header("pragma", "no-cache")
-        }
-    }
-
-    fn token_response(&self, request: &Request) -> ResponseTemplate {
-        let realm = request
-            .url
-            .path_segments()
-            .and_then(|mut segments| segments.nth(2))
-            .unwrap_or_default();
-        if realm != REALM {
-            return json_response(404, json!({"error": "Realm does not exist"}));
-        }
-        let params = form_params(&request.body);
-        let grant = match first(&params, "grant_type") {
-            None => {
-                return oauth_error(400, "invalid_request", "Missing form parameter: grant_type");
-            }
-            Some(
-                g @ ("password" | "refresh_token" | "client_credentials" | "authorization_code"),
-            ) => g,
-            Some(_) => return oauth_error(400, "unsupported_grant_type", "Unsupported grant_type"),
-        };
-        if let Some(refusal) = self.authenticate_client(request, &params) {
-            return refusal;
-        }
-        if params.values().any(|values| values.len() != 1) {
-            return oauth_error(400, "invalid_request", "duplicated parameter");
-        }
-        match grant {
-            "password" => self.password_grant(&params),
-            "refresh_token" => self.refresh_grant(&params),
-            "client_credentials" => oauth_error(
-                400,
-                "unauthorized_client",
-                "Client not enabled to retrieve service account",
-            ),
-            _ if first(&params, "code").is_none() => {
-                oauth_error(400, "invalid_request", "Missing parameter: code")
-            }
-            _ => oauth_error(400, "invalid_grant", "Code not valid"),
-        }
-    }
-
-    /// Authenticates the confidential client; `Some` is the refusal.
-    fn authenticate_client(
-        &self,
-        request: &Request,
-        params: &HashMap<String, Vec<String>>,
-    ) -> Option<ResponseTemplate> {
-        let (id, secret) = match client_credentials(request, params) {
-            ClientCredentials::Given { id, secret } => (id, secret),
-            ClientCredentials::UnparseableHeader => {
-                return Some(ResponseTemplate::new(401).insert_header(
-                    "www-authenticate",
-                    format!("Basic realm=\"{REALM}\"").as_str(),
-                ));
-            }
-            ClientCredentials::Missing => {
-                return Some(oauth_error(
-                    400,
-                    "invalid_client",
-                    "Missing client_id parameter",
-                ));
-            }
-        };
-        // Both compared, always, so timing does not tell which one was wrong.
-        let id_ok = credential_eq(id.as_bytes(), self.client_id.as_bytes());
-        let secret_ok = credential_eq(
-            secret.as_deref().unwrap_or_default().as_bytes(),
-            self.client_secret.as_bytes(),
-        );
-        if id_ok & secret_ok & secret.is_some() {
-            return None;
-        }
-        Some(if self.rfc_error_for_bad_client {
-            oauth_error(401, "invalid_client", "Client authentication failed").insert_header(
-                "www-authenticate",
-                format!("Basic realm=\"{REALM}\"").as_str(),
-            )
-        } else {
-            oauth_error(
-                401,
-                "unauthorized_client",
-                "Invalid client or Invalid client credentials",
-            )
-        })
-    }
-
     /// The password grant (Keycloak's direct access grant).
-    fn password_grant(&self, params: &HashMap<String, Vec<String>>) -> ResponseTemplate {
-        let Some(username) = first(params, "username") else {
-            return oauth_error(401, "invalid_request", "Missing parameter: username");
+    fn password_grant(&self, form: &FormParams) -> TokenReply {
+        let Some(username) = form.first("username") else {
+            return refused(401, "invalid_request", "Missing parameter: username");
         };
-        let password = first(params, "password");
-        // Both compared, always, so timing does not tell which one was wrong.
-        let user_ok = credential_eq(username.as_bytes(), self.username.as_bytes());
-        let password_ok = credential_eq(
-            password.unwrap_or_default().as_bytes(),
-            self.password.as_bytes(),
+        let password = form.first("password");
+        let user_ok = pair_eq(
+            (username, password.unwrap_or_default()),
+            (&self.username, &self.password),
         );
-        if !(user_ok & password_ok & password.is_some()) {
-            let status = if self.rfc_status_for_bad_user {
+        if !(user_ok && password.is_some()) {
+            let status = if self.deviates(Deviation::RfcStatusForBadUser) {
                 400
             } else {
                 401
             };
-            return oauth_error(status, "invalid_grant", "Invalid user credentials");
+            return refused(status, "invalid_grant", "Invalid user credentials");
         }
         let now = self.clock.now();
-        let session_state = random_uuid();
+        let session_state = random_id(IdFormat::UuidV4);
         self.sessions().insert(
             session_state.clone(),
             Session {
@@ -534,32 +429,31 @@ impl Electrum {
     }
 
     /// The refresh grant: new access and refresh tokens; the session's idle timeout restarts.
-    fn refresh_grant(&self, params: &HashMap<String, Vec<String>>) -> ResponseTemplate {
-        let Some(token) = first(params, "refresh_token") else {
-            return oauth_error(400, "invalid_request", "No refresh token");
+    fn refresh_grant(&self, form: &FormParams) -> TokenReply {
+        let Some(token) = form.first("refresh_token") else {
+            return refused(400, "invalid_request", "No refresh token");
         };
+        let never_expires = self.deviates(Deviation::RefreshNeverExpires);
         let now_unix = self.now_unix();
         let claims = match jwt::verify(token, &self.refresh_verifier, now_unix) {
             Ok(jwt) => jwt.claims,
-            Err(JwtError::Expired { .. }) if self.refresh_never_expires => {
-                match jwt::decode_unverified(token) {
-                    Ok(jwt) => jwt.claims,
-                    Err(_) => return oauth_error(400, "invalid_grant", "Invalid refresh token"),
-                }
-            }
+            Err(JwtError::Expired { .. }) if never_expires => match jwt::decode_unverified(token) {
+                Ok(jwt) => jwt.claims,
+                Err(_) => return refused(400, "invalid_grant", "Invalid refresh token"),
+            },
             Err(JwtError::Expired { .. }) => {
-                return oauth_error(400, "invalid_grant", "Token is not active");
+                return refused(400, "invalid_grant", "Token is not active");
             }
-            Err(_) => return oauth_error(400, "invalid_grant", "Invalid refresh token"),
+            Err(_) => return refused(400, "invalid_grant", "Invalid refresh token"),
         };
         let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
         if claim("typ") != "Refresh" || claim("iss") != self.issuer {
-            return oauth_error(400, "invalid_grant", "Invalid refresh token");
+            return refused(400, "invalid_grant", "Invalid refresh token");
         }
         // Only the mock's own client exists, and it authenticated already; still compare, so a
         // token issued to another client could never pass.
         if !credential_eq(claim("azp").as_bytes(), self.client_id.as_bytes()) {
-            return oauth_error(
+            return refused(
                 400,
                 "invalid_grant",
                 "Invalid refresh token. Token client and authorized client don't match",
@@ -570,15 +464,15 @@ impl Electrum {
         let remaining = {
             let mut sessions = self.sessions();
             let Some(session) = sessions.get_mut(&session_state) else {
-                return oauth_error(400, "invalid_grant", "Session not active");
+                return refused(400, "invalid_grant", "Session not active");
             };
             let alive = now < session.idle_until && now < session.max_until;
-            if !alive && !self.refresh_never_expires {
+            if !alive && !never_expires {
                 sessions.remove(&session_state);
-                return oauth_error(400, "invalid_grant", "Token is not active");
+                return refused(400, "invalid_grant", "Token is not active");
             }
             let idle = now + Duration::from_secs(REFRESH_TTL_SECONDS);
-            session.idle_until = if self.refresh_never_expires {
+            session.idle_until = if never_expires {
                 idle
             } else {
                 idle.min(session.max_until)
@@ -592,13 +486,13 @@ impl Electrum {
     }
 
     /// Issues an access token and a refresh token for a session.
-    fn issue(&self, session_state: &str, refresh_ttl: u64) -> ResponseTemplate {
+    fn issue(&self, session_state: &str, refresh_ttl: u64) -> TokenReply {
         let now = self.now_unix();
         let common = |typ: &str, exp: u64| {
             json!({
                 "exp": exp,
                 "iat": now,
-                "jti": random_uuid(),
+                "jti": random_id(IdFormat::UuidV4),
                 "iss": self.issuer,
                 "sub": USER_ID,
                 "typ": typ,
@@ -622,37 +516,95 @@ impl Electrum {
             jwt::sign(&access_claims, &self.access_key),
             jwt::sign(&refresh_claims, &self.refresh_key),
         ) else {
-            return oauth_error(500, "unknown_error", "token signing failed");
+            return refused(500, "unknown_error", "token signing failed");
         };
-        json_response(
-            200,
-            json!({
-                "access_token": access,
-                "expires_in": ACCESS_TTL_SECONDS,
-                "refresh_expires_in": refresh_ttl,
-                "refresh_token": refresh,
-                "token_type": "bearer",
-                "not-before-policy": 0,
-                "session_state": session_state,
-                "scope": SCOPE,
-            }),
-        )
+        TokenReply::Issued(json!({
+            "access_token": access,
+            "expires_in": ACCESS_TTL_SECONDS,
+            "refresh_expires_in": refresh_ttl,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "not-before-policy": 0,
+            "session_state": session_state,
+            "scope": SCOPE,
+        }))
     }
 
-    /// `GET /moneytransfer/v2/orders` (lookupOrder).
-    fn orders(&self, request: &Request) -> ResponseTemplate {
-        if let Authenticated::No { bearer } = self.authenticate(request) {
-            let challenge = if bearer {
-                format!(
-                    "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"Token is not active\""
-                )
+    /// Authenticates an API request from its `Authorization` header alone.
+    fn authenticate(&self, request: &Request) -> Authenticated {
+        let header = request.headers.get("authorization").or_else(|| {
+            self.deviates(Deviation::AcceptsAuthorisationSpelling)
+                .then(|| request.headers.get("authorisation"))
+                .flatten()
+        });
+        let Some(value) = header.and_then(|v| v.to_str().ok()) else {
+            return Authenticated::No { bearer: false };
+        };
+        let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return if self.access_token_valid(credentials.trim()) {
+                Authenticated::Yes
             } else {
-                "Basic realm=\"electrum\", charset=\"UTF-8\"".to_owned()
+                Authenticated::No { bearer: true }
+            };
+        }
+        match basic::decode(value) {
+            Some((user, password))
+                if pair_eq((&user, &password), (&self.username, &self.password)) =>
+            {
+                Authenticated::Yes
+            }
+            _ => Authenticated::No { bearer: false },
+        }
+    }
+
+    /// Tells whether `token` is an unexpired access token of the realm with a valid signature.
+    fn access_token_valid(&self, token: &str) -> bool {
+        let now = self.now_unix();
+        let accepts_expired = self.deviates(Deviation::AcceptsExpiredTokens);
+        let checked = if self.deviates(Deviation::AcceptsForeignTokens) {
+            jwt::decode_unverified(token).and_then(|jwt| {
+                match jwt.claim("exp").and_then(Value::as_u64) {
+                    Some(exp) if now >= exp && !accepts_expired => Err(JwtError::Expired {
+                        exp: exp as i64,
+                        now,
+                    }),
+                    _ => Ok(jwt),
+                }
+            })
+        } else {
+            jwt::verify(token, &self.access_verifier, now)
+        };
+        let claims = match checked {
+            Ok(jwt) => jwt.claims,
+            Err(JwtError::Expired { .. }) if accepts_expired => {
+                match jwt::decode_unverified(token) {
+                    Ok(jwt) => jwt.claims,
+                    Err(_) => return false,
+                }
+            }
+            Err(_) => return false,
+        };
+        let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
+        claims.get("exp").is_some() && claim("typ") == "Bearer" && claim("iss") == self.issuer
+    }
+}
+
+/// `GET /moneytransfer/v2/orders` (lookupOrder).
+struct Orders(Arc<Electrum>);
+
+impl Respond for Orders {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Authenticated::No { bearer } = self.0.authenticate(request) {
+            let challenge = if bearer {
+                Challenge::bearer(REALM).error("invalid_token", "Token is not active")
+            } else {
+                Challenge::basic("electrum").charset_utf8()
             };
             return error_detail(401, "AUTHENTICATION_ERROR", "Authentication failed")
-                .insert_header("www-authenticate", challenge.as_str());
+                .with_challenge(&challenge);
         }
-        let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let query = request::query(request);
         let Some(receiver_id) = query.get("receiverId").filter(|v| !v.is_empty()) else {
             return error_detail(400, "FORMAT_ERROR", "receiverId is required");
         };
@@ -661,7 +613,7 @@ impl Electrum {
             .or_else(|| query.get("remittanceRef"))
             .cloned()
             .unwrap_or_default();
-        json_response(
+        json_reply(
             200,
             json!({
                 "amount": {"amount": 50000, "currency": "710"},
@@ -678,104 +630,28 @@ impl Electrum {
             }),
         )
     }
-
-    /// Authenticates an API request from its `Authorization` header alone.
-    fn authenticate(&self, request: &Request) -> Authenticated {
-        let header = request.headers.get("authorization").or_else(|| {
-            self.accepts_authorisation
-                .then(|| request.headers.get("authorisation"))
-                .flatten()
-        });
-        let Some(value) = header.and_then(|v| v.to_str().ok()) else {
-            return Authenticated::No { bearer: false };
-        };
-        let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return if self.access_token_valid(credentials.trim()) {
-                Authenticated::Yes
-            } else {
-                Authenticated::No { bearer: true }
-            };
-        }
-        match basic::decode(value) {
-            Some((user, password)) => {
-                // Both compared, always, so timing does not tell which one was wrong.
-                let user_ok = credential_eq(user.as_bytes(), self.username.as_bytes());
-                let password_ok = credential_eq(password.as_bytes(), self.password.as_bytes());
-                if user_ok & password_ok {
-                    Authenticated::Yes
-                } else {
-                    Authenticated::No { bearer: false }
-                }
-            }
-            None => Authenticated::No { bearer: false },
-        }
-    }
-
-    /// Tells whether `token` is an unexpired access token of the realm with a valid signature.
-    fn access_token_valid(&self, token: &str) -> bool {
-        let now = self.now_unix();
-        let checked = if self.accepts_foreign {
-            jwt::decode_unverified(token).and_then(|jwt| {
-                match jwt.claim("exp").and_then(Value::as_u64) {
-                    Some(exp) if now >= exp && !self.accepts_expired => Err(JwtError::Expired {
-                        exp: exp as i64,
-                        now,
-                    }),
-                    _ => Ok(jwt),
-                }
-            })
-        } else {
-            jwt::verify(token, &self.access_verifier, now)
-        };
-        let claims = match checked {
-            Ok(jwt) => jwt.claims,
-            Err(JwtError::Expired { .. }) if self.accepts_expired => {
-                match jwt::decode_unverified(token) {
-                    Ok(jwt) => jwt.claims,
-                    Err(_) => return false,
-                }
-            }
-            Err(_) => return false,
-        };
-        let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
-        claims.get("exp").is_some() && claim("typ") == "Bearer" && claim("iss") == self.issuer
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The names the registry, `tests/deviations_electrum.rs` and targets use.
     #[test]
-    fn uuids_look_like_keycloak_ids() {
-        let id = random_uuid();
-        assert_eq!(id.len(), 36);
-        assert_eq!(id.matches('-').count(), 4);
-        assert_eq!(&id[14..15], "4");
-        assert_ne!(random_uuid(), id);
-    }
-
-    #[test]
-    fn basic_client_parts_are_form_decoded() {
-        assert_eq!(form_decode("electrum%2Bclient"), "electrum+client");
-        assert_eq!(form_decode("secret+with+spaces"), "secret with spaces");
-        assert_eq!(form_decode("plain"), "plain");
-        // Not form-encoded at all: taken as it is rather than split.
-        assert_eq!(form_decode("a=b&c"), "a=b&c");
-        assert_eq!(form_decode(""), "");
-    }
-
-    #[test]
-    fn form_params_keep_repeats() {
-        let params = form_params(b"grant_type=password&scope=a&scope=b&x");
-        assert_eq!(first(&params, "grant_type"), Some("password"));
-        assert_eq!(params["scope"].len(), 2);
-        assert_eq!(first(&params, "x"), Some(""));
-        assert_eq!(first(&params, "missing"), None);
-        // Invalid UTF-8 and stray percent signs never panic.
-        let params = form_params(b"a=%ff%fe&b=%&c=%zz");
-        assert_eq!(params.len(), 3);
+    fn deviation_names_are_the_documented_ones() {
+        assert_eq!(
+            DEVIATIONS,
+            [
+                "answers-unallowlisted",
+                "accepts-expired-tokens",
+                "accepts-foreign-tokens",
+                "accepts-authorisation-spelling",
+                "refresh-never-expires",
+                "rfc-status-for-bad-user",
+                "rfc-error-for-bad-client",
+                "omits-no-store",
+            ]
+        );
     }
 
     fn mock(deviations: &[&str]) -> Electrum {
@@ -793,19 +669,13 @@ mod tests {
             refresh_verifier: refresh_key.verifying_key(),
             refresh_key,
             sessions: Mutex::new(HashMap::new()),
-            answers_unallowlisted: false,
-            accepts_expired: deviations.contains(&"accepts-expired-tokens"),
-            accepts_foreign: deviations.contains(&"accepts-foreign-tokens"),
-            accepts_authorisation: false,
-            refresh_never_expires: deviations.contains(&"refresh-never-expires"),
-            rfc_status_for_bad_user: false,
-            rfc_error_for_bad_client: false,
-            omits_no_store: false,
+            token_policy: keycloak_token_policy(NoStore::Always),
+            deviations: Deviations::parse(deviations.iter().copied()).unwrap(),
         }
     }
 
     fn password_login(electrum: &Electrum) -> (String, String) {
-        let params = form_params(b"grant_type=password&username=user&password=pass");
+        let params = FormParams::parse(b"grant_type=password&username=user&password=pass");
         let _ = electrum.password_grant(&params);
         let session = electrum.sessions().keys().next().cloned().unwrap();
         let now = electrum.now_unix();
@@ -960,6 +830,45 @@ mod tests {
         );
     }
 
+    /// An `Authorization` header that is not Basic, without a client in the body, is Keycloak's
+    /// bare 401 with a challenge; the unknown-realm answer follows the no-store rule too.
+    #[tokio::test]
+    async fn unusable_client_headers_and_unknown_realms() {
+        let token_url = |mock: &RunningMock, realm: &str| {
+            format!(
+                "{}/auth/realms/{realm}/protocol/openid-connect/token",
+                mock.url("auth").unwrap()
+            )
+        };
+        let client = reqwest::Client::new();
+        let mock = started(&[]).await;
+        let response = client
+            .post(token_url(&mock, REALM))
+            .header("authorization", "Bearer abc")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=password&username=user&password=pass")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            format!("Basic realm=\"{REALM}\"").as_str()
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.text().await.unwrap(), "");
+        for (deviations, no_store) in [(&[][..], true), (&["omits-no-store"][..], false)] {
+            let mock = started(deviations).await;
+            let response = client.post(token_url(&mock, "other")).send().await.unwrap();
+            assert_eq!(response.status(), 404);
+            assert_eq!(
+                response.headers().contains_key("cache-control"),
+                no_store,
+                "{deviations:?}"
+            );
+        }
+    }
+
     #[test]
     fn access_tokens_expire_on_the_virtual_clock() {
         let electrum = mock(&[]);
@@ -1010,7 +919,7 @@ mod tests {
     fn refresh_restarts_the_idle_timeout_until_the_session_maximum() {
         let electrum = mock(&[]);
         let (_, refresh) = password_login(&electrum);
-        let params = |token: &str| form_params(format!("refresh_token={token}").as_bytes());
+        let params = |token: &str| FormParams::parse(format!("refresh_token={token}").as_bytes());
         let mut token = refresh;
         // Refreshing every 5000 s keeps the session alive, each time for another 5400 s, until
         // SSO Session Max caps it: at 35 000 s only 1000 s are left.
@@ -1045,7 +954,9 @@ mod tests {
         electrum
             .clock
             .advance(Duration::from_secs(REFRESH_TTL_SECONDS + 1));
-        let _ = electrum.refresh_grant(&form_params(format!("refresh_token={refresh}").as_bytes()));
+        let _ = electrum.refresh_grant(&FormParams::parse(
+            format!("refresh_token={refresh}").as_bytes(),
+        ));
         assert_eq!(
             electrum.sessions().len(),
             1,
@@ -1055,7 +966,9 @@ mod tests {
         let (_, refresh) = password_login(&lax);
         lax.clock
             .advance(Duration::from_secs(10 * SESSION_MAX_SECONDS));
-        let _ = lax.refresh_grant(&form_params(format!("refresh_token={refresh}").as_bytes()));
+        let _ = lax.refresh_grant(&FormParams::parse(
+            format!("refresh_token={refresh}").as_bytes(),
+        ));
         let session = lax
             .sessions()
             .values()
@@ -1078,7 +991,7 @@ mod tests {
             b"grant_type=refresh_token&refresh_token=a.b.c",
             b"grant_type=password&username=%ff&password",
         ] {
-            let params = form_params(body);
+            let params = FormParams::parse(body);
             let _ = electrum.refresh_grant(&params);
             let _ = electrum.password_grant(&params);
         }

@@ -6,6 +6,9 @@
 //! time, and never print what they receive. A mock can be started with named deviations (documented
 //! behaviour deliberately broken) so tests can prove the scenarios catch them.
 //!
+//! Every mock is built on the shared [`kit`]: wiremock routes with stateful responders, reply
+//! builders, the OAuth token endpoint, typed deviations, random ids and CIDR blocks.
+//!
 //! Nothing else in the crate names these providers: [`builtin`] lists them in a
 //! [`MockRegistry`], which the binary and the test harness hand to the planner and the runner.
 

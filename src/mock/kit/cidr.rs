@@ -144,4 +144,19 @@ mod tests {
         assert!(!allows(&loopback, None));
         assert!(allows(&[], Some(ip("::1"))));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Arbitrary strings parse only as valid IPv4 blocks, keeping their text.
+        #[test]
+        fn arbitrary_text_parses_only_as_valid_blocks(text in proptest::prelude::any::<String>()) {
+            if let Some(block) = Cidr::parse_v4(&text) {
+                let (address, prefix) = text.split_once('/').expect("a slash");
+                proptest::prop_assert!(address.parse::<Ipv4Addr>().is_ok());
+                proptest::prop_assert!(prefix.len() <= 2 && prefix.parse::<u8>().is_ok_and(|p| p <= 32));
+                proptest::prop_assert_eq!(block.as_str(), text.as_str());
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! observed. Anything malformed reads as absent, never as a panic.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::IpAddr;
 
 use wiremock::{Match, Request};
@@ -76,10 +77,19 @@ pub fn query(request: &Request) -> HashMap<String, String> {
 
 /// An `application/x-www-form-urlencoded` body, every value of a repeated parameter kept (RFC 6749
 /// §3.2 forbids repeats; the provider decides when to refuse them).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct FormParams {
     /// In order of first appearance.
     params: Vec<(String, Vec<String>)>,
+}
+
+/// Shows parameter names only: values are credentials (`client_secret`, `password`, codes).
+impl fmt::Debug for FormParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.params.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl FormParams {

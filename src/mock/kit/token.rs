@@ -22,6 +22,7 @@
 //!     .respond_with(TokenEndpoint::new(demo.clone())).mount(&server).await;
 //! ```
 
+use std::fmt;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -102,8 +103,8 @@ pub struct TokenPolicy {
     pub no_store: NoStore,
 }
 
-/// How the client presented itself at the token endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the client presented itself at the token endpoint. Debug hides the secrets.
+#[derive(Clone, PartialEq, Eq)]
 pub enum PresentedClient {
     /// `Authorization: Basic` (client id and secret).
     Basic {
@@ -123,6 +124,20 @@ pub enum PresentedClient {
     MalformedHeader,
     /// No client at all.
     Missing,
+}
+
+impl fmt::Debug for PresentedClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PresentedClient::Basic { id, .. } => write!(f, "Basic({id:?}, [redacted])"),
+            PresentedClient::Post { id, secret } => match secret {
+                Some(_) => write!(f, "Post({id:?}, [redacted])"),
+                None => write!(f, "Post({id:?}, no secret)"),
+            },
+            PresentedClient::MalformedHeader => f.write_str("MalformedHeader"),
+            PresentedClient::Missing => f.write_str("Missing"),
+        }
+    }
 }
 
 /// Reads the client's credentials as `auth` allows: a Basic header first, then the body.
@@ -218,8 +233,7 @@ fn one_of(names: &[&str]) -> String {
     }
 }
 
-/// A token request that passed the policy's checks.
-#[derive(Debug)]
+/// A token request that passed the policy's checks. Debug shows no request and no values.
 pub struct TokenRequest<'r> {
     /// The request as received.
     pub request: &'r Request,
@@ -229,13 +243,30 @@ pub struct TokenRequest<'r> {
     pub client_id: Option<String>,
 }
 
-/// What a grant answers.
-#[derive(Debug)]
+/// What a grant answers. Debug shows neither the tokens nor the reply.
 pub enum TokenReply {
     /// The 200 body: the access token and the rest (RFC 6749 §5.1).
     Issued(Value),
     /// The provider's refusal.
     Refused(ResponseTemplate),
+}
+
+impl fmt::Debug for TokenReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenReply::Issued(_) => f.write_str("Issued([redacted])"),
+            TokenReply::Refused(_) => f.write_str("Refused"),
+        }
+    }
+}
+
+impl fmt::Debug for TokenRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("form", &self.form)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A provider's side of the token endpoint.
@@ -525,6 +556,25 @@ mod tests {
         )
         .await;
         assert_eq!((answer.status, answer.challenge), (401, None));
+    }
+
+    #[test]
+    fn presented_secrets_never_print() {
+        let basic = PresentedClient::Basic {
+            id: "my client".into(),
+            secret: "s3cret".into(),
+        };
+        let post = PresentedClient::Post {
+            id: "my client".into(),
+            secret: Some("s3cret".into()),
+        };
+        for client in [basic, post] {
+            let debug = format!("{client:?}");
+            assert!(
+                !debug.contains("s3cret") && debug.contains("[redacted]"),
+                "{debug}"
+            );
+        }
     }
 
     #[tokio::test]
