@@ -973,6 +973,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_token_endpoint_reply_is_uncacheable() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (_, tokens) = mock.exchange(&code, VERIFIER).await;
+        let refresh = text(&tokens, "refresh_token").to_owned();
+        let forms: [&[(&str, &str)]; 5] = [
+            // Issued.
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", CLIENT_ID),
+                ("refresh_token", &refresh),
+            ],
+            // Refused by the endpoint, by a grant, and in Monerium's own error shape.
+            &[("grant_type", "refresh_token"), ("grant_type", "password")],
+            &[("grant_type", "password")],
+            &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "c"),
+                ("client_id", "no-such-client"),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+        ];
+        for form in forms {
+            let response = mock
+                .http
+                .post(format!("{}/auth/token", mock.base))
+                .form(form)
+                .send()
+                .await
+                .expect("an answer");
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            assert_eq!(
+                header("cache-control").as_deref(),
+                Some("no-store"),
+                "{form:?}"
+            );
+            assert_eq!(header("pragma").as_deref(), Some("no-cache"), "{form:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn unknown_routes_and_wrong_methods_get_an_empty_404() {
         let mock = running(&[]).await;
         let token = mock.http.get(format!("{}/auth/token", mock.base));
