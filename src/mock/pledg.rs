@@ -622,6 +622,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
+    use crate::auth::basic;
 
     fn encode_segment(value: &Value) -> String {
         URL_SAFE_NO_PAD.encode(value.to_string())
@@ -772,6 +773,64 @@ mod tests {
         let data = clear_parameters(&params);
         assert_eq!(data.get("amountCents"), Some(&json!(30550)));
         assert_eq!(data.get("reference"), Some(&json!("12")));
+    }
+
+    #[tokio::test]
+    async fn the_token_endpoint_authenticates_the_client_before_reading_the_form() {
+        let target = crate::Target::mock();
+        let secrets = target.inline_secrets("pledg");
+        let mock = start(MockConfig {
+            clock: Arc::new(VirtualClock::new()),
+            secrets: secrets.clone(),
+            deviations: Vec::new(),
+        })
+        .await
+        .expect("the mock starts");
+        let url = format!("{}/api/token", mock.url("back").expect("the back host"));
+        let client = basic::header_value(&secrets["api_key"], &secrets["api_secret"]).unwrap();
+        let stranger = basic::header_value(&secrets["api_key"], "not-the-secret").unwrap();
+        let http = reqwest::Client::new();
+        for (authorization, body, status, error) in [
+            (
+                &stranger,
+                "grant_type=password&grant_type=x",
+                401,
+                "invalid_client",
+            ),
+            (
+                &client,
+                "grant_type=password&grant_type=x",
+                400,
+                "invalid_request",
+            ),
+            (
+                &client,
+                "grant_type=password",
+                400,
+                "unsupported_grant_type",
+            ),
+            (&client, "grant_type=client_credentials", 200, ""),
+        ] {
+            let response = http
+                .post(&url)
+                .header("authorization", authorization.as_str())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status().as_u16(), status, "{body}");
+            let header = |name: &str| response.headers().get(name).cloned();
+            assert_eq!(header("cache-control").unwrap(), "no-store", "{body}");
+            let challenge = header("www-authenticate");
+            assert_eq!(
+                challenge.is_some_and(|c| c == "Basic realm=\"pledg\""),
+                status == 401,
+                "{body}"
+            );
+            let reply: Value = response.json().await.expect("a JSON body");
+            assert_eq!(reply["error"].as_str().unwrap_or_default(), error, "{body}");
+        }
     }
 
     #[tokio::test]
