@@ -57,7 +57,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use strum::VariantNames as _;
-use wiremock::matchers::{any as any_request, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
@@ -65,7 +65,7 @@ use super::kit::request::{basic_credentials, bearer, pair_eq};
 use super::kit::token::{PresentedClient, presented_client};
 use super::kit::{
     Check, ClientAuth, Deviations, FormParams, NoStore, TokenEndpoint, TokenPolicy, TokenProvider,
-    TokenRefusal, TokenReply, TokenRequest, ids, json as json_reply, oauth_error,
+    TokenRefusal, TokenReply, TokenRequest, fallback, ids, json as json_reply, oauth_error,
 };
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::pkce;
@@ -159,7 +159,8 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         route("POST", "/auth").respond_with(Authorize(monerium.clone())),
         route("POST", "/auth/token").respond_with(TokenEndpoint::new(monerium.clone())),
         route("GET", "/auth/context").respond_with(Context(monerium)),
-        unknown_route(),
+        // Monerium documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
     ];
     for mock in routes {
         server.register(mock).await;
@@ -176,16 +177,6 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
 /// Matches `verb` requests to exactly `route_path`.
 fn route(verb: &str, route_path: &str) -> MockBuilder {
     Mock::given(method(verb)).and(path(route_path))
-}
-
-/// Answers what no route matched, a wrong method on a known path included: 404 with an empty
-/// body (Monerium documents no answer for unknown routes). Mounted explicitly, at the lowest
-/// priority, so the answer is the mock's own and wiremock never logs an unmatched request, whose
-/// headers may carry credentials.
-fn unknown_route() -> Mock {
-    Mock::given(any_request())
-        .respond_with(ResponseTemplate::new(404))
-        .with_priority(super::kit::FALLBACK_PRIORITY)
 }
 
 struct Monerium {

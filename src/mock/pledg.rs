@@ -65,7 +65,7 @@ use aws_lc_rs::hmac;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use strum::VariantNames as _;
-use wiremock::matchers::{any as any_request, method, path_regex};
+use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
@@ -73,7 +73,7 @@ use super::kit::ids::{self, IdFormat};
 use super::kit::request::{basic_credentials, bearer, pair_eq};
 use super::kit::{
     Challenge, Check, ClientAuth, Deviations, FormParams, NoStore, ReplyExt as _, TokenEndpoint,
-    TokenPolicy, TokenProvider, TokenReply, TokenRequest, json as json_reply,
+    TokenPolicy, TokenProvider, TokenReply, TokenRequest, fallback, json as json_reply,
 };
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -169,7 +169,8 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             .respond_with(CreditByTransfer(pledg.clone())),
         route("GET", r"^/api/merchants/me$").respond_with(Merchant(pledg.clone())),
         route("GET", r"^/api/payment_by_transfer$").respond_with(PaymentByTransfer(pledg.clone())),
-        unknown_route(),
+        // Pledg documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
     ];
     for mock in back_routes {
         back.register(mock).await;
@@ -177,7 +178,8 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     let receiver = MockServer::builder().start().await;
     let receiver_routes = [
         route("GET", r"^/notifications/[^/]+$").respond_with(Notification(pledg)),
-        unknown_route(),
+        // Pledg documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
     ];
     for mock in receiver_routes {
         receiver.register(mock).await;
@@ -206,16 +208,6 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
 /// Matches `verb` requests to the paths `route_path` (a regex) matches.
 fn route(verb: &str, route_path: &str) -> MockBuilder {
     Mock::given(method(verb)).and(path_regex(route_path))
-}
-
-/// Answers what no route matched, a wrong method on a known path included: 404 with an empty
-/// body (Pledg documents no answer for unknown routes). Mounted explicitly, at the lowest
-/// priority, so the answer is the mock's own and wiremock never logs an unmatched request, whose
-/// headers may carry credentials.
-fn unknown_route() -> Mock {
-    Mock::given(any_request())
-        .respond_with(ResponseTemplate::new(404))
-        .with_priority(super::kit::FALLBACK_PRIORITY)
 }
 
 struct Pledg {

@@ -73,11 +73,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha3::Digest as _;
 use strum::VariantNames as _;
-use wiremock::matchers::{any as any_request, header, method, path_regex};
+use wiremock::matchers::{header, method, path_regex};
 use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
-use super::kit::{Deviations, ids, json as json_reply};
+use super::kit::{Deviations, fallback, ids, json as json_reply};
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::api_key::we_platform_key_hash;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -188,7 +188,8 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         route(auth, "POST", "^/v1/auth/refresh$").respond_with(Refresh(platform.clone())),
         route(auth, "POST", "^/v1/auth/token$").respond_with(ServiceToken(platform)),
         route(auth, "GET", "^/status$").respond_with(json_reply(200, json!({"status": "ok"}))),
-        unknown_route(),
+        // We.Platform documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
     ];
     for mock in auth_routes {
         server.register(mock).await;
@@ -214,16 +215,6 @@ fn route(host: &front::Front, verb: &str, pattern: &str) -> MockBuilder {
     Mock::given(method(verb))
         .and(header("host", host.addr().to_string().as_str()))
         .and(path_regex(pattern))
-}
-
-/// Answers what no route of the request's host matched, a wrong method on a known path included:
-/// 404 with an empty body (We.Platform documents no answer for unknown routes). Mounted
-/// explicitly, at the lowest priority, so the answer is the mock's own and wiremock never logs an
-/// unmatched request, whose headers may carry credentials.
-fn unknown_route() -> Mock {
-    Mock::given(any_request())
-        .respond_with(ResponseTemplate::new(404))
-        .with_priority(super::kit::FALLBACK_PRIORITY)
 }
 
 /// How a node host authorizes: the mode of its `node.api.auth` section.
