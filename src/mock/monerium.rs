@@ -179,6 +179,8 @@ fn route(verb: &str, route_path: &str) -> MockBuilder {
     Mock::given(method(verb)).and(path(route_path))
 }
 
+/// The provider, shared by every route's responder: the target's credentials, what it issued
+/// (behind a mutex, since a responder gets only `&self`), its token policy and its deviations.
 struct Monerium {
     email: String,
     password: String,

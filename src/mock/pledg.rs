@@ -210,6 +210,8 @@ fn route(verb: &str, route_path: &str) -> MockBuilder {
     Mock::given(method(verb)).and(path_regex(route_path))
 }
 
+/// The provider, shared by every route's responder of both hosts: the target's credentials, the
+/// token key, the delivered notification, its token policy and its deviations.
 struct Pledg {
     api_key: String,
     api_secret: String,

@@ -404,6 +404,9 @@ impl JwtContent {
     }
 }
 
+/// The provider, shared by the responders of all three hosts: the node's configuration, the
+/// authorization service's accounts and tokens (behind a mutex, since a responder gets only
+/// `&self`) and the deviations.
 struct WePlatform {
     /// `api-key-hash`: the only trace of the admin key.
     admin_key_hash: String,
