@@ -86,7 +86,7 @@ struct InitTargetArgs {
 #[derive(Debug, Args)]
 struct MergeArgs {
     /// The evidence reports to merge (each must verify), e.g. shard-1/evidence.json.
-    #[arg(value_name = "FILE", num_args = 2.., required = true)]
+    #[arg(value_name = "FILE", num_args = 1.., required = true)]
     files: Vec<PathBuf>,
     /// Where to write the merged report; summary.md and evidence.html go into the same folder.
     #[arg(long, short, value_name = "OUT")]
@@ -629,7 +629,7 @@ fn merge_files(args: &MergeArgs) -> u8 {
     let conflicts = merged
         .requirements
         .iter()
-        .filter(|r| r.status == merge::CONFLICT)
+        .filter(|r| r.status == evidence::RequirementStatus::Conflict)
         .count();
     println!(
         "merged {} report(s), {} scenario record(s): {}: {}; {conflicts} requirement(s) in conflict",

@@ -47,23 +47,78 @@ pub enum Outcome {
     Other(String),
 }
 
+/// The class of an [`Outcome`] without its details: what transcripts and the evidence record,
+/// serialized as the words the evidence format documents.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeClass {
+    /// `response`.
+    Response,
+    /// `connect-timeout`.
+    ConnectTimeout,
+    /// `read-timeout`.
+    ReadTimeout,
+    /// `refused`.
+    Refused,
+    /// `reset`.
+    Reset,
+    /// `malformed`.
+    Malformed,
+    /// `tls`.
+    Tls,
+    /// `other`; also what a transcript holds before its request was sent.
+    #[default]
+    Other,
+}
+
+impl OutcomeClass {
+    /// Returns the word reports use: `response`, `connect-timeout`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeClass::Response => "response",
+            OutcomeClass::ConnectTimeout => "connect-timeout",
+            OutcomeClass::ReadTimeout => "read-timeout",
+            OutcomeClass::Refused => "refused",
+            OutcomeClass::Reset => "reset",
+            OutcomeClass::Malformed => "malformed",
+            OutcomeClass::Tls => "tls",
+            OutcomeClass::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for OutcomeClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets a class be compared with the word that names it, as tests and checks do.
+impl PartialEq<&str> for OutcomeClass {
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
+    }
+}
+
 impl Outcome {
     /// Returns true for both kinds of timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Outcome::ConnectTimeout | Outcome::ReadTimeout)
     }
 
-    /// Returns the class name used in reports: `response`, `connect-timeout`, ….
-    pub fn class(&self) -> &'static str {
+    /// Returns the class reports name it by (`response`, `connect-timeout`, …).
+    pub fn class(&self) -> OutcomeClass {
         match self {
-            Outcome::Response(_) => "response",
-            Outcome::ConnectTimeout => "connect-timeout",
-            Outcome::ReadTimeout => "read-timeout",
-            Outcome::Refused => "refused",
-            Outcome::Reset => "reset",
-            Outcome::Malformed(_) => "malformed",
-            Outcome::Tls(_) => "tls",
-            Outcome::Other(_) => "other",
+            Outcome::Response(_) => OutcomeClass::Response,
+            Outcome::ConnectTimeout => OutcomeClass::ConnectTimeout,
+            Outcome::ReadTimeout => OutcomeClass::ReadTimeout,
+            Outcome::Refused => OutcomeClass::Refused,
+            Outcome::Reset => OutcomeClass::Reset,
+            Outcome::Malformed(_) => OutcomeClass::Malformed,
+            Outcome::Tls(_) => OutcomeClass::Tls,
+            Outcome::Other(_) => OutcomeClass::Other,
         }
     }
 

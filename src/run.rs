@@ -11,7 +11,9 @@
 //! [`ReportSink`], which collects the results and writes every report at the end through
 //! [`crate::report::write_all`]. The harness ([`run_as_trials`]) lets libtest-mimic schedule the
 //! trials (filters, `--test-threads`), runs each through [`run_one`] into the same
-//! [`ReportSink`], and writes the same reports once `libtest_mimic::run` returns.
+//! [`ReportSink`], and writes the same reports once `libtest_mimic::run` returns. Under
+//! `cargo nextest run` (one process per trial) each process writes instead the sealed evidence
+//! record of its trial ([`HarnessReports::trial_records`]), which `authconform merge` assembles.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
 use crate::exec::{Runner, ScenarioResult, StepResult, Verdict};
 use crate::plan::{Plan, PlannedScenario};
-use crate::report::evidence::{self, Evidence, RunContext};
+use crate::report::evidence::{self, Evidence, RunContext, RunFacts};
 use crate::report::{ReportPaths, ReportsLock};
 use crate::secret::SecretRegistry;
 
@@ -241,11 +243,10 @@ impl ReportSink {
             plan,
             selected,
             results: &results,
-            started: end.started,
-            finished: end.finished,
             incomplete_reason: end.interrupted.clone(),
         };
-        let evidence = evidence::build(&context, secrets);
+        let facts = RunFacts::gather(plan, selected, end.started, end.finished);
+        let evidence = evidence::build(&context, &facts, secrets);
         if let Some(reason) = &end.interrupted {
             // JUnit has no "not run": those scenarios are skips whose reason says so.
             let done: std::collections::HashSet<String> =
@@ -264,12 +265,24 @@ impl ReportSink {
     }
 }
 
-/// Where the harness writes its reports, and its hold on that folder.
+/// Where the harness writes its reports.
 #[derive(Debug)]
-pub struct HarnessReports {
-    paths: ReportPaths,
-    _lock: ReportsLock,
+pub struct HarnessReports(HarnessMode);
+
+#[derive(Debug)]
+enum HarnessMode {
+    /// Every report of the run, in a folder this process holds locked.
+    Run {
+        paths: ReportPaths,
+        _lock: ReportsLock,
+    },
+    /// One sealed evidence record per trial, in `DIR/trials/<run-id>/`, beside those other
+    /// processes of the same test run write.
+    Trials { folder: PathBuf, run_id: String },
 }
+
+/// The folder, under a reports folder, that holds the trial records of test runs.
+pub const TRIALS_FOLDER: &str = "trials";
 
 impl HarnessReports {
     /// Prepares `dir` as `authconform run --reports DIR` does (created, locked, cleaned); the
@@ -277,8 +290,69 @@ impl HarnessReports {
     pub fn prepare(dir: &Path) -> Result<Self, String> {
         let paths = ReportPaths::new(dir, None);
         let lock = crate::report::prepare(dir, &paths)?;
-        Ok(Self { paths, _lock: lock })
+        Ok(Self(HarnessMode::Run { paths, _lock: lock }))
     }
+
+    /// Prepares `DIR/trials/<run_id>/` for the trial records of test run `run_id`, where other
+    /// processes of the same run write theirs at the same time: no lock is taken and nothing
+    /// there is removed; each record is written on its own, atomically. The error names what is
+    /// wrong.
+    pub fn trial_records(dir: &Path, run_id: &str) -> Result<Self, String> {
+        // The id becomes a folder name: a UUID, never a path.
+        let plain = !run_id.is_empty()
+            && run_id.len() <= 64
+            && run_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain {
+            return Err(format!(
+                "test run id {run_id:?} is not a plain id (letters, digits, `-`, `_`)"
+            ));
+        }
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!("{}: not a directory", dir.display()));
+        }
+        let folder = dir.join(TRIALS_FOLDER).join(run_id);
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| format!("{}: cannot create the folder: {e}", folder.display()))?;
+        Ok(Self(HarnessMode::Trials {
+            folder,
+            run_id: run_id.to_owned(),
+        }))
+    }
+
+    /// Chooses how the conformance harness writes into `dir` from the environment nextest gives
+    /// each test process: with `NEXTEST=1` the trial records of test run `NEXTEST_RUN_ID`
+    /// ([`Self::trial_records`]), otherwise the run's reports ([`Self::prepare`]).
+    pub fn for_harness(dir: &Path) -> Result<Self, String> {
+        if std::env::var_os("NEXTEST").is_some_and(|v| v == "1") {
+            let run_id = std::env::var("NEXTEST_RUN_ID").map_err(|_| {
+                "under nextest (NEXTEST=1) the trial records need NEXTEST_RUN_ID, which cargo-nextest sets for each test"
+                    .to_owned()
+            })?;
+            Self::trial_records(dir, &run_id)
+        } else {
+            Self::prepare(dir)
+        }
+    }
+}
+
+/// Returns the file name of a trial's record: its position in the plan (so that a folder
+/// listing follows plan order) and its name with every character a file name may not safely
+/// hold replaced (`demo::basic::x` → `00012-demo__basic__x.json`); the record inside keeps the
+/// real name.
+pub fn trial_record_name(position: usize, trial: &str) -> String {
+    let safe: String = trial
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{position:05}-{safe}.json")
 }
 
 /// What the harness came to.
@@ -286,8 +360,12 @@ impl HarnessReports {
 pub struct TrialsOutcome {
     /// libtest-mimic's counts.
     pub conclusion: Conclusion,
-    /// The reports written (`None` when no folder was given or no trial ran).
+    /// The reports written (`None` when no folder was given, no trial ran, or the harness wrote
+    /// trial records).
     pub reports: Option<Reports>,
+    /// The trial records written, or every error writing them (`None` unless the harness writes
+    /// trial records and a trial ran).
+    pub trial_records: Option<Result<Vec<PathBuf>, Vec<String>>>,
 }
 
 /// Runs the plan as libtest trials named `provider::file::scenario-id` (kind `happy` or
@@ -304,15 +382,28 @@ pub fn run_as_trials(
 ) -> TrialsOutcome {
     let sink = Arc::new(ReportSink::default());
     let started = SystemTime::now();
+    let recorder = match reports {
+        Some(HarnessReports(HarnessMode::Trials { folder, run_id })) => Some(Arc::new(
+            TrialRecorder::new(plan, folder, run_id, started, runner.secrets().clone()),
+        )),
+        _ => None,
+    };
     let trials = plan
         .scenarios
         .iter()
-        .map(|planned| {
+        .enumerate()
+        .map(|(position, planned)| {
             let kind = planned.kind();
             let (planned, runner, sink) = (planned.clone(), runner.clone(), sink.clone());
-            let handle = runtime.clone();
+            let (handle, recorder) = (runtime.clone(), recorder.clone());
             Trial::ignorable_test(planned.trial_name(), move || {
+                if let Some(recorder) = &recorder {
+                    recorder.provisional(position, &planned);
+                }
                 let result = handle.block_on(run_one(&runner, &planned, &*sink));
+                if let Some(recorder) = &recorder {
+                    recorder.record(position, &planned, &result);
+                }
                 trial_outcome(&result, runner.secrets())
             })
             .with_kind(kind)
@@ -320,7 +411,17 @@ pub fn run_as_trials(
         .collect();
     let conclusion = libtest_mimic::run(args, trials);
     let finished = SystemTime::now();
+    if let Some(recorder) = recorder {
+        return TrialsOutcome {
+            conclusion,
+            reports: None,
+            trial_records: recorder.written(),
+        };
+    }
     let reports = reports.and_then(|reports| {
+        let HarnessReports(HarnessMode::Run { paths, .. }) = reports else {
+            return None;
+        };
         let sink = Arc::into_inner(sink)?;
         if sink.finished() == 0 {
             return None;
@@ -340,11 +441,115 @@ pub fn run_as_trials(
             finished,
             interrupted: None,
         };
-        Some(sink.write(plan, &selected, &end, &reports.paths, runner.secrets()))
+        Some(sink.write(plan, &selected, &end, paths, runner.secrets()))
     });
     TrialsOutcome {
         conclusion,
         reports,
+        trial_records: None,
+    }
+}
+
+/// Writes the sealed evidence record of each trial a harness process runs under nextest, into
+/// `DIR/trials/<run-id>/` ([`trial_record_name`]): a one-scenario report carrying the test run's
+/// id and the whole plan's requirements and inputs, so that `authconform merge` rebuilds the
+/// matrix of the whole run from the records.
+///
+/// Before a trial runs, its record says `not-run` in an incomplete report; the verdict replaces
+/// it when the trial ends. A trial process nextest kills (a timeout) thus leaves a record that
+/// makes the merged report incomplete, rather than no record and a complete report without it.
+/// Each record's final bytes are checked against the registry, as every report's are.
+pub struct TrialRecorder {
+    plan: Plan,
+    folder: PathBuf,
+    run_id: String,
+    started: SystemTime,
+    secrets: Arc<SecretRegistry>,
+    facts: std::sync::OnceLock<RunFacts>,
+    written: Mutex<Vec<PathBuf>>,
+    errors: Mutex<Vec<String>>,
+}
+
+/// Why a provisional record says `not-run`: only a process that ended before the trial did
+/// leaves it.
+pub const TRIAL_NOT_FINISHED: &str =
+    "the trial process ended before the trial did (killed, e.g. by a nextest timeout)";
+
+impl TrialRecorder {
+    /// Records the trials of test run `run_id` of `plan` into `folder`, for a process that
+    /// started at `started`.
+    pub fn new(
+        plan: &Plan,
+        folder: &Path,
+        run_id: &str,
+        started: SystemTime,
+        secrets: Arc<SecretRegistry>,
+    ) -> Self {
+        Self {
+            plan: plan.clone(),
+            folder: folder.to_path_buf(),
+            run_id: run_id.to_owned(),
+            started,
+            secrets,
+            facts: std::sync::OnceLock::new(),
+            written: Mutex::default(),
+            errors: Mutex::default(),
+        }
+    }
+
+    /// Writes the record of trial `planned` (at `position` in the plan) as not run yet.
+    pub fn provisional(&self, position: usize, planned: &Arc<PlannedScenario>) {
+        self.write(position, planned, None);
+    }
+
+    /// Writes the record of trial `planned` with its result, replacing the provisional one.
+    pub fn record(&self, position: usize, planned: &Arc<PlannedScenario>, result: &ScenarioResult) {
+        self.write(position, planned, Some(result));
+    }
+
+    /// Returns the records written, or every error (`None` when no trial ran).
+    pub fn written(&self) -> Option<Result<Vec<PathBuf>, Vec<String>>> {
+        let errors = lock(&self.errors).clone();
+        let mut written = lock(&self.written).clone();
+        written.sort();
+        written.dedup();
+        if !errors.is_empty() {
+            Some(Err(errors))
+        } else {
+            (!written.is_empty()).then_some(Ok(written))
+        }
+    }
+
+    fn write(
+        &self,
+        position: usize,
+        planned: &Arc<PlannedScenario>,
+        result: Option<&ScenarioResult>,
+    ) {
+        let selected = std::slice::from_ref(planned);
+        let facts = self.facts.get_or_init(|| RunFacts {
+            test_run_id: Some(self.run_id.clone()),
+            ..RunFacts::gather(&self.plan, selected, self.started, self.started)
+        });
+        let facts = RunFacts {
+            finished: SystemTime::now(),
+            ..facts.clone()
+        };
+        let context = RunContext {
+            plan: &self.plan,
+            selected,
+            results: result.map(std::slice::from_ref).unwrap_or_default(),
+            incomplete_reason: result.is_none().then(|| TRIAL_NOT_FINISHED.to_owned()),
+        };
+        let record = evidence::build(&context, &facts, &self.secrets);
+        let path = self
+            .folder
+            .join(trial_record_name(position, &planned.trial_name()));
+        let bytes = evidence::canonical_bytes(&record);
+        match crate::report::write_checked(&path, &bytes, &self.secrets) {
+            Ok(()) => lock(&self.written).push(path),
+            Err(e) => lock(&self.errors).push(e),
+        }
     }
 }
 
@@ -429,4 +634,112 @@ pub fn redact_panic_messages(secrets: Arc<SecretRegistry>) {
             .unwrap_or_default();
         eprintln!("authconform panicked{at}: {}", secrets.redact(&payload));
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trial_record_names_are_safe_file_names_in_plan_order() {
+        assert_eq!(
+            trial_record_name(12, "demo::basic::valid-credentials"),
+            "00012-demo__basic__valid-credentials.json"
+        );
+        assert_eq!(
+            trial_record_name(3, "we-platform::jwt/../x y::é.v2"),
+            "00003-we-platform__jwt_.._x_y___.v2.json"
+        );
+        // The position leads, so names listed in byte order follow the plan even where the
+        // replaced characters would sort differently.
+        let mut names = [
+            trial_record_name(10, "a::b::c"),
+            trial_record_name(9, "a::b::c-z"),
+        ];
+        names.sort();
+        assert!(names[0].starts_with("00009-"), "{names:?}");
+    }
+
+    #[test]
+    fn a_trial_is_recorded_not_run_until_its_verdict_replaces_it() {
+        use crate::report::merge::{Input, merge};
+        use crate::report::verify::{Verification, verify};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = crate::plan::load_plan(
+            &root.join("specs"),
+            &root.join("scenarios"),
+            crate::target::Target::mock(),
+            &crate::mock::builtin(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = TrialRecorder::new(
+            &plan,
+            dir.path(),
+            "run-7",
+            SystemTime::now(),
+            Arc::new(SecretRegistry::new()),
+        );
+        assert!(recorder.written().is_none(), "no trial ran yet");
+        let (killed, finished) = (&plan.scenarios[0], &plan.scenarios[1]);
+        recorder.provisional(0, killed);
+        recorder.provisional(1, finished);
+        let mut result = not_run_result(finished, "");
+        result.verdict = Verdict::Pass;
+        recorder.record(1, finished, &result);
+        let written = recorder.written().unwrap().unwrap();
+        assert_eq!(written.len(), 2, "one file per trial: {written:?}");
+        let read = |path: &Path| -> Evidence {
+            let bytes = std::fs::read(path).unwrap();
+            assert!(matches!(verify(&bytes, None), Verification::Intact { .. }));
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        // The trial whose process ended early stays `not-run`, in an incomplete report.
+        let left = read(&written[0]);
+        assert_eq!(left.scenarios[0].trial, killed.trial_name());
+        assert_eq!(left.scenarios[0].verdict, evidence::ScenarioVerdict::NotRun);
+        assert!(!left.run.complete);
+        assert_eq!(
+            left.run.incomplete_reason.as_deref(),
+            Some(TRIAL_NOT_FINISHED)
+        );
+        // The finished one's verdict replaced its provisional record.
+        let done = read(&written[1]);
+        assert_eq!(done.scenarios[0].verdict, evidence::ScenarioVerdict::Pass);
+        assert!(done.run.complete);
+        assert_eq!(done.run.test_run_id.as_deref(), Some("run-7"));
+        // Merged, the run is incomplete: the killed trial is not silently missing.
+        let inputs: Vec<Input> = written
+            .iter()
+            .map(|p| Input {
+                file: p.display().to_string(),
+                bytes: std::fs::read(p).unwrap(),
+            })
+            .collect();
+        let merged = merge(&inputs).unwrap();
+        assert!(!merged.run.complete);
+        assert_eq!(merged.run.totals.not_run, 1);
+        assert_eq!(merged.run.totals.passed, 1);
+    }
+
+    #[test]
+    fn a_test_run_id_must_be_a_plain_id() {
+        let dir = tempfile::tempdir().unwrap();
+        for id in ["", "../escape", "a/b", "run id", &"x".repeat(65)] {
+            let refused = HarnessReports::trial_records(dir.path(), id).unwrap_err();
+            assert!(refused.contains("is not a plain id"), "{id}: {refused}");
+        }
+        assert!(!dir.path().join(TRIALS_FOLDER).exists());
+        HarnessReports::trial_records(dir.path(), "5b1e2f0c-7a8d-4c3b-9e61-0d2a4f6b8c90").unwrap();
+        assert!(
+            dir.path()
+                .join(TRIALS_FOLDER)
+                .join("5b1e2f0c-7a8d-4c3b-9e61-0d2a4f6b8c90")
+                .is_dir()
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let refused = HarnessReports::trial_records(&file, "run").unwrap_err();
+        assert!(refused.contains("not a directory"), "{refused}");
+    }
 }

@@ -9,7 +9,9 @@
 //!
 //! With `AUTHCONFORM_REPORTS=DIR` the trials that ran are written to DIR as `authconform run
 //! --reports DIR` writes them (junit.xml, evidence.json, summary.md, evidence.html), through the
-//! same report sink; see `authconform::run::run_as_trials`.
+//! same report sink; see `authconform::run::run_as_trials`. Under nextest (`NEXTEST=1`), each
+//! trial process writes instead its sealed evidence record to `DIR/trials/<NEXTEST_RUN_ID>/`,
+//! for `authconform merge` to assemble.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -40,9 +42,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Taken before anything runs, as `authconform run` does: a bad folder costs no run.
-    let reports = match std::env::var_os("AUTHCONFORM_REPORTS") {
-        Some(dir) => match HarnessReports::prepare(Path::new(&dir)) {
+    // Taken before anything runs, as `authconform run` does: a bad folder costs no run. Listing
+    // runs nothing, so it touches no folder (nextest lists before it runs, with or without a run
+    // id).
+    let reports = match std::env::var_os("AUTHCONFORM_REPORTS").filter(|_| !args.list) {
+        Some(dir) => match HarnessReports::for_harness(Path::new(&dir)) {
             Ok(reports) => Some(reports),
             Err(e) => {
                 eprintln!("error: AUTHCONFORM_REPORTS: {e}");
@@ -76,7 +80,8 @@ fn main() -> ExitCode {
     // A trial's panic message is printed by the hook before libtest-mimic catches it.
     authconform::run::redact_panic_messages(runner.secrets().clone());
     let outcome = run_as_trials(&args, &plan, &runner, runtime.handle(), reports.as_ref());
-    match outcome.reports.map(|r| r.written) {
+    let written = outcome.reports.map(|r| r.written).or(outcome.trial_records);
+    match written {
         Some(Ok(files)) => {
             for file in files {
                 println!("report: {}", file.display());
@@ -89,8 +94,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
         None => {
+            // On stderr: stdout is libtest's, which tools parse.
             if reports.is_some() {
-                println!("no trial ran: no report written");
+                eprintln!("no trial ran: no report written");
             }
         }
     }

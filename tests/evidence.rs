@@ -222,3 +222,180 @@ fn the_matrix_lists_skipped_and_uncovered_requirements() {
     );
     assert_eq!(verify(&run.reports.join("evidence.json")).0, Some(0));
 }
+
+/// Reports written before the evidence model was typed (`tests/fixtures/evidence/`: a run on the
+/// virtual clock with every verdict and outcome, one on the real clock, their merge with
+/// `conflict` rows and the `mixed` clock, and a real run of the demo provider) still verify, and
+/// read into the typed model and written again they are the same bytes.
+#[test]
+fn reports_written_before_the_typed_model_verify_and_round_trip_byte_for_byte() {
+    use authconform::report::evidence::{Evidence, canonical_bytes};
+    use authconform::report::verify::{Verification, verify};
+    let folder = Path::new(ROOT).join("tests/fixtures/evidence");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&folder).expect("the fixture folder") {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let verdict = verify(&bytes, None);
+        assert!(
+            matches!(verdict, Verification::Intact { .. }),
+            "{}: {verdict:?}",
+            path.display()
+        );
+        let tree: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            evidence_schema_errors(&tree),
+            Vec::<String>::new(),
+            "{}",
+            path.display()
+        );
+        let report: Evidence = serde_json::from_slice(&bytes).unwrap();
+        assert!(
+            canonical_bytes(&report) == bytes,
+            "{}: re-serialized bytes differ",
+            path.display()
+        );
+        names.push(path.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "demo-run.json",
+            "merged.json",
+            "run-real.json",
+            "run-virtual.json"
+        ]
+    );
+}
+
+/// A word the format does not define, in any of the typed fields, makes `verify` say where and
+/// which words it expected (exit 1: the file claims to be evidence).
+#[test]
+fn an_unknown_word_in_a_report_is_a_verify_finding_naming_the_field() {
+    let original =
+        std::fs::read_to_string(Path::new(ROOT).join("tests/fixtures/evidence/merged.json"))
+            .unwrap();
+    let cases = [
+        (
+            "\"verdict\": \"pass\"",
+            "\"verdict\": \"passed\"",
+            "requirements[0].scenarios[0].verdict",
+            "unknown variant `passed`, expected one of `pass`, `fail`, `error`, `skipped`, `not-run`",
+        ),
+        (
+            "\"status\": \"conflict\"",
+            "\"status\": \"disputed\"",
+            "requirements[0].status",
+            "unknown variant `disputed`",
+        ),
+        (
+            "\"kind\": \"RFC\"",
+            "\"kind\": \"Rfc\"",
+            "requirements[1].kind",
+            "expected one of `Doc`, `RFC`, `Assumed`",
+        ),
+        (
+            "\"clock\": \"mixed\"",
+            "\"clock\": \"both\"",
+            "run.target.clock",
+            "expected one of `virtual`, `real`, `mixed`",
+        ),
+        (
+            "\"outcome\": \"refused\"",
+            "\"outcome\": \"rejected\"",
+            ".outcome",
+            "unknown variant `rejected`",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to, path, expected) in cases {
+        assert!(original.contains(from), "{from}");
+        let file = dir.path().join("edited.json");
+        std::fs::write(&file, original.replacen(from, to, 1)).unwrap();
+        let (code, text) = verify(&file);
+        assert_eq!(code, Some(1), "{to}: {text}");
+        assert!(text.contains(path), "{to}: {text}");
+        assert!(text.contains(expected), "{to}: {text}");
+    }
+}
+
+/// `build` reads nothing: with the plan's files deleted and no git around, the report holds the
+/// facts given, and building twice gives the same bytes.
+#[test]
+fn evidence_is_built_from_the_facts_given_without_files_or_git() {
+    use authconform::exec::MockOptions;
+    use authconform::report::evidence::{InputFile, RunContext, RunFacts, build, canonical_bytes};
+    use authconform::{Runner, Target, load_plan};
+    use std::time::{Duration, SystemTime};
+
+    let tree = tempfile::tempdir().unwrap();
+    for folder in ["specs", "scenarios/demo"] {
+        std::fs::create_dir_all(tree.path().join(folder)).unwrap();
+    }
+    for file in ["specs/demo.yaml", "scenarios/demo/basic.yaml"] {
+        std::fs::copy(Path::new(ROOT).join(file), tree.path().join(file)).unwrap();
+    }
+    let plan = load_plan(
+        &tree.path().join("specs"),
+        &tree.path().join("scenarios"),
+        Target::mock(),
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let planned = plan.scenarios[0].clone();
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions::default(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), runner.run(&planned))
+            .await
+            .expect("a demo scenario ends within 30 s")
+    });
+    let checkout = tree.path().to_path_buf();
+    drop(tree); // the plan's files are gone, and there never was a git checkout
+    assert!(!checkout.exists());
+
+    let facts = RunFacts {
+        host: "auditor-box".into(),
+        git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        inputs: vec![InputFile {
+            path: "specs/demo.yaml".into(),
+            sha256: "ef".repeat(32),
+        }],
+        started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        finished: SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_002_500),
+        working_dir: Some(checkout.clone()),
+        test_run_id: None,
+    };
+    let context = RunContext {
+        plan: &plan,
+        selected: std::slice::from_ref(&planned),
+        results: std::slice::from_ref(&result),
+        incomplete_reason: None,
+    };
+    let first = canonical_bytes(&build(&context, &facts, runner.secrets()));
+    let second = canonical_bytes(&build(&context, &facts, runner.secrets()));
+    assert!(first == second, "two builds from the same inputs differ");
+    let report: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert_eq!(report["run"]["host"], "auditor-box");
+    assert_eq!(
+        report["run"]["git_commit"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert_eq!(report["run"]["inputs"][0]["sha256"], "ef".repeat(32));
+    assert_eq!(report["run"]["inputs"].as_array().unwrap().len(), 1);
+    assert_eq!(report["run"]["started"], "2027-01-15T08:00:00.000Z");
+    assert_eq!(report["run"]["finished"], "2027-01-15T08:00:02.500Z");
+    // Paths are shown relative to the working directory the facts name.
+    assert_eq!(report["scenarios"][0]["file"], "scenarios/demo/basic.yaml");
+    assert_eq!(evidence_schema_errors(&report), Vec::<String>::new());
+    let file = checkout.with_extension("json");
+    std::fs::write(&file, &first).unwrap();
+    let (code, text) = verify(&file);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(code, Some(0), "{text}");
+}

@@ -597,7 +597,7 @@ async fn a_refused_connection_is_not_a_timeout() {
         r.steps[0]
             .transcript
             .as_ref()
-            .map(|t| (t.outcome.clone(), t.elapsed))
+            .map(|t| (t.outcome, t.elapsed))
             .expect("a request step has a transcript")
     };
 

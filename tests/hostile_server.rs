@@ -653,7 +653,8 @@ async fn malformed_www_authenticate_fails_the_challenge_check() {
 // seen the server's FIN when the next request takes the idle connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evidence_records_the_malformed_reason_and_the_resend() {
-    use authconform::report::evidence::{RunContext, build};
+    use authconform::report::evidence::{RunContext, RunFacts, build};
+    use std::time::SystemTime;
     let malformed = reply_once(b"HTTP/1.1 2x0 OK\r\n\r\n".to_vec()).await;
     let flaky = close_after_response().await;
     let plan = plan(&malformed.url(), "http://127.0.0.1:9");
@@ -677,10 +678,9 @@ async fn evidence_records_the_malformed_reason_and_the_resend() {
             plan: &plan,
             selected: &[find("expects-ok")],
             results: &[result],
-            started: std::time::SystemTime::now(),
-            finished: std::time::SystemTime::now(),
             incomplete_reason: None,
         },
+        &RunFacts::gather(&plan, &[], SystemTime::now(), SystemTime::now()),
         runner.secrets(),
     ))
     .unwrap();
@@ -723,10 +723,9 @@ async fn evidence_records_the_malformed_reason_and_the_resend() {
             plan: &plan,
             selected: std::slice::from_ref(&planned),
             results: &[resent],
-            started: std::time::SystemTime::now(),
-            finished: std::time::SystemTime::now(),
             incomplete_reason: None,
         },
+        &RunFacts::gather(&plan, &[], SystemTime::now(), SystemTime::now()),
         runner.secrets(),
     );
     let page = authconform::report::html::render(&evidence);

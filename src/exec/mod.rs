@@ -672,7 +672,7 @@ impl Scope<'_> {
         }
         let mut transcript = transcript;
         transcript.source = source_text;
-        transcript.outcome = exchange.outcome.class().to_owned();
+        transcript.outcome = exchange.outcome.class();
         let registry = &self.runner.secrets;
         transcript.outcome_detail = exchange.outcome.detail().map(|d| registry.redact(d));
         transcript.resent = exchange.resent.as_deref().map(|r| registry.redact(r));

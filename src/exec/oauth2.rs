@@ -266,7 +266,7 @@ impl Scope<'_> {
         // closed since is no evidence about it, so such a request goes once more on a fresh one.
         let exchange =
             crate::net::send_on(clients, request, timeout, crate::net::ConnectionUse::Reuse).await;
-        transcript.outcome = exchange.outcome.class().to_owned();
+        transcript.outcome = exchange.outcome.class();
         transcript.outcome_detail = exchange.outcome.detail().map(str::to_owned);
         transcript.resent = exchange.resent.clone();
         transcript.elapsed = exchange.elapsed;

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
+pub use crate::net::OutcomeClass;
+
 /// How a scenario ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -56,7 +58,7 @@ pub struct Transcript {
     /// The start of the request body (credential fields replaced).
     pub request_body: Option<String>,
     /// The outcome class: `response`, `read-timeout`, `refused`, `malformed`, ….
-    pub outcome: String,
+    pub outcome: OutcomeClass,
     /// What the class alone does not say: the parser's reason for `malformed`, the TLS or
     /// transport error for `tls` and `other`.
     pub outcome_detail: Option<String>,
@@ -144,7 +146,7 @@ impl ScenarioResult {
                     .unwrap_or_default();
                 let got = match t.status {
                     Some(status) => format!("HTTP {status}"),
-                    None => t.outcome.clone(),
+                    None => t.outcome.to_string(),
                 };
                 out.push_str(&format!(
                     "  {} {}{from} -> {got} in {} ms\n",

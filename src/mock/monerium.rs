@@ -16,6 +16,7 @@
 //!                     grant_type=client_credentials (client_id,   200 {access_token, …}
 //!                       client_secret in the body)                | 401 invalid_client
 //! GET  /auth/context  Bearer                                      200 context | 401 Not authenticated
+//! anything else                                                   404, empty body
 //! ```
 //!
 //! - **Registered clients.** The public PKCE clients are [`CLIENT_ID`] (redirect URI
@@ -31,13 +32,15 @@
 //!   6749 §4.1.2.1 that RFC 7636 §4.4.1 asks for: a 302 to the redirect URI with
 //!   `error=invalid_request` (or `unsupported_response_type`), `error_description` and `state`,
 //!   and no code. A code lives 600 s on the scenario's clock.
-//! - **Token endpoint.** Codes are single use (any exchange attempt consumes the code), bound to
-//!   the client and redirect URI, and need the verifier whose `BASE64URL(SHA256(verifier))` is the
-//!   challenge; failures are 400 `invalid_grant`. A refresh token is invalidated when it is used
-//!   (rotation); reuse is 400 `invalid_grant`, another client's id is 400 with the documented
-//!   message and does not consume the token. A wrong client secret is 401 `invalid_client` (the
-//!   guide's shape; the OpenAPI shape is a 400 `{code, status, message}`, and scenarios accept
-//!   both). Client authentication by Basic is not documented and not accepted.
+//! - **Token endpoint** (the kit's [`TokenEndpoint`], with `token_policy`: repeated parameters
+//!   are refused, then an unknown `grant_type`; every reply is uncacheable). Codes are single use
+//!   (any exchange attempt consumes the code), bound to the client and redirect URI, and need the
+//!   verifier whose `BASE64URL(SHA256(verifier))` is the challenge; failures are 400
+//!   `invalid_grant`. A refresh token is invalidated when it is used (rotation); reuse is 400
+//!   `invalid_grant`, another client's id is 400 with the documented message and does not consume
+//!   the token. A wrong client secret is 401 `invalid_client` (the guide's shape; the OpenAPI
+//!   shape is a 400 `{code, status, message}`, and scenarios accept both). Client authentication
+//!   by Basic is not documented and not accepted.
 //! - **Bearer tokens** expire 3600 s after issue on the scenario's [`VirtualClock`]. Missing,
 //!   unknown and expired tokens all get the documented 401
 //!   `{"code":401,"status":"Unauthorized","message":"Not authenticated"}`, with no
@@ -45,59 +48,66 @@
 //!
 //! Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 //!
-//! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios catch
-//! it (`tests/deviations_monerium.rs`):
-//!
-//! - `accepts-wrong-verifier`: the token endpoint skips the PKCE verifier check.
-//! - `accepts-plain-pkce`: `/auth` accepts `code_challenge_method=plain` (or none, RFC 7636's
-//!   default of plain) and verifies the code with it.
-//! - `redirects-unregistered-uri`: `/auth` redirects to whatever `redirect_uri` it is given.
-//! - `reusable-refresh-tokens`: a used refresh token keeps working (no rotation).
-//! - `reusable-codes`: an authorization code can be exchanged more than once.
-//! - `accepts-expired-tokens`: access tokens never expire.
-//! - `accepts-wrong-basic-password`: v1 Basic checks the email only.
-//! - `drops-state`: redirects from `/auth` do not carry `state` back.
-//! - `omits-refresh-token`: the code exchange answers without a `refresh_token`.
-//! - `refreshes-for-other-client`: a refresh token works for any registered client.
-//! - `requires-basic-client-auth`: client credentials are read from an `Authorization: Basic`
-//!   header only, not from the form body as documented.
-//! - `accepts-wrong-client-secret`: the client-credentials grant checks the client id only.
+//! [`Deviation`]s each switch one documented behaviour off, so tests can prove the scenarios catch
+//! it (`tests/deviations_monerium.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde_json::{Value, json};
+use strum::VariantNames as _;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
-use super::http::{bearer, json_response, oauth_error, single_params};
+use super::kit::request::{basic_credentials, bearer, pair_eq};
+use super::kit::token::{PresentedClient, presented_client};
+use super::kit::{
+    Check, ClientAuth, Deviations, FormParams, NoStore, TokenEndpoint, TokenPolicy, TokenProvider,
+    TokenRefusal, TokenReply, TokenRequest, fallback, ids, json as json_reply, oauth_error,
+};
 use super::{MockConfig, RunningMock, credential_eq};
-use crate::auth::{basic, pkce};
+use crate::auth::pkce;
 use crate::clock::VirtualClock;
 
 /// The Monerium mock's hosts.
 pub const HOSTS: &[&str] = &["api"];
 
-/// Deviations from the documented behaviour (each described in the module documentation).
-pub const DEVIATIONS: &[&str] = &[
-    "accepts-wrong-verifier",
-    "accepts-plain-pkce",
-    "redirects-unregistered-uri",
-    "reusable-refresh-tokens",
-    "reusable-codes",
-    "accepts-expired-tokens",
-    "accepts-wrong-basic-password",
-    "drops-state",
-    "omits-refresh-token",
-    "refreshes-for-other-client",
-    "requires-basic-client-auth",
-    "accepts-wrong-client-secret",
-];
+/// Deviations from the documented behaviour, for tests proving the scenarios catch them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Deviation {
+    /// The token endpoint skips the PKCE verifier check.
+    AcceptsWrongVerifier,
+    /// `/auth` accepts `code_challenge_method=plain` (or none, RFC 7636's default of plain) and
+    /// verifies the code with it.
+    AcceptsPlainPkce,
+    /// `/auth` redirects to whatever `redirect_uri` it is given.
+    RedirectsUnregisteredUri,
+    /// A used refresh token keeps working (no rotation).
+    ReusableRefreshTokens,
+    /// An authorization code can be exchanged more than once.
+    ReusableCodes,
+    /// Access tokens never expire.
+    AcceptsExpiredTokens,
+    /// v1 Basic checks the email only.
+    AcceptsWrongBasicPassword,
+    /// Redirects from `/auth` do not carry `state` back.
+    DropsState,
+    /// The code exchange answers without a `refresh_token`.
+    OmitsRefreshToken,
+    /// A refresh token works for any registered client.
+    RefreshesForOtherClient,
+    /// Client credentials are read from an `Authorization: Basic` header only, not from the form
+    /// body as documented.
+    RequiresBasicClientAuth,
+    /// The client-credentials grant checks the client id only.
+    AcceptsWrongClientSecret,
+}
+
+/// The names of [`Deviation`], for the registry.
+pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
 /// Access-token lifetime, in seconds (`expires_in`).
 pub const TOKEN_TTL_SECONDS: u64 = 3600;
@@ -132,43 +142,28 @@ const PARTNER_ID: &str = "c4e6a8b0-4a0d-11ef-8c1a-0242ac120002";
 
 /// Starts the Monerium provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let state = Arc::new(Monerium {
+    let monerium = Arc::new(Monerium {
         email: config.secret("email")?,
         password: config.secret("password")?,
         cc_client_id: config.secret("cc_client_id")?,
         cc_client_secret: config.secret("cc_client_secret")?,
         clock: config.clock.clone(),
         issued: Mutex::new(Issued::default()),
-        accepts_wrong_verifier: config.deviates("accepts-wrong-verifier"),
-        accepts_plain: config.deviates("accepts-plain-pkce"),
-        redirects_anywhere: config.deviates("redirects-unregistered-uri"),
-        reusable_refresh: config.deviates("reusable-refresh-tokens"),
-        reusable_codes: config.deviates("reusable-codes"),
-        accepts_expired: config.deviates("accepts-expired-tokens"),
-        accepts_wrong_password: config.deviates("accepts-wrong-basic-password"),
-        drops_state: config.deviates("drops-state"),
-        omits_refresh: config.deviates("omits-refresh-token"),
-        refreshes_for_others: config.deviates("refreshes-for-other-client"),
-        requires_basic_client: config.deviates("requires-basic-client-auth"),
-        accepts_wrong_secret: config.deviates("accepts-wrong-client-secret"),
+        token_policy: token_policy(),
+        deviations: Deviations::from_config(&config)?,
     });
     let server = MockServer::builder().start().await;
-    let routes: [(&str, &str, Route); 5] = [
-        ("GET", "/balances", Route::Balances),
-        ("GET", "/auth", Route::Authorize),
-        ("POST", "/auth", Route::Authorize),
-        ("POST", "/auth/token", Route::Token),
-        ("GET", "/auth/context", Route::Context),
+    let routes = [
+        route("GET", "/balances").respond_with(Balances(monerium.clone())),
+        route("GET", "/auth").respond_with(Authorize(monerium.clone())),
+        route("POST", "/auth").respond_with(Authorize(monerium.clone())),
+        route("POST", "/auth/token").respond_with(TokenEndpoint::new(monerium.clone())),
+        route("GET", "/auth/context").respond_with(Context(monerium)),
+        // Monerium documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
     ];
-    for (verb, route_path, route) in routes {
-        Mock::given(method(verb))
-            .and(path(route_path))
-            .respond_with(Handler {
-                monerium: state.clone(),
-                route,
-            })
-            .mount(&server)
-            .await;
+    for mock in routes {
+        server.register(mock).await;
     }
     let api = front::start(*server.address(), Arc::new(|_| SourcePolicy::Allow))
         .await
@@ -179,6 +174,13 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     })
 }
 
+/// Matches `verb` requests to exactly `route_path`.
+fn route(verb: &str, route_path: &str) -> MockBuilder {
+    Mock::given(method(verb)).and(path(route_path))
+}
+
+/// The provider, shared by every route's responder: the target's credentials, what it issued
+/// (behind a mutex, since a responder gets only `&self`), its token policy and its deviations.
 struct Monerium {
     email: String,
     password: String,
@@ -186,18 +188,8 @@ struct Monerium {
     cc_client_secret: String,
     clock: Arc<VirtualClock>,
     issued: Mutex<Issued>,
-    accepts_wrong_verifier: bool,
-    accepts_plain: bool,
-    redirects_anywhere: bool,
-    reusable_refresh: bool,
-    reusable_codes: bool,
-    accepts_expired: bool,
-    accepts_wrong_password: bool,
-    drops_state: bool,
-    omits_refresh: bool,
-    refreshes_for_others: bool,
-    requires_basic_client: bool,
-    accepts_wrong_secret: bool,
+    token_policy: TokenPolicy,
+    deviations: Deviations<Deviation>,
 }
 
 /// Everything the mock issued, by value.
@@ -238,34 +230,212 @@ enum Subject {
     Partner,
 }
 
-#[derive(Clone, Copy)]
-enum Route {
-    Balances,
-    Authorize,
-    Token,
-    Context,
-}
+/// `GET /balances`: v1 Basic, or any valid bearer token.
+struct Balances(Arc<Monerium>);
 
-struct Handler {
-    monerium: Arc<Monerium>,
-    route: Route,
-}
-
-impl Respond for Handler {
+impl Respond for Balances {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let monerium = &self.monerium;
-        match self.route {
-            Route::Balances => monerium.balances(request),
-            Route::Authorize => monerium.authorize(request),
-            Route::Token => monerium.token(request),
-            Route::Context => monerium.context(request),
+        let monerium = &*self.0;
+        if !monerium.basic_user(request) && monerium.bearer_subject(request).is_none() {
+            return not_authenticated();
+        }
+        json_reply(
+            200,
+            json!([{
+                "id": PROFILE_ID,
+                "chain": "ethereum",
+                "network": "sepolia",
+                "address": "0x59cffebb5a5a3ac0a1b1b0d8e2e0b6b8f4b1c2d3",
+                "balances": [{"currency": "eur", "amount": "1000.00"}]
+            }]),
+        )
+    }
+}
+
+/// `GET /auth/context`: bearer only.
+struct Context(Arc<Monerium>);
+
+impl Respond for Context {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let monerium = &*self.0;
+        match monerium.bearer_subject(request) {
+            None => not_authenticated(),
+            Some(Subject::User) => json_reply(
+                200,
+                json!({
+                    "userId": USER_ID,
+                    "email": monerium.email,
+                    "name": "Test User",
+                    "roles": [],
+                    "auth": {"method": "password", "subject": monerium.email, "verified": true},
+                    "defaultProfile": PROFILE_ID,
+                    "profiles": [{
+                        "id": PROFILE_ID, "kind": "personal", "name": "Test User",
+                        "perms": ["read", "write"]
+                    }]
+                }),
+            ),
+            Some(Subject::Partner) => json_reply(
+                200,
+                json!({
+                    "userId": PARTNER_ID,
+                    "name": "Test Partner",
+                    "roles": [],
+                    "auth": {"method": "bearer", "subject": PARTNER_ID, "verified": true},
+                    "defaultProfile": PROFILE_ID,
+                    "profiles": [{
+                        "id": PROFILE_ID, "kind": "corporate", "name": "Test Partner",
+                        "perms": ["read", "write"]
+                    }]
+                }),
+            ),
         }
     }
 }
 
+/// `GET|POST /auth`: the headless test user approves at once, so a valid request is answered
+/// with the redirect carrying the code.
+struct Authorize(Arc<Monerium>);
+
+impl Respond for Authorize {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let monerium = &*self.0;
+        // The query and a POSTed form are one list of parameters: joined with `&`, they parse
+        // as the one followed by the other.
+        let mut encoded = request.url.query().unwrap_or_default().as_bytes().to_vec();
+        if request.method.as_str() == "POST" {
+            encoded.push(b'&');
+            encoded.extend_from_slice(&request.body);
+        }
+        let params = FormParams::parse(&encoded);
+        if let Some(repeated) = params.repeated() {
+            return api_error(
+                "Validation errors",
+                Some(json!({ repeated: "must not be given more than once" })),
+            );
+        }
+        let get = |name: &str| params.non_empty(name);
+
+        // The client and its redirect URI come first: nothing is redirected before both are known.
+        let Some(client_id) = get("client_id") else {
+            return api_error(
+                "Validation errors",
+                Some(json!({"client_id": "client_id is required"})),
+            );
+        };
+        let Some(registered) = registered_uris(client_id) else {
+            return api_error("No such client ID", None);
+        };
+        let redirect_uri = match (get("redirect_uri"), registered) {
+            (Some(given), _)
+                if monerium.deviations.has(Deviation::RedirectsUnregisteredUri)
+                    || registered.contains(&given) =>
+            {
+                given
+            }
+            (Some(_), _) => {
+                return api_error(
+                    "Validation errors",
+                    Some(
+                        json!({"redirect_uri": "redirect_uri must match a registered redirect URL exactly"}),
+                    ),
+                );
+            }
+            (None, [only]) => *only,
+            (None, _) => {
+                return api_error(
+                    "Validation errors",
+                    Some(
+                        json!({"redirect_uri": "redirect_uri is required when several are registered"}),
+                    ),
+                );
+            }
+        };
+        // From here on the redirect URI is trusted: refusals go back to it (RFC 6749 §4.1.2.1).
+        let state = params.first("state");
+        let refuse = |error: &str, description: &str| {
+            monerium.redirect(
+                redirect_uri,
+                &[("error", error), ("error_description", description)],
+                state,
+            )
+        };
+        if get("response_type").is_some_and(|t| t != "code") {
+            return refuse("unsupported_response_type", "only `code` is supported");
+        }
+        let Some(challenge) = get("code_challenge") else {
+            return refuse("invalid_request", "code_challenge is required");
+        };
+        if !pkce::is_valid_verifier(challenge) {
+            return refuse(
+                "invalid_request",
+                "code_challenge must be 43 to 128 unreserved characters",
+            );
+        }
+        let method = match get("code_challenge_method") {
+            Some("S256") => pkce::PkceMethod::S256,
+            Some("plain") | None if monerium.deviations.has(Deviation::AcceptsPlainPkce) => {
+                pkce::PkceMethod::Plain
+            }
+            _ => return refuse("invalid_request", "Monerium only supports S256"),
+        };
+
+        let code = ids::random_id(ids::TOKEN);
+        monerium.issued().codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id: client_id.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                challenge: challenge.to_owned(),
+                method,
+                expires: monerium.clock.now() + Duration::from_secs(CODE_TTL_SECONDS),
+                used: false,
+            },
+        );
+        monerium.redirect(redirect_uri, &[("code", &code)], state)
+    }
+}
+
+/// What Monerium's token endpoint does (`POST /auth/token`): repeated parameters are refused,
+/// then `grant_type` must be one of the three documented grants; the public PKCE clients
+/// authenticate no further, the client-credentials client with its secret in the form body (its
+/// grant checks it); every reply is uncacheable.
+fn token_policy() -> TokenPolicy {
+    TokenPolicy {
+        realm: "monerium".to_owned(),
+        client_auth: ClientAuth::POST,
+        checks: vec![Check::RepeatedParameters, Check::GrantType],
+        grant_types: vec!["authorization_code", "refresh_token", "client_credentials"],
+        no_store: NoStore::Always,
+    }
+}
+
+impl TokenProvider for Monerium {
+    fn policy(&self) -> &TokenPolicy {
+        &self.token_policy
+    }
+
+    fn client_matches(&self, id: &str, secret: &str) -> bool {
+        pair_eq((id, secret), (&self.cc_client_id, &self.cc_client_secret))
+    }
+
+    fn grant(&self, grant_type: &str, request: &TokenRequest<'_>) -> TokenReply {
+        match grant_type {
+            "authorization_code" => self.exchange_code(&request.form),
+            "refresh_token" => self.refresh(&request.form),
+            _ => self.client_credentials(request),
+        }
+    }
+}
+
+/// Refuses a token request with an RFC 6749 §5.2 error of status 400.
+fn refused(error: &str, description: &str) -> TokenReply {
+    TokenReply::Refused(oauth_error(400, error, description))
+}
+
 /// The documented 401 of every authenticated route.
 fn not_authenticated() -> ResponseTemplate {
-    json_response(
+    json_reply(
         401,
         json!({"code": 401, "status": "Unauthorized", "message": "Not authenticated"}),
     )
@@ -277,13 +447,7 @@ fn api_error(message: &str, errors: Option<Value>) -> ResponseTemplate {
     if let (Some(errors), Some(object)) = (errors, body.as_object_mut()) {
         object.insert("errors".into(), errors);
     }
-    json_response(400, body).insert_header("cache-control", "no-store")
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    json_reply(400, body).insert_header("cache-control", "no-store")
 }
 
 /// Returns the registered redirect URIs of a public client.
@@ -304,173 +468,19 @@ impl Monerium {
         let token = bearer(request)?;
         let issued = self.issued();
         let grant = issued.access.get(token)?;
-        (self.accepts_expired || self.clock.now() < grant.expires).then_some(grant.subject)
+        let expired = self.clock.now() >= grant.expires;
+        (!expired || self.deviations.has(Deviation::AcceptsExpiredTokens)).then_some(grant.subject)
     }
 
     /// Tells whether the request carries the user's email and password as Basic credentials.
     fn basic_user(&self, request: &Request) -> bool {
-        let Some((email, password)) = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(basic::decode)
-        else {
+        let Some((email, password)) = basic_credentials(request) else {
             return false;
         };
         // Both compared, always, so timing does not tell which one was wrong.
         let email_ok = credential_eq(email.as_bytes(), self.email.as_bytes());
         let password_ok = credential_eq(password.as_bytes(), self.password.as_bytes());
-        email_ok & (password_ok | self.accepts_wrong_password)
-    }
-
-    /// `GET /balances`: v1 Basic, or any valid bearer token.
-    fn balances(&self, request: &Request) -> ResponseTemplate {
-        if !self.basic_user(request) && self.bearer_subject(request).is_none() {
-            return not_authenticated();
-        }
-        json_response(
-            200,
-            json!([{
-                "id": PROFILE_ID,
-                "chain": "ethereum",
-                "network": "sepolia",
-                "address": "0x59cffebb5a5a3ac0a1b1b0d8e2e0b6b8f4b1c2d3",
-                "balances": [{"currency": "eur", "amount": "1000.00"}]
-            }]),
-        )
-    }
-
-    /// `GET /auth/context`: bearer only.
-    fn context(&self, request: &Request) -> ResponseTemplate {
-        match self.bearer_subject(request) {
-            None => not_authenticated(),
-            Some(Subject::User) => json_response(
-                200,
-                json!({
-                    "userId": USER_ID,
-                    "email": self.email,
-                    "name": "Test User",
-                    "roles": [],
-                    "auth": {"method": "password", "subject": self.email, "verified": true},
-                    "defaultProfile": PROFILE_ID,
-                    "profiles": [{
-                        "id": PROFILE_ID, "kind": "personal", "name": "Test User",
-                        "perms": ["read", "write"]
-                    }]
-                }),
-            ),
-            Some(Subject::Partner) => json_response(
-                200,
-                json!({
-                    "userId": PARTNER_ID,
-                    "name": "Test Partner",
-                    "roles": [],
-                    "auth": {"method": "bearer", "subject": PARTNER_ID, "verified": true},
-                    "defaultProfile": PROFILE_ID,
-                    "profiles": [{
-                        "id": PROFILE_ID, "kind": "corporate", "name": "Test Partner",
-                        "perms": ["read", "write"]
-                    }]
-                }),
-            ),
-        }
-    }
-
-    /// `GET|POST /auth`: the headless test user approves at once, so a valid request is answered
-    /// with the redirect carrying the code.
-    fn authorize(&self, request: &Request) -> ResponseTemplate {
-        let query = request.url.query_pairs();
-        let form = url::form_urlencoded::parse(if request.method.as_str() == "POST" {
-            &request.body
-        } else {
-            &[]
-        });
-        let params = match single_params(query.chain(form)) {
-            Ok(params) => params,
-            Err(repeated) => {
-                return api_error(
-                    "Validation errors",
-                    Some(json!({ repeated: "must not be given more than once" })),
-                );
-            }
-        };
-        let get = |name: &str| {
-            params
-                .get(name)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        };
-
-        // The client and its redirect URI come first: nothing is redirected before both are known.
-        let Some(client_id) = get("client_id") else {
-            return api_error(
-                "Validation errors",
-                Some(json!({"client_id": "client_id is required"})),
-            );
-        };
-        let Some(registered) = registered_uris(client_id) else {
-            return api_error("No such client ID", None);
-        };
-        let redirect_uri = match (get("redirect_uri"), registered) {
-            (Some(given), _) if self.redirects_anywhere || registered.contains(&given) => given,
-            (Some(_), _) => {
-                return api_error(
-                    "Validation errors",
-                    Some(
-                        json!({"redirect_uri": "redirect_uri must match a registered redirect URL exactly"}),
-                    ),
-                );
-            }
-            (None, [only]) => *only,
-            (None, _) => {
-                return api_error(
-                    "Validation errors",
-                    Some(
-                        json!({"redirect_uri": "redirect_uri is required when several are registered"}),
-                    ),
-                );
-            }
-        };
-        // From here on the redirect URI is trusted: refusals go back to it (RFC 6749 §4.1.2.1).
-        let state = params.get("state").map(String::as_str);
-        let refuse = |error: &str, description: &str| {
-            self.redirect(
-                redirect_uri,
-                &[("error", error), ("error_description", description)],
-                state,
-            )
-        };
-        if get("response_type").is_some_and(|t| t != "code") {
-            return refuse("unsupported_response_type", "only `code` is supported");
-        }
-        let Some(challenge) = get("code_challenge") else {
-            return refuse("invalid_request", "code_challenge is required");
-        };
-        if !pkce::is_valid_verifier(challenge) {
-            return refuse(
-                "invalid_request",
-                "code_challenge must be 43 to 128 unreserved characters",
-            );
-        }
-        let method = match get("code_challenge_method") {
-            Some("S256") => pkce::PkceMethod::S256,
-            Some("plain") | None if self.accepts_plain => pkce::PkceMethod::Plain,
-            _ => return refuse("invalid_request", "Monerium only supports S256"),
-        };
-
-        let code = random_token();
-        self.issued().codes.insert(
-            code.clone(),
-            CodeGrant {
-                client_id: client_id.to_owned(),
-                redirect_uri: redirect_uri.to_owned(),
-                challenge: challenge.to_owned(),
-                method,
-                expires: self.clock.now() + Duration::from_secs(CODE_TTL_SECONDS),
-                used: false,
-            },
-        );
-        self.redirect(redirect_uri, &[("code", &code)], state)
+        email_ok & (password_ok | self.deviations.has(Deviation::AcceptsWrongBasicPassword))
     }
 
     /// A 302 to `redirect_uri` with `pairs` and the request's `state` added to its query.
@@ -481,7 +491,7 @@ impl Monerium {
         state: Option<&str>,
     ) -> ResponseTemplate {
         let mut reply = pairs.to_vec();
-        if let Some(state) = state.filter(|_| !self.drops_state) {
+        if let Some(state) = state.filter(|_| !self.deviations.has(Deviation::DropsState)) {
             reply.push(("state", state));
         }
         let location = match url::Url::parse(redirect_uri) {
@@ -502,80 +512,53 @@ impl Monerium {
             .insert_header("cache-control", "no-store")
     }
 
-    /// `POST /auth/token`: the three documented grants, parameters in the form body.
-    fn token(&self, request: &Request) -> ResponseTemplate {
-        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
-            Ok(form) => form,
-            Err(repeated) => {
-                return oauth_error(
-                    400,
-                    "invalid_request",
-                    &format!("parameter `{repeated}` is given more than once"),
-                );
-            }
-        };
-        match form.get("grant_type").map(String::as_str) {
-            Some("authorization_code") => self.exchange_code(&form),
-            Some("refresh_token") => self.refresh(&form),
-            Some("client_credentials") => self.client_credentials(request, &form),
-            Some(_) => oauth_error(
-                400,
-                "unsupported_grant_type",
-                "grant_type must be authorization_code, refresh_token or client_credentials",
-            ),
-            None => oauth_error(400, "invalid_request", "grant_type is required"),
-        }
-    }
-
     /// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
-    fn exchange_code(&self, form: &HashMap<String, String>) -> ResponseTemplate {
+    fn exchange_code(&self, form: &FormParams) -> TokenReply {
         let mut fields = [""; 4];
         for (slot, name) in
             fields
                 .iter_mut()
                 .zip(["code", "client_id", "code_verifier", "redirect_uri"])
         {
-            match form.get(name).filter(|v| !v.is_empty()) {
+            match form.non_empty(name) {
                 Some(value) => *slot = value,
-                None => return oauth_error(400, "invalid_request", &format!("{name} is required")),
+                None => return refused("invalid_request", &format!("{name} is required")),
             }
         }
         let [code, client_id, verifier, redirect_uri] = fields;
         if registered_uris(client_id).is_none() {
-            return api_error(
+            return TokenReply::Refused(api_error(
                 "The client is not authorized to request a token using this method.",
                 None,
-            );
+            ));
         }
         let mut issued = self.issued();
         let Some(grant) = issued.codes.get_mut(code) else {
-            return oauth_error(400, "invalid_grant", "the authorization code is not valid");
+            return refused("invalid_grant", "the authorization code is not valid");
         };
-        if grant.used && !self.reusable_codes {
-            return oauth_error(
-                400,
-                "invalid_grant",
-                "the authorization code was already used",
-            );
+        if grant.used && !self.deviations.has(Deviation::ReusableCodes) {
+            return refused("invalid_grant", "the authorization code was already used");
         }
         // Consumed by any attempt, so a stolen code cannot be tried against many verifiers.
         grant.used = true;
+        let any_verifier = self.deviations.has(Deviation::AcceptsWrongVerifier);
         let problem = if self.clock.now() >= grant.expires {
             Some("the authorization code expired")
         } else if grant.client_id != client_id {
             Some("the authorization code was issued to another client")
         } else if grant.redirect_uri != redirect_uri {
             Some("redirect_uri does not match the authorization request")
-        } else if !(self.accepts_wrong_verifier || self.verifier_matches(verifier, grant)) {
+        } else if !(any_verifier || self.verifier_matches(verifier, grant)) {
             Some("code_verifier does not match the code_challenge")
         } else {
             None
         };
         if let Some(problem) = problem {
-            return oauth_error(400, "invalid_grant", problem);
+            return refused("invalid_grant", problem);
         }
-        let refresh_client = (!self.omits_refresh).then_some(client_id);
-        self.issue(&mut issued, Subject::User, refresh_client)
+        let refresh_client =
+            (!self.deviations.has(Deviation::OmitsRefreshToken)).then_some(client_id);
+        TokenReply::Issued(self.issue(&mut issued, Subject::User, refresh_client))
     }
 
     /// Tells whether `verifier` is well formed and hashes to the code's challenge.
@@ -588,67 +571,62 @@ impl Monerium {
     }
 
     /// The `refresh_token` grant: a used refresh token is invalidated (rotation).
-    fn refresh(&self, form: &HashMap<String, String>) -> ResponseTemplate {
-        let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
-        let Some(client_id) = field("client_id") else {
-            return oauth_error(400, "invalid_request", "client_id is required");
+    fn refresh(&self, form: &FormParams) -> TokenReply {
+        let Some(client_id) = form.non_empty("client_id") else {
+            return refused("invalid_request", "client_id is required");
         };
-        let Some(token) = field("refresh_token") else {
-            return oauth_error(400, "invalid_request", "refresh_token is required");
+        let Some(token) = form.non_empty("refresh_token") else {
+            return refused("invalid_request", "refresh_token is required");
         };
         let mut issued = self.issued();
         let Some(grant) = issued.refresh.get(token) else {
-            return oauth_error(
-                400,
+            return refused(
                 "invalid_grant",
                 "the refresh token is not valid or was already used",
             );
         };
-        let other_client_allowed =
-            self.refreshes_for_others && registered_uris(client_id).is_some();
+        let other_client_allowed = self.deviations.has(Deviation::RefreshesForOtherClient)
+            && registered_uris(client_id).is_some();
         if grant.client_id != client_id && !other_client_allowed {
-            return api_error("Client id must be the same from previous token.", None);
+            return TokenReply::Refused(api_error(
+                "Client id must be the same from previous token.",
+                None,
+            ));
         }
-        if !self.reusable_refresh {
+        if !self.deviations.has(Deviation::ReusableRefreshTokens) {
             issued.refresh.remove(token);
         }
-        self.issue(&mut issued, Subject::User, Some(client_id))
+        TokenReply::Issued(self.issue(&mut issued, Subject::User, Some(client_id)))
     }
 
     /// The `client_credentials` grant, the client authenticated in the form body only.
-    fn client_credentials(
-        &self,
-        request: &Request,
-        form: &HashMap<String, String>,
-    ) -> ResponseTemplate {
-        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
-        let (id, secret) = if self.requires_basic_client {
-            request
-                .headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(basic::decode)
-                .unwrap_or_default()
+    fn client_credentials(&self, request: &TokenRequest<'_>) -> TokenReply {
+        let auth = if self.deviations.has(Deviation::RequiresBasicClientAuth) {
+            ClientAuth::BASIC
         } else {
-            (field("client_id"), field("client_secret"))
+            self.token_policy.client_auth
         };
-        // Both compared, always, so timing does not tell which one was wrong.
-        let id_ok = credential_eq(id.as_bytes(), self.cc_client_id.as_bytes());
-        let secret_ok = credential_eq(secret.as_bytes(), self.cc_client_secret.as_bytes());
-        if !(id_ok & (secret_ok | self.accepts_wrong_secret)) || secret.is_empty() {
-            return oauth_error(401, "invalid_client", "Client authentication failed");
+        let (id, secret, by_basic) = match presented_client(request.request, &request.form, auth) {
+            PresentedClient::Basic { id, secret } => (id, secret, true),
+            PresentedClient::Post { id, secret } => (id, secret.unwrap_or_default(), false),
+            PresentedClient::MalformedHeader | PresentedClient::Missing => {
+                (String::new(), String::new(), false)
+            }
+        };
+        let accepted = if self.deviations.has(Deviation::AcceptsWrongClientSecret) {
+            credential_eq(id.as_bytes(), self.cc_client_id.as_bytes())
+        } else {
+            self.client_matches(&id, &secret)
+        };
+        if !accepted || secret.is_empty() {
+            return TokenReply::Refused(self.refuse(TokenRefusal::InvalidClient { by_basic }));
         }
-        self.issue(&mut self.issued(), Subject::Partner, None)
+        TokenReply::Issued(self.issue(&mut self.issued(), Subject::Partner, None))
     }
 
     /// Issues an access token (and, when given a client, a refresh token bound to it).
-    fn issue(
-        &self,
-        issued: &mut Issued,
-        subject: Subject,
-        refresh_client: Option<&str>,
-    ) -> ResponseTemplate {
-        let access = random_token();
+    fn issue(&self, issued: &mut Issued, subject: Subject, refresh_client: Option<&str>) -> Value {
+        let access = ids::random_id(ids::TOKEN);
         issued.access.insert(
             access.clone(),
             AccessGrant {
@@ -663,7 +641,7 @@ impl Monerium {
         });
         if let Some(object) = body.as_object_mut() {
             if let Some(client_id) = refresh_client {
-                let refresh = random_token();
+                let refresh = ids::random_id(ids::TOKEN);
                 issued.refresh.insert(
                     refresh.clone(),
                     RefreshGrant {
@@ -678,9 +656,7 @@ impl Monerium {
                 object.insert("userId".into(), USER_ID.into());
             }
         }
-        json_response(200, body)
-            .insert_header("cache-control", "no-store")
-            .insert_header("pragma", "no-cache")
+        body
     }
 }
 
@@ -987,6 +963,70 @@ mod tests {
         assert_eq!(status, 400);
         // Still serving after all of that.
         assert_eq!(mock.context(b"Bearer unknown").await, 401);
+    }
+
+    #[tokio::test]
+    async fn every_token_endpoint_reply_is_uncacheable() {
+        let mock = running(&[]).await;
+        let code = mock.code().await;
+        let (_, tokens) = mock.exchange(&code, VERIFIER).await;
+        let refresh = text(&tokens, "refresh_token").to_owned();
+        let forms: [&[(&str, &str)]; 5] = [
+            // Issued.
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", CLIENT_ID),
+                ("refresh_token", &refresh),
+            ],
+            // Refused by the endpoint, by a grant, and in Monerium's own error shape.
+            &[("grant_type", "refresh_token"), ("grant_type", "password")],
+            &[("grant_type", "password")],
+            &[("grant_type", "refresh_token"), ("client_id", CLIENT_ID)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "c"),
+                ("client_id", "no-such-client"),
+                ("code_verifier", VERIFIER),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+        ];
+        for form in forms {
+            let response = mock
+                .http
+                .post(format!("{}/auth/token", mock.base))
+                .form(form)
+                .send()
+                .await
+                .expect("an answer");
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            assert_eq!(
+                header("cache-control").as_deref(),
+                Some("no-store"),
+                "{form:?}"
+            );
+            assert_eq!(header("pragma").as_deref(), Some("no-cache"), "{form:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_wrong_methods_get_an_empty_404() {
+        let mock = running(&[]).await;
+        let token = mock.http.get(format!("{}/auth/token", mock.base));
+        let balances = mock.http.delete(format!("{}/balances", mock.base));
+        let unknown = mock.http.get(format!("{}/no/such/route", mock.base));
+        // A path a route matches only as a prefix is unknown too.
+        let longer = mock.http.get(format!("{}/auth/context/extra", mock.base));
+        for request in [token, balances, unknown, longer] {
+            let response = request.send().await.expect("an answer");
+            assert_eq!(response.status().as_u16(), 404);
+            assert_eq!(response.bytes().await.expect("a body").len(), 0);
+        }
     }
 
     #[tokio::test]

@@ -18,14 +18,17 @@
 //!                                            {data: params, exp?}>            | 400 {type: invalid_request_error, message}
 //! notifications
 //! GET  /notifications/{reference}          (none)                              200 the standard notification | 404
+//! both
+//! anything else                                                                404, empty body
 //! ```
 //!
 //! - **Access tokens** are HS256 JWTs signed with a key drawn at start, carrying `exp` 600 s after
-//!   issue on the scenario's [`VirtualClock`]. The token endpoint authenticates the client first
-//!   (both parts of the Basic credentials compared, always), then requires `grant_type` to be
-//!   exactly `client_credentials`. Error bodies follow RFC 6749 §5.2 and a failed client
-//!   authentication carries a `WWW-Authenticate: Basic` challenge (§5.2 requires it when the
-//!   client used the `Authorization` header); Pledg documents neither.
+//!   issue on the scenario's [`VirtualClock`]. The token endpoint (the kit's [`TokenEndpoint`],
+//!   with `token_policy`) authenticates the client first (both parts of the Basic credentials
+//!   compared, always), then refuses repeated parameters and requires `grant_type` to be exactly
+//!   `client_credentials`; every reply is uncacheable. Error bodies follow RFC 6749 §5.2 and a
+//!   failed client authentication carries a `WWW-Authenticate: Basic` challenge (§5.2 requires it
+//!   when the client used the `Authorization` header); Pledg documents neither.
 //! - **Bearer routes** answer 401 with `WWW-Authenticate: Bearer realm="pledg"`, plus
 //!   `error="invalid_token"` when a token was presented (RFC 6750 §3.1), before looking at the
 //!   purchase, so a caller without a token learns nothing about which purchases exist.
@@ -59,16 +62,20 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_lc_rs::hmac;
-use rand::RngCore;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
+use strum::VariantNames as _;
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
-use super::http::{bearer, json_response, oauth_error, single_params};
+use super::kit::ids::{self, IdFormat};
+use super::kit::request::{basic_credentials, bearer, pair_eq};
+use super::kit::{
+    Challenge, Check, ClientAuth, Deviations, FormParams, NoStore, ReplyExt as _, TokenEndpoint,
+    TokenPolicy, TokenProvider, TokenReply, TokenRequest, fallback, json as json_reply,
+};
 use super::{MockConfig, RunningMock, credential_eq};
-use crate::auth::basic;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
 use crate::clock::VirtualClock;
 
@@ -76,29 +83,33 @@ use crate::clock::VirtualClock;
 pub const HOSTS: &[&str] = &["back", "notifications"];
 
 /// Deviations from the documented behaviour, for tests proving the scenarios catch them.
-///
-/// - `accepts-expired-tokens`: access tokens keep working after their 600 s.
-/// - `accepts-any-grant-type`: `/api/token` issues a token for any `grant_type` value.
-/// - `accepts-any-dashboard-password`: the dashboard Basic check compares the email only.
-/// - `accepts-unsigned-parameters`: `/api/payment_by_transfer` takes parameters in the clear
-///   when no `signature` is given ("signature required" switched off).
-/// - `ignores-signature-expiry`: a signature past its `exp` is still accepted.
-/// - `accepts-alg-none-signature`: a `signature` JWT with `alg: none` is accepted unverified.
-/// - `lowercase-notification-signature`: the notification signature is lowercase hex.
-/// - `hmac-notification-signature`: the notification signature is an HMAC-SHA256 keyed by the
-///   secret over the fields joined with `&`, not the documented plain SHA-256.
-/// - `signs-every-notification-field`: `additional_data` and `metadata` are signed too.
-pub const DEVIATIONS: &[&str] = &[
-    "accepts-expired-tokens",
-    "accepts-any-grant-type",
-    "accepts-any-dashboard-password",
-    "accepts-unsigned-parameters",
-    "ignores-signature-expiry",
-    "accepts-alg-none-signature",
-    "lowercase-notification-signature",
-    "hmac-notification-signature",
-    "signs-every-notification-field",
-];
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Deviation {
+    /// Access tokens keep working after their 600 s.
+    AcceptsExpiredTokens,
+    /// `/api/token` issues a token for any `grant_type` value.
+    AcceptsAnyGrantType,
+    /// The dashboard Basic check compares the email only.
+    AcceptsAnyDashboardPassword,
+    /// `/api/payment_by_transfer` takes parameters in the clear when no `signature` is given
+    /// ("signature required" switched off).
+    AcceptsUnsignedParameters,
+    /// A signature past its `exp` is still accepted.
+    IgnoresSignatureExpiry,
+    /// A `signature` JWT with `alg: none` is accepted unverified.
+    AcceptsAlgNoneSignature,
+    /// The notification signature is lowercase hex.
+    LowercaseNotificationSignature,
+    /// The notification signature is an HMAC-SHA256 keyed by the secret over the fields joined
+    /// with `&`, not the documented plain SHA-256.
+    HmacNotificationSignature,
+    /// `additional_data` and `metadata` are signed too.
+    SignsEveryNotificationField,
+}
+
+/// The names of [`Deviation`], for the registry.
+pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
 /// Access-token lifetime, in seconds (`expires_in`).
 pub const TOKEN_TTL_SECONDS: u64 = 600;
@@ -131,58 +142,48 @@ const SIGNED_NOTIFICATION_FIELDS: &[&str] = &[
 
 /// Starts the Pledg provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let mut token_key = [0u8; 32];
-    rand::rng().fill_bytes(&mut token_key);
+    let deviations = Deviations::<Deviation>::from_config(&config)?;
     let merchant_secret = config.secret("merchant_secret")?;
     let notification = delivered_notification(
         config.clock.now(),
         &merchant_secret,
-        NotificationSigning::from_config(&config),
+        NotificationSigning::from_deviations(&deviations),
     );
-    let state = Arc::new(Pledg {
+    let pledg = Arc::new(Pledg {
         api_key: config.secret("api_key")?,
         api_secret: config.secret("api_secret")?,
         dashboard_email: config.secret("dashboard_email")?,
         dashboard_password: config.secret("dashboard_password")?,
         merchant_secret,
-        token_key,
+        token_key: ids::random_bytes(32),
+        token_policy: token_policy(),
         clock: config.clock.clone(),
         notification,
-        accepts_expired: config.deviates("accepts-expired-tokens"),
-        accepts_any_grant: config.deviates("accepts-any-grant-type"),
-        accepts_any_password: config.deviates("accepts-any-dashboard-password"),
-        accepts_unsigned: config.deviates("accepts-unsigned-parameters"),
-        ignores_signature_expiry: config.deviates("ignores-signature-expiry"),
-        accepts_alg_none: config.deviates("accepts-alg-none-signature"),
+        deviations,
     });
 
     let back = MockServer::builder().start().await;
-    let routes: [(&str, &str, Route); 4] = [
-        ("POST", r"^/api/token$", Route::Token),
-        (
-            "POST",
-            r"^/api/purchases/[^/]+/credit_by_transfer$",
-            Route::CreditByTransfer,
-        ),
-        ("GET", r"^/api/merchants/me$", Route::Merchant),
-        (
-            "GET",
-            r"^/api/payment_by_transfer$",
-            Route::PaymentByTransfer,
-        ),
+    let back_routes = [
+        route("POST", r"^/api/token$").respond_with(TokenEndpoint::new(pledg.clone())),
+        route("POST", r"^/api/purchases/[^/]+/credit_by_transfer$")
+            .respond_with(CreditByTransfer(pledg.clone())),
+        route("GET", r"^/api/merchants/me$").respond_with(Merchant(pledg.clone())),
+        route("GET", r"^/api/payment_by_transfer$").respond_with(PaymentByTransfer(pledg.clone())),
+        // Pledg documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
     ];
-    for (verb, route_path, route) in routes {
-        mount(&back, &state, verb, route_path, route).await;
+    for mock in back_routes {
+        back.register(mock).await;
     }
     let receiver = MockServer::builder().start().await;
-    mount(
-        &receiver,
-        &state,
-        "GET",
-        r"^/notifications/[^/]+$",
-        Route::Notification,
-    )
-    .await;
+    let receiver_routes = [
+        route("GET", r"^/notifications/[^/]+$").respond_with(Notification(pledg)),
+        // Pledg documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
+    ];
+    for mock in receiver_routes {
+        receiver.register(mock).await;
+    }
 
     let back_front = front::start(*back.address(), Arc::new(|_| SourcePolicy::Allow))
         .await
@@ -204,193 +205,87 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     })
 }
 
-/// Mounts `route` for `verb` on the paths `route_path` (a regex) matches.
-async fn mount(
-    server: &MockServer,
-    pledg: &Arc<Pledg>,
-    verb: &str,
-    route_path: &str,
-    route: Route,
-) {
-    Mock::given(method(verb))
-        .and(path_regex(route_path))
-        .respond_with(Handler {
-            pledg: pledg.clone(),
-            route,
-        })
-        .mount(server)
-        .await;
+/// Matches `verb` requests to the paths `route_path` (a regex) matches.
+fn route(verb: &str, route_path: &str) -> MockBuilder {
+    Mock::given(method(verb)).and(path_regex(route_path))
 }
 
+/// The provider, shared by every route's responder of both hosts: the target's credentials, the
+/// token key, the delivered notification, its token policy and its deviations.
 struct Pledg {
     api_key: String,
     api_secret: String,
     dashboard_email: String,
     dashboard_password: String,
     merchant_secret: String,
-    /// Signs and verifies the access tokens this mock issues.
-    token_key: [u8; 32],
+    /// Signs and verifies the access tokens this mock issues (drawn at start).
+    token_key: Vec<u8>,
+    token_policy: TokenPolicy,
     clock: Arc<VirtualClock>,
     /// The standard notification delivered for [`NOTIFICATION_REFERENCE`].
     notification: Value,
-    accepts_expired: bool,
-    accepts_any_grant: bool,
-    accepts_any_password: bool,
-    accepts_unsigned: bool,
-    ignores_signature_expiry: bool,
-    accepts_alg_none: bool,
+    deviations: Deviations<Deviation>,
 }
 
-#[derive(Clone, Copy)]
-enum Route {
-    Token,
-    CreditByTransfer,
-    Merchant,
-    PaymentByTransfer,
-    Notification,
-}
-
-struct Handler {
-    pledg: Arc<Pledg>,
-    route: Route,
-}
-
-impl Respond for Handler {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let pledg = &self.pledg;
-        match self.route {
-            Route::Token => pledg.token(request),
-            Route::CreditByTransfer => pledg.credit_by_transfer(request),
-            Route::Merchant => pledg.merchant(request),
-            Route::PaymentByTransfer => pledg.payment_by_transfer(request),
-            Route::Notification => pledg.notification(request),
-        }
+/// What Pledg's token endpoint does (`POST /api/token`): the client authenticates by Basic
+/// first (both parts compared, always), then repeated parameters and `grant_type`, which must be
+/// exactly `client_credentials`; every reply is uncacheable.
+fn token_policy() -> TokenPolicy {
+    TokenPolicy {
+        realm: "pledg".to_owned(),
+        client_auth: ClientAuth::BASIC,
+        checks: vec![Check::Client, Check::RepeatedParameters, Check::GrantType],
+        grant_types: vec!["client_credentials"],
+        no_store: NoStore::Always,
     }
 }
 
-/// The plugin's documented error object, as the signed-parameters entry point answers it.
-fn invalid_request(message: &str) -> ResponseTemplate {
-    json_response(
-        400,
-        json!({"type": "invalid_request_error", "message": message}),
-    )
-}
-
-/// The 401 of a Basic-protected route.
-fn basic_challenge(body: Value) -> ResponseTemplate {
-    json_response(401, body).insert_header(
-        "www-authenticate",
-        "Basic realm=\"pledg\", charset=\"UTF-8\"",
-    )
-}
-
-fn random_id(prefix: &str) -> String {
-    let mut bytes = [0u8; 12];
-    rand::rng().fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}{hex}")
-}
-
-fn unix_seconds(at: SystemTime) -> u64 {
-    at.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Decodes the Basic credentials of a request; `None` when absent or malformed.
-fn basic_credentials(request: &Request) -> Option<(String, String)> {
-    request
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(basic::decode)
-}
-
-impl Pledg {
-    fn now_unix(&self) -> u64 {
-        unix_seconds(self.clock.now())
+impl TokenProvider for Pledg {
+    fn policy(&self) -> &TokenPolicy {
+        &self.token_policy
     }
 
-    /// Tells whether the request carries `user`:`password` as Basic credentials, comparing both
-    /// parts always so timing does not tell which one was wrong.
-    fn basic_matches(&self, request: &Request, user: &str, password: &str) -> (bool, bool) {
-        let (given_user, given_password) = basic_credentials(request).unwrap_or_default();
-        let user_ok = credential_eq(given_user.as_bytes(), user.as_bytes());
-        let password_ok = credential_eq(given_password.as_bytes(), password.as_bytes());
-        (user_ok, password_ok)
+    fn client_matches(&self, id: &str, secret: &str) -> bool {
+        pair_eq((id, secret), (&self.api_key, &self.api_secret))
     }
 
-    /// `POST /api/token`: the client_credentials grant, the client authenticated by Basic.
-    fn token(&self, request: &Request) -> ResponseTemplate {
-        let (key_ok, secret_ok) = self.basic_matches(request, &self.api_key, &self.api_secret);
-        if !(key_ok & secret_ok) {
-            return oauth_error(401, "invalid_client", "Client authentication failed")
-                .insert_header("www-authenticate", "Basic realm=\"pledg\"");
-        }
-        let form = match single_params(url::form_urlencoded::parse(&request.body)) {
-            Ok(form) => form,
-            Err(repeated) => {
-                return oauth_error(
-                    400,
-                    "invalid_request",
-                    &format!("parameter `{repeated}` is given more than once"),
-                );
-            }
-        };
-        match form.get("grant_type").map(String::as_str) {
-            Some("client_credentials") => {}
-            Some(_) if self.accepts_any_grant => {}
-            Some(_) => {
-                return oauth_error(
-                    400,
-                    "unsupported_grant_type",
-                    "grant_type must be exactly client_credentials",
-                );
-            }
-            None => return oauth_error(400, "invalid_request", "grant_type is required"),
-        }
+    fn supports_grant(&self, grant_type: &str) -> bool {
+        grant_type == "client_credentials" || self.deviations.has(Deviation::AcceptsAnyGrantType)
+    }
+
+    /// Issues an HS256 JWT access token carrying its `exp`.
+    fn grant(&self, _grant_type: &str, _request: &TokenRequest<'_>) -> TokenReply {
         let now = self.now_unix();
         let claims = json!({
             "iss": "pledg",
             "sub": MERCHANT_UID,
             "iat": now,
             "exp": now + TOKEN_TTL_SECONDS,
-            "jti": random_id("tok_"),
+            "jti": pledg_id("tok_"),
         });
-        let Ok(token) = jwt::sign(&claims, &SigningKey::hs256(&self.token_key)) else {
-            return json_response(500, json!({"error": "server_error"}));
-        };
-        json_response(
-            200,
-            json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECONDS}),
-        )
-        .insert_header("cache-control", "no-store")
-        .insert_header("pragma", "no-cache")
-    }
-
-    /// Tells whether the request carries a token this mock issued that has not expired.
-    fn bearer_valid(&self, token: &str) -> bool {
-        match jwt::verify(
-            token,
-            &VerifyingKey::hs256(&self.token_key),
-            self.now_unix(),
-        ) {
-            Ok(_) => true,
-            Err(JwtError::Expired { .. }) => self.accepts_expired,
-            Err(_) => false,
+        match jwt::sign(&claims, &SigningKey::hs256(&self.token_key)) {
+            Ok(token) => TokenReply::Issued(
+                json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECONDS}),
+            ),
+            Err(_) => TokenReply::Refused(json_reply(500, json!({"error": "server_error"}))),
         }
     }
+}
 
-    /// `POST /api/purchases/{uid}/credit_by_transfer`: a refund by transfer, Bearer only.
-    fn credit_by_transfer(&self, request: &Request) -> ResponseTemplate {
+/// `POST /api/purchases/{uid}/credit_by_transfer`: a refund by transfer, Bearer only.
+struct CreditByTransfer(Arc<Pledg>);
+
+impl Respond for CreditByTransfer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
         let Some(token) = bearer(request) else {
-            return json_response(401, json!({"error": "unauthorized"}))
-                .insert_header("www-authenticate", "Bearer realm=\"pledg\"");
+            return json_reply(401, json!({"error": "unauthorized"}))
+                .with_challenge(&Challenge::bearer("pledg"));
         };
-        if !self.bearer_valid(token) {
-            return json_response(401, json!({"error": "invalid_token"})).insert_header(
-                "www-authenticate",
-                "Bearer realm=\"pledg\", error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
-            );
+        if !pledg.bearer_valid(token) {
+            let challenge = Challenge::bearer("pledg")
+                .error("invalid_token", "the access token is invalid or expired");
+            return json_reply(401, json!({"error": "invalid_token"})).with_challenge(&challenge);
         }
         let uid = request
             .url
@@ -398,7 +293,7 @@ impl Pledg {
             .and_then(|mut segments| segments.nth(2))
             .unwrap_or_default();
         if uid != PURCHASE_UID {
-            return json_response(
+            return json_reply(
                 404,
                 json!({"type": "not_found", "message": "No such purchase"}),
             );
@@ -410,46 +305,60 @@ impl Pledg {
         let Some(amount) = amount else {
             return invalid_request("The provided property amount_cents is invalid");
         };
-        json_response(
+        json_reply(
             200,
             json!({
-                "uid": random_id("cre_"),
+                "uid": pledg_id("cre_"),
                 "purchase_uid": PURCHASE_UID,
                 "amount_cents": amount,
                 "status": "PENDING",
             }),
         )
     }
+}
 
-    /// `GET /api/merchants/me`: the dashboard credentials as Basic.
-    fn merchant(&self, request: &Request) -> ResponseTemplate {
-        let (email_ok, password_ok) =
-            self.basic_matches(request, &self.dashboard_email, &self.dashboard_password);
-        if !(email_ok & (password_ok | self.accepts_any_password)) {
+/// `GET /api/merchants/me`: the dashboard credentials as Basic.
+struct Merchant(Arc<Pledg>);
+
+impl Respond for Merchant {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
+        let (email, password) = basic_credentials(request).unwrap_or_default();
+        // Both compared, always, so timing does not tell which one was wrong.
+        let email_ok = credential_eq(email.as_bytes(), pledg.dashboard_email.as_bytes());
+        let password_ok = credential_eq(password.as_bytes(), pledg.dashboard_password.as_bytes());
+        let any_password = pledg.deviations.has(Deviation::AcceptsAnyDashboardPassword);
+        if !(email_ok & (password_ok | any_password)) {
             return basic_challenge(json!({"error": "unauthorized"}));
         }
-        json_response(
+        json_reply(
             200,
             json!({"uid": MERCHANT_UID, "name": "Pledg mock merchant", "payment_type": "INSTALLMENT"}),
         )
     }
+}
 
-    /// `GET /api/payment_by_transfer`: purchase parameters, signed (the signature is mandatory).
-    fn payment_by_transfer(&self, request: &Request) -> ResponseTemplate {
-        let params = match single_params(request.url.query_pairs()) {
-            Ok(params) => params,
-            Err(repeated) => {
-                return invalid_request(&format!(
-                    "The provided property {repeated} is given more than once"
-                ));
-            }
-        };
+/// `GET /api/payment_by_transfer`: purchase parameters, signed (the signature is mandatory).
+struct PaymentByTransfer(Arc<Pledg>);
+
+impl Respond for PaymentByTransfer {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
+        let query = FormParams::parse(request.url.query().unwrap_or_default().as_bytes());
+        if let Some(repeated) = query.repeated() {
+            return invalid_request(&format!(
+                "The provided property {repeated} is given more than once"
+            ));
+        }
+        let params = query.to_map();
         let data = match params.get("signature") {
-            Some(signature) => match self.verify_signature(signature) {
+            Some(signature) => match pledg.verify_signature(signature) {
                 Ok(data) => data,
                 Err(message) => return invalid_request(message),
             },
-            None if self.accepts_unsigned => clear_parameters(&params),
+            None if pledg.deviations.has(Deviation::AcceptsUnsignedParameters) => {
+                clear_parameters(&params)
+            }
             None => return invalid_request("The signature is mandatory"),
         };
         let purchase = match validate_purchase(&data) {
@@ -458,10 +367,10 @@ impl Pledg {
                 return invalid_request(&format!("The provided property {property} is invalid"));
             }
         };
-        json_response(
+        json_reply(
             200,
             json!({"purchase": {
-                "uid": random_id("pur_"),
+                "uid": pledg_id("pur_"),
                 "reference": purchase.reference,
                 "amount_cents": purchase.amount_cents,
                 "merchant_uid": MERCHANT_UID,
@@ -469,43 +378,94 @@ impl Pledg {
             }}),
         )
     }
+}
 
-    /// Verifies a `signature` parameter and returns its `data`, or says why it is refused.
-    fn verify_signature(&self, signature: &str) -> Result<Map<String, Value>, &'static str> {
-        let key = VerifyingKey::hs256(self.merchant_secret.as_bytes());
-        let verified = match jwt::verify(signature, &key, self.now_unix()) {
-            Ok(token) => token,
-            Err(JwtError::Expired { .. }) if self.ignores_signature_expiry => {
-                // The signature is checked; only the expiry is skipped.
-                jwt::verify(signature, &key, 0).map_err(|_| "The signature is invalid")?
-            }
-            Err(JwtError::Expired { .. }) => return Err("The signature has expired"),
-            Err(_) if self.accepts_alg_none => jwt::decode_unverified(signature)
-                .ok()
-                .filter(|token| token.alg() == Some("none"))
-                .ok_or("The signature is invalid")?,
-            Err(_) => return Err("The signature is invalid"),
-        };
-        match verified.claim("data") {
-            Some(Value::Object(data)) => Ok(data.clone()),
-            _ => Err("The signature carries no data"),
-        }
-    }
+/// `GET /notifications/{reference}`: what the merchant's receiver got from Pledg.
+struct Notification(Arc<Pledg>);
 
-    /// `GET /notifications/{reference}`: what the merchant's receiver got from Pledg.
-    fn notification(&self, request: &Request) -> ResponseTemplate {
+impl Respond for Notification {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let pledg = &*self.0;
         let reference = request
             .url
             .path_segments()
             .and_then(|mut segments| segments.nth(1))
             .unwrap_or_default();
         if reference == NOTIFICATION_REFERENCE {
-            json_response(200, self.notification.clone())
+            json_reply(200, pledg.notification.clone())
         } else {
-            json_response(
+            json_reply(
                 404,
                 json!({"error": "no notification was received for this reference"}),
             )
+        }
+    }
+}
+
+/// The plugin's documented error object, as the signed-parameters entry point answers it.
+fn invalid_request(message: &str) -> ResponseTemplate {
+    json_reply(
+        400,
+        json!({"type": "invalid_request_error", "message": message}),
+    )
+}
+
+/// The 401 of a Basic-protected route.
+fn basic_challenge(body: Value) -> ResponseTemplate {
+    json_reply(401, body).with_challenge(&Challenge::basic("pledg").charset_utf8())
+}
+
+/// Returns an identifier in Pledg's style: a type prefix and 24 hex digits.
+fn pledg_id(prefix: &str) -> String {
+    format!("{prefix}{}", ids::random_id(IdFormat::Hex(12)))
+}
+
+fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Pledg {
+    fn now_unix(&self) -> u64 {
+        unix_seconds(self.clock.now())
+    }
+
+    /// Tells whether the request carries a token this mock issued that has not expired.
+    fn bearer_valid(&self, token: &str) -> bool {
+        match jwt::verify(
+            token,
+            &VerifyingKey::hs256(&self.token_key),
+            self.now_unix(),
+        ) {
+            Ok(_) => true,
+            Err(JwtError::Expired { .. }) => self.deviations.has(Deviation::AcceptsExpiredTokens),
+            Err(_) => false,
+        }
+    }
+
+    /// Verifies a `signature` parameter and returns its `data`, or says why it is refused.
+    fn verify_signature(&self, signature: &str) -> Result<Map<String, Value>, &'static str> {
+        let key = VerifyingKey::hs256(self.merchant_secret.as_bytes());
+        let verified = match jwt::verify(signature, &key, self.now_unix()) {
+            Ok(token) => token,
+            Err(JwtError::Expired { .. })
+                if self.deviations.has(Deviation::IgnoresSignatureExpiry) =>
+            {
+                // The signature is checked; only the expiry is skipped.
+                jwt::verify(signature, &key, 0).map_err(|_| "The signature is invalid")?
+            }
+            Err(JwtError::Expired { .. }) => return Err("The signature has expired"),
+            Err(_) if self.deviations.has(Deviation::AcceptsAlgNoneSignature) => {
+                jwt::decode_unverified(signature)
+                    .ok()
+                    .filter(|token| token.alg() == Some("none"))
+                    .ok_or("The signature is invalid")?
+            }
+            Err(_) => return Err("The signature is invalid"),
+        };
+        match verified.claim("data") {
+            Some(Value::Object(data)) => Ok(data.clone()),
+            _ => Err("The signature carries no data"),
         }
     }
 }
@@ -572,12 +532,12 @@ enum NotificationSigning {
 }
 
 impl NotificationSigning {
-    fn from_config(config: &MockConfig) -> Self {
-        if config.deviates("lowercase-notification-signature") {
+    fn from_deviations(deviations: &Deviations<Deviation>) -> Self {
+        if deviations.has(Deviation::LowercaseNotificationSignature) {
             Self::Lowercase
-        } else if config.deviates("hmac-notification-signature") {
+        } else if deviations.has(Deviation::HmacNotificationSignature) {
             Self::Hmac
-        } else if config.deviates("signs-every-notification-field") {
+        } else if deviations.has(Deviation::SignsEveryNotificationField) {
             Self::EveryField
         } else {
             Self::Documented
@@ -593,7 +553,7 @@ fn delivered_notification(at: SystemTime, secret: &str, signing: NotificationSig
     let mut notification = json!({
         "created_at": created_at,
         "error": "",
-        "id": random_id("psp_"),
+        "id": pledg_id("psp_"),
         "reference": NOTIFICATION_REFERENCE,
         "sandbox": true,
         "status": "completed",
@@ -656,6 +616,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
+    use crate::auth::basic;
 
     fn encode_segment(value: &Value) -> String {
         URL_SAFE_NO_PAD.encode(value.to_string())
@@ -808,34 +769,126 @@ mod tests {
         assert_eq!(data.get("reference"), Some(&json!("12")));
     }
 
+    #[tokio::test]
+    async fn the_token_endpoint_authenticates_the_client_before_reading_the_form() {
+        let target = crate::Target::mock();
+        let secrets = target.inline_secrets("pledg");
+        let mock = start(MockConfig {
+            clock: Arc::new(VirtualClock::new()),
+            secrets: secrets.clone(),
+            deviations: Vec::new(),
+        })
+        .await
+        .expect("the mock starts");
+        let url = format!("{}/api/token", mock.url("back").expect("the back host"));
+        let client = basic::header_value(&secrets["api_key"], &secrets["api_secret"]).unwrap();
+        let stranger = basic::header_value(&secrets["api_key"], "not-the-secret").unwrap();
+        let http = reqwest::Client::new();
+        for (authorization, body, status, error) in [
+            (
+                &stranger,
+                "grant_type=password&grant_type=x",
+                401,
+                "invalid_client",
+            ),
+            (
+                &client,
+                "grant_type=password&grant_type=x",
+                400,
+                "invalid_request",
+            ),
+            (
+                &client,
+                "grant_type=password",
+                400,
+                "unsupported_grant_type",
+            ),
+            (&client, "grant_type=client_credentials", 200, ""),
+        ] {
+            let response = http
+                .post(&url)
+                .header("authorization", authorization.as_str())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status().as_u16(), status, "{body}");
+            let header = |name: &str| response.headers().get(name).cloned();
+            assert_eq!(header("cache-control").unwrap(), "no-store", "{body}");
+            let challenge = header("www-authenticate");
+            assert_eq!(
+                challenge.is_some_and(|c| c == "Basic realm=\"pledg\""),
+                status == 401,
+                "{body}"
+            );
+            let reply: Value = response.json().await.expect("a JSON body");
+            assert_eq!(reply["error"].as_str().unwrap_or_default(), error, "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_host_answers_its_own_routes_and_an_empty_404_to_anything_else() {
+        let target = crate::Target::mock();
+        let mock = start(MockConfig {
+            clock: Arc::new(VirtualClock::new()),
+            secrets: target.inline_secrets("pledg"),
+            deviations: Vec::new(),
+        })
+        .await
+        .expect("the mock starts");
+        let back = mock.url("back").expect("the back host");
+        let notifications = mock.url("notifications").expect("the notifications host");
+        let http = reqwest::Client::new();
+        let delivered = format!("{notifications}/notifications/{NOTIFICATION_REFERENCE}");
+        let response = http.get(&delivered).send().await.expect("an answer");
+        assert_eq!(response.status().as_u16(), 200);
+        // An unknown reference is the route's own 404, with a body.
+        let other = format!("{notifications}/notifications/PLEDG_0");
+        let response = http.get(other).send().await.expect("an answer");
+        assert_eq!(response.status().as_u16(), 404);
+        assert!(!response.bytes().await.expect("a body").is_empty());
+        for request in [
+            http.get(format!("{back}/api/token")),
+            http.post(format!("{back}/api/merchants/me")),
+            http.get(format!("{back}/notifications/{NOTIFICATION_REFERENCE}")),
+            http.post(&delivered),
+            http.get(format!("{delivered}/extra")),
+            http.get(format!("{notifications}/api/merchants/me")),
+        ] {
+            let response = request.send().await.expect("an answer");
+            assert_eq!(response.status().as_u16(), 404);
+            assert!(response.bytes().await.expect("a body").is_empty());
+        }
+    }
+
     #[test]
     fn alg_none_is_only_accepted_by_the_deviation() {
         let header = encode_segment(&json!({"alg": "none", "typ": "JWT"}));
         let claims = encode_segment(&json!({"data": params()}));
         let unsigned = format!("{header}.{claims}.");
-        let mock = |accepts_alg_none| Pledg {
+        let mock = |deviations: &[&str]| Pledg {
             api_key: String::new(),
             api_secret: String::new(),
             dashboard_email: String::new(),
             dashboard_password: String::new(),
             merchant_secret: "merchant-secret".to_owned(),
-            token_key: [7; 32],
+            token_key: vec![7; 32],
+            token_policy: token_policy(),
             clock: Arc::new(VirtualClock::new()),
             notification: Value::Null,
-            accepts_expired: false,
-            accepts_any_grant: false,
-            accepts_any_password: false,
-            accepts_unsigned: false,
-            ignores_signature_expiry: false,
-            accepts_alg_none,
+            deviations: Deviations::parse(deviations.iter().copied()).expect("known deviations"),
         };
         assert_eq!(
-            mock(false).verify_signature(&unsigned),
+            mock(&[]).verify_signature(&unsigned),
             Err("The signature is invalid")
         );
-        assert_eq!(mock(true).verify_signature(&unsigned), Ok(params()));
         assert_eq!(
-            mock(true).verify_signature("not.a.jwt"),
+            mock(&["accepts-alg-none-signature"]).verify_signature(&unsigned),
+            Ok(params())
+        );
+        assert_eq!(
+            mock(&["accepts-alg-none-signature"]).verify_signature("not.a.jwt"),
             Err("The signature is invalid")
         );
     }

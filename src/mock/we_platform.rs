@@ -20,6 +20,7 @@
 //!                 POST /v1/auth/refresh  {refresh_token}            200 new pair | 401
 //!                 POST /v1/auth/token    Bearer (administrator)     200 service pair | 403
 //!                 GET  /status                                      200
+//! any             anything else                                     404, empty body
 //! ```
 //!
 //! - **api-key mode** (WE-NODE `ApiRoute.checkApiKeyHeader`). The node is configured with
@@ -60,40 +61,23 @@
 //!
 //! Nothing a request carries is logged; secrets are compared with [`credential_eq`].
 //!
-//! [`DEVIATIONS`] each switch one documented behaviour off, so tests can prove the scenarios
-//! catch it (`tests/deviations_we_platform.rs`):
-//!
-//! - `wrong-hash-algorithm`: the node's secure hash uses SHA3-256 where Keccak-256 belongs
-//!   (configured hashes and `/utils/hash/secure` alike, so keys still work).
-//! - `accepts-key-hash-as-key`: `X-API-Key` also accepts the configured hash itself, as if the
-//!   docs' "hash value" were the credential.
-//! - `header-name-case-sensitive`: the node looks the key up under the exact spelling
-//!   `X-API-Key` only. HTTP/1.1 clients such as ours send field names in lowercase, so to it
-//!   every key is missing.
-//! - `admin-key-on-privacy-routes`: privacy routes also take the admin key.
-//! - `adds-www-authenticate`: node refusals carry a `WWW-Authenticate` challenge.
-//! - `accepts-token-without-exp`: a JWT without `exp` is accepted.
-//! - `ignores-expiry`: a JWT past its `exp` is accepted.
-//! - `accepts-hs256`: HS256 tokens are accepted when their HMAC key is the configured
-//!   `public-key` text (the algorithm-confusion attack).
-//! - `ignores-owner-address`: `admin` and `privacy` need no node owner's address.
-//! - `refresh-not-rotated`: a used refresh token keeps working.
-//! - `user-token-gets-service-token`: `POST /v1/auth/token` serves any valid access token.
+//! [`Deviation`]s each switch one documented behaviour off, so tests can prove the scenarios
+//! catch it (`tests/deviations_we_platform.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand::RngCore;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha3::Digest as _;
+use strum::VariantNames as _;
 use wiremock::matchers::{header, method, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, SourcePolicy};
-use super::http::json_response;
+use super::kit::{Deviations, fallback, ids, json as json_reply};
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::api_key::we_platform_key_hash;
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -102,20 +86,40 @@ use crate::clock::VirtualClock;
 /// The We.Platform mock's hosts.
 pub const HOSTS: &[&str] = &["node", "oauth_node", "auth"];
 
-/// Deviations from the documented behaviour (each described in the module documentation).
-pub const DEVIATIONS: &[&str] = &[
-    "wrong-hash-algorithm",
-    "accepts-key-hash-as-key",
-    "header-name-case-sensitive",
-    "admin-key-on-privacy-routes",
-    "adds-www-authenticate",
-    "accepts-token-without-exp",
-    "ignores-expiry",
-    "accepts-hs256",
-    "ignores-owner-address",
-    "refresh-not-rotated",
-    "user-token-gets-service-token",
-];
+/// Deviations from the documented behaviour, for tests proving the scenarios catch them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Deviation {
+    /// The node's secure hash uses SHA3-256 where Keccak-256 belongs (configured hashes and
+    /// `/utils/hash/secure` alike, so keys still work).
+    WrongHashAlgorithm,
+    /// `X-API-Key` also accepts the configured hash itself, as if the docs' "hash value" were the
+    /// credential.
+    AcceptsKeyHashAsKey,
+    /// The node looks the key up under the exact spelling `X-API-Key` only. HTTP/1.1 clients
+    /// such as ours send field names in lowercase, so to it every key is missing.
+    HeaderNameCaseSensitive,
+    /// Privacy routes also take the admin key.
+    AdminKeyOnPrivacyRoutes,
+    /// Node refusals carry a `WWW-Authenticate` challenge.
+    AddsWwwAuthenticate,
+    /// A JWT without `exp` is accepted.
+    AcceptsTokenWithoutExp,
+    /// A JWT past its `exp` is accepted.
+    IgnoresExpiry,
+    /// HS256 tokens are accepted when their HMAC key is the configured `public-key` text (the
+    /// algorithm-confusion attack).
+    AcceptsHs256,
+    /// `admin` and `privacy` need no node owner's address.
+    IgnoresOwnerAddress,
+    /// A used refresh token keeps working.
+    RefreshNotRotated,
+    /// `POST /v1/auth/token` serves any valid access token.
+    UserTokenGetsServiceToken,
+}
+
+/// The names of [`Deviation`], for the registry.
+pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
 /// The node owner's address (`node_owner_address` in `targets/mock.yaml`): a fake Base58 address.
 pub const NODE_OWNER_ADDRESS: &str = "3NBVqYXrapgJP9atQccdBPAgJPwHDKkh6A8";
@@ -137,39 +141,58 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             .map_err(|e| format!("cannot start the front of host `{host}`: {e}"))?;
         fronts.push(started);
     }
-    let state = Arc::new(WePlatform::new(&config)?);
-    let node_routes: [(&str, &str, Route); 4] = [
-        ("POST", "^/utils/hash/secure$", Route::HashSecure),
-        ("POST", "^/utils/reload-wallet$", Route::ReloadWallet),
-        ("GET", "^/consensus/settings$", Route::ConsensusSettings),
-        ("GET", "^/privacy/[^/]+/hashes$", Route::PrivacyHashes),
+    let platform = Arc::new(WePlatform::new(&config)?);
+    let node_routes: [(&str, &str, Protection, NodeAnswer); 4] = [
+        (
+            "POST",
+            "^/utils/hash/secure$",
+            Protection::None,
+            secure_hash_answer,
+        ),
+        (
+            "POST",
+            "^/utils/reload-wallet$",
+            Protection::Admin,
+            wallet_reloaded,
+        ),
+        (
+            "GET",
+            "^/consensus/settings$",
+            Protection::Admin,
+            consensus_settings,
+        ),
+        (
+            "GET",
+            "^/privacy/[^/]+/hashes$",
+            Protection::Privacy,
+            privacy_hashes,
+        ),
     ];
-    let auth_routes: [(&str, &str, Route); 5] = [
-        ("POST", "^/v1/user$", Route::Register),
-        ("POST", "^/v1/auth/login$", Route::Login),
-        ("POST", "^/v1/auth/refresh$", Route::Refresh),
-        ("POST", "^/v1/auth/token$", Route::ServiceToken),
-        ("GET", "^/status$", Route::Status),
-    ];
-    let hosts = [
-        (&fronts[0], Mode::ApiKey, &node_routes[..]),
-        (&fronts[1], Mode::OAuth2, &node_routes[..]),
-        // The service's routes ignore the mode.
-        (&fronts[2], Mode::ApiKey, &auth_routes[..]),
-    ];
-    for (host_front, mode, routes) in hosts {
-        for (verb, pattern, route) in routes {
-            Mock::given(method(*verb))
-                .and(header("host", host_front.addr().to_string().as_str()))
-                .and(path_regex(*pattern))
-                .respond_with(Handler {
-                    state: state.clone(),
-                    mode,
-                    route: *route,
-                })
-                .mount(&server)
+    for (node, mode) in [(&fronts[0], Mode::ApiKey), (&fronts[1], Mode::OAuth2)] {
+        for (verb, pattern, protection, answer) in node_routes {
+            let responder = NodeRoute {
+                platform: platform.clone(),
+                mode,
+                protection,
+                answer,
+            };
+            server
+                .register(route(node, verb, pattern).respond_with(responder))
                 .await;
         }
+    }
+    let auth = &fronts[2];
+    let auth_routes = [
+        route(auth, "POST", "^/v1/user$").respond_with(Register(platform.clone())),
+        route(auth, "POST", "^/v1/auth/login$").respond_with(Login(platform.clone())),
+        route(auth, "POST", "^/v1/auth/refresh$").respond_with(Refresh(platform.clone())),
+        route(auth, "POST", "^/v1/auth/token$").respond_with(ServiceToken(platform)),
+        route(auth, "GET", "^/status$").respond_with(json_reply(200, json!({"status": "ok"}))),
+        // We.Platform documents no answer for unknown routes, nor for a wrong method on a known one.
+        fallback(ResponseTemplate::new(404)),
+    ];
+    for mock in auth_routes {
+        server.register(mock).await;
     }
     let mut urls = HashMap::new();
     for (host, started) in HOSTS.iter().zip(&fronts) {
@@ -186,24 +209,19 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     })
 }
 
+/// Matches `verb` requests to the paths `pattern` (a regex) matches, on `host` only: the three
+/// hosts share one server, and a request keeps the `Host` its client sent: its front's address.
+fn route(host: &front::Front, verb: &str, pattern: &str) -> MockBuilder {
+    Mock::given(method(verb))
+        .and(header("host", host.addr().to_string().as_str()))
+        .and(path_regex(pattern))
+}
+
 /// How a node host authorizes: the mode of its `node.api.auth` section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     ApiKey,
     OAuth2,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Route {
-    HashSecure,
-    ReloadWallet,
-    ConsensusSettings,
-    PrivacyHashes,
-    Register,
-    Login,
-    Refresh,
-    ServiceToken,
-    Status,
 }
 
 /// A JWT role of the node (`AuthRole`).
@@ -333,15 +351,9 @@ fn unix_millis(time: SystemTime) -> u128 {
         .map_or(0, |d| d.as_millis())
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// An authorization service refusal (its error shape is not documented).
 fn service_error(status: u16, message: &str) -> ResponseTemplate {
-    json_response(status, json!({"message": message}))
+    json_reply(status, json!({"message": message}))
 }
 
 /// Returns the token of `Authorization: Bearer <token>`, as Akka's `OAuth2BearerToken` would
@@ -392,6 +404,9 @@ impl JwtContent {
     }
 }
 
+/// The provider, shared by the responders of all three hosts: the node's configuration, the
+/// authorization service's accounts and tokens (behind a mutex, since a responder gets only
+/// `&self`) and the deviations.
 struct WePlatform {
     /// `api-key-hash`: the only trace of the admin key.
     admin_key_hash: String,
@@ -405,17 +420,7 @@ struct WePlatform {
     clock: Arc<VirtualClock>,
     admin_login: String,
     accounts: Mutex<Accounts>,
-    wrong_hash: bool,
-    accepts_hash_as_key: bool,
-    case_sensitive_header: bool,
-    admin_key_on_privacy: bool,
-    adds_challenge: bool,
-    accepts_without_exp: bool,
-    ignores_expiry: bool,
-    accepts_hs256: bool,
-    ignores_owner: bool,
-    refresh_not_rotated: bool,
-    any_token_gets_service_token: bool,
+    deviations: Deviations<Deviation>,
 }
 
 /// The authorization service's state.
@@ -429,50 +434,184 @@ struct Accounts {
     refresh: HashMap<String, String>,
 }
 
-struct Handler {
-    state: Arc<WePlatform>,
+/// A node route on one node host: the host's authorization (its mode), then the route's answer.
+struct NodeRoute {
+    platform: Arc<WePlatform>,
     mode: Mode,
-    route: Route,
+    protection: Protection,
+    answer: NodeAnswer,
 }
 
-impl Respond for Handler {
+/// The body of a node route's 200.
+type NodeAnswer = fn(&WePlatform, &Request) -> Value;
+
+impl Respond for NodeRoute {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let state = &self.state;
-        match self.route {
-            Route::HashSecure => state.node_route(request, self.mode, Protection::None, |_| {
-                let message = String::from_utf8_lossy(&request.body).into_owned();
-                let hash = secure_hash(&message, state.wrong_hash);
-                json!({"message": message, "hash": hash})
-            }),
-            Route::ReloadWallet => state.node_route(
-                request,
-                self.mode,
-                Protection::Admin,
-                |_| json!({"message": "Wallet reloaded successfully"}),
-            ),
-            Route::ConsensusSettings => {
-                state.node_route(request, self.mode, Protection::Admin, |_| {
-                    json!({
-                        "consensusType": "PoA",
-                        "roundDuration": "60 seconds",
-                        "syncDuration": "15 seconds",
-                        "banDurationBlocks": 100,
-                        "warningsForBan": 3,
-                        "maxBansPercentage": 50
-                    })
-                })
+        let platform = &*self.platform;
+        let authorized = match self.mode {
+            Mode::ApiKey => {
+                platform.check_api_key(platform.api_key_header(request), self.protection)
             }
-            Route::PrivacyHashes => {
-                state.node_route(request, self.mode, Protection::Privacy, |_| {
-                    json!(["FfBaQ8cRu6sJg9hJ3B7UgqAt2Mv9JPzY7m6Kzc2CUpDM"])
-                })
+            Mode::OAuth2 => {
+                let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
+                let role = match self.protection {
+                    Protection::None => Role::User,
+                    Protection::Admin => Role::Admin,
+                    Protection::Privacy => Role::Privacy,
+                };
+                platform.check_bearer(authorization, role)
             }
-            Route::Register => state.register(request),
-            Route::Login => state.login(request),
-            Route::Refresh => state.refresh(request),
-            Route::ServiceToken => state.service_token(request),
-            Route::Status => json_response(200, json!({"status": "ok"})),
+        };
+        match authorized {
+            Ok(()) => json_reply(200, (self.answer)(platform, request)),
+            Err(error) => platform.node_error(error, self.mode),
         }
+    }
+}
+
+/// `POST /utils/hash/secure`: the node's secure hash of the raw body.
+fn secure_hash_answer(platform: &WePlatform, request: &Request) -> Value {
+    let message = String::from_utf8_lossy(&request.body).into_owned();
+    let hash = secure_hash(
+        &message,
+        platform.deviations.has(Deviation::WrongHashAlgorithm),
+    );
+    json!({"message": message, "hash": hash})
+}
+
+/// `POST /utils/reload-wallet`.
+fn wallet_reloaded(_: &WePlatform, _: &Request) -> Value {
+    json!({"message": "Wallet reloaded successfully"})
+}
+
+/// `GET /consensus/settings`.
+fn consensus_settings(_: &WePlatform, _: &Request) -> Value {
+    json!({
+        "consensusType": "PoA",
+        "roundDuration": "60 seconds",
+        "syncDuration": "15 seconds",
+        "banDurationBlocks": 100,
+        "warningsForBan": 3,
+        "maxBansPercentage": 50
+    })
+}
+
+/// `GET /privacy/{policyId}/hashes`.
+fn privacy_hashes(_: &WePlatform, _: &Request) -> Value {
+    json!(["FfBaQ8cRu6sJg9hJ3B7UgqAt2Mv9JPzY7m6Kzc2CUpDM"])
+}
+
+/// `POST /v1/user`.
+struct Register(Arc<WePlatform>);
+
+impl Respond for Register {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let Some(body) = WePlatform::json_body(request) else {
+            return service_error(400, "a JSON object body is required");
+        };
+        let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
+        let (login, password) = (field("login"), field("password"));
+        if !login.contains('@') || password.is_empty() {
+            return service_error(400, "login (an e-mail address) and password are required");
+        }
+        if !matches!(field("locale"), "en" | "ru") {
+            return service_error(400, "locale must be en or ru");
+        }
+        if !matches!(field("source"), "license" | "voting") {
+            return service_error(400, "source must be license or voting");
+        }
+        let mut accounts = platform.accounts();
+        if accounts.users.contains_key(login) {
+            return service_error(409, "this login is already registered");
+        }
+        accounts.users.insert(login.to_owned(), password.to_owned());
+        ResponseTemplate::new(201)
+    }
+}
+
+/// `POST /v1/auth/login`.
+struct Login(Arc<WePlatform>);
+
+impl Respond for Login {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let Some(body) = WePlatform::json_body(request) else {
+            return service_error(400, "a JSON object body is required");
+        };
+        let (Some(login), Some(password)) = (
+            body.get("login").and_then(Value::as_str),
+            body.get("password").and_then(Value::as_str),
+        ) else {
+            return service_error(400, "login and password are required");
+        };
+        let mut accounts = platform.accounts();
+        let stored = accounts.users.get(login).cloned();
+        // The password is compared even for an unknown login, so timing does not tell which.
+        let password_ok = credential_eq(
+            password.as_bytes(),
+            stored.as_deref().unwrap_or_default().as_bytes(),
+        );
+        if !(password_ok & stored.is_some()) {
+            return service_error(401, "invalid login or password");
+        }
+        platform.issue(&mut accounts, login)
+    }
+}
+
+/// `POST /v1/auth/refresh`: a new pair; the used refresh token dies.
+struct Refresh(Arc<WePlatform>);
+
+impl Respond for Refresh {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let Some(token) = WePlatform::json_body(request).and_then(|body| {
+            body.get("refresh_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }) else {
+            return service_error(400, "refresh_token is required");
+        };
+        let mut accounts = platform.accounts();
+        let login = if platform.deviations.has(Deviation::RefreshNotRotated) {
+            accounts.refresh.get(&token).cloned()
+        } else {
+            accounts.refresh.remove(&token)
+        };
+        match login {
+            Some(login) => platform.issue(&mut accounts, &login),
+            None => service_error(401, "invalid refresh token"),
+        }
+    }
+}
+
+/// `POST /v1/auth/token`: service tokens, for the administrator's bearer token only.
+struct ServiceToken(Arc<WePlatform>);
+
+impl Respond for ServiceToken {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let platform = &*self.0;
+        let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
+        let mut accounts = platform.accounts();
+        let caller = bearer_token(authorization)
+            .and_then(|token| accounts.access.get(token))
+            .filter(|(_, expires)| platform.clock.now() < *expires)
+            .map(|(login, _)| login.clone());
+        let Some(caller) = caller else {
+            return service_error(401, "a valid access token is required");
+        };
+        let is_admin = credential_eq(caller.as_bytes(), platform.admin_login.as_bytes());
+        if !is_admin
+            && !platform
+                .deviations
+                .has(Deviation::UserTokenGetsServiceToken)
+        {
+            return service_error(
+                403,
+                "only the service administrator may obtain service tokens",
+            );
+        }
+        platform.issue(&mut accounts, SERVICE_SUBJECT)
     }
 }
 
@@ -489,7 +628,8 @@ enum Protection {
 
 impl WePlatform {
     fn new(config: &MockConfig) -> Result<Self, String> {
-        let wrong_hash = config.deviates("wrong-hash-algorithm");
+        let deviations = Deviations::<Deviation>::from_config(config)?;
+        let wrong_hash = deviations.has(Deviation::WrongHashAlgorithm);
         // Only the hashes are kept: the plain keys go out of scope here.
         let admin_key_hash = secure_hash(&config.secret("api_key")?, wrong_hash);
         let privacy_key_hash = secure_hash(&config.secret("privacy_api_key")?, wrong_hash);
@@ -517,17 +657,7 @@ impl WePlatform {
             clock: config.clock.clone(),
             admin_login,
             accounts: Mutex::new(accounts),
-            wrong_hash,
-            accepts_hash_as_key: config.deviates("accepts-key-hash-as-key"),
-            case_sensitive_header: config.deviates("header-name-case-sensitive"),
-            admin_key_on_privacy: config.deviates("admin-key-on-privacy-routes"),
-            adds_challenge: config.deviates("adds-www-authenticate"),
-            accepts_without_exp: config.deviates("accepts-token-without-exp"),
-            ignores_expiry: config.deviates("ignores-expiry"),
-            accepts_hs256: config.deviates("accepts-hs256"),
-            ignores_owner: config.deviates("ignores-owner-address"),
-            refresh_not_rotated: config.deviates("refresh-not-rotated"),
-            any_token_gets_service_token: config.deviates("user-token-gets-service-token"),
+            deviations,
         })
     }
 
@@ -535,38 +665,12 @@ impl WePlatform {
         self.accounts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs a node route: authorization as the host's mode says, then `body` on success.
-    fn node_route(
-        &self,
-        request: &Request,
-        mode: Mode,
-        protection: Protection,
-        body: impl FnOnce(&Request) -> Value,
-    ) -> ResponseTemplate {
-        let authorized = match mode {
-            Mode::ApiKey => self.check_api_key(self.api_key_header(request), protection),
-            Mode::OAuth2 => {
-                let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
-                let role = match protection {
-                    Protection::None => Role::User,
-                    Protection::Admin => Role::Admin,
-                    Protection::Privacy => Role::Privacy,
-                };
-                self.check_bearer(authorization, role)
-            }
-        };
-        match authorized {
-            Ok(()) => json_response(200, body(request)),
-            Err(error) => self.node_error(error, mode),
-        }
-    }
-
     fn node_error(&self, error: NodeError, mode: Mode) -> ResponseTemplate {
-        let response = json_response(
+        let response = json_reply(
             error.status(),
             json!({"error": error.code(), "message": error.message()}),
         );
-        if !self.adds_challenge {
+        if !self.deviations.has(Deviation::AddsWwwAuthenticate) {
             return response;
         }
         let challenge = match mode {
@@ -579,7 +683,7 @@ impl WePlatform {
     /// Returns the `X-API-Key` value. Header names arrive lowercased by HTTP parsing, so the
     /// case-sensitive deviation, which wants the exact bytes `X-API-Key`, never finds one.
     fn api_key_header<'a>(&self, request: &'a Request) -> Option<&'a [u8]> {
-        if self.case_sensitive_header {
+        if self.deviations.has(Deviation::HeaderNameCaseSensitive) {
             return None;
         }
         request.headers.get("x-api-key").map(|v| v.as_bytes())
@@ -597,14 +701,16 @@ impl WePlatform {
             Protection::Privacy => (&self.privacy_key_hash, NodeError::PrivacyApiKeyNotValid),
         };
         let value = String::from_utf8_lossy(presented.unwrap_or_default());
-        let hashed = secure_hash(&value, self.wrong_hash);
+        let hashed = secure_hash(&value, self.deviations.has(Deviation::WrongHashAlgorithm));
         // Every comparison is made, always, so timing tells nothing.
         let key_ok = credential_eq(hashed.as_bytes(), expected.as_bytes());
         let hash_ok = credential_eq(value.as_bytes(), expected.as_bytes());
         let admin_ok = credential_eq(hashed.as_bytes(), self.admin_key_hash.as_bytes());
         let accepted = key_ok
-            | (self.accepts_hash_as_key & hash_ok)
-            | (self.admin_key_on_privacy & (protection == Protection::Privacy) & admin_ok);
+            | (self.deviations.has(Deviation::AcceptsKeyHashAsKey) & hash_ok)
+            | (self.deviations.has(Deviation::AdminKeyOnPrivacyRoutes)
+                & (protection == Protection::Privacy)
+                & admin_ok);
         if presented.is_some() && accepted {
             Ok(())
         } else {
@@ -618,10 +724,11 @@ impl WePlatform {
         let claims = self.verified_claims(token)?;
         let exp = claims.get("exp").and_then(Value::as_i64);
         let expired = match exp {
-            None => !self.accepts_without_exp,
+            None => !self.deviations.has(Deviation::AcceptsTokenWithoutExp),
             Some(exp) => {
                 let exp_ms = i128::from(exp) * 1000;
-                !self.ignores_expiry && unix_millis(self.clock.now()) as i128 > exp_ms
+                !self.deviations.has(Deviation::IgnoresExpiry)
+                    && unix_millis(self.clock.now()) as i128 > exp_ms
             }
         };
         if expired {
@@ -636,7 +743,9 @@ impl WePlatform {
         if !allowed {
             return Err(NodeError::NoRequiredRole(required));
         }
-        if matches!(required, Role::Admin | Role::Privacy) && !self.ignores_owner {
+        if matches!(required, Role::Admin | Role::Privacy)
+            && !self.deviations.has(Deviation::IgnoresOwnerAddress)
+        {
             let owner = addresses
                 .iter()
                 .any(|(address, kind)| kind == "node" && address == NODE_OWNER_ADDRESS);
@@ -652,7 +761,9 @@ impl WePlatform {
     fn verified_claims(&self, token: &str) -> Result<Value, NodeError> {
         let now = unix_seconds(self.clock.now());
         let mut result = jwt::verify(token, &self.node_key, now);
-        if self.accepts_hs256 && matches!(result, Err(JwtError::WrongAlgorithm { .. })) {
+        if self.deviations.has(Deviation::AcceptsHs256)
+            && matches!(result, Err(JwtError::WrongAlgorithm { .. }))
+        {
             result = jwt::verify(token, &self.confused_key, now);
         }
         match result {
@@ -676,96 +787,6 @@ impl WePlatform {
         }
     }
 
-    /// `POST /v1/user`.
-    fn register(&self, request: &Request) -> ResponseTemplate {
-        let Some(body) = Self::json_body(request) else {
-            return service_error(400, "a JSON object body is required");
-        };
-        let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
-        let (login, password) = (field("login"), field("password"));
-        if !login.contains('@') || password.is_empty() {
-            return service_error(400, "login (an e-mail address) and password are required");
-        }
-        if !matches!(field("locale"), "en" | "ru") {
-            return service_error(400, "locale must be en or ru");
-        }
-        if !matches!(field("source"), "license" | "voting") {
-            return service_error(400, "source must be license or voting");
-        }
-        let mut accounts = self.accounts();
-        if accounts.users.contains_key(login) {
-            return service_error(409, "this login is already registered");
-        }
-        accounts.users.insert(login.to_owned(), password.to_owned());
-        ResponseTemplate::new(201)
-    }
-
-    /// `POST /v1/auth/login`.
-    fn login(&self, request: &Request) -> ResponseTemplate {
-        let Some(body) = Self::json_body(request) else {
-            return service_error(400, "a JSON object body is required");
-        };
-        let (Some(login), Some(password)) = (
-            body.get("login").and_then(Value::as_str),
-            body.get("password").and_then(Value::as_str),
-        ) else {
-            return service_error(400, "login and password are required");
-        };
-        let mut accounts = self.accounts();
-        let stored = accounts.users.get(login).cloned();
-        // The password is compared even for an unknown login, so timing does not tell which.
-        let password_ok = credential_eq(
-            password.as_bytes(),
-            stored.as_deref().unwrap_or_default().as_bytes(),
-        );
-        if !(password_ok & stored.is_some()) {
-            return service_error(401, "invalid login or password");
-        }
-        self.issue(&mut accounts, login)
-    }
-
-    /// `POST /v1/auth/refresh`: a new pair; the used refresh token dies.
-    fn refresh(&self, request: &Request) -> ResponseTemplate {
-        let Some(token) = Self::json_body(request).and_then(|body| {
-            body.get("refresh_token")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }) else {
-            return service_error(400, "refresh_token is required");
-        };
-        let mut accounts = self.accounts();
-        let login = if self.refresh_not_rotated {
-            accounts.refresh.get(&token).cloned()
-        } else {
-            accounts.refresh.remove(&token)
-        };
-        match login {
-            Some(login) => self.issue(&mut accounts, &login),
-            None => service_error(401, "invalid refresh token"),
-        }
-    }
-
-    /// `POST /v1/auth/token`: service tokens, for the administrator's bearer token only.
-    fn service_token(&self, request: &Request) -> ResponseTemplate {
-        let authorization = request.headers.get("authorization").map(|v| v.as_bytes());
-        let mut accounts = self.accounts();
-        let caller = bearer_token(authorization)
-            .and_then(|token| accounts.access.get(token))
-            .filter(|(_, expires)| self.clock.now() < *expires)
-            .map(|(login, _)| login.clone());
-        let Some(caller) = caller else {
-            return service_error(401, "a valid access token is required");
-        };
-        let is_admin = credential_eq(caller.as_bytes(), self.admin_login.as_bytes());
-        if !is_admin && !self.any_token_gets_service_token {
-            return service_error(
-                403,
-                "only the service administrator may obtain service tokens",
-            );
-        }
-        self.issue(&mut accounts, SERVICE_SUBJECT)
-    }
-
     /// Issues an access token (RS256 JWT) and a refresh token for `login`.
     fn issue(&self, accounts: &mut Accounts, login: &str) -> ResponseTemplate {
         let now = self.clock.now();
@@ -781,12 +802,12 @@ impl WePlatform {
             "addresses": [],
             "iat": iat,
             "exp": iat + ACCESS_TTL_SECONDS,
-            "jti": random_token(),
+            "jti": ids::random_id(ids::TOKEN),
         });
         let Ok(access) = jwt::sign(&claims, &self.service_key) else {
             return service_error(500, "token signing failed");
         };
-        let refresh = random_token();
+        let refresh = ids::random_id(ids::TOKEN);
         accounts.access.insert(
             access.clone(),
             (
@@ -795,7 +816,7 @@ impl WePlatform {
             ),
         );
         accounts.refresh.insert(refresh.clone(), login.to_owned());
-        json_response(
+        json_reply(
             200,
             json!({"access_token": access, "refresh_token": refresh}),
         )
@@ -804,6 +825,8 @@ impl WePlatform {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
     use crate::target::{SecretSource, Target};
     use proptest::prelude::*;
@@ -1132,21 +1155,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn hosts_keep_their_own_routes() {
+    async fn hosts_keep_their_own_routes_and_answer_an_empty_404_to_anything_else() {
         let (mock, client) = started(&[]).await;
-        for (host, path, status) in [
-            ("node", "/utils/hash/secure", 200),
-            ("oauth_node", "/utils/hash/secure", 401),
-            ("auth", "/utils/hash/secure", 404),
-            ("node", "/v1/auth/login", 404),
+        for (host, verb, path, status) in [
+            ("node", "POST", "/utils/hash/secure", 200),
+            ("oauth_node", "POST", "/utils/hash/secure", 401),
+            ("auth", "GET", "/status", 200),
+            ("auth", "POST", "/utils/hash/secure", 404),
+            ("node", "POST", "/v1/auth/login", 404),
+            ("node", "GET", "/utils/hash/secure", 404),
+            ("oauth_node", "GET", "/privacy/p1/hashes/extra", 404),
+            ("auth", "POST", "/status", 404),
         ] {
+            let method = reqwest::Method::from_bytes(verb.as_bytes()).unwrap();
             let response = client
-                .post(format!("{}{path}", mock.url(host).unwrap()))
+                .request(method, format!("{}{path}", mock.url(host).unwrap()))
                 .body("1")
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(response.status().as_u16(), status, "{host}{path}");
+            assert_eq!(response.status().as_u16(), status, "{host} {verb} {path}");
+            let body = response.bytes().await.unwrap();
+            assert_eq!(body.is_empty(), status == 404, "{host} {verb} {path}");
         }
     }
 

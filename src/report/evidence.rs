@@ -6,21 +6,28 @@
 //! canonical form, and [`Manifest`] the SHA-256 of the whole report, so `authconform verify`
 //! can tell an auditor whether a byte of it changed since the run wrote it.
 //!
+//! [`build`] is pure: what needs the file system, git or a clock comes in [`RunFacts`], which
+//! the caller gathers ([`RunFacts::gather`]). The words of the format (verdicts, statuses,
+//! outcome classes, requirement kinds, clocks) are enums, read strictly.
+//!
 //! Nothing in here is a secret: every text comes from [`ScenarioResult`](crate::exec::ScenarioResult)s,
 //! already redacted, and is redacted once more through the run's
 //! [`SecretRegistry`](crate::secret::SecretRegistry) when the evidence is built.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::exec::result::OutcomeClass;
 use crate::exec::{ScenarioResult, StepResult, Transcript, Verdict};
 use crate::plan::{Plan, PlannedScenario};
 use crate::secret::SecretRegistry;
-use crate::target::{HostSpec, Target};
+pub use crate::spec::RequirementKind;
+use crate::target::{ClockKind, HostSpec, Target};
 
 /// The `schema` value of this version of the evidence format.
 pub const SCHEMA_VERSION: &str = "authconform.evidence/1";
@@ -68,6 +75,10 @@ pub struct RunInfo {
     pub inputs: Vec<InputFile>,
     /// Counts of scenario verdicts.
     pub totals: Totals,
+    /// The test run (`cargo nextest run`, one process per trial) this report is a trial record
+    /// of, by its run id; in a merged report, the one its records share. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_run_id: Option<String>,
     /// The reports a merged report was assembled from (`authconform merge`), in the order their
     /// scenario records follow one another; absent from a run's own report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -96,6 +107,9 @@ pub struct MergedInput {
     pub target: TargetInfo,
     /// Its `run.totals`.
     pub totals: Totals,
+    /// Its `run.test_run_id`: inputs of one test run are one run to the matrix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_run_id: Option<String>,
     /// The index in the merged `scenarios` of its first scenario record.
     pub first_scenario: usize,
     /// How many scenario records it contributed (all of its own).
@@ -110,8 +124,8 @@ pub struct TargetInfo {
     pub name: String,
     /// The target's `description`.
     pub description: Option<String>,
-    /// `virtual` (embedded mocks) or `real` (live).
-    pub clock: String,
+    /// `virtual` (embedded mocks) or `real` (live); `mixed` in a merged report of both.
+    pub clock: Clock,
     /// Provider → host variable → base URL (for embedded mocks, the loopback URL they ran on in
     /// the first scenario that started them, or `mock:<host>`).
     pub hosts: BTreeMap<String, BTreeMap<String, String>>,
@@ -162,11 +176,13 @@ pub struct RequirementRecord {
     /// Where it is stated (or why it is assumed).
     pub source: String,
     /// `Doc`, `RFC` or `Assumed`.
-    pub kind: String,
+    #[serde(serialize_with = "serialize_kind")]
+    pub kind: RequirementKind,
     /// `failed` (a scenario citing it failed), else `error` (one could not run), else
     /// `not-verified` (no selected scenario cites it, or one of them did not run), else
-    /// `skipped` (one was skipped: its record gives the reason), else `verified` (all passed).
-    pub status: String,
+    /// `skipped` (one was skipped: its record gives the reason), else `verified` (all passed);
+    /// in a merged report also `conflict`.
+    pub status: RequirementStatus,
     /// The scenarios citing it: trial name and verdict label.
     pub scenarios: Vec<ScenarioRef>,
 }
@@ -178,7 +194,7 @@ pub struct ScenarioRef {
     /// `provider::file::id`.
     pub trial: String,
     /// `pass`, `fail`, `error`, `skipped` or `not-run`.
-    pub verdict: String,
+    pub verdict: ScenarioVerdict,
     /// In a merged report, the index in `run.merged_from` of the report the record comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<usize>,
@@ -203,7 +219,7 @@ pub struct ScenarioRecord {
     /// The requirement ids it verifies.
     pub requirements: Vec<String>,
     /// `pass`, `fail`, `error`, `skipped` or `not-run`.
-    pub verdict: String,
+    pub verdict: ScenarioVerdict,
     /// The failure or error message, or the skip reason.
     pub message: Option<String>,
     /// The step (1-based) a failure or error happened at.
@@ -255,7 +271,7 @@ pub struct ExchangeRecord {
     pub request_body: Option<String>,
     /// `response`, `connect-timeout`, `read-timeout`, `refused`, `reset`, `malformed`, `tls` or
     /// `other`.
-    pub outcome: String,
+    pub outcome: OutcomeClass,
     /// The status, when a response came.
     pub status: Option<u16>,
     /// Response headers.
@@ -282,8 +298,132 @@ pub struct Manifest {
     pub report_sha256: String,
 }
 
-/// The `verdict` of a selected scenario an interruption kept from running (or aborted).
-pub const NOT_RUN: &str = "not-run";
+/// A scenario's verdict as the evidence records it: the run's [`Verdict`] without its details,
+/// and `not-run` for a selected scenario an interruption kept from running (or aborted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScenarioVerdict {
+    /// `pass`: every expectation held.
+    Pass,
+    /// `fail`: an expectation was not met.
+    Fail,
+    /// `error`: the scenario could not run.
+    Error,
+    /// `skipped`: the target cannot run it (the record's message says why).
+    Skipped,
+    /// `not-run`: an interruption kept it from running or aborted it (in a trial record: its
+    /// process ended before it did).
+    NotRun,
+}
+
+impl ScenarioVerdict {
+    /// Returns the word the evidence uses: `pass`, `fail`, `error`, `skipped`, `not-run`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::NotRun => "not-run",
+        }
+    }
+}
+
+impl From<&Verdict> for ScenarioVerdict {
+    fn from(verdict: &Verdict) -> Self {
+        match verdict {
+            Verdict::Pass => Self::Pass,
+            Verdict::Fail { .. } => Self::Fail,
+            Verdict::Error { .. } => Self::Error,
+            Verdict::Skipped { .. } => Self::Skipped,
+        }
+    }
+}
+
+/// A requirement's status in the traceability matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequirementStatus {
+    /// `verified`: every scenario citing it passed.
+    Verified,
+    /// `failed`: a scenario citing it failed.
+    Failed,
+    /// `error`: a scenario citing it could not run.
+    Error,
+    /// `skipped`: a scenario citing it was skipped, none failed or could not run.
+    Skipped,
+    /// `not-verified`: no scenario citing it ran, or one did not run.
+    NotVerified,
+    /// `conflict` (merged reports only): one merged run verified it and another failed it.
+    Conflict,
+}
+
+impl RequirementStatus {
+    /// Returns the word the evidence uses: `verified`, `failed`, `error`, `skipped`,
+    /// `not-verified`, `conflict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Failed => "failed",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::NotVerified => "not-verified",
+            Self::Conflict => "conflict",
+        }
+    }
+}
+
+/// The clock a report's scenarios ran on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clock {
+    /// `virtual`: the embedded mocks' virtual clock.
+    Virtual,
+    /// `real`: wall-clock time, live endpoints.
+    Real,
+    /// `mixed` (merged reports only): the merged runs ran on different clocks.
+    Mixed,
+}
+
+impl Clock {
+    /// Returns the word the evidence uses: `virtual`, `real`, `mixed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Virtual => "virtual",
+            Self::Real => "real",
+            Self::Mixed => "mixed",
+        }
+    }
+}
+
+impl From<ClockKind> for Clock {
+    fn from(clock: ClockKind) -> Self {
+        match clock {
+            ClockKind::Virtual => Self::Virtual,
+            ClockKind::Real => Self::Real,
+        }
+    }
+}
+
+macro_rules! display_as_str {
+    ($($name:ty),*) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+display_as_str!(ScenarioVerdict, RequirementStatus, Clock);
+
+/// Writes a requirement kind as the spec spells it (`Doc`, `RFC`, `Assumed`): the spec's own
+/// type reads those words, and its `Display` writes them.
+fn serialize_kind<S: serde::Serializer>(
+    kind: &RequirementKind,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(kind)
+}
 
 /// What a run hands over to become [`Evidence`].
 #[derive(Debug)]
@@ -294,18 +434,58 @@ pub struct RunContext<'a> {
     pub selected: &'a [Arc<PlannedScenario>],
     /// The results of the scenarios that finished (in any order).
     pub results: &'a [ScenarioResult],
-    /// When the run started.
-    pub started: SystemTime,
-    /// When it ended.
-    pub finished: SystemTime,
     /// Why it is incomplete, when it is (the not-run scenarios give this as their message).
     pub incomplete_reason: Option<String>,
 }
 
+/// The circumstances of a run the evidence records, gathered by the caller so that [`build`]
+/// reads no file, runs no program and asks no clock: the same inputs give the same bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFacts {
+    /// The machine that ran it.
+    pub host: String,
+    /// The commit checked out where the scenarios are, when there is one.
+    pub git_commit: Option<String>,
+    /// The target, spec and scenario files the plan was loaded from, with their hashes.
+    pub inputs: Vec<InputFile>,
+    /// When the run started.
+    pub started: SystemTime,
+    /// When it ended.
+    pub finished: SystemTime,
+    /// The folder paths are shown relative to (the working directory), when known.
+    pub working_dir: Option<PathBuf>,
+    /// The test run this report is one trial's record of (`cargo nextest run`'s run id).
+    pub test_run_id: Option<String>,
+}
+
+impl RunFacts {
+    /// Gathers the facts of a run of `selected` from `plan`: hashes the input files, asks git
+    /// for the commit of the scenarios' checkout, reads the host name and the working directory.
+    pub fn gather(
+        plan: &Plan,
+        selected: &[Arc<PlannedScenario>],
+        started: SystemTime,
+        finished: SystemTime,
+    ) -> Self {
+        let working_dir = std::env::current_dir().ok();
+        Self {
+            host: super::hostname(),
+            git_commit: git_commit(selected.first().map(|s| s.path.as_path())),
+            inputs: inputs(plan, working_dir.as_deref()),
+            started,
+            finished,
+            working_dir,
+            test_run_id: None,
+        }
+    }
+}
+
 /// Builds the evidence of a run: every string redacted through `secrets`, then sealed (every
-/// scenario hash and the report hash filled in).
-pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
+/// scenario hash and the report hash filled in). A pure function of its arguments: the facts
+/// that need the file system, git or a clock come in `facts`.
+pub fn build(context: &RunContext<'_>, facts: &RunFacts, secrets: &SecretRegistry) -> Evidence {
     let plan = context.plan;
+    let shown_path = |path: &Path| shown_path(path, facts.working_dir.as_deref());
     let by_trial: HashMap<&str, &ScenarioResult> = context
         .results
         .iter()
@@ -321,7 +501,7 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
         .map(|planned| {
             let trial = planned.trial_name();
             match by_trial.get(trial.as_str()) {
-                Some(result) => scenario_record(planned, result),
+                Some(result) => scenario_record(planned, result, shown_path(&planned.path)),
                 None => ScenarioRecord {
                     trial,
                     provider: planned.provider.clone(),
@@ -330,7 +510,7 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
                     title: planned.scenario.title.clone(),
                     kind: planned.kind().to_owned(),
                     requirements: planned.scenario.requirements.clone(),
-                    verdict: NOT_RUN.to_owned(),
+                    verdict: ScenarioVerdict::NotRun,
                     message: Some(not_run_message.clone()),
                     failed_step: None,
                     started: None,
@@ -351,7 +531,7 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
                 .filter(|s| s.requirements.contains(id))
                 .map(|s| ScenarioRef {
                     trial: s.trial.clone(),
-                    verdict: s.verdict.clone(),
+                    verdict: s.verdict,
                     input: None,
                 })
                 .collect();
@@ -360,8 +540,8 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
                 provider: provider.clone(),
                 statement: requirement.statement.clone(),
                 source: requirement.source.clone(),
-                kind: requirement.kind.to_string(),
-                status: requirement_status(refs.iter().map(|r| r.verdict.as_str())).to_owned(),
+                kind: requirement.kind,
+                status: requirement_status(refs.iter().map(|r| r.verdict)),
                 scenarios: refs,
             }
         })
@@ -371,15 +551,16 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
         run: RunInfo {
             tool: env!("CARGO_PKG_NAME").to_owned(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            git_commit: git_commit(context.selected.first().map(|s| s.path.as_path())),
-            host: super::hostname(),
-            started: rfc3339(context.started),
-            finished: rfc3339(context.finished),
+            git_commit: facts.git_commit.clone(),
+            host: facts.host.clone(),
+            started: rfc3339(facts.started),
+            finished: rfc3339(facts.finished),
             complete: context.incomplete_reason.is_none(),
             incomplete_reason: context.incomplete_reason.clone(),
             target: target_info(&plan.target),
-            inputs: inputs(plan),
+            inputs: facts.inputs.clone(),
             totals: totals(&scenarios),
+            test_run_id: facts.test_run_id.clone(),
             merged_from: Vec::new(),
         },
         requirements,
@@ -395,18 +576,20 @@ pub fn build(context: &RunContext<'_>, secrets: &SecretRegistry) -> Evidence {
 /// Returns the matrix status of a requirement from the verdicts of the scenarios citing it:
 /// `failed` if one failed, else `error` if one could not run, else `not-verified` if none ran or
 /// one did not run, else `skipped` if one was skipped, else (all passed) `verified`.
-pub fn requirement_status<'v>(verdicts: impl Iterator<Item = &'v str> + Clone) -> &'static str {
-    let any = |label: &str| verdicts.clone().any(|v| v == label);
-    if any("fail") {
-        "failed"
-    } else if any("error") {
-        "error"
-    } else if verdicts.clone().next().is_none() || any(NOT_RUN) {
-        "not-verified"
-    } else if any("skipped") {
-        "skipped"
+pub fn requirement_status(
+    verdicts: impl Iterator<Item = ScenarioVerdict> + Clone,
+) -> RequirementStatus {
+    let any = |wanted: ScenarioVerdict| verdicts.clone().any(|v| v == wanted);
+    if any(ScenarioVerdict::Fail) {
+        RequirementStatus::Failed
+    } else if any(ScenarioVerdict::Error) {
+        RequirementStatus::Error
+    } else if verdicts.clone().next().is_none() || any(ScenarioVerdict::NotRun) {
+        RequirementStatus::NotVerified
+    } else if any(ScenarioVerdict::Skipped) {
+        RequirementStatus::Skipped
     } else {
-        "verified"
+        RequirementStatus::Verified
     }
 }
 
@@ -427,18 +610,12 @@ pub fn provider_tallies(evidence: &Evidence) -> BTreeMap<&str, ProviderTally> {
     let mut tallies: BTreeMap<&str, ProviderTally> = BTreeMap::new();
     for s in &evidence.scenarios {
         let t = &mut tallies.entry(s.provider.as_str()).or_default().scenarios;
-        match s.verdict.as_str() {
-            "pass" => t.passed += 1,
-            "fail" => t.failed += 1,
-            "error" => t.errors += 1,
-            "skipped" => t.skipped += 1,
-            _ => t.not_run += 1,
-        }
+        t.count(s.verdict);
     }
     for r in &evidence.requirements {
         if let Some(tally) = tallies.get_mut(r.provider.as_str()) {
             tally.requirements += 1;
-            tally.verified += usize::from(r.status == "verified");
+            tally.verified += usize::from(r.status == RequirementStatus::Verified);
         }
     }
     tallies
@@ -448,18 +625,29 @@ pub fn provider_tallies(evidence: &Evidence) -> BTreeMap<&str, ProviderTally> {
 pub fn totals(scenarios: &[ScenarioRecord]) -> Totals {
     let mut totals = Totals::default();
     for s in scenarios {
-        match s.verdict.as_str() {
-            "pass" => totals.passed += 1,
-            "fail" => totals.failed += 1,
-            "error" => totals.errors += 1,
-            "skipped" => totals.skipped += 1,
-            _ => totals.not_run += 1,
-        }
+        totals.count(s.verdict);
     }
     totals
 }
 
-fn scenario_record(planned: &PlannedScenario, result: &ScenarioResult) -> ScenarioRecord {
+impl Totals {
+    /// Counts one scenario of verdict `verdict`.
+    fn count(&mut self, verdict: ScenarioVerdict) {
+        match verdict {
+            ScenarioVerdict::Pass => self.passed += 1,
+            ScenarioVerdict::Fail => self.failed += 1,
+            ScenarioVerdict::Error => self.errors += 1,
+            ScenarioVerdict::Skipped => self.skipped += 1,
+            ScenarioVerdict::NotRun => self.not_run += 1,
+        }
+    }
+}
+
+fn scenario_record(
+    planned: &PlannedScenario,
+    result: &ScenarioResult,
+    file: String,
+) -> ScenarioRecord {
     let (message, failed_step) = match &result.verdict {
         Verdict::Pass => (None, None),
         Verdict::Fail { step, message } => (Some(message.clone()), Some(step + 1)),
@@ -470,12 +658,12 @@ fn scenario_record(planned: &PlannedScenario, result: &ScenarioResult) -> Scenar
     ScenarioRecord {
         trial: result.trial_name.clone(),
         provider: result.provider.clone(),
-        file: shown_path(&planned.path),
+        file,
         id: result.id.clone(),
         title: result.title.clone(),
         kind: planned.kind().to_owned(),
         requirements: result.requirements.clone(),
-        verdict: result.verdict.label().to_owned(),
+        verdict: ScenarioVerdict::from(&result.verdict),
         message,
         failed_step,
         started: ran.then(|| rfc3339(result.started)),
@@ -509,7 +697,7 @@ fn exchange_record(t: &Transcript) -> ExchangeRecord {
         source: t.source.clone(),
         request_headers: t.request_headers.clone(),
         request_body: t.request_body.clone(),
-        outcome: t.outcome.clone(),
+        outcome: t.outcome,
         status: t.status,
         response_headers: t.response_headers.clone(),
         response_body: t.response_body.clone(),
@@ -553,12 +741,7 @@ fn target_info(target: &Target) -> TargetInfo {
     TargetInfo {
         name: target.name.clone(),
         description: target.description.clone(),
-        clock: if target.is_virtual() {
-            "virtual"
-        } else {
-            "real"
-        }
-        .to_owned(),
+        clock: Clock::from(target.clock),
         hosts,
         sources,
         allow_plain_http: target
@@ -586,7 +769,7 @@ fn without_userinfo(url: &str) -> String {
 }
 
 /// Hashes the target, spec and scenario files the plan came from.
-fn inputs(plan: &Plan) -> Vec<InputFile> {
+fn inputs(plan: &Plan, working_dir: Option<&Path>) -> Vec<InputFile> {
     let mut files: Vec<InputFile> = Vec::new();
     let target = &plan.target.file;
     if target.as_os_str().is_empty() || target == Path::new("targets/mock.yaml") {
@@ -595,33 +778,38 @@ fn inputs(plan: &Plan) -> Vec<InputFile> {
             sha256: sha256_hex(crate::target::MOCK_TARGET_YAML.as_bytes()),
         });
     } else {
-        files.extend(input_file(target));
+        files.extend(input_file(target, working_dir));
     }
     files.extend(
         plan.catalogue
             .specs
             .iter()
-            .filter_map(|(p, _)| input_file(p)),
+            .filter_map(|(p, _)| input_file(p, working_dir)),
     );
     let scenario_files: BTreeSet<&Path> = plan.scenarios.iter().map(|s| s.path.as_path()).collect();
-    files.extend(scenario_files.into_iter().filter_map(input_file));
+    files.extend(
+        scenario_files
+            .into_iter()
+            .filter_map(|p| input_file(p, working_dir)),
+    );
     files
 }
 
-fn input_file(path: &Path) -> Option<InputFile> {
+fn input_file(path: &Path, working_dir: Option<&Path>) -> Option<InputFile> {
     let bytes = std::fs::read(path).ok()?;
     Some(InputFile {
-        path: shown_path(path),
+        path: shown_path(path, working_dir),
         sha256: sha256_hex(&bytes),
     })
 }
 
 /// Shows a path relative to the working directory when it is under it.
-fn shown_path(path: &Path) -> String {
-    let relative = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf));
-    relative.as_deref().unwrap_or(path).display().to_string()
+fn shown_path(path: &Path, working_dir: Option<&Path>) -> String {
+    working_dir
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// Returns the commit checked out where the scenarios are, when git knows one.
@@ -642,15 +830,21 @@ fn git_commit(scenario_file: Option<&Path>) -> Option<String> {
         .then_some(commit)
 }
 
-/// Formats a time as RFC 3339 UTC with milliseconds (`2026-12-01T20:41:07.123Z`).
+/// Formats a time as RFC 3339 UTC with exactly three digits of milliseconds
+/// (`2026-12-01T20:41:07.120Z`), as the evidence format documents: the well-known RFC 3339
+/// formatter drops trailing zeros (`.12Z`, no fraction at all on a whole second).
 pub fn rfc3339(at: SystemTime) -> String {
     let at = time::OffsetDateTime::from(at);
-    let millis = at.millisecond();
-    let at = at
-        .replace_nanosecond(u32::from(millis) * 1_000_000)
-        .unwrap_or(at);
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 /// Returns `evidence` with every string in it, keys included, redacted through `secrets`.
@@ -734,7 +928,7 @@ pub(crate) mod tests {
             source: Some("127.0.0.1".into()),
             request_headers: vec![("authorization".into(), "Basic [redacted]".into())],
             request_body: None,
-            outcome: "response".into(),
+            outcome: OutcomeClass::Response,
             status: Some(200),
             response_headers: vec![("content-type".into(), "application/json".into())],
             response_body: Some(format!(
@@ -745,7 +939,7 @@ pub(crate) mod tests {
             outcome_detail: None,
             resent: None,
         };
-        let record = |trial: &str, verdict: &str, requirement: &str| ScenarioRecord {
+        let record = |trial: &str, verdict: ScenarioVerdict, requirement: &str| ScenarioRecord {
             trial: trial.into(),
             provider: "demo".into(),
             file: "scenarios/demo/basic.yaml".into(),
@@ -753,8 +947,9 @@ pub(crate) mod tests {
             title: "t".into(),
             kind: "happy".into(),
             requirements: vec![requirement.into()],
-            verdict: verdict.into(),
-            message: (verdict == NOT_RUN).then(|| "not run: interrupted (SIGINT)".into()),
+            verdict,
+            message: (verdict == ScenarioVerdict::NotRun)
+                .then(|| "not run: interrupted (SIGINT)".into()),
             failed_step: None,
             started: None,
             duration_ms: 1,
@@ -770,19 +965,22 @@ pub(crate) mod tests {
             sha256: String::new(),
         };
         let scenarios = vec![
-            record("demo::basic::a", "pass", "DEMO-BASIC-01"),
-            record("demo::basic::b", NOT_RUN, "DEMO-BASIC-02"),
+            record("demo::basic::a", ScenarioVerdict::Pass, "DEMO-BASIC-01"),
+            record("demo::basic::b", ScenarioVerdict::NotRun, "DEMO-BASIC-02"),
         ];
-        let requirement = |id: &str, trial: &str, verdict: &str, status: &str| RequirementRecord {
+        let requirement = |id: &str,
+                           trial: &str,
+                           verdict: ScenarioVerdict,
+                           status: RequirementStatus| RequirementRecord {
             id: id.into(),
             provider: "demo".into(),
             statement: "s".into(),
             source: "doc".into(),
-            kind: "Doc".into(),
-            status: status.into(),
+            kind: RequirementKind::Doc,
+            status,
             scenarios: vec![ScenarioRef {
                 trial: trial.into(),
-                verdict: verdict.into(),
+                verdict,
                 input: None,
             }],
         };
@@ -800,18 +998,29 @@ pub(crate) mod tests {
                 target: TargetInfo {
                     name: "mock".into(),
                     description: None,
-                    clock: "virtual".into(),
+                    clock: Clock::Virtual,
                     hosts: BTreeMap::new(),
                     sources: BTreeMap::new(),
                     allow_plain_http: BTreeMap::new(),
                 },
                 inputs: vec![],
                 totals: totals(&scenarios),
+                test_run_id: None,
                 merged_from: Vec::new(),
             },
             requirements: vec![
-                requirement("DEMO-BASIC-01", "demo::basic::a", "pass", "verified"),
-                requirement("DEMO-BASIC-02", "demo::basic::b", NOT_RUN, "not-verified"),
+                requirement(
+                    "DEMO-BASIC-01",
+                    "demo::basic::a",
+                    ScenarioVerdict::Pass,
+                    RequirementStatus::Verified,
+                ),
+                requirement(
+                    "DEMO-BASIC-02",
+                    "demo::basic::b",
+                    ScenarioVerdict::NotRun,
+                    RequirementStatus::NotVerified,
+                ),
             ],
             scenarios,
             manifest: Manifest {
@@ -871,13 +1080,164 @@ pub(crate) mod tests {
 
     #[test]
     fn requirement_status_follows_the_documented_precedence() {
-        let status = |verdicts: &[&str]| requirement_status(verdicts.iter().copied());
-        assert_eq!(status(&[]), "not-verified");
-        assert_eq!(status(&["pass", "pass"]), "verified");
-        assert_eq!(status(&["pass", "skipped"]), "skipped");
-        assert_eq!(status(&["skipped", NOT_RUN]), "not-verified");
-        assert_eq!(status(&["pass", "error", "skipped"]), "error");
-        assert_eq!(status(&["error", "fail", NOT_RUN]), "failed");
+        use ScenarioVerdict::{Error, Fail, NotRun, Pass, Skipped};
+        let status = |verdicts: &[ScenarioVerdict]| requirement_status(verdicts.iter().copied());
+        assert_eq!(status(&[]), RequirementStatus::NotVerified);
+        assert_eq!(status(&[Pass, Pass]), RequirementStatus::Verified);
+        assert_eq!(status(&[Pass, Skipped]), RequirementStatus::Skipped);
+        assert_eq!(status(&[Skipped, NotRun]), RequirementStatus::NotVerified);
+        assert_eq!(status(&[Pass, Error, Skipped]), RequirementStatus::Error);
+        assert_eq!(status(&[Error, Fail, NotRun]), RequirementStatus::Failed);
+    }
+
+    #[test]
+    fn every_word_is_written_as_documented_and_read_back() {
+        use serde_json::{from_value, json, to_value};
+        let words = |values: Vec<serde_json::Value>| -> Vec<String> {
+            values
+                .into_iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let verdicts = [
+            ScenarioVerdict::Pass,
+            ScenarioVerdict::Fail,
+            ScenarioVerdict::Error,
+            ScenarioVerdict::Skipped,
+            ScenarioVerdict::NotRun,
+        ];
+        let written = words(verdicts.iter().map(|v| to_value(v).unwrap()).collect());
+        assert_eq!(written, ["pass", "fail", "error", "skipped", "not-run"]);
+        for (verdict, word) in verdicts.iter().zip(&written) {
+            assert_eq!(verdict.as_str(), word);
+            assert_eq!(
+                from_value::<ScenarioVerdict>(json!(word)).unwrap(),
+                *verdict
+            );
+        }
+        let statuses = [
+            RequirementStatus::Verified,
+            RequirementStatus::Failed,
+            RequirementStatus::Error,
+            RequirementStatus::Skipped,
+            RequirementStatus::NotVerified,
+            RequirementStatus::Conflict,
+        ];
+        let written = words(statuses.iter().map(|v| to_value(v).unwrap()).collect());
+        assert_eq!(
+            written,
+            [
+                "verified",
+                "failed",
+                "error",
+                "skipped",
+                "not-verified",
+                "conflict"
+            ]
+        );
+        for (status, word) in statuses.iter().zip(&written) {
+            assert_eq!(status.as_str(), word);
+            assert_eq!(
+                from_value::<RequirementStatus>(json!(word)).unwrap(),
+                *status
+            );
+        }
+        let clocks = [Clock::Virtual, Clock::Real, Clock::Mixed];
+        let written = words(clocks.iter().map(|v| to_value(v).unwrap()).collect());
+        assert_eq!(written, ["virtual", "real", "mixed"]);
+        for (clock, word) in clocks.iter().zip(&written) {
+            assert_eq!(clock.as_str(), word);
+            assert_eq!(from_value::<Clock>(json!(word)).unwrap(), *clock);
+        }
+        let kinds = [
+            RequirementKind::Doc,
+            RequirementKind::Rfc,
+            RequirementKind::Assumed,
+        ];
+        let mut row = sample("bob").requirements.remove(0);
+        for (kind, word) in kinds.into_iter().zip(["Doc", "RFC", "Assumed"]) {
+            row.kind = kind;
+            let tree = to_value(&row).unwrap();
+            assert_eq!(tree["kind"], word);
+            assert_eq!(from_value::<RequirementRecord>(tree).unwrap().kind, kind);
+        }
+        let outcomes = [
+            (OutcomeClass::Response, "response"),
+            (OutcomeClass::ConnectTimeout, "connect-timeout"),
+            (OutcomeClass::ReadTimeout, "read-timeout"),
+            (OutcomeClass::Refused, "refused"),
+            (OutcomeClass::Reset, "reset"),
+            (OutcomeClass::Malformed, "malformed"),
+            (OutcomeClass::Tls, "tls"),
+            (OutcomeClass::Other, "other"),
+        ];
+        for (outcome, word) in outcomes {
+            assert_eq!(to_value(outcome).unwrap(), json!(word));
+            assert_eq!(from_value::<OutcomeClass>(json!(word)).unwrap(), outcome);
+        }
+        // Words are read exactly: another spelling or case is not one of them.
+        for wrong in ["Pass", "passed", "not_run", ""] {
+            assert!(
+                from_value::<ScenarioVerdict>(json!(wrong)).is_err(),
+                "{wrong}"
+            );
+        }
+        assert!(from_value::<Clock>(json!("Virtual")).is_err());
+        assert!(from_value::<OutcomeClass>(json!("timeout")).is_err());
+        assert!(from_value::<RequirementStatus>(json!("not_verified")).is_err());
+        row.kind = RequirementKind::Doc;
+        let mut tree = to_value(&row).unwrap();
+        tree["kind"] = json!("rfc");
+        assert!(from_value::<RequirementRecord>(tree).is_err());
+    }
+
+    /// Facts given directly, as a caller without git or files would give them.
+    fn facts(at: u64) -> RunFacts {
+        RunFacts {
+            host: "ci-7".into(),
+            git_commit: Some("29be78bb15b8a3fe76ad074bd64f21549ac6e71f".into()),
+            inputs: vec![InputFile {
+                path: "specs/x.yaml".into(),
+                sha256: "ab".repeat(32),
+            }],
+            started: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at),
+            finished: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(at + 2),
+            working_dir: Some(PathBuf::from("/nowhere/checkout")),
+            test_run_id: None,
+        }
+    }
+
+    #[test]
+    fn building_is_a_function_of_its_inputs_alone() {
+        // No file of the plan exists and no git is asked: every fact comes in `facts`.
+        let plan = Plan {
+            scenarios: Vec::new(),
+            catalogue: crate::spec::Catalogue::default(),
+            target: Arc::new(crate::target::Target::mock()),
+        };
+        let context = RunContext {
+            plan: &plan,
+            selected: &[],
+            results: &[],
+            incomplete_reason: None,
+        };
+        let secrets = SecretRegistry::new();
+        let first = canonical_bytes(&build(&context, &facts(1_800_000_000), &secrets));
+        let again = canonical_bytes(&build(&context, &facts(1_800_000_000), &secrets));
+        assert_eq!(first, again);
+        let report: Evidence = serde_json::from_slice(&first).unwrap();
+        assert_eq!(report.run.host, "ci-7");
+        assert_eq!(report.run.inputs, facts(0).inputs);
+        assert_eq!(report.run.started, "2027-01-15T08:00:00.000Z");
+        let at = |millis: u64| {
+            rfc3339(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(millis))
+        };
+        assert_eq!(at(1_800_000_000_120), "2027-01-15T08:00:00.120Z");
+        assert_eq!(at(1_800_000_000_005), "2027-01-15T08:00:00.005Z");
+        assert_eq!(verify(&first, None).exit_code(), 0);
+        // A different fact is a different report.
+        let later = canonical_bytes(&build(&context, &facts(1_800_000_001), &secrets));
+        assert_ne!(first, later);
     }
 
     #[test]

@@ -14,7 +14,8 @@
 use std::fmt::Write as _;
 
 use super::evidence::{
-    Evidence, ExchangeRecord, RequirementRecord, ScenarioRecord, StepRecord, Totals,
+    Clock, Evidence, ExchangeRecord, RequirementRecord, ScenarioRecord, ScenarioVerdict,
+    StepRecord, Totals,
 };
 
 /// Renders `evidence` as one HTML5 document.
@@ -22,6 +23,7 @@ pub fn render(evidence: &Evidence) -> String {
     let mut page = Page {
         out: String::with_capacity(64 * 1024),
         evidence,
+        input_of_records: super::merge::inputs_of_records(&evidence.run.merged_from),
     };
     page.document();
     page.out
@@ -33,8 +35,8 @@ struct Status {
     symbol: &'static str,
 }
 
-/// Looks up how a requirement status or scenario verdict is shown. Unknown words (a newer
-/// evidence format) are shown as they are, uncoloured.
+/// Looks up how a requirement status or scenario verdict (by its word) is shown. The typed model
+/// holds no other word; one would be shown as it is, uncoloured.
 fn status(word: &str) -> Status {
     let (class, symbol) = match word {
         "verified" | "pass" => ("st-pass", "\u{2713}"),
@@ -55,13 +57,17 @@ const REQUIREMENT_STATUSES: [&str; 5] = ["verified", "failed", "error", "skipped
 struct Page<'a> {
     out: String,
     evidence: &'a Evidence,
+    /// In a merged report, the merged run (index in `run.merged_from`) of each scenario record;
+    /// empty otherwise.
+    input_of_records: Vec<usize>,
 }
 
 /// One provider's part of the page.
 struct Provider<'a> {
     name: &'a str,
     requirements: Vec<&'a RequirementRecord>,
-    scenarios: Vec<&'a ScenarioRecord>,
+    /// Each record with the merged run it comes from (in a merged report).
+    scenarios: Vec<(Option<usize>, &'a ScenarioRecord)>,
 }
 
 impl<'a> Page<'a> {
@@ -96,9 +102,10 @@ impl<'a> Page<'a> {
             let i = index(&mut providers, &requirement.provider);
             providers[i].requirements.push(requirement);
         }
-        for scenario in &self.evidence.scenarios {
+        for (n, scenario) in self.evidence.scenarios.iter().enumerate() {
             let i = index(&mut providers, &scenario.provider);
-            providers[i].scenarios.push(scenario);
+            let input = self.input_of_records.get(n).copied();
+            providers[i].scenarios.push((input, scenario));
         }
         providers
     }
@@ -194,10 +201,10 @@ impl<'a> Page<'a> {
         self.fact("Target", &run.target.name);
         self.fact(
             "Clock",
-            match run.target.clock.as_str() {
-                "virtual" => "virtual (embedded mock providers)",
-                "real" => "real (live endpoints)",
-                other => other,
+            match run.target.clock {
+                Clock::Virtual => "virtual (embedded mock providers)",
+                Clock::Real => "real (live endpoints)",
+                Clock::Mixed => "mixed (merged runs on different clocks)",
             },
         );
         self.fact("Started (UTC)", &run.started);
@@ -245,7 +252,7 @@ impl<'a> Page<'a> {
                 let count = provider
                     .requirements
                     .iter()
-                    .filter(|r| r.status == word)
+                    .filter(|r| r.status.as_str() == word)
                     .count();
                 let zero = if count == 0 { " zero" } else { "" };
                 let _ = write!(self.out, "<td class=\"num{zero}\">{count}</td>");
@@ -261,7 +268,14 @@ impl<'a> Page<'a> {
         if !run.merged_from.is_empty() {
             // Each run the report was assembled from, so an auditor can check it against its own
             // published hash.
-            self.w("<h3>Merged from</h3>\n<table class=\"kv merged\">\n<thead><tr><th>#</th><th>Report</th><th>SHA-256</th><th>Target</th><th>Host</th><th>Started</th><th>Records</th></tr></thead>\n<tbody>\n");
+            self.w("<h3>Merged from</h3>\n");
+            if let Some(id) = &run.test_run_id {
+                // One test run's trial records (nextest): one run, told apart by trial.
+                self.w("<p class=\"note\">The trial records of test run <code>");
+                self.t(id);
+                self.w("</code>, one per trial.</p>\n");
+            }
+            self.w("<table class=\"kv merged\">\n<thead><tr><th>#</th><th>Report</th><th>SHA-256</th><th>Target</th><th>Host</th><th>Started</th><th>Records</th></tr></thead>\n<tbody>\n");
             for (index, input) in run.merged_from.iter().enumerate() {
                 let _ = write!(self.out, "<tr><td class=\"num\">{index}</td><td><code>");
                 self.t(&input.file);
@@ -398,8 +412,8 @@ impl<'a> Page<'a> {
                 "<h3>Scenarios ({})</h3>",
                 provider.scenarios.len()
             );
-            for scenario in &provider.scenarios {
-                self.scenario(scenario);
+            for &(input, scenario) in &provider.scenarios {
+                self.scenario(scenario, input);
             }
         }
         self.w("</section>\n");
@@ -420,7 +434,7 @@ impl<'a> Page<'a> {
         }
         self.w("<table class=\"matrix\">\n<thead><tr><th class=\"c-id\">Requirement</th><th class=\"c-kind\">Kind</th><th>Statement</th><th class=\"c-status\">Status</th><th class=\"c-scen\">Cited by</th></tr></thead>\n<tbody>\n");
         for requirement in &provider.requirements {
-            let row = status(&requirement.status);
+            let row = status(requirement.status.as_str());
             self.w("<tr class=\"");
             self.w(row.class);
             self.w("\" id=\"");
@@ -428,13 +442,13 @@ impl<'a> Page<'a> {
             self.w("\"><td class=\"c-id\"><code>");
             self.t(&requirement.id);
             self.w("</code></td><td class=\"c-kind\"><span class=\"kind\">");
-            self.t(&requirement.kind);
+            self.t(&requirement.kind.to_string());
             self.w("</span></td><td><div class=\"statement\">");
             self.t(&requirement.statement);
             self.w("</div><div class=\"source\">");
             self.t(&requirement.source);
             self.w("</div></td><td class=\"c-status\">");
-            self.badge(&requirement.status);
+            self.badge(requirement.status.as_str());
             self.w("</td><td class=\"c-scen\">");
             if requirement.scenarios.is_empty() {
                 self.w("<span class=\"note\">no scenario cites it</span>");
@@ -442,11 +456,11 @@ impl<'a> Page<'a> {
                 self.w("<ul class=\"refs\">");
                 for cited in &requirement.scenarios {
                     self.w("<li>");
-                    self.badge(&cited.verdict);
+                    self.badge(cited.verdict.as_str());
                     self.w(" ");
-                    if self.has_scenario(&cited.trial) {
+                    if self.has_scenario(&cited.trial, cited.input) {
                         self.w("<a href=\"#");
-                        self.w(&scenario_anchor(&cited.trial));
+                        self.w(&record_anchor(&cited.trial, cited.input));
                         self.w("\"><code>");
                         self.t(&cited.trial);
                         self.w("</code></a>");
@@ -454,6 +468,10 @@ impl<'a> Page<'a> {
                         self.w("<code>");
                         self.t(&cited.trial);
                         self.w("</code> <span class=\"note\">(not in this run)</span>");
+                    }
+                    if let Some(input) = cited.input {
+                        // Which merged run said so, to trace the record to that run's report.
+                        self.run_chip(input);
                     }
                     self.w("</li>");
                 }
@@ -464,8 +482,28 @@ impl<'a> Page<'a> {
         self.w("</tbody>\n</table>\n");
     }
 
-    fn has_scenario(&self, trial: &str) -> bool {
-        self.evidence.scenarios.iter().any(|s| s.trial == trial)
+    /// Returns true when the report holds the record of `trial` (from merged run `input`).
+    fn has_scenario(&self, trial: &str, input: Option<usize>) -> bool {
+        match input {
+            None => self.evidence.scenarios.iter().any(|s| s.trial == trial),
+            Some(input) => self
+                .input_of_records
+                .iter()
+                .zip(&self.evidence.scenarios)
+                .any(|(&i, s)| i == input && s.trial == trial),
+        }
+    }
+
+    /// Appends the mark of merged run `input`: its index in "Merged from" and, as a tooltip,
+    /// its report file.
+    fn run_chip(&mut self, input: usize) {
+        self.w(" <span class=\"run-of\"");
+        if let Some(merged) = self.evidence.run.merged_from.get(input) {
+            self.w(" title=\"");
+            self.t(&merged.file);
+            self.w("\"");
+        }
+        let _ = write!(self.out, ">run #{input}</span>");
     }
 
     /// The anchor of the matrix row for requirement `id` cited by a scenario of `provider`: that
@@ -479,15 +517,15 @@ impl<'a> Page<'a> {
             .map(|r| requirement_anchor(&r.provider, &r.id))
     }
 
-    fn scenario(&mut self, scenario: &ScenarioRecord) {
-        let shown = status(&scenario.verdict);
-        let anchor = scenario_anchor(&scenario.trial);
+    fn scenario(&mut self, scenario: &ScenarioRecord, input: Option<usize>) {
+        let shown = status(scenario.verdict.as_str());
+        let anchor = record_anchor(&scenario.trial, input);
         self.w("<article class=\"scenario ");
         self.w(shown.class);
         self.w("\" id=\"");
         self.w(&anchor);
         self.w("\">\n<h4>");
-        self.badge(&scenario.verdict);
+        self.badge(scenario.verdict.as_str());
         self.w(" ");
         self.t(&scenario.title);
         self.w("</h4>\n<p class=\"meta\"><code>");
@@ -502,6 +540,15 @@ impl<'a> Page<'a> {
             self.t(started);
         }
         let _ = write!(self.out, " \u{b7} {}", duration(scenario.duration_ms));
+        if let Some(input) = input {
+            self.w(" \u{b7} from");
+            self.run_chip(input);
+            if let Some(merged) = self.evidence.run.merged_from.get(input) {
+                self.w(" <code>");
+                self.t(&merged.file);
+                self.w("</code>");
+            }
+        }
         self.w("<br>record SHA-256 <code class=\"hash\">");
         self.t(&scenario.sha256);
         self.w("</code></p>\n");
@@ -529,12 +576,12 @@ impl<'a> Page<'a> {
         self.w("</p>\n");
 
         if let Some(message) = &scenario.message {
-            let label = match scenario.verdict.as_str() {
-                "fail" => "Failure",
-                "error" => "Could not run",
-                "skipped" => "Skipped because",
-                "not-run" => "Not run because",
-                _ => "Message",
+            let label = match scenario.verdict {
+                ScenarioVerdict::Fail => "Failure",
+                ScenarioVerdict::Error => "Could not run",
+                ScenarioVerdict::Skipped => "Skipped because",
+                ScenarioVerdict::NotRun => "Not run because",
+                ScenarioVerdict::Pass => "Message",
             };
             self.w("<div class=\"message ");
             self.w(shown.class);
@@ -549,7 +596,7 @@ impl<'a> Page<'a> {
             self.w("</div><pre>");
             self.t(message);
             self.w("</pre></div>\n");
-        } else if scenario.verdict == "not-run" {
+        } else if scenario.verdict == ScenarioVerdict::NotRun {
             self.w("<p class=\"note\">The run was interrupted before this scenario ran.</p>\n");
         }
 
@@ -641,7 +688,7 @@ impl<'a> Page<'a> {
             }
             None => {
                 self.w("<span class=\"sc sc-none\">");
-                self.t(&exchange.outcome);
+                self.t(exchange.outcome.as_str());
                 self.w("</span>");
             }
         }
@@ -652,7 +699,7 @@ impl<'a> Page<'a> {
         );
         self.t(exchange.source.as_deref().unwrap_or("(default route)"));
         self.w("</code> \u{b7} outcome <code>");
-        self.t(&exchange.outcome);
+        self.t(exchange.outcome.as_str());
         self.w("</code>");
         if let Some(detail) = &exchange.outcome_detail {
             self.w(" (");
@@ -676,7 +723,7 @@ impl<'a> Page<'a> {
         self.w("</div>\n<div class=\"half\"><h5>Response</h5>\n");
         if exchange.status.is_none() && exchange.response_headers.is_empty() {
             self.w("<p class=\"note\">No response: ");
-            self.t(&exchange.outcome);
+            self.t(exchange.outcome.as_str());
             self.w(".</p>\n");
         } else {
             self.headers(&exchange.response_headers);
@@ -786,6 +833,15 @@ fn scenario_anchor(trial: &str) -> String {
     format!("s.{}", anchor_part(trial))
 }
 
+/// The anchor of a scenario record: in a merged report, where a trial may come from several
+/// runs, the run's index is part of it (`s3.…`).
+fn record_anchor(trial: &str, input: Option<usize>) -> String {
+    match input {
+        None => scenario_anchor(trial),
+        Some(input) => format!("s{input}.{}", anchor_part(trial)),
+    }
+}
+
 /// The page's style: screen first, then print (every transcript shown, rows and exchanges never
 /// cut, a page per provider, colours kept so the badges print).
 const CSS: &str = r#"
@@ -867,6 +923,7 @@ table.kv td { font-size: 13px; }
 .source { color: var(--muted); font-size: 12px; margin-top: 2px; }
 .refs { list-style: none; margin: 0; padding: 0; }
 .refs li { margin: 1px 0; font-size: 12.5px; }
+.run-of { font-size: 11.5px; font-weight: 600; padding: 0 5px; border: 1px solid var(--line); border-radius: 4px; color: var(--accent); white-space: nowrap; }
 .scenario {
   border: 1px solid var(--line); border-left: 5px solid var(--c-line); border-radius: 6px;
   padding: 12px 16px; margin: 0 0 14px; scroll-margin-top: 10px;
@@ -961,7 +1018,7 @@ mod tests {
                 ),
             ],
             request_body: Some("grant_type=client_credentials&client_secret=[redacted]".into()),
-            outcome: "response".into(),
+            outcome: crate::report::evidence::OutcomeClass::Response,
             status: Some(401),
             response_headers: vec![("www-authenticate".into(), "Basic realm=\"x\"".into())],
             response_body: Some(body.into()),
@@ -969,6 +1026,11 @@ mod tests {
             outcome_detail: None,
             resent: None,
         }
+    }
+
+    /// Reads a verdict or status from its word, as a report holds it.
+    fn word<T: serde::de::DeserializeOwned>(word: &str) -> T {
+        serde_json::from_value(serde_json::Value::from(word)).expect("a documented word")
     }
 
     fn scenario(provider: &str, id: &str, verdict: &str, message: Option<&str>) -> ScenarioRecord {
@@ -981,7 +1043,7 @@ mod tests {
             title: format!("Scenario {id}"),
             kind: "negative".into(),
             requirements: vec![format!("{}-01", provider.to_uppercase())],
-            verdict: verdict.into(),
+            verdict: word(verdict),
             message: message.map(str::to_owned),
             failed_step: (verdict == "fail").then_some(1),
             started: ran.then(|| "2026-12-01T10:00:00Z".into()),
@@ -1021,13 +1083,13 @@ mod tests {
             provider: provider.into(),
             statement: format!("Statement of {id} <b>bold</b>"),
             source: "API docs, section 2".into(),
-            kind: "Doc".into(),
-            status: status.into(),
+            kind: crate::report::evidence::RequirementKind::Doc,
+            status: word(status),
             scenarios: cited
                 .iter()
                 .map(|(trial, verdict)| ScenarioRef {
                     trial: (*trial).into(),
-                    verdict: (*verdict).into(),
+                    verdict: word(verdict),
                     input: None,
                 })
                 .collect(),
@@ -1049,7 +1111,7 @@ mod tests {
                 target: TargetInfo {
                     name: "mock".into(),
                     description: Some("embedded mocks".into()),
-                    clock: "virtual".into(),
+                    clock: Clock::Virtual,
                     hosts: BTreeMap::from([(
                         "alpha".into(),
                         BTreeMap::from([("api".into(), "mock:api".into())]),
@@ -1068,6 +1130,7 @@ mod tests {
                     skipped: 1,
                     not_run: 1,
                 },
+                test_run_id: None,
                 merged_from: Vec::new(),
             },
             requirements: vec![
@@ -1161,6 +1224,7 @@ mod tests {
             complete: true,
             target: evidence.run.target.clone(),
             totals: evidence.run.totals.clone(),
+            test_run_id: None,
             first_scenario: 0,
             scenario_count: 3,
         };
@@ -1170,6 +1234,15 @@ mod tests {
         ];
         let html = render(&evidence);
         assert!(html.contains("<h3>Merged from</h3>"), "{html}");
+        assert!(!html.contains("trial records of test run"), "{html}");
+        evidence.run.test_run_id = Some("5b1e<2f>".into());
+        let html = render(&evidence);
+        assert!(
+            html.contains(
+                "<p class=\"note\">The trial records of test run <code>5b1e&lt;2f&gt;</code>, one per trial.</p>"
+            ),
+            "{html}"
+        );
         assert!(html.contains(&format!(
             "<tr><td class=\"num\">1</td><td><code>b/&lt;x&gt;.json</code></td><td><code>{}</code></td><td>mock</td><td>ci-&lt;1&gt;</td>",
             "cd".repeat(32)
@@ -1356,13 +1429,73 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_status_is_shown_as_its_escaped_word() {
+    fn a_merged_report_names_the_run_of_each_record() {
         let mut evidence = evidence(true);
-        evidence.requirements[0].status = "partly <verified>".into();
+        assert!(!render(&evidence).contains("class=\"run-of\""));
+        // The same trial from two runs: records 0..3 from run 0, 3..6 from run 1.
+        let mut second = evidence.scenarios[0].clone();
+        second.verdict = ScenarioVerdict::Fail;
+        evidence.scenarios = vec![
+            evidence.scenarios[0].clone(),
+            evidence.scenarios[1].clone(),
+            evidence.scenarios[2].clone(),
+            second,
+            evidence.scenarios[3].clone(),
+            evidence.scenarios[4].clone(),
+        ];
+        let input = |file: &str, first: usize| crate::report::evidence::MergedInput {
+            file: file.into(),
+            report_sha256: "ab".repeat(32),
+            git_commit: None,
+            host: "ci".into(),
+            started: "2026-12-01T10:00:00Z".into(),
+            finished: "2026-12-01T10:00:05Z".into(),
+            complete: true,
+            target: evidence.run.target.clone(),
+            totals: evidence.run.totals.clone(),
+            test_run_id: None,
+            first_scenario: first,
+            scenario_count: 3,
+        };
+        evidence.run.merged_from = vec![input("a/evidence.json", 0), input("b/<x>.json", 3)];
+        evidence.requirements[0].status = word("conflict");
+        evidence.requirements[0].scenarios = vec![
+            crate::report::evidence::ScenarioRef {
+                trial: "alpha::basic::ok".into(),
+                verdict: ScenarioVerdict::Pass,
+                input: Some(0),
+            },
+            crate::report::evidence::ScenarioRef {
+                trial: "alpha::basic::ok".into(),
+                verdict: ScenarioVerdict::Fail,
+                input: Some(1),
+            },
+        ];
         let html = render(&evidence);
-        assert!(
-            html.contains("<span class=\"badge st-other\">?\u{a0}partly &lt;verified&gt;</span>")
-        );
+        // Each citation in the matrix names its run and links to that run's record.
+        for (input, file, verdict) in [
+            (0, "a/evidence.json", "pass"),
+            (1, "b/&lt;x&gt;.json", "fail"),
+        ] {
+            assert!(
+                html.contains(&format!(
+                    "\u{a0}{verdict}</span> <a href=\"#s{input}.alpha_3a_3abasic_3a_3aok\"><code>alpha::basic::ok</code></a> <span class=\"run-of\" title=\"{file}\">run #{input}</span></li>"
+                )),
+                "{html}"
+            );
+            // Each record says which run it comes from, under an anchor of its own.
+            assert!(
+                html.contains(&format!("id=\"s{input}.alpha_3a_3abasic_3a_3aok\"")),
+                "{html}"
+            );
+            assert!(
+                html.contains(&format!(
+                    " \u{b7} from <span class=\"run-of\" title=\"{file}\">run #{input}</span> <code>{file}</code>"
+                )),
+                "{html}"
+            );
+        }
+        assert!(!html.contains("id=\"s.alpha"), "no unmerged anchor is left");
     }
 
     #[test]

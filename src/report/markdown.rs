@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::evidence::{Evidence, NOT_RUN, provider_tallies};
+use super::evidence::{Evidence, RequirementStatus, ScenarioVerdict, provider_tallies};
 
 /// How many rows each list shows before saying how many more there are.
 const LIST_LIMIT: usize = 50;
@@ -40,12 +40,25 @@ pub fn render(evidence: &Evidence) -> String {
     );
     if !run.merged_from.is_empty() {
         // An auditor checks each run the report was assembled from against its own published hash.
-        let _ = writeln!(out, "Merged from {} runs:\n", run.merged_from.len());
-        for input in &run.merged_from {
+        match &run.test_run_id {
+            // One test run's trial records (nextest): one run, told apart by trial.
+            Some(id) => {
+                let _ = writeln!(
+                    out,
+                    "Merged from the {} trial records of test run `{}`:\n",
+                    run.merged_from.len(),
+                    code(id)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "Merged from {} runs:\n", run.merged_from.len());
+            }
+        }
+        for (index, input) in run.merged_from.iter().enumerate() {
             let t = &input.totals;
             let _ = writeln!(
                 out,
-                "- `{}` (report sha256 `{}`): target `{}`, host `{}`, {} \u{2192} {}{}; {} passed, {} failed, {} errors, {} skipped, {} not run",
+                "- run #{index}: `{}` (report sha256 `{}`): target `{}`, host `{}`, {} \u{2192} {}{}; {} passed, {} failed, {} errors, {} skipped, {} not run",
                 code(&input.file),
                 input.report_sha256,
                 code(&input.target.name),
@@ -114,16 +127,22 @@ pub fn render(evidence: &Evidence) -> String {
             );
         }
     };
-    let scenarios_with = |verdicts: &[&str]| -> Vec<String> {
+    // In a merged report each record and citation names the run it comes from (`run #N`, as
+    // numbered in "Merged from"), so a line traces to that run's report.
+    let input_of = super::merge::inputs_of_records(&run.merged_from);
+    let of_run = |input: Option<usize>| input.map(|i| format!(", run #{i}")).unwrap_or_default();
+    let scenarios_with = |verdicts: &[ScenarioVerdict]| -> Vec<String> {
         evidence
             .scenarios
             .iter()
-            .filter(|s| verdicts.contains(&s.verdict.as_str()))
-            .map(|s| {
+            .enumerate()
+            .filter(|(_, s)| verdicts.contains(&s.verdict))
+            .map(|(n, s)| {
                 format!(
-                    "`{}` ({}): {}",
+                    "`{}` ({}{}): {}",
                     code(&s.trial),
                     s.verdict,
+                    of_run(input_of.get(n).copied()),
                     cell(s.message.as_deref().unwrap_or(""))
                 )
             })
@@ -132,15 +151,47 @@ pub fn render(evidence: &Evidence) -> String {
     section(
         &mut out,
         "Failed or could not run",
-        scenarios_with(&["fail", "error"]),
+        scenarios_with(&[ScenarioVerdict::Fail, ScenarioVerdict::Error]),
     );
-    section(&mut out, "Skipped", scenarios_with(&["skipped"]));
-    section(&mut out, "Not run", scenarios_with(&[NOT_RUN]));
+    section(
+        &mut out,
+        "Skipped",
+        scenarios_with(&[ScenarioVerdict::Skipped]),
+    );
+    section(
+        &mut out,
+        "Not run",
+        scenarios_with(&[ScenarioVerdict::NotRun]),
+    );
     let unverified: Vec<String> = evidence
         .requirements
         .iter()
-        .filter(|r| r.status != "verified")
-        .map(|r| format!("`{}` ({}): {}", code(&r.id), r.status, cell(&r.statement)))
+        .filter(|r| r.status != RequirementStatus::Verified)
+        .map(|r| {
+            let cited: Vec<String> = r
+                .scenarios
+                .iter()
+                .filter_map(|s| {
+                    Some(format!(
+                        "`{}` {} run #{}",
+                        code(&s.trial),
+                        s.verdict,
+                        s.input?
+                    ))
+                })
+                .collect();
+            let cited = if cited.is_empty() {
+                String::new()
+            } else {
+                format!(" \u{2014} {}", cited.join(", "))
+            };
+            format!(
+                "`{}` ({}): {}{cited}",
+                code(&r.id),
+                r.status,
+                cell(&r.statement)
+            )
+        })
         .collect();
     section(&mut out, "Requirements not verified", unverified);
     let _ = writeln!(
@@ -196,6 +247,7 @@ mod tests {
             complete: true,
             target: evidence.run.target.clone(),
             totals: evidence.run.totals.clone(),
+            test_run_id: None,
             first_scenario: 0,
             scenario_count: 1,
         };
@@ -203,17 +255,61 @@ mod tests {
             input("a/evidence.json", &"ab".repeat(32)),
             input("b/evidence.json", &"cd".repeat(32)),
         ];
-        let text = render(&seal(evidence));
+        let text = render(&seal(evidence.clone()));
         assert!(text.contains("Merged from 2 runs:"), "{text}");
-        for (file, sha) in [("a/evidence.json", "ab"), ("b/evidence.json", "cd")] {
+        let mut trials = evidence.clone();
+        trials.run.test_run_id = Some("5b1e2f0c".into());
+        let text = render(&seal(trials));
+        assert!(
+            text.contains("Merged from the 2 trial records of test run `5b1e2f0c`:"),
+            "{text}"
+        );
+        for (index, file, sha) in [(0, "a/evidence.json", "ab"), (1, "b/evidence.json", "cd")] {
             assert!(
                 text.contains(&format!(
-                    "- `{file}` (report sha256 `{}`): target `",
+                    "- run #{index}: `{file}` (report sha256 `{}`): target `",
                     sha.repeat(32)
                 )),
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_merged_report_names_the_run_of_each_record_and_citation() {
+        use crate::report::merge::{Input, merge};
+        let run = |verdict: ScenarioVerdict| {
+            let mut report = sample("bob");
+            report.scenarios.truncate(1);
+            report.scenarios[0].verdict = verdict;
+            report.scenarios[0].message = Some(format!("said {verdict}"));
+            report.run.complete = true;
+            report.run.incomplete_reason = None;
+            report.run.totals = crate::report::evidence::totals(&report.scenarios);
+            report.requirements[0].scenarios[0].verdict = verdict;
+            report.requirements[0].status =
+                crate::report::evidence::requirement_status(std::iter::once(verdict));
+            report.requirements[1].scenarios.clear();
+            report.requirements[1].status = RequirementStatus::NotVerified;
+            Input {
+                file: format!("{verdict}/evidence.json"),
+                bytes: crate::report::evidence::canonical_bytes(&seal(report)),
+            }
+        };
+        let merged = merge(&[run(ScenarioVerdict::Pass), run(ScenarioVerdict::Fail)]).unwrap();
+        let text = render(&merged);
+        assert!(
+            text.contains("- `demo::basic::a` (fail, run #1): said fail"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- `DEMO-BASIC-01` (conflict): s \u{2014} `demo::basic::a` pass run #0, `demo::basic::a` fail run #1"
+            ),
+            "{text}"
+        );
+        // A run's own summary names no run.
+        assert!(!render(&seal(sample("bob"))).contains("run #"));
     }
 
     #[test]

@@ -11,13 +11,10 @@
 use std::collections::BTreeMap;
 
 use super::evidence::{
-    self, Evidence, InputFile, Manifest, MergedInput, RequirementRecord, RunInfo, SCHEMA_VERSION,
-    ScenarioRef, TargetInfo,
+    self, Clock, Evidence, InputFile, Manifest, MergedInput, RequirementRecord, RequirementStatus,
+    RunInfo, SCHEMA_VERSION, ScenarioRef, ScenarioVerdict, TargetInfo,
 };
 use super::verify::{Verification, verify};
-
-/// The matrix status of a requirement one merged run verified and another failed.
-pub const CONFLICT: &str = "conflict";
 
 /// One report to merge: the name it is known by (its path as given) and its bytes.
 #[derive(Debug, Clone)]
@@ -29,23 +26,24 @@ pub struct Input {
 }
 
 /// Returns the status of a requirement in a merged report from the verdicts of the scenarios
-/// citing it, grouped by input report: `conflict` when one report verified it and another failed
-/// it; else `failed` when one failed it; else `verified` when one verified it (an error, skip or
-/// interruption elsewhere does not undo that); else what all the verdicts together make it.
-pub fn requirement_status(verdicts_by_input: &[Vec<&str>]) -> &'static str {
-    let per_input: Vec<&str> = verdicts_by_input
+/// citing it, grouped by run (an input report, or every trial record of one test run):
+/// `conflict` when one run verified it and another failed it; else `failed` when one failed it;
+/// else `verified` when one verified it (an error, skip or interruption elsewhere does not undo
+/// that); else what all the verdicts together make it.
+pub fn requirement_status(verdicts_by_run: &[Vec<ScenarioVerdict>]) -> RequirementStatus {
+    let per_run: Vec<RequirementStatus> = verdicts_by_run
         .iter()
         .filter(|verdicts| !verdicts.is_empty())
         .map(|verdicts| evidence::requirement_status(verdicts.iter().copied()))
         .collect();
     match (
-        per_input.contains(&"verified"),
-        per_input.contains(&"failed"),
+        per_run.contains(&RequirementStatus::Verified),
+        per_run.contains(&RequirementStatus::Failed),
     ) {
-        (true, true) => CONFLICT,
-        (false, true) => "failed",
-        (true, false) => "verified",
-        (false, false) => evidence::requirement_status(verdicts_by_input.iter().flatten().copied()),
+        (true, true) => RequirementStatus::Conflict,
+        (false, true) => RequirementStatus::Failed,
+        (true, false) => RequirementStatus::Verified,
+        (false, false) => evidence::requirement_status(verdicts_by_run.iter().flatten().copied()),
     }
 }
 
@@ -76,6 +74,19 @@ pub fn merge(inputs: &[Input]) -> Result<Evidence, String> {
             ));
         }
     }
+    // Trial records of two test runs (a folder holding an earlier run's records) would make one
+    // run of two.
+    let mut test_runs = reports
+        .iter()
+        .filter_map(|(input, r)| Some((input, r.run.test_run_id.as_deref()?)));
+    if let Some((first_trial, first_run)) = test_runs.next()
+        && let Some((input, run)) = test_runs.find(|(_, run)| run != &first_run)
+    {
+        return Err(format!(
+            "{}: a trial record of test run {run}, but {} is one of test run {first_run}: merge the records of one test run (DIR/trials/<run-id>/*.json)",
+            input.file, first_trial.file
+        ));
+    }
     check_shared_inputs(&reports)?;
     let requirements = catalogue(&reports)?;
 
@@ -92,18 +103,20 @@ pub fn merge(inputs: &[Input]) -> Result<Evidence, String> {
             complete: report.run.complete,
             target: report.run.target.clone(),
             totals: report.run.totals.clone(),
+            test_run_id: report.run.test_run_id.clone(),
             first_scenario: scenarios.len(),
             scenario_count: report.scenarios.len(),
         });
         scenarios.extend(report.scenarios.iter().cloned());
     }
     let input_of = inputs_of_records(&merged_from);
+    let runs = runs_of_inputs(&merged_from);
     let requirements = requirements
         .into_values()
         .map(|mut row| {
-            let (refs, status) = matrix_row(&row.id, &scenarios, &input_of, merged_from.len());
+            let (refs, status) = matrix_row(&row.id, &scenarios, &input_of, &runs);
             row.scenarios = refs;
-            row.status = status.to_owned();
+            row.status = status;
             row
         })
         .collect();
@@ -147,6 +160,7 @@ pub fn merge(inputs: &[Input]) -> Result<Evidence, String> {
             target: merged_target(&runs),
             inputs: files,
             totals: evidence::totals(&scenarios),
+            test_run_id: shared_test_run(merged_from.iter().map(|i| &i.test_run_id)),
             merged_from,
         },
         requirements,
@@ -170,29 +184,55 @@ pub fn inputs_of_records(merged_from: &[MergedInput]) -> Vec<usize> {
         .collect()
 }
 
+/// Returns, for each input of a merged report, the run it belongs to: trial records of one test
+/// run (the same `test_run_id`) are one run, any other input is a run of its own. Runs are
+/// numbered by their first input.
+pub fn runs_of_inputs(merged_from: &[MergedInput]) -> Vec<usize> {
+    merged_from
+        .iter()
+        .enumerate()
+        .map(|(i, input)| match &input.test_run_id {
+            Some(id) => merged_from
+                .iter()
+                .position(|other| other.test_run_id.as_ref() == Some(id))
+                .unwrap_or(i),
+            None => i,
+        })
+        .collect()
+}
+
+/// Returns the test run every input is a trial record of, when they all share one.
+pub fn shared_test_run<'a>(
+    mut ids: impl Iterator<Item = &'a Option<String>> + Clone,
+) -> Option<String> {
+    let first = ids.clone().next()?.clone()?;
+    ids.all(|id| id.as_deref() == Some(first.as_str()))
+        .then_some(first)
+}
+
 /// Derives a merged matrix row: the records citing `id`, marked with their input, and its
-/// status.
+/// status, the verdicts grouped by the run (`runs`, per input) they come from.
 pub fn matrix_row(
     id: &str,
     scenarios: &[evidence::ScenarioRecord],
     input_of: &[usize],
-    input_count: usize,
-) -> (Vec<ScenarioRef>, &'static str) {
+    runs: &[usize],
+) -> (Vec<ScenarioRef>, RequirementStatus) {
     let mut refs = Vec::new();
-    let mut by_input: Vec<Vec<&str>> = vec![Vec::new(); input_count];
+    let mut by_run: Vec<Vec<ScenarioVerdict>> = vec![Vec::new(); runs.len()];
     for (record, &input) in scenarios.iter().zip(input_of) {
         if record.requirements.iter().any(|r| r == id) {
             refs.push(ScenarioRef {
                 trial: record.trial.clone(),
-                verdict: record.verdict.clone(),
+                verdict: record.verdict,
                 input: Some(input),
             });
-            if let Some(verdicts) = by_input.get_mut(input) {
-                verdicts.push(record.verdict.as_str());
+            if let Some(verdicts) = runs.get(input).and_then(|&run| by_run.get_mut(run)) {
+                verdicts.push(record.verdict);
             }
         }
     }
-    let status = requirement_status(&by_input);
+    let status = requirement_status(&by_run);
     (refs, status)
 }
 
@@ -317,8 +357,8 @@ fn merged_target(runs: &[&RunInfo]) -> TargetInfo {
             runs.len()
         )),
         clock: common(runs.iter().map(|r| &r.target.clock))
-            .cloned()
-            .unwrap_or_else(|| "mixed".to_owned()),
+            .copied()
+            .unwrap_or(Clock::Mixed),
         hosts: hosts
             .into_iter()
             .map(|(provider, variables)| {
@@ -366,46 +406,97 @@ mod tests {
         }
     }
 
+    use ScenarioVerdict::{Error, Fail, Pass, Skipped};
+
     /// A complete report whose one scenario cites DEMO-BASIC-01 with `verdict`.
-    fn run(host: &str, verdict: &str) -> Evidence {
+    fn run(host: &str, verdict: ScenarioVerdict) -> Evidence {
         let mut report = sample("bob");
         report.run.host = host.into();
         report.scenarios.truncate(1);
-        report.scenarios[0].verdict = verdict.into();
+        report.scenarios[0].verdict = verdict;
         report.run.complete = true;
         report.run.incomplete_reason = None;
         report.run.totals = evidence::totals(&report.scenarios);
-        report.requirements[0].scenarios[0].verdict = verdict.into();
-        report.requirements[0].status =
-            evidence::requirement_status(std::iter::once(verdict)).into();
+        report.requirements[0].scenarios[0].verdict = verdict;
+        report.requirements[0].status = evidence::requirement_status(std::iter::once(verdict));
         report.requirements[1].scenarios.clear();
-        report.requirements[1].status = "not-verified".into();
+        report.requirements[1].status = RequirementStatus::NotVerified;
         seal(report)
+    }
+
+    /// The trial record of test run `run_id` for trial `trial` citing DEMO-BASIC-01.
+    fn trial_record(run_id: &str, trial: &str, verdict: ScenarioVerdict) -> Evidence {
+        let mut record = run("ci-1", verdict);
+        record.scenarios[0].trial = trial.into();
+        record.requirements[0].scenarios[0].trial = trial.into();
+        record.run.test_run_id = Some(run_id.into());
+        seal(record)
     }
 
     #[test]
     fn merged_status_shows_a_conflict_and_keeps_a_verification() {
-        assert_eq!(requirement_status(&[vec!["pass"], vec!["fail"]]), CONFLICT);
+        use RequirementStatus as S;
+        assert_eq!(requirement_status(&[vec![Pass], vec![Fail]]), S::Conflict);
+        assert_eq!(requirement_status(&[vec![Pass, Fail], vec![]]), S::Failed);
+        assert_eq!(requirement_status(&[vec![Pass], vec![Error]]), S::Verified);
+        assert_eq!(requirement_status(&[vec![], vec![Error]]), S::Error);
+        assert_eq!(requirement_status(&[vec![Skipped], vec![]]), S::Skipped);
+        assert_eq!(requirement_status(&[vec![], vec![]]), S::NotVerified);
+    }
+
+    #[test]
+    fn trial_records_of_one_test_run_make_the_matrix_of_one_run() {
+        let passed = trial_record("run-1", "demo::basic::a", Pass);
+        let broken = trial_record("run-1", "demo::basic::b", Error);
+        let merged = merge(&[input("t/a.json", &passed), input("t/b.json", &broken)]).unwrap();
+        // One run in which one scenario passed and another could not run: `error`, as
+        // `authconform run` would say, not `verified` as for two separate runs.
+        assert_eq!(merged.requirements[0].status, RequirementStatus::Error);
+        assert_eq!(merged.run.test_run_id.as_deref(), Some("run-1"));
         assert_eq!(
-            requirement_status(&[vec!["pass", "fail"], vec![]]),
-            "failed"
+            merged.run.merged_from[1].test_run_id.as_deref(),
+            Some("run-1")
         );
-        assert_eq!(
-            requirement_status(&[vec!["pass"], vec!["error"]]),
-            "verified"
+        assert_eq!(verify(&canonical_bytes(&merged), None).exit_code(), 0);
+        // The same two records as reports of separate runs keep the verification.
+        let (a, b) = (run("h", Pass), run("h2", Error));
+        let separate = merge(&[input("a.json", &a), input("b.json", &b)]).unwrap();
+        assert_eq!(separate.requirements[0].status, RequirementStatus::Verified);
+        assert_eq!(separate.run.test_run_id, None);
+        // A record of an earlier test run is refused, not mixed in.
+        let stale = trial_record("run-0", "demo::basic::b", Pass);
+        let refused =
+            merge(&[input("t/a.json", &passed), input("old/b.json", &stale)]).unwrap_err();
+        assert!(
+            refused.starts_with("old/b.json: a trial record of test run run-0, but t/a.json"),
+            "{refused}"
         );
-        assert_eq!(requirement_status(&[vec![], vec!["error"]]), "error");
-        assert_eq!(requirement_status(&[vec!["skipped"], vec![]]), "skipped");
-        assert_eq!(requirement_status(&[vec![], vec![]]), "not-verified");
+        // A merged report claiming a test run its inputs do not share does not verify.
+        let mut claimed = merged.clone();
+        claimed.run.test_run_id = Some("run-2".into());
+        let Verification::Tampered(findings) = verify(&canonical_bytes(&seal(claimed)), None)
+        else {
+            panic!("a wrong test run id must not verify");
+        };
+        assert!(findings[0].contains("run.test_run_id"), "{findings:?}");
+        // Moving a record to another test run changes the rule, and verify re-derives it.
+        let mut regrouped = merged;
+        regrouped.run.merged_from[1].test_run_id = Some("run-2".into());
+        regrouped.run.test_run_id = None;
+        let Verification::Tampered(findings) = verify(&canonical_bytes(&seal(regrouped)), None)
+        else {
+            panic!("a regrouped merge must not verify");
+        };
+        assert!(findings[0].contains("make it `verified`"), "{findings:?}");
     }
 
     #[test]
     fn a_merged_report_verifies_and_marks_each_record_with_its_input() {
-        let (a, b) = (run("host-a", "pass"), run("host-b", "fail"));
+        let (a, b) = (run("host-a", Pass), run("host-b", Fail));
         let merged = merge(&[input("a.json", &a), input("b.json", &b)]).unwrap();
         assert_eq!(merged.scenarios[0].sha256, a.scenarios[0].sha256);
         assert_eq!(merged.scenarios[1].sha256, b.scenarios[0].sha256);
-        assert_eq!(merged.requirements[0].status, CONFLICT);
+        assert_eq!(merged.requirements[0].status, RequirementStatus::Conflict);
         let inputs: Vec<Option<usize>> = merged.requirements[0]
             .scenarios
             .iter()
@@ -423,7 +514,7 @@ mod tests {
         );
         // A status hidden after sealing again is still caught by the derived check.
         let mut hidden = merged.clone();
-        hidden.requirements[0].status = "failed".into();
+        hidden.requirements[0].status = RequirementStatus::Failed;
         let Verification::Tampered(findings) = verify(&canonical_bytes(&seal(hidden)), None) else {
             panic!("a hidden conflict must not verify");
         };
@@ -438,24 +529,24 @@ mod tests {
 
     #[test]
     fn inputs_that_cannot_be_merged_are_refused_with_the_reason() {
-        let a = run("host-a", "pass");
+        let a = run("host-a", Pass);
         let same = merge(&[input("a.json", &a), input("copy.json", &a)]).unwrap_err();
         assert!(
             same.starts_with("copy.json: is the same report as a.json"),
             "{same}"
         );
-        let mut newer = run("host-b", "pass");
+        let mut newer = run("host-b", Pass);
         newer.run.tool_version = "9.9.9".into();
         let version = merge(&[input("a.json", &a), input("b.json", &seal(newer))]).unwrap_err();
         assert!(version.contains("authconform 9.9.9"), "{version}");
-        let mut restated = run("host-b", "pass");
+        let mut restated = run("host-b", Pass);
         restated.requirements[0].statement = "another".into();
         let spec = merge(&[input("a.json", &a), input("b.json", &seal(restated))]).unwrap_err();
         assert!(
             spec.contains("`DEMO-BASIC-01` is stated differently"),
             "{spec}"
         );
-        let mut bytes = canonical_bytes(&run("host-b", "pass"));
+        let mut bytes = canonical_bytes(&run("host-b", Pass));
         let at = bytes.len() / 2;
         bytes[at] = bytes[at].wrapping_add(1);
         let tampered = Input {
@@ -464,24 +555,24 @@ mod tests {
         };
         let refused = merge(&[input("a.json", &a), tampered]).unwrap_err();
         assert!(refused.starts_with("b.json: "), "{refused}");
-        let merged = merge(&[input("a.json", &a), input("b.json", &run("h", "fail"))]).unwrap();
+        let merged = merge(&[input("a.json", &a), input("b.json", &run("h", Fail))]).unwrap();
         let nested = merge(&[input("m.json", &merged), input("a.json", &a)]).unwrap_err();
         assert!(nested.contains("is itself a merged report"), "{nested}");
     }
 
     #[test]
     fn differing_targets_are_all_named() {
-        let a = run("host-a", "pass");
-        let mut b = run("host-b", "pass");
+        let a = run("host-a", Pass);
+        let mut b = run("host-b", Pass);
         b.run.target.name = "live".into();
-        b.run.target.clock = "real".into();
+        b.run.target.clock = Clock::Real;
         b.run
             .target
             .sources
             .insert("office".into(), "bind 10.0.0.1".into());
         let merged = merge(&[input("a.json", &a), input("b.json", &seal(b))]).unwrap();
         assert_eq!(merged.run.target.name, "mock + live");
-        assert_eq!(merged.run.target.clock, "mixed");
+        assert_eq!(merged.run.target.clock, Clock::Mixed);
         assert_eq!(merged.run.target.sources["office"], "bind 10.0.0.1");
         assert_eq!(merged.run.merged_from[1].target.name, "live");
     }

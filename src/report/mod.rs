@@ -232,25 +232,37 @@ pub fn write_all(
     // the same atomic write and final byte check.
     let mut written = Vec::new();
     for (path, bytes) in sinks {
-        let text = String::from_utf8_lossy(&bytes);
-        let bytes = if secrets.is_clean(&text) {
-            bytes
-        } else {
-            errors.push(format!(
-                "a secret reached {} past redaction; it was removed before writing",
-                path.display()
-            ));
-            secrets.redact(&text).into_bytes()
-        };
-        match write_atomically(path, &bytes) {
+        match write_checked(path, &bytes, secrets) {
             Ok(()) => written.push(path.to_path_buf()),
-            Err(e) => errors.push(format!("cannot write {}: {e}", path.display())),
+            Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
         Ok(written)
     } else {
         Err(errors)
+    }
+}
+
+/// Writes a report file atomically once its final bytes pass [`SecretRegistry::is_clean`]; bytes
+/// that do not are written with the value replaced (for evidence that breaks its hash, so
+/// `verify` reports the file) and the write is an error saying so.
+pub fn write_checked(path: &Path, bytes: &[u8], secrets: &SecretRegistry) -> Result<(), String> {
+    let text = String::from_utf8_lossy(bytes);
+    if secrets.is_clean(&text) {
+        return write_atomically(path, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()));
+    }
+    let redacted = secrets.redact(&text);
+    match write_atomically(path, redacted.as_bytes()) {
+        Ok(()) => Err(format!(
+            "a secret reached {} past redaction; it was removed before writing",
+            path.display()
+        )),
+        Err(e) => Err(format!(
+            "a secret reached {} past redaction, and it cannot be written: {e}",
+            path.display()
+        )),
     }
 }
 

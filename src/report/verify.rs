@@ -8,8 +8,8 @@
 //! [`merge::requirement_status`], its inputs' slices of records against their totals.
 
 use super::evidence::{
-    self, Evidence, NOT_RUN, SCHEMA_VERSION, canonical_bytes, report_sha256, requirement_status,
-    scenario_sha256,
+    self, Evidence, SCHEMA_VERSION, ScenarioVerdict, canonical_bytes, report_sha256,
+    requirement_status, scenario_sha256,
 };
 use super::merge;
 
@@ -150,7 +150,10 @@ fn consistency(report: &Evidence) -> Vec<String> {
             report.run.totals
         ));
     }
-    let not_run = report.scenarios.iter().any(|s| s.verdict == NOT_RUN);
+    let not_run = report
+        .scenarios
+        .iter()
+        .any(|s| s.verdict == ScenarioVerdict::NotRun);
     if report.run.complete == not_run {
         findings.push(format!(
             "run.complete is {} but {} scenario record is `not-run`",
@@ -163,28 +166,20 @@ fn consistency(report: &Evidence) -> Vec<String> {
         findings.extend(merged_inputs(report));
     }
     let input_of = merge::inputs_of_records(merged_from);
+    let runs = merge::runs_of_inputs(merged_from);
     for (i, requirement) in report.requirements.iter().enumerate() {
         let (citing, status) = if merged_from.is_empty() {
-            let refs: Vec<(&str, &str, Option<usize>)> = report
+            let refs: Vec<(String, ScenarioVerdict, Option<usize>)> = report
                 .scenarios
                 .iter()
                 .filter(|s| s.requirements.contains(&requirement.id))
-                .map(|s| (s.trial.as_str(), s.verdict.as_str(), None))
+                .map(|s| (s.trial.clone(), s.verdict, None))
                 .collect();
             let status = requirement_status(refs.iter().map(|(_, v, _)| *v));
-            (
-                refs.iter()
-                    .map(|(t, v, n)| ((*t).to_owned(), (*v).to_owned(), *n))
-                    .collect::<Vec<_>>(),
-                status,
-            )
+            (refs, status)
         } else {
-            let (refs, status) = merge::matrix_row(
-                &requirement.id,
-                &report.scenarios,
-                &input_of,
-                merged_from.len(),
-            );
+            let (refs, status) =
+                merge::matrix_row(&requirement.id, &report.scenarios, &input_of, &runs);
             (
                 refs.into_iter()
                     .map(|r| (r.trial, r.verdict, r.input))
@@ -192,15 +187,17 @@ fn consistency(report: &Evidence) -> Vec<String> {
                 status,
             )
         };
-        let listed: Vec<(String, String, Option<usize>)> = requirement
+        let listed: Vec<(String, ScenarioVerdict, Option<usize>)> = requirement
             .scenarios
             .iter()
-            .map(|s| (s.trial.clone(), s.verdict.clone(), s.input))
+            .map(|s| (s.trial.clone(), s.verdict, s.input))
             .collect();
         if citing != listed {
             findings.push(format!(
-                "requirements[{i}] (`{}`).scenarios are {listed:?}, but the scenario records citing it say {citing:?}",
-                requirement.id
+                "requirements[{i}] (`{}`).scenarios are {:?}, but the scenario records citing it say {:?}",
+                requirement.id,
+                in_words(&listed),
+                in_words(&citing)
             ));
         }
         if requirement.status != status {
@@ -213,10 +210,25 @@ fn consistency(report: &Evidence) -> Vec<String> {
     findings
 }
 
+/// Shows matrix references as the report writes them: `(trial, verdict, input)`.
+fn in_words(refs: &[(String, ScenarioVerdict, Option<usize>)]) -> Vec<(&str, &str, Option<usize>)> {
+    refs.iter()
+        .map(|(trial, verdict, input)| (trial.as_str(), verdict.as_str(), *input))
+        .collect()
+}
+
 /// Checks a merged report's `run.merged_from`: the inputs' scenario records follow one another
-/// and cover every record once, and each input's totals count its records.
+/// and cover every record once, each input's totals count its records, and the report's test
+/// run is the one its inputs share.
 fn merged_inputs(report: &Evidence) -> Vec<String> {
     let mut findings = Vec::new();
+    let shared = merge::shared_test_run(report.run.merged_from.iter().map(|i| &i.test_run_id));
+    if report.run.test_run_id != shared {
+        findings.push(format!(
+            "run.test_run_id is {:?}, but its inputs make it {shared:?}",
+            report.run.test_run_id
+        ));
+    }
     let mut next = 0;
     for (i, input) in report.run.merged_from.iter().enumerate() {
         if input.first_scenario != next {

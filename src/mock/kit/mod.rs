@@ -12,6 +12,7 @@
 //!   ([`Deviations`]).
 //! - [`ids`]: random identifiers and tokens in the formats providers use ([`random_id`]).
 //! - [`cidr`]: CIDR blocks on the `ipnet` crate ([`Cidr`]).
+//! - [`fallback`](mod@fallback): the catch-all for what no route matched ([`fallback()`]).
 //!
 //! Mocks route with wiremock's matchers (`Mock::given(method(..)).and(path(..))`), one stateful
 //! responder per route over state shared in an `Arc`, and mount their catch-all last at a lower
@@ -19,6 +20,7 @@
 
 pub mod cidr;
 pub mod deviation;
+pub mod fallback;
 pub mod ids;
 pub mod reply;
 pub mod request;
@@ -26,6 +28,7 @@ pub mod token;
 
 pub use cidr::Cidr;
 pub use deviation::Deviations;
+pub use fallback::fallback;
 pub use ids::{IdFormat, random_id};
 pub use reply::{Challenge, Problem, ReplyExt, json, oauth_error};
 pub use request::FormParams;
