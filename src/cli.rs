@@ -686,7 +686,7 @@ fn validate(args: ValidateArgs) -> u8 {
         plan.catalogue.requirements.len(),
         plan.catalogue.specs.len()
     );
-    for missing in &plan.missing_inputs {
+    for missing in plan.missing_inputs() {
         eprintln!(
             "warning: target `{}` does not supply `{}` {} `{}` ({}): the {} scenario(s) using it will be skipped",
             plan.target.name,
@@ -697,7 +697,7 @@ fn validate(args: ValidateArgs) -> u8 {
             missing.scenarios
         );
     }
-    for (provider, group, name) in &plan.unused_inputs {
+    for (provider, group, name) in plan.unused_inputs() {
         eprintln!(
             "warning: the `{provider}` spec declares {group} `{name}`, which none of its scenarios uses"
         );

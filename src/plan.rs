@@ -34,6 +34,8 @@ pub struct PlannedScenario {
     pub scenario: Scenario,
     /// Why it will not run on this target, when known before running.
     pub skip: Option<String>,
+    /// The provider inputs it uses: names it takes from the target, not from earlier steps.
+    pub inputs: BTreeSet<InputUse>,
 }
 
 impl PlannedScenario {
@@ -79,10 +81,6 @@ pub struct Plan {
     pub catalogue: Catalogue,
     /// The target.
     pub target: Arc<Target>,
-    /// Inputs a configured provider's spec declares that the target does not supply.
-    pub missing_inputs: Vec<MissingInput>,
-    /// Inputs a spec declares that no scenario of its provider uses: (provider, group, name).
-    pub unused_inputs: Vec<(String, InputGroup, String)>,
 }
 
 /// An input the target does not supply for a provider it configures: the scenarios using it are
@@ -102,6 +100,62 @@ pub struct MissingInput {
 }
 
 impl Plan {
+    /// Returns the inputs the spec of each provider the target configures declares but the
+    /// target does not supply, with how many scenarios use each (they are skipped).
+    pub fn missing_inputs(&self) -> Vec<MissingInput> {
+        let mut missing = Vec::new();
+        for provider in self.target.providers.keys() {
+            let Some((_, spec)) = self.catalogue.spec(provider) else {
+                continue;
+            };
+            let Some(inputs) = &spec.inputs else {
+                continue;
+            };
+            for (group, name, description) in inputs.iter() {
+                if supplies(&self.target, provider, group, name) {
+                    continue;
+                }
+                missing.push(MissingInput {
+                    provider: provider.clone(),
+                    group,
+                    name: name.to_owned(),
+                    description: description.to_owned(),
+                    scenarios: self.users(provider, group, name),
+                });
+            }
+        }
+        missing
+    }
+
+    /// Returns the inputs a spec declares that none of its provider's scenarios uses, as
+    /// (provider, group, name), for providers with scenarios.
+    pub fn unused_inputs(&self) -> Vec<(String, InputGroup, String)> {
+        let mut unused = Vec::new();
+        for (_, spec) in &self.catalogue.specs {
+            let provider = &spec.provider;
+            let has_scenarios = self.scenarios.iter().any(|s| &s.provider == provider);
+            let Some(inputs) = spec.inputs.as_ref().filter(|_| has_scenarios) else {
+                continue;
+            };
+            for (group, name, _) in inputs.iter() {
+                if self.users(provider, group, name) == 0 {
+                    unused.push((provider.clone(), group, name.to_owned()));
+                }
+            }
+        }
+        unused
+    }
+
+    /// Returns how many scenarios of `provider` use its input `name` of `group`.
+    fn users(&self, provider: &str, group: InputGroup, name: &str) -> usize {
+        self.scenarios
+            .iter()
+            .filter(|s| {
+                s.provider == provider && s.inputs.iter().any(|u| is_use_of(u, group, name))
+            })
+            .count()
+    }
+
     /// Returns requirement ids no scenario cites, in catalogue order.
     pub fn uncovered(&self) -> Vec<String> {
         let cited: HashSet<&str> = self
@@ -155,8 +209,6 @@ pub fn load_plan(
         ..Names::default()
     };
     let mut scenarios = Vec::new();
-    let mut scenario_inputs: Vec<(String, BTreeSet<InputUse>)> = Vec::new();
-    let mut unused_inputs = Vec::new();
     let entries = match std::fs::read_dir(scenarios_dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -274,13 +326,13 @@ pub fn load_plan(
                         unsupplied_reason(&target, &provider, inputs, &check.inputs)
                     })
                 });
-                scenario_inputs.push((provider.clone(), check.inputs));
                 scenarios.push(Arc::new(PlannedScenario {
                     provider: provider.clone(),
                     file: stem.clone(),
                     path: file.clone(),
                     skip,
                     scenario: p.scenario.clone(),
+                    inputs: check.inputs,
                 }));
             }
         }
@@ -296,23 +348,15 @@ pub fn load_plan(
                     used_summary(&used)
                 ),
             )),
-            Some((file, spec)) => match &spec.inputs {
-                None => errors.push(spec.error_at(
-                    file,
-                    "provider",
-                    format!(
-                        "the spec of `{provider}` declares no `inputs`: a spec whose provider has scenarios lists the hosts, variables and secrets a target must supply for them{}",
-                        used_summary(&used)
-                    ),
-                )),
-                Some(inputs) => {
-                    for (group, name, _) in inputs.iter() {
-                        if !used.iter().any(|u| is_use_of(u, group, name)) {
-                            unused_inputs.push((provider.clone(), group, name.to_owned()));
-                        }
-                    }
-                }
-            },
+            Some((file, spec)) if spec.inputs.is_none() => errors.push(spec.error_at(
+                file,
+                "provider",
+                format!(
+                    "the spec of `{provider}` declares no `inputs`: a spec whose provider has scenarios lists the hosts, variables and secrets a target must supply for them{}",
+                    used_summary(&used)
+                ),
+            )),
+            Some(_) => {}
         }
     }
     errors.extend(check_mock_hosts(&target, mocks));
@@ -328,13 +372,10 @@ pub fn load_plan(
         return Err(LoadErrors(errors));
     }
     scenarios.sort_by_key(|s| s.trial_name());
-    let missing_inputs = missing_inputs(&target, &catalogue, &scenario_inputs);
     Ok(Plan {
         scenarios,
         catalogue,
         target: Arc::new(target),
-        missing_inputs,
-        unused_inputs,
     })
 }
 
@@ -419,41 +460,6 @@ fn unsupplied_reason(
             missing.join(", nor ")
         )
     })
-}
-
-/// Lists the declared inputs of each configured provider that the target does not supply, with
-/// how many scenarios use each.
-fn missing_inputs(
-    target: &Target,
-    catalogue: &Catalogue,
-    scenario_inputs: &[(String, BTreeSet<InputUse>)],
-) -> Vec<MissingInput> {
-    let mut missing = Vec::new();
-    for provider in target.providers.keys() {
-        let Some(inputs) = catalogue
-            .spec(provider)
-            .and_then(|(_, s)| s.inputs.as_ref())
-        else {
-            continue;
-        };
-        for (group, name, description) in inputs.iter() {
-            if supplies(target, provider, group, name) {
-                continue;
-            }
-            let scenarios = scenario_inputs
-                .iter()
-                .filter(|(p, used)| p == provider && used.iter().any(|u| is_use_of(u, group, name)))
-                .count();
-            missing.push(MissingInput {
-                provider: provider.clone(),
-                group,
-                name: name.to_owned(),
-                description: description.to_owned(),
-                scenarios,
-            });
-        }
-    }
-    missing
 }
 
 /// Checks that a target names, for each provider whose spec declares inputs, only declared
