@@ -15,7 +15,6 @@
 pub mod demo;
 pub mod electrum;
 pub mod front;
-pub mod http;
 pub mod kit;
 pub mod monerium;
 pub mod pledg;
