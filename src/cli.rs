@@ -1,8 +1,10 @@
-//! The `authconform` command line: `run`, `list`, `validate`, `verify`.
+//! The `authconform` command line: `run`, `list`, `validate`, `verify`, `merge`, `init-target`.
 //!
 //! Exit codes of `run`, `list`, `validate`: 0 all scenarios passed (skips allowed), 1 some failed
 //! or could not run, 2 invalid input or configuration, 130 interrupted (SIGINT; the reports are
 //! written, marked incomplete). `verify`: 0 intact, 1 tampered, 2 unreadable or not evidence.
+//! `init-target`: 0 template printed, 2 unknown provider, specs that do not load, or a spec without
+//! `inputs`.
 //!
 //! On the first Ctrl-C a run starts no more scenarios and aborts the running ones (a live expiry
 //! wait can last half an hour: waiting for it would defeat the interruption); the reports list
@@ -62,6 +64,23 @@ enum Command {
     /// one verifiable report, with its summary.md and evidence.html beside it (exit 0 written,
     /// 2 an input cannot be merged).
     Merge(MergeArgs),
+    /// Print a commented live-target template for PROVIDER, built from the inputs its spec
+    /// declares: every host, variable and secret with its description, secrets as environment
+    /// variable names (exit 2 for a provider no spec defines).
+    InitTarget(InitTargetArgs),
+}
+
+#[derive(Debug, Args)]
+struct InitTargetArgs {
+    /// The provider, as its spec names it (e.g. `pledg`).
+    #[arg(value_name = "PROVIDER")]
+    provider: String,
+    /// Folder of requirement specs.
+    #[arg(long, value_name = "DIR", default_value = "specs")]
+    specs: PathBuf,
+    /// Folder of scenarios, for the source names they send from.
+    #[arg(long, value_name = "DIR", default_value = "scenarios")]
+    scenarios: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +205,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(args),
         Command::Verify(args) => verify_file(&args),
         Command::Merge(args) => merge_files(&args),
+        Command::InitTarget(args) => init_target(&args),
     };
     // An interrupted load may still be blocked reading its input: leave it behind rather than
     // wait for it.
@@ -655,7 +675,6 @@ fn validate(args: ValidateArgs) -> u8 {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let uncovered = plan.uncovered();
     println!(
         "{} scenario(s) in {} file(s), {} requirement(s) in {} spec(s): valid",
         plan.scenarios.len(),
@@ -667,6 +686,23 @@ fn validate(args: ValidateArgs) -> u8 {
         plan.catalogue.requirements.len(),
         plan.catalogue.specs.len()
     );
+    for missing in plan.missing_inputs() {
+        eprintln!(
+            "warning: target `{}` does not supply `{}` {} `{}` ({}): the {} scenario(s) using it will be skipped",
+            plan.target.name,
+            missing.provider,
+            missing.group,
+            missing.name,
+            missing.description,
+            missing.scenarios
+        );
+    }
+    for (provider, group, name) in plan.unused_inputs() {
+        eprintln!(
+            "warning: the `{provider}` spec declares {group} `{name}`, which none of its scenarios uses"
+        );
+    }
+    let uncovered = plan.uncovered();
     if uncovered.is_empty() {
         println!("0 uncovered requirements");
         return EXIT_OK;
@@ -687,4 +723,48 @@ fn validate(args: ValidateArgs) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+/// Prints the live-target template of a provider's spec (exit 0), or says why there is none
+/// (exit 2): specs that do not load, an unknown provider, a spec without `inputs`.
+fn init_target(args: &InitTargetArgs) -> u8 {
+    let catalogue = match crate::spec::load_catalogue(&args.specs) {
+        Ok(catalogue) => catalogue,
+        Err(errors) => {
+            eprint!("{}", LoadErrors(errors).render());
+            return EXIT_INVALID;
+        }
+    };
+    let Some((file, spec)) = catalogue.spec(&args.provider) else {
+        let known: Vec<&str> = catalogue
+            .specs
+            .iter()
+            .map(|(_, s)| s.provider.as_str())
+            .collect();
+        let hint = crate::scenario::load::nearest(&args.provider, known.iter().copied())
+            .map(|n| format!(" Did you mean `{n}`?"))
+            .unwrap_or_default();
+        eprintln!(
+            "error: no spec in {} defines provider `{}` (the specs define `{}`).{hint}",
+            args.specs.display(),
+            args.provider,
+            known.join("`, `")
+        );
+        return EXIT_INVALID;
+    };
+    let Some(inputs) = &spec.inputs else {
+        eprintln!(
+            "error: {} declares no `inputs`: a template lists the hosts, variables and secrets a spec declares",
+            file.display()
+        );
+        return EXIT_INVALID;
+    };
+    let sources: Vec<String> = crate::plan::sources_used(&args.scenarios, &args.provider)
+        .into_iter()
+        .collect();
+    print!(
+        "{}",
+        crate::spec::live_target_template(spec, inputs, &sources)
+    );
+    EXIT_OK
 }

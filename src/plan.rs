@@ -2,8 +2,11 @@
 //! `Err`, with every problem found in every file.
 //!
 //! The plan also decides what can be known before running: which scenarios are skipped on this
-//! target (provider not configured, a real wait longer than `max_wait`), and which requirements no
-//! scenario covers.
+//! target (provider not configured, an input its spec declares that the target does not supply,
+//! a real wait longer than `max_wait`), and which requirements no scenario covers.
+//!
+//! Every scenario is checked against its spec's `inputs`, whether or not the target configures
+//! its provider, and a target configuring a provider may name only inputs its spec declares.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -13,9 +16,9 @@ use crate::diagnostic::{InputKind, LoadError, LoadErrors, SpanIndex};
 pub use crate::input::yaml_files;
 use crate::input::{hidden, input_files, unreadable, yaml_name};
 use crate::registry::MockRegistry;
-use crate::scenario::load::{Names, check_scenario, parse_file};
+use crate::scenario::load::{InputUse, Names, check_scenario_inputs, parse_file};
 use crate::scenario::model::{DurationValue, ExpectedOutcome, Scenario, ScenarioKind};
-use crate::spec::{Catalogue, load_catalogue};
+use crate::spec::{Catalogue, InputGroup, Inputs, load_catalogue};
 use crate::target::{HostSpec, Target};
 
 /// A scenario ready to run, with where it came from.
@@ -31,6 +34,8 @@ pub struct PlannedScenario {
     pub scenario: Scenario,
     /// Why it will not run on this target, when known before running.
     pub skip: Option<String>,
+    /// The provider inputs it uses: names it takes from the target, not from earlier steps.
+    pub inputs: BTreeSet<InputUse>,
 }
 
 impl PlannedScenario {
@@ -78,7 +83,79 @@ pub struct Plan {
     pub target: Arc<Target>,
 }
 
+/// An input the target does not supply for a provider it configures: the scenarios using it are
+/// skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingInput {
+    /// The provider.
+    pub provider: String,
+    /// Where the target would supply it.
+    pub group: InputGroup,
+    /// Its name.
+    pub name: String,
+    /// Its description, from the spec.
+    pub description: String,
+    /// How many scenarios use it (and are skipped for it).
+    pub scenarios: usize,
+}
+
 impl Plan {
+    /// Returns the inputs the spec of each provider the target configures declares but the
+    /// target does not supply, with how many scenarios use each (they are skipped).
+    pub fn missing_inputs(&self) -> Vec<MissingInput> {
+        let mut missing = Vec::new();
+        for provider in self.target.providers.keys() {
+            let Some((_, spec)) = self.catalogue.spec(provider) else {
+                continue;
+            };
+            let Some(inputs) = &spec.inputs else {
+                continue;
+            };
+            for (group, name, description) in inputs.iter() {
+                if supplies(&self.target, provider, group, name) {
+                    continue;
+                }
+                missing.push(MissingInput {
+                    provider: provider.clone(),
+                    group,
+                    name: name.to_owned(),
+                    description: description.to_owned(),
+                    scenarios: self.users(provider, group, name),
+                });
+            }
+        }
+        missing
+    }
+
+    /// Returns the inputs a spec declares that none of its provider's scenarios uses, as
+    /// (provider, group, name), for providers with scenarios.
+    pub fn unused_inputs(&self) -> Vec<(String, InputGroup, String)> {
+        let mut unused = Vec::new();
+        for (_, spec) in &self.catalogue.specs {
+            let provider = &spec.provider;
+            let has_scenarios = self.scenarios.iter().any(|s| &s.provider == provider);
+            let Some(inputs) = spec.inputs.as_ref().filter(|_| has_scenarios) else {
+                continue;
+            };
+            for (group, name, _) in inputs.iter() {
+                if self.users(provider, group, name) == 0 {
+                    unused.push((provider.clone(), group, name.to_owned()));
+                }
+            }
+        }
+        unused
+    }
+
+    /// Returns how many scenarios of `provider` use its input `name` of `group`.
+    fn users(&self, provider: &str, group: InputGroup, name: &str) -> usize {
+        self.scenarios
+            .iter()
+            .filter(|s| {
+                s.provider == provider && s.inputs.iter().any(|u| is_use_of(u, group, name))
+            })
+            .count()
+    }
+
     /// Returns requirement ids no scenario cites, in catalogue order.
     pub fn uncovered(&self) -> Vec<String> {
         let cited: HashSet<&str> = self
@@ -181,7 +258,18 @@ pub fn load_plan(
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        target.fill_names(&provider, &mut names);
+        let spec = catalogue.spec(&provider);
+        let inputs = spec.and_then(|(_, spec)| spec.inputs.as_ref());
+        names.variables = inputs.map(Inputs::plain_names);
+        names.secrets = inputs.map(Inputs::secret_names);
+        names.declared_by = Some(format!("the `{provider}` spec"));
+        names.sources = target
+            .providers
+            .contains_key(&provider)
+            .then(|| target.sources.keys().cloned().collect());
+        // Inputs every scenario of this provider uses, for the checks after the folder.
+        let mut used: BTreeSet<InputUse> = BTreeSet::new();
+        let mut has_scenarios = false;
         let (files, listing_errors) = input_files(
             InputKind::Scenario,
             &entry,
@@ -226,23 +314,57 @@ pub fn load_plan(
                         .requirements
                         .extend(p.scenario.requirements.iter().cloned());
                 }
-                errors.extend(check_scenario(&file, &text, p, &names, &spans));
+                let check = check_scenario_inputs(&file, &text, p, &names, &spans);
+                errors.extend(check.errors);
+                has_scenarios = true;
+                used.extend(check.inputs.iter().cloned());
                 if !p.complete {
                     continue;
                 }
+                let skip = skip_reason(&target, &provider, &p.scenario).or_else(|| {
+                    inputs.and_then(|inputs| {
+                        unsupplied_reason(&target, &provider, inputs, &check.inputs)
+                    })
+                });
                 scenarios.push(Arc::new(PlannedScenario {
                     provider: provider.clone(),
                     file: stem.clone(),
                     path: file.clone(),
-                    skip: skip_reason(&target, &provider, &p.scenario),
+                    skip,
                     scenario: p.scenario.clone(),
+                    inputs: check.inputs,
                 }));
             }
+        }
+        if spec_errors || !has_scenarios {
+            continue;
+        }
+        match spec {
+            None => errors.push(LoadError::new(
+                InputKind::Scenario,
+                &entry,
+                format!(
+                    "no spec defines provider `{provider}`: add `{provider}.yaml` to the specs folder with `provider: {provider}`, its requirements and the `inputs` its scenarios use{}",
+                    used_summary(&used)
+                ),
+            )),
+            Some((file, spec)) if spec.inputs.is_none() => errors.push(spec.error_at(
+                file,
+                "provider",
+                format!(
+                    "the spec of `{provider}` declares no `inputs`: a spec whose provider has scenarios lists the hosts, variables and secrets a target must supply for them{}",
+                    used_summary(&used)
+                ),
+            )),
+            Some(_) => {}
         }
     }
     errors.extend(check_mock_hosts(&target, mocks));
     if !spec_errors && !target.is_embedded() {
         errors.extend(check_target_providers(&target, &catalogue));
+    }
+    if !spec_errors {
+        errors.extend(check_target_inputs(&target, &catalogue));
     }
     if !errors.is_empty() {
         // Stable: file order first, then position; errors without a position keep their place.
@@ -255,6 +377,148 @@ pub fn load_plan(
         catalogue,
         target: Arc::new(target),
     })
+}
+
+/// Returns the source names the scenarios of `provider` under `scenarios_dir` send from, sorted;
+/// files that cannot be read or parsed are passed over (`validate` reports them).
+pub fn sources_used(scenarios_dir: &Path, provider: &str) -> BTreeSet<String> {
+    let (files, _) = input_files(InputKind::Scenario, &scenarios_dir.join(provider), "");
+    let mut sources = BTreeSet::new();
+    for file in files {
+        let Ok(text) = crate::diagnostic::read_input(InputKind::Scenario, &file) else {
+            continue;
+        };
+        let (parsed, _) = parse_file(&file, &text);
+        sources.extend(
+            parsed
+                .iter()
+                .flat_map(|p| &p.scenario.steps)
+                .filter_map(|step| step.request.as_ref()?.source.clone()),
+        );
+    }
+    sources
+}
+
+/// Names the inputs scenarios use, for the message asking for a declaration.
+fn used_summary(used: &BTreeSet<InputUse>) -> String {
+    let list = |secret: bool| {
+        used.iter()
+            .filter(|u| matches!(u, InputUse::Secret(_)) == secret)
+            .map(|u| format!("`{}`", u.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (plain, secrets) = (list(false), list(true));
+    match (plain.is_empty(), secrets.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!(" (its scenarios use hosts or variables {plain})"),
+        (true, false) => format!(" (its scenarios use secrets {secrets})"),
+        (false, false) => {
+            format!(" (its scenarios use hosts or variables {plain}, and secrets {secrets})")
+        }
+    }
+}
+
+/// Returns true when `used` refers to the input `name` of `group`: `{{secret.name}}` to a secret,
+/// `{{name}}` to a host or a variable.
+fn is_use_of(used: &InputUse, group: InputGroup, name: &str) -> bool {
+    used.name() == name && matches!(used, InputUse::Secret(_)) == (group == InputGroup::Secret)
+}
+
+/// Returns true when the target supplies `name` in `group` for `provider`.
+fn supplies(target: &Target, provider: &str, group: InputGroup, name: &str) -> bool {
+    target.providers.get(provider).is_some_and(|p| match group {
+        InputGroup::Host => p.hosts.contains_key(name),
+        InputGroup::Variable => p.variables.contains_key(name),
+        InputGroup::Secret => p.secrets.contains_key(name),
+    })
+}
+
+/// Says which declared inputs a scenario uses that the target, configuring its provider, does
+/// not supply: the scenario cannot run there, and is skipped rather than failed.
+fn unsupplied_reason(
+    target: &Target,
+    provider: &str,
+    inputs: &Inputs,
+    used: &BTreeSet<InputUse>,
+) -> Option<String> {
+    let missing: Vec<String> = used
+        .iter()
+        .filter_map(|u| {
+            let (group, description) = inputs.get(u.name())?;
+            // A use of the wrong kind is a load error already.
+            if !is_use_of(u, group, u.name()) || supplies(target, provider, group, u.name()) {
+                return None;
+            }
+            Some(format!("{group} `{}` ({description})", u.name()))
+        })
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "target `{}` does not supply {}",
+            target.name,
+            missing.join(", nor ")
+        )
+    })
+}
+
+/// Checks that a target names, for each provider whose spec declares inputs, only declared
+/// inputs, each in its group: a misspelt name would otherwise leave the real input unsupplied
+/// and its scenarios skipped.
+fn check_target_inputs(target: &Target, catalogue: &Catalogue) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    for (provider, config) in &target.providers {
+        let Some((spec_file, spec)) = catalogue.spec(provider) else {
+            continue;
+        };
+        let Some(inputs) = &spec.inputs else {
+            continue;
+        };
+        let supplied = config
+            .hosts
+            .keys()
+            .map(|n| (InputGroup::Host, n))
+            .chain(config.variables.keys().map(|n| (InputGroup::Variable, n)))
+            .chain(config.secrets.keys().map(|n| (InputGroup::Secret, n)));
+        for (group, name) in supplied {
+            let message = match inputs.get(name) {
+                Some((declared, _)) if declared == group => continue,
+                Some((declared, _)) => format!(
+                    "`{name}` is a {declared} of `{provider}`, not a {group}: move it under `{}`",
+                    declared.key()
+                ),
+                None => {
+                    let declared: Vec<&str> =
+                        inputs.group(group).keys().map(String::as_str).collect();
+                    let hint = crate::scenario::load::nearest(name, declared.iter().copied())
+                        .or_else(|| {
+                            crate::scenario::load::nearest(name, inputs.iter().map(|(_, n, _)| n))
+                        })
+                        .map(|n| format!(". Did you mean `{n}`?"))
+                        .unwrap_or_default();
+                    let known = if declared.is_empty() {
+                        format!("it declares no {}", group.key())
+                    } else {
+                        format!("it declares `{}`", declared.join("`, `"))
+                    };
+                    format!(
+                        "unknown {group} `{name}`: `{}` declares no such input for `{provider}` ({known}){hint}",
+                        spec_file.display()
+                    )
+                }
+            };
+            let mut error = target.error_at(
+                &format!("providers.{provider}.{}.{name}", group.key()),
+                message,
+            );
+            if group == InputGroup::Secret {
+                // The line may hold an inline (mock) secret value.
+                error.source_line = None;
+            }
+            errors.push(error);
+        }
+    }
+    errors
 }
 
 /// Decides the skips that are known before running.

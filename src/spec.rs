@@ -1,11 +1,14 @@
 //! The requirement catalogue: `specs/<provider>.yaml`, one [`Spec`] per provider, each
 //! [`Requirement`] with a stable id, a statement in our words, its sources, and whether the
-//! provider documents it, an RFC mandates it, or we assume it.
+//! provider documents it, an RFC mandates it, or we assume it; and its [`Inputs`]: the hosts,
+//! variables and secrets its scenarios use, each with a one-line description, which every
+//! scenario is checked against and every target configuring the provider must supply.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::diagnostic::{InputKind, LoadError, SpanIndex};
@@ -24,6 +27,154 @@ pub struct Spec {
     pub documents: Vec<Document>,
     /// The requirements.
     pub requirements: Vec<Requirement>,
+    /// What a target configuring this provider supplies. Required once the provider has
+    /// scenarios (checked by the planner, which knows them); absent, nothing is checked against
+    /// it.
+    #[serde(default)]
+    pub inputs: Option<Inputs>,
+    /// The text it was parsed from, so checks made later (by the planner) point into it.
+    #[serde(skip)]
+    text: String,
+}
+
+impl Spec {
+    /// Returns an error about this spec (read from `file`) at `path` inside it.
+    pub fn error_at(&self, file: &Path, path: &str, message: impl Into<String>) -> LoadError {
+        let spans = SpanIndex::build(&self.text);
+        LoadError::new(InputKind::Spec, file, message).at(&spans, &self.text, path)
+    }
+}
+
+/// The names a provider's scenarios may use from a target, each with a one-line description of
+/// what to fill in: the contract between the spec's scenarios and every target for it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// Base URLs (`{{name}}`), supplied under the target's `hosts`.
+    #[serde(default, deserialize_with = "unique_entries")]
+    pub hosts: IndexMap<String, String>,
+    /// Plain values (`{{name}}`), supplied under the target's `variables`.
+    #[serde(default, deserialize_with = "unique_entries")]
+    pub variables: IndexMap<String, String>,
+    /// Credentials and key material (`{{secret.name}}`), supplied under the target's `secrets`
+    /// (by environment variable on a live target).
+    #[serde(default, deserialize_with = "unique_entries")]
+    pub secrets: IndexMap<String, String>,
+}
+
+/// Reads a map of declarations, refusing a name given twice (a plain map would keep the last
+/// silently, losing the first description).
+fn unique_entries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = IndexMap<String, String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of names to one-line descriptions")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut entries = IndexMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let description: String = map.next_value()?;
+                if entries.contains_key(&name) {
+                    // Worded as serde words it for a struct, so the loader points at the second.
+                    return Err(serde::de::Error::custom(format_args!(
+                        "duplicate field `{name}`"
+                    )));
+                }
+                entries.insert(name, description);
+            }
+            Ok(entries)
+        }
+    }
+    d.deserialize_map(Visitor)
+}
+
+/// Which of a target's groups an input belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InputGroup {
+    /// A base URL under `hosts`.
+    Host,
+    /// A plain value under `variables`.
+    Variable,
+    /// A credential under `secrets`.
+    Secret,
+}
+
+impl InputGroup {
+    /// Every group, in the order a target lists them.
+    pub const ALL: [InputGroup; 3] = [InputGroup::Host, InputGroup::Variable, InputGroup::Secret];
+
+    /// Returns the singular word for messages: `host`, `variable`, `secret`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputGroup::Host => "host",
+            InputGroup::Variable => "variable",
+            InputGroup::Secret => "secret",
+        }
+    }
+
+    /// Returns the key of the group in a spec's `inputs` and a target's provider entry.
+    pub fn key(self) -> &'static str {
+        match self {
+            InputGroup::Host => "hosts",
+            InputGroup::Variable => "variables",
+            InputGroup::Secret => "secrets",
+        }
+    }
+}
+
+impl fmt::Display for InputGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Inputs {
+    /// Returns the declarations of one group: name → description.
+    pub fn group(&self, group: InputGroup) -> &IndexMap<String, String> {
+        match group {
+            InputGroup::Host => &self.hosts,
+            InputGroup::Variable => &self.variables,
+            InputGroup::Secret => &self.secrets,
+        }
+    }
+
+    /// Returns every declaration as (group, name, description), hosts first.
+    pub fn iter(&self) -> impl Iterator<Item = (InputGroup, &str, &str)> {
+        InputGroup::ALL.into_iter().flat_map(move |group| {
+            self.group(group)
+                .iter()
+                .map(move |(name, description)| (group, name.as_str(), description.as_str()))
+        })
+    }
+
+    /// Returns the group and description of `name`, when declared.
+    pub fn get(&self, name: &str) -> Option<(InputGroup, &str)> {
+        InputGroup::ALL.into_iter().find_map(|group| {
+            self.group(group)
+                .get(name)
+                .map(|description| (group, description.as_str()))
+        })
+    }
+
+    /// Returns the names a scenario writes as `{{name}}`: hosts and variables.
+    pub fn plain_names(&self) -> std::collections::HashSet<String> {
+        self.hosts
+            .keys()
+            .chain(self.variables.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// Returns the names a scenario writes as `{{secret.name}}`.
+    pub fn secret_names(&self) -> std::collections::HashSet<String> {
+        self.secrets.keys().cloned().collect()
+    }
 }
 
 /// A source document.
@@ -84,6 +235,16 @@ pub struct Catalogue {
     pub requirements: BTreeMap<String, (String, Requirement)>,
 }
 
+impl Catalogue {
+    /// Returns the spec of `provider` and the file it came from.
+    pub fn spec(&self, provider: &str) -> Option<(&Path, &Spec)> {
+        self.specs
+            .iter()
+            .find(|(_, spec)| spec.provider == provider)
+            .map(|(file, spec)| (file.as_path(), spec))
+    }
+}
+
 fn valid_requirement_id(id: &str) -> bool {
     let mut parts = id.split('-');
     let first_ok = parts.next().is_some_and(|p| {
@@ -120,7 +281,7 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
                 continue;
             }
         };
-        let spec: Spec = match parse_yaml(InputKind::Spec, &file, &text) {
+        let mut spec: Spec = match parse_yaml(InputKind::Spec, &file, &text) {
             Ok(spec) => spec,
             Err(e) => {
                 errors.extend(e);
@@ -169,6 +330,10 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
                     .insert(req.id.clone(), (spec.provider.clone(), req.clone()));
             }
         }
+        if let Some(inputs) = &spec.inputs {
+            errors.extend(check_inputs(&file, &text, &spans, inputs));
+        }
+        spec.text = text;
         catalogue.specs.push((file, spec));
     }
     if errors.is_empty() {
@@ -176,6 +341,186 @@ pub fn load_catalogue(dir: &Path) -> Result<Catalogue, Vec<LoadError>> {
     } else {
         Err(errors)
     }
+}
+
+/// The placeholder a generated template puts where the user must fill in a value.
+pub const PLACEHOLDER: &str = "REPLACE-ME";
+
+/// Returns the environment variable a generated template names for `secret` of `provider`:
+/// both in upper snake case, `we-platform` + `api_key` → `WE_PLATFORM_API_KEY`.
+pub fn env_name(provider: &str, secret: &str) -> String {
+    format!("{provider}_{secret}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes `text` as `#` comment lines indented by `indent`, wrapped near 100 columns.
+fn comment(out: &mut String, indent: &str, text: &str) {
+    let width = 100usize.saturating_sub(indent.len() + 2).max(40);
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            out.push_str(&format!("{indent}# {line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}# {line}\n"));
+    }
+}
+
+/// Returns a commented live-target template for `spec`'s provider: every declared input with its
+/// description, hosts and variables as [`PLACEHOLDER`]s, secrets as environment variable names
+/// (never values), and `sources`, the source names its scenarios send from besides `default`.
+///
+/// ```text
+/// providers:
+///   pledg:
+///     hosts:
+///       # Pledg's back-office API base URL, e.g. https://staging.back.ecard.pledg.co
+///       back_base: { url: "https://REPLACE-ME.example" }
+///     secrets:
+///       # Client API key for POST /api/token, issued by Pledg on request
+///       api_key: { env: PLEDG_API_KEY }
+/// ```
+pub fn live_target_template(spec: &Spec, inputs: &Inputs, sources: &[String]) -> String {
+    let provider = &spec.provider;
+    let quoted = |text: &str| serde_json::Value::from(text).to_string();
+    let mut out = String::new();
+    comment(
+        &mut out,
+        "",
+        &format!(
+            "A live target for `{provider}` ({}), from the inputs its spec declares. Save it \
+             (e.g. as targets/my-{provider}.yaml), replace every {PLACEHOLDER}, export the \
+             environment variables named under `secrets`, then run",
+            spec.title
+        ),
+    );
+    out.push_str(&format!(
+        "#   authconform validate --target targets/my-{provider}.yaml\n\
+         #   authconform run --target targets/my-{provider}.yaml\n"
+    ));
+    comment(
+        &mut out,
+        "",
+        "Secrets are never written here: each names the environment variable holding it. A \
+         scenario that needs a secret whose variable is unset ends as an error (\"could not \
+         run\"), never as a pass; one that needs an input this file does not supply is skipped \
+         with the reason.",
+    );
+    out.push_str(&format!("name: {provider}-live\n"));
+    out.push_str(&format!(
+        "description: {}\n",
+        quoted(&format!("Live environment: {}", spec.title))
+    ));
+    out.push_str("clock: real\nlimits:\n  request_timeout: 30s\n");
+    comment(
+        &mut out,
+        "  ",
+        "Longest real wait one scenario may take (clock steps and polling); scenarios needing \
+         more are skipped with that reason.",
+    );
+    out.push_str("  max_wait: 5m\nsources:\n");
+    comment(
+        &mut out,
+        "  ",
+        "Where requests leave from: a local address to bind, or `proxy: http://egress:3128`.",
+    );
+    out.push_str("  default: { bind: 0.0.0.0 }\n");
+    for source in sources.iter().filter(|s| s.as_str() != "default") {
+        comment(
+            &mut out,
+            "  ",
+            &format!(
+                "`source: {source}` in the scenarios: bind that address, or proxy through it."
+            ),
+        );
+        out.push_str(&format!(
+            "  {source}: {{ proxy: \"http://{PLACEHOLDER}.example:3128\" }}\n"
+        ));
+    }
+    out.push_str(&format!("providers:\n  {provider}:\n"));
+    let mut env_names = std::collections::BTreeSet::new();
+    for group in InputGroup::ALL {
+        let declared = inputs.group(group);
+        if declared.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("    {}:\n", group.key()));
+        for (name, description) in declared {
+            comment(&mut out, "      ", description);
+            let value = match group {
+                InputGroup::Host => format!("{{ url: \"https://{PLACEHOLDER}.example\" }}"),
+                InputGroup::Variable => PLACEHOLDER.to_owned(),
+                InputGroup::Secret => {
+                    // Two names that differ only in case or punctuation get distinct variables.
+                    let base = env_name(provider, name);
+                    let mut env = base.clone();
+                    let mut n = 2;
+                    while !env_names.insert(env.clone()) {
+                        env = format!("{base}_{n}");
+                        n += 1;
+                    }
+                    format!("{{ env: {env} }}")
+                }
+            };
+            out.push_str(&format!("      {name}: {value}\n"));
+        }
+    }
+    out
+}
+
+/// Returns true for a name a template can refer to (as the scenario loader requires).
+fn valid_input_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Checks an `inputs` block: valid names, a one-line description each, and no name in two
+/// groups (a template could not tell which is meant, and a target would supply it twice).
+fn check_inputs(file: &Path, text: &str, spans: &SpanIndex, inputs: &Inputs) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    let mut seen: BTreeMap<&str, InputGroup> = BTreeMap::new();
+    for (group, name, description) in inputs.iter() {
+        let path = format!("inputs.{}.{name}", group.key());
+        let mut error = |message: String| {
+            errors.push(LoadError::new(InputKind::Spec, file, message).at(spans, text, &path));
+        };
+        if !valid_input_name(name) {
+            error(format!(
+                "invalid input name `{name}`: use letters, digits, `_` and `-`"
+            ));
+        }
+        if description.trim().is_empty() {
+            error(format!(
+                "the {group} `{name}` needs a description: one line saying what a target fills in, like `Client API key, issued by the provider on request`"
+            ));
+        } else if description.trim().contains('\n') {
+            error(format!(
+                "the description of the {group} `{name}` is one line: it is shown in skip reasons and as a comment in `init-target` templates"
+            ));
+        }
+        if let Some(first) = seen.insert(name, group) {
+            error(format!(
+                "`{name}` is declared twice, as a {first} and as a {group}: a name is one input"
+            ));
+        }
+    }
+    errors
 }
 
 #[cfg(test)]
@@ -189,5 +534,41 @@ mod tests {
         assert!(!valid_requirement_id("elec-ip"));
         assert!(!valid_requirement_id("ELEC"));
         assert!(!valid_requirement_id("ELEC--1"));
+    }
+
+    #[test]
+    fn env_names_are_upper_snake_case() {
+        assert_eq!(env_name("pledg", "api_key"), "PLEDG_API_KEY");
+        assert_eq!(env_name("we-platform", "api_key"), "WE_PLATFORM_API_KEY");
+        assert_eq!(env_name("acme", "signing-key"), "ACME_SIGNING_KEY");
+    }
+
+    #[test]
+    fn template_secrets_get_distinct_variables_and_descriptions_wrap() {
+        let long = "word ".repeat(40);
+        let spec: Spec = serde_yaml::from_str(&format!(
+            "provider: p\ntitle: \"P: a title\"\nrequirements: []\ninputs:\n  secrets:\n    api-key: {long}\n    api_key: The other key\n"
+        ))
+        .unwrap();
+        let inputs = spec.inputs.clone().unwrap();
+        let template = live_target_template(&spec, &inputs, &[]);
+        assert!(
+            template.contains("api-key: { env: P_API_KEY }\n"),
+            "{template}"
+        );
+        assert!(
+            template.contains("api_key: { env: P_API_KEY_2 }\n"),
+            "{template}"
+        );
+        assert!(
+            template.contains("description: \"Live environment: P: a title\"\n"),
+            "{template}"
+        );
+        assert!(template.lines().all(|l| l.len() <= 100), "{template}");
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&template).unwrap();
+        assert_eq!(
+            parsed["providers"]["p"]["secrets"]["api_key"]["env"],
+            "P_API_KEY_2"
+        );
     }
 }

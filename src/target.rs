@@ -460,7 +460,9 @@ impl Target {
         }
     }
 
-    /// Fills the target's part of [`Names`] for `provider`.
+    /// Fills [`Names`] for `provider` from this target alone: what it supplies and its sources,
+    /// for checking a scenario against a target without its spec (the planner checks against the
+    /// spec's `inputs` instead).
     pub fn fill_names(&self, provider: &str, names: &mut Names) {
         let (variables, secrets) = self.names_for(provider);
         names.variables = variables;

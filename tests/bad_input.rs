@@ -486,7 +486,10 @@ fn plain_http_opt_in_is_recorded_in_the_evidence() {
         "{ url: \"https://api.demo.example\" }",
         "{ url: \"http://127.0.0.1:9\", allow_plain_http: true }\n      tls_base: { url: \"https://api.demo.example\" }",
     );
-    let case = target("opt-in", opted_in);
+    let mut case = target("opt-in", opted_in);
+    // `tls_base` is not a demo input: the spec the runner's tests use declares it.
+    case.files
+        .push(("specs/demo.yaml", common::runner_demo_spec().into_bytes()));
     build(&case, dir.path());
     let args = [
         "run",

@@ -3,6 +3,8 @@
 //! checks), keep the secret ones out of every output, and agree with the loader on which values
 //! are secret.
 
+mod common;
+
 use std::path::Path;
 
 use authconform::auth::jwt::{self, JwtError, VerifyingKey};
@@ -43,7 +45,7 @@ async fn compute_steps_derive_correct_values() {
     let target = Target::parse(&root.join("tests/compute-test.yaml"), &yaml)
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
     let plan = load_plan(
-        &root.join("specs"),
+        common::runner_specs().path(),
         &root.join("tests/fixtures/compute"),
         target,
         &authconform::mock::builtin(),
@@ -284,9 +286,8 @@ async fn load_and_run(spec: &str, reference: &str) -> Result<(Verdict, String, S
         ),
     )
     .unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let plan = load_plan(
-        &root.join("specs"),
+        common::runner_specs().path(),
         scenarios.path(),
         target,
         &authconform::mock::builtin(),

@@ -3,6 +3,8 @@
 //! its choosing (Electrum's misspelt `Authorisation`); the value stays secret, and credentials
 //! RFC 7617 forbids make the step an error, not a request.
 
+mod common;
+
 use std::path::Path;
 
 use authconform::exec::MockOptions;
@@ -59,9 +61,8 @@ async fn basic_credentials_match_rfc_7617_and_stay_secret() {
     );
     let target = Target::parse(Path::new("basic-credentials-test.yaml"), &yaml)
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let plan = load_plan(
-        &root.join("specs"),
+        common::runner_specs().path(),
         dir.path(),
         target,
         &authconform::mock::builtin(),

@@ -1,7 +1,8 @@
 //! Every live-target template, `targets/*.example.yaml`, stays usable as it is copied: `validate`
 //! accepts it with every requirement covered; it is a real-clock target with live URLs only and
-//! every secret named by environment variable (never a value); for a provider the embedded mock
-//! target configures, it names the same hosts, variables and secrets; every scenario of its
+//! every secret named by environment variable (never a value); it supplies exactly the inputs its
+//! providers' specs declare; for a provider the embedded mock target configures, it names the same
+//! hosts, variables and secrets; every scenario of its
 //! providers resolves; and none of those scenarios is skipped except for a wait its `max_wait`
 //! does not allow.
 //!
@@ -88,6 +89,8 @@ fn assert_templates_validate(tree: &Tree) {
 
 fn assert_templates_are_live_and_name_what_the_mock_target_names(tree: &Tree) {
     let mock = Target::mock();
+    let catalogue = authconform::spec::load_catalogue(&Path::new(common::ROOT).join(tree.specs))
+        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
     for path in templates(tree) {
         let target = load(&path);
         let file = path.display();
@@ -107,6 +110,33 @@ fn assert_templates_are_live_and_name_what_the_mock_target_names(tree: &Tree) {
                     "{file}: secret `{name}` must name an environment variable"
                 );
             }
+            // A template supplies every input its provider's spec declares, each in its group.
+            let (_, spec) = catalogue
+                .spec(provider)
+                .unwrap_or_else(|| panic!("{file}: no spec for `{provider}`"));
+            let inputs = spec
+                .inputs
+                .as_ref()
+                .expect("a spec with scenarios declares inputs");
+            let groups = |hosts: Vec<&String>, variables: Vec<&String>, secrets: Vec<&String>| {
+                [hosts, variables, secrets].map(|mut names| {
+                    names.sort();
+                    names.into_iter().cloned().collect::<Vec<String>>()
+                })
+            };
+            assert_eq!(
+                groups(
+                    config.hosts.keys().collect(),
+                    config.variables.keys().collect(),
+                    config.secrets.keys().collect()
+                ),
+                groups(
+                    inputs.hosts.keys().collect(),
+                    inputs.variables.keys().collect(),
+                    inputs.secrets.keys().collect()
+                ),
+                "{file}: `{provider}` does not supply exactly the inputs its spec declares"
+            );
             // A provider without an embedded mock has nothing to compare with: that its
             // scenarios resolve is checked by planning them.
             if let Some(on_mock) = mock.providers.get(provider) {
@@ -201,29 +231,67 @@ fn a_template_for_a_provider_without_a_mock_is_accepted_and_checked() {
     assert_templates_are_live_and_name_what_the_mock_target_names(&WITHOUT_MOCK);
     assert_every_scenario_of_a_templates_providers_is_planned(&WITHOUT_MOCK);
 
-    // Without a mock target to compare with, planning is what checks its names: a template
-    // missing a secret the scenarios use is refused, at the use.
+    // Without a mock target to compare with, the spec's `inputs` check its names: a misspelt
+    // secret is refused at the template's line, with the declared name suggested.
     let root = Path::new(common::ROOT);
     let template = root.join(WITHOUT_MOCK.targets).join("acme.example.yaml");
     let text = std::fs::read_to_string(&template).expect("the template");
-    let without_secret = text.replace(
+    let misspelt = text.replace(
         "api_key: { env: ACME_API_KEY }",
-        "other: { env: ACME_OTHER }",
+        "api_kye: { env: ACME_API_KEY }",
     );
-    assert_ne!(without_secret, text);
+    assert_ne!(misspelt, text);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let copy = dir.path().join("acme.example.yaml");
-    std::fs::write(&copy, without_secret).expect("write the copy");
+    std::fs::write(&copy, misspelt).expect("write the copy");
     let errors = load_plan(
         &root.join(WITHOUT_MOCK.specs),
         &root.join(WITHOUT_MOCK.scenarios),
         load(&copy),
         &authconform::mock::builtin(),
     )
-    .expect_err("a secret the scenarios use is missing");
+    .expect_err("a secret the spec does not declare");
     let rendered = errors.render();
+    let line = text
+        .lines()
+        .position(|l| l.contains("api_key:"))
+        .expect("the secret's line")
+        + 1;
     assert!(
-        rendered.contains("greeting.yaml:") && rendered.contains("api_key"),
+        rendered.contains(&format!("acme.example.yaml:{line}:")),
         "{rendered}"
     );
+    assert!(
+        rendered.contains("unknown secret `api_kye`")
+            && rendered.contains("Did you mean `api_key`?"),
+        "{rendered}"
+    );
+
+    // Without the secret, the scenario that needs it is skipped with what is missing; the
+    // other still runs.
+    let without_secret = text.replace("      api_key: { env: ACME_API_KEY }\n", "");
+    assert_ne!(without_secret, text);
+    std::fs::write(&copy, without_secret).expect("write the copy");
+    let plan = load_plan(
+        &root.join(WITHOUT_MOCK.specs),
+        &root.join(WITHOUT_MOCK.scenarios),
+        load(&copy),
+        &authconform::mock::builtin(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let skip = |id: &str| {
+        plan.scenarios
+            .iter()
+            .find(|s| s.scenario.id.to_string() == id)
+            .unwrap_or_else(|| panic!("no scenario {id}"))
+            .skip
+            .clone()
+    };
+    assert_eq!(
+        skip("issued-key").as_deref(),
+        Some(
+            "target `acme-preprod` does not supply secret `api_key` (The API key Acme issued, sent in X-Acme-Key)"
+        )
+    );
+    assert_eq!(skip("wrong-key"), None);
 }

@@ -22,6 +22,8 @@
 //!    transcript.
 //!
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -519,7 +521,7 @@ providers:
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     load_plan(
-        &root.join("specs"),
+        common::runner_specs().path(),
         &root.join("tests/fixtures/oauth2"),
         target,
         &authconform::mock::builtin(),

@@ -204,14 +204,44 @@ pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadErro
 pub struct Names {
     /// Every requirement id in `specs/`.
     pub requirements: HashSet<String>,
-    /// The target's variables (hosts included) for the scenario's provider; `None` when the
-    /// target does not configure the provider (the scenario will be skipped, names unchecked).
+    /// The hosts and variables the scenario's provider declares in its spec's `inputs` (the
+    /// planner), or a target supplies (checking against a target alone); `None` when there is
+    /// nothing to check against (a spec without `inputs`, reported at the spec).
     pub variables: Option<HashSet<String>>,
-    /// The target's secret names for the provider, like `variables`.
+    /// The secrets, like `variables`.
     pub secrets: Option<HashSet<String>>,
     /// The target's source names; `None` when the target does not configure the provider (its
     /// scenarios are skipped, so a target need not define the sources only they use).
     pub sources: Option<HashSet<String>>,
+    /// Where `variables` and `secrets` come from, for messages: `the `demo` spec's inputs`.
+    pub declared_by: Option<String>,
+}
+
+/// An input of the provider a scenario uses: a name it neither captures nor computes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InputUse {
+    /// `{{name}}`: a host or a variable.
+    Plain(String),
+    /// `{{secret.name}}`.
+    Secret(String),
+}
+
+impl InputUse {
+    /// Returns the name used.
+    pub fn name(&self) -> &str {
+        match self {
+            InputUse::Plain(name) | InputUse::Secret(name) => name,
+        }
+    }
+}
+
+/// What checking a scenario found: its errors, and the provider inputs it uses.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioCheck {
+    /// Every problem, at its position.
+    pub errors: Vec<LoadError>,
+    /// The inputs it takes from the target, declared or not.
+    pub inputs: std::collections::BTreeSet<InputUse>,
 }
 
 /// Checks what serde cannot: requirement ids, defined names, step shapes, expectation sense.
@@ -222,6 +252,17 @@ pub fn check_scenario(
     names: &Names,
     spans: &SpanIndex,
 ) -> Vec<LoadError> {
+    check_scenario_inputs(file, text, parsed, names, spans).errors
+}
+
+/// Checks a scenario as [`check_scenario`] does, and returns the provider inputs it uses too.
+pub fn check_scenario_inputs(
+    file: &Path,
+    text: &str,
+    parsed: &ParsedScenario,
+    names: &Names,
+    spans: &SpanIndex,
+) -> ScenarioCheck {
     let mut checker = Checker {
         file,
         text,
@@ -233,9 +274,13 @@ pub fn check_scenario(
         secret_captures: HashSet::new(),
         responses: HashSet::new(),
         complete: parsed.complete,
+        inputs: std::collections::BTreeSet::new(),
     };
     checker.scenario(&parsed.scenario);
-    checker.errors
+    ScenarioCheck {
+        errors: checker.errors,
+        inputs: checker.inputs,
+    }
 }
 
 struct Checker<'a> {
@@ -251,6 +296,8 @@ struct Checker<'a> {
     responses: HashSet<String>,
     /// False when steps are missing: names they could have captured are not reported undefined.
     complete: bool,
+    /// The provider inputs used so far.
+    inputs: std::collections::BTreeSet<InputUse>,
 }
 
 impl Checker<'_> {
@@ -678,10 +725,15 @@ impl Checker<'_> {
             .as_ref()
             .is_some_and(|v| v.contains(name));
         if shadows_var || shadows_secret {
+            let declared_by = self
+                .names
+                .declared_by
+                .clone()
+                .unwrap_or_else(|| "the target".to_owned());
             self.error(
                 path.into(),
                 format!(
-                    "`{name}` would shadow the target's {} of that name",
+                    "`{name}` would shadow the target's {} of that name ({declared_by} declares it): name the capture otherwise",
                     if shadows_secret { "secret" } else { "variable" }
                 ),
             );
@@ -733,14 +785,23 @@ impl Checker<'_> {
         if !self.complete {
             return;
         }
+        let declared_by = self
+            .names
+            .declared_by
+            .clone()
+            .unwrap_or_else(|| "the target".to_owned());
         let refs: Vec<VarRef> = template.refs().cloned().collect();
         for r in refs {
             match &r {
                 VarRef::Var(name) => {
+                    if self.captured.contains(name) {
+                        continue;
+                    }
+                    self.inputs.insert(InputUse::Plain(name.clone()));
                     let Some(variables) = &self.names.variables else {
                         continue;
                     };
-                    if !self.captured.contains(name) && !variables.contains(name) {
+                    if !variables.contains(name) {
                         let hint = if self
                             .names
                             .secrets
@@ -759,14 +820,18 @@ impl Checker<'_> {
                         };
                         self.error(
                             path.into(),
-                            format!("undefined variable `{name}`: not a target variable nor captured by an earlier step{hint}"));
+                            format!("undefined variable `{name}`: not a host or variable {declared_by} declares, nor captured by an earlier step{hint}"));
                     }
                 }
                 VarRef::Secret(name) => {
+                    if self.secret_captures.contains(name) {
+                        continue;
+                    }
+                    self.inputs.insert(InputUse::Secret(name.clone()));
                     let Some(secrets) = &self.names.secrets else {
                         continue;
                     };
-                    if !secrets.contains(name) && !self.secret_captures.contains(name) {
+                    if !secrets.contains(name) {
                         let known = secrets
                             .iter()
                             .chain(self.secret_captures.iter())
@@ -776,7 +841,7 @@ impl Checker<'_> {
                             .unwrap_or_default();
                         self.error(
                             path.into(),
-                            format!("undefined secret `{name}`: the target declares no such secret for this provider and no earlier step captured it as secret{hint}"));
+                            format!("undefined secret `{name}`: not a secret {declared_by} declares, nor captured as secret by an earlier step{hint}"));
                     }
                 }
             }

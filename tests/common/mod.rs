@@ -139,10 +139,107 @@ pub fn fixture_plan(file: &str, yaml: &str, fixtures: &str) -> authconform::Plan
     let target = authconform::Target::parse(std::path::Path::new(file), yaml)
         .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
     authconform::load_plan(
-        &root.join("specs"),
+        runner_specs().path(),
         &root.join(fixtures),
         target,
         &authconform::mock::builtin(),
     )
     .unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+/// Inputs the runner's own tests supply for the `demo` provider on top of what its spec declares
+/// (group, name, description): servers the tests start and key material they hold. The fixture
+/// scenarios under `tests/fixtures/` that use them are planned against [`runner_specs`].
+pub const RUNNER_INPUTS: &[(&str, &str, &str)] = &[
+    (
+        "hosts",
+        "echo_base",
+        "a loopback server the test starts, recording what it receives",
+    ),
+    ("hosts", "closed_base", "a loopback port nothing listens on"),
+    (
+        "hosts",
+        "second_base",
+        "a second misbehaving loopback server",
+    ),
+    ("hosts", "tls_base", "an https host beside a plain-http one"),
+    ("hosts", "auth_base", "a loopback token endpoint"),
+    ("hosts", "as_base", "a loopback authorization server"),
+    (
+        "variables",
+        "key_file",
+        "a PEM key file, relative to the target's folder",
+    ),
+    (
+        "variables",
+        "pause",
+        "a wait a scenario takes from the target",
+    ),
+    (
+        "variables",
+        "redirect_uri",
+        "the redirect URI registered for the client",
+    ),
+    ("secrets", "signing_key", "an RSA private key (PEM)"),
+    ("secrets", "signing_jwk", "an RSA private key (JWK)"),
+    (
+        "secrets",
+        "refresh_token",
+        "a refresh token the test seeded",
+    ),
+    (
+        "secrets",
+        "auth_code",
+        "an authorization code the test seeded",
+    ),
+    (
+        "secrets",
+        "pkce_verifier",
+        "a PKCE verifier the test seeded",
+    ),
+];
+
+/// Returns `specs/demo.yaml` with [`RUNNER_INPUTS`] added to its `inputs` (which must end the
+/// file), so the runner's tests can supply them.
+pub fn runner_demo_spec() -> String {
+    let root = std::path::Path::new(ROOT);
+    let text = std::fs::read_to_string(root.join("specs/demo.yaml")).expect("read specs/demo.yaml");
+    let (head, _) = text
+        .split_once("\ninputs:\n")
+        .expect("specs/demo.yaml ends with its `inputs`");
+    let catalogue = authconform::spec::load_catalogue(&root.join("specs"))
+        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
+    let (_, demo) = catalogue.spec("demo").expect("a demo spec");
+    let inputs = demo.inputs.as_ref().expect("the demo spec declares inputs");
+    let mut block = String::from("\ninputs:\n");
+    for group in authconform::spec::InputGroup::ALL {
+        block.push_str(&format!("  {}:\n", group.key()));
+        let declared = inputs
+            .group(group)
+            .iter()
+            .map(|(name, description)| (name.as_str(), description.as_str()));
+        let added = RUNNER_INPUTS
+            .iter()
+            .filter(|(g, _, _)| *g == group.key())
+            .map(|(_, name, description)| (*name, *description));
+        for (name, description) in declared.chain(added) {
+            // A JSON string is a YAML double-quoted scalar.
+            block.push_str(&format!("    {name}: {}\n", serde_json::json!(description)));
+        }
+    }
+    format!("{head}{block}")
+}
+
+/// Returns a specs folder holding the repository's specs, with [`runner_demo_spec`] as the demo
+/// spec. Planning reads it at once, so it may be dropped after `load_plan` returns.
+pub fn runner_specs() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let specs = std::path::Path::new(ROOT).join("specs");
+    for entry in std::fs::read_dir(&specs).expect("read specs/") {
+        let path = entry.expect("a directory entry").path();
+        let name = path.file_name().expect("a file name");
+        std::fs::copy(&path, dir.path().join(name)).expect("copy a spec");
+    }
+    std::fs::write(dir.path().join("demo.yaml"), runner_demo_spec()).expect("write the demo spec");
+    dir
 }

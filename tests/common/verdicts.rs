@@ -25,11 +25,11 @@ pub enum Kind {
 /// message must contain, in this order.
 pub type Caught = (&'static str, usize, &'static [&'static str]);
 
-/// Loads `scenarios` against the real specs, or panics with the rendered errors.
+/// Loads `scenarios` against the real specs (the demo spec with the inputs the runner's tests
+/// supply, [`super::runner_specs`]), or panics with the rendered errors.
 pub fn plan(scenarios: &Path, target: Target) -> Plan {
-    let root = Path::new(super::ROOT);
     load_plan(
-        &root.join("specs"),
+        super::runner_specs().path(),
         scenarios,
         target,
         &authconform::mock::builtin(),
