@@ -235,6 +235,22 @@ pub struct SpanIndex {
     locations: std::collections::HashMap<String, Location>,
     /// Byte offset of each line of the indexed text, for the source line an error shows.
     line_starts: Vec<usize>,
+    /// Keys given twice in one mapping, in document order.
+    duplicates: Vec<DuplicateKey>,
+}
+
+/// A key given a second time in one mapping. Deserializing keeps one of the two silently (a
+/// map keeps the last), so a check written twice would lose one without a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The key.
+    pub key: String,
+    /// The document path of the key, as errors show it.
+    pub path: String,
+    /// Where the second occurrence is.
+    pub at: Location,
+    /// Where the first one is.
+    pub first: Location,
 }
 
 impl SpanIndex {
@@ -313,6 +329,8 @@ impl SpanIndex {
             }
             Event::MappingStart(..) => {
                 self.locations.insert(path.clone(), key_at.unwrap_or(here));
+                let mut keys: std::collections::HashMap<&str, Location> =
+                    std::collections::HashMap::new();
                 while let Some((event, key_offset)) = events.get(*position) {
                     match event {
                         Event::MappingEnd => {
@@ -327,6 +345,14 @@ impl SpanIndex {
                             } else {
                                 format!("{path}.{key}")
                             };
+                            if let Some(first) = keys.insert(key, key_location) {
+                                self.duplicates.push(DuplicateKey {
+                                    key: key.to_string(),
+                                    path: child.clone(),
+                                    at: key_location,
+                                    first,
+                                });
+                            }
                             self.node(events, position, child, Some(key_location), positions);
                         }
                         _ => {
@@ -339,6 +365,37 @@ impl SpanIndex {
             }
             _ => {}
         }
+    }
+
+    /// Returns the keys given twice in one mapping.
+    pub fn duplicate_keys(&self) -> &[DuplicateKey] {
+        &self.duplicates
+    }
+
+    /// Returns one error per key given twice in one mapping, at its second occurrence.
+    pub fn duplicate_key_errors(
+        &self,
+        input: InputKind,
+        file: &Path,
+        text: &str,
+    ) -> Vec<LoadError> {
+        self.duplicates
+            .iter()
+            .map(|duplicate| {
+                let key = &duplicate.key;
+                LoadError::new(
+                    input,
+                    file,
+                    format!(
+                        "duplicate key `{key}`: already given at line {}, column {}; a mapping \
+                         holds each key once, and the other would be ignored without a word",
+                        duplicate.first.line, duplicate.first.column
+                    ),
+                )
+                .at_path(duplicate.path.clone())
+                .at_location(text, duplicate.at)
+            })
+            .collect()
     }
 
     /// Returns the location of exactly `path`, when indexed.
@@ -624,6 +681,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Equal keys in different mappings (list items, nested maps) are not duplicates; equal keys
+    /// in one mapping are, at any depth and in flow style too.
+    #[test]
+    fn keys_given_twice_in_one_mapping_are_found() {
+        let text = "a:\n  - { k: 1, k: 2 }\n  - k: 3\nb: { k: 4 }\nk: 5\nb: 6\n";
+        let found: Vec<(String, String, Location, Location)> = SpanIndex::build(text)
+            .duplicate_keys()
+            .iter()
+            .map(|d| (d.key.clone(), d.path.clone(), d.at, d.first))
+            .collect();
+        let at = |line, column| Location { line, column };
+        assert_eq!(
+            found,
+            vec![
+                ("k".to_owned(), "a[0].k".to_owned(), at(2, 13), at(2, 7)),
+                ("b".to_owned(), "b".to_owned(), at(6, 1), at(4, 1)),
+            ]
+        );
     }
 
     #[test]

@@ -289,9 +289,9 @@ pub fn load_plan(
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_owned();
-            let (parsed, parse_errors) = parse_file(&file, &text);
-            errors.extend(parse_errors);
             let spans = SpanIndex::build(&text);
+            let (parsed, parse_errors) = parse_file(&file, &text, &spans);
+            errors.extend(parse_errors);
             let mut seen = HashSet::new();
             for p in &parsed {
                 if !seen.insert(p.scenario.id.clone()) {
@@ -388,7 +388,7 @@ pub fn sources_used(scenarios_dir: &Path, provider: &str) -> BTreeSet<String> {
         let Ok(text) = crate::diagnostic::read_input(InputKind::Scenario, &file) else {
             continue;
         };
-        let (parsed, _) = parse_file(&file, &text);
+        let (parsed, _) = parse_file(&file, &text, &SpanIndex::build(&text));
         sources.extend(
             parsed
                 .iter()

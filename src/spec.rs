@@ -51,47 +51,15 @@ impl Spec {
 #[serde(deny_unknown_fields)]
 pub struct Inputs {
     /// Base URLs (`{{name}}`), supplied under the target's `hosts`.
-    #[serde(default, deserialize_with = "unique_entries")]
+    #[serde(default)]
     pub hosts: IndexMap<String, String>,
     /// Plain values (`{{name}}`), supplied under the target's `variables`.
-    #[serde(default, deserialize_with = "unique_entries")]
+    #[serde(default)]
     pub variables: IndexMap<String, String>,
     /// Credentials and key material (`{{secret.name}}`), supplied under the target's `secrets`
     /// (by environment variable on a live target).
-    #[serde(default, deserialize_with = "unique_entries")]
+    #[serde(default)]
     pub secrets: IndexMap<String, String>,
-}
-
-/// Reads a map of declarations, refusing a name given twice (a plain map would keep the last
-/// silently, losing the first description).
-fn unique_entries<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<IndexMap<String, String>, D::Error> {
-    struct Visitor;
-    impl<'de> serde::de::Visitor<'de> for Visitor {
-        type Value = IndexMap<String, String>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a map of names to one-line descriptions")
-        }
-        fn visit_map<A: serde::de::MapAccess<'de>>(
-            self,
-            mut map: A,
-        ) -> Result<Self::Value, A::Error> {
-            let mut entries = IndexMap::new();
-            while let Some(name) = map.next_key::<String>()? {
-                let description: String = map.next_value()?;
-                if entries.contains_key(&name) {
-                    // Worded as serde words it for a struct, so the loader points at the second.
-                    return Err(serde::de::Error::custom(format_args!(
-                        "duplicate field `{name}`"
-                    )));
-                }
-                entries.insert(name, description);
-            }
-            Ok(entries)
-        }
-    }
-    d.deserialize_map(Visitor)
 }
 
 /// Which of a target's groups an input belongs to.

@@ -533,7 +533,10 @@ fn hide_secret_values(mut error: LoadError) -> LoadError {
     });
     if about_secret {
         error.source_line = None;
-        if !error.message.starts_with("inline secret values") {
+        // Both say what is wrong without quoting the value.
+        if !error.message.starts_with("inline secret values")
+            && !error.message.starts_with("duplicate key")
+        {
             error.message =
                 "expected `{ env: VARIABLE_NAME }`, or `{ value: … }` on a mock target \
                              (the line is not shown: it may hold a secret)"

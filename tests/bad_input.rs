@@ -199,7 +199,12 @@ fn cases() -> Vec<Case> {
         scenario("unclosed quote", format!("{HEAD}      - request: {{ url: \"{{{{api_base}}}}/v1 }}\n"))
             .at("7:1").expect("found unexpected end of stream, while scanning a quoted scalar that starts at 6:25"),
         scenario("mapping value in a plain scalar", "scenarios:\n  - id: a: b\n").at("2:10").expect("mapping values are not allowed in this context"),
-        scenario("duplicate key", format!("{HEAD}{request}{expect}{expect}")).at("8:9").expect("duplicate field `expect`"),
+        scenario("duplicate key", format!("{HEAD}{request}{expect}{expect}")).at("8:9").expect("duplicate key `expect`"),
+        // A map keeps the last of two equal keys: a check written twice must not lose the first.
+        with_request("duplicate json check", "        expect: { status: 200, json: { $.a: { equals: 1 }, $.a: absent } }\n")
+            .at("7:60").expect("duplicate key `$.a`: already given at line 7, column 40"),
+        with_request("duplicate header check", "        expect:\n          headers:\n            x-a: present\n            x-a: absent\n")
+            .at("10:13").expect("duplicate key `x-a`: already given at line 9, column 13"),
         scenario("unknown alias", format!("{HEAD}      - request: *nothing\n")).at("6:18").expect("unknown anchor"),
         scenario("empty file", "").at("1:1").expect("missing field `scenarios`"),
         scenario("a list at the top", "- id: a\n").at("1:1").expect("expected struct ScenarioFile"),
@@ -291,6 +296,10 @@ fn cases() -> Vec<Case> {
         target("unknown clock", TARGET.replace("clock: real", "clock: wall")).at("2:8").expect("expected `virtual` or `real`"),
         target("misspelt provider", TARGET.replace("  demo:", "  dem0:")).at("7:3").expect("unknown provider `dem0`: no spec in the specs folder defines it").also_run(),
         target("provider far from any spec", TARGET.replace("  demo:", "  acme-bank:")).at("7:3").expect("the specs define `demo`"),
+        host("duplicate host", "api_base: { url: \"https://a.example\" }\n      api_base: { url: \"https://b.example\" }")
+            .at("10:7").expect("duplicate key `api_base`: already given at line 9, column 7"),
+        target("duplicate secret", TARGET.replace("      password: { env: DEMO_PASSWORD }\n", "      password: { env: DEMO_PASSWORD }\n      password: { env: OTHER_PASSWORD }\n"))
+            .at("12:7").expect("duplicate key `password`: already given at line 11, column 7"),
         host("host as a bare word", "api_base: api").at("9:17").expect("expected `{ url: \"https://…\" }` or `{ mock: <host> }`"),
         host("relative host url", "api_base: { url: api }").at("9:24").expect("expected an absolute URL"),
         host("ftp host url", "api_base: { url: \"ftp://files.example\" }").at("9:24").expect("not `ftp:`").also_run(),

@@ -382,7 +382,7 @@ fn bad_input_declarations_are_located() {
         (
             "  hosts:\n    api_base: The base URL\n    api_base: Again\n  secrets:\n    api_key: The key\n",
             "api_base: Again",
-            "duplicate field `api_base`",
+            "duplicate key `api_base`",
         ),
         (
             "  hosts:\n    api base: The base URL\n    api_base: The base URL\n  secrets:\n    api_key: The key\n",

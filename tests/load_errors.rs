@@ -1151,7 +1151,7 @@ proptest! {
     #[test]
     fn parse_file_never_panics_on_arbitrary_text(text in ".{0,400}") {
         let file = Path::new("x.yaml");
-        let (parsed, errors) = parse_file(file, &text);
+        let (parsed, errors) = parse_file(file, &text, &SpanIndex::build(&text));
         for error in &errors {
             assert_renders(error, &text)?;
         }
@@ -1165,7 +1165,7 @@ proptest! {
     #[test]
     fn parse_and_check_never_panic_on_yaml_like_text(text in yaml_text()) {
         let file = Path::new("x.yaml");
-        let (parsed, errors) = parse_file(file, &text);
+        let (parsed, errors) = parse_file(file, &text, &SpanIndex::build(&text));
         for error in &errors {
             assert_renders(error, &text)?;
         }
@@ -1327,7 +1327,7 @@ const EVERY_TEMPLATE_POSITION: &str = r#"scenarios:
 fn every_template_position_is_checked_for_undefined_names() {
     let text = EVERY_TEMPLATE_POSITION;
     let file = Path::new("every.yaml");
-    let (parsed, errors) = parse_file(file, text);
+    let (parsed, errors) = parse_file(file, text, &SpanIndex::build(text));
     assert!(
         errors.is_empty(),
         "{}",

@@ -134,7 +134,18 @@ pub struct ParsedScenario {
 /// Returns every scenario that parsed, the incomplete ones (a step failed to parse) marked so later
 /// checks skip what the missing steps could have defined; scenarios that failed to parse outside
 /// their steps are left out. Their errors are in the second list.
-pub fn parse_file(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadError>) {
+///
+/// A key given twice in one mapping is an error at its second occurrence, and the file is not
+/// read further: deserializing would keep one of the two without a word.
+pub fn parse_file(
+    file: &Path,
+    text: &str,
+    spans: &SpanIndex,
+) -> (Vec<ParsedScenario>, Vec<LoadError>) {
+    let duplicates = spans.duplicate_key_errors(InputKind::Scenario, file, text);
+    if !duplicates.is_empty() {
+        return (Vec::new(), duplicates);
+    }
     let mut errors = Vec::new();
     SKIP.with(|s| s.borrow_mut().clear());
     let step_path =
@@ -882,6 +893,11 @@ pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
     file: &Path,
     text: &str,
 ) -> Result<T, Vec<LoadError>> {
+    // Deserializing would keep one of two equal keys without a word.
+    let duplicates = SpanIndex::build(text).duplicate_key_errors(input, file, text);
+    if !duplicates.is_empty() {
+        return Err(duplicates);
+    }
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer)
         .map_err(|e| vec![from_yaml_error(input, file, text, &e)])
@@ -932,23 +948,6 @@ fn from_yaml_error(
     {
         load_error.message = "a second YAML document starts here: a file holds one document, so remove it or move it to a file of its own".into();
         load_error = load_error.at_location(text, second);
-    }
-    if let Some(field) = load_error
-        .message
-        .strip_prefix("duplicate field `")
-        .and_then(|rest| rest.strip_suffix('`'))
-        .map(str::to_owned)
-    {
-        // serde reports the map; the index keeps the last occurrence of a key, the duplicate.
-        let path = load_error.path.clone().unwrap_or_default();
-        let duplicate = if path.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{path}.{field}")
-        };
-        if let Some(location) = SpanIndex::build(text).exact(&duplicate) {
-            return load_error.at_path(duplicate).at_location(text, location);
-        }
     }
     if let Some(loc) = inner.location() {
         // From the byte index, so lines count `\n` only, as the source-line display does
