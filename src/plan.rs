@@ -51,11 +51,9 @@ impl PlannedScenario {
 
     /// Returns the scenario's `kind` when it gives one; otherwise `negative` when a step expects a
     /// failure (status ≥ 400 or no response), `happy` otherwise.
-    pub fn kind(&self) -> &'static str {
-        match self.scenario.kind {
-            Some(ScenarioKind::Happy) => return "happy",
-            Some(ScenarioKind::Negative) => return "negative",
-            None => {}
+    pub fn kind(&self) -> ScenarioKind {
+        if let Some(kind) = self.scenario.kind {
+            return kind;
         }
         let negative = self
             .scenario
@@ -68,7 +66,11 @@ impl PlannedScenario {
                         .as_ref()
                         .is_some_and(|s| s.0.iter().all(|c| *c >= 400))
             });
-        if negative { "negative" } else { "happy" }
+        if negative {
+            ScenarioKind::Negative
+        } else {
+            ScenarioKind::Happy
+        }
     }
 }
 

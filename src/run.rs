@@ -406,7 +406,7 @@ pub fn run_as_trials(
                 }
                 trial_outcome(&result, runner.secrets())
             })
-            .with_kind(kind)
+            .with_kind(kind.as_str())
         })
         .collect();
     let conclusion = libtest_mimic::run(args, trials);

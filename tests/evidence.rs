@@ -307,6 +307,12 @@ fn an_unknown_word_in_a_report_is_a_verify_finding_naming_the_field() {
             ".outcome",
             "unknown variant `rejected`",
         ),
+        (
+            "\"kind\": \"happy\"",
+            "\"kind\": \"positive\"",
+            "scenarios[0].kind",
+            "expected `happy` or `negative`",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (from, to, path, expected) in cases {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use authconform::report::evidence::{
     Evidence, ExchangeRecord, InputFile, Manifest, RequirementRecord, RunInfo, SCHEMA_VERSION,
-    ScenarioRecord, ScenarioRef, StepRecord, TargetInfo, Totals,
+    ScenarioKind, ScenarioRecord, ScenarioRef, StepRecord, TargetInfo, Totals,
 };
 use authconform::report::html;
 
@@ -134,9 +134,9 @@ fn scenario(
         id: id.into(),
         title: title.into(),
         kind: if verdict == "pass" {
-            "happy".into()
+            ScenarioKind::Happy
         } else {
-            "negative".into()
+            ScenarioKind::Negative
         },
         requirements: requirements.iter().map(|r| (*r).to_owned()).collect(),
         verdict: word(verdict),

@@ -32,7 +32,7 @@ fn kinds_are_derived_from_expectations_or_declared() {
             "negative",
         ),
     ] {
-        assert_eq!(find(trial).kind(), kind, "{trial}");
+        assert_eq!(find(trial).kind().as_str(), kind, "{trial}");
     }
     // The error redirect's statuses alone would make it `happy`: the declaration decides.
     let declared = find("monerium::authorization_code::plain-method-refused");

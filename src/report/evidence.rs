@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::exec::result::OutcomeClass;
 use crate::exec::{ScenarioResult, StepResult, Transcript, Verdict};
 use crate::plan::{Plan, PlannedScenario};
+pub use crate::scenario::model::ScenarioKind;
 use crate::secret::SecretRegistry;
 pub use crate::spec::RequirementKind;
 use crate::target::{ClockKind, HostSpec, Target};
@@ -215,7 +216,7 @@ pub struct ScenarioRecord {
     /// The title.
     pub title: String,
     /// `happy` or `negative`.
-    pub kind: String,
+    pub kind: ScenarioKind,
     /// The requirement ids it verifies.
     pub requirements: Vec<String>,
     /// `pass`, `fail`, `error`, `skipped` or `not-run`.
@@ -508,7 +509,7 @@ pub fn build(context: &RunContext<'_>, facts: &RunFacts, secrets: &SecretRegistr
                     file: shown_path(&planned.path),
                     id: planned.scenario.id.to_string(),
                     title: planned.scenario.title.clone(),
-                    kind: planned.kind().to_owned(),
+                    kind: planned.kind(),
                     requirements: planned.scenario.requirements.clone(),
                     verdict: ScenarioVerdict::NotRun,
                     message: Some(not_run_message.clone()),
@@ -661,7 +662,7 @@ fn scenario_record(
         file,
         id: result.id.clone(),
         title: result.title.clone(),
-        kind: planned.kind().to_owned(),
+        kind: planned.kind(),
         requirements: result.requirements.clone(),
         verdict: ScenarioVerdict::from(&result.verdict),
         message,
@@ -945,7 +946,7 @@ pub(crate) mod tests {
             file: "scenarios/demo/basic.yaml".into(),
             id: trial.rsplit("::").next().unwrap().into(),
             title: "t".into(),
-            kind: "happy".into(),
+            kind: ScenarioKind::Happy,
             requirements: vec![requirement.into()],
             verdict,
             message: (verdict == ScenarioVerdict::NotRun)

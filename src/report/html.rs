@@ -531,7 +531,7 @@ impl<'a> Page<'a> {
         self.w("</h4>\n<p class=\"meta\"><code>");
         self.t(&scenario.trial);
         self.w("</code> \u{b7} ");
-        self.t(&scenario.kind);
+        self.t(scenario.kind.as_str());
         self.w(" \u{b7} <code>");
         self.t(&scenario.file);
         self.w("</code>");
@@ -1041,7 +1041,7 @@ mod tests {
             file: format!("scenarios/{provider}/basic.yaml"),
             id: id.into(),
             title: format!("Scenario {id}"),
-            kind: "negative".into(),
+            kind: crate::scenario::model::ScenarioKind::Negative,
             requirements: vec![format!("{}-01", provider.to_uppercase())],
             verdict: word(verdict),
             message: message.map(str::to_owned),

@@ -984,13 +984,29 @@ pub struct JwtCheck {
 }
 
 /// Whether a scenario proves a flow works or that something is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScenarioKind {
     /// The documented flow works.
     Happy,
     /// A documented failure happens.
     Negative,
+}
+
+impl ScenarioKind {
+    /// The word the format, the console and the reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScenarioKind::Happy => "happy",
+            ScenarioKind::Negative => "negative",
+        }
+    }
+}
+
+impl fmt::Display for ScenarioKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The transport outcome a step expects.
