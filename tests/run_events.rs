@@ -196,13 +196,13 @@ async fn scenarios_run_on_worker_threads_and_reports_follow_plan_order() {
     let driver = std::thread::current().id();
     let threads = Arc::new(Mutex::new(Vec::new()));
     let seen = threads.clone();
-    // The first scenario to start is the last to finish.
+    // The mock started second is the last to be ready, the third the first: scenarios finish
+    // out of plan order whether the workers start them in plan order or in its reverse.
     let mocks = demo_mock_wrapped(move |position, demo, config| {
         seen.lock().unwrap().push(std::thread::current().id());
         async move {
-            if position == 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-            }
+            let delay = [300, 600].get(position).copied().unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
             demo.start(config).await
         }
     });
@@ -233,14 +233,9 @@ async fn scenarios_run_on_worker_threads_and_reports_follow_plan_order() {
     assert!(threads.iter().all(|t| *t != driver), "{threads:?}");
     let lines = recorder.0.into_inner().unwrap();
     let finished = finished_order(&lines);
-    assert_eq!(
-        finished.last(),
-        Some(&selected[0].trial_name()),
-        "completion order: {lines:?}"
-    );
     // The reports list the scenarios in plan order all the same.
     let planned: Vec<String> = selected.iter().map(|s| s.trial_name()).collect();
-    assert_ne!(finished, planned);
+    assert_ne!(finished, planned, "completion order: {lines:?}");
     let dir = tempfile::tempdir().unwrap();
     let paths = ReportPaths::new(dir.path(), None);
     let written = reports.write(&plan, &selected, &end, &paths, runner.secrets());
