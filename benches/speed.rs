@@ -387,20 +387,25 @@ fn measure_once(command: &mut Command, log: &Path, expected_code: i32) -> Result
     let (finished, watch) = mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
         if watch.recv_timeout(PROCESS_LIMIT) == Err(mpsc::RecvTimeoutError::Timeout) {
-            // SAFETY: `pid` is our child, not yet reaped: the waiting thread reaps it only after
-            // it exits, and then disconnects the channel first.
+            // SAFETY: `pid` is our child and not reaped yet: it is reaped only after this thread
+            // has ended, so the number cannot name another process.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     });
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // Waits for the exit without reaping (WNOWAIT), stops the watchdog, then reaps.
     loop {
-        // SAFETY: `status` and `usage` are valid for writes; `pid` is our unreaped child. `wait4`
-        // reports this child's own peak memory, where `getrusage(RUSAGE_CHILDREN)` would give the
-        // largest of every child so far.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
+        // SAFETY: an all-zero `siginfo_t` is a valid value of the plain C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is valid for writes; `pid` is our child.
+        let waited = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                libc::id_t::try_from(pid).expect("a process id is positive"),
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if waited == 0 {
             break;
         }
         if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
@@ -410,6 +415,15 @@ fn measure_once(command: &mut Command, log: &Path, expected_code: i32) -> Result
     let wall = start.elapsed();
     drop(finished);
     let _ = watchdog.join();
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `usage` are valid for writes; `pid` is our exited, unreaped child.
+    // `wait4` reports this child's own peak memory, where `getrusage(RUSAGE_CHILDREN)` would give
+    // the largest of every child so far.
+    if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
+        return Err(format!("cannot reap process {pid}"));
+    }
     drop(child);
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
     if code != Some(expected_code) {
