@@ -41,6 +41,11 @@ const GROUPS: [&str; 6] = [
     "suite",
 ];
 
+/// The first argument that makes this benchmark a measuring process: `--measure-child LOG
+/// PROGRAM ARGS…` runs PROGRAM and prints its wall time in nanoseconds, its peak resident set in
+/// KiB and its exit code (-1 for a signal).
+const MEASURE_CHILD: &str = "--measure-child";
+
 /// Longest a measured process may take before it is killed and the case counted as missed.
 const PROCESS_LIMIT: Duration = Duration::from_secs(300);
 
@@ -368,10 +373,19 @@ struct Sample {
     peak_kib: u64,
 }
 
-/// Runs `command` to its end, with its output in `log`, and measures it. A process that exits
-/// with another code than `expected_code`, or outlives [`PROCESS_LIMIT`], is an error naming the
-/// log.
-fn measure_once(command: &mut Command, log: &Path, expected_code: i32) -> Result<Sample, String> {
+/// Starts `program` with `args`, its output in `log`, waits for it and returns its wall time
+/// (spawn to exit), its peak resident set in KiB and its exit code (`None`: killed by a signal).
+///
+/// This runs in a measuring process of its own (see [`measure_once`]): on Linux `exec` records
+/// the old address space's high-water mark in the peak `wait4` reports, and a child spawned from
+/// the benchmark itself would inherit the benchmark's, which grows to hundreds of MB.
+fn spawn_and_wait(
+    program: &std::ffi::OsStr,
+    args: &[std::ffi::OsString],
+    log: &Path,
+) -> Result<(Duration, u64, Option<i32>), String> {
+    let mut command = Command::new(program);
+    command.args(args);
     let out = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
     let err = out
         .try_clone()
@@ -426,6 +440,47 @@ fn measure_once(command: &mut Command, log: &Path, expected_code: i32) -> Result
     }
     drop(child);
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Ok((wall, u64::try_from(usage.ru_maxrss).unwrap_or(0), code))
+}
+
+/// Runs `command` to its end, with its output in `log`, and measures it through a measuring
+/// process (this benchmark started with `--measure-child`). A process that exits with another
+/// code than `expected_code`, or outlives [`PROCESS_LIMIT`], is an error quoting its log.
+fn measure_once(command: &mut Command, log: &Path, expected_code: i32) -> Result<Sample, String> {
+    let measurer =
+        std::env::current_exe().map_err(|e| format!("cannot find the benchmark: {e}"))?;
+    let mut measuring = Command::new(measurer);
+    measuring
+        .arg(MEASURE_CHILD)
+        .arg(log)
+        .arg(command.get_program())
+        .args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        measuring.current_dir(dir);
+    }
+    let output = measuring
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start the measuring process: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let parsed = match fields.as_slice() {
+        [nanos, kib, code] => nanos
+            .parse::<u64>()
+            .ok()
+            .zip(kib.parse::<u64>().ok())
+            .zip(code.parse::<i32>().ok()),
+        _ => None,
+    };
+    let Some(((nanos, peak_kib), code)) = parsed else {
+        return Err(format!(
+            "the measuring process failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    };
+    let wall = Duration::from_nanos(nanos);
+    // A negative code stands for a signal.
+    let code = (code >= 0).then_some(code);
     if code != Some(expected_code) {
         let tail = std::fs::read_to_string(log).unwrap_or_default();
         let tail: String = tail
@@ -444,10 +499,7 @@ fn measure_once(command: &mut Command, log: &Path, expected_code: i32) -> Result
             wall.as_secs_f64()
         ));
     }
-    Ok(Sample {
-        wall,
-        peak_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
-    })
+    Ok(Sample { wall, peak_kib })
 }
 
 /// The median wall time and the largest peak memory of `runs` runs.
@@ -758,7 +810,29 @@ fn hurl_version() -> Option<String> {
     })
 }
 
+/// Runs as the measuring process of [`measure_once`].
+fn measure_child(args: &[std::ffi::OsString]) -> ExitCode {
+    let [log, program, rest @ ..] = args else {
+        eprintln!("{MEASURE_CHILD} needs LOG PROGRAM [ARGS...]");
+        return ExitCode::from(2);
+    };
+    match spawn_and_wait(program, rest, Path::new(log)) {
+        Ok((wall, peak_kib, code)) => {
+            println!("{} {peak_kib} {}", wall.as_nanos(), code.unwrap_or(-1));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|arg| arg == MEASURE_CHILD) {
+        return measure_child(&args[1..]);
+    }
     let options = match Options::parse() {
         Ok(Some(options)) => options,
         Ok(None) => {
