@@ -192,7 +192,12 @@ struct ValidateArgs {
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Multi-threaded: each scenario of a run is a task, so responses are handled on the worker
+    // threads where they arrive and scenario logic uses every core.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -287,7 +292,11 @@ async fn run(args: RunArgs) -> u8 {
         return EXIT_INVALID;
     }
     let jobs = bounded_jobs(args.jobs, scenarios.len());
-    let runner = Runner::new(plan.target.clone(), mocks, MockOptions::default());
+    let runner = Arc::new(Runner::new(
+        plan.target.clone(),
+        mocks,
+        MockOptions::default(),
+    ));
     crate::run::redact_panic_messages(runner.secrets().clone());
     let console = ConsoleSink {
         console: Console::new(runner.secrets(), args.verbose),

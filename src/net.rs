@@ -299,6 +299,7 @@ fn build(
     if !keep_idle {
         builder = builder.pool_max_idle_per_host(0);
     }
+    builder = builder.tls_backend_preconfigured(shared_tls()?);
     builder = match source {
         SourceAddr::Any => builder.no_proxy(),
         SourceAddr::Bind(ip) => builder.no_proxy().local_address(*ip),
@@ -309,6 +310,98 @@ fn build(
     builder
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// Returns the TLS settings every client of the process shares: reqwest's own for this build
+/// (aws-lc-rs, TLS 1.2 and 1.3, `http/1.1` by ALPN, the platform's roots), except that the roots
+/// are read once, on the first TLS handshake. Reading them (hundreds of files) at every client
+/// build cost a run a few milliseconds per client, even a run that never speaks TLS.
+fn shared_tls() -> Result<rustls::ClientConfig, String> {
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = rustls::crypto::CryptoProvider::get_default()
+                .cloned()
+                .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+            let verifier = PlatformRootsOnFirstUse {
+                provider: provider.clone(),
+            };
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(rustls::ALL_VERSIONS)
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Ok(config)
+        })
+        .clone()
+}
+
+/// The platform's certificate verifier, once a TLS handshake needed it.
+static PLATFORM_VERIFIER: std::sync::OnceLock<
+    Result<rustls_platform_verifier::Verifier, rustls::Error>,
+> = std::sync::OnceLock::new();
+
+/// The platform's certificate verifier (what reqwest uses), built on first use: building it
+/// reads every root certificate of the system.
+#[derive(Debug)]
+struct PlatformRootsOnFirstUse {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl PlatformRootsOnFirstUse {
+    fn verifier(&self) -> Result<&'static rustls_platform_verifier::Verifier, rustls::Error> {
+        PLATFORM_VERIFIER
+            .get_or_init(|| rustls_platform_verifier::Verifier::new(self.provider.clone()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for PlatformRootsOnFirstUse {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        // What the platform verifier answers, without reading the roots.
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// The connections one attempt opened, as its connector saw them.
@@ -655,5 +748,83 @@ impl WithoutUrlText for reqwest::Error {
             text = text.replace(url.as_str(), "<url>");
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Set in the child process [`clients_need_no_root_certificates_until_a_tls_handshake`]
+    /// starts, with no root certificate to read.
+    const NO_ROOTS_CHILD: &str = "AUTHCONFORM_TEST_NO_ROOTS_CHILD";
+
+    #[test]
+    #[ignore = "the child process of clients_need_no_root_certificates_until_a_tls_handshake"]
+    fn speaks_plain_http_without_root_certificates() {
+        if std::env::var_os(NO_ROOTS_CHILD).is_none() {
+            return;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request).await;
+                let answer = b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n";
+                stream.write_all(answer).await.unwrap();
+            });
+            let pool = ClientPool::new();
+            let clients = pool
+                .client(&SourceAddr::Any, Duration::from_secs(5))
+                .await
+                .expect("clients are built without reading the roots");
+            let response =
+                tokio::time::timeout(Duration::from_secs(10), clients.pooled().get(&url).send())
+                    .await
+                    .expect("answered within 10 s")
+                    .expect("a plain HTTP answer");
+            assert_eq!(response.status(), 204);
+        });
+        assert!(PLATFORM_VERIFIER.get().is_none(), "no handshake, no roots");
+        // The roots are missing indeed: a TLS handshake would now be refused.
+        let provider = shared_tls().unwrap().crypto_provider().clone();
+        let refused = PlatformRootsOnFirstUse { provider }.verifier().unwrap_err();
+        assert!(
+            refused.to_string().contains("No CA certificates"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn clients_need_no_root_certificates_until_a_tls_handshake() {
+        let empty = tempfile::tempdir().unwrap();
+        let no_file = empty.path().join("none.pem");
+        std::fs::write(&no_file, "").unwrap();
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "net::tests::speaks_plain_http_without_root_certificates",
+                "--ignored",
+                "--test-threads",
+                "1",
+            ])
+            .env(NO_ROOTS_CHILD, "1")
+            .env("SSL_CERT_FILE", &no_file)
+            .env("SSL_CERT_DIR", empty.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }

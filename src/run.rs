@@ -15,12 +15,13 @@
 //! `cargo nextest run` (one process per trial) each process writes instead the sealed evidence
 //! record of its trial ([`HarnessReports::trial_records`]), which `authconform merge` assembles.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures::{FutureExt as _, StreamExt as _};
+use futures::FutureExt as _;
 use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
 use crate::exec::{Runner, ScenarioResult, StepResult, Verdict};
@@ -104,37 +105,54 @@ pub struct RunEnd {
 }
 
 /// Runs `selected` with at most `options.jobs` at once until all finish or `interrupt`
-/// completes, telling `sink` everything. On interruption the running scenarios' futures are
-/// dropped, which ends their requests and waits.
+/// completes, telling `sink` everything. On interruption the running scenarios' tasks are
+/// aborted, which ends their requests and waits.
+///
+/// Each scenario runs as a task of its own on the runtime's worker threads, so responses are
+/// handled where they arrive and scenario logic uses every core. Scenarios start in plan order as
+/// slots free; the sink is called from this future only, in the order things happen: a
+/// scenario's steps, then its finish. Reports do not depend on completion order: the
+/// [`ReportSink`] writes them in plan order.
 pub async fn run(
     plan: &Plan,
     selected: &[Arc<PlannedScenario>],
-    runner: &Runner,
+    runner: &Arc<Runner>,
     options: &RunOptions,
     interrupt: impl Future<Output = ()>,
     sink: &dyn RunSink,
 ) -> RunEnd {
     sink.event(&RunEvent::PlanLoaded { plan, selected });
     let started = SystemTime::now();
-    // Trial name → when it started, for the longest wait.
-    let running: Mutex<Vec<(String, Instant)>> = Mutex::default();
-    let mut stream = futures::stream::iter(selected.iter())
-        .map(|planned| {
-            let running = &running;
-            async move {
-                let trial = planned.trial_name();
-                lock(running).push((trial.clone(), Instant::now()));
-                let result = run_one(runner, planned, sink).await;
-                lock(running).retain(|(name, _)| *name != trial);
-                result
-            }
-        })
-        .buffer_unordered(options.jobs.max(1));
+    let jobs = options.jobs.max(1);
+    // Steps travel from the scenario tasks to this future, which alone calls the sink.
+    let (steps_sender, mut steps) = tokio::sync::mpsc::unbounded_channel::<(usize, StepResult)>();
+    // Dropping the set (interruption) aborts every task still in it.
+    let mut tasks = tokio::task::JoinSet::new();
+    // Task id → the scenario's position in `selected`, and when it started.
+    let mut running: HashMap<tokio::task::Id, (usize, Instant)> = HashMap::new();
+    let mut next = 0usize;
     let mut heartbeat = tokio::time::interval(options.heartbeat);
     let mut interrupt = std::pin::pin!(interrupt);
     let mut finished_count = 0usize;
     let mut interrupted = None;
     loop {
+        while tasks.len() < jobs && next < selected.len() {
+            let planned = selected[next].clone();
+            sink.event(&RunEvent::ScenarioStarted { scenario: &planned });
+            let (runner, sender, position) = (runner.clone(), steps_sender.clone(), next);
+            let task = tasks.spawn(async move {
+                let on_step = |step: &StepResult| {
+                    // The receiver lives until the run ends; after that no one listens.
+                    let _ = sender.send((position, step.clone()));
+                };
+                runner.run_observed(&planned, &on_step).await
+            });
+            running.insert(task.id(), (position, Instant::now()));
+            next += 1;
+        }
+        if tasks.is_empty() {
+            break;
+        }
         tokio::select! {
             biased;
             () = &mut interrupt => {
@@ -144,25 +162,42 @@ pub async fn run(
                 ));
                 break;
             }
-            next = stream.next() => {
-                if next.is_none() {
-                    break;
+            Some(joined) = tasks.join_next_with_id() => {
+                // Every step a task sent was sent before it ended: report them before its finish.
+                while let Ok((position, step)) = steps.try_recv() {
+                    sink.event(&RunEvent::StepFinished { scenario: &selected[position], step: &step });
                 }
+                let id = match &joined {
+                    Ok((id, _)) => *id,
+                    Err(error) => error.id(),
+                };
+                let Some((position, _)) = running.remove(&id) else {
+                    continue;
+                };
+                let result = joined.map_or_else(
+                    |error| ended_without_result(&selected[position], error, runner.secrets()),
+                    |(_, result)| result,
+                );
+                sink.event(&RunEvent::ScenarioFinished { result: &result });
                 finished_count += 1;
+            }
+            Some((position, step)) = steps.recv() => {
+                sink.event(&RunEvent::StepFinished { scenario: &selected[position], step: &step });
             }
             _ = heartbeat.tick() => {
                 let now = Instant::now();
-                let longest = lock(&running)
-                    .iter()
-                    .map(|(trial, since)| (trial.clone(), now - *since))
-                    .max_by_key(|(_, waited)| *waited);
+                let longest = running
+                    .values()
+                    .map(|(position, since)| (*position, now - *since))
+                    .max_by_key(|(position, waited)| (*waited, std::cmp::Reverse(*position)));
+                let trial = longest.map(|(position, _)| selected[position].trial_name());
                 sink.event(&RunEvent::StillRunning {
-                    longest: longest.as_ref().map(|(t, w)| (t.as_str(), *w)),
+                    longest: trial.as_deref().zip(longest.map(|(_, waited)| waited)),
                 });
             }
         }
     }
-    drop(stream);
+    drop(tasks);
     match &interrupted {
         Some(reason) => sink.event(&RunEvent::RunInterrupted { reason }),
         None => sink.event(&RunEvent::RunFinished),
@@ -171,6 +206,25 @@ pub async fn run(
         started,
         finished: SystemTime::now(),
         interrupted,
+    }
+}
+
+/// The result of a scenario whose task ended without one: a panic is that scenario's error, as
+/// [`run_one`] makes it; a task cancelled by the runtime (shutting down) could not run either.
+fn ended_without_result(
+    planned: &PlannedScenario,
+    error: tokio::task::JoinError,
+    secrets: &SecretRegistry,
+) -> ScenarioResult {
+    match error.try_into_panic() {
+        Ok(panic) => panicked_result(planned, panic.as_ref(), secrets),
+        Err(_) => ScenarioResult {
+            verdict: Verdict::Error {
+                step: None,
+                message: "the run of this scenario was cancelled before it ended".to_owned(),
+            },
+            ..not_run_result(planned, "")
+        },
     }
 }
 
@@ -191,7 +245,7 @@ pub async fn run_one(
     let result = std::panic::AssertUnwindSafe(runner.run_observed(planned, &on_step))
         .catch_unwind()
         .await
-        .unwrap_or_else(|panic| panicked_result(planned, panic.as_ref()));
+        .unwrap_or_else(|panic| panicked_result(planned, panic.as_ref(), runner.secrets()));
     sink.event(&RunEvent::ScenarioFinished { result: &result });
     result
 }
@@ -597,11 +651,12 @@ fn not_run_result(planned: &PlannedScenario, reason: &str) -> ScenarioResult {
     }
 }
 
-/// The result of a scenario whose run panicked: an error naming the panic, redacted later by
-/// every sink.
+/// The result of a scenario whose run panicked: an error quoting the panic message, redacted
+/// (a panic message may quote whatever value was at hand).
 fn panicked_result(
     planned: &PlannedScenario,
     panic: &(dyn std::any::Any + Send),
+    secrets: &SecretRegistry,
 ) -> ScenarioResult {
     let message = panic
         .downcast_ref::<&str>()
@@ -611,7 +666,7 @@ fn panicked_result(
     ScenarioResult {
         verdict: Verdict::Error {
             step: None,
-            message: format!("the run of this scenario panicked: {message}"),
+            message: secrets.redact(&format!("the run of this scenario panicked: {message}")),
         },
         ..not_run_result(planned, "")
     }

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, BuildError, MatchKind};
@@ -548,7 +549,12 @@ pub fn prefix_outside_markers(text: &str, max: usize) -> &str {
 #[derive(Default)]
 struct Needles {
     names: Vec<String>,
+    /// Every (name, value) registered, so a value registered again (a token a run captures in
+    /// every scenario) costs a lookup, not a derivation of its forms.
+    registered: HashSet<(usize, String)>,
     needles: Vec<Needle>,
+    /// The total length of the needles' texts: what building automata over all of them costs.
+    needle_bytes: usize,
     /// Every needle's (text, any_case), the text lower-cased when any case matches, so a form is
     /// registered once.
     seen: HashSet<(String, bool)>,
@@ -556,17 +562,29 @@ struct Needles {
     generations: Vec<Generation>,
     /// Built from `generations` on first use after a registration.
     matcher: Option<Arc<Matcher>>,
+    /// How many needles all automata built so far were built over (each rebuild counts again).
+    needles_built: usize,
 }
 
 /// Every secret value known to a run, with the derived forms that could carry it.
 ///
-/// Shared by all scenarios of a run (behind `Arc`); captures add to it while scenarios run. All
-/// forms are searched at once by two Aho-Corasick automata, rebuilt on the first redaction after
-/// a registration, so a long text costs one pass however many secrets the run holds.
+/// Shared by all scenarios of a run (behind `Arc`); captures add to it while scenarios run. Forms
+/// are searched by Aho-Corasick automata, one case-sensitive and one not per generation of
+/// registrations, built on the first redaction after a registration; the generations merge into
+/// one once scanning them apart costs more than that build (see [`SecretRegistry::matcher`]), so
+/// the long texts of the reports cost one pass per automaton kind however many secrets the run
+/// holds.
 #[derive(Default)]
 pub struct SecretRegistry {
     state: RwLock<Needles>,
+    /// Bytes scanned by automata beyond one generation's since the generations were last merged
+    /// into one: what keeping them apart has cost (see [`SecretRegistry::matcher`]).
+    excess_scanned: AtomicUsize,
 }
+
+/// How many bytes of excess scanning pay for building automata over one byte of needles: a
+/// build costs far more per byte than a scan.
+const SCANNED_PER_BUILT_BYTE: usize = 16;
 
 impl fmt::Debug for SecretRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -591,6 +609,13 @@ impl SecretRegistry {
         if value.len() < MIN_REDACTABLE_LEN {
             return;
         }
+        let known = |state: &Needles| {
+            let name = state.names.iter().position(|n| n == name)?;
+            Some(state.registered.contains(&(name, value.to_owned())))
+        };
+        if self.state.read().ok().and_then(|s| known(&s)) == Some(true) {
+            return;
+        }
         let forms = derived_forms(value);
         let Ok(mut state) = self.state.write() else {
             return;
@@ -602,6 +627,9 @@ impl SecretRegistry {
                 state.names.len() - 1
             }
         };
+        if !state.registered.insert((name_index, value.to_owned())) {
+            return;
+        }
         for (text, any_case) in forms {
             let key = if any_case {
                 text.to_ascii_lowercase()
@@ -609,6 +637,7 @@ impl SecretRegistry {
                 text.clone()
             };
             if state.seen.insert((key, any_case)) {
+                state.needle_bytes += text.len();
                 state.needles.push(Needle {
                     name: name_index,
                     text,
@@ -623,16 +652,30 @@ impl SecretRegistry {
     ///
     /// New needles get their own automaton, merged with the newest ones while those are no
     /// larger: a run that registers a token per step then redacts rebuilds each needle
-    /// O(log n) times, not once per registration, and scans O(log n) automata.
+    /// O(log n) times, not once per registration, and scans O(log n) automata. Once scanning the
+    /// extra generations has cost more than building one automaton over every needle would
+    /// ([`SCANNED_PER_BUILT_BYTE`]), as when the reports are written after the run's captures,
+    /// the generations are merged into one: that rebuild is paid for by scanning already done,
+    /// and every later scan makes one pass per automaton kind whatever the number of secrets.
     fn matcher(&self) -> Option<Arc<Matcher>> {
-        if let Some(matcher) = &self.state.read().ok()?.matcher {
-            return Some(matcher.clone());
+        {
+            let state = self.state.read().ok()?;
+            if let Some(matcher) = &state.matcher
+                && !self.merge_is_paid_for(&state)
+            {
+                return Some(matcher.clone());
+            }
         }
         let mut guard = self.state.write().ok()?;
         let state = &mut *guard;
-        if state.matcher.is_none() {
+        if state.matcher.is_none() || self.merge_is_paid_for(state) {
             let end = state.needles.len();
             let mut start = state.generations.last().map_or(0, |g| g.needles.end);
+            if self.merge_is_paid_for(state) {
+                start = 0;
+                state.generations.clear();
+                self.excess_scanned.store(0, Ordering::Relaxed);
+            }
             while let Some(newest) = state.generations.last()
                 && newest.needles.len() <= end - start
             {
@@ -641,6 +684,7 @@ impl SecretRegistry {
             }
             if start < end {
                 let automata = build_automata(&state.needles[start..end], start).ok()?;
+                state.needles_built += end - start;
                 state.generations.push(Generation {
                     needles: start..end,
                     automata,
@@ -654,6 +698,25 @@ impl SecretRegistry {
             state.matcher = Some(Arc::new(Matcher { automata }));
         }
         state.matcher.clone()
+    }
+
+    /// Returns true when the scanning the generations beyond the first have cost since they were
+    /// last merged exceeds what merging them into one costs.
+    fn merge_is_paid_for(&self, state: &Needles) -> bool {
+        state.generations.len() > 1
+            && self.excess_scanned.load(Ordering::Relaxed) / SCANNED_PER_BUILT_BYTE
+                >= state.needle_bytes
+    }
+
+    /// Scans `text` with `matcher`, counting the bytes its automata beyond one generation's
+    /// scanned.
+    fn regions(&self, matcher: &Matcher, text: &str) -> Result<Vec<(Range<usize>, usize)>, ()> {
+        let extra = matcher.automata.len().saturating_sub(2);
+        if extra > 0 {
+            self.excess_scanned
+                .fetch_add(text.len().saturating_mul(extra), Ordering::Relaxed);
+        }
+        matcher.regions(text)
     }
 
     /// Returns the name a needle is redacted as.
@@ -676,7 +739,7 @@ impl SecretRegistry {
         };
         let mut out = text.to_owned();
         for _ in 0..MAX_REDACTION_PASSES {
-            let Ok(regions) = matcher.regions(&out) else {
+            let Ok(regions) = self.regions(&matcher, &out) else {
                 return WITHHELD.to_owned();
             };
             if regions.is_empty() {
@@ -703,7 +766,7 @@ impl SecretRegistry {
     /// [`SecretRegistry::redact`] would leave it unchanged.
     pub fn is_clean(&self, text: &str) -> bool {
         self.matcher()
-            .and_then(|m| m.regions(text).ok())
+            .and_then(|m| self.regions(&m, text).ok())
             .is_some_and(|regions| regions.is_empty())
     }
 }
@@ -1116,6 +1179,103 @@ mod tests {
             scanning < std::time::Duration::from_secs(2),
             "a 1 MB text against 1,000 secrets took {scanning:?}"
         );
+    }
+
+    /// Returns how many needles the registry holds and how many needles its automata were built
+    /// over in all (each rebuild counting again).
+    fn build_counts(registry: &SecretRegistry) -> (usize, usize) {
+        let state = registry.state.read().unwrap();
+        (state.needles.len(), state.needles_built)
+    }
+
+    fn automata_scanned(registry: &SecretRegistry) -> usize {
+        registry.matcher().unwrap().automata.len()
+    }
+
+    fn token(i: usize) -> String {
+        format!("tok-{i:05}-{}", "Zq9".repeat(12))
+    }
+
+    #[test]
+    fn a_token_per_step_rebuilds_each_needle_a_logarithmic_number_of_times() {
+        let registry = SecretRegistry::new();
+        let n = 512;
+        for i in 0..n {
+            registry.register_value("access_token", &token(i));
+            assert!(registry.is_clean("a step's transcript, shown after the capture"));
+            // One generation per set bit of the number of registrations, two automata each.
+            let generations = (i + 1).count_ones() as usize;
+            assert!(automata_scanned(&registry) <= 2 * generations, "after {i}");
+        }
+        let (needles, built) = build_counts(&registry);
+        // Binary-counter merging builds each needle at most log2(n) + 1 times; rebuilding on
+        // every registration would build each about n / 2 times.
+        let bound = needles * (n.ilog2() as usize + 1);
+        assert!(
+            built <= bound,
+            "{built} needles built for {needles} (bound {bound})"
+        );
+        assert!(built >= needles);
+    }
+
+    #[test]
+    fn scanning_after_the_captures_merges_the_generations_into_one() {
+        let registry = SecretRegistry::new();
+        for i in 0..300 {
+            registry.register_value("access_token", &token(i));
+            assert!(registry.is_clean("a step's transcript"));
+        }
+        assert!(automata_scanned(&registry) > 2);
+        let (needles, built_in_the_run) = build_counts(&registry);
+        let needle_bytes = registry.state.read().unwrap().needle_bytes;
+        // Report writing: many scans and no registration. Each scan visits at least one
+        // automaton too many, so the merge comes once the excess pays for one build.
+        let text = "an evidence string of some length, ".repeat(100);
+        let scans_to_pay = SCANNED_PER_BUILT_BYTE * needle_bytes / text.len() + 1;
+        let mut scans = 0;
+        while automata_scanned(&registry) > 2 {
+            assert!(registry.is_clean(&text));
+            scans += 1;
+            assert!(scans <= scans_to_pay, "no merge after {scans} scans");
+        }
+        // One rebuild over every needle, then none however much more is scanned.
+        assert_eq!(
+            build_counts(&registry),
+            (needles, built_in_the_run + needles)
+        );
+        for _ in 0..scans_to_pay {
+            assert!(registry.is_clean(&text));
+        }
+        assert_eq!(
+            build_counts(&registry),
+            (needles, built_in_the_run + needles)
+        );
+        // Still every secret is found, the first and the last registered.
+        let shown = format!("first {} last {}", token(0), token(299));
+        assert_eq!(
+            registry.redact(&shown),
+            "first [redacted:access_token] last [redacted:access_token]"
+        );
+        // A registration after the merge gets a generation of its own, not a rebuild of all.
+        registry.register_value("access_token", &token(300));
+        assert!(registry.redact(&token(300)).starts_with("[redacted:"));
+        let (after, built) = build_counts(&registry);
+        assert_eq!(built, built_in_the_run + needles + (after - needles));
+    }
+
+    #[test]
+    fn a_value_registered_again_is_neither_derived_nor_built_again() {
+        let registry = SecretRegistry::new();
+        for _ in 0..100 {
+            registry.register_value("access_token", &token(7));
+            assert!(registry.is_clean("a step's transcript"));
+        }
+        let (needles, built) = build_counts(&registry);
+        assert_eq!(built, needles);
+        assert_eq!(automata_scanned(&registry), 2);
+        // The same value under another name is a registration of its own.
+        registry.register_value("refresh_token", &token(7));
+        assert_eq!(registry.state.read().unwrap().registered.len(), 2);
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl RunSink for Recorder {
     }
 }
 
-fn demo_basic() -> (Plan, Vec<Arc<PlannedScenario>>, Runner) {
+fn demo_basic() -> (Plan, Vec<Arc<PlannedScenario>>, Arc<Runner>) {
     let root = Path::new(common::ROOT);
     let plan = load_plan(
         &root.join("specs"),
@@ -49,11 +49,11 @@ fn demo_basic() -> (Plan, Vec<Arc<PlannedScenario>>, Runner) {
         .filter(|s| s.trial_name().starts_with("demo::basic::"))
         .cloned()
         .collect();
-    let runner = Runner::new(
+    let runner = Arc::new(Runner::new(
         plan.target.clone(),
         authconform::mock::builtin(),
         MockOptions::default(),
-    );
+    ));
     (plan, selected, runner)
 }
 
@@ -145,6 +145,208 @@ async fn an_interrupted_run_reports_every_unfinished_scenario_as_not_run() {
         &r.verdict,
         authconform::Verdict::Skipped { reason } if reason.starts_with("not run: interrupted")
     )));
+}
+
+/// The demo provider's mock, started through `wrap`, which sees each start's config and its
+/// position among the starts.
+fn demo_mock_wrapped<F, Fut>(wrap: F) -> authconform::MockRegistry
+where
+    F: Fn(usize, authconform::registry::MockProvider, authconform::registry::MockConfig) -> Fut
+        + Send
+        + Sync
+        + 'static,
+    Fut: std::future::Future<Output = Result<authconform::registry::RunningMock, String>>
+        + Send
+        + 'static,
+{
+    let builtin = authconform::mock::builtin();
+    let demo = builtin.get("demo").expect("the demo mock").clone();
+    let hosts: Vec<&str> = demo.hosts().iter().map(String::as_str).collect();
+    let deviations: Vec<&str> = demo.deviations().iter().map(String::as_str).collect();
+    let starts = std::sync::atomic::AtomicUsize::new(0);
+    let inner = demo.clone();
+    builtin.with(authconform::registry::MockProvider::new(
+        "demo",
+        &hosts,
+        &deviations,
+        move |config| {
+            let position = starts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            wrap(position, inner.clone(), config)
+        },
+    ))
+}
+
+fn finished_order(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("finish "))
+        .map(|l| {
+            l.rsplit_once(' ')
+                .expect("name and step count")
+                .0
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_run_on_worker_threads_and_reports_follow_plan_order() {
+    let (plan, selected, _) = demo_basic();
+    assert!(selected.len() >= 3);
+    let driver = std::thread::current().id();
+    let threads = Arc::new(Mutex::new(Vec::new()));
+    let seen = threads.clone();
+    // The mock started second is the last to be ready, the third the first: scenarios finish
+    // out of plan order whether the workers start them in plan order or in its reverse.
+    let mocks = demo_mock_wrapped(move |position, demo, config| {
+        seen.lock().unwrap().push(std::thread::current().id());
+        async move {
+            let delay = [300, 600].get(position).copied().unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            demo.start(config).await
+        }
+    });
+    let runner = Arc::new(Runner::new(
+        plan.target.clone(),
+        mocks,
+        MockOptions::default(),
+    ));
+    let recorder = Recorder::default();
+    let reports = ReportSink::default();
+    let end = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        authconform::run::run(
+            &plan,
+            &selected,
+            &runner,
+            &RunOptions::default(),
+            std::future::pending(),
+            &Sinks(vec![&recorder, &reports]),
+        ),
+    )
+    .await
+    .expect("the run ended within 30 s");
+    assert!(end.interrupted.is_none());
+    // Scenario logic ran in tasks of the runtime's workers, not in the future driving the run.
+    let threads = threads.lock().unwrap().clone();
+    assert_eq!(threads.len(), selected.len());
+    assert!(threads.iter().all(|t| *t != driver), "{threads:?}");
+    let lines = recorder.0.into_inner().unwrap();
+    let finished = finished_order(&lines);
+    // The reports list the scenarios in plan order all the same.
+    let planned: Vec<String> = selected.iter().map(|s| s.trial_name()).collect();
+    assert_ne!(finished, planned, "completion order: {lines:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let paths = ReportPaths::new(dir.path(), None);
+    let written = reports.write(&plan, &selected, &end, &paths, runner.secrets());
+    written.written.expect("reports written");
+    let results: Vec<String> = written
+        .results
+        .iter()
+        .map(|r| r.trial_name.clone())
+        .collect();
+    assert_eq!(results, planned);
+    let records: Vec<String> = written
+        .evidence
+        .scenarios
+        .iter()
+        .map(|r| r.trial.clone())
+        .collect();
+    assert_eq!(records, planned);
+    let junit = std::fs::read_to_string(&paths.junit).unwrap();
+    let at = |trial: &String| {
+        let id = trial.rsplit("::").next().unwrap();
+        junit
+            .find(&format!("name=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} not in the JUnit report"))
+    };
+    assert!(planned.windows(2).all(|w| at(&w[0]) < at(&w[1])), "{junit}");
+}
+
+const SCENARIO_PANIC_CANARY: &str = "CANARY-scenario-panic-9051";
+
+async fn start_panicking(
+    _: authconform::registry::MockConfig,
+) -> Result<authconform::registry::RunningMock, String> {
+    panic!("the mock cannot start with {SCENARIO_PANIC_CANARY}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_scenario_is_its_own_error_with_the_message_redacted() {
+    let (plan, selected, _) = demo_basic();
+    let mocks = demo_mock_wrapped(|position, demo, config| async move {
+        if position == 1 {
+            start_panicking(config).await
+        } else {
+            demo.start(config).await
+        }
+    });
+    let runner = Arc::new(Runner::new(
+        plan.target.clone(),
+        mocks,
+        MockOptions::default(),
+    ));
+    runner
+        .secrets()
+        .register_value("password", SCENARIO_PANIC_CANARY);
+    let recorder = Recorder::default();
+    let reports = ReportSink::default();
+    let end = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        authconform::run::run(
+            &plan,
+            &selected,
+            &runner,
+            &RunOptions {
+                jobs: 1,
+                ..RunOptions::default()
+            },
+            std::future::pending(),
+            &Sinks(vec![&recorder, &reports]),
+        ),
+    )
+    .await
+    .expect("the run ended within 30 s");
+    assert!(end.interrupted.is_none());
+    let lines = recorder.0.into_inner().unwrap();
+    assert_eq!(lines.last(), Some(&"finished".to_owned()), "{lines:?}");
+    assert_eq!(finished_order(&lines).len(), selected.len(), "{lines:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let written = reports.write(
+        &plan,
+        &selected,
+        &end,
+        &ReportPaths::new(dir.path(), None),
+        runner.secrets(),
+    );
+    // With one job, the second scenario to start is the second in plan order.
+    let is_panic_error = |verdict: &authconform::Verdict| {
+        matches!(verdict, authconform::Verdict::Error { message, .. }
+            if message.starts_with("the run of this scenario panicked: the mock cannot start with [redacted:password]"))
+    };
+    for (at, result) in written.results.iter().enumerate() {
+        assert_eq!(
+            is_panic_error(&result.verdict),
+            at == 1,
+            "{}: {:?}",
+            result.trial_name,
+            result.verdict
+        );
+        assert!(!format!("{:?}", result.verdict).contains(SCENARIO_PANIC_CANARY));
+    }
+    // The harness's path (one scenario in the trial's thread, no task of its own) makes a panic
+    // the same error.
+    let always_panics = Arc::new(Runner::new(
+        plan.target.clone(),
+        demo_mock_wrapped(|_, _, config| start_panicking(config)),
+        MockOptions::default(),
+    ));
+    always_panics
+        .secrets()
+        .register_value("password", SCENARIO_PANIC_CANARY);
+    let result =
+        authconform::run::run_one(&always_panics, &selected[0], &Recorder::default()).await;
+    assert!(is_panic_error(&result.verdict), "{:?}", result.verdict);
 }
 
 /// Set in the child process [`a_panic_message_is_printed_redacted`] starts.

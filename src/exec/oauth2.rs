@@ -231,9 +231,10 @@ impl Scope<'_> {
             Ok(parts) => parts,
             Err(e) => return (Err(TokenFailure::CouldNotRun(e)), transcript),
         };
-        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-        serializer.extend_pairs(parts.form.iter());
-        let body = serializer.finish();
+        // A temporary: the serializer is not `Send`, and the scenario's future must be.
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(parts.form.iter())
+            .finish();
         let mut builder = clients
             .pooled()
             .post(token_url)
