@@ -111,7 +111,7 @@ pub struct Step {
     pub expect: Option<Expectation>,
     /// Moves time forward: the virtual clock on mock targets, a real wait on live ones.
     #[serde(default)]
-    pub clock: Option<ClockStep>,
+    pub clock: Option<Box<ClockStep>>,
     /// Derives values for later steps: signed or forged JWTs, PKCE values, key hashes, signatures.
     #[serde(default)]
     pub compute: IndexMap<String, ComputeSpec>,
@@ -475,11 +475,11 @@ pub struct RequestSpec {
     /// Makes this request an OAuth2 token request: the form body and client authentication are
     /// built from the grant (RFC 6749 §4, §6, §2.3.1).
     #[serde(default)]
-    pub token: Option<OAuth2Spec>,
+    pub token: Option<Box<OAuth2Spec>>,
     /// Makes this request a headless authorization request (RFC 6749 §4.1.1, RFC 7636): the query
     /// is built, the redirect is not followed, and `code` and `state` are read from `Location`.
     #[serde(default)]
-    pub authorize: Option<AuthorizeSpec>,
+    pub authorize: Option<Box<AuthorizeSpec>>,
     /// The named source address (from the target's `sources`) to send from; `default` when absent.
     #[serde(default)]
     pub source: Option<String>,
@@ -768,19 +768,19 @@ pub struct Expectation {
     pub body: Option<OneOrMany<TextCheck>>,
     /// Checks on a `WWW-Authenticate` challenge (RFC 9110 §11.6.1, RFC 6750 §3).
     #[serde(default)]
-    pub www_authenticate: Option<ChallengeCheck>,
+    pub www_authenticate: Option<Box<ChallengeCheck>>,
     /// Checks on an OAuth error body (RFC 6749 §5.2).
     #[serde(default)]
-    pub oauth_error: Option<OAuthErrorCheck>,
+    pub oauth_error: Option<Box<OAuthErrorCheck>>,
     /// Checks on an RFC 7807 / RFC 9457 problem body.
     #[serde(default)]
-    pub problem: Option<ProblemCheck>,
+    pub problem: Option<Box<ProblemCheck>>,
     /// Checks on JWTs in the JSON body, by the JSONPath of the token (decoded, not verified).
     #[serde(default)]
     pub jwt: IndexMap<JsonPath, JwtCheck>,
     /// The response must be indistinguishable from one captured earlier (`response: true`).
     #[serde(default)]
-    pub same_as: Option<SameAs>,
+    pub same_as: Option<Box<SameAs>>,
 }
 
 impl Expectation {
@@ -1382,5 +1382,27 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
             }
         }
         d.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every loaded scenario holds its steps for the whole run, so the inline size of the model
+    /// is memory per scenario: rarely used parts are boxed. A field that makes these grow should
+    /// be boxed too.
+    #[test]
+    fn the_model_stays_small() {
+        let sizes = [
+            ("Step", std::mem::size_of::<Step>(), 960),
+            ("RequestSpec", std::mem::size_of::<RequestSpec>(), 416),
+            ("Expectation", std::mem::size_of::<Expectation>(), 320),
+            ("Scenario", std::mem::size_of::<Scenario>(), 128),
+            ("Template", std::mem::size_of::<Template>(), 32),
+        ];
+        for (name, size, limit) in sizes {
+            assert!(size <= limit, "{name} is {size} bytes, more than {limit}");
+        }
     }
 }
