@@ -969,7 +969,9 @@ mod tests {
         let spans = SpanIndex::build(text);
         assert!(spans.located.get().is_none());
         assert_eq!(
-            spans.locate(text, "scenarios[0].steps").map(|l| (l.line, l.column)),
+            spans
+                .locate(text, "scenarios[0].steps")
+                .map(|l| (l.line, l.column)),
             Some((3, 5))
         );
         let indexed = spans.located.get().map(|l| l.locations.len());

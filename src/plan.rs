@@ -375,7 +375,8 @@ pub fn load_plan(
         errors.sort_by_key(|e| (e.file.clone(), e.location.map(|l| (l.line, l.column))));
         return Err(LoadErrors(errors));
     }
-    scenarios.sort_by_key(|s| s.trial_name());
+    // One name per scenario, not two per comparison.
+    scenarios.sort_by_cached_key(|s| s.trial_name());
     Ok(Plan {
         scenarios,
         catalogue,

@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::model::{
     AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
-    ComputeSpec, Expectation, FieldCheck, ForgeChange, JsonCheck, JwtCheck, JwtKey, OAuth2Spec,
-    OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
+    ComputeSpec, Expectation, FieldCheck, Fields, ForgeChange, JsonCheck, JwtCheck, JwtKey,
+    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
 };
 
 /// A reference to a value inside `{{ }}`.
@@ -268,6 +268,15 @@ impl<T: Templates + ?Sized> Templates for Box<T> {
 
 /// Values of a map by key: `path.key`.
 impl<K: fmt::Display, T: Templates> Templates for IndexMap<K, T> {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for (key, value) in self {
+            value.visit_templates(&format!("{path}.{key}"), visitor);
+        }
+    }
+}
+
+/// Values of a mapping by key: `path.key`.
+impl<K: fmt::Display, T: Templates> Templates for Fields<K, T> {
     fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
         for (key, value) in self {
             value.visit_templates(&format!("{path}.{key}"), visitor);
