@@ -11,6 +11,7 @@
 //! cargo bench --bench speed                       # every group
 //! cargo bench --bench speed -- --quick            # fewer repetitions
 //! cargo bench --bench speed -- --runs 9 validate  # one group, nine runs of each small case
+//! cargo bench --bench speed -- --serve DIR       # write the trees into DIR and serve them, to profile
 //! ```
 
 use std::convert::Infallible;
@@ -833,6 +834,13 @@ fn main() -> ExitCode {
     if args.first().is_some_and(|arg| arg == MEASURE_CHILD) {
         return measure_child(&args[1..]);
     }
+    if let Some(at) = args.iter().position(|arg| arg == "--serve") {
+        let Some(folder) = args.get(at + 1) else {
+            eprintln!("error: --serve needs a folder");
+            return ExitCode::from(2);
+        };
+        return serve(Path::new(folder));
+    }
     let options = match Options::parse() {
         Ok(Some(options)) => options,
         Ok(None) => {
@@ -905,6 +913,39 @@ fn main() -> ExitCode {
         println!("\n{missed} goal(s) missed");
         ExitCode::FAILURE
     }
+}
+
+/// Writes the throughput trees into `folder` and serves both targets until stdin closes, so that
+/// a profiler can run the binary over them on its own (`perf record target/release/authconform
+/// run ...` in a tree's folder).
+fn serve(folder: &Path) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-server")
+        .enable_all()
+        .build()
+        .expect("start the server runtime");
+    let repeated = start_server(&runtime, false);
+    let unique = start_server(&runtime, true);
+    let pairs: Vec<String> = (0..500).map(pair_scenario).collect();
+    let tokens: Vec<String> = (0..2_000).map(pair_scenario).collect();
+    let single: Vec<String> = (0..10_000).map(one_request_scenario).collect();
+    let trees = [
+        Tree::write(folder, "pairs-50", &pairs, 50, repeated),
+        Tree::write(folder, "pairs-1", &pairs, 1, repeated),
+        Tree::write(folder, "pairs-unique", &pairs, 50, unique),
+        Tree::write(folder, "redact-repeated", &tokens, 50, repeated),
+        Tree::write(folder, "redact-unique", &tokens, 50, unique),
+        Tree::write(folder, "run10k", &single, 100, repeated),
+    ];
+    for tree in &trees {
+        println!("{}", tree.root.display());
+    }
+    println!(
+        "serving {repeated} (one token) and {unique} (a new token each time); close stdin to stop"
+    );
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    ExitCode::SUCCESS
 }
 
 struct Bench {
