@@ -1199,6 +1199,46 @@ mod tests {
         }
     }
 
+    /// Every scenario file of the repository, good and broken (the bad-input fixtures too), reads
+    /// the same one scenario at a time as whole.
+    #[test]
+    fn the_repository_scenario_files_read_the_same_either_way() {
+        fn yaml_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    yaml_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "yaml") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        yaml_files(Path::new("scenarios"), &mut files);
+        yaml_files(Path::new("tests/fixtures"), &mut files);
+        let mut split = 0;
+        for file in &files {
+            let Ok(text) = std::fs::read_to_string(file) else {
+                continue;
+            };
+            let spans = SpanIndex::build(&text);
+            if !spans.duplicate_keys().is_empty() {
+                continue;
+            }
+            let Some(items) = scenario_items(&text, &spans) else {
+                continue;
+            };
+            split += 1;
+            assert_eq!(
+                outcome(parse_items(file, &text, &items)),
+                outcome(parse_whole(file, &text)),
+                "{}",
+                file.display()
+            );
+        }
+        assert!(split >= 20, "only {split} of {} files split", files.len());
+    }
+
     /// Files where one item could depend on another, or whose layout is not one block list
     /// under `scenarios:`, are read whole.
     #[test]
