@@ -236,11 +236,12 @@ struct ScenarioItem {
 }
 
 impl ScenarioItem {
-    fn text(&self, file_text: &str) -> String {
-        let mut text = String::with_capacity(self.end - self.start);
+    /// Writes the item's text into `text`, replacing what it held (one buffer serves every
+    /// item of a file).
+    fn write_text(&self, file_text: &str, text: &mut String) {
+        text.clear();
         text.extend(std::iter::repeat_n(' ', self.node - self.start));
         text.push_str(&file_text[self.node..self.end]);
-        text
     }
 }
 
@@ -292,8 +293,9 @@ fn parse_items(
     let mut errors: Vec<LoadError> = Vec::new();
     let mut scenarios = Vec::with_capacity(items.len());
     SKIP.with(|s| s.borrow_mut().clear());
+    let mut item_text = String::new();
     for item in items {
-        let item_text = item.text(text);
+        item.write_text(text, &mut item_text);
         let origin = ItemOrigin {
             byte: item.start,
             lines_before: item.lines_before,
@@ -1261,7 +1263,14 @@ mod tests {
         }
         let text = "scenarios:\n  - id: a\n  -   id: b\n";
         let items = scenario_items(text, &SpanIndex::build(text)).expect("a block list");
-        let texts: Vec<String> = items.iter().map(|i| i.text(text)).collect();
+        let texts: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let mut item_text = "left from before".to_owned();
+                i.write_text(text, &mut item_text);
+                item_text
+            })
+            .collect();
         assert_eq!(texts, ["    id: a\n", "      id: b\n"]);
         assert_eq!(items[1].lines_before, 2);
     }
