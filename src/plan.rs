@@ -45,6 +45,19 @@ impl PlannedScenario {
         format!("{}::{}::{}", self.provider, self.file, self.scenario.id)
     }
 
+    /// Returns how long the scenario is known to wait in real time whatever the clock: the
+    /// windows of its timeout expectations, which only a real wait can show. A run starts the
+    /// longest waits first, so they overlap with everything else rather than end the run.
+    pub fn known_real_wait(&self) -> std::time::Duration {
+        self.scenario
+            .steps
+            .iter()
+            .filter_map(|step| step.expect.as_ref())
+            .filter(|expect| expect.outcome == crate::scenario::model::ExpectedOutcome::Timeout)
+            .filter_map(|expect| expect.within.map(|w| w.0))
+            .sum()
+    }
+
     /// Returns the JUnit classname `provider.file`.
     pub fn classname(&self) -> String {
         format!("{}.{}", self.provider, self.file)

@@ -119,8 +119,9 @@ pub struct RunEnd {
 /// aborted, which ends their requests and waits.
 ///
 /// Each scenario runs as a task of its own on the runtime's worker threads, so responses are
-/// handled where they arrive and scenario logic uses every core. Scenarios start in plan order as
-/// slots free; the sink is called from this future only, in the order things happen: a
+/// handled where they arrive and scenario logic uses every core. Scenarios start as
+/// slots free, those with the longest known real wait ([`PlannedScenario::known_real_wait`])
+/// first, then in plan order; the sink is called from this future only, in the order things happen: a
 /// scenario's steps, then its finish. Reports do not depend on completion order: the
 /// [`ReportSink`] writes them in plan order.
 pub async fn run(
@@ -146,11 +147,16 @@ pub async fn run(
     let mut interrupt = std::pin::pin!(interrupt);
     let mut finished_count = 0usize;
     let mut interrupted = None;
+    // Positions in start order: the longest known real waits first (a sort that keeps plan
+    // order among equals), so a run ends when its work does, not a timeout started last.
+    let mut start_order: Vec<usize> = (0..selected.len()).collect();
+    start_order.sort_by_key(|&at| std::cmp::Reverse(selected[at].known_real_wait()));
     loop {
         while tasks.len() < jobs && next < selected.len() {
-            let planned = selected[next].clone();
+            let position = start_order[next];
+            let planned = selected[position].clone();
             sink.event(&RunEvent::ScenarioStarted { scenario: &planned });
-            let (runner, sender, position) = (runner.clone(), steps_sender.clone(), next);
+            let (runner, sender) = (runner.clone(), steps_sender.clone());
             let task = tasks.spawn(async move {
                 let on_step = |step: &StepResult| {
                     // The receiver lives until the run ends; after that no one listens.

@@ -234,3 +234,85 @@ fn the_binary_refuses_a_mock_host_without_a_mock_at_its_position() {
         run.dump()
     );
 }
+
+/// Scenarios on embedded mocks whose servers are up right now, and the most seen at once.
+static MOCKS_UP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static MOCKS_UP_AT_MOST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a running mock down when the scenario drops it.
+struct Up;
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        MOCKS_UP.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn start_counted_acme(config: MockConfig) -> Result<RunningMock, String> {
+    use std::sync::atomic::Ordering;
+    let up = MOCKS_UP.fetch_add(1, Ordering::SeqCst) + 1;
+    MOCKS_UP_AT_MOST.fetch_max(up, Ordering::SeqCst);
+    let started = start_acme(config).await?;
+    // Long enough that, unbounded, every scenario of the run would be up at once.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(RunningMock::new(
+        HashMap::from([(
+            "api".to_owned(),
+            started.url("api").expect("the acme mock has `api`"),
+        )]),
+        vec![Box::new(started), Box::new(Up)],
+    ))
+}
+
+/// Listens to nothing.
+struct Deaf;
+
+impl authconform::run::RunSink for Deaf {
+    fn event(&self, _: &authconform::run::RunEvent<'_>) {}
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scenarios_on_embedded_mocks_run_a_few_per_core_at_once_whatever_the_jobs() {
+    let registry = || {
+        MockRegistry::new().with(MockProvider::new(
+            "acme",
+            &["api"],
+            &["accepts-any-key"],
+            start_counted_acme,
+        ))
+    };
+    let plan = load(&registry()).unwrap_or_else(|e| panic!("{e}"));
+    let runner = std::sync::Arc::new(Runner::new(
+        plan.target.clone(),
+        registry(),
+        MockOptions::default(),
+    ));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let selected: Vec<_> = (0..4 * cores + 24)
+        .map(|_| plan.scenarios[0].clone())
+        .collect();
+    let options = authconform::run::RunOptions {
+        jobs: 64,
+        ..Default::default()
+    };
+    let end = tokio::time::timeout(
+        Duration::from_secs(60),
+        authconform::run::run(
+            &plan,
+            &selected,
+            &runner,
+            &options,
+            std::future::pending(),
+            &Deaf,
+        ),
+    )
+    .await
+    .expect("the run ended within 60 s");
+    assert!(end.interrupted.is_none());
+    let at_most = MOCKS_UP_AT_MOST.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..=4 * cores).contains(&at_most),
+        "{at_most} scenarios had their mocks up at once on {cores} core(s)"
+    );
+    assert_eq!(MOCKS_UP.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

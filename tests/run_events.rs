@@ -110,6 +110,58 @@ async fn every_scenario_starts_then_finishes_between_plan_loaded_and_run_finishe
     assert_eq!(reported("finish "), selected.len());
 }
 
+#[tokio::test]
+async fn scenarios_with_the_longest_known_real_wait_start_first_then_plan_order() {
+    let (plan, _, runner) = demo_basic();
+    // Basic scenarios (no real wait), then the one that waits a real 1 s timeout.
+    let mut selected: Vec<_> = plan
+        .scenarios
+        .iter()
+        .filter(|s| s.trial_name().starts_with("demo::basic::"))
+        .cloned()
+        .collect();
+    selected.extend(
+        plan.scenarios
+            .iter()
+            .filter(|s| s.trial_name() == "demo::allowlist::unlisted-source-times-out")
+            .cloned(),
+    );
+    let waiting = selected
+        .iter()
+        .position(|s| !s.known_real_wait().is_zero())
+        .expect("the timeout scenario is selected");
+    assert_eq!(
+        selected[waiting].known_real_wait(),
+        std::time::Duration::from_secs(1)
+    );
+    assert!(waiting > 0, "it must not come first in plan order already");
+    let recorder = Recorder::default();
+    let options = RunOptions {
+        jobs: 1,
+        ..RunOptions::default()
+    };
+    authconform::run::run(
+        &plan,
+        &selected,
+        &runner,
+        &options,
+        std::future::pending(),
+        &recorder,
+    )
+    .await;
+    let started: Vec<String> = recorder
+        .0
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter_map(|l| l.strip_prefix("start ").map(str::to_owned))
+        .collect();
+    let mut expected: Vec<String> = selected.iter().map(|s| s.trial_name()).collect();
+    let first = expected.remove(waiting);
+    expected.insert(0, first);
+    assert_eq!(started, expected);
+}
+
 /// A recorder that says it does not read steps.
 #[derive(Default)]
 struct StepBlind(Recorder);

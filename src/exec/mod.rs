@@ -51,7 +51,16 @@ pub struct Runner {
     tokens: TokenCache,
     mocks: MockRegistry,
     mock_options: MockOptions,
+    /// Scenarios on embedded mocks running at once: each starts its own servers (a thread
+    /// each), and their work is all on this machine's cores, so more at once than the cores can
+    /// serve only adds memory. Scenarios against live hosts wait on the network and take every
+    /// slot `--jobs` gives.
+    mock_slots: tokio::sync::Semaphore,
 }
+
+/// Scenarios on embedded mocks that run at once per core (see `Runner::mock_slots`): enough
+/// that one waiting for a real timeout leaves the cores busy with others.
+const MOCK_SCENARIOS_PER_CORE: usize = 4;
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,6 +109,10 @@ impl Runner {
             tokens: TokenCache::new(),
             mocks,
             mock_options,
+            mock_slots: tokio::sync::Semaphore::new(
+                MOCK_SCENARIOS_PER_CORE
+                    * std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            ),
         }
     }
 
@@ -125,6 +138,24 @@ impl Runner {
         planned: &PlannedScenario,
         on_step: &(dyn Fn(&StepResult) + Sync),
     ) -> ScenarioResult {
+        let on_mocks = planned.skip.is_none()
+            && self
+                .target
+                .providers
+                .get(&planned.provider)
+                .is_some_and(|config| {
+                    config
+                        .hosts
+                        .values()
+                        .any(|h| matches!(h, HostSpec::Mock(_)))
+                });
+        // Taken before the scenario's clock starts, so its duration is its own; never closed,
+        // so acquiring only waits.
+        let _mock_slot = if on_mocks {
+            self.mock_slots.acquire().await.ok()
+        } else {
+            None
+        };
         let started = SystemTime::now();
         let wall = Instant::now();
         let mut result = ScenarioResult {
