@@ -15,7 +15,7 @@
 //! [`SecretRegistry`](crate::secret::SecretRegistry) when the evidence is built.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -571,6 +571,24 @@ pub fn build(context: &RunContext<'_>, facts: &RunFacts, secrets: &SecretRegistr
             report_sha256: String::new(),
         },
     };
+    seal_redacted(evidence, secrets)
+}
+
+/// Seals `evidence` with every string redacted through `secrets`, as
+/// `seal(redacted(&evidence, secrets))` does, without rebuilding the report when no string
+/// holds a secret (the usual case: transcripts are redacted when captured).
+///
+/// The pass that hashes the report also checks every string it writes, keys included, as it is
+/// before JSON escaping ([`StringCheck`]). When each is clean, the tree redaction would change
+/// nothing. Checking the strings themselves, not the JSON, matters: escaping turns `\u{8}` into
+/// `\b`, and a form the registry knows escaped three times into one escaped four times, which
+/// no needle matches.
+fn seal_redacted(mut evidence: Evidence, secrets: &SecretRegistry) -> Evidence {
+    let mut check = StringCheck::new(secrets);
+    seal_in_place(&mut evidence, Some(&mut check));
+    if check.finish() {
+        return evidence;
+    }
     seal(redacted(&evidence, secrets))
 }
 
@@ -876,25 +894,154 @@ fn redact_tree(value: &mut serde_json::Value, secrets: &SecretRegistry) {
 
 /// Fills in every scenario record's `sha256`, then the manifest's `report_sha256`.
 pub fn seal(mut evidence: Evidence) -> Evidence {
-    for record in &mut evidence.scenarios {
-        record.sha256 = scenario_sha256(record);
-    }
-    evidence.manifest.report_sha256 = report_sha256(&evidence);
+    seal_in_place(&mut evidence, None);
     evidence
+}
+
+/// Seals `evidence` where it lies, hashing each serialization as it is written rather than
+/// cloning records into a buffer; `check`, when given, checks every string the report hash
+/// reads (see [`seal_redacted`]).
+fn seal_in_place(evidence: &mut Evidence, check: Option<&mut StringCheck<'_>>) {
+    for record in &mut evidence.scenarios {
+        record.sha256.clear();
+        record.sha256 = json_sha256(record, None);
+    }
+    evidence.manifest.report_sha256.clear();
+    evidence.manifest.report_sha256 = json_sha256(evidence, check);
 }
 
 /// Returns the SHA-256 of a scenario record's compact JSON with `sha256` set to `""`.
 pub fn scenario_sha256(record: &ScenarioRecord) -> String {
+    if record.sha256.is_empty() {
+        return json_sha256(record, None);
+    }
     let mut unsealed = record.clone();
     unsealed.sha256 = String::new();
-    sha256_hex(&serde_json::to_vec(&unsealed).expect("a scenario record serializes"))
+    json_sha256(&unsealed, None)
 }
 
 /// Returns the SHA-256 of the report's compact JSON with `manifest.report_sha256` set to `""`.
 pub fn report_sha256(evidence: &Evidence) -> String {
+    if evidence.manifest.report_sha256.is_empty() {
+        return json_sha256(evidence, None);
+    }
     let mut unsealed = evidence.clone();
     unsealed.manifest.report_sha256 = String::new();
-    sha256_hex(&serde_json::to_vec(&unsealed).expect("evidence serializes"))
+    json_sha256(&unsealed, None)
+}
+
+/// Returns the lowercase hex SHA-256 of `value`'s compact JSON, the bytes going straight into
+/// the hash; `check`, when given, checks every string written (see [`seal_redacted`]).
+fn json_sha256<T: Serialize + ?Sized>(value: &T, check: Option<&mut StringCheck<'_>>) -> String {
+    use sha2::Digest as _;
+    // serde_json writes a few bytes at a time; the hash takes whole blocks faster.
+    let mut sink = std::io::BufWriter::with_capacity(64 * 1024, HashWriter(sha2::Sha256::new()));
+    let written = match check {
+        Some(check) => value.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut sink, check,
+        )),
+        None => value.serialize(&mut serde_json::Serializer::new(&mut sink)),
+    };
+    written.expect("evidence serializes");
+    let HashWriter(hasher) = sink
+        .into_inner()
+        .unwrap_or_else(|_| unreachable!("a hash takes every write"));
+    hex(&hasher.finalize())
+}
+
+/// An `io::Write` that feeds a SHA-256.
+struct HashWriter(sha2::Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Checks every string a serialization writes against the registry, as it was before JSON
+/// escaping, while writing the compact JSON serde_json's default formatter writes.
+///
+/// Strings are gathered one after another, a line feed after each, and checked a batch at a
+/// time: a batch ends only between strings, so no string is ever split, and a match the line
+/// feeds make up across two strings only costs the slow path.
+struct StringCheck<'a> {
+    secrets: &'a SecretRegistry,
+    batch: String,
+    clean: bool,
+}
+
+/// How many bytes of strings are checked at once: small enough to stay in the cache.
+const STRING_CHECK_BATCH: usize = 64 * 1024;
+
+impl<'a> StringCheck<'a> {
+    fn new(secrets: &'a SecretRegistry) -> Self {
+        Self {
+            secrets,
+            batch: String::with_capacity(STRING_CHECK_BATCH + 1024),
+            clean: true,
+        }
+    }
+
+    fn check_batch(&mut self) {
+        self.clean = self.clean && self.secrets.is_clean(&self.batch);
+        self.batch.clear();
+    }
+
+    /// Returns true when every string written was clean.
+    fn finish(mut self) -> bool {
+        self.check_batch();
+        self.clean
+    }
+}
+
+impl serde_json::ser::Formatter for &mut StringCheck<'_> {
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        if self.clean {
+            self.batch.push('\n');
+            if self.batch.len() >= STRING_CHECK_BATCH {
+                self.check_batch();
+            }
+        }
+        writer.write_all(b"\"")
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if self.clean {
+            self.batch.push_str(fragment);
+        }
+        writer.write_all(fragment.as_bytes())
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape;
+        if self.clean {
+            self.batch.push(match char_escape {
+                CharEscape::Quote => '"',
+                CharEscape::ReverseSolidus => '\\',
+                CharEscape::Solidus => '/',
+                CharEscape::Backspace => '\u{8}',
+                CharEscape::FormFeed => '\u{c}',
+                CharEscape::LineFeed => '\n',
+                CharEscape::CarriageReturn => '\r',
+                CharEscape::Tab => '\t',
+                CharEscape::AsciiControl(byte) => char::from(byte),
+            });
+        }
+        serde_json::ser::CompactFormatter.write_char_escape(writer, char_escape)
+    }
 }
 
 /// Returns the canonical file form: pretty JSON (two-space indent, fields in declaration order)
@@ -908,10 +1055,16 @@ pub fn canonical_bytes(evidence: &Evidence) -> Vec<u8> {
 /// Returns the lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Returns `bytes` as lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1077,6 +1230,119 @@ pub(crate) mod tests {
         assert!(!text.contains("CANARY-ev"), "{text}");
         assert!(text.contains("[redacted:username]"), "{text}");
         assert_eq!(verify(text.as_bytes(), None).exit_code(), 0);
+    }
+
+    /// Returns `text` as serde_json writes it inside a string.
+    fn json_escaped(text: &str) -> String {
+        let quoted = serde_json::to_string(text).unwrap();
+        quoted[1..quoted.len() - 1].to_owned()
+    }
+
+    /// Puts a text somewhere in a report.
+    type Put = fn(&mut Evidence, &str);
+
+    #[test]
+    fn secrets_json_escapes_disguise_are_redacted_on_the_fast_path_too() {
+        // Each value holds what serde_json escapes (`"`, `\\`, controls, with `\b` and `\f` in
+        // their short forms) or leaves alone (`/`, non-ASCII).
+        let values = [
+            ("quoted", "CANARY-q\"uo\\te/slash"),
+            ("multiline", "CANARY-line\nbreak\ttab\rcr"),
+            ("unicode", "CANARY-n\u{f6}n-\u{e4}scii-\u{1f511}"),
+            ("backspace", "CANARY-bs\u{8}bs"),
+            ("formfeed", "CANARY-ff\u{c}ff"),
+            ("controls", "CANARY-nul\u{0}esc\u{1b}"),
+            // A form the registry knows JSON-escaped three times: JSON escapes it a fourth.
+            ("thrice", "CANARY-l3\"x\\y"),
+        ];
+        let secrets = SecretRegistry::new();
+        for (name, value) in values {
+            secrets.register(&Secret::new(name.parse().unwrap(), value));
+        }
+        let thrice = json_escaped(&json_escaped(&json_escaped(values[6].1)));
+        assert_ne!(thrice, values[6].1);
+        // Each value alone in a report, at each kind of place, so that no other secret sends
+        // the report down the slow path.
+        let places: [(&str, Put); 5] = [
+            ("a step message", |e, v| {
+                e.scenarios[0].message = Some(format!("expected 200: {v}"));
+            }),
+            ("a check", |e, v| {
+                e.scenarios[0].steps[0].failed = vec![format!("status was 401 for {v}")];
+            }),
+            ("a header", |e, v| {
+                let exchange = &mut e.scenarios[0].steps[0].exchanges[0];
+                exchange.request_headers.push(("x-key".into(), v.into()));
+            }),
+            ("a body", |e, v| {
+                let exchange = &mut e.scenarios[0].steps[0].exchanges[0];
+                exchange.response_body = Some(format!("{{\"echo\":\"{v}\"}}"));
+            }),
+            ("an object key", |e, v| {
+                e.run.target.sources.insert(format!("s-{v}"), "any".into());
+            }),
+        ];
+        for (name, value) in values {
+            let written = if name == "thrice" {
+                thrice.as_str()
+            } else {
+                value
+            };
+            for (place, put) in places {
+                let mut evidence = sample("bob");
+                put(&mut evidence, written);
+                let fast = canonical_bytes(&seal_redacted(evidence.clone(), &secrets));
+                let text = String::from_utf8(fast.clone()).unwrap();
+                let shown = format!("{name} in {place}: {text}");
+                assert!(!text.contains("CANARY-"), "{shown}");
+                assert!(!text.contains(&json_escaped(written)), "{shown}");
+                assert!(text.contains(&format!("[redacted:{name}]")), "{shown}");
+                assert_eq!(verify(&fast, None).exit_code(), 0, "{shown}");
+                // The same bytes as redacting the whole tree, the way that cannot skip a string.
+                let slow = canonical_bytes(&seal(redacted(&evidence, &secrets)));
+                assert!(fast == slow, "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_clean_report_is_sealed_to_the_same_bytes_by_every_path() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evidence");
+        let secrets = SecretRegistry::new();
+        secrets.register(&Secret::new(
+            "token".parse().unwrap(),
+            "CANARY-in-no-report",
+        ));
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let report: Evidence = serde_json::from_slice(&bytes).unwrap();
+            let shown = path.display();
+            // Sealed again, whether its hashes are kept, cleared or wrong, it is the file.
+            assert!(canonical_bytes(&seal(report.clone())) == bytes, "{shown}");
+            let mut cleared = report.clone();
+            for record in &mut cleared.scenarios {
+                record.sha256 = "0".repeat(64);
+            }
+            cleared.manifest.report_sha256.clear();
+            assert!(canonical_bytes(&seal(cleared.clone())) == bytes, "{shown}");
+            assert!(
+                canonical_bytes(&seal_redacted(cleared, &secrets)) == bytes,
+                "{shown}"
+            );
+            assert!(
+                canonical_bytes(&seal(redacted(&report, &secrets))) == bytes,
+                "{shown}"
+            );
+            assert_eq!(
+                scenario_sha256(&report.scenarios[0]),
+                report.scenarios[0].sha256
+            );
+            assert_eq!(report_sha256(&report), report.manifest.report_sha256);
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
     }
 
     #[test]

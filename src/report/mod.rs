@@ -209,36 +209,46 @@ fn check_junit_path(junit: &Path) -> Result<(), String> {
 /// Renders and writes every report of a run, each atomically. `results` feed JUnit (not-run
 /// scenarios among them as skips); `evidence` feeds everything else.
 ///
-/// This is the list of sinks: a new report format is one more entry here. Every rendered file
-/// passes [`SecretRegistry::is_clean`] before it is written; one that does not has the value
-/// replaced (for the evidence that breaks its hash, so `verify` reports the file) and the write
-/// is reported as an error. Returns the files written, or every error.
+/// This is the list of sinks: a new report format is one more entry here. Each report is
+/// rendered, checked and written on a thread of its own, so none waits for another's rendering,
+/// scan or disk flush. Every rendered file passes [`SecretRegistry::is_clean`] before it is
+/// written; one that does not has the value replaced (for the evidence that breaks its hash, so
+/// `verify` reports the file) and the write is reported as an error. Returns the files written
+/// (JUnit, evidence, summary, page), or every error.
 pub fn write_all(
     paths: &ReportPaths,
     results: &[ScenarioResult],
     evidence: &Evidence,
     secrets: &SecretRegistry,
 ) -> Result<Vec<PathBuf>, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut sinks: Vec<(&Path, Vec<u8>)> = Vec::new();
-    match junit::render(results, secrets) {
-        Ok(bytes) => sinks.push((&paths.junit, bytes)),
-        Err(e) => errors.push(e),
-    }
-    sinks.push((&paths.evidence, evidence::canonical_bytes(evidence)));
-    sinks.push((&paths.summary, markdown::render(evidence).into_bytes()));
-    sinks.push((&paths.html, html::render(evidence).into_bytes()));
+    let written = |path: &Path, bytes: &[u8]| {
+        write_checked(path, bytes, secrets).map(|()| path.to_path_buf())
+    };
     // Every renderer of the evidence goes here, as the summary and the page do: it then gets
     // the same atomic write and final byte check.
-    let mut written = Vec::new();
-    for (path, bytes) in sinks {
-        match write_checked(path, &bytes, secrets) {
-            Ok(()) => written.push(path.to_path_buf()),
+    let outcomes: [Result<PathBuf, String>; 4] = std::thread::scope(|scope| {
+        let junit = scope.spawn(|| written(&paths.junit, &junit::render(results, secrets)?));
+        let html = scope.spawn(|| written(&paths.html, html::render(evidence).as_bytes()));
+        let summary =
+            scope.spawn(|| written(&paths.summary, markdown::render(evidence).as_bytes()));
+        let evidence = written(&paths.evidence, &evidence::canonical_bytes(evidence));
+        let joined = |thread: std::thread::ScopedJoinHandle<'_, Result<PathBuf, String>>| {
+            thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        [joined(junit), evidence, joined(summary), joined(html)]
+    });
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Ok(path) => files.push(path),
             Err(e) => errors.push(e),
         }
     }
     if errors.is_empty() {
-        Ok(written)
+        Ok(files)
     } else {
         Err(errors)
     }
@@ -248,6 +258,7 @@ pub fn write_all(
 /// that do not are written with the value replaced (for evidence that breaks its hash, so
 /// `verify` reports the file) and the write is an error saying so.
 pub fn write_checked(path: &Path, bytes: &[u8], secrets: &SecretRegistry) -> Result<(), String> {
+    // Borrowed, not copied: every renderer writes UTF-8.
     let text = String::from_utf8_lossy(bytes);
     if secrets.is_clean(&text) {
         return write_atomically(path, bytes)
