@@ -292,27 +292,35 @@ impl ReportSink {
         secrets: &SecretRegistry,
     ) -> Reports {
         let mut results = self.results.into_inner().unwrap_or_else(|e| e.into_inner());
-        results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
-        let context = RunContext {
-            plan,
-            selected,
-            results: &results,
-            incomplete_reason: end.interrupted.clone(),
-        };
-        let facts = RunFacts::gather(plan, selected, end.started, end.finished);
-        let evidence = evidence::build(&context, &facts, secrets);
+        let finished = results.len();
         if let Some(reason) = &end.interrupted {
-            // JUnit has no "not run": those scenarios are skips whose reason says so.
+            // JUnit has no "not run": those scenarios are skips whose reason says so. The
+            // evidence records them as not run, from the finished results alone.
             let done: std::collections::HashSet<String> =
                 results.iter().map(|r| r.trial_name.clone()).collect();
             for planned in selected.iter().filter(|s| !done.contains(&s.trial_name())) {
                 results.push(not_run_result(planned, reason));
             }
-            results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
         }
-        let written = crate::report::write_all(paths, &results, &evidence, secrets);
+        // The facts are gathered and the evidence built while JUnit renders.
+        let (sealed, written) = crate::report::write_all(
+            paths,
+            &results,
+            || {
+                let context = RunContext {
+                    plan,
+                    selected,
+                    results: &results[..finished],
+                    incomplete_reason: end.interrupted.clone(),
+                };
+                let facts = RunFacts::gather(plan, selected, end.started, end.finished);
+                evidence::build_sealed(&context, &facts, secrets)
+            },
+            secrets,
+        );
+        results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
         Reports {
-            evidence,
+            evidence: sealed.into_evidence(),
             results,
             written,
         }
@@ -595,12 +603,11 @@ impl TrialRecorder {
             results: result.map(std::slice::from_ref).unwrap_or_default(),
             incomplete_reason: result.is_none().then(|| TRIAL_NOT_FINISHED.to_owned()),
         };
-        let record = evidence::build(&context, &facts, &self.secrets);
+        let record = evidence::build_sealed(&context, &facts, &self.secrets);
         let path = self
             .folder
             .join(trial_record_name(position, &planned.trial_name()));
-        let bytes = evidence::canonical_bytes(&record);
-        match crate::report::write_checked(&path, &bytes, &self.secrets) {
+        match crate::report::write_checked(&path, record.bytes(), &self.secrets) {
             Ok(()) => lock(&self.written).push(path),
             Err(e) => lock(&self.errors).push(e),
         }

@@ -485,6 +485,16 @@ impl RunFacts {
 /// scenario hash and the report hash filled in). A pure function of its arguments: the facts
 /// that need the file system, git or a clock come in `facts`.
 pub fn build(context: &RunContext<'_>, facts: &RunFacts, secrets: &SecretRegistry) -> Evidence {
+    build_sealed(context, facts, secrets).into_evidence()
+}
+
+/// Builds the evidence of a run as [`build`] does, with its canonical bytes, written in the
+/// pass that hashes the report.
+pub fn build_sealed(
+    context: &RunContext<'_>,
+    facts: &RunFacts,
+    secrets: &SecretRegistry,
+) -> Sealed {
     let plan = context.plan;
     let shown_path = |path: &Path| shown_path(path, facts.working_dir.as_deref());
     let by_trial: HashMap<&str, &ScenarioResult> = context
@@ -574,22 +584,55 @@ pub fn build(context: &RunContext<'_>, facts: &RunFacts, secrets: &SecretRegistr
     seal_redacted(evidence, secrets)
 }
 
+/// A sealed report and its canonical bytes ([`canonical_bytes`]), made in one pass.
+#[derive(Debug)]
+pub struct Sealed {
+    evidence: Evidence,
+    bytes: Vec<u8>,
+}
+
+impl Sealed {
+    /// Seals `evidence` as [`seal`] does (no redaction) and writes its canonical bytes.
+    pub fn new(mut evidence: Evidence) -> Self {
+        let mut bytes = Vec::new();
+        seal_in_place(&mut evidence, None, Some(&mut bytes));
+        Self { evidence, bytes }
+    }
+
+    /// Returns the sealed report.
+    pub fn evidence(&self) -> &Evidence {
+        &self.evidence
+    }
+
+    /// Returns its canonical bytes, as `evidence.json` holds them.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Returns the report, dropping its bytes.
+    pub fn into_evidence(self) -> Evidence {
+        self.evidence
+    }
+}
+
 /// Seals `evidence` with every string redacted through `secrets`, as
-/// `seal(redacted(&evidence, secrets))` does, without rebuilding the report when no string
-/// holds a secret (the usual case: transcripts are redacted when captured).
+/// `Sealed::new(redacted(&evidence, secrets))` does, without rebuilding the report when no
+/// string holds a secret (the usual case: transcripts are redacted when captured).
 ///
 /// The pass that hashes the report also checks every string it writes, keys included, as it is
 /// before JSON escaping ([`StringCheck`]). When each is clean, the tree redaction would change
 /// nothing. Checking the strings themselves, not the JSON, matters: escaping turns `\u{8}` into
 /// `\b`, and a form the registry knows escaped three times into one escaped four times, which
 /// no needle matches.
-fn seal_redacted(mut evidence: Evidence, secrets: &SecretRegistry) -> Evidence {
+fn seal_redacted(mut evidence: Evidence, secrets: &SecretRegistry) -> Sealed {
     let mut check = StringCheck::new(secrets);
-    seal_in_place(&mut evidence, Some(&mut check));
+    let mut bytes = Vec::new();
+    seal_in_place(&mut evidence, Some(&mut check), Some(&mut bytes));
     if check.finish() {
-        return evidence;
+        return Sealed { evidence, bytes };
     }
-    seal(redacted(&evidence, secrets))
+    drop(bytes);
+    Sealed::new(redacted(&evidence, secrets))
 }
 
 /// Returns the matrix status of a requirement from the verdicts of the scenarios citing it:
@@ -894,53 +937,79 @@ fn redact_tree(value: &mut serde_json::Value, secrets: &SecretRegistry) {
 
 /// Fills in every scenario record's `sha256`, then the manifest's `report_sha256`.
 pub fn seal(mut evidence: Evidence) -> Evidence {
-    seal_in_place(&mut evidence, None);
+    seal_in_place(&mut evidence, None, None);
     evidence
 }
 
 /// Seals `evidence` where it lies, hashing each serialization as it is written rather than
-/// cloning records into a buffer; `check`, when given, checks every string the report hash
-/// reads (see [`seal_redacted`]).
-fn seal_in_place(evidence: &mut Evidence, check: Option<&mut StringCheck<'_>>) {
+/// cloning records into a buffer. The pass that hashes the report also checks its strings into
+/// `check` (see [`seal_redacted`]) and writes its canonical bytes into `canonical`, when given.
+fn seal_in_place(
+    evidence: &mut Evidence,
+    check: Option<&mut StringCheck<'_>>,
+    canonical: Option<&mut Vec<u8>>,
+) {
     for record in &mut evidence.scenarios {
         record.sha256.clear();
-        record.sha256 = json_sha256(record, None);
+        record.sha256 = json_sha256(record, SealFormatter::default());
     }
     evidence.manifest.report_sha256.clear();
-    evidence.manifest.report_sha256 = json_sha256(evidence, check);
+    let Some(bytes) = canonical else {
+        evidence.manifest.report_sha256 = json_sha256(evidence, SealFormatter::checking(check));
+        return;
+    };
+    bytes.clear();
+    let formatter = SealFormatter {
+        check,
+        pretty: Some((serde_json::ser::PrettyFormatter::new(), &mut *bytes)),
+    };
+    let sha256 = json_sha256(evidence, formatter);
+    // The hash is the last value of the report, written as `""` while it was being computed.
+    const UNSEALED_END: &[u8] = b"\"report_sha256\": \"\"\n  }\n}";
+    if bytes.ends_with(UNSEALED_END) {
+        // Between the quotes of that `""`.
+        let at = bytes.len() - b"\"\n  }\n}".len();
+        bytes.splice(at..at, sha256.bytes());
+        bytes.push(b'\n');
+        evidence.manifest.report_sha256 = sha256;
+    } else {
+        evidence.manifest.report_sha256 = sha256;
+        *bytes = canonical_bytes(evidence);
+    }
 }
 
 /// Returns the SHA-256 of a scenario record's compact JSON with `sha256` set to `""`.
 pub fn scenario_sha256(record: &ScenarioRecord) -> String {
     if record.sha256.is_empty() {
-        return json_sha256(record, None);
+        return json_sha256(record, SealFormatter::default());
     }
     let mut unsealed = record.clone();
     unsealed.sha256 = String::new();
-    json_sha256(&unsealed, None)
+    json_sha256(&unsealed, SealFormatter::default())
 }
 
 /// Returns the SHA-256 of the report's compact JSON with `manifest.report_sha256` set to `""`.
 pub fn report_sha256(evidence: &Evidence) -> String {
     if evidence.manifest.report_sha256.is_empty() {
-        return json_sha256(evidence, None);
+        return json_sha256(evidence, SealFormatter::default());
     }
     let mut unsealed = evidence.clone();
     unsealed.manifest.report_sha256 = String::new();
-    json_sha256(&unsealed, None)
+    json_sha256(&unsealed, SealFormatter::default())
 }
 
 /// Returns the lowercase hex SHA-256 of `value`'s compact JSON, the bytes going straight into
-/// the hash; `check`, when given, checks every string written (see [`seal_redacted`]).
-fn json_sha256<T: Serialize + ?Sized>(value: &T, check: Option<&mut StringCheck<'_>>) -> String {
+/// the hash; `formatter` may also check the strings and write the pretty form.
+fn json_sha256<T: Serialize + ?Sized>(value: &T, formatter: SealFormatter<'_, '_>) -> String {
     use sha2::Digest as _;
     // serde_json writes a few bytes at a time; the hash takes whole blocks faster.
     let mut sink = std::io::BufWriter::with_capacity(64 * 1024, HashWriter(sha2::Sha256::new()));
-    let written = match check {
-        Some(check) => value.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut sink, check,
-        )),
-        None => value.serialize(&mut serde_json::Serializer::new(&mut sink)),
+    let written = if formatter.check.is_none() && formatter.pretty.is_none() {
+        value.serialize(&mut serde_json::Serializer::new(&mut sink))
+    } else {
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut sink, formatter,
+        ))
     };
     written.expect("evidence serializes");
     let HashWriter(hasher) = sink
@@ -964,7 +1033,7 @@ impl std::io::Write for HashWriter {
 }
 
 /// Checks every string a serialization writes against the registry, as it was before JSON
-/// escaping, while writing the compact JSON serde_json's default formatter writes.
+/// escaping.
 ///
 /// Strings are gathered one after another, a line feed after each, and checked a batch at a
 /// time: a batch ends only between strings, so no string is ever split, and a match the line
@@ -992,6 +1061,27 @@ impl<'a> StringCheck<'a> {
         self.batch.clear();
     }
 
+    fn push_str(&mut self, fragment: &str) {
+        if self.clean {
+            self.batch.push_str(fragment);
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        if self.clean {
+            self.batch.push(c);
+        }
+    }
+
+    fn end_string(&mut self) {
+        if self.clean {
+            self.batch.push('\n');
+            if self.batch.len() >= STRING_CHECK_BATCH {
+                self.check_batch();
+            }
+        }
+    }
+
     /// Returns true when every string written was clean.
     fn finish(mut self) -> bool {
         self.check_batch();
@@ -999,15 +1089,83 @@ impl<'a> StringCheck<'a> {
     }
 }
 
-impl serde_json::ser::Formatter for &mut StringCheck<'_> {
-    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        if self.clean {
-            self.batch.push('\n');
-            if self.batch.len() >= STRING_CHECK_BATCH {
-                self.check_batch();
+/// Writes compact JSON (to the hash) as serde_json's default formatter does and, alongside,
+/// the pretty JSON [`canonical_bytes`] writes and the strings a [`StringCheck`] reads: one
+/// serialization, escaping each string once, feeds all three.
+#[derive(Default)]
+struct SealFormatter<'a, 'b> {
+    check: Option<&'a mut StringCheck<'b>>,
+    pretty: Option<(serde_json::ser::PrettyFormatter<'static>, &'a mut Vec<u8>)>,
+}
+
+impl<'a, 'b> SealFormatter<'a, 'b> {
+    fn checking(check: Option<&'a mut StringCheck<'b>>) -> Self {
+        Self {
+            check,
+            pretty: None,
+        }
+    }
+}
+
+/// Implements a [`serde_json::ser::Formatter`] method by calling the compact formatter on the
+/// hash's writer and the pretty one on the canonical bytes.
+macro_rules! compact_and_pretty {
+    ($($method:ident($($arg:ident: $type:ty),*);)*) => {$(
+        fn $method<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            $($arg: $type),*
+        ) -> std::io::Result<()> {
+            serde_json::ser::CompactFormatter.$method(writer, $($arg),*)?;
+            match &mut self.pretty {
+                Some((pretty, bytes)) => pretty.$method(*bytes, $($arg),*),
+                None => Ok(()),
             }
         }
-        writer.write_all(b"\"")
+    )*};
+}
+
+impl serde_json::ser::Formatter for SealFormatter<'_, '_> {
+    compact_and_pretty! {
+        write_null();
+        write_bool(value: bool);
+        write_i8(value: i8);
+        write_i16(value: i16);
+        write_i32(value: i32);
+        write_i64(value: i64);
+        write_i128(value: i128);
+        write_u8(value: u8);
+        write_u16(value: u16);
+        write_u32(value: u32);
+        write_u64(value: u64);
+        write_u128(value: u128);
+        write_f32(value: f32);
+        write_f64(value: f64);
+        write_number_str(value: &str);
+        begin_string();
+        write_byte_array(value: &[u8]);
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+        write_raw_fragment(fragment: &str);
+    }
+
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        if let Some(check) = &mut self.check {
+            check.end_string();
+        }
+        serde_json::ser::CompactFormatter.end_string(writer)?;
+        match &mut self.pretty {
+            Some((pretty, bytes)) => pretty.end_string(*bytes),
+            None => Ok(()),
+        }
     }
 
     fn write_string_fragment<W: ?Sized + std::io::Write>(
@@ -1015,10 +1173,14 @@ impl serde_json::ser::Formatter for &mut StringCheck<'_> {
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        if self.clean {
-            self.batch.push_str(fragment);
+        if let Some(check) = &mut self.check {
+            check.push_str(fragment);
         }
-        writer.write_all(fragment.as_bytes())
+        serde_json::ser::CompactFormatter.write_string_fragment(writer, fragment)?;
+        match &mut self.pretty {
+            Some((pretty, bytes)) => pretty.write_string_fragment(*bytes, fragment),
+            None => Ok(()),
+        }
     }
 
     fn write_char_escape<W: ?Sized + std::io::Write>(
@@ -1026,21 +1188,48 @@ impl serde_json::ser::Formatter for &mut StringCheck<'_> {
         writer: &mut W,
         char_escape: serde_json::ser::CharEscape,
     ) -> std::io::Result<()> {
-        use serde_json::ser::CharEscape;
-        if self.clean {
-            self.batch.push(match char_escape {
-                CharEscape::Quote => '"',
-                CharEscape::ReverseSolidus => '\\',
-                CharEscape::Solidus => '/',
-                CharEscape::Backspace => '\u{8}',
-                CharEscape::FormFeed => '\u{c}',
-                CharEscape::LineFeed => '\n',
-                CharEscape::CarriageReturn => '\r',
-                CharEscape::Tab => '\t',
-                CharEscape::AsciiControl(byte) => char::from(byte),
-            });
+        let unescaped = unescaped(&char_escape);
+        if let Some(check) = &mut self.check {
+            check.push(unescaped);
         }
-        serde_json::ser::CompactFormatter.write_char_escape(writer, char_escape)
+        serde_json::ser::CompactFormatter.write_char_escape(writer, char_escape)?;
+        match &mut self.pretty {
+            Some((pretty, bytes)) => pretty.write_char_escape(*bytes, escape_of(unescaped)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Returns the character an escape stands for.
+fn unescaped(escape: &serde_json::ser::CharEscape) -> char {
+    use serde_json::ser::CharEscape;
+    match escape {
+        CharEscape::Quote => '"',
+        CharEscape::ReverseSolidus => '\\',
+        CharEscape::Solidus => '/',
+        CharEscape::Backspace => '\u{8}',
+        CharEscape::FormFeed => '\u{c}',
+        CharEscape::LineFeed => '\n',
+        CharEscape::CarriageReturn => '\r',
+        CharEscape::Tab => '\t',
+        CharEscape::AsciiControl(byte) => char::from(*byte),
+    }
+}
+
+/// Returns the escape serde_json gives `c`: the inverse of [`unescaped`].
+fn escape_of(c: char) -> serde_json::ser::CharEscape {
+    use serde_json::ser::CharEscape;
+    match c {
+        '"' => CharEscape::Quote,
+        '\\' => CharEscape::ReverseSolidus,
+        '/' => CharEscape::Solidus,
+        '\u{8}' => CharEscape::Backspace,
+        '\u{c}' => CharEscape::FormFeed,
+        '\n' => CharEscape::LineFeed,
+        '\r' => CharEscape::CarriageReturn,
+        '\t' => CharEscape::Tab,
+        // Only ASCII controls are escaped otherwise.
+        other => CharEscape::AsciiControl(u8::try_from(other).unwrap_or(b'?')),
     }
 }
 
@@ -1291,7 +1480,12 @@ pub(crate) mod tests {
             for (place, put) in places {
                 let mut evidence = sample("bob");
                 put(&mut evidence, written);
-                let fast = canonical_bytes(&seal_redacted(evidence.clone(), &secrets));
+                let sealed = seal_redacted(evidence.clone(), &secrets);
+                let fast = sealed.bytes().to_vec();
+                assert!(
+                    fast == canonical_bytes(sealed.evidence()),
+                    "{name} in {place}"
+                );
                 let text = String::from_utf8(fast.clone()).unwrap();
                 let shown = format!("{name} in {place}: {text}");
                 assert!(!text.contains("CANARY-"), "{shown}");
@@ -1327,10 +1521,10 @@ pub(crate) mod tests {
             }
             cleared.manifest.report_sha256.clear();
             assert!(canonical_bytes(&seal(cleared.clone())) == bytes, "{shown}");
-            assert!(
-                canonical_bytes(&seal_redacted(cleared, &secrets)) == bytes,
-                "{shown}"
-            );
+            let fast = seal_redacted(cleared.clone(), &secrets);
+            assert!(fast.bytes() == bytes, "{shown}");
+            assert!(canonical_bytes(fast.evidence()) == bytes, "{shown}");
+            assert!(Sealed::new(cleared).bytes() == bytes, "{shown}");
             assert!(
                 canonical_bytes(&seal(redacted(&report, &secrets))) == bytes,
                 "{shown}"
