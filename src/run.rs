@@ -254,12 +254,20 @@ pub async fn run_one(
 #[derive(Debug, Default)]
 pub struct ReportSink {
     results: Mutex<Vec<ScenarioResult>>,
+    /// The run's facts, gathered while it runs.
+    facts: Mutex<Option<evidence::PendingFacts>>,
 }
 
 impl RunSink for ReportSink {
     fn event(&self, event: &RunEvent<'_>) {
-        if let RunEvent::ScenarioFinished { result } = event {
-            lock(&self.results).push((*result).clone());
+        match event {
+            RunEvent::PlanLoaded { plan, selected } => {
+                *lock(&self.facts) = Some(RunFacts::gather_ahead(plan, selected));
+            }
+            RunEvent::ScenarioFinished { result } => {
+                lock(&self.results).push((*result).clone());
+            }
+            _ => {}
         }
     }
 }
@@ -291,6 +299,7 @@ impl ReportSink {
         paths: &ReportPaths,
         secrets: &SecretRegistry,
     ) -> Reports {
+        let pending_facts = self.facts.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut results = self.results.into_inner().unwrap_or_else(|e| e.into_inner());
         let finished = results.len();
         if let Some(reason) = &end.interrupted {
@@ -302,7 +311,7 @@ impl ReportSink {
                 results.push(not_run_result(planned, reason));
             }
         }
-        // The facts are gathered and the evidence built while JUnit renders.
+        // The evidence is built while JUnit renders.
         let (sealed, written) = crate::report::write_all(
             paths,
             &results,
@@ -313,7 +322,10 @@ impl ReportSink {
                     results: &results[..finished],
                     incomplete_reason: end.interrupted.clone(),
                 };
-                let facts = RunFacts::gather(plan, selected, end.started, end.finished);
+                let facts = match pending_facts {
+                    Some(pending) => pending.finish(plan, selected, end.started, end.finished),
+                    None => RunFacts::gather(plan, selected, end.started, end.finished),
+                };
                 evidence::build_sealed(&context, &facts, secrets)
             },
             secrets,

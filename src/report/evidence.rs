@@ -468,16 +468,127 @@ impl RunFacts {
         started: SystemTime,
         finished: SystemTime,
     ) -> Self {
-        let working_dir = std::env::current_dir().ok();
+        let facts = FactSources::of(plan, selected).gather(false);
         Self {
-            host: super::hostname(),
-            git_commit: git_commit(selected.first().map(|s| s.path.as_path())),
-            inputs: inputs(plan, working_dir.as_deref()),
             started,
             finished,
+            ..facts.unwrap_or_else(|| unreachable!("a lenient gathering always ends"))
+        }
+    }
+
+    /// Starts gathering the facts of a run of `selected` from `plan` on a thread of its own, as
+    /// the run starts: hashing the inputs and asking git take milliseconds that the reports
+    /// need not wait for at the end. The files are hashed as they were loaded.
+    pub fn gather_ahead(plan: &Plan, selected: &[Arc<PlannedScenario>]) -> PendingFacts {
+        let sources = FactSources::of(plan, selected);
+        let first = sources.first_scenario.clone();
+        let thread = std::thread::Builder::new()
+            .name("run-facts".into())
+            .spawn(move || sources.gather(true))
+            .ok();
+        PendingFacts { thread, first }
+    }
+}
+
+/// Facts being gathered ahead of the end of a run ([`RunFacts::gather_ahead`]).
+#[derive(Debug)]
+pub struct PendingFacts {
+    thread: Option<std::thread::JoinHandle<Option<RunFacts>>>,
+    /// The first selected scenario's file, which says where git is asked.
+    first: Option<PathBuf>,
+}
+
+impl PendingFacts {
+    /// Returns the facts of the run of `selected` from `plan` with its times. They are gathered
+    /// now when the thread could not gather them all (a file or git it could not open, e.g. for
+    /// want of descriptors while scenarios ran) or gathered them for other scenarios.
+    pub fn finish(
+        self,
+        plan: &Plan,
+        selected: &[Arc<PlannedScenario>],
+        started: SystemTime,
+        finished: SystemTime,
+    ) -> RunFacts {
+        let same_run = self.first.as_deref() == selected.first().map(|s| s.path.as_path());
+        match self.thread.and_then(|thread| thread.join().ok()).flatten() {
+            Some(facts) if same_run => RunFacts {
+                started,
+                finished,
+                ..facts
+            },
+            _ => RunFacts::gather(plan, selected, started, finished),
+        }
+    }
+}
+
+/// What the facts of a run are read from: owned, so that they can be read on another thread.
+struct FactSources {
+    /// The target file, `None` for the embedded mock target.
+    target: Option<PathBuf>,
+    specs: Vec<PathBuf>,
+    /// Every scenario file of the plan, once each, in path order.
+    scenario_files: Vec<PathBuf>,
+    first_scenario: Option<PathBuf>,
+}
+
+impl FactSources {
+    fn of(plan: &Plan, selected: &[Arc<PlannedScenario>]) -> Self {
+        let target = &plan.target.file;
+        let embedded = target.as_os_str().is_empty() || target == Path::new("targets/mock.yaml");
+        let scenario_files: BTreeSet<&Path> =
+            plan.scenarios.iter().map(|s| s.path.as_path()).collect();
+        Self {
+            target: (!embedded).then(|| target.clone()),
+            specs: plan
+                .catalogue
+                .specs
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect(),
+            scenario_files: scenario_files.into_iter().map(Path::to_path_buf).collect(),
+            first_scenario: selected.first().map(|s| s.path.clone()),
+        }
+    }
+
+    /// Hashes the target, spec and scenario files, asks git for the commit of the scenarios'
+    /// checkout, reads the host name and the working directory; the times are left at the
+    /// epoch. A file that cannot be read is left out, or when `strict` gives `None`, as does git
+    /// that cannot be started.
+    fn gather(&self, strict: bool) -> Option<RunFacts> {
+        let working_dir = std::env::current_dir().ok();
+        let git_commit = match git_commit(self.first_scenario.as_deref()) {
+            Ok(commit) => commit,
+            Err(_) if strict => return None,
+            Err(_) => None,
+        };
+        let mut inputs: Vec<InputFile> = Vec::new();
+        if self.target.is_none() {
+            inputs.push(InputFile {
+                path: "targets/mock.yaml (embedded)".to_owned(),
+                sha256: sha256_hex(crate::target::MOCK_TARGET_YAML.as_bytes()),
+            });
+        }
+        let files = self
+            .target
+            .iter()
+            .chain(&self.specs)
+            .chain(&self.scenario_files);
+        for path in files {
+            match input_file(path, working_dir.as_deref()) {
+                Some(file) => inputs.push(file),
+                None if strict => return None,
+                None => {}
+            }
+        }
+        Some(RunFacts {
+            host: super::hostname(),
+            git_commit,
+            inputs,
+            started: SystemTime::UNIX_EPOCH,
+            finished: SystemTime::UNIX_EPOCH,
             working_dir,
             test_run_id: None,
-        }
+        })
     }
 }
 
@@ -830,33 +941,6 @@ fn without_userinfo(url: &str) -> String {
     }
 }
 
-/// Hashes the target, spec and scenario files the plan came from.
-fn inputs(plan: &Plan, working_dir: Option<&Path>) -> Vec<InputFile> {
-    let mut files: Vec<InputFile> = Vec::new();
-    let target = &plan.target.file;
-    if target.as_os_str().is_empty() || target == Path::new("targets/mock.yaml") {
-        files.push(InputFile {
-            path: "targets/mock.yaml (embedded)".to_owned(),
-            sha256: sha256_hex(crate::target::MOCK_TARGET_YAML.as_bytes()),
-        });
-    } else {
-        files.extend(input_file(target, working_dir));
-    }
-    files.extend(
-        plan.catalogue
-            .specs
-            .iter()
-            .filter_map(|(p, _)| input_file(p, working_dir)),
-    );
-    let scenario_files: BTreeSet<&Path> = plan.scenarios.iter().map(|s| s.path.as_path()).collect();
-    files.extend(
-        scenario_files
-            .into_iter()
-            .filter_map(|p| input_file(p, working_dir)),
-    );
-    files
-}
-
 fn input_file(path: &Path, working_dir: Option<&Path>) -> Option<InputFile> {
     let bytes = std::fs::read(path).ok()?;
     Some(InputFile {
@@ -874,22 +958,33 @@ fn shown_path(path: &Path, working_dir: Option<&Path>) -> String {
         .to_string()
 }
 
-/// Returns the commit checked out where the scenarios are, when git knows one.
-fn git_commit(scenario_file: Option<&Path>) -> Option<String> {
+/// Returns the commit checked out where the scenarios are, when git knows one; an error when
+/// git cannot be started.
+fn git_commit(scenario_file: Option<&Path>) -> std::io::Result<Option<String>> {
     let dir = scenario_file
         .and_then(Path::parent)
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let output = std::process::Command::new("git")
+    let output = match std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(["rev-parse", "HEAD"])
         .stderr(std::process::Stdio::null())
         .output()
-        .ok()?;
-    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
-    (output.status.success() && commit.len() >= 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then_some(commit)
+    {
+        Ok(output) => output,
+        // No git on this machine: no commit to record.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Ok(commit) = String::from_utf8(output.stdout) else {
+        return Ok(None);
+    };
+    let commit = commit.trim();
+    Ok((output.status.success()
+        && commit.len() >= 40
+        && commit.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then(|| commit.to_owned()))
 }
 
 /// Formats a time as RFC 3339 UTC with exactly three digits of milliseconds
@@ -1699,6 +1794,46 @@ pub(crate) mod tests {
         // A different fact is a different report.
         let later = canonical_bytes(&build(&context, &facts(1_800_000_001), &secrets));
         assert_ne!(first, later);
+    }
+
+    #[test]
+    fn facts_gathered_ahead_are_those_gathered_at_the_end_or_gathered_again() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = crate::plan::load_plan(
+            &root.join("specs"),
+            &root.join("scenarios"),
+            crate::target::Target::mock(),
+            &crate::mock::builtin(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+        let (started, finished) = (facts(0).started, facts(0).finished);
+        let at_the_end = RunFacts::gather(&plan, &plan.scenarios, started, finished);
+        assert!(at_the_end.inputs.len() > 2, "{:?}", at_the_end.inputs);
+        let ahead = RunFacts::gather_ahead(&plan, &plan.scenarios);
+        assert_eq!(
+            ahead.finish(&plan, &plan.scenarios, started, finished),
+            at_the_end
+        );
+        // A thread that could not gather them all leaves it to the end.
+        let failed = PendingFacts {
+            thread: std::thread::Builder::new().spawn(|| None).ok(),
+            first: plan.scenarios.first().map(|s| s.path.clone()),
+        };
+        assert_eq!(
+            failed.finish(&plan, &plan.scenarios, started, finished),
+            at_the_end
+        );
+        // A file that cannot be read fails a strict gathering and is left out of a lenient one.
+        let missing = FactSources {
+            target: None,
+            specs: vec![root.join("specs/no-such-spec.yaml")],
+            scenario_files: Vec::new(),
+            first_scenario: None,
+        };
+        assert!(missing.gather(true).is_none());
+        let lenient = missing.gather(false).unwrap();
+        assert_eq!(lenient.inputs.len(), 1, "{:?}", lenient.inputs);
+        assert_eq!(lenient.inputs[0].path, "targets/mock.yaml (embedded)");
     }
 
     #[test]
