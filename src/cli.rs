@@ -416,6 +416,10 @@ impl RunSink for ConsoleSink<'_> {
             RunEvent::ScenarioStarted { .. } | RunEvent::StepFinished { .. } => {}
         }
     }
+
+    fn wants_steps(&self) -> bool {
+        false
+    }
 }
 
 /// Says why no scenario ran: how many were selected, and the commonest skip reasons.

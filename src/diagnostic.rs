@@ -96,7 +96,7 @@ impl LoadError {
     /// Sets the path inside the document and its position from `index`.
     pub fn at(self, index: &SpanIndex, text: &str, path: impl Into<String>) -> Self {
         let path = path.into();
-        let location = index.locate(&path);
+        let location = index.locate(text, &path);
         let mut error = self.at_path(path);
         if let Some(location) = location {
             // Many errors in a long file must not each rescan it for their line.
@@ -230,13 +230,24 @@ pub fn offset_location(text: &str, offset: usize) -> Location {
 /// so checks made after deserializing point at the exact line and column of what they are about.
 ///
 /// A scalar is located at its value; a mapping or sequence under a key at the key.
+///
+/// Building it only looks for keys given twice, streaming the parser's events; the table of
+/// every node's position is made at the first lookup, for the files that have an error to
+/// locate, so a valid file never holds a path and a position for each of its nodes.
 #[derive(Debug, Clone, Default)]
 pub struct SpanIndex {
+    located: std::cell::OnceCell<Located>,
+    /// Keys given twice in one mapping, in document order.
+    duplicates: Vec<DuplicateKey>,
+    root_sequence: Option<RootSequence>,
+}
+
+/// Every node's position and the line starts of one text, built on the first lookup.
+#[derive(Debug, Clone, Default)]
+struct Located {
     locations: std::collections::HashMap<String, Location>,
     /// Byte offset of each line of the indexed text, for the source line an error shows.
     line_starts: Vec<usize>,
-    /// Keys given twice in one mapping, in document order.
-    duplicates: Vec<DuplicateKey>,
 }
 
 /// A key given a second time in one mapping. Deserializing keeps one of the two silently (a
@@ -254,17 +265,104 @@ pub struct DuplicateKey {
 }
 
 impl SpanIndex {
-    /// Indexes `text`; a document that does not parse gives an empty index.
+    /// Indexes `text` (the same text must be handed to every lookup); a document that does not
+    /// parse gives an empty index.
     ///
-    /// Linear in the size of `text`: each event's character index becomes a byte offset through
-    /// one table, and a line and column through another searched by bisection.
+    /// Linear in the size of `text`, and holding no more than one open mapping's keys per level
+    /// of nesting.
     pub fn build(text: &str) -> Self {
+        let (duplicates, root_sequence) = DuplicateWalk::run(text);
+        Self {
+            located: std::cell::OnceCell::new(),
+            duplicates,
+            root_sequence,
+        }
+    }
+
+    /// Returns where the items start when the document is a mapping of one key to a sequence,
+    /// in one document without anchors, aliases or tags and without a syntax error; `None`
+    /// otherwise.
+    pub fn root_sequence(&self) -> Option<&RootSequence> {
+        self.root_sequence.as_ref()
+    }
+
+    fn located(&self, text: &str) -> &Located {
+        self.located.get_or_init(|| Located::build(text))
+    }
+
+    /// Returns line `line` (1-based) of `text`, the text this index was built from, as
+    /// `str::lines` gives it, without scanning the lines before it.
+    fn source_line<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
+        let line_starts = &self.located(text).line_starts;
+        let start = *line_starts.get(line.checked_sub(1)?)?;
+        if start == text.len() {
+            // After a final newline `str::lines` sees no line.
+            return None;
+        }
+        let end = line_starts.get(line).map_or(text.len(), |next| next - 1);
+        let line = text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+
+    /// Returns the keys given twice in one mapping.
+    pub fn duplicate_keys(&self) -> &[DuplicateKey] {
+        &self.duplicates
+    }
+
+    /// Returns one error per key given twice in one mapping, at its second occurrence.
+    pub fn duplicate_key_errors(
+        &self,
+        input: InputKind,
+        file: &Path,
+        text: &str,
+    ) -> Vec<LoadError> {
+        self.duplicates
+            .iter()
+            .map(|duplicate| {
+                let key = &duplicate.key;
+                LoadError::new(
+                    input,
+                    file,
+                    format!(
+                        "duplicate key `{key}`: already given at line {}, column {}; a mapping \
+                         holds each key once, and the other would be ignored without a word",
+                        duplicate.first.line, duplicate.first.column
+                    ),
+                )
+                .at_path(duplicate.path.clone())
+                .at_location(text, duplicate.at)
+            })
+            .collect()
+    }
+
+    /// Returns the location of exactly `path` in `text`, when indexed.
+    pub fn exact(&self, text: &str, path: &str) -> Option<Location> {
+        self.located(text).locations.get(path).copied()
+    }
+
+    /// Returns the location of `path` in `text`, or of its nearest indexed ancestor.
+    pub fn locate(&self, text: &str, path: &str) -> Option<Location> {
+        let locations = &self.located(text).locations;
+        let mut path = path;
+        loop {
+            if let Some(location) = locations.get(path) {
+                return Some(*location);
+            }
+            let cut = path.rfind(['.', '['])?;
+            path = &path[..cut];
+        }
+    }
+}
+
+impl Located {
+    /// Walks every event of `text`, recording each node's position by document path.
+    fn build(text: &str) -> Self {
         let mut parser = saphyr_parser::Parser::new_from_str(text);
         let mut events = Vec::new();
         while let Some(Ok((event, span))) = parser.next_event() {
             events.push((event, span.start.index()));
         }
-        let mut index = SpanIndex::default();
+        let mut located = Located::default();
         let positions = Positions::new(text);
         let mut position = 0;
         // Skip StreamStart and DocumentStart.
@@ -276,25 +374,9 @@ impl SpanIndex {
         {
             position += 1;
         }
-        index.node(&events, &mut position, String::new(), None, &positions);
-        index.line_starts = positions.line_starts;
-        index
-    }
-
-    /// Returns line `line` (1-based) of `text`, the text this index was built from, as
-    /// `str::lines` gives it, without scanning the lines before it.
-    fn source_line<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
-        let start = *self.line_starts.get(line.checked_sub(1)?)?;
-        if start == text.len() {
-            // After a final newline `str::lines` sees no line.
-            return None;
-        }
-        let end = self
-            .line_starts
-            .get(line)
-            .map_or(text.len(), |next| next - 1);
-        let line = text.get(start..end)?;
-        Some(line.strip_suffix('\r').unwrap_or(line))
+        located.node(&events, &mut position, String::new(), None, &positions);
+        located.line_starts = positions.line_starts;
+        located
     }
 
     fn node(
@@ -329,8 +411,6 @@ impl SpanIndex {
             }
             Event::MappingStart(..) => {
                 self.locations.insert(path.clone(), key_at.unwrap_or(here));
-                let mut keys: std::collections::HashMap<&str, Location> =
-                    std::collections::HashMap::new();
                 while let Some((event, key_offset)) = events.get(*position) {
                     match event {
                         Event::MappingEnd => {
@@ -345,14 +425,6 @@ impl SpanIndex {
                             } else {
                                 format!("{path}.{key}")
                             };
-                            if let Some(first) = keys.insert(key, key_location) {
-                                self.duplicates.push(DuplicateKey {
-                                    key: key.to_string(),
-                                    path: child.clone(),
-                                    at: key_location,
-                                    first,
-                                });
-                            }
                             self.node(events, position, child, Some(key_location), positions);
                         }
                         _ => {
@@ -366,58 +438,236 @@ impl SpanIndex {
             _ => {}
         }
     }
+}
 
-    /// Returns the keys given twice in one mapping.
-    pub fn duplicate_keys(&self) -> &[DuplicateKey] {
-        &self.duplicates
-    }
+/// Finds the keys given twice in one mapping while the parser streams its events: only the
+/// keys of the mappings still open are kept, each with its character index, and positions are
+/// worked out for the duplicates alone. The same pass notes whether the document is one list
+/// under one key, and where its items start (see [`SpanIndex::root_sequence`]).
+struct DuplicateWalk<'t> {
+    parser: saphyr_parser::Parser<'t, saphyr_parser::StrInput<'t>>,
+    /// The document path of the node being read, grown and cut back as the walk descends.
+    path: String,
+    /// Key tables of closed mappings, reused so that a mapping costs no allocation.
+    spare: Vec<std::collections::HashMap<std::borrow::Cow<'t, str>, usize>>,
+    /// (key, path, character index of the second occurrence, of the first).
+    found: Vec<(String, String, usize, usize)>,
+    /// Set at a syntax error: the walk stops there, as deserializing would.
+    failed: bool,
+    /// False once an anchor, an alias or a tag is seen: a node could then depend on another.
+    plain: bool,
+    /// The deepest nesting seen.
+    max_depth: usize,
+    /// The keys of the root mapping.
+    root_keys: Vec<String>,
+    /// The character index of each item of the sequence under the root mapping's key.
+    items: Option<Vec<usize>>,
+}
 
-    /// Returns one error per key given twice in one mapping, at its second occurrence.
-    pub fn duplicate_key_errors(
-        &self,
-        input: InputKind,
-        file: &Path,
-        text: &str,
-    ) -> Vec<LoadError> {
-        self.duplicates
-            .iter()
-            .map(|duplicate| {
-                let key = &duplicate.key;
-                LoadError::new(
-                    input,
-                    file,
-                    format!(
-                        "duplicate key `{key}`: already given at line {}, column {}; a mapping \
-                         holds each key once, and the other would be ignored without a word",
-                        duplicate.first.line, duplicate.first.column
-                    ),
-                )
-                .at_path(duplicate.path.clone())
-                .at_location(text, duplicate.at)
-            })
-            .collect()
-    }
+/// A document that is a mapping of one key to a sequence, without anchors, aliases or tags:
+/// each item can be read on its own, as a document of the text from its line to the next
+/// item's (see [`SpanIndex::root_sequence`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootSequence {
+    /// The root mapping's only key.
+    pub key: String,
+    /// The byte offset where each item's node starts, in document order.
+    pub items: Vec<usize>,
+}
 
-    /// Returns the location of exactly `path`, when indexed.
-    pub fn exact(&self, path: &str) -> Option<Location> {
-        self.locations.get(path).copied()
-    }
+/// Nesting deeper than this reads the whole document at once, where the YAML deserializer's own
+/// depth limit applies to the document as written.
+const MAX_ITEM_DEPTH: usize = 64;
 
-    /// Returns the location of `path`, or of its nearest indexed ancestor.
-    pub fn locate(&self, path: &str) -> Option<Location> {
-        let mut path = path;
-        loop {
-            if let Some(location) = self.locations.get(path) {
-                return Some(*location);
+impl<'t> DuplicateWalk<'t> {
+    fn run(text: &'t str) -> (Vec<DuplicateKey>, Option<RootSequence>) {
+        let mut walk = DuplicateWalk {
+            parser: saphyr_parser::Parser::new_from_str(text),
+            path: String::new(),
+            spare: Vec::new(),
+            found: Vec::new(),
+            failed: false,
+            plain: true,
+            max_depth: 0,
+            root_keys: Vec::new(),
+            items: None,
+        };
+        // The first node after StreamStart and DocumentStart is the document's root.
+        while let Some((event, _)) = walk.next() {
+            if !matches!(
+                event,
+                saphyr_parser::Event::StreamStart | saphyr_parser::Event::DocumentStart(_)
+            ) {
+                walk.node(event, 0);
+                break;
             }
-            let cut = path.rfind(['.', '['])?;
-            path = &path[..cut];
+        }
+        // A second document is refused when deserializing; its items are not the root's.
+        let mut single_document = true;
+        while let Some((event, _)) = walk.next() {
+            if matches!(event, saphyr_parser::Event::DocumentStart(_)) {
+                single_document = false;
+            }
+        }
+        let root_sequence = match (walk.items.take(), walk.root_keys.as_slice()) {
+            (Some(items), [key])
+                if single_document
+                    && walk.plain
+                    && !walk.failed
+                    && walk.max_depth <= MAX_ITEM_DEPTH =>
+            {
+                Some(RootSequence {
+                    key: key.clone(),
+                    items: byte_offsets(text, &items),
+                })
+            }
+            _ => None,
+        };
+        if walk.found.is_empty() {
+            return (Vec::new(), root_sequence);
+        }
+        let positions = Positions::new(text);
+        let duplicates = walk
+            .found
+            .into_iter()
+            .map(|(key, path, at, first)| DuplicateKey {
+                key,
+                path,
+                at: positions.of_char(at),
+                first: positions.of_char(first),
+            })
+            .collect();
+        (duplicates, root_sequence)
+    }
+
+    /// Returns the next event and the character index it starts at; `None` at the end of the
+    /// stream or at a syntax error (what came before it is still checked).
+    fn next(&mut self) -> Option<(saphyr_parser::Event<'t>, usize)> {
+        use saphyr_parser::Event;
+        if self.failed {
+            return None;
+        }
+        match self.parser.next_event()? {
+            Ok((event, span)) => {
+                let plain = match &event {
+                    Event::Alias(_) => false,
+                    Event::Scalar(_, _, anchor, tag)
+                    | Event::SequenceStart(anchor, tag)
+                    | Event::MappingStart(anchor, tag) => *anchor == 0 && tag.is_none(),
+                    _ => true,
+                };
+                self.plain &= plain;
+                Some((event, span.start.index()))
+            }
+            Err(_) => {
+                self.failed = true;
+                None
+            }
         }
     }
+
+    fn node(&mut self, event: saphyr_parser::Event<'t>, depth: usize) {
+        use saphyr_parser::Event;
+        use std::fmt::Write as _;
+        self.max_depth = self.max_depth.max(depth);
+        match event {
+            Event::SequenceStart(..) => {
+                // The sequence under the root mapping's key.
+                let mut items =
+                    (depth == 1 && self.path.len() == self.root_keys_path_len()).then(Vec::new);
+                let base = self.path.len();
+                let mut i = 0;
+                while let Some((event, at)) = self.next() {
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    if let Some(items) = &mut items {
+                        items.push(at);
+                    }
+                    let _ = write!(self.path, "[{i}]");
+                    self.node(event, depth + 1);
+                    self.path.truncate(base);
+                    i += 1;
+                }
+                if items.is_some() {
+                    self.items = items;
+                }
+            }
+            Event::MappingStart(..) => {
+                let base = self.path.len();
+                let mut keys = self.spare.pop().unwrap_or_default();
+                while let Some((event, at)) = self.next() {
+                    match event {
+                        Event::MappingEnd => break,
+                        Event::Scalar(key, ..) => {
+                            if depth == 0 {
+                                self.root_keys.push(key.to_string());
+                            }
+                            if base > 0 {
+                                self.path.push('.');
+                            }
+                            self.path.push_str(&key);
+                            if let Some(first) = keys.insert(key, at) {
+                                let key = self.path[base + usize::from(base > 0)..].to_owned();
+                                self.found.push((key, self.path.clone(), at, first));
+                            }
+                            let Some((value, _)) = self.next() else {
+                                break;
+                            };
+                            self.node(value, depth + 1);
+                        }
+                        key => {
+                            // A complex key: compared with no other key.
+                            if depth == 0 {
+                                self.root_keys.push(String::new());
+                            }
+                            self.path.push_str(".?");
+                            self.node(key, depth + 1);
+                            let Some((value, _)) = self.next() else {
+                                break;
+                            };
+                            self.node(value, depth + 1);
+                        }
+                    }
+                    self.path.truncate(base);
+                }
+                self.path.truncate(base);
+                keys.clear();
+                self.spare.push(keys);
+            }
+            _ => {}
+        }
+    }
+
+    /// The length of the path of the value of the root mapping's latest key: the key itself.
+    fn root_keys_path_len(&self) -> usize {
+        self.root_keys.last().map_or(usize::MAX, String::len)
+    }
+}
+
+/// Converts increasing character indices of `text` to byte offsets in one pass.
+fn byte_offsets(text: &str, char_indices: &[usize]) -> Vec<usize> {
+    if text.is_ascii() {
+        return char_indices.iter().map(|&i| i.min(text.len())).collect();
+    }
+    let mut chars = text.char_indices();
+    let mut next_char = 0;
+    let mut offsets = Vec::with_capacity(char_indices.len());
+    for &index in char_indices {
+        let Some(skip) = index.checked_sub(next_char) else {
+            // Not increasing: no offsets at all rather than wrong ones.
+            return Vec::new();
+        };
+        let byte = chars.nth(skip).map_or(text.len(), |(byte, _)| byte);
+        next_char = index + 1;
+        offsets.push(byte);
+    }
+    offsets
 }
 
 /// Converts character indices (what YAML parsers report) to byte offsets.
 pub struct CharOffsets {
+    /// The byte offset of each character; empty for ASCII text, where the two are equal.
     starts: Vec<usize>,
     len: usize,
 }
@@ -425,14 +675,22 @@ pub struct CharOffsets {
 impl CharOffsets {
     /// Indexes the characters of `text`.
     pub fn new(text: &str) -> Self {
+        let starts = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(i, _)| i).collect()
+        };
         Self {
-            starts: text.char_indices().map(|(i, _)| i).collect(),
+            starts,
             len: text.len(),
         }
     }
 
     /// Returns the byte offset of the `index`-th character (the end for indices past it).
     pub fn byte(&self, index: usize) -> usize {
+        if self.starts.is_empty() {
+            return index.min(self.len);
+        }
         self.starts.get(index).copied().unwrap_or(self.len)
     }
 }
@@ -703,11 +961,54 @@ mod tests {
         );
     }
 
+    /// Building the index keeps no position per node: a file without errors never needs one.
+    /// The first lookup builds them all, and later lookups reuse them.
+    #[test]
+    fn positions_are_indexed_at_the_first_lookup() {
+        let text = "scenarios:\n  - id: a\n    steps: []\n";
+        let spans = SpanIndex::build(text);
+        assert!(spans.located.get().is_none());
+        assert_eq!(
+            spans
+                .locate(text, "scenarios[0].steps")
+                .map(|l| (l.line, l.column)),
+            Some((3, 5))
+        );
+        let indexed = spans.located.get().map(|l| l.locations.len());
+        assert!(indexed.is_some_and(|n| n >= 4), "{indexed:?}");
+    }
+
+    /// The items of a mapping's one list are found at their byte offsets (after characters of
+    /// several bytes too), and only when no item can refer to another.
+    #[test]
+    fn the_items_of_the_root_list_are_found() {
+        let text = "# é\nscenarios:\n  - id: £\n  - { id: b }\n  - c\n";
+        let root = SpanIndex::build(text).root_sequence().cloned();
+        let starts: Vec<&str> = root
+            .as_ref()
+            .map(|r| r.items.iter().map(|&i| &text[i..i + 1]).collect())
+            .unwrap_or_default();
+        assert_eq!(root.map(|r| r.key), Some("scenarios".to_owned()));
+        assert_eq!(starts, ["i", "{", "c"]);
+        for text in [
+            "scenarios:\n  - &x a\n  - *x\n",
+            "scenarios:\n  - !t a\n",
+            "a: [1]\nb: [2]\n",
+            "- 1\n",
+            "a: [1]\n---\na: [2]\n",
+            "a:\n  - [1\n",
+        ] {
+            assert_eq!(SpanIndex::build(text).root_sequence(), None, "{text}");
+        }
+        let deep = format!("a:\n  - {}{}\n", "[".repeat(70), "]".repeat(70));
+        assert_eq!(SpanIndex::build(&deep).root_sequence(), None);
+    }
+
     #[test]
     fn span_index_locates_values_keys_and_ancestors() {
         let text = "scenarios:\n  - id: a £\n    steps:\n      - request: { url: \"x\", source: \"far\" }\n";
         let spans = SpanIndex::build(text);
-        let at = |p: &str| spans.locate(p).map(|l| (l.line, l.column));
+        let at = |p: &str| spans.locate(text, p).map(|l| (l.line, l.column));
         assert_eq!(at("scenarios[0].id"), Some((2, 9)));
         assert_eq!(at("scenarios[0].steps"), Some((3, 5)));
         assert_eq!(at("scenarios[0].steps[0].request.source"), Some((4, 38)));
@@ -715,9 +1016,9 @@ mod tests {
             at("scenarios[0].steps[0].request.nothing.here"),
             Some((4, 9))
         );
-        assert_eq!(SpanIndex::build("").locate("a"), None);
+        assert_eq!(SpanIndex::build("").locate("", "a"), None);
         assert_eq!(
-            SpanIndex::build("a: [").locate("a").map(|l| l.line),
+            SpanIndex::build("a: [").locate("a: [", "a").map(|l| l.line),
             Some(1)
         );
     }

@@ -34,8 +34,9 @@ pub struct PlannedScenario {
     pub scenario: Scenario,
     /// Why it will not run on this target, when known before running.
     pub skip: Option<String>,
-    /// The provider inputs it uses: names it takes from the target, not from earlier steps.
-    pub inputs: BTreeSet<InputUse>,
+    /// The provider inputs it uses: names it takes from the target, not from earlier steps;
+    /// sorted, each once (a slice: a set's node would reserve room for eleven).
+    pub inputs: Box<[InputUse]>,
 }
 
 impl PlannedScenario {
@@ -295,7 +296,8 @@ pub fn load_plan(
             let (parsed, parse_errors) = parse_file(&file, &text, &spans);
             errors.extend(parse_errors);
             let mut seen = HashSet::new();
-            for p in &parsed {
+            // Each scenario moves into the plan: the file's list is not kept beside it.
+            for p in parsed {
                 if !seen.insert(p.scenario.id.clone()) {
                     errors.push(
                         LoadError::new(
@@ -316,7 +318,7 @@ pub fn load_plan(
                         .requirements
                         .extend(p.scenario.requirements.iter().cloned());
                 }
-                let check = check_scenario_inputs(&file, &text, p, &names, &spans);
+                let check = check_scenario_inputs(&file, &text, &p, &names, &spans);
                 errors.extend(check.errors);
                 has_scenarios = true;
                 used.extend(check.inputs.iter().cloned());
@@ -333,8 +335,8 @@ pub fn load_plan(
                     file: stem.clone(),
                     path: file.clone(),
                     skip,
-                    scenario: p.scenario.clone(),
-                    inputs: check.inputs,
+                    scenario: p.scenario,
+                    inputs: check.inputs.into_iter().collect(),
                 }));
             }
         }
@@ -373,7 +375,8 @@ pub fn load_plan(
         errors.sort_by_key(|e| (e.file.clone(), e.location.map(|l| (l.line, l.column))));
         return Err(LoadErrors(errors));
     }
-    scenarios.sort_by_key(|s| s.trial_name());
+    // One name per scenario, not two per comparison.
+    scenarios.sort_by_cached_key(|s| s.trial_name());
     Ok(Plan {
         scenarios,
         catalogue,

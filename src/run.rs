@@ -62,6 +62,12 @@ pub enum RunEvent<'a> {
 pub trait RunSink: Sync {
     /// Takes one event.
     fn event(&self, event: &RunEvent<'_>);
+
+    /// Whether this sink reads [`RunEvent::StepFinished`]. When no sink of a run does, steps are
+    /// not copied from the scenario tasks to the run loop (a transcript per step).
+    fn wants_steps(&self) -> bool {
+        true
+    }
 }
 
 /// Hands every event to each sink in turn.
@@ -72,6 +78,10 @@ impl RunSink for Sinks<'_> {
         for sink in &self.0 {
             sink.event(event);
         }
+    }
+
+    fn wants_steps(&self) -> bool {
+        self.0.iter().any(|sink| sink.wants_steps())
     }
 }
 
@@ -124,6 +134,7 @@ pub async fn run(
     sink.event(&RunEvent::PlanLoaded { plan, selected });
     let started = SystemTime::now();
     let jobs = options.jobs.max(1);
+    let wants_steps = sink.wants_steps();
     // Steps travel from the scenario tasks to this future, which alone calls the sink.
     let (steps_sender, mut steps) = tokio::sync::mpsc::unbounded_channel::<(usize, StepResult)>();
     // Dropping the set (interruption) aborts every task still in it.
@@ -143,7 +154,9 @@ pub async fn run(
             let task = tasks.spawn(async move {
                 let on_step = |step: &StepResult| {
                     // The receiver lives until the run ends; after that no one listens.
-                    let _ = sender.send((position, step.clone()));
+                    if wants_steps {
+                        let _ = sender.send((position, step.clone()));
+                    }
                 };
                 runner.run_observed(&planned, &on_step).await
             });
@@ -269,6 +282,10 @@ impl RunSink for ReportSink {
             }
             _ => {}
         }
+    }
+
+    fn wants_steps(&self) -> bool {
+        false
     }
 }
 

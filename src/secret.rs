@@ -7,7 +7,7 @@
 //! base64 inside longer blobs, the percent-encodings of the common URL libraries, HTML, JSON
 //! escaped up to three times), is replaced by `[redacted:NAME]` wherever it appears.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -425,17 +425,16 @@ struct Needle {
     any_case: bool,
 }
 
-/// One Aho-Corasick automaton over some needles, with the needle index of each pattern id.
-type Automaton = (AhoCorasick, Arc<[usize]>);
+/// One Aho-Corasick automaton over some needles, with the marker name of each pattern id.
+type Automaton = (AhoCorasick, Arc<[Arc<str>]>);
 
-/// Builds the automata over `needles` (the registry's needles from index `first` on): one
-/// case-sensitive, one ASCII-case-insensitive.
-fn build_automata(needles: &[Needle], first: usize) -> Result<Vec<Automaton>, BuildError> {
+/// Builds the automata over `needles`, whose names index `names`: one case-sensitive, one
+/// ASCII-case-insensitive.
+fn build_automata(needles: &[Needle], names: &[Arc<str>]) -> Result<Vec<Automaton>, BuildError> {
     let mut automata = Vec::new();
     for any_case in [false, true] {
-        let ids: Arc<[usize]> = (0..needles.len())
+        let ids: Vec<usize> = (0..needles.len())
             .filter(|&i| needles[i].any_case == any_case)
-            .map(|i| first + i)
             .collect();
         if ids.is_empty() {
             continue;
@@ -448,8 +447,12 @@ fn build_automata(needles: &[Needle], first: usize) -> Result<Vec<Automaton>, Bu
             .kind(Some(AhoCorasickKind::ContiguousNFA))
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(any_case)
-            .build(ids.iter().map(|&i| needles[i - first].text.as_bytes()))?;
-        automata.push((automaton, ids));
+            .build(ids.iter().map(|&i| needles[i].text.as_bytes()))?;
+        let marker_names = ids
+            .iter()
+            .map(|&i| names[needles[i].name].clone())
+            .collect();
+        automata.push((automaton, marker_names));
     }
     Ok(automata)
 }
@@ -460,16 +463,21 @@ struct Generation {
     automata: Vec<Automaton>,
 }
 
+/// A stretch of text holding a secret, with the name its marker shows.
+type Region = (Range<usize>, Arc<str>);
+
 /// Every automaton of the registry, as one snapshot a redaction works with.
 struct Matcher {
     automata: Vec<Automaton>,
+    /// How many of `automata`, first, are a scope's base (its run's fixed secrets).
+    base: usize,
 }
 
 impl Matcher {
     /// Returns the byte ranges of `text` holding a needle, merged where they overlap, each with
-    /// the needle index of its longest match (which names the marker). Matches lying wholly
-    /// inside a redaction marker are the marker's own text, not a secret's.
-    fn regions(&self, text: &str) -> Result<Vec<(Range<usize>, usize)>, ()> {
+    /// the name of its longest match (which names the marker). Matches lying wholly inside a
+    /// redaction marker are the marker's own text, not a secret's.
+    fn regions(&self, text: &str) -> Result<Vec<Region>, ()> {
         if !self.automata.iter().any(|(a, _)| a.is_match(text)) {
             return Ok(Vec::new());
         }
@@ -479,24 +487,24 @@ impl Matcher {
             markers.get(i).is_some_and(|m| m.start <= start)
         };
         let mut hits = Vec::new();
-        for (automaton, ids) in &self.automata {
+        for (automaton, names) in &self.automata {
             for hit in automaton.try_find_overlapping_iter(text).map_err(|_| ())? {
                 if !inside_marker(hit.start(), hit.end()) {
-                    hits.push((hit.start(), hit.end(), ids[hit.pattern().as_usize()]));
+                    hits.push((hit.start(), hit.end(), &names[hit.pattern().as_usize()]));
                 }
             }
         }
         hits.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
-        let mut regions: Vec<(Range<usize>, usize, usize)> = Vec::new();
-        for (start, end, needle) in hits {
+        let mut regions: Vec<(Range<usize>, Arc<str>, usize)> = Vec::new();
+        for (start, end, name) in hits {
             match regions.last_mut() {
                 Some((range, best, best_len)) if start < range.end => {
                     range.end = range.end.max(end);
                     if end - start > *best_len {
-                        (*best, *best_len) = (needle, end - start);
+                        (*best, *best_len) = (name.clone(), end - start);
                     }
                 }
-                _ => regions.push((start..end, needle, end - start)),
+                _ => regions.push((start..end, name.clone(), end - start)),
             }
         }
         Ok(regions.into_iter().map(|(r, n, _)| (r, n)).collect())
@@ -548,10 +556,13 @@ pub fn prefix_outside_markers(text: &str, max: usize) -> &str {
 
 #[derive(Default)]
 struct Needles {
-    names: Vec<String>,
-    /// Every (name, value) registered, so a value registered again (a token a run captures in
-    /// every scenario) costs a lookup, not a derivation of its forms.
-    registered: HashSet<(usize, String)>,
+    names: Vec<Arc<str>>,
+    /// Every (name, value) registered with its forms, so a value registered again (a token a run
+    /// captures in every scenario) costs a lookup, not a derivation of its forms, here and in
+    /// every [`SecretScope`] of the run.
+    registered: HashMap<(usize, String), Forms>,
+    /// Automata every matcher scans first: a [`SecretScope`]'s view of its run's fixed secrets.
+    base: Vec<Automaton>,
     needles: Vec<Needle>,
     /// The total length of the needles' texts: what building automata over all of them costs.
     needle_bytes: usize,
@@ -564,6 +575,45 @@ struct Needles {
     matcher: Option<Arc<Matcher>>,
     /// How many needles all automata built so far were built over (each rebuild counts again).
     needles_built: usize,
+}
+
+/// The forms of one value: each text, with whether it matches in any case.
+type Forms = Arc<[(String, bool)]>;
+
+impl Needles {
+    /// Adds `value`'s `forms` under `name`, each form once.
+    fn add(&mut self, name: &str, value: &str, forms: Forms) {
+        let name_index = match self.names.iter().position(|n| &**n == name) {
+            Some(i) => i,
+            None => {
+                self.names.push(name.into());
+                self.names.len() - 1
+            }
+        };
+        if self
+            .registered
+            .insert((name_index, value.to_owned()), forms.clone())
+            .is_some()
+        {
+            return;
+        }
+        for (text, any_case) in forms.iter() {
+            let key = if *any_case {
+                text.to_ascii_lowercase()
+            } else {
+                text.clone()
+            };
+            if self.seen.insert((key, *any_case)) {
+                self.needle_bytes += text.len();
+                self.needles.push(Needle {
+                    name: name_index,
+                    text: text.clone(),
+                    any_case: *any_case,
+                });
+                self.matcher = None;
+            }
+        }
+    }
 }
 
 /// Every secret value known to a run, with the derived forms that could carry it.
@@ -606,46 +656,30 @@ impl SecretRegistry {
 
     /// Registers a raw value (and its derived forms, see [`ENCODINGS`]) under `name`.
     pub fn register_value(&self, name: &str, value: &str) {
+        self.forms_registered(name, value);
+    }
+
+    /// Registers `value` under `name` like [`SecretRegistry::register_value`] and returns its
+    /// forms (`None` for a value too short to redact or a poisoned registry). The forms of a
+    /// value registered before are looked up, not derived again.
+    fn forms_registered(&self, name: &str, value: &str) -> Option<Forms> {
         if value.len() < MIN_REDACTABLE_LEN {
-            return;
+            return None;
         }
         let known = |state: &Needles| {
-            let name = state.names.iter().position(|n| n == name)?;
-            Some(state.registered.contains(&(name, value.to_owned())))
+            let name = state.names.iter().position(|n| &**n == name)?;
+            state.registered.get(&(name, value.to_owned())).cloned()
         };
-        if self.state.read().ok().and_then(|s| known(&s)) == Some(true) {
-            return;
+        if let Some(forms) = self.state.read().ok().and_then(|s| known(&s)) {
+            return Some(forms);
         }
-        let forms = derived_forms(value);
-        let Ok(mut state) = self.state.write() else {
-            return;
-        };
-        let name_index = match state.names.iter().position(|n| n == name) {
-            Some(i) => i,
-            None => {
-                state.names.push(name.to_owned());
-                state.names.len() - 1
-            }
-        };
-        if !state.registered.insert((name_index, value.to_owned())) {
-            return;
+        let derived: Forms = derived_forms(value).into();
+        let mut state = self.state.write().ok()?;
+        if let Some(forms) = known(&state) {
+            return Some(forms);
         }
-        for (text, any_case) in forms {
-            let key = if any_case {
-                text.to_ascii_lowercase()
-            } else {
-                text.clone()
-            };
-            if state.seen.insert((key, any_case)) {
-                state.needle_bytes += text.len();
-                state.needles.push(Needle {
-                    name: name_index,
-                    text,
-                    any_case,
-                });
-                state.matcher = None;
-            }
-        }
+        state.add(name, value, derived.clone());
+        Some(derived)
     }
 
     /// Returns the current automata, building those for needles registered since the last call.
@@ -683,7 +717,7 @@ impl SecretRegistry {
                 state.generations.pop();
             }
             if start < end {
-                let automata = build_automata(&state.needles[start..end], start).ok()?;
+                let automata = build_automata(&state.needles[start..end], &state.names).ok()?;
                 state.needles_built += end - start;
                 state.generations.push(Generation {
                     needles: start..end,
@@ -691,11 +725,20 @@ impl SecretRegistry {
                 });
             }
             let automata = state
-                .generations
+                .base
                 .iter()
-                .flat_map(|g| g.automata.iter().cloned())
+                .cloned()
+                .chain(
+                    state
+                        .generations
+                        .iter()
+                        .flat_map(|g| g.automata.iter().cloned()),
+                )
                 .collect();
-            state.matcher = Some(Arc::new(Matcher { automata }));
+            state.matcher = Some(Arc::new(Matcher {
+                automata,
+                base: state.base.len(),
+            }));
         }
         state.matcher.clone()
     }
@@ -710,25 +753,13 @@ impl SecretRegistry {
 
     /// Scans `text` with `matcher`, counting the bytes its automata beyond one generation's
     /// scanned.
-    fn regions(&self, matcher: &Matcher, text: &str) -> Result<Vec<(Range<usize>, usize)>, ()> {
-        let extra = matcher.automata.len().saturating_sub(2);
+    fn regions(&self, matcher: &Matcher, text: &str) -> Result<Vec<Region>, ()> {
+        let extra = matcher.automata.len().saturating_sub(2 + matcher.base);
         if extra > 0 {
             self.excess_scanned
                 .fetch_add(text.len().saturating_mul(extra), Ordering::Relaxed);
         }
         matcher.regions(text)
-    }
-
-    /// Returns the name a needle is redacted as.
-    fn name_of(&self, needle: usize) -> String {
-        self.state
-            .read()
-            .ok()
-            .and_then(|s| {
-                let name = s.needles.get(needle)?.name;
-                s.names.get(name).cloned()
-            })
-            .unwrap_or_default()
     }
 
     /// Returns `text` with every registered value and derived form replaced by `[redacted:NAME]`.
@@ -747,9 +778,11 @@ impl SecretRegistry {
             }
             let mut next = String::with_capacity(out.len());
             let mut copied = 0;
-            for (range, needle) in regions {
+            for (range, name) in regions {
                 next.push_str(&out[copied..range.start]);
-                next.push_str(&format!("[redacted:{}]", self.name_of(needle)));
+                next.push_str("[redacted:");
+                next.push_str(&name);
+                next.push(']');
                 copied = range.end;
             }
             next.push_str(&out[copied..]);
@@ -768,6 +801,97 @@ impl SecretRegistry {
         self.matcher()
             .and_then(|m| self.regions(&m, text).ok())
             .is_some_and(|regions| regions.is_empty())
+    }
+}
+
+impl SecretRegistry {
+    /// Returns the automata over every secret registered so far, for [`SecretScope`]s to scan
+    /// first: a run takes it once its target's secrets are registered. `None` when the registry
+    /// cannot build them (a scope then redacts through the whole registry).
+    pub fn base(&self) -> Option<SecretBase> {
+        self.matcher()
+            .map(|matcher| SecretBase(matcher.automata.iter().cloned().collect()))
+    }
+}
+
+/// The automata over the secrets a run knows before its scenarios start (see
+/// [`SecretRegistry::base`]).
+#[derive(Clone)]
+pub struct SecretBase(Arc<[Automaton]>);
+
+impl fmt::Debug for SecretBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretBase({} automata, [redacted])", self.0.len())
+    }
+}
+
+/// One scenario's view of its run's secrets: what it registers goes into the run's registry,
+/// which every report sink redacts through, and into the scope, whose redaction covers the run's
+/// fixed secrets (its [`SecretBase`]) and the scenario's own.
+///
+/// A scenario's transcripts are redacted as it runs, many times per step; through the run's
+/// registry each scan would visit the automata of every token every other scenario captured, and
+/// each capture would rebuild automata shared by all. Through a scope a scenario scans its base
+/// and the few values it registered itself, whatever the run holds. A value of another scenario
+/// that reaches this one's transcript is still redacted before it is written: the sinks redact
+/// through the run's registry (the evidence tree, every report's final bytes, the console).
+pub struct SecretScope {
+    run: Arc<SecretRegistry>,
+    /// `None` when the run gave no base: everything then goes through the run's registry.
+    own: Option<SecretRegistry>,
+}
+
+impl fmt::Debug for SecretScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretScope({:?}, [redacted])", self.own.is_some())
+    }
+}
+
+impl SecretScope {
+    /// Creates a scope of `run` scanning `base` first; without a base, the scope redacts through
+    /// `run` itself.
+    pub fn new(run: Arc<SecretRegistry>, base: Option<&SecretBase>) -> Self {
+        let own = base.map(|base| SecretRegistry {
+            state: RwLock::new(Needles {
+                base: base.0.to_vec(),
+                ..Needles::default()
+            }),
+            excess_scanned: AtomicUsize::new(0),
+        });
+        Self { run, own }
+    }
+
+    /// Registers a secret's value and its derived forms, in the run and in this scope.
+    pub fn register(&self, secret: &Secret) {
+        self.register_value(secret.name().as_str(), secret.expose());
+    }
+
+    /// Registers a raw value and its derived forms under `name`, in the run and in this scope.
+    pub fn register_value(&self, name: &str, value: &str) {
+        let Some(forms) = self.run.forms_registered(name, value) else {
+            return;
+        };
+        if let Some(own) = &self.own
+            && let Ok(mut state) = own.state.write()
+        {
+            state.add(name, value, forms);
+        }
+    }
+
+    /// Returns `text` with the run's fixed secrets and this scope's replaced, as
+    /// [`SecretRegistry::redact`] does.
+    pub fn redact(&self, text: &str) -> String {
+        self.own.as_ref().unwrap_or(&self.run).redact(text)
+    }
+
+    /// Returns true when `text` holds none of the run's fixed secrets nor this scope's.
+    pub fn is_clean(&self, text: &str) -> bool {
+        self.own.as_ref().unwrap_or(&self.run).is_clean(text)
+    }
+
+    /// The run's registry.
+    pub fn run(&self) -> &Arc<SecretRegistry> {
+        &self.run
     }
 }
 
@@ -1276,6 +1400,110 @@ mod tests {
         // The same value under another name is a registration of its own.
         registry.register_value("refresh_token", &token(7));
         assert_eq!(registry.state.read().unwrap().registered.len(), 2);
+    }
+
+    fn scope_of(run: &Arc<SecretRegistry>) -> SecretScope {
+        SecretScope::new(run.clone(), run.base().as_ref())
+    }
+
+    #[test]
+    fn a_scope_redacts_the_fixed_secrets_and_its_own_and_tells_the_run() {
+        let run = Arc::new(registry_with("client_secret", "fixed-client-secret"));
+        let scope = scope_of(&run);
+        scope.register_value("access_token", &token(1));
+        let text = format!(
+            "{} and {}",
+            "fixed-client-secret",
+            STANDARD.encode(token(1))
+        );
+        assert_eq!(
+            scope.redact(&text),
+            "[redacted:client_secret] and [redacted:access_token]"
+        );
+        assert!(!scope.is_clean(&text));
+        // The run's registry, which the sinks use, learnt the capture too.
+        assert_eq!(
+            run.redact(&text),
+            "[redacted:client_secret] and [redacted:access_token]"
+        );
+    }
+
+    #[test]
+    fn a_scope_scans_its_base_and_its_own_values_whatever_the_run_holds() {
+        let run = Arc::new(registry_with("client_secret", "fixed-client-secret"));
+        let base = run.base().unwrap();
+        for i in 0..300 {
+            let scope = SecretScope::new(run.clone(), Some(&base));
+            scope.register_value("access_token", &token(i));
+            assert_eq!(scope.redact(&token(i)), "[redacted:access_token]");
+            // The base's automaton and the scenario's own: never one per earlier scenario.
+            let own = scope.own.as_ref().unwrap();
+            assert_eq!(
+                own.matcher().unwrap().automata.len(),
+                base.0.len() + 2,
+                "scope {i}"
+            );
+            // Another scenario's token is not this scope's to redact; the run's registry is.
+            if i > 0 {
+                assert!(scope.is_clean(&token(i - 1)));
+            }
+        }
+        // The run derived each value once and built no automaton for the captures while they
+        // ran: its one build comes when a sink first redacts through it.
+        assert_eq!(run.state.read().unwrap().registered.len(), 301);
+        let built_before_the_sinks = build_counts(&run).1;
+        assert_eq!(run.redact(&token(150)), "[redacted:access_token]");
+        let (needles, built) = build_counts(&run);
+        assert_eq!(
+            built - built_before_the_sinks,
+            needles,
+            "one build over every needle"
+        );
+    }
+
+    #[test]
+    fn a_value_another_scope_registered_is_looked_up_not_derived_again() {
+        let run = Arc::new(SecretRegistry::new());
+        let base = run.base().unwrap();
+        let first = SecretScope::new(run.clone(), Some(&base));
+        first.register_value("access_token", &token(3));
+        let forms = run
+            .state
+            .read()
+            .unwrap()
+            .registered
+            .values()
+            .next()
+            .unwrap()
+            .clone();
+        let second = SecretScope::new(run.clone(), Some(&base));
+        second.register_value("access_token", &token(3));
+        let again = second
+            .own
+            .as_ref()
+            .unwrap()
+            .state
+            .read()
+            .unwrap()
+            .registered
+            .values()
+            .next()
+            .unwrap()
+            .clone();
+        assert!(Arc::ptr_eq(&forms, &again), "the forms were derived again");
+        assert_eq!(second.redact(&token(3)), "[redacted:access_token]");
+    }
+
+    #[test]
+    fn a_scope_without_a_base_redacts_through_the_run() {
+        let run = Arc::new(registry_with("client_secret", "fixed-client-secret"));
+        let other = scope_of(&run);
+        other.register_value("access_token", &token(9));
+        let scope = SecretScope::new(run.clone(), None);
+        assert_eq!(
+            scope.redact(&format!("fixed-client-secret {}", token(9))),
+            "[redacted:client_secret] [redacted:access_token]"
+        );
     }
 
     #[test]

@@ -110,6 +110,59 @@ async fn every_scenario_starts_then_finishes_between_plan_loaded_and_run_finishe
     assert_eq!(reported("finish "), selected.len());
 }
 
+/// A recorder that says it does not read steps.
+#[derive(Default)]
+struct StepBlind(Recorder);
+
+impl RunSink for StepBlind {
+    fn event(&self, event: &RunEvent<'_>) {
+        self.0.event(event);
+    }
+
+    fn wants_steps(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn steps_reach_the_sinks_only_when_one_of_them_reads_steps() {
+    let (plan, selected, runner) = demo_basic();
+    let run = |sink: &'static (dyn RunSink + Sync)| {
+        let (plan, selected, runner) = (&plan, &selected, &runner);
+        async move {
+            authconform::run::run(
+                plan,
+                selected,
+                runner,
+                &RunOptions::default(),
+                std::future::pending(),
+                sink,
+            )
+            .await
+        }
+    };
+    let steps = |recorder: &Recorder| {
+        let lines = recorder.0.lock().unwrap();
+        let finished = lines.iter().filter(|l| l.starts_with("finish ")).count();
+        (
+            lines.iter().filter(|l| l.starts_with("step ")).count(),
+            finished,
+        )
+    };
+    let blind: &'static StepBlind = Box::leak(Box::default());
+    run(blind).await;
+    assert_eq!(steps(&blind.0), (0, selected.len()));
+    // Beside a sink that reads steps, both get them.
+    let reading: &'static Recorder = Box::leak(Box::default());
+    let both: &'static Sinks<'static> = Box::leak(Box::new(Sinks(vec![blind, reading])));
+    blind.0.0.lock().unwrap().clear();
+    run(both).await;
+    let (reading_steps, finished) = steps(reading);
+    assert!(reading_steps >= selected.len(), "{reading_steps}");
+    assert_eq!(finished, selected.len());
+    assert_eq!(steps(&blind.0), (reading_steps, selected.len()));
+}
+
 #[tokio::test]
 async fn an_interrupted_run_reports_every_unfinished_scenario_as_not_run() {
     let (plan, selected, runner) = demo_basic();

@@ -981,6 +981,14 @@ fn serve(mut stream: std::net::TcpStream, received: &std::sync::Mutex<Vec<Receiv
         straddling_body(&forms[n.parse::<usize>().unwrap()].1)
     } else if target == "/excerpt" {
         excerpt_body()
+    } else if target == "/issue" {
+        headers[0].1 = "application/json".into();
+        format!("{{\"access_token\": \"{CROSS_TOKEN}\", \"token_type\": \"Bearer\"}}")
+    } else if target == "/echo-token" {
+        format!(
+            "someone else's token: {CROSS_TOKEN}, in base64 {}",
+            STANDARD.encode(CROSS_TOKEN)
+        )
     } else {
         "ok".to_owned()
     };
@@ -996,6 +1004,9 @@ fn serve(mut stream: std::net::TcpStream, received: &std::sync::Mutex<Vec<Receiv
     response.push_str(&answer);
     stream.write_all(response.as_bytes()).ok();
 }
+
+/// The token `/issue` hands out and `/echo-token` shows to whoever asks.
+const CROSS_TOKEN: &str = "CANARY-4d2b-crossTokenOfAnotherScenario";
 
 /// The scenarios run against the reflecting server: every form through headers and bodies, each
 /// straddled form across the transcript cut, a secret in the URL path, and one failure (a
@@ -1323,5 +1334,88 @@ providers:
         found.len(),
         found.join("\n  "),
         run.dump()
+    );
+}
+
+/// A token one scenario captured as a secret and another scenario's response shows (the second
+/// never captured it): each scenario's transcripts are redacted through its own scope, and the
+/// run's registry, which every sink redacts through, still removes it from every output.
+#[test]
+fn a_secret_captured_by_one_scenario_is_redacted_where_another_scenario_meets_it() {
+    let server = ReflectingServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = dir.path().join("scenarios");
+    std::fs::create_dir_all(scenarios.join("demo")).unwrap();
+    std::fs::write(
+        scenarios.join("demo/cross.yaml"),
+        r#"scenarios:
+  - id: a-capture-the-token
+    title: One scenario captures a token as a secret
+    requirements: [DEMO-KEY-01]
+    steps:
+      - request: { method: POST, url: "{{api_base}}/issue" }
+        expect: { status: 200 }
+        capture:
+          token: { jsonpath: $.access_token, secret: true }
+  - id: b-meet-the-token
+    title: Another scenario meets it in a response and fails quoting it
+    requirements: [DEMO-KEY-01]
+    steps:
+      - request: { url: "{{api_base}}/echo-token" }
+        expect: { status: 200, body: { contains: "no such text" } }
+"#,
+    )
+    .unwrap();
+    let target = dir.path().join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            r#"name: cross
+clock: real
+limits: {{ request_timeout: 10s }}
+sources:
+  default: {{ bind: 127.0.0.1 }}
+providers:
+  demo:
+    hosts:
+      api_base: {{ url: "http://127.0.0.1:{}" }}
+"#,
+            server.port
+        ),
+    )
+    .unwrap();
+    let run = authconform(&[
+        "run",
+        "--verbose",
+        "--jobs",
+        "1",
+        "--target",
+        target.to_str().unwrap(),
+        "--specs",
+        "specs",
+        "--scenarios",
+        scenarios.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(
+        run.stdout.contains("FAIL demo::cross::b-meet-the-token"),
+        "{}",
+        run.dump()
+    );
+    let found = find_needles(&run, &needles(&[("token", CROSS_TOKEN)], "CANARY-4d2b-"));
+    assert!(found.is_empty(), "{}\n{}", found.join("\n"), run.dump());
+    // Redacted, not lost: the second scenario's transcript shows where the token was.
+    let evidence = std::fs::read_to_string(run.reports.join("evidence.json")).unwrap();
+    let evidence: serde_json::Value = serde_json::from_str(&evidence).unwrap();
+    let shown = evidence["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "b-meet-the-token")
+        .map(|s| s["steps"][0]["exchanges"][0]["response_body"].to_string())
+        .unwrap_or_default();
+    assert!(
+        shown.contains("someone else's token: [redacted:token], in base64 [redacted:token]"),
+        "{shown}"
     );
 }

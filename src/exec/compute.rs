@@ -51,10 +51,7 @@ impl Scope<'_> {
                 Err(e) => {
                     return Some(Verdict::Error {
                         step: Some(index),
-                        message: self
-                            .runner
-                            .secrets
-                            .redact(&format!("compute `{name}`: {e}")),
+                        message: self.secrets.redact(&format!("compute `{name}`: {e}")),
                     });
                 }
             }

@@ -23,7 +23,9 @@ use crate::scenario::model::{
     AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, RequestSpec, Step,
 };
 use crate::scenario::{Template, VarRef};
-use crate::secret::{CREDENTIAL_HEADERS, Secret, SecretRegistry, redact_credential_text};
+use crate::secret::{
+    CREDENTIAL_HEADERS, Secret, SecretBase, SecretRegistry, SecretScope, redact_credential_text,
+};
 use crate::target::{HostSpec, SecretSource, Target};
 pub use result::{ScenarioResult, StepResult, Transcript, Verdict};
 
@@ -41,6 +43,8 @@ pub struct MockOptions {
 pub struct Runner {
     target: Arc<Target>,
     secrets: Arc<SecretRegistry>,
+    /// The automata over the target's secrets, which each scenario's [`SecretScope`] scans first.
+    secret_base: Option<SecretBase>,
     /// provider → secret name → value, or why it is missing.
     secret_values: HashMap<String, HashMap<String, Result<Secret, String>>>,
     clients: ClientPool,
@@ -89,6 +93,7 @@ impl Runner {
         }
         Self {
             target,
+            secret_base: secrets.base(),
             secrets,
             secret_values,
             clients: ClientPool::new(),
@@ -134,15 +139,19 @@ impl Runner {
             started,
             duration: Duration::ZERO,
         };
+        let secrets = SecretScope::new(self.secrets.clone(), self.secret_base.as_ref());
         result.verdict = match &planned.skip {
             Some(reason) => Verdict::Skipped {
                 reason: reason.clone(),
             },
-            None => self.run_steps(planned, &mut result.steps, on_step).await,
+            None => {
+                self.run_steps(planned, &secrets, &mut result.steps, on_step)
+                    .await
+            }
         };
         if let Verdict::Fail { message, .. } | Verdict::Error { message, .. } = &mut result.verdict
         {
-            *message = self.secrets.redact(message);
+            *message = secrets.redact(message);
         }
         result.duration = wall.elapsed();
         result
@@ -151,6 +160,7 @@ impl Runner {
     async fn run_steps(
         &self,
         planned: &PlannedScenario,
+        secrets: &SecretScope,
         steps: &mut Vec<StepResult>,
         on_step: &(dyn Fn(&StepResult) + Sync),
     ) -> Verdict {
@@ -170,6 +180,7 @@ impl Runner {
         };
         let mut scope = Scope {
             runner: self,
+            secrets,
             provider,
             vars: config
                 .variables
@@ -268,7 +279,7 @@ impl Runner {
                 None
             };
             if let Some(Verdict::Error { message, .. }) = &mut verdict {
-                step_result.error = Some(self.secrets.redact(message));
+                step_result.error = Some(secrets.redact(message));
                 *message = format!("step {} ({}): {message}", index + 1, step_result.name);
             }
             on_step(&step_result);
@@ -305,6 +316,8 @@ struct Prepared {
 /// The variables of one scenario run.
 struct Scope<'a> {
     runner: &'a Runner,
+    /// What this scenario's output is redacted through; its registrations reach the run's too.
+    secrets: &'a SecretScope,
     provider: &'a str,
     vars: HashMap<String, String>,
     secret_captures: HashMap<String, Secret>,
@@ -318,7 +331,7 @@ struct Scope<'a> {
 
 impl check::Render for Scope<'_> {
     fn redact(&self, text: &str) -> String {
-        self.runner.secrets.redact(text)
+        self.secrets.redact(text)
     }
 
     fn render(&self, template: &Template) -> Result<String, String> {
@@ -590,7 +603,7 @@ impl Scope<'_> {
         );
         Verdict::Fail {
             step: index,
-            message: self.runner.secrets.redact(&message),
+            message: self.secrets.redact(&message),
         }
     }
 
@@ -673,7 +686,7 @@ impl Scope<'_> {
         let mut transcript = transcript;
         transcript.source = source_text;
         transcript.outcome = exchange.outcome.class();
-        let registry = &self.runner.secrets;
+        let registry = &self.secrets;
         transcript.outcome_detail = exchange.outcome.detail().map(|d| registry.redact(d));
         transcript.resent = exchange.resent.as_deref().map(|r| registry.redact(r));
         transcript.elapsed = exchange.elapsed;
@@ -691,7 +704,7 @@ impl Scope<'_> {
                     Ok(value) if capture.secret => {
                         if let Ok(secret_name) = name.parse() {
                             let secret = Secret::new(secret_name, value);
-                            self.runner.secrets.register(&secret);
+                            self.secrets.register(&secret);
                             self.secret_captures.insert(name.clone(), secret);
                         }
                     }
@@ -712,7 +725,7 @@ impl Scope<'_> {
                 .collect();
             transcript.response_body = Some(redact_credential_text(&response.text()));
         }
-        let registry = &self.runner.secrets;
+        let registry = &self.secrets;
         redact_transcript(&mut transcript, registry);
         out.transcript = Some(transcript);
         out.passed = out.passed.iter().map(|t| registry.redact(t)).collect();
@@ -817,8 +830,7 @@ impl Scope<'_> {
                 let password = self.render(&basic.password)?;
                 let value = crate::auth::basic::header_value(&user, &password)
                     .map_err(|e| e.to_string())?;
-                self.runner
-                    .secrets
+                self.secrets
                     .register_value("basic_credentials", &format!("{user}:{password}"));
                 headers.push(("authorization".into(), value, "Basic [redacted]".into()));
             }
@@ -991,7 +1003,7 @@ fn truncate(text: &str) -> String {
     format!("{kept}… ({} bytes in all)", text.len())
 }
 
-fn redact_transcript(t: &mut Transcript, registry: &SecretRegistry) {
+fn redact_transcript(t: &mut Transcript, registry: &SecretScope) {
     t.url = registry.redact(&t.url);
     for text in [&mut t.outcome_detail, &mut t.resent].into_iter().flatten() {
         *text = registry.redact(text);

@@ -92,8 +92,7 @@ impl Scope<'_> {
         if let (Some(id), Some(secret)) = (&params.client_id, &params.client_secret) {
             let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
             let secret: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            self.runner
-                .secrets
+            self.secrets
                 .register_value("client_credentials", &format!("{id}:{secret}"));
         }
     }
@@ -113,7 +112,7 @@ impl Scope<'_> {
     }
 
     fn register_tokens(&self, token: &TokenResponse) {
-        let registry = &self.runner.secrets;
+        let registry = &self.secrets;
         let tokens = [
             ("access_token", Some(&token.access_token)),
             ("refresh_token", token.refresh_token.as_ref()),
@@ -166,8 +165,14 @@ impl Scope<'_> {
             .as_ref()
             .map_or_else(String::new, |t| self.shown(t));
         match cached {
-            CacheLookup::Fresh(token) => return Ok(token),
+            CacheLookup::Fresh(token) => {
+                // Obtained by another scenario, maybe: this one's output is redacted through
+                // its own scope, which must know the token it sends.
+                self.secrets.register_value("access_token", &token);
+                return Ok(token);
+            }
             CacheLookup::Refresh(refresh_token) => {
+                self.secrets.register_value("refresh_token", &refresh_token);
                 let refresh = TokenParams {
                     grant_type: GrantType::RefreshToken.as_str().to_owned(),
                     fields: vec![("refresh_token".to_owned(), refresh_token.clone())],
@@ -204,7 +209,7 @@ impl Scope<'_> {
             Err(TokenFailure::CouldNotRun(message)) => Err(error(message)),
             Err(TokenFailure::Refused(message)) => Err(Verdict::Fail {
                 step: index,
-                message: self.runner.secrets.redact(&format!(
+                message: self.secrets.redact(&format!(
                     "step {} ({}): obtaining the token from {shown_url} failed: {message}",
                     index + 1,
                     out.name
@@ -259,7 +264,7 @@ impl Scope<'_> {
             Ok(r) => r,
             Err(e) => {
                 let message = format!("cannot build the token request: {}", e.without_url());
-                super::redact_transcript(&mut transcript, &self.runner.secrets);
+                super::redact_transcript(&mut transcript, self.secrets);
                 return (Err(TokenFailure::CouldNotRun(message)), transcript);
             }
         };
@@ -301,7 +306,7 @@ impl Scope<'_> {
             }
             (outcome, None) => Err(TokenFailure::Refused(outcome.to_string())),
         };
-        let registry = &self.runner.secrets;
+        let registry = &self.secrets;
         super::redact_transcript(&mut transcript, registry);
         (result, transcript)
     }
@@ -316,7 +321,7 @@ impl Scope<'_> {
             let query = query.split_once('#').map_or(query, |(q, _)| q);
             for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
                 if key == "code" {
-                    self.runner.secrets.register_value("code", &value);
+                    self.secrets.register_value("code", &value);
                 }
             }
         }
@@ -378,7 +383,7 @@ impl Scope<'_> {
                     method.to_owned(),
                 );
             }
-            self.runner.secrets.register_value("code_verifier", &v);
+            self.secrets.register_value("code_verifier", &v);
             verifier = Some(v);
             challenge = Some(c);
         }
@@ -403,7 +408,7 @@ impl Scope<'_> {
         if value == shown {
             return encoded;
         }
-        let redacted = self.runner.secrets.redact(&encoded);
+        let redacted = self.secrets.redact(&encoded);
         if redacted == encoded {
             // The registry knows no secret in it: show the display rendering, never the value.
             shown.to_owned()
@@ -503,7 +508,7 @@ impl Scope<'_> {
     pub(super) fn set_secret(&mut self, name: &str, value: &str) {
         if let Ok(secret_name) = name.parse() {
             let secret = Secret::new(secret_name, value);
-            self.runner.secrets.register(&secret);
+            self.secrets.register(&secret);
             self.secret_captures.insert(name.to_owned(), secret);
         }
     }

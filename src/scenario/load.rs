@@ -146,6 +146,15 @@ pub fn parse_file(
     if !duplicates.is_empty() {
         return (Vec::new(), duplicates);
     }
+    match scenario_items(text, spans) {
+        Some(items) => parse_items(file, text, &items),
+        None => parse_whole(file, text),
+    }
+}
+
+/// Parses a scenario file in one piece, re-parsing it without the elements found broken until it
+/// deserializes.
+fn parse_whole(file: &Path, text: &str) -> (Vec<ParsedScenario>, Vec<LoadError>) {
     let mut errors = Vec::new();
     SKIP.with(|s| s.borrow_mut().clear());
     let step_path =
@@ -156,7 +165,7 @@ pub fn parse_file(
         match serde_path_to_error::deserialize::<_, ScenarioFile>(deserializer) {
             Ok(parsed) => break Some(parsed),
             Err(error) => {
-                let load_error = from_yaml_error(InputKind::Scenario, file, text, &error);
+                let load_error = from_yaml_error(InputKind::Scenario, file, text, &error, None);
                 let path = error.path().to_string();
                 // A syntax error comes back on every pass: report it once, then stop.
                 let repeated = errors.last().is_some_and(|last: &LoadError| {
@@ -208,6 +217,163 @@ pub fn parse_file(
         })
         .collect();
     (scenarios, errors)
+}
+
+/// One scenario of a file's `scenarios:` list as a document of its own: the text from the line
+/// its item starts on to the next item's line, with the item's `- ` written as spaces, so every
+/// byte and column stays where it is in the file.
+struct ScenarioItem {
+    /// Its position in the list.
+    index: usize,
+    /// The byte offset of its first line in the file.
+    start: usize,
+    /// The byte offset of its node, after the `- `.
+    node: usize,
+    /// How many lines of the file come before it.
+    lines_before: usize,
+    /// Where its text ends in the file.
+    end: usize,
+}
+
+impl ScenarioItem {
+    /// Writes the item's text into `text`, replacing what it held (one buffer serves every
+    /// item of a file).
+    fn write_text(&self, file_text: &str, text: &mut String) {
+        text.clear();
+        text.extend(std::iter::repeat_n(' ', self.node - self.start));
+        text.push_str(&file_text[self.node..self.end]);
+    }
+}
+
+/// Splits a scenario file into its scenarios when each can be deserialized on its own, so that
+/// a file of thousands of scenarios never holds the YAML events of more than one of them: the
+/// document is `scenarios:` over a block list (each item on its own line after `- `), without
+/// anchors, aliases, tags or syntax errors. Any other file is read whole, with the same errors.
+fn scenario_items(text: &str, spans: &SpanIndex) -> Option<Vec<ScenarioItem>> {
+    let root = spans.root_sequence()?;
+    if root.key != "scenarios" {
+        return None;
+    }
+    let mut items: Vec<ScenarioItem> = Vec::with_capacity(root.items.len());
+    let (mut counted_to, mut lines) = (0, 0);
+    for (index, &node) in root.items.iter().enumerate() {
+        let start = text.get(..node)?.rfind('\n').map_or(0, |i| i + 1);
+        // Only spaces, one `-`, then spaces: the item's own line, in block style.
+        let prefix = text[start..node].trim_start_matches(' ');
+        let after_dash = prefix.strip_prefix('-')?;
+        if after_dash.is_empty() || after_dash.bytes().any(|b| b != b' ') {
+            return None;
+        }
+        if let Some(previous) = items.last_mut() {
+            if start <= previous.start {
+                return None;
+            }
+            previous.end = start;
+        }
+        lines += text[counted_to..start].matches('\n').count();
+        counted_to = start;
+        items.push(ScenarioItem {
+            index,
+            start,
+            node,
+            lines_before: lines,
+            end: text.len(),
+        });
+    }
+    Some(items)
+}
+
+/// Parses the scenarios of a split file one at a time, reporting every broken scenario and step
+/// as [`parse_file`] does for a file read whole.
+fn parse_items(
+    file: &Path,
+    text: &str,
+    items: &[ScenarioItem],
+) -> (Vec<ParsedScenario>, Vec<LoadError>) {
+    let mut errors: Vec<LoadError> = Vec::new();
+    let mut scenarios = Vec::with_capacity(items.len());
+    SKIP.with(|s| s.borrow_mut().clear());
+    let mut item_text = String::new();
+    for item in items {
+        item.write_text(text, &mut item_text);
+        let origin = ItemOrigin {
+            byte: item.start,
+            lines_before: item.lines_before,
+            path: format!("scenarios[{}]", item.index),
+        };
+        CURRENT_SCENARIO.with(|c| c.set(item.index));
+        let mut complete = true;
+        // Each pass either succeeds or adds one step to SKIP; bounded by the number of steps.
+        loop {
+            let deserializer = serde_yaml::Deserializer::from_str(&item_text);
+            match serde_path_to_error::deserialize::<_, Scenario>(deserializer) {
+                Ok(scenario) => {
+                    scenarios.push(ParsedScenario {
+                        index: item.index,
+                        scenario,
+                        complete,
+                    });
+                    break;
+                }
+                Err(error) => {
+                    let load_error =
+                        from_yaml_error(InputKind::Scenario, file, text, &error, Some(&origin));
+                    let step = step_of(&error);
+                    // An error that comes back on the next pass would on every pass.
+                    let repeated = errors.last().is_some_and(|last| {
+                        last.location == load_error.location && last.message == load_error.message
+                    });
+                    if repeated {
+                        SKIP.with(|s| s.borrow_mut().clear());
+                        return (Vec::new(), errors);
+                    }
+                    errors.push(load_error);
+                    if errors.len() >= MAX_ERRORS_PER_FILE {
+                        errors.push(LoadError::new(
+                            InputKind::Scenario,
+                            file,
+                            format!("stopped after {MAX_ERRORS_PER_FILE} problems in this file"),
+                        ));
+                        SKIP.with(|s| s.borrow_mut().clear());
+                        return (Vec::new(), errors);
+                    }
+                    let Some(step) = step else {
+                        // Broken outside its steps: the scenario is left out.
+                        break;
+                    };
+                    complete = false;
+                    if !SKIP.with(|s| s.borrow_mut().insert((item.index, Some(step)))) {
+                        SKIP.with(|s| s.borrow_mut().clear());
+                        return (Vec::new(), errors);
+                    }
+                }
+            }
+        }
+    }
+    SKIP.with(|s| s.borrow_mut().clear());
+    (scenarios, errors)
+}
+
+/// Returns the index of the step a scenario's deserializing error is in, if any.
+fn step_of(error: &serde_path_to_error::Error<serde_yaml::Error>) -> Option<usize> {
+    use serde_path_to_error::Segment;
+    let mut segments = error.path().iter();
+    match (segments.next(), segments.next()) {
+        (Some(Segment::Map { key }), Some(Segment::Seq { index })) if key == "steps" => {
+            Some(*index)
+        }
+        _ => None,
+    }
+}
+
+/// Where a scenario read on its own sits in its file.
+struct ItemOrigin {
+    /// The byte offset of its text in the file.
+    byte: usize,
+    /// How many lines of the file come before it.
+    lines_before: usize,
+    /// Its document path in the file, `scenarios[3]`.
+    path: String,
 }
 
 /// The names a scenario may refer to, from the specs and the target.
@@ -900,17 +1066,18 @@ pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
     }
     let deserializer = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(deserializer)
-        .map_err(|e| vec![from_yaml_error(input, file, text, &e)])
+        .map_err(|e| vec![from_yaml_error(input, file, text, &e, None)])
 }
 
 /// Converts a serde_yaml error (wrapped with its document path) into a [`LoadError`], stripping
 /// the position and path serde_yaml already put in its message, and suggesting the nearest field
-/// for an unknown one.
+/// for an unknown one. `origin` places an error of a scenario read on its own in its file.
 fn from_yaml_error(
     input: InputKind,
     file: &Path,
     text: &str,
     error: &serde_path_to_error::Error<serde_yaml::Error>,
+    origin: Option<&ItemOrigin>,
 ) -> LoadError {
     let inner = error.inner();
     let mut message = inner.to_string();
@@ -922,9 +1089,14 @@ fn from_yaml_error(
     )
     .expect("a valid regular expression");
     if let Some(caps) = syntax.captures(&message) {
+        let line_offset = origin.map_or(0, |o| o.lines_before);
+        let line = caps[3].parse::<usize>().map_or_else(
+            |_| caps[3].to_owned(),
+            |line| (line + line_offset).to_string(),
+        );
         message = format!(
             "{}, {} that starts at {}:{}",
-            &caps[1], &caps[2], &caps[3], &caps[4]
+            &caps[1], &caps[2], line, &caps[4]
         );
     } else if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
@@ -941,6 +1113,13 @@ fn from_yaml_error(
         message = rest.to_owned();
     }
     message = diagnostic::suggest_field(&message);
+    if let Some(origin) = origin {
+        path = if path.is_empty() || path == "." {
+            origin.path.clone()
+        } else {
+            format!("{}.{path}", origin.path)
+        };
+    }
     let mut load_error = LoadError::new(input, file, message).at_path(path);
     if inner.location().is_none()
         && inner.to_string().contains("more than one document")
@@ -952,11 +1131,147 @@ fn from_yaml_error(
     if let Some(loc) = inner.location() {
         // From the byte index, so lines count `\n` only, as the source-line display does
         // (serde_yaml's own line also counts U+2028, NEL and a lone CR).
-        let mut offset = loc.index().min(text.len());
+        let mut offset = (origin.map_or(0, |o| o.byte) + loc.index()).min(text.len());
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }
         load_error = load_error.at_location(text, diagnostic::offset_location(text, offset));
     }
     load_error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renders what parsing found, to compare the two ways of reading a file.
+    fn outcome(parsed: (Vec<ParsedScenario>, Vec<LoadError>)) -> (Vec<String>, Vec<String>) {
+        let (scenarios, errors) = parsed;
+        (
+            scenarios
+                .iter()
+                .map(|p| format!("{} {} {:?}", p.index, p.complete, p.scenario))
+                .collect(),
+            errors.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    const STEP: &str =
+        "      - request: { url: \"{{api_base}}/x\" }\n        expect: { status: 200 }\n";
+
+    /// Files whose scenarios can be read one at a time give exactly what reading them whole
+    /// gives: the same scenarios, the same errors at the same line, column and path.
+    #[test]
+    fn scenarios_read_one_at_a_time_match_the_file_read_whole() {
+        let scenario = |id: &str, extra: &str| {
+            format!(
+                "  - id: {id}\n    title: T é\n    requirements: [DEMO-1]\n{extra}    steps:\n{STEP}"
+            )
+        };
+        let cases = [
+            format!("scenarios:\n{}{}", scenario("a", ""), scenario("b", "")),
+            // Broken steps in two scenarios, a scenario broken outside its steps, an unknown
+            // key, a wrong type, comments and blank lines between items.
+            format!(
+                "# head\nscenarios:\n{}\n  # between\n{}{}{}",
+                scenario("a", "").replace("status: 200", "status: fourohone"),
+                scenario("b", "    tittle: x\n"),
+                scenario("c", "").replace("url:", "urll:"),
+                scenario("d", "").replace("[DEMO-1]", "DEMO-1")
+                    + "      - request: { url: 3 }\n        expect: { status: 99 }\n",
+            ),
+            // An item that is not a scenario, a missing field, CRLF line ends, deeper `- `.
+            format!(
+                "scenarios:\r\n  - just text\r\n  -   id: e\r\n      title: x\r\n      steps: []\r\n{}",
+                scenario("f", "").replace('\n', "\r\n")
+            ),
+            "scenarios:\n- id: g\n  title: t\n  requirements: [DEMO-1]\n  steps:\n  - clock: { advance: 1s, plus: 1 }\n".to_owned(),
+        ];
+        for (n, text) in cases.iter().enumerate() {
+            let spans = SpanIndex::build(text);
+            let items = scenario_items(text, &spans)
+                .unwrap_or_else(|| panic!("case {n} reads one scenario at a time"));
+            let file = Path::new("s.yaml");
+            let one_at_a_time = outcome(parse_items(file, text, &items));
+            let whole = outcome(parse_whole(file, text));
+            assert_eq!(one_at_a_time, whole, "case {n}:\n{text}");
+            if n > 0 {
+                assert!(!whole.1.is_empty(), "case {n} has errors");
+            }
+        }
+    }
+
+    /// Every scenario file of the repository, good and broken (the bad-input fixtures too), reads
+    /// the same one scenario at a time as whole.
+    #[test]
+    fn the_repository_scenario_files_read_the_same_either_way() {
+        fn yaml_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    yaml_files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "yaml") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        yaml_files(Path::new("scenarios"), &mut files);
+        yaml_files(Path::new("tests/fixtures"), &mut files);
+        let mut split = 0;
+        for file in &files {
+            let Ok(text) = std::fs::read_to_string(file) else {
+                continue;
+            };
+            let spans = SpanIndex::build(&text);
+            if !spans.duplicate_keys().is_empty() {
+                continue;
+            }
+            let Some(items) = scenario_items(&text, &spans) else {
+                continue;
+            };
+            split += 1;
+            assert_eq!(
+                outcome(parse_items(file, &text, &items)),
+                outcome(parse_whole(file, &text)),
+                "{}",
+                file.display()
+            );
+        }
+        assert!(split >= 20, "only {split} of {} files split", files.len());
+    }
+
+    /// Files where one item could depend on another, or whose layout is not one block list
+    /// under `scenarios:`, are read whole.
+    #[test]
+    fn files_an_item_cannot_be_read_alone_from_are_read_whole() {
+        let whole = [
+            "scenarios:\n  - &a { id: a }\n  - *a\n",
+            "scenarios:\n  - !tagged { id: a }\n",
+            "scenarios: [ { id: a }, { id: b } ]\n",
+            "scenarios:\n  - { id: a }\nother: 1\n",
+            "scenario:\n  - { id: a }\n",
+            "scenarios:\n  - { id: a }\n---\nscenarios: []\n",
+            "scenarios:\n  - { id: a\n",
+            "scenarios:\n  -\n    id: a\n",
+        ];
+        for text in whole {
+            assert!(
+                scenario_items(text, &SpanIndex::build(text)).is_none(),
+                "{text}"
+            );
+        }
+        let text = "scenarios:\n  - id: a\n  -   id: b\n";
+        let items = scenario_items(text, &SpanIndex::build(text)).expect("a block list");
+        let texts: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let mut item_text = "left from before".to_owned();
+                i.write_text(text, &mut item_text);
+                item_text
+            })
+            .collect();
+        assert_eq!(texts, ["    id: a\n", "      id: b\n"]);
+        assert_eq!(items[1].lines_before, 2);
+    }
 }

@@ -105,13 +105,13 @@ pub struct Step {
     pub request: Option<RequestSpec>,
     /// Values to take from the response into variables for later steps.
     #[serde(default)]
-    pub capture: IndexMap<String, Capture>,
+    pub capture: Fields<String, Capture>,
     /// What the response (or its absence) must look like.
     #[serde(default)]
     pub expect: Option<Expectation>,
     /// Moves time forward: the virtual clock on mock targets, a real wait on live ones.
     #[serde(default)]
-    pub clock: Option<ClockStep>,
+    pub clock: Option<Box<ClockStep>>,
     /// Derives values for later steps: signed or forged JWTs, PKCE values, key hashes, signatures.
     #[serde(default)]
     pub compute: IndexMap<String, ComputeSpec>,
@@ -462,10 +462,10 @@ pub struct RequestSpec {
     pub url: Template,
     /// Query parameters, appended in order and form-encoded.
     #[serde(default)]
-    pub query: IndexMap<String, Template>,
+    pub query: Fields<String, Template>,
     /// Extra request headers.
     #[serde(default)]
-    pub headers: IndexMap<String, Template>,
+    pub headers: Fields<String, Template>,
     /// The body.
     #[serde(default)]
     pub body: Option<Body>,
@@ -475,11 +475,11 @@ pub struct RequestSpec {
     /// Makes this request an OAuth2 token request: the form body and client authentication are
     /// built from the grant (RFC 6749 §4, §6, §2.3.1).
     #[serde(default)]
-    pub token: Option<OAuth2Spec>,
+    pub token: Option<Box<OAuth2Spec>>,
     /// Makes this request a headless authorization request (RFC 6749 §4.1.1, RFC 7636): the query
     /// is built, the redirect is not followed, and `code` and `state` are read from `Location`.
     #[serde(default)]
-    pub authorize: Option<AuthorizeSpec>,
+    pub authorize: Option<Box<AuthorizeSpec>>,
     /// The named source address (from the target's `sources`) to send from; `default` when absent.
     #[serde(default)]
     pub source: Option<String>,
@@ -522,7 +522,7 @@ impl<'de> Deserialize<'de> for Method {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Body {
     /// `application/x-www-form-urlencoded` fields, in order.
-    Form(IndexMap<String, Template>),
+    Form(Fields<String, Template>),
     /// A JSON document; string leaves may hold placeholders.
     Json(serde_json::Value),
     /// Raw text, sent as it is (set `Content-Type` in `headers`).
@@ -759,28 +759,28 @@ pub struct Expectation {
     pub status: Option<StatusSet>,
     /// Header checks by name (case-insensitive); each a check or a list of checks.
     #[serde(default)]
-    pub headers: IndexMap<HeaderName, OneOrMany<TextCheck>>,
+    pub headers: Fields<HeaderName, OneOrMany<TextCheck>>,
     /// JSONPath checks on the JSON body; each a check or a list of checks.
     #[serde(default)]
-    pub json: IndexMap<JsonPath, OneOrMany<JsonCheck>>,
+    pub json: Fields<JsonPath, OneOrMany<JsonCheck>>,
     /// Checks on the body as text.
     #[serde(default)]
     pub body: Option<OneOrMany<TextCheck>>,
     /// Checks on a `WWW-Authenticate` challenge (RFC 9110 §11.6.1, RFC 6750 §3).
     #[serde(default)]
-    pub www_authenticate: Option<ChallengeCheck>,
+    pub www_authenticate: Option<Box<ChallengeCheck>>,
     /// Checks on an OAuth error body (RFC 6749 §5.2).
     #[serde(default)]
-    pub oauth_error: Option<OAuthErrorCheck>,
+    pub oauth_error: Option<Box<OAuthErrorCheck>>,
     /// Checks on an RFC 7807 / RFC 9457 problem body.
     #[serde(default)]
-    pub problem: Option<ProblemCheck>,
+    pub problem: Option<Box<ProblemCheck>>,
     /// Checks on JWTs in the JSON body, by the JSONPath of the token (decoded, not verified).
     #[serde(default)]
-    pub jwt: IndexMap<JsonPath, JwtCheck>,
+    pub jwt: Fields<JsonPath, JwtCheck>,
     /// The response must be indistinguishable from one captured earlier (`response: true`).
     #[serde(default)]
-    pub same_as: Option<SameAs>,
+    pub same_as: Option<Box<SameAs>>,
 }
 
 impl Expectation {
@@ -1347,6 +1347,85 @@ fn one_line(message: &str) -> String {
     last.trim().trim_start_matches("error: ").to_owned()
 }
 
+/// A mapping of a scenario as written, in order: what an `IndexMap` reads, kept as one exact
+/// allocation (none when empty). A step holds several, mostly empty, for the whole run, where a
+/// map's hash table and hasher would weigh 72 bytes each; lookups are rare and over a few keys.
+#[derive(Debug, Clone)]
+pub struct Fields<K, V>(Box<[(K, V)]>);
+
+impl<K, V> Default for Fields<K, V> {
+    fn default() -> Self {
+        Self(Box::default())
+    }
+}
+
+impl<K, V> Fields<K, V> {
+    /// Returns true when the mapping has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Returns how many entries it has.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Returns the entries in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Returns the keys in order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// Returns the value of `key`.
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        self.0
+            .iter()
+            .find(|(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a Fields<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V> FromIterator<(K, V)> for Fields<K, V> {
+    /// Keeps each key once, as a map does: the last value, at the first position.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
+        Self(
+            entries
+                .into_iter()
+                .collect::<IndexMap<K, V>>()
+                .into_iter()
+                .collect(),
+        )
+    }
+}
+
+/// Read through `IndexMap`, so errors, their positions and a repeated key behave as a map's.
+impl<'de, K, V> Deserialize<'de> for Fields<K, V>
+where
+    K: Deserialize<'de> + std::hash::Hash + Eq,
+    V: Deserialize<'de>,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IndexMap::<K, V>::deserialize(d).map(|map| Self(map.into_iter().collect()))
+    }
+}
+
 /// One item or a list of items.
 #[derive(Debug, Clone)]
 pub struct OneOrMany<T>(pub Vec<T>);
@@ -1382,5 +1461,56 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
             }
         }
         d.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every loaded scenario holds its steps for the whole run, so the inline size of the model
+    /// is memory per scenario: rarely used parts are boxed. A field that makes these grow should
+    /// be boxed too.
+    #[test]
+    fn the_model_stays_small() {
+        let sizes = [
+            ("Step", std::mem::size_of::<Step>(), 584),
+            ("RequestSpec", std::mem::size_of::<RequestSpec>(), 272),
+            ("Expectation", std::mem::size_of::<Expectation>(), 152),
+            (
+                "Fields",
+                std::mem::size_of::<Fields<String, Template>>(),
+                16,
+            ),
+            ("Scenario", std::mem::size_of::<Scenario>(), 128),
+            ("Template", std::mem::size_of::<Template>(), 32),
+        ];
+        for (name, size, limit) in sizes {
+            assert!(size <= limit, "{name} is {size} bytes, more than {limit}");
+        }
+    }
+
+    /// Header names are compared case-insensitively, so two spellings are one key: as a map,
+    /// the mapping keeps the last value at the first position, and lookups find it by key.
+    #[test]
+    fn fields_keep_each_key_once_in_order() {
+        let read = |text: &str| -> Fields<HeaderName, String> {
+            serde_yaml::from_str(text).expect("a mapping")
+        };
+        let fields = read("b: 1\nX-A: 2\nx-a: 3\nc: 4\n");
+        let entries: Vec<(String, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_str()))
+            .collect();
+        assert_eq!(
+            entries,
+            [("b".into(), "1"), ("x-a".into(), "3"), ("c".into(), "4")]
+        );
+        assert_eq!(fields.len(), 3);
+        let key = HeaderName(http::HeaderName::from_static("c"));
+        assert_eq!(fields.get(&key).map(String::as_str), Some("4"));
+        assert!(read("{}").is_empty());
+        let error = serde_yaml::from_str::<Fields<String, u16>>("a: 1\nb: x\n").unwrap_err();
+        assert!(error.to_string().contains("invalid type"), "{error}");
     }
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::model::{
     AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
-    ComputeSpec, Expectation, FieldCheck, ForgeChange, JsonCheck, JwtCheck, JwtKey, OAuth2Spec,
-    OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
+    ComputeSpec, Expectation, FieldCheck, Fields, ForgeChange, JsonCheck, JwtCheck, JwtKey,
+    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
 };
 
 /// A reference to a value inside `{{ }}`.
@@ -37,16 +37,20 @@ impl fmt::Display for VarRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
     /// Text copied as it is.
-    Literal(String),
+    Literal(Box<str>),
     /// A value substituted at run time.
     Ref(VarRef),
 }
 
 /// A string with `{{ }}` placeholders, parsed once.
+///
+/// Held for every templated field of every loaded scenario, so it keeps no spare capacity, and
+/// a template without placeholders (most of them) keeps its text once, as `source`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    source: String,
-    parts: Vec<Part>,
+    source: Box<str>,
+    /// The pieces, when there is a placeholder; empty for literal text, which is `source`.
+    parts: Box<[Part]>,
 }
 
 impl Template {
@@ -56,7 +60,7 @@ impl Template {
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
             if start > 0 {
-                parts.push(Part::Literal(rest[..start].to_owned()));
+                parts.push(Part::Literal(rest[..start].into()));
             }
             let after = &rest[start + 2..];
             let Some(end) = after.find("}}") else {
@@ -68,23 +72,25 @@ impl Template {
             parts.push(Part::Ref(parse_ref(name, text)?));
             rest = &after[end + 2..];
         }
+        if parts.is_empty() {
+            // No placeholder: the text is the template.
+            return Ok(Self {
+                source: text.into(),
+                parts: Box::default(),
+            });
+        }
         if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
+            parts.push(Part::Literal(rest.into()));
         }
         Ok(Self {
-            source: text.to_owned(),
-            parts,
+            source: text.into(),
+            parts: parts.into_boxed_slice(),
         })
     }
 
     /// Returns the template as written.
     pub fn source(&self) -> &str {
         &self.source
-    }
-
-    /// Returns the parsed pieces.
-    pub fn parts(&self) -> &[Part] {
-        &self.parts
     }
 
     /// Returns every reference, in order.
@@ -97,11 +103,7 @@ impl Template {
 
     /// Returns the text when the template has no placeholder.
     pub fn as_literal(&self) -> Option<&str> {
-        match self.parts.as_slice() {
-            [] => Some(""),
-            [Part::Literal(text)] => Some(text),
-            _ => None,
-        }
+        self.parts.is_empty().then_some(&*self.source)
     }
 
     /// Substitutes every reference through `lookup`; the first failure is returned.
@@ -109,6 +111,9 @@ impl Template {
         &self,
         mut lookup: impl FnMut(&VarRef) -> Result<String, E>,
     ) -> Result<String, E> {
+        if let Some(text) = self.as_literal() {
+            return Ok(text.to_owned());
+        }
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -133,6 +138,9 @@ impl Template {
         &self,
         mut lookup: impl FnMut(&VarRef) -> Result<String, E>,
     ) -> Result<String, E> {
+        if let Some(text) = self.as_literal() {
+            return Ok(text.to_owned());
+        }
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -260,6 +268,15 @@ impl<T: Templates + ?Sized> Templates for Box<T> {
 
 /// Values of a map by key: `path.key`.
 impl<K: fmt::Display, T: Templates> Templates for IndexMap<K, T> {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        for (key, value) in self {
+            value.visit_templates(&format!("{path}.{key}"), visitor);
+        }
+    }
+}
+
+/// Values of a mapping by key: `path.key`.
+impl<K: fmt::Display, T: Templates> Templates for Fields<K, T> {
     fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
         for (key, value) in self {
             value.visit_templates(&format!("{path}.{key}"), visitor);
