@@ -273,12 +273,20 @@ pub async fn run_one(
 #[derive(Debug, Default)]
 pub struct ReportSink {
     results: Mutex<Vec<ScenarioResult>>,
+    /// The run's facts, gathered while it runs.
+    facts: Mutex<Option<evidence::PendingFacts>>,
 }
 
 impl RunSink for ReportSink {
     fn event(&self, event: &RunEvent<'_>) {
-        if let RunEvent::ScenarioFinished { result } = event {
-            lock(&self.results).push((*result).clone());
+        match event {
+            RunEvent::PlanLoaded { plan, selected } => {
+                *lock(&self.facts) = Some(RunFacts::gather_ahead(plan, selected));
+            }
+            RunEvent::ScenarioFinished { result } => {
+                lock(&self.results).push((*result).clone());
+            }
+            _ => {}
         }
     }
 
@@ -314,28 +322,40 @@ impl ReportSink {
         paths: &ReportPaths,
         secrets: &SecretRegistry,
     ) -> Reports {
+        let pending_facts = self.facts.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut results = self.results.into_inner().unwrap_or_else(|e| e.into_inner());
-        results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
-        let context = RunContext {
-            plan,
-            selected,
-            results: &results,
-            incomplete_reason: end.interrupted.clone(),
-        };
-        let facts = RunFacts::gather(plan, selected, end.started, end.finished);
-        let evidence = evidence::build(&context, &facts, secrets);
+        let finished = results.len();
         if let Some(reason) = &end.interrupted {
-            // JUnit has no "not run": those scenarios are skips whose reason says so.
+            // JUnit has no "not run": those scenarios are skips whose reason says so. The
+            // evidence records them as not run, from the finished results alone.
             let done: std::collections::HashSet<String> =
                 results.iter().map(|r| r.trial_name.clone()).collect();
             for planned in selected.iter().filter(|s| !done.contains(&s.trial_name())) {
                 results.push(not_run_result(planned, reason));
             }
-            results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
         }
-        let written = crate::report::write_all(paths, &results, &evidence, secrets);
+        // The evidence is built while JUnit renders.
+        let (sealed, written) = crate::report::write_all(
+            paths,
+            &results,
+            || {
+                let context = RunContext {
+                    plan,
+                    selected,
+                    results: &results[..finished],
+                    incomplete_reason: end.interrupted.clone(),
+                };
+                let facts = match pending_facts {
+                    Some(pending) => pending.finish(plan, selected, end.started, end.finished),
+                    None => RunFacts::gather(plan, selected, end.started, end.finished),
+                };
+                evidence::build_sealed(&context, &facts, secrets)
+            },
+            secrets,
+        );
+        results.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
         Reports {
-            evidence,
+            evidence: sealed.into_evidence(),
             results,
             written,
         }
@@ -618,12 +638,11 @@ impl TrialRecorder {
             results: result.map(std::slice::from_ref).unwrap_or_default(),
             incomplete_reason: result.is_none().then(|| TRIAL_NOT_FINISHED.to_owned()),
         };
-        let record = evidence::build(&context, &facts, &self.secrets);
+        let record = evidence::build_sealed(&context, &facts, &self.secrets);
         let path = self
             .folder
             .join(trial_record_name(position, &planned.trial_name()));
-        let bytes = evidence::canonical_bytes(&record);
-        match crate::report::write_checked(&path, &bytes, &self.secrets) {
+        match crate::report::write_checked(&path, record.bytes(), &self.secrets) {
             Ok(()) => lock(&self.written).push(path),
             Err(e) => lock(&self.errors).push(e),
         }

@@ -103,6 +103,32 @@ fn the_default_run_writes_evidence_that_validates_and_verifies() {
     }
     // The JUnit report went where `--junit` said, not into the reports folder.
     assert!(run.junit_path.is_file() && !run.reports.join("junit.xml").exists());
+    // Gathered while the scenarios ran: every spec and scenario file, hashed as on disk.
+    let inputs = value["run"]["inputs"].as_array().unwrap();
+    assert_eq!(inputs[0]["path"], "targets/mock.yaml (embedded)");
+    let mut files = yaml_files(&Path::new(ROOT).join("specs"));
+    files.extend(yaml_files(&Path::new(ROOT).join("scenarios")));
+    assert_eq!(inputs.len(), files.len() + 1, "{inputs:?}");
+    for input in &inputs[1..] {
+        let path = input["path"].as_str().unwrap();
+        let bytes = std::fs::read(Path::new(ROOT).join(path)).expect(path);
+        let sha256 = authconform::report::evidence::sha256_hex(&bytes);
+        assert_eq!(input["sha256"], sha256, "{path}");
+    }
+}
+
+/// Returns every `.yaml` file under `dir`.
+fn yaml_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(yaml_files(&path));
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            files.push(path);
+        }
+    }
+    files
 }
 
 #[test]

@@ -15,7 +15,7 @@
 //! [`SecretRegistry`](crate::secret::SecretRegistry) when the evidence is built.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -468,16 +468,127 @@ impl RunFacts {
         started: SystemTime,
         finished: SystemTime,
     ) -> Self {
-        let working_dir = std::env::current_dir().ok();
+        let facts = FactSources::of(plan, selected).gather(false);
         Self {
-            host: super::hostname(),
-            git_commit: git_commit(selected.first().map(|s| s.path.as_path())),
-            inputs: inputs(plan, working_dir.as_deref()),
             started,
             finished,
+            ..facts.unwrap_or_else(|| unreachable!("a lenient gathering always ends"))
+        }
+    }
+
+    /// Starts gathering the facts of a run of `selected` from `plan` on a thread of its own, as
+    /// the run starts: hashing the inputs and asking git take milliseconds that the reports
+    /// need not wait for at the end. The files are hashed as they were loaded.
+    pub fn gather_ahead(plan: &Plan, selected: &[Arc<PlannedScenario>]) -> PendingFacts {
+        let sources = FactSources::of(plan, selected);
+        let first = sources.first_scenario.clone();
+        let thread = std::thread::Builder::new()
+            .name("run-facts".into())
+            .spawn(move || sources.gather(true))
+            .ok();
+        PendingFacts { thread, first }
+    }
+}
+
+/// Facts being gathered ahead of the end of a run ([`RunFacts::gather_ahead`]).
+#[derive(Debug)]
+pub struct PendingFacts {
+    thread: Option<std::thread::JoinHandle<Option<RunFacts>>>,
+    /// The first selected scenario's file, which says where git is asked.
+    first: Option<PathBuf>,
+}
+
+impl PendingFacts {
+    /// Returns the facts of the run of `selected` from `plan` with its times. They are gathered
+    /// now when the thread could not gather them all (a file or git it could not open, e.g. for
+    /// want of descriptors while scenarios ran) or gathered them for other scenarios.
+    pub fn finish(
+        self,
+        plan: &Plan,
+        selected: &[Arc<PlannedScenario>],
+        started: SystemTime,
+        finished: SystemTime,
+    ) -> RunFacts {
+        let same_run = self.first.as_deref() == selected.first().map(|s| s.path.as_path());
+        match self.thread.and_then(|thread| thread.join().ok()).flatten() {
+            Some(facts) if same_run => RunFacts {
+                started,
+                finished,
+                ..facts
+            },
+            _ => RunFacts::gather(plan, selected, started, finished),
+        }
+    }
+}
+
+/// What the facts of a run are read from: owned, so that they can be read on another thread.
+struct FactSources {
+    /// The target file, `None` for the embedded mock target.
+    target: Option<PathBuf>,
+    specs: Vec<PathBuf>,
+    /// Every scenario file of the plan, once each, in path order.
+    scenario_files: Vec<PathBuf>,
+    first_scenario: Option<PathBuf>,
+}
+
+impl FactSources {
+    fn of(plan: &Plan, selected: &[Arc<PlannedScenario>]) -> Self {
+        let target = &plan.target.file;
+        let embedded = target.as_os_str().is_empty() || target == Path::new("targets/mock.yaml");
+        let scenario_files: BTreeSet<&Path> =
+            plan.scenarios.iter().map(|s| s.path.as_path()).collect();
+        Self {
+            target: (!embedded).then(|| target.clone()),
+            specs: plan
+                .catalogue
+                .specs
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect(),
+            scenario_files: scenario_files.into_iter().map(Path::to_path_buf).collect(),
+            first_scenario: selected.first().map(|s| s.path.clone()),
+        }
+    }
+
+    /// Hashes the target, spec and scenario files, asks git for the commit of the scenarios'
+    /// checkout, reads the host name and the working directory; the times are left at the
+    /// epoch. A file that cannot be read is left out, or when `strict` gives `None`, as does git
+    /// that cannot be started.
+    fn gather(&self, strict: bool) -> Option<RunFacts> {
+        let working_dir = std::env::current_dir().ok();
+        let git_commit = match git_commit(self.first_scenario.as_deref()) {
+            Ok(commit) => commit,
+            Err(_) if strict => return None,
+            Err(_) => None,
+        };
+        let mut inputs: Vec<InputFile> = Vec::new();
+        if self.target.is_none() {
+            inputs.push(InputFile {
+                path: "targets/mock.yaml (embedded)".to_owned(),
+                sha256: sha256_hex(crate::target::MOCK_TARGET_YAML.as_bytes()),
+            });
+        }
+        let files = self
+            .target
+            .iter()
+            .chain(&self.specs)
+            .chain(&self.scenario_files);
+        for path in files {
+            match input_file(path, working_dir.as_deref()) {
+                Some(file) => inputs.push(file),
+                None if strict => return None,
+                None => {}
+            }
+        }
+        Some(RunFacts {
+            host: super::hostname(),
+            git_commit,
+            inputs,
+            started: SystemTime::UNIX_EPOCH,
+            finished: SystemTime::UNIX_EPOCH,
             working_dir,
             test_run_id: None,
-        }
+        })
     }
 }
 
@@ -485,6 +596,16 @@ impl RunFacts {
 /// scenario hash and the report hash filled in). A pure function of its arguments: the facts
 /// that need the file system, git or a clock come in `facts`.
 pub fn build(context: &RunContext<'_>, facts: &RunFacts, secrets: &SecretRegistry) -> Evidence {
+    build_sealed(context, facts, secrets).into_evidence()
+}
+
+/// Builds the evidence of a run as [`build`] does, with its canonical bytes, written in the
+/// pass that hashes the report.
+pub fn build_sealed(
+    context: &RunContext<'_>,
+    facts: &RunFacts,
+    secrets: &SecretRegistry,
+) -> Sealed {
     let plan = context.plan;
     let shown_path = |path: &Path| shown_path(path, facts.working_dir.as_deref());
     let by_trial: HashMap<&str, &ScenarioResult> = context
@@ -571,7 +692,58 @@ pub fn build(context: &RunContext<'_>, facts: &RunFacts, secrets: &SecretRegistr
             report_sha256: String::new(),
         },
     };
-    seal(redacted(&evidence, secrets))
+    seal_redacted(evidence, secrets)
+}
+
+/// A sealed report and its canonical bytes ([`canonical_bytes`]), made in one pass.
+#[derive(Debug)]
+pub struct Sealed {
+    evidence: Evidence,
+    bytes: Vec<u8>,
+}
+
+impl Sealed {
+    /// Seals `evidence` as [`seal`] does (no redaction) and writes its canonical bytes.
+    pub fn new(mut evidence: Evidence) -> Self {
+        let mut bytes = Vec::new();
+        seal_in_place(&mut evidence, None, Some(&mut bytes));
+        Self { evidence, bytes }
+    }
+
+    /// Returns the sealed report.
+    pub fn evidence(&self) -> &Evidence {
+        &self.evidence
+    }
+
+    /// Returns its canonical bytes, as `evidence.json` holds them.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Returns the report, dropping its bytes.
+    pub fn into_evidence(self) -> Evidence {
+        self.evidence
+    }
+}
+
+/// Seals `evidence` with every string redacted through `secrets`, as
+/// `Sealed::new(redacted(&evidence, secrets))` does, without rebuilding the report when no
+/// string holds a secret (the usual case: transcripts are redacted when captured).
+///
+/// The pass that hashes the report also checks every string it writes, keys included, as it is
+/// before JSON escaping ([`StringCheck`]). When each is clean, the tree redaction would change
+/// nothing. Checking the strings themselves, not the JSON, matters: escaping turns `\u{8}` into
+/// `\b`, and a form the registry knows escaped three times into one escaped four times, which
+/// no needle matches.
+fn seal_redacted(mut evidence: Evidence, secrets: &SecretRegistry) -> Sealed {
+    let mut check = StringCheck::new(secrets);
+    let mut bytes = Vec::new();
+    seal_in_place(&mut evidence, Some(&mut check), Some(&mut bytes));
+    if check.finish() {
+        return Sealed { evidence, bytes };
+    }
+    drop(bytes);
+    Sealed::new(redacted(&evidence, secrets))
 }
 
 /// Returns the matrix status of a requirement from the verdicts of the scenarios citing it:
@@ -769,33 +941,6 @@ fn without_userinfo(url: &str) -> String {
     }
 }
 
-/// Hashes the target, spec and scenario files the plan came from.
-fn inputs(plan: &Plan, working_dir: Option<&Path>) -> Vec<InputFile> {
-    let mut files: Vec<InputFile> = Vec::new();
-    let target = &plan.target.file;
-    if target.as_os_str().is_empty() || target == Path::new("targets/mock.yaml") {
-        files.push(InputFile {
-            path: "targets/mock.yaml (embedded)".to_owned(),
-            sha256: sha256_hex(crate::target::MOCK_TARGET_YAML.as_bytes()),
-        });
-    } else {
-        files.extend(input_file(target, working_dir));
-    }
-    files.extend(
-        plan.catalogue
-            .specs
-            .iter()
-            .filter_map(|(p, _)| input_file(p, working_dir)),
-    );
-    let scenario_files: BTreeSet<&Path> = plan.scenarios.iter().map(|s| s.path.as_path()).collect();
-    files.extend(
-        scenario_files
-            .into_iter()
-            .filter_map(|p| input_file(p, working_dir)),
-    );
-    files
-}
-
 fn input_file(path: &Path, working_dir: Option<&Path>) -> Option<InputFile> {
     let bytes = std::fs::read(path).ok()?;
     Some(InputFile {
@@ -813,22 +958,33 @@ fn shown_path(path: &Path, working_dir: Option<&Path>) -> String {
         .to_string()
 }
 
-/// Returns the commit checked out where the scenarios are, when git knows one.
-fn git_commit(scenario_file: Option<&Path>) -> Option<String> {
+/// Returns the commit checked out where the scenarios are, when git knows one; an error when
+/// git cannot be started.
+fn git_commit(scenario_file: Option<&Path>) -> std::io::Result<Option<String>> {
     let dir = scenario_file
         .and_then(Path::parent)
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let output = std::process::Command::new("git")
+    let output = match std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(["rev-parse", "HEAD"])
         .stderr(std::process::Stdio::null())
         .output()
-        .ok()?;
-    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
-    (output.status.success() && commit.len() >= 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then_some(commit)
+    {
+        Ok(output) => output,
+        // No git on this machine: no commit to record.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Ok(commit) = String::from_utf8(output.stdout) else {
+        return Ok(None);
+    };
+    let commit = commit.trim();
+    Ok((output.status.success()
+        && commit.len() >= 40
+        && commit.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then(|| commit.to_owned()))
 }
 
 /// Formats a time as RFC 3339 UTC with exactly three digits of milliseconds
@@ -876,25 +1032,300 @@ fn redact_tree(value: &mut serde_json::Value, secrets: &SecretRegistry) {
 
 /// Fills in every scenario record's `sha256`, then the manifest's `report_sha256`.
 pub fn seal(mut evidence: Evidence) -> Evidence {
-    for record in &mut evidence.scenarios {
-        record.sha256 = scenario_sha256(record);
-    }
-    evidence.manifest.report_sha256 = report_sha256(&evidence);
+    seal_in_place(&mut evidence, None, None);
     evidence
+}
+
+/// Seals `evidence` where it lies, hashing each serialization as it is written rather than
+/// cloning records into a buffer. The pass that hashes the report also checks its strings into
+/// `check` (see [`seal_redacted`]) and writes its canonical bytes into `canonical`, when given.
+fn seal_in_place(
+    evidence: &mut Evidence,
+    check: Option<&mut StringCheck<'_>>,
+    canonical: Option<&mut Vec<u8>>,
+) {
+    for record in &mut evidence.scenarios {
+        record.sha256.clear();
+        record.sha256 = json_sha256(record, SealFormatter::default());
+    }
+    evidence.manifest.report_sha256.clear();
+    let Some(bytes) = canonical else {
+        evidence.manifest.report_sha256 = json_sha256(evidence, SealFormatter::checking(check));
+        return;
+    };
+    bytes.clear();
+    let formatter = SealFormatter {
+        check,
+        pretty: Some((serde_json::ser::PrettyFormatter::new(), &mut *bytes)),
+    };
+    let sha256 = json_sha256(evidence, formatter);
+    // The hash is the last value of the report, written as `""` while it was being computed.
+    const UNSEALED_END: &[u8] = b"\"report_sha256\": \"\"\n  }\n}";
+    if bytes.ends_with(UNSEALED_END) {
+        // Between the quotes of that `""`.
+        let at = bytes.len() - b"\"\n  }\n}".len();
+        bytes.splice(at..at, sha256.bytes());
+        bytes.push(b'\n');
+        evidence.manifest.report_sha256 = sha256;
+    } else {
+        evidence.manifest.report_sha256 = sha256;
+        *bytes = canonical_bytes(evidence);
+    }
 }
 
 /// Returns the SHA-256 of a scenario record's compact JSON with `sha256` set to `""`.
 pub fn scenario_sha256(record: &ScenarioRecord) -> String {
+    if record.sha256.is_empty() {
+        return json_sha256(record, SealFormatter::default());
+    }
     let mut unsealed = record.clone();
     unsealed.sha256 = String::new();
-    sha256_hex(&serde_json::to_vec(&unsealed).expect("a scenario record serializes"))
+    json_sha256(&unsealed, SealFormatter::default())
 }
 
 /// Returns the SHA-256 of the report's compact JSON with `manifest.report_sha256` set to `""`.
 pub fn report_sha256(evidence: &Evidence) -> String {
+    if evidence.manifest.report_sha256.is_empty() {
+        return json_sha256(evidence, SealFormatter::default());
+    }
     let mut unsealed = evidence.clone();
     unsealed.manifest.report_sha256 = String::new();
-    sha256_hex(&serde_json::to_vec(&unsealed).expect("evidence serializes"))
+    json_sha256(&unsealed, SealFormatter::default())
+}
+
+/// Returns the lowercase hex SHA-256 of `value`'s compact JSON, the bytes going straight into
+/// the hash; `formatter` may also check the strings and write the pretty form.
+fn json_sha256<T: Serialize + ?Sized>(value: &T, formatter: SealFormatter<'_, '_>) -> String {
+    use sha2::Digest as _;
+    // serde_json writes a few bytes at a time; the hash takes whole blocks faster.
+    let mut sink = std::io::BufWriter::with_capacity(64 * 1024, HashWriter(sha2::Sha256::new()));
+    let written = if formatter.check.is_none() && formatter.pretty.is_none() {
+        value.serialize(&mut serde_json::Serializer::new(&mut sink))
+    } else {
+        value.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut sink, formatter,
+        ))
+    };
+    written.expect("evidence serializes");
+    let HashWriter(hasher) = sink
+        .into_inner()
+        .unwrap_or_else(|_| unreachable!("a hash takes every write"));
+    hex(&hasher.finalize())
+}
+
+/// An `io::Write` that feeds a SHA-256.
+struct HashWriter(sha2::Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Checks every string a serialization writes against the registry, as it was before JSON
+/// escaping.
+///
+/// Strings are gathered one after another, a line feed after each, and checked a batch at a
+/// time: a batch ends only between strings, so no string is ever split, and a match the line
+/// feeds make up across two strings only costs the slow path.
+struct StringCheck<'a> {
+    secrets: &'a SecretRegistry,
+    batch: String,
+    clean: bool,
+}
+
+/// How many bytes of strings are checked at once: small enough to stay in the cache.
+const STRING_CHECK_BATCH: usize = 64 * 1024;
+
+impl<'a> StringCheck<'a> {
+    fn new(secrets: &'a SecretRegistry) -> Self {
+        Self {
+            secrets,
+            batch: String::with_capacity(STRING_CHECK_BATCH + 1024),
+            clean: true,
+        }
+    }
+
+    fn check_batch(&mut self) {
+        self.clean = self.clean && self.secrets.is_clean(&self.batch);
+        self.batch.clear();
+    }
+
+    fn push_str(&mut self, fragment: &str) {
+        if self.clean {
+            self.batch.push_str(fragment);
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        if self.clean {
+            self.batch.push(c);
+        }
+    }
+
+    fn end_string(&mut self) {
+        if self.clean {
+            self.batch.push('\n');
+            if self.batch.len() >= STRING_CHECK_BATCH {
+                self.check_batch();
+            }
+        }
+    }
+
+    /// Returns true when every string written was clean.
+    fn finish(mut self) -> bool {
+        self.check_batch();
+        self.clean
+    }
+}
+
+/// Writes compact JSON (to the hash) as serde_json's default formatter does and, alongside,
+/// the pretty JSON [`canonical_bytes`] writes and the strings a [`StringCheck`] reads: one
+/// serialization, escaping each string once, feeds all three.
+#[derive(Default)]
+struct SealFormatter<'a, 'b> {
+    check: Option<&'a mut StringCheck<'b>>,
+    pretty: Option<(serde_json::ser::PrettyFormatter<'static>, &'a mut Vec<u8>)>,
+}
+
+impl<'a, 'b> SealFormatter<'a, 'b> {
+    fn checking(check: Option<&'a mut StringCheck<'b>>) -> Self {
+        Self {
+            check,
+            pretty: None,
+        }
+    }
+}
+
+/// Implements a [`serde_json::ser::Formatter`] method by calling the compact formatter on the
+/// hash's writer and the pretty one on the canonical bytes.
+macro_rules! compact_and_pretty {
+    ($($method:ident($($arg:ident: $type:ty),*);)*) => {$(
+        fn $method<W: ?Sized + std::io::Write>(
+            &mut self,
+            writer: &mut W,
+            $($arg: $type),*
+        ) -> std::io::Result<()> {
+            serde_json::ser::CompactFormatter.$method(writer, $($arg),*)?;
+            match &mut self.pretty {
+                Some((pretty, bytes)) => pretty.$method(*bytes, $($arg),*),
+                None => Ok(()),
+            }
+        }
+    )*};
+}
+
+impl serde_json::ser::Formatter for SealFormatter<'_, '_> {
+    compact_and_pretty! {
+        write_null();
+        write_bool(value: bool);
+        write_i8(value: i8);
+        write_i16(value: i16);
+        write_i32(value: i32);
+        write_i64(value: i64);
+        write_i128(value: i128);
+        write_u8(value: u8);
+        write_u16(value: u16);
+        write_u32(value: u32);
+        write_u64(value: u64);
+        write_u128(value: u128);
+        write_f32(value: f32);
+        write_f64(value: f64);
+        write_number_str(value: &str);
+        begin_string();
+        write_byte_array(value: &[u8]);
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+        write_raw_fragment(fragment: &str);
+    }
+
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        if let Some(check) = &mut self.check {
+            check.end_string();
+        }
+        serde_json::ser::CompactFormatter.end_string(writer)?;
+        match &mut self.pretty {
+            Some((pretty, bytes)) => pretty.end_string(*bytes),
+            None => Ok(()),
+        }
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if let Some(check) = &mut self.check {
+            check.push_str(fragment);
+        }
+        serde_json::ser::CompactFormatter.write_string_fragment(writer, fragment)?;
+        match &mut self.pretty {
+            Some((pretty, bytes)) => pretty.write_string_fragment(*bytes, fragment),
+            None => Ok(()),
+        }
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        let unescaped = unescaped(&char_escape);
+        if let Some(check) = &mut self.check {
+            check.push(unescaped);
+        }
+        serde_json::ser::CompactFormatter.write_char_escape(writer, char_escape)?;
+        match &mut self.pretty {
+            Some((pretty, bytes)) => pretty.write_char_escape(*bytes, escape_of(unescaped)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Returns the character an escape stands for.
+fn unescaped(escape: &serde_json::ser::CharEscape) -> char {
+    use serde_json::ser::CharEscape;
+    match escape {
+        CharEscape::Quote => '"',
+        CharEscape::ReverseSolidus => '\\',
+        CharEscape::Solidus => '/',
+        CharEscape::Backspace => '\u{8}',
+        CharEscape::FormFeed => '\u{c}',
+        CharEscape::LineFeed => '\n',
+        CharEscape::CarriageReturn => '\r',
+        CharEscape::Tab => '\t',
+        CharEscape::AsciiControl(byte) => char::from(*byte),
+    }
+}
+
+/// Returns the escape serde_json gives `c`: the inverse of [`unescaped`].
+fn escape_of(c: char) -> serde_json::ser::CharEscape {
+    use serde_json::ser::CharEscape;
+    match c {
+        '"' => CharEscape::Quote,
+        '\\' => CharEscape::ReverseSolidus,
+        '/' => CharEscape::Solidus,
+        '\u{8}' => CharEscape::Backspace,
+        '\u{c}' => CharEscape::FormFeed,
+        '\n' => CharEscape::LineFeed,
+        '\r' => CharEscape::CarriageReturn,
+        '\t' => CharEscape::Tab,
+        // Only ASCII controls are escaped otherwise.
+        other => CharEscape::AsciiControl(u8::try_from(other).unwrap_or(b'?')),
+    }
 }
 
 /// Returns the canonical file form: pretty JSON (two-space indent, fields in declaration order)
@@ -908,10 +1339,16 @@ pub fn canonical_bytes(evidence: &Evidence) -> Vec<u8> {
 /// Returns the lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// Returns `bytes` as lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1079,6 +1516,124 @@ pub(crate) mod tests {
         assert_eq!(verify(text.as_bytes(), None).exit_code(), 0);
     }
 
+    /// Returns `text` as serde_json writes it inside a string.
+    fn json_escaped(text: &str) -> String {
+        let quoted = serde_json::to_string(text).unwrap();
+        quoted[1..quoted.len() - 1].to_owned()
+    }
+
+    /// Puts a text somewhere in a report.
+    type Put = fn(&mut Evidence, &str);
+
+    #[test]
+    fn secrets_json_escapes_disguise_are_redacted_on_the_fast_path_too() {
+        // Each value holds what serde_json escapes (`"`, `\\`, controls, with `\b` and `\f` in
+        // their short forms) or leaves alone (`/`, non-ASCII).
+        let values = [
+            ("quoted", "CANARY-q\"uo\\te/slash"),
+            ("multiline", "CANARY-line\nbreak\ttab\rcr"),
+            ("unicode", "CANARY-n\u{f6}n-\u{e4}scii-\u{1f511}"),
+            ("backspace", "CANARY-bs\u{8}bs"),
+            ("formfeed", "CANARY-ff\u{c}ff"),
+            ("controls", "CANARY-nul\u{0}esc\u{1b}"),
+            // A form the registry knows JSON-escaped three times: JSON escapes it a fourth.
+            ("thrice", "CANARY-l3\"x\\y"),
+        ];
+        let secrets = SecretRegistry::new();
+        for (name, value) in values {
+            secrets.register(&Secret::new(name.parse().unwrap(), value));
+        }
+        let thrice = json_escaped(&json_escaped(&json_escaped(values[6].1)));
+        assert_ne!(thrice, values[6].1);
+        // Each value alone in a report, at each kind of place, so that no other secret sends
+        // the report down the slow path.
+        let places: [(&str, Put); 5] = [
+            ("a step message", |e, v| {
+                e.scenarios[0].message = Some(format!("expected 200: {v}"));
+            }),
+            ("a check", |e, v| {
+                e.scenarios[0].steps[0].failed = vec![format!("status was 401 for {v}")];
+            }),
+            ("a header", |e, v| {
+                let exchange = &mut e.scenarios[0].steps[0].exchanges[0];
+                exchange.request_headers.push(("x-key".into(), v.into()));
+            }),
+            ("a body", |e, v| {
+                let exchange = &mut e.scenarios[0].steps[0].exchanges[0];
+                exchange.response_body = Some(format!("{{\"echo\":\"{v}\"}}"));
+            }),
+            ("an object key", |e, v| {
+                e.run.target.sources.insert(format!("s-{v}"), "any".into());
+            }),
+        ];
+        for (name, value) in values {
+            let written = if name == "thrice" {
+                thrice.as_str()
+            } else {
+                value
+            };
+            for (place, put) in places {
+                let mut evidence = sample("bob");
+                put(&mut evidence, written);
+                let sealed = seal_redacted(evidence.clone(), &secrets);
+                let fast = sealed.bytes().to_vec();
+                assert!(
+                    fast == canonical_bytes(sealed.evidence()),
+                    "{name} in {place}"
+                );
+                let text = String::from_utf8(fast.clone()).unwrap();
+                let shown = format!("{name} in {place}: {text}");
+                assert!(!text.contains("CANARY-"), "{shown}");
+                assert!(!text.contains(&json_escaped(written)), "{shown}");
+                assert!(text.contains(&format!("[redacted:{name}]")), "{shown}");
+                assert_eq!(verify(&fast, None).exit_code(), 0, "{shown}");
+                // The same bytes as redacting the whole tree, the way that cannot skip a string.
+                let slow = canonical_bytes(&seal(redacted(&evidence, &secrets)));
+                assert!(fast == slow, "{shown}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_clean_report_is_sealed_to_the_same_bytes_by_every_path() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evidence");
+        let secrets = SecretRegistry::new();
+        secrets.register(&Secret::new(
+            "token".parse().unwrap(),
+            "CANARY-in-no-report",
+        ));
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let report: Evidence = serde_json::from_slice(&bytes).unwrap();
+            let shown = path.display();
+            // Sealed again, whether its hashes are kept, cleared or wrong, it is the file.
+            assert!(canonical_bytes(&seal(report.clone())) == bytes, "{shown}");
+            let mut cleared = report.clone();
+            for record in &mut cleared.scenarios {
+                record.sha256 = "0".repeat(64);
+            }
+            cleared.manifest.report_sha256.clear();
+            assert!(canonical_bytes(&seal(cleared.clone())) == bytes, "{shown}");
+            let fast = seal_redacted(cleared.clone(), &secrets);
+            assert!(fast.bytes() == bytes, "{shown}");
+            assert!(canonical_bytes(fast.evidence()) == bytes, "{shown}");
+            assert!(Sealed::new(cleared).bytes() == bytes, "{shown}");
+            assert!(
+                canonical_bytes(&seal(redacted(&report, &secrets))) == bytes,
+                "{shown}"
+            );
+            assert_eq!(
+                scenario_sha256(&report.scenarios[0]),
+                report.scenarios[0].sha256
+            );
+            assert_eq!(report_sha256(&report), report.manifest.report_sha256);
+            checked += 1;
+        }
+        assert_eq!(checked, 4);
+    }
+
     #[test]
     fn requirement_status_follows_the_documented_precedence() {
         use ScenarioVerdict::{Error, Fail, NotRun, Pass, Skipped};
@@ -1239,6 +1794,46 @@ pub(crate) mod tests {
         // A different fact is a different report.
         let later = canonical_bytes(&build(&context, &facts(1_800_000_001), &secrets));
         assert_ne!(first, later);
+    }
+
+    #[test]
+    fn facts_gathered_ahead_are_those_gathered_at_the_end_or_gathered_again() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plan = crate::plan::load_plan(
+            &root.join("specs"),
+            &root.join("scenarios"),
+            crate::target::Target::mock(),
+            &crate::mock::builtin(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+        let (started, finished) = (facts(0).started, facts(0).finished);
+        let at_the_end = RunFacts::gather(&plan, &plan.scenarios, started, finished);
+        assert!(at_the_end.inputs.len() > 2, "{:?}", at_the_end.inputs);
+        let ahead = RunFacts::gather_ahead(&plan, &plan.scenarios);
+        assert_eq!(
+            ahead.finish(&plan, &plan.scenarios, started, finished),
+            at_the_end
+        );
+        // A thread that could not gather them all leaves it to the end.
+        let failed = PendingFacts {
+            thread: std::thread::Builder::new().spawn(|| None).ok(),
+            first: plan.scenarios.first().map(|s| s.path.clone()),
+        };
+        assert_eq!(
+            failed.finish(&plan, &plan.scenarios, started, finished),
+            at_the_end
+        );
+        // A file that cannot be read fails a strict gathering and is left out of a lenient one.
+        let missing = FactSources {
+            target: None,
+            specs: vec![root.join("specs/no-such-spec.yaml")],
+            scenario_files: Vec::new(),
+            first_scenario: None,
+        };
+        assert!(missing.gather(true).is_none());
+        let lenient = missing.gather(false).unwrap();
+        assert_eq!(lenient.inputs.len(), 1, "{:?}", lenient.inputs);
+        assert_eq!(lenient.inputs[0].path, "targets/mock.yaml (embedded)");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!
 //! `evidence.json` stays the record its hashes cover; this page is a reading of it.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::evidence::{
@@ -20,10 +21,21 @@ use super::evidence::{
 
 /// Renders `evidence` as one HTML5 document.
 pub fn render(evidence: &Evidence) -> String {
+    let input_of_records = super::merge::inputs_of_records(&evidence.run.merged_from);
+    // The matrix links each citation to its record: a lookup, not a scan of every record, so a
+    // requirement cited by every scenario of a large run does not cost a scan per citation.
+    let mut records = HashSet::with_capacity(evidence.scenarios.len() * 2);
+    for (n, scenario) in evidence.scenarios.iter().enumerate() {
+        records.insert((scenario.trial.as_str(), None));
+        if let Some(&input) = input_of_records.get(n) {
+            records.insert((scenario.trial.as_str(), Some(input)));
+        }
+    }
     let mut page = Page {
         out: String::with_capacity(64 * 1024),
         evidence,
-        input_of_records: super::merge::inputs_of_records(&evidence.run.merged_from),
+        input_of_records,
+        records,
     };
     page.document();
     page.out
@@ -60,6 +72,9 @@ struct Page<'a> {
     /// In a merged report, the merged run (index in `run.merged_from`) of each scenario record;
     /// empty otherwise.
     input_of_records: Vec<usize>,
+    /// Every record as a citation names it: `(trial, None)`, and in a merged report also
+    /// `(trial, Some(run))`.
+    records: HashSet<(&'a str, Option<usize>)>,
 }
 
 /// One provider's part of the page.
@@ -484,14 +499,7 @@ impl<'a> Page<'a> {
 
     /// Returns true when the report holds the record of `trial` (from merged run `input`).
     fn has_scenario(&self, trial: &str, input: Option<usize>) -> bool {
-        match input {
-            None => self.evidence.scenarios.iter().any(|s| s.trial == trial),
-            Some(input) => self
-                .input_of_records
-                .iter()
-                .zip(&self.evidence.scenarios)
-                .any(|(&i, s)| i == input && s.trial == trial),
-        }
+        self.records.contains(&(trial, input))
     }
 
     /// Appends the mark of merged run `input`: its index in "Merged from" and, as a tooltip,
@@ -779,16 +787,18 @@ fn duration(ms: u64) -> String {
 /// so a transcript cannot make the page say something other than what the server sent. Common
 /// fonts have no glyphs for the Control Pictures block, so the code point is spelled out.
 fn escape_into(out: &mut String, text: &str) {
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
-            '\r' if chars.peek() == Some(&'\n') => {}
+    // Runs of characters shown as they are are copied whole: most of a transcript is one run.
+    let mut copied = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let entity = match c {
+            '&' => Some("&amp;"),
+            '<' => Some("&lt;"),
+            '>' => Some("&gt;"),
+            '"' => Some("&quot;"),
+            '\'' => Some("&#39;"),
+            '\n' | '\t' => continue,
+            '\r' if chars.peek().is_some_and(|&(_, next)| next == '\n') => Some(""),
             '\u{0}'..='\u{1f}'
             | '\u{7f}'..='\u{9f}'
             | '\u{200e}'
@@ -796,15 +806,20 @@ fn escape_into(out: &mut String, text: &str) {
             | '\u{202a}'..='\u{202e}'
             | '\u{2066}'..='\u{2069}'
             | '\u{feff}'
-            | '\u{fdd0}'..='\u{fdef}' => {
+            | '\u{fdd0}'..='\u{fdef}' => None,
+            _ if (c as u32) & 0xfffe == 0xfffe => None,
+            _ => continue,
+        };
+        out.push_str(&text[copied..at]);
+        match entity {
+            Some(entity) => out.push_str(entity),
+            None => {
                 let _ = write!(out, "[U+{:04X}]", c as u32);
             }
-            _ if (c as u32) & 0xfffe == 0xfffe => {
-                let _ = write!(out, "[U+{:04X}]", c as u32);
-            }
-            _ => out.push(c),
         }
+        copied = at + c.len_utf8();
     }
+    out.push_str(&text[copied..]);
 }
 
 /// Turns a name into an id fragment: ASCII letters, digits and `-` stay, every other byte is

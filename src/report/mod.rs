@@ -10,12 +10,13 @@ pub mod markdown;
 pub mod merge;
 pub mod verify;
 
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::exec::ScenarioResult;
 use crate::secret::SecretRegistry;
-use evidence::Evidence;
+use evidence::Sealed;
 
 /// Where a run's reports go.
 #[derive(Debug, Clone)]
@@ -207,40 +208,96 @@ fn check_junit_path(junit: &Path) -> Result<(), String> {
 }
 
 /// Renders and writes every report of a run, each atomically. `results` feed JUnit (not-run
-/// scenarios among them as skips); `evidence` feeds everything else.
+/// scenarios among them as skips); the sealed evidence `build` makes feeds everything else.
 ///
-/// This is the list of sinks: a new report format is one more entry here. Every rendered file
-/// passes [`SecretRegistry::is_clean`] before it is written; one that does not has the value
-/// replaced (for the evidence that breaks its hash, so `verify` reports the file) and the write
-/// is reported as an error. Returns the files written, or every error.
+/// This is the list of sinks: a new report format is one more entry here. JUnit is rendered on
+/// a thread of its own while `build` runs, then each report of the evidence on its own, so none
+/// waits for another's rendering, scan or disk flush. Every rendered file passes
+/// [`SecretRegistry::is_clean`] before it is written; one that does not has the value replaced
+/// (for the evidence that breaks its hash, so `verify` reports the file) and the write is
+/// reported as an error. Returns the evidence, and the files written (JUnit, evidence, summary,
+/// page) or every error.
 pub fn write_all(
     paths: &ReportPaths,
     results: &[ScenarioResult],
-    evidence: &Evidence,
+    build: impl FnOnce() -> Sealed,
     secrets: &SecretRegistry,
-) -> Result<Vec<PathBuf>, Vec<String>> {
+) -> (Sealed, Result<Vec<PathBuf>, Vec<String>>) {
+    let attempt = |path: &Path, bytes: Cow<'_, [u8]>| match check_and_write(path, &bytes, secrets) {
+        Err(WriteError::Io(_)) => Attempt::Again(bytes.into_owned()),
+        done => Attempt::Done(done.map_err(|e| e.message(path))),
+    };
+    let joined = |thread: std::thread::ScopedJoinHandle<'_, Attempt>| {
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    };
+    let (sealed, attempts) = std::thread::scope(|scope| {
+        let junit = scope.spawn(|| match junit::render(results, secrets) {
+            Ok(bytes) => attempt(&paths.junit, Cow::Owned(bytes)),
+            Err(e) => Attempt::Done(Err(e)),
+        });
+        let sealed = build();
+        let evidence = sealed.evidence();
+        // Every renderer of the evidence goes here, as the summary and the page do: it then gets
+        // the same atomic write and final byte check.
+        let [json, summary, html] = std::thread::scope(|scope| {
+            let html = scope
+                .spawn(|| attempt(&paths.html, Cow::Owned(html::render(evidence).into_bytes())));
+            let json = attempt(&paths.evidence, Cow::Borrowed(sealed.bytes()));
+            let summary = attempt(
+                &paths.summary,
+                Cow::Owned(markdown::render(evidence).into_bytes()),
+            );
+            [json, summary, joined(html)]
+        });
+        (sealed, [joined(junit), json, summary, html])
+    });
+    let mut files = Vec::new();
     let mut errors = Vec::new();
-    let mut sinks: Vec<(&Path, Vec<u8>)> = Vec::new();
-    match junit::render(results, secrets) {
-        Ok(bytes) => sinks.push((&paths.junit, bytes)),
-        Err(e) => errors.push(e),
-    }
-    sinks.push((&paths.evidence, evidence::canonical_bytes(evidence)));
-    sinks.push((&paths.summary, markdown::render(evidence).into_bytes()));
-    sinks.push((&paths.html, html::render(evidence).into_bytes()));
-    // Every renderer of the evidence goes here, as the summary and the page do: it then gets
-    // the same atomic write and final byte check.
-    let mut written = Vec::new();
-    for (path, bytes) in sinks {
-        match write_checked(path, &bytes, secrets) {
-            Ok(()) => written.push(path.to_path_buf()),
+    let order = [&paths.junit, &paths.evidence, &paths.summary, &paths.html];
+    for (path, attempt) in order.into_iter().zip(attempts) {
+        // Written at the same time, the reports may have wanted more files open than a low
+        // limit allows; one at a time, now that the others are closed, they may not.
+        let outcome = match attempt {
+            Attempt::Done(outcome) => outcome,
+            Attempt::Again(bytes) => write_checked(path, &bytes, secrets),
+        };
+        match outcome {
+            Ok(()) => files.push(path.clone()),
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() {
-        Ok(written)
+    let written = if errors.is_empty() {
+        Ok(files)
     } else {
         Err(errors)
+    };
+    (sealed, written)
+}
+
+/// What writing one report in [`write_all`] came to.
+enum Attempt {
+    /// Written, or an error to report (a secret removed from the file, a render that failed).
+    Done(Result<(), String>),
+    /// Not written for an I/O error: the final bytes, to try once more.
+    Again(Vec<u8>),
+}
+
+/// Why [`check_and_write`] failed.
+enum WriteError {
+    /// A secret reached the file: it was written with the value replaced, or could not be.
+    Leaked(String),
+    /// The file could not be written.
+    Io(std::io::Error),
+}
+
+impl WriteError {
+    fn message(self, path: &Path) -> String {
+        match self {
+            Self::Leaked(message) => message,
+            Self::Io(e) => format!("cannot write {}: {e}", path.display()),
+        }
     }
 }
 
@@ -248,22 +305,28 @@ pub fn write_all(
 /// that do not are written with the value replaced (for evidence that breaks its hash, so
 /// `verify` reports the file) and the write is an error saying so.
 pub fn write_checked(path: &Path, bytes: &[u8], secrets: &SecretRegistry) -> Result<(), String> {
+    check_and_write(path, bytes, secrets).map_err(|e| e.message(path))
+}
+
+fn check_and_write(path: &Path, bytes: &[u8], secrets: &SecretRegistry) -> Result<(), WriteError> {
+    // Borrowed, not copied: every renderer writes UTF-8.
     let text = String::from_utf8_lossy(bytes);
     if secrets.is_clean(&text) {
-        return write_atomically(path, bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()));
+        return write_atomically(path, bytes).map_err(WriteError::Io);
     }
     let redacted = secrets.redact(&text);
-    match write_atomically(path, redacted.as_bytes()) {
-        Ok(()) => Err(format!(
-            "a secret reached {} past redaction; it was removed before writing",
-            path.display()
-        )),
-        Err(e) => Err(format!(
-            "a secret reached {} past redaction, and it cannot be written: {e}",
-            path.display()
-        )),
-    }
+    Err(WriteError::Leaked(
+        match write_atomically(path, redacted.as_bytes()) {
+            Ok(()) => format!(
+                "a secret reached {} past redaction; it was removed before writing",
+                path.display()
+            ),
+            Err(e) => format!(
+                "a secret reached {} past redaction, and it cannot be written: {e}",
+                path.display()
+            ),
+        },
+    ))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a reader
@@ -355,10 +418,11 @@ mod tests {
         let secrets = SecretRegistry::new();
         secrets.register(&Secret::new("password".parse().unwrap(), "CANARY-sink-pw"));
         // Evidence built without redaction: the last check must still catch the value.
-        let evidence = evidence::seal(evidence::tests::sample("CANARY-sink-pw"));
+        let evidence = evidence::tests::sample("CANARY-sink-pw");
         let dir = tempfile::tempdir().unwrap();
         let paths = ReportPaths::new(dir.path(), None);
-        let errors = write_all(&paths, &[], &evidence, &secrets).unwrap_err();
+        let (_, written) = write_all(&paths, &[], || Sealed::new(evidence), &secrets);
+        let errors = written.unwrap_err();
         assert!(
             errors.iter().any(|e| e.contains("evidence.json")),
             "{errors:?}"
