@@ -392,6 +392,12 @@ fn json_escape(text: &str, style: JsonStyle) -> String {
                 out.push_str("\\r");
                 continue;
             }
+            // serde_json, JavaScript, Python and PHP write these two short; Go wrote them as
+            // `\u0008` and `\u000c` before 1.22.
+            '\u{8}' | '\u{c}' if !matches!(style, JsonStyle::HtmlSafe) => {
+                out.push_str(if c == '\u{8}' { "\\b" } else { "\\f" });
+                continue;
+            }
             '\t' => {
                 out.push_str("\\t");
                 continue;
@@ -1400,6 +1406,21 @@ mod tests {
         // The same value under another name is a registration of its own.
         registry.register_value("refresh_token", &token(7));
         assert_eq!(registry.state.read().unwrap().registered.len(), 2);
+    }
+
+    #[test]
+    fn backspace_and_form_feed_are_found_as_json_writers_escape_them() {
+        let value = "pass\u{8}word\u{c}end";
+        let registry = registry_with("password", value);
+        // serde_json writes `\b` and `\f`, as JavaScript, Python and PHP do; older Go `\u0008`.
+        let echoed = serde_json::to_string(&serde_json::json!({ "data": value })).unwrap();
+        assert!(echoed.contains("\\b") && echoed.contains("\\f"), "{echoed}");
+        assert_eq!(
+            registry.redact(&echoed),
+            r#"{"data":"[redacted:password]"}"#
+        );
+        let go = r"pass\u0008word\u000cend";
+        assert_eq!(registry.redact(go), "[redacted:password]");
     }
 
     fn scope_of(run: &Arc<SecretRegistry>) -> SecretScope {
