@@ -7,7 +7,6 @@
 //! base64 inside longer blobs, the percent-encodings of the common URL libraries, HTML, JSON
 //! escaped up to three times), is replaced by `[redacted:NAME]` wherever it appears.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -244,7 +243,7 @@ const JSON_DEPTH: usize = 3;
 /// Returns every form of `value` the registry redacts, each with whether it matches in any case.
 fn derived_forms(value: &str) -> Vec<(String, bool)> {
     let mut forms: Vec<(String, bool)> = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen = foldhash::HashSet::default();
     let mut push = |form: String, any_case: bool| {
         let key = if any_case {
             form.to_ascii_lowercase()
@@ -272,8 +271,12 @@ fn derived_forms(value: &str) -> Vec<(String, bool)> {
                 for text in &level {
                     push(text.clone(), encoding.any_case);
                     for style in JSON_STYLES {
+                        // Most forms (a token's) hold nothing a style escapes: no copy then.
+                        if !text.chars().any(|c| json_escapes(c, *style)) {
+                            continue;
+                        }
                         let escaped = json_escape(text, *style);
-                        if escaped != *text && !next.contains(&escaped) {
+                        if !next.contains(&escaped) {
                             next.push(escaped);
                         }
                     }
@@ -365,6 +368,17 @@ fn push_hex(out: &mut String, byte: u8, digits: &[u8; 16]) {
 }
 
 /// Returns the contents of a JSON string holding `text`, escaped as `style` writes it.
+/// Returns true when `style` writes `c` otherwise than as itself: exactly the characters
+/// [`json_escape`] changes.
+fn json_escapes(c: char, style: JsonStyle) -> bool {
+    match c {
+        '"' | '\\' | '\u{0}'..='\u{1f}' => true,
+        '/' => matches!(style, JsonStyle::AsciiSlash),
+        '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => matches!(style, JsonStyle::HtmlSafe),
+        c => !c.is_ascii() && matches!(style, JsonStyle::Ascii | JsonStyle::AsciiSlash),
+    }
+}
+
 fn json_escape(text: &str, style: JsonStyle) -> String {
     // Most values (tokens, keys) hold nothing any style escapes.
     if text
@@ -566,7 +580,7 @@ struct Needles {
     /// Every (name, value) registered with its forms, so a value registered again (a token a run
     /// captures in every scenario) costs a lookup, not a derivation of its forms, here and in
     /// every [`SecretScope`] of the run.
-    registered: HashMap<(usize, String), Forms>,
+    registered: foldhash::HashMap<(usize, String), Forms>,
     /// Automata every matcher scans first: a [`SecretScope`]'s view of its run's fixed secrets.
     base: Vec<Automaton>,
     needles: Vec<Needle>,
@@ -574,7 +588,7 @@ struct Needles {
     needle_bytes: usize,
     /// Every needle's (text, any_case), the text lower-cased when any case matches, so a form is
     /// registered once.
-    seen: HashSet<(String, bool)>,
+    seen: foldhash::HashSet<(String, bool)>,
     /// Automata over `needles`, oldest first, each at least twice the size of the next.
     generations: Vec<Generation>,
     /// Built from `generations` on first use after a registration.
@@ -1406,6 +1420,24 @@ mod tests {
         // The same value under another name is a registration of its own.
         registry.register_value("refresh_token", &token(7));
         assert_eq!(registry.state.read().unwrap().registered.len(), 2);
+    }
+
+    #[test]
+    fn json_escapes_names_exactly_the_characters_json_escape_changes() {
+        let sample = (0u32..0x300)
+            .chain([0x2028, 0x2029, 0xfeff, 0x1f600])
+            .filter_map(char::from_u32);
+        for c in sample {
+            for style in JSON_STYLES {
+                let alone = c.to_string();
+                assert_eq!(
+                    json_escapes(c, *style),
+                    json_escape(&alone, *style) != alone,
+                    "U+{:04X}",
+                    c as u32
+                );
+            }
+        }
     }
 
     #[test]
