@@ -270,6 +270,13 @@ fn derived_forms(value: &str) -> Vec<(String, bool)> {
                 let mut next: Vec<String> = Vec::new();
                 for text in &level {
                     push(text.clone(), encoding.any_case);
+                    // Printable ASCII without `"`, `\`, `/`, `<`, `>` or `&`: no style changes it.
+                    if text
+                        .bytes()
+                        .all(|b| (0x20..0x7f).contains(&b) && !b"\"\\/<>&".contains(&b))
+                    {
+                        continue;
+                    }
                     for style in JSON_STYLES {
                         // Most forms (a token's) hold nothing a style escapes: no copy then.
                         if !text.chars().any(|c| json_escapes(c, *style)) {
@@ -446,7 +453,76 @@ struct Needle {
 }
 
 /// One Aho-Corasick automaton over some needles, with the marker name of each pattern id.
-type Automaton = (AhoCorasick, Arc<[Arc<str>]>);
+type Automaton = (Searcher, Arc<[Arc<str>]>);
+
+/// How the needles of one automaton are looked for.
+#[derive(Clone)]
+enum Searcher {
+    /// One Aho-Corasick automaton over all of them.
+    Automaton(AhoCorasick),
+    /// Each on its own (a scenario's own capture, about a dozen forms): building an automaton
+    /// costs more than the few short texts it would scan. Needles matched in any case are kept
+    /// in ASCII lower case and looked for in a lower-cased copy of the text (same offsets).
+    Few {
+        finders: Arc<[memchr::memmem::Finder<'static>]>,
+        any_case: bool,
+    },
+}
+
+/// Needles up to which an automaton's needles are looked for one by one ([`Searcher::Few`]).
+const FEW_NEEDLES: usize = 16;
+
+impl Searcher {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Self::Automaton(automaton) => automaton.is_match(text),
+            Self::Few { finders, any_case } => {
+                let lower;
+                let haystack = if *any_case {
+                    lower = text.to_ascii_lowercase();
+                    lower.as_bytes()
+                } else {
+                    text.as_bytes()
+                };
+                finders.iter().any(|f| f.find(haystack).is_some())
+            }
+        }
+    }
+
+    /// Calls `hit` with the (start, end, pattern) of every match, overlapping ones included.
+    fn for_each_match(
+        &self,
+        text: &str,
+        mut hit: impl FnMut(usize, usize, usize),
+    ) -> Result<(), ()> {
+        match self {
+            Self::Automaton(automaton) => {
+                for found in automaton.try_find_overlapping_iter(text).map_err(|_| ())? {
+                    hit(found.start(), found.end(), found.pattern().as_usize());
+                }
+            }
+            Self::Few { finders, any_case } => {
+                let lower;
+                let haystack = if *any_case {
+                    lower = text.to_ascii_lowercase();
+                    lower.as_bytes()
+                } else {
+                    text.as_bytes()
+                };
+                for (pattern, finder) in finders.iter().enumerate() {
+                    let len = finder.needle().len();
+                    let mut from = 0;
+                    // Every start, so a needle overlapping itself is found at each.
+                    while let Some(at) = haystack.get(from..).and_then(|rest| finder.find(rest)) {
+                        hit(from + at, from + at + len, pattern);
+                        from += at + 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Builds the automata over `needles`, whose names index `names`: one case-sensitive, one
 /// ASCII-case-insensitive.
@@ -463,16 +539,36 @@ fn build_automata(needles: &[Needle], names: &[Arc<str>]) -> Result<Vec<Automato
         // found even where two secrets' forms overlap.
         // A contiguous NFA builds far faster than a DFA and scans nearly as fast; automata are
         // rebuilt as captures add secrets.
-        let automaton = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(any_case)
-            .build(ids.iter().map(|&i| needles[i].text.as_bytes()))?;
+        let searcher = if ids.len() <= FEW_NEEDLES {
+            Searcher::Few {
+                finders: ids
+                    .iter()
+                    .map(|&i| {
+                        let text = &needles[i].text;
+                        let text = if any_case {
+                            text.to_ascii_lowercase()
+                        } else {
+                            text.clone()
+                        };
+                        memchr::memmem::Finder::new(text.as_bytes()).into_owned()
+                    })
+                    .collect(),
+                any_case,
+            }
+        } else {
+            Searcher::Automaton(
+                AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(any_case)
+                    .build(ids.iter().map(|&i| needles[i].text.as_bytes()))?,
+            )
+        };
         let marker_names = ids
             .iter()
             .map(|&i| names[needles[i].name].clone())
             .collect();
-        automata.push((automaton, marker_names));
+        automata.push((searcher, marker_names));
     }
     Ok(automata)
 }
@@ -498,7 +594,11 @@ impl Matcher {
     /// the name of its longest match (which names the marker). Matches lying wholly inside a
     /// redaction marker are the marker's own text, not a secret's.
     fn regions(&self, text: &str) -> Result<Vec<Region>, ()> {
-        if !self.automata.iter().any(|(a, _)| a.is_match(text)) {
+        if !self
+            .automata
+            .iter()
+            .any(|(searcher, _)| searcher.is_match(text))
+        {
             return Ok(Vec::new());
         }
         let markers = marker_spans(text);
@@ -507,12 +607,12 @@ impl Matcher {
             markers.get(i).is_some_and(|m| m.start <= start)
         };
         let mut hits = Vec::new();
-        for (automaton, names) in &self.automata {
-            for hit in automaton.try_find_overlapping_iter(text).map_err(|_| ())? {
-                if !inside_marker(hit.start(), hit.end()) {
-                    hits.push((hit.start(), hit.end(), &names[hit.pattern().as_usize()]));
+        for (searcher, names) in &self.automata {
+            searcher.for_each_match(text, |start, end, pattern| {
+                if !inside_marker(start, end) {
+                    hits.push((start, end, &names[pattern]));
                 }
-            }
+            })?;
         }
         hits.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
         let mut regions: Vec<(Range<usize>, Arc<str>, usize)> = Vec::new();
@@ -1420,6 +1520,69 @@ mod tests {
         // The same value under another name is a registration of its own.
         registry.register_value("refresh_token", &token(7));
         assert_eq!(registry.state.read().unwrap().registered.len(), 2);
+    }
+
+    /// The hits of `searcher` in `text`, sorted.
+    fn hits_of(searcher: &Searcher, text: &str) -> Vec<(usize, usize, usize)> {
+        let mut hits = Vec::new();
+        searcher
+            .for_each_match(text, |start, end, pattern| hits.push((start, end, pattern)))
+            .unwrap();
+        hits.sort_unstable();
+        hits
+    }
+
+    #[test]
+    fn a_few_needles_are_found_exactly_where_the_automaton_finds_them() {
+        let needles = ["abab", "baba", "ÄbC-xyz", "Zq9Zq9", "q9Zq"];
+        let texts = [
+            "abababab and BABAB, äbc-XYZ ÄBC-XYZ Äbc-Xyz",
+            "zq9zq9zq9 ZQ9ZQ9 Zq9Zq9Zq9 xq9zqx",
+            "nothing here",
+            "ababa",
+        ];
+        for any_case in [false, true] {
+            let automaton = Searcher::Automaton(
+                AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(any_case)
+                    .build(needles)
+                    .unwrap(),
+            );
+            let few = Searcher::Few {
+                finders: needles
+                    .iter()
+                    .map(|n| {
+                        let n = if any_case {
+                            n.to_ascii_lowercase()
+                        } else {
+                            (*n).to_owned()
+                        };
+                        memchr::memmem::Finder::new(n.as_bytes()).into_owned()
+                    })
+                    .collect(),
+                any_case,
+            };
+            for text in texts {
+                let found = hits_of(&few, text);
+                assert_eq!(
+                    found,
+                    hits_of(&automaton, text),
+                    "{text:?}, any case {any_case}"
+                );
+                assert_eq!(few.is_match(text), !found.is_empty(), "{text:?}");
+            }
+        }
+        // Overlapping occurrences of one needle are each found: `abab` at 0, 2 and 4.
+        let few = Searcher::Few {
+            finders: [memchr::memmem::Finder::new("abab").into_owned()].into(),
+            any_case: false,
+        };
+        assert_eq!(
+            hits_of(&few, "abababab"),
+            vec![(0, 4, 0), (2, 6, 0), (4, 8, 0)]
+        );
     }
 
     #[test]
