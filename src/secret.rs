@@ -1683,29 +1683,16 @@ mod tests {
         let base = run.base().unwrap();
         let first = SecretScope::new(run.clone(), Some(&base));
         first.register_value("access_token", &token(3));
-        let forms = run
-            .state
-            .read()
-            .unwrap()
-            .registered
-            .values()
-            .next()
-            .unwrap()
-            .clone();
+        // The forms of the one value `registry` holds.
+        let only_forms = |registry: &SecretRegistry| {
+            let state = registry.state.read().unwrap();
+            assert_eq!(state.registered.len(), 1);
+            state.registered.values().next().unwrap().clone()
+        };
+        let forms = only_forms(&run);
         let second = SecretScope::new(run.clone(), Some(&base));
         second.register_value("access_token", &token(3));
-        let again = second
-            .own
-            .as_ref()
-            .unwrap()
-            .state
-            .read()
-            .unwrap()
-            .registered
-            .values()
-            .next()
-            .unwrap()
-            .clone();
+        let again = only_forms(second.own.as_ref().unwrap());
         assert!(Arc::ptr_eq(&forms, &again), "the forms were derived again");
         assert_eq!(second.redact(&token(3)), "[redacted:access_token]");
     }
