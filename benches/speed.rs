@@ -866,12 +866,7 @@ fn main() -> ExitCode {
         None => println!("baseline: Hurl is not on PATH; its figures and goals are skipped"),
     }
 
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("bench-server")
-        .enable_all()
-        .build()
-        .expect("start the server runtime");
+    let server_runtime = server_runtime();
     let repeated = start_server(&server_runtime, false);
     let unique = start_server(&server_runtime, true);
     let client_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -915,16 +910,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes the throughput trees into `folder` and serves both targets until stdin closes, so that
-/// a profiler can run the binary over them on its own (`perf record target/release/authconform
-/// run ...` in a tree's folder).
-fn serve(folder: &Path) -> ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime the loopback targets are served on: two workers of their own, named so a profile
+/// tells them from the baseline's.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("bench-server")
         .enable_all()
         .build()
-        .expect("start the server runtime");
+        .expect("start the server runtime")
+}
+
+/// Writes the throughput trees into `folder` and serves both targets until stdin closes, so that
+/// a profiler can run the binary over them on its own (`perf record target/release/authconform
+/// run ...` in a tree's folder).
+fn serve(folder: &Path) -> ExitCode {
+    let runtime = server_runtime();
     let repeated = start_server(&runtime, false);
     let unique = start_server(&runtime, true);
     let pairs: Vec<String> = (0..500).map(pair_scenario).collect();

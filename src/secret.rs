@@ -469,6 +469,16 @@ enum Searcher {
     },
 }
 
+/// The bytes [`Searcher::Few`] looks in: `text`, ASCII-lower-cased where any case matches (the
+/// offsets stay those of `text`).
+fn few_haystack(text: &str, any_case: bool) -> std::borrow::Cow<'_, [u8]> {
+    if any_case {
+        text.to_ascii_lowercase().into_bytes().into()
+    } else {
+        text.as_bytes().into()
+    }
+}
+
 /// Needles up to which an automaton's needles are looked for one by one ([`Searcher::Few`]).
 const FEW_NEEDLES: usize = 16;
 
@@ -477,14 +487,8 @@ impl Searcher {
         match self {
             Self::Automaton(automaton) => automaton.is_match(text),
             Self::Few { finders, any_case } => {
-                let lower;
-                let haystack = if *any_case {
-                    lower = text.to_ascii_lowercase();
-                    lower.as_bytes()
-                } else {
-                    text.as_bytes()
-                };
-                finders.iter().any(|f| f.find(haystack).is_some())
+                let haystack = few_haystack(text, *any_case);
+                finders.iter().any(|f| f.find(&haystack).is_some())
             }
         }
     }
@@ -502,13 +506,7 @@ impl Searcher {
                 }
             }
             Self::Few { finders, any_case } => {
-                let lower;
-                let haystack = if *any_case {
-                    lower = text.to_ascii_lowercase();
-                    lower.as_bytes()
-                } else {
-                    text.as_bytes()
-                };
+                let haystack = few_haystack(text, *any_case);
                 for (pattern, finder) in finders.iter().enumerate() {
                     let len = finder.needle().len();
                     let mut from = 0;

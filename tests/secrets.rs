@@ -1005,6 +1005,29 @@ fn serve(mut stream: std::net::TcpStream, received: &std::sync::Mutex<Vec<Receiv
     stream.write_all(response.as_bytes()).ok();
 }
 
+/// Writes `DIR/target.yaml`: a live target `name` whose `demo` provider is the reflecting server
+/// on `port`, from 127.0.0.1, with `secrets` (YAML lines under the provider) appended.
+fn live_target(dir: &Path, name: &str, port: u16, secrets: &str) -> std::path::PathBuf {
+    let target = dir.join("target.yaml");
+    std::fs::write(
+        &target,
+        format!(
+            r#"name: {name}
+clock: real
+limits: {{ request_timeout: 10s }}
+sources:
+  default: {{ bind: 127.0.0.1 }}
+providers:
+  demo:
+    hosts:
+      api_base: {{ url: "http://127.0.0.1:{port}" }}
+{secrets}"#
+        ),
+    )
+    .unwrap();
+    target
+}
+
 /// The token `/issue` hands out and `/echo-token` shows to whoever asks.
 const CROSS_TOKEN: &str = "CANARY-4d2b-crossTokenOfAnotherScenario";
 
@@ -1232,30 +1255,18 @@ fn every_derived_form_reflected_by_a_server_is_redacted_in_every_sink() {
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir_all(scenarios.join("demo")).unwrap();
     std::fs::write(scenarios.join("demo/reflect.yaml"), reflect_scenarios()).unwrap();
-    let target = dir.path().join("target.yaml");
-    std::fs::write(
-        &target,
-        format!(
-            r#"name: reflect
-clock: real
-limits: {{ request_timeout: 10s }}
-sources:
-  default: {{ bind: 127.0.0.1 }}
-providers:
-  demo:
-    hosts:
-      api_base: {{ url: "http://127.0.0.1:{}" }}
-    secrets:
-      username: {{ env: REFLECT_USERNAME }}
-      password: {{ env: REFLECT_PASSWORD }}
-      client_id: {{ env: REFLECT_CLIENT_ID }}
-      client_secret: {{ env: REFLECT_CLIENT_SECRET }}
-      api_key: {{ env: REFLECT_API_KEY }}
-"#,
-            server.port
-        ),
-    )
-    .unwrap();
+    let target = live_target(
+        dir.path(),
+        "reflect",
+        server.port,
+        "    secrets:
+      username: { env: REFLECT_USERNAME }
+      password: { env: REFLECT_PASSWORD }
+      client_id: { env: REFLECT_CLIENT_ID }
+      client_secret: { env: REFLECT_CLIENT_SECRET }
+      api_key: { env: REFLECT_API_KEY }
+",
+    );
     let env: Vec<(String, &str)> = REFLECT_CANARIES
         .iter()
         .map(|(name, value)| (format!("REFLECT_{}", name.to_uppercase()), *value))
@@ -1366,24 +1377,7 @@ fn a_secret_captured_by_one_scenario_is_redacted_where_another_scenario_meets_it
 "#,
     )
     .unwrap();
-    let target = dir.path().join("target.yaml");
-    std::fs::write(
-        &target,
-        format!(
-            r#"name: cross
-clock: real
-limits: {{ request_timeout: 10s }}
-sources:
-  default: {{ bind: 127.0.0.1 }}
-providers:
-  demo:
-    hosts:
-      api_base: {{ url: "http://127.0.0.1:{}" }}
-"#,
-            server.port
-        ),
-    )
-    .unwrap();
+    let target = live_target(dir.path(), "cross", server.port, "");
     let run = authconform(&[
         "run",
         "--verbose",
