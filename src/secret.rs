@@ -448,7 +448,8 @@ fn json_escape(text: &str, style: JsonStyle) -> String {
 struct Needle {
     /// Index into the registry's names.
     name: usize,
-    text: String,
+    /// Shared with the value's [`Forms`] and the registry's set of needles seen.
+    text: Arc<str>,
     any_case: bool,
 }
 
@@ -458,8 +459,9 @@ type Automaton = (Searcher, Arc<[Arc<str>]>);
 /// How the needles of one automaton are looked for.
 #[derive(Clone)]
 enum Searcher {
-    /// One Aho-Corasick automaton over all of them.
-    Automaton(AhoCorasick),
+    /// One Aho-Corasick automaton over the needles' first [`PREFIX_LEN`] bytes; a prefix found
+    /// is a needle found once the rest of the needle follows it.
+    Automaton(PrefixAutomaton),
     /// Each on its own (a scenario's own capture, about a dozen forms): building an automaton
     /// costs more than the few short texts it would scan. Needles matched in any case are kept
     /// in ASCII lower case and looked for in a lower-cased copy of the text (same offsets).
@@ -467,6 +469,88 @@ enum Searcher {
         finders: Arc<[memchr::memmem::Finder<'static>]>,
         any_case: bool,
     },
+}
+
+/// How many leading bytes of each needle an automaton holds. A run's secrets include long
+/// values (keys in PEM, signed tokens) with a dozen derived forms each: an automaton over whole
+/// forms took several megabytes, one over their prefixes a few hundred kilobytes, and a prefix
+/// this long is rarely followed by anything but the rest of its needle.
+const PREFIX_LEN: usize = 32;
+
+/// An Aho-Corasick automaton over needle prefixes, with the needles each prefix begins.
+#[derive(Clone)]
+struct PrefixAutomaton {
+    automaton: AhoCorasick,
+    any_case: bool,
+    /// Every needle, by needle index.
+    needles: Arc<[Arc<str>]>,
+    /// For each pattern of the automaton, the indices of the needles it is the prefix of.
+    completions: Arc<[Box<[u32]>]>,
+}
+
+impl PrefixAutomaton {
+    /// Builds the automaton over `needles`, each matched in any ASCII case when `any_case`.
+    fn new(needles: Arc<[Arc<str>]>, any_case: bool) -> Result<Self, BuildError> {
+        let mut patterns: Vec<&[u8]> = Vec::new();
+        let mut completions: Vec<Vec<u32>> = Vec::new();
+        let mut pattern_of: foldhash::HashMap<Vec<u8>, usize> = Default::default();
+        for (index, needle) in needles.iter().enumerate() {
+            let prefix = &needle.as_bytes()[..needle.len().min(PREFIX_LEN)];
+            let key = if any_case {
+                prefix.to_ascii_lowercase()
+            } else {
+                prefix.to_vec()
+            };
+            let pattern = *pattern_of.entry(key).or_insert_with(|| {
+                patterns.push(prefix);
+                completions.push(Vec::new());
+                patterns.len() - 1
+            });
+            completions[pattern].push(index as u32);
+        }
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(any_case)
+            .build(patterns)?;
+        Ok(Self {
+            automaton,
+            any_case,
+            completions: completions.into_iter().map(Vec::into_boxed_slice).collect(),
+            needles,
+        })
+    }
+
+    /// Calls `hit` with the (start, end, needle index) of every needle in `text`.
+    fn for_each_match(
+        &self,
+        text: &str,
+        mut hit: impl FnMut(usize, usize, usize),
+    ) -> Result<(), ()> {
+        let bytes = text.as_bytes();
+        for found in self
+            .automaton
+            .try_find_overlapping_iter(text)
+            .map_err(|_| ())?
+        {
+            let start = found.start();
+            for &index in self.completions[found.pattern().as_usize()].iter() {
+                let needle = self.needles[index as usize].as_bytes();
+                let Some(candidate) = bytes.get(start..start + needle.len()) else {
+                    continue;
+                };
+                let whole = if self.any_case {
+                    candidate.eq_ignore_ascii_case(needle)
+                } else {
+                    candidate == needle
+                };
+                if whole {
+                    hit(start, start + needle.len(), index as usize);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The bytes [`Searcher::Few`] looks in: `text`, ASCII-lower-cased where any case matches (the
@@ -485,7 +569,8 @@ const FEW_NEEDLES: usize = 16;
 impl Searcher {
     fn is_match(&self, text: &str) -> bool {
         match self {
-            Self::Automaton(automaton) => automaton.is_match(text),
+            // A prefix without the rest of its needle is rare: the caller's scan sorts it out.
+            Self::Automaton(prefixes) => prefixes.automaton.is_match(text),
             Self::Few { finders, any_case } => {
                 let haystack = few_haystack(text, *any_case);
                 finders.iter().any(|f| f.find(&haystack).is_some())
@@ -493,18 +578,15 @@ impl Searcher {
         }
     }
 
-    /// Calls `hit` with the (start, end, pattern) of every match, overlapping ones included.
+    /// Calls `hit` with the (start, end, needle index) of every match, overlapping ones
+    /// included.
     fn for_each_match(
         &self,
         text: &str,
         mut hit: impl FnMut(usize, usize, usize),
     ) -> Result<(), ()> {
         match self {
-            Self::Automaton(automaton) => {
-                for found in automaton.try_find_overlapping_iter(text).map_err(|_| ())? {
-                    hit(found.start(), found.end(), found.pattern().as_usize());
-                }
-            }
+            Self::Automaton(prefixes) => prefixes.for_each_match(text, hit)?,
             Self::Few { finders, any_case } => {
                 let haystack = few_haystack(text, *any_case);
                 for (pattern, finder) in finders.iter().enumerate() {
@@ -542,25 +624,22 @@ fn build_automata(needles: &[Needle], names: &[Arc<str>]) -> Result<Vec<Automato
                 finders: ids
                     .iter()
                     .map(|&i| {
-                        let text = &needles[i].text;
+                        let text = needles[i].text.as_bytes();
                         let text = if any_case {
-                            text.to_ascii_lowercase()
+                            text.to_ascii_lowercase().into()
                         } else {
-                            text.clone()
+                            std::borrow::Cow::Borrowed(text)
                         };
-                        memchr::memmem::Finder::new(text.as_bytes()).into_owned()
+                        memchr::memmem::Finder::new(&text).into_owned()
                     })
                     .collect(),
                 any_case,
             }
         } else {
-            Searcher::Automaton(
-                AhoCorasick::builder()
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(any_case)
-                    .build(ids.iter().map(|&i| needles[i].text.as_bytes()))?,
-            )
+            Searcher::Automaton(PrefixAutomaton::new(
+                ids.iter().map(|&i| needles[i].text.clone()).collect(),
+                any_case,
+            )?)
         };
         let marker_names = ids
             .iter()
@@ -682,11 +761,12 @@ struct Needles {
     /// Automata every matcher scans first: a [`SecretScope`]'s view of its run's fixed secrets.
     base: Vec<Automaton>,
     needles: Vec<Needle>,
-    /// The total length of the needles' texts: what building automata over all of them costs.
+    /// The total length of the needles' prefixes (at most [`PREFIX_LEN`] bytes each): what
+    /// building automata over all of them costs.
     needle_bytes: usize,
     /// Every needle's (text, any_case), the text lower-cased when any case matches, so a form is
     /// registered once.
-    seen: foldhash::HashSet<(String, bool)>,
+    seen: foldhash::HashSet<(Arc<str>, bool)>,
     /// Automata over `needles`, oldest first, each at least twice the size of the next.
     generations: Vec<Generation>,
     /// Built from `generations` on first use after a registration.
@@ -696,7 +776,7 @@ struct Needles {
 }
 
 /// The forms of one value: each text, with whether it matches in any case.
-type Forms = Arc<[(String, bool)]>;
+type Forms = Arc<[(Arc<str>, bool)]>;
 
 impl Needles {
     /// Adds `value`'s `forms` under `name`, each form once.
@@ -716,13 +796,15 @@ impl Needles {
             return;
         }
         for (text, any_case) in forms.iter() {
-            let key = if *any_case {
-                text.to_ascii_lowercase()
+            // Most forms are a token's or base64's (mixed case): lower-cased only where it
+            // changes something, shared otherwise.
+            let key = if *any_case && text.bytes().any(|b| b.is_ascii_uppercase()) {
+                text.to_ascii_lowercase().into()
             } else {
                 text.clone()
             };
             if self.seen.insert((key, *any_case)) {
-                self.needle_bytes += text.len();
+                self.needle_bytes += text.len().min(PREFIX_LEN);
                 self.needles.push(Needle {
                     name: name_index,
                     text: text.clone(),
@@ -791,7 +873,10 @@ impl SecretRegistry {
         if let Some(forms) = self.state.read().ok().and_then(|s| known(&s)) {
             return Some(forms);
         }
-        let derived: Forms = derived_forms(value).into();
+        let derived: Forms = derived_forms(value)
+            .into_iter()
+            .map(|(text, any_case)| (text.into(), any_case))
+            .collect();
         let mut state = self.state.write().ok()?;
         if let Some(forms) = known(&state) {
             return Some(forms);
@@ -1541,11 +1626,7 @@ mod tests {
         ];
         for any_case in [false, true] {
             let automaton = Searcher::Automaton(
-                AhoCorasick::builder()
-                    .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(any_case)
-                    .build(needles)
+                PrefixAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
                     .unwrap(),
             );
             let few = Searcher::Few {
@@ -1580,6 +1661,53 @@ mod tests {
         assert_eq!(
             hits_of(&few, "abababab"),
             vec![(0, 4, 0), (2, 6, 0), (4, 8, 0)]
+        );
+    }
+
+    #[test]
+    fn needles_longer_than_the_automatons_prefix_are_found_whole_and_only_whole() {
+        let key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+        assert!(key.len() > PREFIX_LEN);
+        // Forms sharing their first PREFIX_LEN bytes: one automaton pattern, three needles.
+        let shorter = &key[..PREFIX_LEN + 4];
+        let other = format!("{}-another-ending", &key[..PREFIX_LEN]);
+        let needles = [key, shorter, other.as_str(), "short-one-token"];
+        let cut = &key[..key.len() - 1];
+        let text = format!(
+            "a {key} b {} c {other} d {cut}| e short-one-token",
+            key.to_ascii_lowercase()
+        );
+        let start_of = |s: &str, from: usize| text[from..].find(s).unwrap() + from;
+        let key_at = start_of(key, 0);
+        let lower_at = start_of(&key.to_ascii_lowercase(), 0);
+        let other_at = start_of(&other, 0);
+        let cut_at = start_of(cut, other_at);
+        let short_at = start_of("short-one-token", 0);
+        for any_case in [false, true] {
+            let automaton = Searcher::Automaton(
+                PrefixAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
+                    .unwrap(),
+            );
+            let mut expected = vec![
+                (key_at, key_at + key.len(), 0),
+                (key_at, key_at + shorter.len(), 1),
+                (other_at, other_at + other.len(), 2),
+                // The cut key still holds the whole of the shorter form.
+                (cut_at, cut_at + shorter.len(), 1),
+                (short_at, short_at + 15, 3),
+            ];
+            if any_case {
+                expected.push((lower_at, lower_at + key.len(), 0));
+                expected.push((lower_at, lower_at + shorter.len(), 1));
+            }
+            expected.sort_unstable();
+            assert_eq!(hits_of(&automaton, &text), expected, "any case {any_case}");
+        }
+        // Through a registry: a long secret's forms are redacted whole, its prefix alone is not.
+        let registry = registry_with("private_key", key);
+        assert_eq!(
+            registry.redact(&format!("[{key}] [{}]", &key[..PREFIX_LEN + 1])),
+            format!("[[redacted:private_key]] [{}]", &key[..PREFIX_LEN + 1])
         );
     }
 
