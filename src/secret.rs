@@ -107,11 +107,18 @@ const WITHHELD: &str = "[redacted: text withheld, the secret registry is unavail
 /// of [`JSON_STYLES`] (a JSON body echoed inside a JSON string, as httpbin's `data` does).
 struct Encoding {
     /// What the form is.
-    #[expect(dead_code, reason = "names each entry of the table for its readers")]
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "names each entry of the table for its readers")
+    )]
     name: &'static str,
     /// Whether the form is matched ASCII-case-insensitively: upper- and lower-cased copies of a
     /// value, hex and percent escapes in either case. Base64 is case-sensitive.
     any_case: bool,
+    /// Whether every form of a value made of ASCII letters, digits, `-`, `.` and `_` (most
+    /// tokens and keys) is the value itself, which the first encoding already gives: deriving
+    /// them is then skipped.
+    keeps_plain: bool,
     /// Returns the form (or forms) of a value.
     encode: fn(&str) -> Vec<String>,
 }
@@ -121,11 +128,13 @@ const ENCODINGS: &[Encoding] = &[
     Encoding {
         name: "the value itself, in any case",
         any_case: true,
+        keeps_plain: false,
         encode: |v| vec![v.to_owned()],
     },
     Encoding {
         name: "hex of its UTF-8 bytes, upper or lower case",
         any_case: true,
+        keeps_plain: false,
         encode: |v| {
             let mut hex = String::with_capacity(v.len() * 2);
             for byte in v.bytes() {
@@ -137,31 +146,37 @@ const ENCODINGS: &[Encoding] = &[
     Encoding {
         name: "base64, standard alphabet, alone or inside a longer blob at any alignment",
         any_case: false,
+        keeps_plain: false,
         encode: |v| base64_forms(v, &STANDARD, &STANDARD_NO_PAD),
     },
     Encoding {
         name: "base64, URL-safe alphabet, alone or inside a longer blob at any alignment",
         any_case: false,
+        keeps_plain: false,
         encode: |v| base64_forms(v, &URL_SAFE, &URL_SAFE_NO_PAD),
     },
     Encoding {
         name: "application/x-www-form-urlencoded as WHATWG and Java's URLEncoder write it",
         any_case: true,
+        keeps_plain: true,
         encode: |v| vec![percent_encode(v, b"*-._", true)],
     },
     Encoding {
         name: "application/x-www-form-urlencoded as Python's urllib quote_plus writes it",
         any_case: true,
+        keeps_plain: true,
         encode: |v| vec![percent_encode(v, b"-._~", true)],
     },
     Encoding {
         name: "application/x-www-form-urlencoded as PHP's urlencode writes it",
         any_case: true,
+        keeps_plain: true,
         encode: |v| vec![percent_encode(v, b"-._", true)],
     },
     Encoding {
         name: "percent-encoding of all but RFC 3986 unreserved (PHP rawurlencode, Python quote)",
         any_case: true,
+        keeps_plain: true,
         encode: |v| {
             vec![
                 percent_encode(v, b"-._~", false),
@@ -172,6 +187,7 @@ const ENCODINGS: &[Encoding] = &[
     Encoding {
         name: "JavaScript's encodeURIComponent and encodeURI",
         any_case: true,
+        keeps_plain: true,
         encode: |v| {
             vec![
                 percent_encode(v, b"-_.!~*'()", false),
@@ -182,6 +198,7 @@ const ENCODINGS: &[Encoding] = &[
     Encoding {
         name: "a URL path or query as the url crate and browsers write it (WHATWG sets)",
         any_case: true,
+        keeps_plain: true,
         encode: |v| {
             let outside = |set: &'static [u8]| move |b: u8| !set.contains(&b);
             let path = percent_encode_where(v, outside(b" \"#<>?`{}"), false);
@@ -197,6 +214,7 @@ const ENCODINGS: &[Encoding] = &[
     Encoding {
         name: "HTML-escaped",
         any_case: true,
+        keeps_plain: true,
         encode: |v| {
             let escaped = v
                 .replace('&', "&amp;")
@@ -212,6 +230,7 @@ const ENCODINGS: &[Encoding] = &[
     Encoding {
         name: "a JWT's payload and signature, which can travel alone",
         any_case: false,
+        keeps_plain: false,
         encode: jwt_parts,
     },
 ];
@@ -257,7 +276,13 @@ fn derived_forms(value: &str) -> Vec<(String, bool)> {
     // Upper- and lower-cased copies of a non-ASCII value differ beyond ASCII case, so forms
     // matched in any case are also derived from each copy.
     let spellings = [value.to_owned(), value.to_uppercase(), value.to_lowercase()];
+    let plain = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
     for encoding in ENCODINGS {
+        if plain && encoding.keeps_plain {
+            continue;
+        }
         let spellings = if encoding.any_case {
             &spellings[..]
         } else {
@@ -459,9 +484,9 @@ type Automaton = (Searcher, Arc<[Arc<str>]>);
 /// How the needles of one automaton are looked for.
 #[derive(Clone)]
 enum Searcher {
-    /// One Aho-Corasick automaton over the needles' first [`PREFIX_LEN`] bytes; a prefix found
-    /// is a needle found once the rest of the needle follows it.
-    Automaton(PrefixAutomaton),
+    /// One Aho-Corasick automaton over a window of each needle; a window found is a needle
+    /// found once the rest of the needle surrounds it.
+    Automaton(WindowAutomaton),
     /// Each on its own (a scenario's own capture, about a dozen forms): building an automaton
     /// costs more than the few short texts it would scan. Needles matched in any case are kept
     /// in ASCII lower case and looked for in a lower-cased copy of the text (same offsets).
@@ -471,42 +496,63 @@ enum Searcher {
     },
 }
 
-/// How many leading bytes of each needle an automaton holds. A run's secrets include long
-/// values (keys in PEM, signed tokens) with a dozen derived forms each: an automaton over whole
-/// forms took several megabytes, one over their prefixes a few hundred kilobytes, and a prefix
-/// this long is rarely followed by anything but the rest of its needle.
-const PREFIX_LEN: usize = 32;
+/// How many bytes of each needle an automaton holds. A run's secrets include long values (keys
+/// in PEM, signed tokens) with a dozen derived forms each: an automaton over whole forms took
+/// several megabytes, one over windows of them a few hundred kilobytes.
+const WINDOW_LEN: usize = 32;
 
-/// An Aho-Corasick automaton over needle prefixes, with the needles each prefix begins.
+/// An Aho-Corasick automaton over one window of each needle, with the needles each window is
+/// part of and where.
 #[derive(Clone)]
-struct PrefixAutomaton {
+struct WindowAutomaton {
     automaton: AhoCorasick,
     any_case: bool,
     /// Every needle, by needle index.
     needles: Arc<[Arc<str>]>,
-    /// For each pattern of the automaton, the indices of the needles it is the prefix of.
-    completions: Arc<[Box<[u32]>]>,
+    /// For each pattern of the automaton, the (needle index, offset of the window in it) of the
+    /// needles it is a window of.
+    completions: Arc<[Box<[WindowAt]>]>,
 }
 
-impl PrefixAutomaton {
+/// A needle index and the offset of a window in that needle.
+type WindowAt = (u32, u32);
+
+impl WindowAutomaton {
     /// Builds the automaton over `needles`, each matched in any ASCII case when `any_case`.
+    ///
+    /// A needle up to [`WINDOW_LEN`] bytes is its own window. A longer one takes, of its last,
+    /// middle and first [`WINDOW_LEN`] bytes, the first window no other needle took: the
+    /// secrets of one run often share a beginning (every JWT of an issuer its header, keys a
+    /// type prefix) and PEM keys an end, and a window shared by thousands of needles would have
+    /// each hit compared with each of them.
     fn new(needles: Arc<[Arc<str>]>, any_case: bool) -> Result<Self, BuildError> {
         let mut patterns: Vec<&[u8]> = Vec::new();
-        let mut completions: Vec<Vec<u32>> = Vec::new();
+        let mut completions: Vec<Vec<WindowAt>> = Vec::new();
         let mut pattern_of: foldhash::HashMap<Vec<u8>, usize> = Default::default();
-        for (index, needle) in needles.iter().enumerate() {
-            let prefix = &needle.as_bytes()[..needle.len().min(PREFIX_LEN)];
-            let key = if any_case {
-                prefix.to_ascii_lowercase()
+        let key_of = |window: &[u8]| {
+            if any_case {
+                window.to_ascii_lowercase()
             } else {
-                prefix.to_vec()
-            };
-            let pattern = *pattern_of.entry(key).or_insert_with(|| {
-                patterns.push(prefix);
+                window.to_vec()
+            }
+        };
+        for (index, needle) in needles.iter().enumerate() {
+            let bytes = needle.as_bytes();
+            let last = bytes.len().saturating_sub(WINDOW_LEN);
+            let offsets = [last, last / 2, 0];
+            let offset = offsets
+                .into_iter()
+                .find(|&at| {
+                    !pattern_of.contains_key(&key_of(&bytes[at..at + WINDOW_LEN.min(bytes.len())]))
+                })
+                .unwrap_or(last);
+            let window = &bytes[offset..offset + WINDOW_LEN.min(bytes.len())];
+            let pattern = *pattern_of.entry(key_of(window)).or_insert_with(|| {
+                patterns.push(window);
                 completions.push(Vec::new());
                 patterns.len() - 1
             });
-            completions[pattern].push(index as u32);
+            completions[pattern].push((index as u32, offset as u32));
         }
         let automaton = AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::ContiguousNFA))
@@ -533,9 +579,11 @@ impl PrefixAutomaton {
             .try_find_overlapping_iter(text)
             .map_err(|_| ())?
         {
-            let start = found.start();
-            for &index in self.completions[found.pattern().as_usize()].iter() {
+            for &(index, offset) in self.completions[found.pattern().as_usize()].iter() {
                 let needle = self.needles[index as usize].as_bytes();
+                let Some(start) = found.start().checked_sub(offset as usize) else {
+                    continue;
+                };
                 let Some(candidate) = bytes.get(start..start + needle.len()) else {
                     continue;
                 };
@@ -569,8 +617,8 @@ const FEW_NEEDLES: usize = 16;
 impl Searcher {
     fn is_match(&self, text: &str) -> bool {
         match self {
-            // A prefix without the rest of its needle is rare: the caller's scan sorts it out.
-            Self::Automaton(prefixes) => prefixes.automaton.is_match(text),
+            // A window without the rest of its needle is rare: the caller's scan sorts it out.
+            Self::Automaton(windows) => windows.automaton.is_match(text),
             Self::Few { finders, any_case } => {
                 let haystack = few_haystack(text, *any_case);
                 finders.iter().any(|f| f.find(&haystack).is_some())
@@ -586,7 +634,7 @@ impl Searcher {
         mut hit: impl FnMut(usize, usize, usize),
     ) -> Result<(), ()> {
         match self {
-            Self::Automaton(prefixes) => prefixes.for_each_match(text, hit)?,
+            Self::Automaton(windows) => windows.for_each_match(text, hit)?,
             Self::Few { finders, any_case } => {
                 let haystack = few_haystack(text, *any_case);
                 for (pattern, finder) in finders.iter().enumerate() {
@@ -636,7 +684,7 @@ fn build_automata(needles: &[Needle], names: &[Arc<str>]) -> Result<Vec<Automato
                 any_case,
             }
         } else {
-            Searcher::Automaton(PrefixAutomaton::new(
+            Searcher::Automaton(WindowAutomaton::new(
                 ids.iter().map(|&i| needles[i].text.clone()).collect(),
                 any_case,
             )?)
@@ -761,7 +809,7 @@ struct Needles {
     /// Automata every matcher scans first: a [`SecretScope`]'s view of its run's fixed secrets.
     base: Vec<Automaton>,
     needles: Vec<Needle>,
-    /// The total length of the needles' prefixes (at most [`PREFIX_LEN`] bytes each): what
+    /// The total length of the needles' windows (at most [`WINDOW_LEN`] bytes each): what
     /// building automata over all of them costs.
     needle_bytes: usize,
     /// Every needle's (text, any_case), the text lower-cased when any case matches, so a form is
@@ -804,7 +852,7 @@ impl Needles {
                 text.clone()
             };
             if self.seen.insert((key, *any_case)) {
-                self.needle_bytes += text.len().min(PREFIX_LEN);
+                self.needle_bytes += text.len().min(WINDOW_LEN);
                 self.needles.push(Needle {
                     name: name_index,
                     text: text.clone(),
@@ -1626,7 +1674,7 @@ mod tests {
         ];
         for any_case in [false, true] {
             let automaton = Searcher::Automaton(
-                PrefixAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
+                WindowAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
                     .unwrap(),
             );
             let few = Searcher::Few {
@@ -1664,51 +1712,129 @@ mod tests {
         );
     }
 
+    /// Every (start, end, needle index) of `needles` in `text`, found one needle and one byte
+    /// at a time, sorted.
+    fn naive_hits(needles: &[&str], text: &str, any_case: bool) -> Vec<(usize, usize, usize)> {
+        let text = text.as_bytes();
+        let mut hits = Vec::new();
+        for (index, needle) in needles.iter().enumerate() {
+            let needle = needle.as_bytes();
+            for start in 0..=text.len().saturating_sub(needle.len()) {
+                let candidate = &text[start..start + needle.len()];
+                if candidate == needle || (any_case && candidate.eq_ignore_ascii_case(needle)) {
+                    hits.push((start, start + needle.len(), index));
+                }
+            }
+        }
+        hits.sort_unstable();
+        hits
+    }
+
     #[test]
-    fn needles_longer_than_the_automatons_prefix_are_found_whole_and_only_whole() {
+    fn needles_longer_than_a_window_are_found_whole_and_only_whole() {
         let key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
-        assert!(key.len() > PREFIX_LEN);
-        // Forms sharing their first PREFIX_LEN bytes: one automaton pattern, three needles.
-        let shorter = &key[..PREFIX_LEN + 4];
-        let other = format!("{}-another-ending", &key[..PREFIX_LEN]);
-        let needles = [key, shorter, other.as_str(), "short-one-token"];
-        let cut = &key[..key.len() - 1];
-        let text = format!(
-            "a {key} b {} c {other} d {cut}| e short-one-token",
-            key.to_ascii_lowercase()
-        );
-        let start_of = |s: &str, from: usize| text[from..].find(s).unwrap() + from;
-        let key_at = start_of(key, 0);
-        let lower_at = start_of(&key.to_ascii_lowercase(), 0);
-        let other_at = start_of(&other, 0);
-        let cut_at = start_of(cut, other_at);
-        let short_at = start_of("short-one-token", 0);
+        assert!(key.len() > WINDOW_LEN);
+        let end = &key[key.len() - WINDOW_LEN..];
+        // Needles sharing their first bytes, their last bytes, or both with another.
+        let shorter = &key[..WINDOW_LEN + 4];
+        let same_start = format!("{}-another-ending", &key[..WINDOW_LEN]);
+        let same_end = format!("another-start-{end}");
+        let same_both = format!("{}+{end}", &key[..WINDOW_LEN]);
+        let needles = [
+            key,
+            shorter,
+            same_start.as_str(),
+            same_end.as_str(),
+            same_both.as_str(),
+            "short-one-token",
+        ];
+        let cut_start = &key[1..];
+        let cut_end = &key[..key.len() - 1];
+        let texts = [
+            format!("a {key} b {} c {same_start} d", key.to_ascii_lowercase()),
+            format!("{cut_end}| {cut_start} {same_end}{same_both}short-one-token"),
+            format!("{key}{key}{}", key.to_ascii_uppercase()),
+            format!("{end} {} only windows", &key[..WINDOW_LEN]),
+        ];
         for any_case in [false, true] {
             let automaton = Searcher::Automaton(
-                PrefixAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
+                WindowAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
                     .unwrap(),
             );
-            let mut expected = vec![
-                (key_at, key_at + key.len(), 0),
-                (key_at, key_at + shorter.len(), 1),
-                (other_at, other_at + other.len(), 2),
-                // The cut key still holds the whole of the shorter form.
-                (cut_at, cut_at + shorter.len(), 1),
-                (short_at, short_at + 15, 3),
-            ];
-            if any_case {
-                expected.push((lower_at, lower_at + key.len(), 0));
-                expected.push((lower_at, lower_at + shorter.len(), 1));
+            for text in &texts {
+                assert_eq!(
+                    hits_of(&automaton, text),
+                    naive_hits(&needles, text, any_case),
+                    "{text:?}, any case {any_case}"
+                );
             }
-            expected.sort_unstable();
-            assert_eq!(hits_of(&automaton, &text), expected, "any case {any_case}");
         }
-        // Through a registry: a long secret's forms are redacted whole, its prefix alone is not.
+        // Through a registry: a long secret's forms are redacted whole, a window alone is not.
         let registry = registry_with("private_key", key);
         assert_eq!(
-            registry.redact(&format!("[{key}] [{}]", &key[..PREFIX_LEN + 1])),
-            format!("[[redacted:private_key]] [{}]", &key[..PREFIX_LEN + 1])
+            registry.redact(&format!("[{key}] [{end}]")),
+            format!("[[redacted:private_key]] [{end}]")
         );
+    }
+
+    #[test]
+    fn needles_sharing_a_beginning_or_an_end_get_windows_of_their_own() {
+        // Tokens of one issuer share a JWT header longer than a window; PEM keys share both ends.
+        let header = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.";
+        let mut needles: Vec<String> = (0..1000)
+            .map(|i| format!("{header}{i:08x}-signature-of-token-{i:05}"))
+            .collect();
+        needles.extend((0..1000).map(|i| {
+            format!("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B{i:024x}AASCBKcwggSjAgEAAoIB\n-----END PRIVATE KEY-----\n")
+        }));
+        let automaton =
+            WindowAutomaton::new(needles.iter().map(|n| n.as_str().into()).collect(), false)
+                .unwrap();
+        assert!(
+            automaton.completions.iter().all(|c| c.len() == 1),
+            "a window shared by {} needles",
+            automaton
+                .completions
+                .iter()
+                .map(|c| c.len())
+                .max()
+                .unwrap_or(0)
+        );
+        let text = format!("x {} y {} z", needles[7], needles[1500]);
+        let searcher = Searcher::Automaton(automaton);
+        let found: Vec<usize> = hits_of(&searcher, &text).iter().map(|h| h.2).collect();
+        assert_eq!(found, vec![7, 1500]);
+    }
+
+    #[test]
+    fn encodings_said_to_keep_plain_values_write_them_unchanged() {
+        let every_plain_byte: String = (b'0'..=b'9')
+            .chain(b'A'..=b'Z')
+            .chain(b'a'..=b'z')
+            .chain(*b"-._")
+            .map(char::from)
+            .collect();
+        let samples = [
+            every_plain_byte.as_str(),
+            "eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo",
+            "tok-00042-Zq9Zq9Zq9",
+        ];
+        for encoding in ENCODINGS.iter().filter(|e| e.keeps_plain) {
+            for sample in samples {
+                for form in (encoding.encode)(sample) {
+                    assert_eq!(form, sample, "{}", encoding.name);
+                }
+            }
+        }
+        // A value with any other character is not plain: its forms are all derived.
+        for other in [" ", "~", "/", "&", "é", "+"] {
+            let value = format!("tok-{other}-Zq9Zq9Zq9");
+            let forms = derived_forms(&value);
+            assert!(
+                forms.iter().any(|(form, _)| form.contains('%')),
+                "{value:?} has no percent-encoded form"
+            );
+        }
     }
 
     #[test]
