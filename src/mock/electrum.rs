@@ -679,6 +679,7 @@ mod tests {
                 "rfc-status-for-bad-user",
                 "rfc-error-for-bad-client",
                 "omits-no-store",
+                "refreshes-without-client-secret",
             ]
         );
     }
