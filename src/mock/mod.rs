@@ -68,12 +68,15 @@ pub fn builtin() -> MockRegistry {
             )
             .with_conformant(silverflow::CONFORMANT),
         )
-        .with(MockProvider::new(
-            "we-platform",
-            we_platform::HOSTS,
-            we_platform::DEVIATIONS,
-            we_platform::start,
-        ))
+        .with(
+            MockProvider::new(
+                "we-platform",
+                we_platform::HOSTS,
+                we_platform::DEVIATIONS,
+                we_platform::start,
+            )
+            .with_conformant(we_platform::CONFORMANT),
+        )
 }
 
 /// Compares a presented credential with the expected one in constant time (over digests, so the

@@ -121,6 +121,20 @@ pub enum Deviation {
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
+/// Conformant variants: other choices where We.Platform's documentation is silent, which the
+/// scenarios must not take for non-conformance (at most for a difference from an assumption).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Conformant {
+    /// The authorization service refuses a wrong login or password with 400 rather than 401:
+    /// its documentation gives no status.
+    #[strum(serialize = "login-refusal-as-400")]
+    LoginRefusalAs400,
+}
+
+/// The names of [`Conformant`], for the registry.
+pub const CONFORMANT: &[&str] = Conformant::VARIANTS;
+
 /// The node owner's address (`node_owner_address` in `targets/mock.yaml`): a fake Base58 address.
 pub const NODE_OWNER_ADDRESS: &str = "3NBVqYXrapgJP9atQccdBPAgJPwHDKkh6A8";
 
@@ -421,6 +435,7 @@ struct WePlatform {
     admin_login: String,
     accounts: Mutex<Accounts>,
     deviations: Deviations<Deviation>,
+    conformant: Deviations<Conformant>,
 }
 
 /// The authorization service's state.
@@ -553,7 +568,12 @@ impl Respond for Login {
             stored.as_deref().unwrap_or_default().as_bytes(),
         );
         if !(password_ok & stored.is_some()) {
-            return service_error(401, "invalid login or password");
+            let status = if platform.conformant.has(Conformant::LoginRefusalAs400) {
+                400
+            } else {
+                401
+            };
+            return service_error(status, "invalid login or password");
         }
         platform.issue(&mut accounts, login)
     }
@@ -628,7 +648,8 @@ enum Protection {
 
 impl WePlatform {
     fn new(config: &MockConfig) -> Result<Self, String> {
-        let deviations = Deviations::<Deviation>::from_config(config)?;
+        let deviations = Deviations::<Deviation>::from_config_among(config, CONFORMANT)?;
+        let conformant = Deviations::<Conformant>::from_config_among(config, DEVIATIONS)?;
         let wrong_hash = deviations.has(Deviation::WrongHashAlgorithm);
         // Only the hashes are kept: the plain keys go out of scope here.
         let admin_key_hash = secure_hash(&config.secret("api_key")?, wrong_hash);
@@ -658,6 +679,7 @@ impl WePlatform {
             admin_login,
             accounts: Mutex::new(accounts),
             deviations,
+            conformant,
         })
     }
 
