@@ -292,6 +292,26 @@ impl SigningKey {
         Ok(Self::Rs256(RsaPrivateKey(Arc::new(pair))))
     }
 
+    /// Creates an RS256 key from an RSA private key in either form a target may hold: PEM
+    /// (`-----BEGIN …`) or a JWK (a JSON object), told apart by their first character, so a
+    /// scenario names the key it needs and the target chooses the form.
+    ///
+    /// # Errors
+    /// [`JwtError::InvalidKey`] saying which form was detected and what is wrong with it, or
+    /// that the text is neither form; messages never quote the key.
+    pub fn rs256_private(text: &str) -> Result<Self, JwtError> {
+        let trimmed = text.trim_start();
+        if trimmed.starts_with("-----BEGIN") {
+            Self::rs256_pem(trimmed)
+        } else if trimmed.starts_with('{') {
+            Self::rs256_jwk(trimmed)
+        } else {
+            Err(JwtError::InvalidKey(
+                "expected an rsa private key as pem (`-----BEGIN PRIVATE KEY-----`) or as a jwk (a json object with `kty: RSA`)",
+            ))
+        }
+    }
+
     /// Returns the JWS `alg` this key signs with.
     pub fn alg(&self) -> &'static str {
         match self {

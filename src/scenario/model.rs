@@ -131,6 +131,25 @@ pub struct Eventually {
     pub within: DurationValue,
     /// The pause between two attempts.
     pub every: DurationValue,
+    /// Makes `within` the documented bound on how late a change takes effect, which a target's
+    /// `limits.propagation` (its own environment's bound) replaces.
+    #[serde(default)]
+    pub propagation: bool,
+}
+
+impl Eventually {
+    /// Returns the window and the pace between attempts on a target whose changes take effect
+    /// within `propagation` (its `limits.propagation`): that bound replaces `within` when the step
+    /// says `propagation: true`, and the pace is capped to fit it.
+    pub fn window(
+        &self,
+        propagation: Option<std::time::Duration>,
+    ) -> (std::time::Duration, std::time::Duration) {
+        match propagation.filter(|_| self.propagation) {
+            Some(bound) => (bound, self.every.0.min(bound)),
+            None => (self.within.0, self.every.0),
+        }
+    }
 }
 
 /// A value a `compute` step derives.
@@ -280,11 +299,14 @@ pub enum JwtKey {
     Jwk(Template),
     /// The path of a PEM file holding an RSA private key, relative to the target file's folder.
     PemFile(Template),
+    /// An RSA private key as PEM or as a JWK, whichever the target holds: the form is detected,
+    /// so a scenario using a provider's own key does not fix it.
+    PrivateKey(Template),
 }
 
 crate::tagged_enum!(
     JwtKey,
-    "one of `shared_secret: …`, `pem: …`, `jwk: …`, `pem_file: …`"
+    "one of `shared_secret: …`, `pem: …`, `jwk: …`, `pem_file: …`, `private_key: …`"
 );
 
 /// A digest chain to compute.
@@ -491,27 +513,51 @@ pub struct RequestSpec {
     pub connect_timeout: Option<DurationValue>,
 }
 
-/// An HTTP method, validated as an RFC 9110 token.
+/// An HTTP method, validated as an RFC 9110 token; or a template (`"{{entry_method}}"`) whose
+/// value a target supplies, for an endpoint whose method the documentation leaves open, checked
+/// the same way when rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Method(pub http::Method);
+pub enum Method {
+    /// A method written in the scenario.
+    Fixed(http::Method),
+    /// A method the target supplies (boxed: rare, and larger than a method).
+    Templated(Box<Template>),
+}
+
+impl Method {
+    /// Parses an uppercase RFC 9110 method token.
+    pub fn parse_token(s: &str) -> Result<http::Method, String> {
+        if s.is_empty() || s.chars().any(|c| c.is_ascii_lowercase()) {
+            return Err(format!(
+                "invalid HTTP method `{s}`: expected an uppercase method such as `GET` or `POST`"
+            ));
+        }
+        http::Method::from_bytes(s.as_bytes()).map_err(|_| format!("invalid HTTP method `{s}`"))
+    }
+}
 
 impl Default for Method {
     fn default() -> Self {
-        Self(http::Method::GET)
+        Self::Fixed(http::Method::GET)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(method) => write!(f, "{method}"),
+            Self::Templated(template) => f.write_str(template.source()),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Method {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_str(d, "an HTTP method such as `GET` or `POST`", |s| {
-            if s.is_empty() || s.chars().any(|c| c.is_ascii_lowercase()) {
-                return Err(format!(
-                    "invalid HTTP method `{s}`: expected an uppercase method such as `GET` or `POST`"
-                ));
+            if s.contains("{{") {
+                return Template::parse(s).map(|t| Self::Templated(Box::new(t)));
             }
-            http::Method::from_bytes(s.as_bytes())
-                .map(Self)
-                .map_err(|_| format!("invalid HTTP method `{s}`"))
+            Self::parse_token(s).map(Self::Fixed)
         })
     }
 }
@@ -1474,7 +1520,7 @@ mod tests {
     #[test]
     fn the_model_stays_small() {
         let sizes = [
-            ("Step", std::mem::size_of::<Step>(), 584),
+            ("Step", std::mem::size_of::<Step>(), 592),
             ("RequestSpec", std::mem::size_of::<RequestSpec>(), 272),
             ("Expectation", std::mem::size_of::<Expectation>(), 152),
             (
