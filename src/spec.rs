@@ -690,6 +690,54 @@ mod tests {
     }
 
     #[test]
+    fn path_values_are_empty_or_clean_absolute_paths() {
+        for ok in ["", "/auth", "/api/merchants/me", "/a b/%41"] {
+            assert_eq!(check_path_value(ok), Ok(()), "{ok:?}");
+        }
+        for (bad, why) in [
+            ("auth", "starting with `/`"),
+            ("/", "no empty"),
+            ("/a//b", "no empty"),
+            ("/a/", "trailing `/`"),
+            ("/a/../b", "`..`"),
+            ("/./b", "`.`"),
+            ("/a?x=1", "`?`"),
+            ("/a#f", "`#`"),
+            ("/a\\b", "`\\`"),
+            ("/a\nb", "control"),
+        ] {
+            let message = check_path_value(bad).unwrap_err();
+            assert!(message.contains(why), "{bad:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn an_input_is_a_description_or_its_long_form() {
+        let inputs: Inputs = serde_yaml::from_str(
+            "paths:\n  entry: { description: The entry, default: /e }\nvariables:\n  other: { description: Another client, optional: true }\n  plain: Plain\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inputs.get("entry"),
+            Some((
+                InputGroup::Path,
+                &InputDecl {
+                    description: "The entry".into(),
+                    default: Some("/e".into()),
+                    optional: false,
+                }
+            ))
+        );
+        assert!(inputs.get("other").unwrap().1.optional);
+        assert_eq!(inputs.get("plain").unwrap().1.description, "Plain");
+        let unknown =
+            serde_yaml::from_str::<Inputs>("paths:\n  entry: { description: E, dflt: /e }\n")
+                .unwrap_err()
+                .to_string();
+        assert!(unknown.contains("unknown field `dflt`"), "{unknown}");
+    }
+
+    #[test]
     fn env_names_are_upper_snake_case() {
         assert_eq!(env_name("pledg", "api_key"), "PLEDG_API_KEY");
         assert_eq!(env_name("we-platform", "api_key"), "WE_PLATFORM_API_KEY");

@@ -678,6 +678,35 @@ mod tests {
     }
 
     #[test]
+    fn a_private_key_is_read_as_pem_or_jwk_whichever_it_is() {
+        let jwk = include_str!("keys/test-rs256-private.jwk");
+        for text in [TEST_RS256_PRIVATE_PEM, jwk, &format!("\n  {jwk}")] {
+            let key = SigningKey::rs256_private(text).unwrap();
+            assert_eq!(key.verifying_key(), rs256().verifying_key());
+        }
+        let neither = SigningKey::rs256_private("c2VjcmV0LWtleS1ieXRlcw==").unwrap_err();
+        assert_eq!(
+            neither.to_string(),
+            JwtError::InvalidKey(
+                "expected an rsa private key as pem (`-----BEGIN PRIVATE KEY-----`) or as a jwk (a json object with `kty: RSA`)"
+            )
+            .to_string()
+        );
+        assert!(!neither.to_string().contains("c2VjcmV0"));
+        // The detected form's own error, naming what is wrong.
+        let public_pem = SigningKey::rs256_private(TEST_RS256_PUBLIC_PEM).unwrap_err();
+        assert!(
+            public_pem.to_string().contains("no pem private key found"),
+            "{public_pem}"
+        );
+        let symmetric = SigningKey::rs256_private(r#"{"kty":"oct","k":"c2VjcmV0"}"#).unwrap_err();
+        assert!(
+            symmetric.to_string().contains("`kty` is not `RSA`"),
+            "{symmetric}"
+        );
+    }
+
+    #[test]
     fn rs256_jwk_errors_name_the_member_not_the_key() {
         let jwk: Value = serde_json::from_str(include_str!("keys/test-rs256-private.jwk")).unwrap();
         let d = jwk["d"].as_str().unwrap().to_owned();

@@ -1536,6 +1536,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_propagation_bound_replaces_a_marked_window_only() {
+        let read = |text: &str| -> Eventually { serde_yaml::from_str(text).unwrap() };
+        let marked = read("{ within: 5m, every: 10s, propagation: true }");
+        let plain = read("{ within: 5m, every: 10s }");
+        let (s, m) = (Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(marked.window(None), (5 * m, 10 * s));
+        assert_eq!(marked.window(Some(30 * s)), (30 * s, 10 * s));
+        // The pace is capped to fit a bound shorter than it.
+        assert_eq!(marked.window(Some(4 * s)), (4 * s, 4 * s));
+        assert_eq!(plain.window(Some(30 * s)), (5 * m, 10 * s));
+    }
+
+    #[test]
+    fn a_method_is_a_token_or_a_template() {
+        let read = |text: &str| serde_yaml::from_str::<Method>(text);
+        assert_eq!(read("PUT").unwrap(), Method::Fixed(http::Method::PUT));
+        let Method::Templated(template) = read("\"{{entry_method}}\"").unwrap() else {
+            panic!("a template");
+        };
+        assert_eq!(template.source(), "{{entry_method}}");
+        assert!(read("put").unwrap_err().to_string().contains("uppercase"));
+        assert!(
+            read("\"{{entry\"")
+                .unwrap_err()
+                .to_string()
+                .contains("unterminated")
+        );
+    }
+
     /// Header names are compared case-insensitively, so two spellings are one key: as a map,
     /// the mapping keeps the last value at the first position, and lookups find it by key.
     #[test]

@@ -696,6 +696,40 @@ mod tests {
     }
 
     #[test]
+    fn a_path_input_is_path_text_with_each_segment_encoded() {
+        let t = Template::parse("{{base}}{{prefix}}/realms/{{realm}}?p={{prefix}}").unwrap();
+        let render = |prefix: &str| -> String {
+            t.render_url_with_paths(
+                |r| -> Result<String, ()> {
+                    Ok(match r {
+                        VarRef::Var(name) if name == "base" => "http://h:1/root".into(),
+                        VarRef::Var(name) if name == "prefix" => prefix.into(),
+                        _ => "a/b".into(),
+                    })
+                },
+                |r| matches!(r, VarRef::Var(name) if name == "prefix"),
+            )
+            .unwrap()
+        };
+        // Inside the path its `/`s stay and each segment is a value; in the query it is a value.
+        assert_eq!(
+            render("/auth/a b%41"),
+            "http://h:1/root/auth/a%20b%2541/realms/a%2Fb?p=/auth/a%20b%2541"
+        );
+        assert_eq!(render(""), "http://h:1/root/realms/a%2Fb?p=");
+        // Without the path predicate the same placeholder before the path is inserted as it is.
+        let plain: Result<String, ()> = Template::parse("{{base}}{{prefix}}/x")
+            .unwrap()
+            .render_url(|r| {
+                Ok(match r {
+                    VarRef::Var(name) if name == "base" => "http://h:1".into(),
+                    _ => "/p q".into(),
+                })
+            });
+        assert_eq!(plain.unwrap(), "http://h:1/p q/x");
+    }
+
+    #[test]
     fn literal_text_has_no_refs() {
         let t = Template::parse("plain").unwrap();
         assert_eq!(t.as_literal(), Some("plain"));
