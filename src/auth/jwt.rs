@@ -292,17 +292,17 @@ impl SigningKey {
         Ok(Self::Rs256(RsaPrivateKey(Arc::new(pair))))
     }
 
-    /// Creates an RS256 key from an RSA private key in either form a target may hold: PEM
-    /// (`-----BEGIN …`) or a JWK (a JSON object), told apart by their first character, so a
-    /// scenario names the key it needs and the target chooses the form.
+    /// Creates an RS256 key from an RSA private key in either form a target may hold: PEM (text
+    /// holding a `-----BEGIN` line, which explanatory text may precede, RFC 7468 §2) or a JWK (a
+    /// JSON object), so a scenario names the key it needs and the target chooses the form.
     ///
     /// # Errors
     /// [`JwtError::InvalidKey`] saying which form was detected and what is wrong with it, or
     /// that the text is neither form; messages never quote the key.
     pub fn rs256_private(text: &str) -> Result<Self, JwtError> {
         let trimmed = text.trim_start();
-        if trimmed.starts_with("-----BEGIN") {
-            Self::rs256_pem(trimmed)
+        if text.contains("-----BEGIN") {
+            Self::rs256_pem(text)
         } else if trimmed.starts_with('{') {
             Self::rs256_jwk(trimmed)
         } else {
@@ -680,7 +680,13 @@ mod tests {
     #[test]
     fn a_private_key_is_read_as_pem_or_jwk_whichever_it_is() {
         let jwk = include_str!("keys/test-rs256-private.jwk");
-        for text in [TEST_RS256_PRIVATE_PEM, jwk, &format!("\n  {jwk}")] {
+        let annotated = format!("the node's key\n{TEST_RS256_PRIVATE_PEM}");
+        for text in [
+            TEST_RS256_PRIVATE_PEM,
+            &annotated,
+            jwk,
+            &format!("\n  {jwk}"),
+        ] {
             let key = SigningKey::rs256_private(text).unwrap();
             assert_eq!(key.verifying_key(), rs256().verifying_key());
         }
