@@ -113,6 +113,9 @@ pub enum Deviation {
     RfcErrorForBadClient,
     /// Token responses carry no `Cache-Control: no-store` / `Pragma: no-cache`.
     OmitsNoStore,
+    /// A refresh grant with the client id but no client secret is answered as if the client had
+    /// authenticated: anyone holding a refresh token can refresh it.
+    RefreshesWithoutClientSecret,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -211,7 +214,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         .and(path(format!(
             "/auth/realms/{REALM}/protocol/openid-connect/token"
         )))
-        .respond_with(TokenEndpoint::new(electrum.clone()))
+        .respond_with(Tokens(electrum.clone()))
         .mount(&server)
         .await;
     let unknown_realm = json_reply(404, json!({"error": "Realm does not exist"}));
@@ -373,6 +376,32 @@ impl TokenProvider for Electrum {
             }
             _ => refused(400, "invalid_grant", "Code not valid"),
         }
+    }
+}
+
+/// The token endpoint: the kit's [`TokenEndpoint`], except that with
+/// [`Deviation::RefreshesWithoutClientSecret`] a refresh grant goes through on the client id alone.
+struct Tokens(Arc<Electrum>);
+
+impl Respond for Tokens {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let electrum = &*self.0;
+        if electrum.deviates(Deviation::RefreshesWithoutClientSecret) {
+            let form = FormParams::parse(&request.body);
+            let refresh_by_id_alone = form.first("grant_type") == Some("refresh_token")
+                && form.first("client_secret").is_none()
+                && !request.headers.contains_key("authorization")
+                && form
+                    .first("client_id")
+                    .is_some_and(|id| credential_eq(id.as_bytes(), electrum.client_id.as_bytes()));
+            if refresh_by_id_alone {
+                return match electrum.refresh_grant(&form) {
+                    TokenReply::Issued(body) => json_reply(200, body).no_store(),
+                    TokenReply::Refused(refusal) => refusal,
+                };
+            }
+        }
+        TokenEndpoint::new(self.0.clone()).respond(request)
     }
 }
 
@@ -650,6 +679,7 @@ mod tests {
                 "rfc-status-for-bad-user",
                 "rfc-error-for-bad-client",
                 "omits-no-store",
+                "refreshes-without-client-secret",
             ]
         );
     }

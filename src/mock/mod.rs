@@ -49,12 +49,15 @@ pub fn builtin() -> MockRegistry {
             pledg::DEVIATIONS,
             pledg::start,
         ))
-        .with(MockProvider::new(
-            "monerium",
-            monerium::HOSTS,
-            monerium::DEVIATIONS,
-            monerium::start,
-        ))
+        .with(
+            MockProvider::new(
+                "monerium",
+                monerium::HOSTS,
+                monerium::DEVIATIONS,
+                monerium::start,
+            )
+            .with_conformant(monerium::CONFORMANT),
+        )
         .with(MockProvider::new(
             "silverflow",
             silverflow::HOSTS,
@@ -150,6 +153,21 @@ mod tests {
                 Err(_) => {
                     panic!("dropping the `{provider}` mock hangs once the task's budget is spent")
                 }
+            }
+        }
+    }
+
+    /// A variant name means one thing: a deviation the scenarios must catch, or a conformant
+    /// choice they must pass.
+    #[test]
+    fn no_variant_is_both_a_deviation_and_a_conformant_choice() {
+        for mock in builtin().providers() {
+            for name in mock.conformant() {
+                assert!(
+                    !mock.deviations().contains(name),
+                    "`{}`: `{name}` is listed as both",
+                    mock.name()
+                );
             }
         }
     }
