@@ -386,6 +386,7 @@ pub fn load_plan(
     }
     if !spec_errors {
         errors.extend(check_target_inputs(&target, &catalogue));
+        errors.extend(check_templated_methods(&target, &catalogue, &scenarios));
     }
     if !errors.is_empty() {
         // Stable: file order first, then position; errors without a position keep their place.
@@ -574,6 +575,62 @@ fn check_target_inputs(target: &Target, catalogue: &Catalogue) -> Vec<LoadError>
                 error.source_line = None;
             }
             errors.push(error);
+        }
+    }
+    errors
+}
+
+/// Checks each `method: "{{name}}"` whose variable the target (or its spec's default) supplies
+/// is a method: a wrong value is the target's (or the spec's) error at its position, found
+/// before anything runs.
+fn check_templated_methods(
+    target: &Target,
+    catalogue: &Catalogue,
+    scenarios: &[Arc<PlannedScenario>],
+) -> Vec<LoadError> {
+    let mut seen = BTreeSet::new();
+    let mut errors = Vec::new();
+    for planned in scenarios {
+        let Some(config) = target.providers.get(&planned.provider) else {
+            continue;
+        };
+        let requests = planned
+            .scenario
+            .steps
+            .iter()
+            .filter_map(|s| s.request.as_ref());
+        for request in requests {
+            let crate::scenario::model::Method::Templated(template) = &request.method else {
+                continue;
+            };
+            let mut refs = template.refs();
+            let (Some(crate::scenario::VarRef::Var(name)), None) = (refs.next(), refs.next())
+            else {
+                continue;
+            };
+            let Some(value) = config.variables.get(name) else {
+                continue;
+            };
+            let rendered = template
+                .render(|_| Ok::<_, std::convert::Infallible>(value.clone()))
+                .unwrap_or_else(|never| match never {});
+            let Err(message) = crate::scenario::model::Method::parse_token(&rendered) else {
+                continue;
+            };
+            if !seen.insert((planned.provider.clone(), name.clone())) {
+                continue;
+            }
+            let message = format!("`{name}` is used as a request method: {message}");
+            let spec = catalogue.spec(&planned.provider);
+            errors.push(match spec {
+                Some((file, spec)) if config.defaulted.contains(name) => {
+                    spec.error_at(file, &format!("inputs.variables.{name}.default"), message)
+                }
+                _ => target.error_at(
+                    &format!("providers.{}.variables.{name}", planned.provider),
+                    message,
+                ),
+            });
         }
     }
     errors

@@ -149,14 +149,13 @@ fn left_out_inputs_take_the_spec_defaults_recorded_in_the_evidence() {
 }
 
 #[test]
-fn a_templated_method_that_is_not_a_method_is_an_error_not_a_request() {
+fn a_method_that_is_not_a_method_is_refused_before_any_request() {
     let server = RecordingServer::start();
+    // From the target: an error at the target's line.
     let dir = tempfile::tempdir().unwrap();
-    let [specs, scenarios, target] = relay_tree(
-        dir.path(),
-        &relay_target(&server.url, "    variables:\n      entry_method: get it\n"),
-    );
-    let run = common::authconform(&[
+    let text = relay_target(&server.url, "    variables:\n      entry_method: get it\n");
+    let [specs, scenarios, target] = relay_tree(dir.path(), &text);
+    let args = [
         "run",
         "--specs",
         &specs,
@@ -164,10 +163,32 @@ fn a_templated_method_that_is_not_a_method_is_an_error_not_a_request() {
         &scenarios,
         "--target",
         &target,
-    ]);
-    assert_eq!(run.code, Some(1), "{}", run.dump());
+    ];
+    let run = common::authconform(&args);
+    let line = text.lines().position(|l| l.contains("get it")).unwrap() + 1;
+    assert_eq!(run.code, Some(2), "{}", run.dump());
     assert!(
-        run.junit.contains("<error") && run.junit.contains("invalid HTTP method `get it`"),
+        run.stderr.contains(&format!("target.yaml:{line}:"))
+            && run.stderr.contains(
+                "`entry_method` is used as a request method: invalid HTTP method `get it`"
+            ),
+        "{}",
+        run.dump()
+    );
+    // From the spec's default: an error at the default's line in the spec.
+    let spec = RELAY_SPEC.replace("default: GET", "default: \"G T\"");
+    std::fs::write(dir.path().join("specs/relay.yaml"), &spec).unwrap();
+    std::fs::write(
+        dir.path().join("target.yaml"),
+        relay_target(&server.url, ""),
+    )
+    .unwrap();
+    let run = common::authconform(&args);
+    let line = spec.lines().position(|l| l.contains("G T")).unwrap() + 1;
+    assert_eq!(run.code, Some(2), "{}", run.dump());
+    assert!(
+        run.stderr.contains(&format!("relay.yaml:{line}:"))
+            && run.stderr.contains("invalid HTTP method `G T`"),
         "{}",
         run.dump()
     );
