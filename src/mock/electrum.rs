@@ -121,6 +121,19 @@ pub enum Deviation {
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
+/// Conformant variants: other choices where Electrum's documentation is silent, which the
+/// scenarios must not take for non-conformance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Conformant {
+    /// The API's 401 has an empty body (Electrum: unsuccessful responses "may contain an empty
+    /// response body and therefore no ErrorDetail object").
+    EmptyRefusalBodies,
+}
+
+/// The names of [`Conformant`], for the registry.
+pub const CONFORMANT: &[&str] = Conformant::VARIANTS;
+
 /// The realm the mock serves (`realm` in `targets/mock.yaml`).
 pub const REALM: &str = "electrum-test";
 
@@ -152,7 +165,8 @@ const UNKNOWN_REALM_PRIORITY: u8 = 10;
 /// its front was reached by, so a path of one host is unknown (404) on the other, as with two
 /// servers, at half the threads.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let deviations = Deviations::<Deviation>::from_config(&config)?;
+    let deviations = Deviations::<Deviation>::from_config_among(&config, CONFORMANT)?;
+    let conformant = Deviations::<Conformant>::from_config_among(&config, DEVIATIONS)?;
     let server = MockServer::builder().start().await;
     let answers_unallowlisted = deviations.has(Deviation::AnswersUnallowlisted);
     let policy: front::PolicyFn = if answers_unallowlisted {
@@ -195,6 +209,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         sessions: Mutex::new(HashMap::new()),
         token_policy: keycloak_token_policy(no_store),
         deviations,
+        conformant,
     });
     if answers_unallowlisted {
         // The fronts forward every source under this deviation; this answers the others before
@@ -289,6 +304,7 @@ struct Electrum {
     sessions: Mutex<HashMap<String, Session>>,
     token_policy: TokenPolicy,
     deviations: Deviations<Deviation>,
+    conformant: Deviations<Conformant>,
 }
 
 /// A user session, as Keycloak keeps one per password login.
@@ -630,8 +646,12 @@ impl Respond for Orders {
             } else {
                 Challenge::basic("electrum").charset_utf8()
             };
-            return error_detail(401, "AUTHENTICATION_ERROR", "Authentication failed")
-                .with_challenge(&challenge);
+            let refusal = if self.0.conformant.has(Conformant::EmptyRefusalBodies) {
+                ResponseTemplate::new(401)
+            } else {
+                error_detail(401, "AUTHENTICATION_ERROR", "Authentication failed")
+            };
+            return refusal.with_challenge(&challenge);
         }
         let query = request::query(request);
         let Some(receiver_id) = query.get("receiverId").filter(|v| !v.is_empty()) else {
@@ -701,6 +721,7 @@ mod tests {
             sessions: Mutex::new(HashMap::new()),
             token_policy: keycloak_token_policy(NoStore::Always),
             deviations: Deviations::parse(deviations.iter().copied()).unwrap(),
+            conformant: Deviations::none(),
         }
     }
 

@@ -37,18 +37,19 @@ pub fn builtin() -> MockRegistry {
             demo::DEVIATIONS,
             demo::start,
         ))
-        .with(MockProvider::new(
-            "electrum",
-            electrum::HOSTS,
-            electrum::DEVIATIONS,
-            electrum::start,
-        ))
-        .with(MockProvider::new(
-            "pledg",
-            pledg::HOSTS,
-            pledg::DEVIATIONS,
-            pledg::start,
-        ))
+        .with(
+            MockProvider::new(
+                "electrum",
+                electrum::HOSTS,
+                electrum::DEVIATIONS,
+                electrum::start,
+            )
+            .with_conformant(electrum::CONFORMANT),
+        )
+        .with(
+            MockProvider::new("pledg", pledg::HOSTS, pledg::DEVIATIONS, pledg::start)
+                .with_conformant(pledg::CONFORMANT),
+        )
         .with(
             MockProvider::new(
                 "monerium",
@@ -58,12 +59,15 @@ pub fn builtin() -> MockRegistry {
             )
             .with_conformant(monerium::CONFORMANT),
         )
-        .with(MockProvider::new(
-            "silverflow",
-            silverflow::HOSTS,
-            silverflow::DEVIATIONS,
-            silverflow::start,
-        ))
+        .with(
+            MockProvider::new(
+                "silverflow",
+                silverflow::HOSTS,
+                silverflow::DEVIATIONS,
+                silverflow::start,
+            )
+            .with_conformant(silverflow::CONFORMANT),
+        )
         .with(MockProvider::new(
             "we-platform",
             we_platform::HOSTS,

@@ -66,3 +66,65 @@ pub fn assert_conformant_variants_pass(provider: &str, variants: &[&str]) {
         problems.join("\n")
     );
 }
+
+/// One answer of a mock: status, `Content-Type` and body.
+pub type Answer = (u16, String, String);
+
+/// Starts `provider`'s mock with `variants` (its fake secrets from the embedded mock target),
+/// sends the request `build` makes for the URL of its host `host`, and returns the answer.
+pub fn answer(
+    provider: &str,
+    variants: &[&str],
+    host: &str,
+    build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+) -> Answer {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let config = authconform::mock::MockConfig {
+            clock: std::sync::Arc::new(authconform::clock::VirtualClock::new()),
+            secrets: Target::mock().inline_secrets(provider),
+            deviations: variants.iter().map(|v| (*v).to_owned()).collect(),
+        };
+        let mock = authconform::mock::builtin()
+            .get(provider)
+            .expect("a built-in mock")
+            .start(config)
+            .await
+            .expect("the mock starts");
+        let base = mock.url(host).expect("the mock serves the host");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
+        let response = build(&client, &base).send().await.expect("an answer");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.expect("a body");
+        (status, content_type, body)
+    })
+}
+
+/// Asserts that `variant` changes what `provider`'s mock answers to the request `build` makes:
+/// a conformant variant that changed nothing would prove nothing.
+pub fn assert_variant_observable(
+    provider: &str,
+    variant: &str,
+    host: &str,
+    build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    differs: impl Fn(&Answer, &Answer) -> bool,
+) {
+    let documented = answer(provider, &[], host, &build);
+    let chosen = answer(provider, &[variant], host, &build);
+    assert!(
+        differs(&documented, &chosen),
+        "`{variant}` does not change the answer: {documented:?} vs {chosen:?}"
+    );
+}
