@@ -700,6 +700,18 @@ fn validate(args: ValidateArgs) -> u8 {
         plan.catalogue.specs.len()
     );
     for missing in plan.missing_inputs() {
+        if missing.optional {
+            eprintln!(
+                "note: target `{}` leaves out the optional `{}` {} `{}` ({}): the {} scenario(s) using it will be skipped",
+                plan.target.name,
+                missing.provider,
+                missing.group,
+                missing.name,
+                missing.description,
+                missing.scenarios
+            );
+            continue;
+        }
         eprintln!(
             "warning: target `{}` does not supply `{}` {} `{}` ({}): the {} scenario(s) using it will be skipped",
             plan.target.name,

@@ -111,6 +111,8 @@ pub struct MissingInput {
     pub name: String,
     /// Its description, from the spec.
     pub description: String,
+    /// True when the spec declares it optional: leaving it out is a choice, not an oversight.
+    pub optional: bool,
     /// How many scenarios use it (and are skipped for it).
     pub scenarios: usize,
 }
@@ -127,7 +129,7 @@ impl Plan {
             let Some(inputs) = &spec.inputs else {
                 continue;
             };
-            for (group, name, description) in inputs.iter() {
+            for (group, name, decl) in inputs.iter() {
                 if supplies(&self.target, provider, group, name) {
                     continue;
                 }
@@ -135,7 +137,8 @@ impl Plan {
                     provider: provider.clone(),
                     group,
                     name: name.to_owned(),
-                    description: description.to_owned(),
+                    description: decl.description.clone(),
+                    optional: decl.optional,
                     scenarios: self.users(provider, group, name),
                 });
             }
@@ -211,7 +214,7 @@ impl Plan {
 pub fn load_plan(
     specs_dir: &Path,
     scenarios_dir: &Path,
-    target: Target,
+    mut target: Target,
     mocks: &MockRegistry,
 ) -> Result<Plan, LoadErrors> {
     let mut errors = Vec::new();
@@ -219,6 +222,7 @@ pub fn load_plan(
         errors.extend(e);
         Catalogue::default()
     });
+    apply_defaults(&mut target, &catalogue);
     let spec_errors = !errors.is_empty();
     let mut names = Names {
         requirements: catalogue.requirements.keys().cloned().collect(),
@@ -382,6 +386,7 @@ pub fn load_plan(
     }
     if !spec_errors {
         errors.extend(check_target_inputs(&target, &catalogue));
+        errors.extend(check_templated_methods(&target, &catalogue, &scenarios));
     }
     if !errors.is_empty() {
         // Stable: file order first, then position; errors without a position keep their place.
@@ -443,10 +448,40 @@ fn is_use_of(used: &InputUse, group: InputGroup, name: &str) -> bool {
     used.name() == name && matches!(used, InputUse::Secret(_)) == (group == InputGroup::Secret)
 }
 
+/// Gives each provider the target configures the spec's `default` of every path and variable it
+/// leaves out, and records which ones it got, so the run and the evidence use the same values.
+fn apply_defaults(target: &mut Target, catalogue: &Catalogue) {
+    for (provider, config) in &mut target.providers {
+        let Some(inputs) = catalogue
+            .spec(provider)
+            .and_then(|(_, spec)| spec.inputs.as_ref())
+        else {
+            continue;
+        };
+        for (group, name, decl) in inputs.iter() {
+            let (Some(default), Some(values)) = (
+                &decl.default,
+                match group {
+                    InputGroup::Path => Some(&mut config.paths),
+                    InputGroup::Variable => Some(&mut config.variables),
+                    InputGroup::Host | InputGroup::Secret => None,
+                },
+            ) else {
+                continue;
+            };
+            if !values.contains_key(name) {
+                values.insert(name.to_owned(), default.clone());
+                config.defaulted.insert(name.to_owned());
+            }
+        }
+    }
+}
+
 /// Returns true when the target supplies `name` in `group` for `provider`.
 fn supplies(target: &Target, provider: &str, group: InputGroup, name: &str) -> bool {
     target.providers.get(provider).is_some_and(|p| match group {
         InputGroup::Host => p.hosts.contains_key(name),
+        InputGroup::Path => p.paths.contains_key(name),
         InputGroup::Variable => p.variables.contains_key(name),
         InputGroup::Secret => p.secrets.contains_key(name),
     })
@@ -463,12 +498,17 @@ fn unsupplied_reason(
     let missing: Vec<String> = used
         .iter()
         .filter_map(|u| {
-            let (group, description) = inputs.get(u.name())?;
+            let (group, decl) = inputs.get(u.name())?;
             // A use of the wrong kind is a load error already.
             if !is_use_of(u, group, u.name()) || supplies(target, provider, group, u.name()) {
                 return None;
             }
-            Some(format!("{group} `{}` ({description})", u.name()))
+            let optional = if decl.optional { "optional " } else { "" };
+            Some(format!(
+                "{optional}{group} `{}` ({})",
+                u.name(),
+                decl.description
+            ))
         })
         .collect();
     (!missing.is_empty()).then(|| {
@@ -496,6 +536,7 @@ fn check_target_inputs(target: &Target, catalogue: &Catalogue) -> Vec<LoadError>
             .hosts
             .keys()
             .map(|n| (InputGroup::Host, n))
+            .chain(config.paths.keys().map(|n| (InputGroup::Path, n)))
             .chain(config.variables.keys().map(|n| (InputGroup::Variable, n)))
             .chain(config.secrets.keys().map(|n| (InputGroup::Secret, n)));
         for (group, name) in supplied {
@@ -539,6 +580,62 @@ fn check_target_inputs(target: &Target, catalogue: &Catalogue) -> Vec<LoadError>
     errors
 }
 
+/// Checks each `method: "{{name}}"` whose variable the target (or its spec's default) supplies
+/// is a method: a wrong value is the target's (or the spec's) error at its position, found
+/// before anything runs.
+fn check_templated_methods(
+    target: &Target,
+    catalogue: &Catalogue,
+    scenarios: &[Arc<PlannedScenario>],
+) -> Vec<LoadError> {
+    let mut seen = BTreeSet::new();
+    let mut errors = Vec::new();
+    for planned in scenarios {
+        let Some(config) = target.providers.get(&planned.provider) else {
+            continue;
+        };
+        let requests = planned
+            .scenario
+            .steps
+            .iter()
+            .filter_map(|s| s.request.as_ref());
+        for request in requests {
+            let crate::scenario::model::Method::Templated(template) = &request.method else {
+                continue;
+            };
+            let mut refs = template.refs();
+            let (Some(crate::scenario::VarRef::Var(name)), None) = (refs.next(), refs.next())
+            else {
+                continue;
+            };
+            let Some(value) = config.variables.get(name) else {
+                continue;
+            };
+            let rendered = template
+                .render(|_| Ok::<_, std::convert::Infallible>(value.clone()))
+                .unwrap_or_else(|never| match never {});
+            let Err(message) = crate::scenario::model::Method::parse_token(&rendered) else {
+                continue;
+            };
+            if !seen.insert((planned.provider.clone(), name.clone())) {
+                continue;
+            }
+            let message = format!("`{name}` is used as a request method: {message}");
+            let spec = catalogue.spec(&planned.provider);
+            errors.push(match spec {
+                Some((file, spec)) if config.defaulted.contains(name) => {
+                    spec.error_at(file, &format!("inputs.variables.{name}.default"), message)
+                }
+                _ => target.error_at(
+                    &format!("providers.{}.variables.{name}", planned.provider),
+                    message,
+                ),
+            });
+        }
+    }
+    errors
+}
+
 /// Decides the skips that are known before running.
 fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<String> {
     if !target.providers.contains_key(provider) {
@@ -559,12 +656,10 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
             })
             .map(|d| d.0)
             // Polling for an eventual change may wait up to its bound.
-            .chain(
-                scenario
-                    .steps
-                    .iter()
-                    .filter_map(|s| s.eventually.map(|e| e.within.0)),
-            );
+            .chain(scenario.steps.iter().filter_map(|s| {
+                let propagation = target.limits.propagation.map(|d| d.0);
+                s.eventually.map(|e| e.window(propagation).0)
+            }));
         let total: std::time::Duration = waits.sum();
         let allowed = target.max_real_wait();
         if total > allowed {

@@ -52,14 +52,80 @@ impl Spec {
 pub struct Inputs {
     /// Base URLs (`{{name}}`), supplied under the target's `hosts`.
     #[serde(default)]
-    pub hosts: IndexMap<String, String>,
+    pub hosts: IndexMap<String, InputDecl>,
+    /// URL paths (`{{name}}`), supplied under the target's `paths`: where an environment puts an
+    /// endpoint the documentation does not fix. Inserted into a URL as path text.
+    #[serde(default)]
+    pub paths: IndexMap<String, InputDecl>,
     /// Plain values (`{{name}}`), supplied under the target's `variables`.
     #[serde(default)]
-    pub variables: IndexMap<String, String>,
+    pub variables: IndexMap<String, InputDecl>,
     /// Credentials and key material (`{{secret.name}}`), supplied under the target's `secrets`
     /// (by environment variable on a live target).
     #[serde(default)]
-    pub secrets: IndexMap<String, String>,
+    pub secrets: IndexMap<String, InputDecl>,
+}
+
+/// One declared input: `name: description`, or
+/// `name: { description: …, default: …, optional: true }`.
+///
+/// A `default` (paths and variables only) is what a target that leaves the input out gets: the
+/// documented or usual value, so a target overrides it only where its environment differs. An
+/// `optional` input left out skips the scenarios using it, as any missing input does, and
+/// `validate` and `init-target` present it as optional rather than as something forgotten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputDecl {
+    /// One line saying what a target fills in.
+    pub description: String,
+    /// The value a target that leaves the input out gets.
+    pub default: Option<String>,
+    /// True when a target may leave it out (its scenarios are then skipped).
+    pub optional: bool,
+}
+
+/// [`InputDecl`]'s long form as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputDeclFile {
+    description: String,
+    #[serde(default)]
+    default: Option<String>,
+    #[serde(default)]
+    optional: bool,
+}
+
+impl<'de> Deserialize<'de> for InputDecl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = InputDecl;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a one-line description, or `{ description: …, default: …, optional: true }`",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<InputDecl, E> {
+                Ok(InputDecl {
+                    description: v.to_owned(),
+                    default: None,
+                    optional: false,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<InputDecl, A::Error> {
+                let file =
+                    InputDeclFile::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(InputDecl {
+                    description: file.description,
+                    default: file.default,
+                    optional: file.optional,
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// Which of a target's groups an input belongs to.
@@ -67,6 +133,8 @@ pub struct Inputs {
 pub enum InputGroup {
     /// A base URL under `hosts`.
     Host,
+    /// A URL path under `paths`.
+    Path,
     /// A plain value under `variables`.
     Variable,
     /// A credential under `secrets`.
@@ -75,12 +143,18 @@ pub enum InputGroup {
 
 impl InputGroup {
     /// Every group, in the order a target lists them.
-    pub const ALL: [InputGroup; 3] = [InputGroup::Host, InputGroup::Variable, InputGroup::Secret];
+    pub const ALL: [InputGroup; 4] = [
+        InputGroup::Host,
+        InputGroup::Path,
+        InputGroup::Variable,
+        InputGroup::Secret,
+    ];
 
-    /// Returns the singular word for messages: `host`, `variable`, `secret`.
+    /// Returns the singular word for messages: `host`, `path`, `variable`, `secret`.
     pub fn as_str(self) -> &'static str {
         match self {
             InputGroup::Host => "host",
+            InputGroup::Path => "path",
             InputGroup::Variable => "variable",
             InputGroup::Secret => "secret",
         }
@@ -90,6 +164,7 @@ impl InputGroup {
     pub fn key(self) -> &'static str {
         match self {
             InputGroup::Host => "hosts",
+            InputGroup::Path => "paths",
             InputGroup::Variable => "variables",
             InputGroup::Secret => "secrets",
         }
@@ -103,37 +178,37 @@ impl fmt::Display for InputGroup {
 }
 
 impl Inputs {
-    /// Returns the declarations of one group: name → description.
-    pub fn group(&self, group: InputGroup) -> &IndexMap<String, String> {
+    /// Returns the declarations of one group: name → declaration.
+    pub fn group(&self, group: InputGroup) -> &IndexMap<String, InputDecl> {
         match group {
             InputGroup::Host => &self.hosts,
+            InputGroup::Path => &self.paths,
             InputGroup::Variable => &self.variables,
             InputGroup::Secret => &self.secrets,
         }
     }
 
-    /// Returns every declaration as (group, name, description), hosts first.
-    pub fn iter(&self) -> impl Iterator<Item = (InputGroup, &str, &str)> {
+    /// Returns every declaration as (group, name, declaration), hosts first.
+    pub fn iter(&self) -> impl Iterator<Item = (InputGroup, &str, &InputDecl)> {
         InputGroup::ALL.into_iter().flat_map(move |group| {
             self.group(group)
                 .iter()
-                .map(move |(name, description)| (group, name.as_str(), description.as_str()))
+                .map(move |(name, decl)| (group, name.as_str(), decl))
         })
     }
 
-    /// Returns the group and description of `name`, when declared.
-    pub fn get(&self, name: &str) -> Option<(InputGroup, &str)> {
-        InputGroup::ALL.into_iter().find_map(|group| {
-            self.group(group)
-                .get(name)
-                .map(|description| (group, description.as_str()))
-        })
+    /// Returns the group and declaration of `name`, when declared.
+    pub fn get(&self, name: &str) -> Option<(InputGroup, &InputDecl)> {
+        InputGroup::ALL
+            .into_iter()
+            .find_map(|group| self.group(group).get(name).map(|decl| (group, decl)))
     }
 
-    /// Returns the names a scenario writes as `{{name}}`: hosts and variables.
+    /// Returns the names a scenario writes as `{{name}}`: hosts, paths and variables.
     pub fn plain_names(&self) -> std::collections::HashSet<String> {
         self.hosts
             .keys()
+            .chain(self.paths.keys())
             .chain(self.variables.keys())
             .cloned()
             .collect()
@@ -143,6 +218,37 @@ impl Inputs {
     pub fn secret_names(&self) -> std::collections::HashSet<String> {
         self.secrets.keys().cloned().collect()
     }
+}
+
+/// Checks a URL path a target or a default supplies: empty (nothing inserted) or starting with
+/// `/`, without a query, fragment, `.`/`..` segment or empty segment, since it is inserted into
+/// URLs as path text and must not climb out of the base path or change what follows it.
+pub fn check_path_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let Some(rest) = value.strip_prefix('/') else {
+        return Err(format!(
+            "expected a URL path starting with `/` (or empty), found \"{value}\""
+        ));
+    };
+    if let Some(c) = value
+        .chars()
+        .find(|c| matches!(c, '?' | '#' | '\\') || c.is_control())
+    {
+        return Err(format!(
+            "a path holds no `?`, `#`, `\\` or control character, found {c:?} in \"{value}\""
+        ));
+    }
+    if rest
+        .split('/')
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+    {
+        return Err(format!(
+            "a path has no empty, `.` or `..` segment (and no trailing `/`), found \"{value}\""
+        ));
+    }
+    Ok(())
 }
 
 /// A source document.
@@ -400,7 +506,15 @@ pub fn live_target_template(spec: &Spec, inputs: &Inputs, sources: &[String]) ->
         "Longest real wait one scenario may take (clock steps and polling); scenarios needing \
          more are skipped with that reason.",
     );
-    out.push_str("  max_wait: 5m\nsources:\n");
+    out.push_str("  max_wait: 5m\n");
+    comment(
+        &mut out,
+        "  ",
+        "How long this environment takes at most to apply a change (a new or revoked key): it \
+         replaces the documented bound of polling steps marked `propagation: true`, so they fit \
+         a shorter max_wait. Left out, they poll for the documented bound.",
+    );
+    out.push_str("  # propagation: 10s\nsources:\n");
     comment(
         &mut out,
         "  ",
@@ -426,11 +540,32 @@ pub fn live_target_template(spec: &Spec, inputs: &Inputs, sources: &[String]) ->
         if declared.is_empty() {
             continue;
         }
-        out.push_str(&format!("    {}:\n", group.key()));
-        for (name, description) in declared {
-            comment(&mut out, "      ", description);
+        // A group of defaults only is commented out whole: an empty key would be `null`.
+        let defaults_only = declared.values().all(|decl| decl.default.is_some());
+        let commented = if defaults_only { "# " } else { "" };
+        out.push_str(&format!("    {commented}{}:\n", group.key()));
+        for (name, decl) in declared {
+            comment(&mut out, "      ", &decl.description);
+            if let Some(default) = &decl.default {
+                // Shown commented out: left so, the target gets the default, recorded as such.
+                comment(
+                    &mut out,
+                    "      ",
+                    "Default (used when left out): override only where your environment differs.",
+                );
+                out.push_str(&format!("      # {name}: {}\n", quoted(default)));
+                continue;
+            }
+            if decl.optional {
+                comment(
+                    &mut out,
+                    "      ",
+                    "Optional: left out, the scenarios using it are skipped with that reason.",
+                );
+            }
             let value = match group {
                 InputGroup::Host => format!("{{ url: \"https://{PLACEHOLDER}.example\" }}"),
+                InputGroup::Path => quoted(&format!("/{PLACEHOLDER}")),
                 InputGroup::Variable => PLACEHOLDER.to_owned(),
                 InputGroup::Secret => {
                     // Two names that differ only in case or punctuation get distinct variables.
@@ -463,29 +598,79 @@ fn valid_input_name(name: &str) -> bool {
 fn check_inputs(file: &Path, text: &str, spans: &SpanIndex, inputs: &Inputs) -> Vec<LoadError> {
     let mut errors = Vec::new();
     let mut seen: BTreeMap<&str, InputGroup> = BTreeMap::new();
-    for (group, name, description) in inputs.iter() {
+    for (group, name, decl) in inputs.iter() {
+        let description = decl.description.as_str();
         let path = format!("inputs.{}.{name}", group.key());
-        let mut error = |message: String| {
-            errors.push(LoadError::new(InputKind::Spec, file, message).at(spans, text, &path));
+        let mut error = |message: String, at: &str| {
+            errors.push(LoadError::new(InputKind::Spec, file, message).at(
+                spans,
+                text,
+                format!("{path}{at}"),
+            ));
         };
         if !valid_input_name(name) {
-            error(format!(
-                "invalid input name `{name}`: use letters, digits, `_` and `-`"
-            ));
+            error(
+                format!("invalid input name `{name}`: use letters, digits, `_` and `-`"),
+                "",
+            );
         }
         if description.trim().is_empty() {
-            error(format!(
-                "the {group} `{name}` needs a description: one line saying what a target fills in, like `Client API key, issued by the provider on request`"
-            ));
+            error(
+                format!(
+                    "the {group} `{name}` needs a description: one line saying what a target fills in, like `Client API key, issued by the provider on request`"
+                ),
+                "",
+            );
         } else if description.trim().contains('\n') {
-            error(format!(
-                "the description of the {group} `{name}` is one line: it is shown in skip reasons and as a comment in `init-target` templates"
-            ));
+            error(
+                format!(
+                    "the description of the {group} `{name}` is one line: it is shown in skip reasons and as a comment in `init-target` templates"
+                ),
+                "",
+            );
+        }
+        if let Some(default) = &decl.default {
+            match group {
+                InputGroup::Host => error(
+                    format!(
+                        "the host `{name}` takes no `default`: a live run must never reach a base URL its target did not name"
+                    ),
+                    ".default",
+                ),
+                InputGroup::Secret => error(
+                    format!("the secret `{name}` takes no `default`: a spec holds no secret value"),
+                    ".default",
+                ),
+                InputGroup::Path => {
+                    if let Err(message) = check_path_value(default) {
+                        error(
+                            format!("invalid default of the path `{name}`: {message}"),
+                            ".default",
+                        );
+                    }
+                }
+                InputGroup::Variable if default.contains('\n') => error(
+                    format!("the default of the variable `{name}` is one line"),
+                    ".default",
+                ),
+                InputGroup::Variable => {}
+            }
+            if decl.optional {
+                error(
+                    format!(
+                        "`{name}` has a `default`, so a target never lacks it: drop `optional: true`"
+                    ),
+                    ".optional",
+                );
+            }
         }
         if let Some(first) = seen.insert(name, group) {
-            error(format!(
-                "`{name}` is declared twice, as a {first} and as a {group}: a name is one input"
-            ));
+            error(
+                format!(
+                    "`{name}` is declared twice, as a {first} and as a {group}: a name is one input"
+                ),
+                "",
+            );
         }
     }
     errors
@@ -502,6 +687,54 @@ mod tests {
         assert!(!valid_requirement_id("elec-ip"));
         assert!(!valid_requirement_id("ELEC"));
         assert!(!valid_requirement_id("ELEC--1"));
+    }
+
+    #[test]
+    fn path_values_are_empty_or_clean_absolute_paths() {
+        for ok in ["", "/auth", "/api/merchants/me", "/a b/%41"] {
+            assert_eq!(check_path_value(ok), Ok(()), "{ok:?}");
+        }
+        for (bad, why) in [
+            ("auth", "starting with `/`"),
+            ("/", "no empty"),
+            ("/a//b", "no empty"),
+            ("/a/", "trailing `/`"),
+            ("/a/../b", "`..`"),
+            ("/./b", "`.`"),
+            ("/a?x=1", "`?`"),
+            ("/a#f", "`#`"),
+            ("/a\\b", "`\\`"),
+            ("/a\nb", "control"),
+        ] {
+            let message = check_path_value(bad).unwrap_err();
+            assert!(message.contains(why), "{bad:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn an_input_is_a_description_or_its_long_form() {
+        let inputs: Inputs = serde_yaml::from_str(
+            "paths:\n  entry: { description: The entry, default: /e }\nvariables:\n  other: { description: Another client, optional: true }\n  plain: Plain\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inputs.get("entry"),
+            Some((
+                InputGroup::Path,
+                &InputDecl {
+                    description: "The entry".into(),
+                    default: Some("/e".into()),
+                    optional: false,
+                }
+            ))
+        );
+        assert!(inputs.get("other").unwrap().1.optional);
+        assert_eq!(inputs.get("plain").unwrap().1.description, "Plain");
+        let unknown =
+            serde_yaml::from_str::<Inputs>("paths:\n  entry: { description: E, dflt: /e }\n")
+                .unwrap_err()
+                .to_string();
+        assert!(unknown.contains("unknown field `dflt`"), "{unknown}");
     }
 
     #[test]

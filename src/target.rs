@@ -74,6 +74,10 @@ pub struct Limits {
     /// scenario skipped with that reason. Absent: no real waits at all.
     #[serde(default)]
     pub max_wait: Option<DurationValue>,
+    /// How long this environment takes at most to apply a change (a new key, a revoked one):
+    /// replaces the documented bound of `eventually: { propagation: true }` windows.
+    #[serde(default)]
+    pub propagation: Option<DurationValue>,
 }
 
 impl Default for Limits {
@@ -81,6 +85,7 @@ impl Default for Limits {
         Self {
             request_timeout: default_request_timeout(),
             max_wait: None,
+            propagation: None,
         }
     }
 }
@@ -107,8 +112,13 @@ pub struct SourceSpec {
 pub struct ProviderTarget {
     /// Host variables: name → base URL (`{ url: … }`) or embedded mock host (`{ mock: … }`).
     pub hosts: IndexMap<String, HostSpec>,
+    /// URL paths the environment puts endpoints at, each empty or starting with `/`.
+    pub paths: IndexMap<String, String>,
     /// Plain variables (realm names, ids that are not secret).
     pub variables: IndexMap<String, String>,
+    /// The paths and variables the target left out and got from their spec's `default`, set when
+    /// the plan is loaded; recorded in the evidence so an auditor sees which values were used.
+    pub defaulted: BTreeSet<String>,
     /// Secrets: name → environment variable (`{ env: … }`), or, on mock targets only, the mock's
     /// fake value (`{ value: … }`).
     pub secrets: IndexMap<String, SecretSource>,
@@ -123,6 +133,8 @@ pub struct ProviderTarget {
 struct ProviderTargetFile {
     #[serde(default)]
     hosts: IndexMap<String, HostEntry>,
+    #[serde(default)]
+    paths: IndexMap<String, String>,
     #[serde(default)]
     variables: IndexMap<String, String>,
     #[serde(default)]
@@ -143,7 +155,9 @@ impl From<ProviderTargetFile> for ProviderTarget {
                 .into_iter()
                 .map(|(name, entry)| (name, entry.spec))
                 .collect(),
+            paths: file.paths,
             variables: file.variables,
+            defaulted: BTreeSet::new(),
             secrets: file.secrets,
             allow_plain_http,
         }
@@ -378,7 +392,28 @@ impl Target {
                 _ => {}
             }
         }
+        if target
+            .limits
+            .propagation
+            .is_some_and(|propagation| propagation.0.is_zero())
+        {
+            errors.push(err(
+                "limits.propagation".into(),
+                "`propagation: 0s` would give polling no time at all: give the longest time this environment takes to apply a change, like `10s`".into(),
+            ));
+        }
         for (provider, config) in &target.providers {
+            for (name, path) in &config.paths {
+                if let Err(message) = crate::spec::check_path_value(path) {
+                    errors.push(err(format!("providers.{provider}.paths.{name}"), message));
+                }
+                if config.hosts.contains_key(name) || config.variables.contains_key(name) {
+                    errors.push(err(
+                        format!("providers.{provider}.paths.{name}"),
+                        format!("`{name}` is a path and also a host or a variable"),
+                    ));
+                }
+            }
             for (name, host) in &config.hosts {
                 if let HostSpec::Url(u) = host
                     && let Err(message) = check_base_url(
@@ -453,7 +488,14 @@ impl Target {
     pub fn names_for(&self, provider: &str) -> (Option<HashSet<String>>, Option<HashSet<String>>) {
         match self.providers.get(provider) {
             Some(p) => (
-                Some(p.hosts.keys().chain(p.variables.keys()).cloned().collect()),
+                Some(
+                    p.hosts
+                        .keys()
+                        .chain(p.paths.keys())
+                        .chain(p.variables.keys())
+                        .cloned()
+                        .collect(),
+                ),
                 Some(p.secrets.keys().cloned().collect()),
             ),
             None => (None, None),

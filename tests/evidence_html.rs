@@ -379,6 +379,8 @@ fn evidence() -> Evidence {
                 ]),
                 sources: BTreeMap::from([("office".into(), "203.0.113.7".into())]),
                 allow_plain_http: BTreeMap::new(),
+                defaulted: BTreeMap::new(),
+                propagation: None,
             },
             inputs: vec![
                 InputFile {

@@ -13,6 +13,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use authconform::spec::InputGroup;
 use authconform::target::{ClockKind, HostSpec, ProviderTarget, SecretSource};
 use authconform::{Target, load_plan};
 
@@ -110,7 +111,8 @@ fn assert_templates_are_live_and_name_what_the_mock_target_names(tree: &Tree) {
                     "{file}: secret `{name}` must name an environment variable"
                 );
             }
-            // A template supplies every input its provider's spec declares, each in its group.
+            // A template supplies every input its provider's spec declares, each in its group;
+            // one with a `default` it may leave out (it shows the default commented out).
             let (_, spec) = catalogue
                 .spec(provider)
                 .unwrap_or_else(|| panic!("{file}: no spec for `{provider}`"));
@@ -118,23 +120,34 @@ fn assert_templates_are_live_and_name_what_the_mock_target_names(tree: &Tree) {
                 .inputs
                 .as_ref()
                 .expect("a spec with scenarios declares inputs");
-            let groups = |hosts: Vec<&String>, variables: Vec<&String>, secrets: Vec<&String>| {
-                [hosts, variables, secrets].map(|mut names| {
-                    names.sort();
-                    names.into_iter().cloned().collect::<Vec<String>>()
-                })
+            let supplied = |group: InputGroup| -> Vec<String> {
+                let mut names: Vec<String> = match group {
+                    InputGroup::Host => config.hosts.keys().cloned().collect(),
+                    InputGroup::Path => config.paths.keys().cloned().collect(),
+                    InputGroup::Variable => config.variables.keys().cloned().collect(),
+                    InputGroup::Secret => config.secrets.keys().cloned().collect(),
+                };
+                let defaults = inputs
+                    .group(group)
+                    .iter()
+                    .filter(|(_, decl)| decl.default.is_some())
+                    .map(|(name, _)| name.clone());
+                for name in defaults {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                names.sort();
+                names
+            };
+            let declared = |group: InputGroup| -> Vec<String> {
+                let mut names: Vec<String> = inputs.group(group).keys().cloned().collect();
+                names.sort();
+                names
             };
             assert_eq!(
-                groups(
-                    config.hosts.keys().collect(),
-                    config.variables.keys().collect(),
-                    config.secrets.keys().collect()
-                ),
-                groups(
-                    inputs.hosts.keys().collect(),
-                    inputs.variables.keys().collect(),
-                    inputs.secrets.keys().collect()
-                ),
+                InputGroup::ALL.map(supplied),
+                InputGroup::ALL.map(declared),
                 "{file}: `{provider}` does not supply exactly the inputs its spec declares"
             );
             // A provider without an embedded mock has nothing to compare with: that its

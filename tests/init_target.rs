@@ -121,12 +121,27 @@ fn every_providers_template_validates_and_supplies_every_input() {
             .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e)));
         let (_, spec) = catalogue.spec(provider).expect("the spec");
         let inputs = spec.inputs.as_ref().expect("declared inputs");
-        for (_, name, description) in inputs.iter() {
+        for (_, name, decl) in inputs.iter() {
+            let comment = comment_above(&printed.stdout, name, decl.default.is_some());
+            let mut expected = decl.description.clone();
+            if decl.default.is_some() {
+                expected.push_str(
+                    " Default (used when left out): override only where your environment differs.",
+                );
+            } else if decl.optional {
+                expected.push_str(
+                    " Optional: left out, the scenarios using it are skipped with that reason.",
+                );
+            }
             assert_eq!(
-                comment_above(&printed.stdout, name),
-                *description,
+                comment, expected,
                 "{provider}: `{name}`'s description is not its comment"
             );
+            if let Some(default) = &decl.default {
+                // Commented out: the target gets the default unless it overrides it.
+                let entry = format!("      # {name}: {}\n", serde_json::json!(default));
+                assert!(printed.stdout.contains(&entry), "{provider}: {entry}");
+            }
         }
         assert_eq!(
             config.secrets.keys().collect::<Vec<_>>(),
@@ -156,17 +171,23 @@ fn every_providers_template_validates_and_supplies_every_input() {
     }
 }
 
-/// Returns the comment lines right above the entry `name:` of a provider's inputs, joined.
-fn comment_above(template: &str, name: &str) -> String {
+/// Returns the comment lines right above the entry `name:` of a provider's inputs (`# name:`
+/// when `commented_out`), joined.
+fn comment_above(template: &str, name: &str, commented_out: bool) -> String {
     let lines: Vec<&str> = template.lines().collect();
+    let entry = if commented_out {
+        format!("      # {name}: ")
+    } else {
+        format!("      {name}: ")
+    };
     let at = lines
         .iter()
-        .position(|l| l.starts_with(&format!("      {name}: ")))
+        .position(|l| l.starts_with(&entry))
         .unwrap_or_else(|| panic!("no entry `{name}` in:\n{template}"));
     let mut words: Vec<&str> = lines[..at]
         .iter()
         .rev()
-        .take_while(|l| l.starts_with("      # "))
+        .take_while(|l| l.starts_with("      # ") && !commented_entry(l))
         .map(|l| &l["      # ".len()..])
         .collect();
     words.reverse();
@@ -208,4 +229,16 @@ fn a_spec_without_inputs_has_no_template() {
         "{}",
         run.dump()
     );
+}
+
+/// Returns true for a commented-out entry with its default, `      # name: "value"`.
+fn commented_entry(line: &str) -> bool {
+    line.trim_start_matches(' ')
+        .strip_prefix("# ")
+        .and_then(|rest| rest.split_once(": \""))
+        .is_some_and(|(name, value)| {
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && value.ends_with('"')
+        })
 }

@@ -367,7 +367,37 @@ fn bad_input_declarations_are_located() {
         (
             "  hosts:\n    api_base: { env: ACME_BASE }\n  secrets:\n    api_key: The key\n",
             "api_base: {",
-            "expected a string",
+            "unknown field `env`, expected one of `description`, `default`, `optional`",
+        ),
+        (
+            "  hosts:\n    api_base: { description: The base URL, default: \"https://x.example\" }\n  secrets:\n    api_key: The key\n",
+            "api_base: {",
+            "the host `api_base` takes no `default`",
+        ),
+        (
+            "  secrets:\n    api_key:\n      description: The key\n      default: k-0001\n",
+            "default: k-0001",
+            "the secret `api_key` takes no `default`",
+        ),
+        (
+            "  paths:\n    entry:\n      description: The entry point\n      default: api/entry\n  secrets:\n    api_key: The key\n",
+            "default: api/entry",
+            "invalid default of the path `entry`: expected a URL path starting with `/` (or empty)",
+        ),
+        (
+            "  paths:\n    entry:\n      description: The entry point\n      default: /api/../admin\n  secrets:\n    api_key: The key\n",
+            "default: /api/../admin",
+            "no empty, `.` or `..` segment",
+        ),
+        (
+            "  variables:\n    method:\n      description: The method\n      default: GET\n      optional: true\n  secrets:\n    api_key: The key\n",
+            "optional: true",
+            "`method` has a `default`, so a target never lacks it: drop `optional: true`",
+        ),
+        (
+            "  variables:\n    method: { description: The method, optional: yes-please }\n  secrets:\n    api_key: The key\n",
+            "method: {",
+            "expected a boolean",
         ),
         (
             "  hosts:\n    api_base: \"\"\n  secrets:\n    api_key: The key\n",

@@ -292,6 +292,26 @@ impl SigningKey {
         Ok(Self::Rs256(RsaPrivateKey(Arc::new(pair))))
     }
 
+    /// Creates an RS256 key from an RSA private key in either form a target may hold: PEM (text
+    /// holding a `-----BEGIN` line, which explanatory text may precede, RFC 7468 §2) or a JWK (a
+    /// JSON object), so a scenario names the key it needs and the target chooses the form.
+    ///
+    /// # Errors
+    /// [`JwtError::InvalidKey`] saying which form was detected and what is wrong with it, or
+    /// that the text is neither form; messages never quote the key.
+    pub fn rs256_private(text: &str) -> Result<Self, JwtError> {
+        let trimmed = text.trim_start();
+        if text.contains("-----BEGIN") {
+            Self::rs256_pem(text)
+        } else if trimmed.starts_with('{') {
+            Self::rs256_jwk(trimmed)
+        } else {
+            Err(JwtError::InvalidKey(
+                "expected an rsa private key as pem (`-----BEGIN PRIVATE KEY-----`) or as a jwk (a json object with `kty: RSA`)",
+            ))
+        }
+    }
+
     /// Returns the JWS `alg` this key signs with.
     pub fn alg(&self) -> &'static str {
         match self {
@@ -655,6 +675,41 @@ mod tests {
         assert_eq!(key.verifying_key(), rs256().verifying_key());
         let token = sign(&json!({ "sub": "alice" }), &key).unwrap();
         assert_eq!(verify(&token, &public, NOW).unwrap().claims["sub"], "alice");
+    }
+
+    #[test]
+    fn a_private_key_is_read_as_pem_or_jwk_whichever_it_is() {
+        let jwk = include_str!("keys/test-rs256-private.jwk");
+        let annotated = format!("the node's key\n{TEST_RS256_PRIVATE_PEM}");
+        for text in [
+            TEST_RS256_PRIVATE_PEM,
+            &annotated,
+            jwk,
+            &format!("\n  {jwk}"),
+        ] {
+            let key = SigningKey::rs256_private(text).unwrap();
+            assert_eq!(key.verifying_key(), rs256().verifying_key());
+        }
+        let neither = SigningKey::rs256_private("c2VjcmV0LWtleS1ieXRlcw==").unwrap_err();
+        assert_eq!(
+            neither.to_string(),
+            JwtError::InvalidKey(
+                "expected an rsa private key as pem (`-----BEGIN PRIVATE KEY-----`) or as a jwk (a json object with `kty: RSA`)"
+            )
+            .to_string()
+        );
+        assert!(!neither.to_string().contains("c2VjcmV0"));
+        // The detected form's own error, naming what is wrong.
+        let public_pem = SigningKey::rs256_private(TEST_RS256_PUBLIC_PEM).unwrap_err();
+        assert!(
+            public_pem.to_string().contains("no pem private key found"),
+            "{public_pem}"
+        );
+        let symmetric = SigningKey::rs256_private(r#"{"kty":"oct","k":"c2VjcmV0"}"#).unwrap_err();
+        assert!(
+            symmetric.to_string().contains("`kty` is not `RSA`"),
+            "{symmetric}"
+        );
     }
 
     #[test]

@@ -192,6 +192,8 @@ impl Scope<'_> {
             JwtKey::Jwk(jwk) => {
                 SigningKey::rs256_jwk(&self.render(jwk)?).map_err(|e| format!("`jwk`: {e}"))
             }
+            JwtKey::PrivateKey(key) => SigningKey::rs256_private(&self.render(key)?)
+                .map_err(|e| format!("`private_key`: {e}")),
             JwtKey::PemFile(path) => {
                 let path = std::path::PathBuf::from(self.render(path)?);
                 // Relative to the target file, so a target and its key can move together.
@@ -243,6 +245,7 @@ fn key_kind(key: &JwtKey) -> &'static str {
         JwtKey::Pem(_) => "pem",
         JwtKey::Jwk(_) => "jwk",
         JwtKey::PemFile(_) => "pem_file",
+        JwtKey::PrivateKey(_) => "private_key",
     }
 }
 

@@ -20,7 +20,7 @@ use crate::net::{ClientPool, ConnectionUse, Exchange, SourceAddr};
 use crate::plan::PlannedScenario;
 use crate::registry::{MockConfig, MockRegistry};
 use crate::scenario::model::{
-    AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, RequestSpec, Step,
+    AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, Method, RequestSpec, Step,
 };
 use crate::scenario::{Template, VarRef};
 use crate::secret::{
@@ -216,6 +216,7 @@ impl Runner {
             vars: config
                 .variables
                 .iter()
+                .chain(&config.paths)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             secret_captures: HashMap::new(),
@@ -326,7 +327,7 @@ impl Runner {
 /// Describes a step that has no name.
 fn describe(step: &Step) -> String {
     match (&step.request, &step.clock) {
-        (Some(r), _) => format!("{} {}", r.method.0, r.url.source()),
+        (Some(r), _) => format!("{} {}", r.method, r.url.source()),
         (_, Some(c)) => format!("advance the clock by {}", c.advance.source()),
         _ if !step.compute.is_empty() => format!(
             "compute {}",
@@ -395,6 +396,13 @@ impl check::Render for Scope<'_> {
 }
 
 impl Scope<'_> {
+    /// Returns true when `r` names one of the target's `paths` inputs, inserted as path text.
+    fn is_path(&self, r: &VarRef) -> bool {
+        matches!(r, VarRef::Var(name) if self.runner.target.providers
+            .get(self.provider)
+            .is_some_and(|config| config.paths.contains_key(name)))
+    }
+
     fn lookup(&self, r: &VarRef) -> Result<String, String> {
         match r {
             VarRef::Var(name) => self
@@ -516,7 +524,7 @@ impl Scope<'_> {
         let Some(eventually) = step.eventually else {
             return self.attempt_request(index, step, spec, out).await;
         };
-        let (within, every) = (eventually.within.0, eventually.every.0);
+        let (within, every) = eventually.window(self.runner.target.limits.propagation.map(|d| d.0));
         let budget = match &self.clock {
             Clock::Virtual(_) => within,
             Clock::Real => self
@@ -810,7 +818,9 @@ impl Scope<'_> {
         spec: &RequestSpec,
         bearer: Option<&str>,
     ) -> Result<Prepared, String> {
-        let url_text = spec.url.render_url(|r| self.lookup(r))?;
+        let url_text = spec
+            .url
+            .render_url_with_paths(|r| self.lookup(r), |r| self.is_path(r))?;
         let mut shown_url = self.shown(&spec.url);
         let mut url =
             url::Url::parse(&url_text).map_err(|e| format!("invalid URL `{shown_url}`: {e}"))?;
@@ -845,7 +855,12 @@ impl Scope<'_> {
             let separator = if shown_url.contains('?') { '&' } else { '?' };
             shown_url = format!("{shown_url}{separator}{}", shown_pairs.join("&"));
         }
-        let mut builder = client.request(spec.method.0.clone(), url.clone());
+        let method = match &spec.method {
+            Method::Fixed(method) => method.clone(),
+            Method::Templated(template) => Method::parse_token(&self.render(template)?)
+                .map_err(|e| format!("`method: {}`: {e}", template.source()))?,
+        };
+        let mut builder = client.request(method.clone(), url.clone());
         // (name, value sent, value shown)
         let mut headers: Vec<(String, String, String)> = Vec::new();
         for (name, value) in &spec.headers {
@@ -950,7 +965,7 @@ impl Scope<'_> {
             .build()
             .map_err(|e| format!("cannot build the request: {}", e.without_url()))?;
         let transcript = Transcript {
-            method: spec.method.0.to_string(),
+            method: method.to_string(),
             url: shown_url,
             request_headers: headers
                 .iter()

@@ -140,7 +140,9 @@ impl Scope<'_> {
             message,
         };
         let token_url = match &grant.token_url {
-            Some(t) => t.render_url(|r| self.lookup(r)).map_err(error)?,
+            Some(t) => t
+                .render_url_with_paths(|r| self.lookup(r), |r| self.is_path(r))
+                .map_err(error)?,
             None => return Err(error("`auth: { oauth2 }` needs `token_url`".into())),
         };
         let params = self.token_params(grant).map_err(error)?;

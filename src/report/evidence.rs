@@ -136,6 +136,14 @@ pub struct TargetInfo {
     /// (`allow_plain_http: true`); absent when no host opts in.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub allow_plain_http: BTreeMap<String, Vec<String>>,
+    /// Provider → path or variable the target left out → the spec's default the run used;
+    /// absent when the target supplies every defaulted input.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub defaulted: BTreeMap<String, BTreeMap<String, String>>,
+    /// The target's `limits.propagation` (`10s`), which replaced the documented bound of
+    /// `eventually: { propagation: true }` windows; absent when the target states none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<String>,
 }
 
 /// One input file and its content hash.
@@ -926,6 +934,26 @@ fn target_info(target: &Target) -> TargetInfo {
                 (provider.clone(), hosts)
             })
             .collect(),
+        defaulted: target
+            .providers
+            .iter()
+            .filter(|(_, config)| !config.defaulted.is_empty())
+            .map(|(provider, config)| {
+                let values = config
+                    .defaulted
+                    .iter()
+                    .filter_map(|name| {
+                        let value = config.paths.get(name).or(config.variables.get(name))?;
+                        Some((name.clone(), value.clone()))
+                    })
+                    .collect();
+                (provider.clone(), values)
+            })
+            .collect(),
+        propagation: target
+            .limits
+            .propagation
+            .map(|bound| humantime::format_duration(bound.0).to_string()),
     }
 }
 
@@ -1440,6 +1468,8 @@ pub(crate) mod tests {
                     hosts: BTreeMap::new(),
                     sources: BTreeMap::new(),
                     allow_plain_http: BTreeMap::new(),
+                    defaulted: BTreeMap::new(),
+                    propagation: None,
                 },
                 inputs: vec![],
                 totals: totals(&scenarios),

@@ -1133,6 +1133,8 @@ mod tests {
                     )]),
                     sources: BTreeMap::from([("office".into(), "127.0.0.2".into())]),
                     allow_plain_http: BTreeMap::new(),
+                    defaulted: BTreeMap::new(),
+                    propagation: None,
                 },
                 inputs: vec![InputFile {
                     path: "specs/alpha.yaml".into(),

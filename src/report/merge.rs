@@ -327,7 +327,18 @@ fn merged_target(runs: &[&RunInfo]) -> TargetInfo {
     let mut hosts: BTreeMap<String, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
     let mut sources: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut allow_plain_http: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut defaulted: BTreeMap<String, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
     for target in runs.iter().map(|r| &r.target) {
+        for (provider, values) in &target.defaulted {
+            for (name, value) in values {
+                defaulted
+                    .entry(provider.clone())
+                    .or_default()
+                    .entry(name.clone())
+                    .or_default()
+                    .push(value);
+            }
+        }
         for (provider, variables) in &target.hosts {
             for (variable, url) in variables {
                 hosts
@@ -374,6 +385,23 @@ fn merged_target(runs: &[&RunInfo]) -> TargetInfo {
             .map(|(name, shown)| (name, join(shown, " | ")))
             .collect(),
         allow_plain_http,
+        defaulted: defaulted
+            .into_iter()
+            .map(|(provider, values)| {
+                let values = values
+                    .into_iter()
+                    .map(|(name, shown)| (name, join(shown, " | ")))
+                    .collect();
+                (provider, values)
+            })
+            .collect(),
+        propagation: Some(join(
+            runs.iter()
+                .filter_map(|r| r.target.propagation.as_deref())
+                .collect(),
+            " | ",
+        ))
+        .filter(|shown| !shown.is_empty()),
     }
 }
 

@@ -740,6 +740,7 @@ impl Checker<'_> {
                     JwtKey::Pem(_) => ("pem", "RS256"),
                     JwtKey::Jwk(_) => ("jwk", "RS256"),
                     JwtKey::PemFile(_) => ("pem_file", "RS256"),
+                    JwtKey::PrivateKey(_) => ("private_key", "RS256"),
                 };
                 if sign.alg != alg && ["HS256", "RS256"].contains(&sign.alg.as_str()) {
                     self.error(

@@ -131,6 +131,25 @@ pub struct Eventually {
     pub within: DurationValue,
     /// The pause between two attempts.
     pub every: DurationValue,
+    /// Makes `within` the documented bound on how late a change takes effect, which a target's
+    /// `limits.propagation` (its own environment's bound) replaces.
+    #[serde(default)]
+    pub propagation: bool,
+}
+
+impl Eventually {
+    /// Returns the window and the pace between attempts on a target whose changes take effect
+    /// within `propagation` (its `limits.propagation`): that bound replaces `within` when the step
+    /// says `propagation: true`, and the pace is capped to fit it.
+    pub fn window(
+        &self,
+        propagation: Option<std::time::Duration>,
+    ) -> (std::time::Duration, std::time::Duration) {
+        match propagation.filter(|_| self.propagation) {
+            Some(bound) => (bound, self.every.0.min(bound)),
+            None => (self.within.0, self.every.0),
+        }
+    }
 }
 
 /// A value a `compute` step derives.
@@ -280,11 +299,14 @@ pub enum JwtKey {
     Jwk(Template),
     /// The path of a PEM file holding an RSA private key, relative to the target file's folder.
     PemFile(Template),
+    /// An RSA private key as PEM or as a JWK, whichever the target holds: the form is detected,
+    /// so a scenario using a provider's own key does not fix it.
+    PrivateKey(Template),
 }
 
 crate::tagged_enum!(
     JwtKey,
-    "one of `shared_secret: …`, `pem: …`, `jwk: …`, `pem_file: …`"
+    "one of `shared_secret: …`, `pem: …`, `jwk: …`, `pem_file: …`, `private_key: …`"
 );
 
 /// A digest chain to compute.
@@ -491,27 +513,51 @@ pub struct RequestSpec {
     pub connect_timeout: Option<DurationValue>,
 }
 
-/// An HTTP method, validated as an RFC 9110 token.
+/// An HTTP method, validated as an RFC 9110 token; or a template (`"{{entry_method}}"`) whose
+/// value a target supplies, for an endpoint whose method the documentation leaves open, checked
+/// the same way when rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Method(pub http::Method);
+pub enum Method {
+    /// A method written in the scenario.
+    Fixed(http::Method),
+    /// A method the target supplies (boxed: rare, and larger than a method).
+    Templated(Box<Template>),
+}
+
+impl Method {
+    /// Parses an uppercase RFC 9110 method token.
+    pub fn parse_token(s: &str) -> Result<http::Method, String> {
+        if s.is_empty() || s.chars().any(|c| c.is_ascii_lowercase()) {
+            return Err(format!(
+                "invalid HTTP method `{s}`: expected an uppercase method such as `GET` or `POST`"
+            ));
+        }
+        http::Method::from_bytes(s.as_bytes()).map_err(|_| format!("invalid HTTP method `{s}`"))
+    }
+}
 
 impl Default for Method {
     fn default() -> Self {
-        Self(http::Method::GET)
+        Self::Fixed(http::Method::GET)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(method) => write!(f, "{method}"),
+            Self::Templated(template) => f.write_str(template.source()),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Method {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         parse_str(d, "an HTTP method such as `GET` or `POST`", |s| {
-            if s.is_empty() || s.chars().any(|c| c.is_ascii_lowercase()) {
-                return Err(format!(
-                    "invalid HTTP method `{s}`: expected an uppercase method such as `GET` or `POST`"
-                ));
+            if s.contains("{{") {
+                return Template::parse(s).map(|t| Self::Templated(Box::new(t)));
             }
-            http::Method::from_bytes(s.as_bytes())
-                .map(Self)
-                .map_err(|_| format!("invalid HTTP method `{s}`"))
+            Self::parse_token(s).map(Self::Fixed)
         })
     }
 }
@@ -1474,7 +1520,7 @@ mod tests {
     #[test]
     fn the_model_stays_small() {
         let sizes = [
-            ("Step", std::mem::size_of::<Step>(), 584),
+            ("Step", std::mem::size_of::<Step>(), 592),
             ("RequestSpec", std::mem::size_of::<RequestSpec>(), 272),
             ("Expectation", std::mem::size_of::<Expectation>(), 152),
             (
@@ -1488,6 +1534,36 @@ mod tests {
         for (name, size, limit) in sizes {
             assert!(size <= limit, "{name} is {size} bytes, more than {limit}");
         }
+    }
+
+    #[test]
+    fn a_propagation_bound_replaces_a_marked_window_only() {
+        let read = |text: &str| -> Eventually { serde_yaml::from_str(text).unwrap() };
+        let marked = read("{ within: 5m, every: 10s, propagation: true }");
+        let plain = read("{ within: 5m, every: 10s }");
+        let (s, m) = (Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(marked.window(None), (5 * m, 10 * s));
+        assert_eq!(marked.window(Some(30 * s)), (30 * s, 10 * s));
+        // The pace is capped to fit a bound shorter than it.
+        assert_eq!(marked.window(Some(4 * s)), (4 * s, 4 * s));
+        assert_eq!(plain.window(Some(30 * s)), (5 * m, 10 * s));
+    }
+
+    #[test]
+    fn a_method_is_a_token_or_a_template() {
+        let read = |text: &str| serde_yaml::from_str::<Method>(text);
+        assert_eq!(read("PUT").unwrap(), Method::Fixed(http::Method::PUT));
+        let Method::Templated(template) = read("\"{{entry_method}}\"").unwrap() else {
+            panic!("a template");
+        };
+        assert_eq!(template.source(), "{{entry_method}}");
+        assert!(read("put").unwrap_err().to_string().contains("uppercase"));
+        assert!(
+            read("\"{{entry\"")
+                .unwrap_err()
+                .to_string()
+                .contains("unterminated")
+        );
     }
 
     /// Header names are compared case-insensitively, so two spellings are one key: as a map,

@@ -136,7 +136,24 @@ impl Template {
     /// ```
     pub fn render_url<E>(
         &self,
+        lookup: impl FnMut(&VarRef) -> Result<String, E>,
+    ) -> Result<String, E> {
+        self.render_url_with_paths(lookup, |_| false)
+    }
+
+    /// Substitutes references into a URL as [`render_url`](Self::render_url) does, except that a
+    /// reference for which `is_path` holds, before the query, is path text (a target's `paths`
+    /// input, checked to be empty or `/segment/…`): its `/`s separate segments and each segment
+    /// is percent-encoded as a value.
+    ///
+    /// ```text
+    /// {{auth_base}}{{prefix}}/realms/x   auth_base = http://127.0.0.1:8080, prefix = /auth/a b
+    /// http://127.0.0.1:8080/auth/a%20b/realms/x
+    /// ```
+    pub fn render_url_with_paths<E>(
+        &self,
         mut lookup: impl FnMut(&VarRef) -> Result<String, E>,
+        is_path: impl Fn(&VarRef) -> bool,
     ) -> Result<String, E> {
         if let Some(text) = self.as_literal() {
             return Ok(text.to_owned());
@@ -145,6 +162,13 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
+                Part::Ref(r) if is_path(r) && !out.contains(['?', '#']) => {
+                    let path = lookup(r)?;
+                    for segment in path.split('/').skip(1) {
+                        out.push('/');
+                        encode_url_value(segment, true, &mut out);
+                    }
+                }
                 Part::Ref(r) if before_path(&out) => out.push_str(&lookup(r)?),
                 Part::Ref(r) => {
                     let in_path = !out.contains(['?', '#']);
@@ -405,8 +429,17 @@ impl Templates for JwtKey {
             JwtKey::Pem(key) => ("pem", key),
             JwtKey::Jwk(key) => ("jwk", key),
             JwtKey::PemFile(key) => ("pem_file", key),
+            JwtKey::PrivateKey(key) => ("private_key", key),
         };
         fields(path, visitor, &[(form, key)]);
+    }
+}
+
+impl Templates for super::model::Method {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        if let Self::Templated(template) = self {
+            visitor.template(path, template);
+        }
     }
 }
 
@@ -416,6 +449,7 @@ impl Templates for RequestSpec {
             path,
             visitor,
             &[
+                ("method", &self.method),
                 ("url", &self.url),
                 ("query", &self.query),
                 ("headers", &self.headers),
@@ -659,6 +693,40 @@ mod tests {
             "http://h.example:8080/a%2Fb",
             "host and port as they are"
         );
+    }
+
+    #[test]
+    fn a_path_input_is_path_text_with_each_segment_encoded() {
+        let t = Template::parse("{{base}}{{prefix}}/realms/{{realm}}?p={{prefix}}").unwrap();
+        let render = |prefix: &str| -> String {
+            t.render_url_with_paths(
+                |r| -> Result<String, ()> {
+                    Ok(match r {
+                        VarRef::Var(name) if name == "base" => "http://h:1/root".into(),
+                        VarRef::Var(name) if name == "prefix" => prefix.into(),
+                        _ => "a/b".into(),
+                    })
+                },
+                |r| matches!(r, VarRef::Var(name) if name == "prefix"),
+            )
+            .unwrap()
+        };
+        // Inside the path its `/`s stay and each segment is a value; in the query it is a value.
+        assert_eq!(
+            render("/auth/a b%41"),
+            "http://h:1/root/auth/a%20b%2541/realms/a%2Fb?p=/auth/a%20b%2541"
+        );
+        assert_eq!(render(""), "http://h:1/root/realms/a%2Fb?p=");
+        // Without the path predicate the same placeholder before the path is inserted as it is.
+        let plain: Result<String, ()> = Template::parse("{{base}}{{prefix}}/x")
+            .unwrap()
+            .render_url(|r| {
+                Ok(match r {
+                    VarRef::Var(name) if name == "base" => "http://h:1".into(),
+                    _ => "/p q".into(),
+                })
+            });
+        assert_eq!(plain.unwrap(), "http://h:1/p q/x");
     }
 
     #[test]

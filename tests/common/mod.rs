@@ -214,16 +214,20 @@ pub fn runner_demo_spec() -> String {
     let inputs = demo.inputs.as_ref().expect("the demo spec declares inputs");
     let mut block = String::from("\ninputs:\n");
     for group in authconform::spec::InputGroup::ALL {
-        block.push_str(&format!("  {}:\n", group.key()));
         let declared = inputs
             .group(group)
             .iter()
-            .map(|(name, description)| (name.as_str(), description.as_str()));
+            .map(|(name, decl)| (name.as_str(), decl.description.as_str()));
         let added = RUNNER_INPUTS
             .iter()
             .filter(|(g, _, _)| *g == group.key())
             .map(|(_, name, description)| (*name, *description));
-        for (name, description) in declared.chain(added) {
+        let entries: Vec<_> = declared.chain(added).collect();
+        if entries.is_empty() {
+            continue;
+        }
+        block.push_str(&format!("  {}:\n", group.key()));
+        for (name, description) in entries {
             // A JSON string is a YAML double-quoted scalar.
             block.push_str(&format!("    {name}: {}\n", serde_json::json!(description)));
         }
