@@ -408,6 +408,7 @@ fn evidence_is_built_from_the_facts_given_without_files_or_git() {
         selected: std::slice::from_ref(&planned),
         results: std::slice::from_ref(&result),
         incomplete_reason: None,
+        strict: false,
     };
     let first = canonical_bytes(&build(&context, &facts, runner.secrets()));
     let second = canonical_bytes(&build(&context, &facts, runner.secrets()));
