@@ -769,6 +769,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_difference_from_an_assumption_fails_a_strict_trial_with_its_notes() {
+        let secrets = SecretRegistry::new();
+        secrets.register(&crate::secret::Secret::new(
+            "api_key".parse().unwrap(),
+            "CANARY-trial-key",
+        ));
+        let result = ScenarioResult {
+            trial_name: "shop::refusal::x".into(),
+            classname: "shop.refusal".into(),
+            provider: "shop".into(),
+            id: "x".into(),
+            title: "t".into(),
+            requirements: vec!["SHOP-01".into()],
+            verdict: Verdict::DiffersFromAssumption {
+                message:
+                    "step 1 (refused): $.detail: found \"CANARY-trial-key\" (assumed: docs silent)"
+                        .into(),
+            },
+            steps: Vec::new(),
+            started: SystemTime::now(),
+            duration: Duration::ZERO,
+        };
+        assert!(trial_outcome(&result, false, &secrets).is_ok());
+        let Err(failed) = trial_outcome(&result, true, &secrets) else {
+            panic!("a strict trial that differs from an assumption passed");
+        };
+        let text = format!("{failed:?}");
+        assert!(text.contains("differs from an assumption"), "{text}");
+        assert!(text.contains("(assumed: docs silent)"), "{text}");
+        assert!(!text.contains("CANARY-trial-key"), "{text}");
+    }
+
+    #[test]
     fn trial_record_names_are_safe_file_names_in_plan_order() {
         assert_eq!(
             trial_record_name(12, "demo::basic::valid-credentials"),

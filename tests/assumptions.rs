@@ -5,7 +5,8 @@
 //! `Assumed` requirements differs rather than fails, a capture resting on the assumed shape ends
 //! the scenario as differing; every report shows the status, merging keeps it, and a secret in a
 //! failed assumed check's found value is redacted everywhere. Bad `assumed` blocks are load
-//! errors at their position.
+//! errors at their position. The JUnit of such runs validates against the Jenkins schema
+//! (`#[ignore]`d: needs xmllint, as `tests/junit_schema.rs`).
 
 mod common;
 
@@ -539,5 +540,49 @@ fn bad_assumed_blocks_are_load_errors_at_their_position() {
             run.dump()
         );
         assert!(!run.stderr.contains("panicked"), "{}", run.dump());
+    }
+}
+
+/// Validates the JUnit report of `run` against the Jenkins schema the suite's reports follow.
+fn assert_junit_schema_valid(run: &Run) {
+    let xsd = "tests/fixtures/junit/jenkins-junit-10.xsd";
+    let output = std::process::Command::new("xmllint")
+        .current_dir(common::ROOT)
+        .args(["--noout", "--schema", xsd])
+        .arg(&run.junit_path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run xmllint ({e}): run `apt-get install libxml2-utils` (.ci/run does)")
+        });
+    assert!(
+        output.status.success(),
+        "the JUnit report does not validate against {xsd}:\n{}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
+async fn junit_with_a_difference_from_an_assumption_is_valid_strict_or_not() {
+    let server = server().await;
+    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    for strict in [false, true] {
+        let t = tree.clone();
+        let run = blocking(move || {
+            if strict {
+                t.run(&["--strict"])
+            } else {
+                t.run(&[])
+            }
+        })
+        .await;
+        assert!(
+            run.junit.contains("differs-from-assumption"),
+            "{}",
+            run.dump()
+        );
+        assert_junit_schema_valid(&run);
     }
 }
