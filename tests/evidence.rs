@@ -307,7 +307,7 @@ fn an_unknown_word_in_a_report_is_a_verify_finding_naming_the_field() {
             "\"verdict\": \"pass\"",
             "\"verdict\": \"passed\"",
             "requirements[0].scenarios[0].verdict",
-            "unknown variant `passed`, expected one of `pass`, `fail`, `error`, `skipped`, `not-run`",
+            "unknown variant `passed`, expected one of `pass`, `fail`, `error`, `skipped`, `differs-from-assumption`, `not-run`",
         ),
         (
             "\"status\": \"conflict\"",
