@@ -1543,7 +1543,7 @@ mod tests {
         let sizes = [
             ("Step", std::mem::size_of::<Step>(), 592),
             ("RequestSpec", std::mem::size_of::<RequestSpec>(), 272),
-            ("Expectation", std::mem::size_of::<Expectation>(), 152),
+            ("Expectation", std::mem::size_of::<Expectation>(), 160),
             (
                 "Fields",
                 std::mem::size_of::<Fields<String, Template>>(),
