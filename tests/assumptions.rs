@@ -86,6 +86,19 @@ const SCENARIOS: &str = r#"scenarios:
         request: { url: "{{api_base}}/refuse", headers: { X-Key: "{{secret.api_key}}" } }
         expect: { status: 418 }
 
+  - id: polls-for-the-assumed-shape
+    title: A polling step whose documented checks hold keeps polling while an assumed one fails
+    requirements: [SHOP-REFUSE-02]
+    steps:
+      - name: refused key, eventually with the assumed status
+        request: { url: "{{api_base}}/refuse", headers: { X-Key: "{{secret.api_key}}" } }
+        eventually: { within: 800ms, every: 200ms }
+        expect:
+          status: 400
+          assumed:
+            because: the docs do not say the refusal becomes a 401
+            status: 401
+
   - id: capture-on-assumed-shape
     title: A capture that rests on the assumed member name ends the scenario as differing
     requirements: [SHOP-LIST-01]
@@ -120,7 +133,7 @@ impl Tree {
         std::fs::write(
             root.join("target.yaml"),
             format!(
-                "name: shop-loopback\nclock: real\nlimits:\n  request_timeout: 5s\n\
+                "name: shop-loopback\nclock: real\nlimits:\n  request_timeout: 5s\n  max_wait: 5s\n\
                  sources:\n  default: {{ bind: 127.0.0.1 }}\nproviders:\n  shop:\n    hosts:\n      \
                  api_base: {{ url: \"{server}\" }}\n    secrets:\n      api_key: {{ env: {KEY_ENV} }}\n"
             ),
@@ -377,7 +390,7 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
         requirement_status(&evidence, "SHOP-TEAPOT-01"),
         "differs-from-assumption"
     );
-    assert_eq!(evidence["run"]["totals"]["differs_from_assumption"], 3);
+    assert_eq!(evidence["run"]["totals"]["differs_from_assumption"], 4);
     assert_eq!(evidence["run"]["totals"]["failed"], 1);
 
     let html = read(&run.reports.join("evidence.html"));
@@ -392,10 +405,10 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
     );
     let summary = read(&run.reports.join("summary.md"));
     assert!(
-        summary.contains("## Differs from an assumption (3)"),
+        summary.contains("## Differs from an assumption (4)"),
         "{summary}"
     );
-    assert!(summary.contains("3 differ from an assumption"), "{summary}");
+    assert!(summary.contains("4 differ from an assumption"), "{summary}");
 
     // `verify` accepts the report, and a merge of two runs keeps the status.
     let evidence_path = run.reports.join("evidence.json");
@@ -405,6 +418,31 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
     })
     .await;
     assert_eq!(verify.code, Some(0), "{}", verify.dump());
+    // A differing record without its notes is a finding of `verify`.
+    let mut edited = evidence.clone();
+    for record in edited["scenarios"].as_array_mut().unwrap() {
+        if record["id"] == "body-differs" {
+            record["steps"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("assumed");
+        }
+    }
+    let edited_path = tree.path("edited.json");
+    std::fs::write(&edited_path, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    let verify =
+        blocking(move || common::authconform(&["verify", edited_path.to_str().unwrap()])).await;
+    assert_eq!(verify.code, Some(1), "{}", verify.dump());
+    assert!(
+        verify
+            .stdout
+            .contains("is `differs-from-assumption` but no step holds an `assumed` note")
+            || verify
+                .stderr
+                .contains("is `differs-from-assumption` but no step holds an `assumed` note"),
+        "{}",
+        verify.dump()
+    );
     let t = tree.clone();
     let other = blocking(move || t.run(&["shop::refusal::all-assumed"])).await;
     assert_eq!(other.code, Some(0), "{}", other.dump());
@@ -426,7 +464,7 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
     .await;
     assert_eq!(merge.code, Some(0), "{}", merge.dump());
     let merged: serde_json::Value = serde_json::from_str(&read(&merged_path)).unwrap();
-    assert_eq!(merged["run"]["totals"]["differs_from_assumption"], 4);
+    assert_eq!(merged["run"]["totals"]["differs_from_assumption"], 5);
     assert_eq!(
         requirement_status(&merged, "SHOP-TEAPOT-01"),
         "differs-from-assumption"
@@ -585,4 +623,35 @@ async fn junit_with_a_difference_from_an_assumption_is_valid_strict_or_not() {
         );
         assert_junit_schema_valid(&run);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_step_polls_on_while_only_an_assumed_check_fails() {
+    let server = server().await;
+    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let t = tree.clone();
+    let run = blocking(move || t.run(&["shop::refusal::polls-for-the-assumed-shape"])).await;
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let evidence: serde_json::Value = serde_json::from_str(&evidence_text(&run)).unwrap();
+    let record = scenario(&evidence, "polls-for-the-assumed-shape");
+    assert_eq!(record["verdict"], "differs-from-assumption", "{record}");
+    let note = &record["steps"][0]["assumed"][0];
+    assert!(
+        note["check"]
+            .as_str()
+            .unwrap()
+            .contains("got HTTP 400, expected 401"),
+        "{note}"
+    );
+    let attempts = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/refuse")
+        .count();
+    assert!(
+        attempts > 1,
+        "the step stopped polling after {attempts} attempt(s)"
+    );
 }
