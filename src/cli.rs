@@ -152,6 +152,10 @@ struct RunArgs {
     /// `warn` (a warning, exit 0) or `pass` (exit 0).
     #[arg(long, value_name = "ACTION", value_enum, default_value_t = NoTests::Fail)]
     no_tests: NoTests,
+    /// Fail the run (exit 1, JUnit `<failure>`) when a scenario's documented checks held but a
+    /// check resting on an assumption (a choice the provider's docs do not make) did not.
+    #[arg(long)]
+    strict: bool,
     /// Print only failures, the summary and the evidence line; no progress bar.
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
@@ -303,7 +307,7 @@ async fn run(args: RunArgs) -> u8 {
         progress: Progress::new(scenarios.len(), !args.quiet, runner.secrets()),
         quiet: args.quiet,
     };
-    let reports = ReportSink::default();
+    let reports = ReportSink::new(args.strict);
     let options = RunOptions {
         jobs,
         ..RunOptions::default()
@@ -348,14 +352,21 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_FAILED;
         }
     }
-    let failed = results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Fail { .. } | Verdict::Error { .. }));
+    let failed = results.iter().any(|r| match r.verdict {
+        Verdict::Fail { .. } | Verdict::Error { .. } => true,
+        Verdict::DiffersFromAssumption { .. } => args.strict,
+        Verdict::Pass | Verdict::Skipped { .. } => false,
+    });
     if interrupted.is_some() || interrupt.happened() {
         EXIT_INTERRUPTED
     } else if failed {
         EXIT_FAILED
-    } else if results.iter().any(|r| r.verdict == Verdict::Pass) {
+    } else if results.iter().any(|r| {
+        matches!(
+            r.verdict,
+            Verdict::Pass | Verdict::DiffersFromAssumption { .. }
+        )
+    }) {
         EXIT_OK
     } else {
         // Every scenario was skipped: green would say the target conforms while nothing
@@ -399,7 +410,12 @@ impl RunSink for ConsoleSink<'_> {
             }
             RunEvent::ScenarioFinished { result } => {
                 let show = !self.quiet
-                    || matches!(result.verdict, Verdict::Fail { .. } | Verdict::Error { .. });
+                    || matches!(
+                        result.verdict,
+                        Verdict::Fail { .. }
+                            | Verdict::Error { .. }
+                            | Verdict::DiffersFromAssumption { .. }
+                    );
                 self.progress.finished_one(|| {
                     if show {
                         self.console.print(result);
@@ -638,7 +654,11 @@ fn merge_files(args: &MergeArgs) -> u8 {
             return EXIT_INVALID;
         }
     }
-    let outcome = crate::report::RunOutcome::of(&merged.run.totals, merged.run.complete);
+    let outcome = crate::report::RunOutcome::of(
+        &merged.run.totals,
+        merged.run.complete,
+        merged.run.strict.unwrap_or(false),
+    );
     let conflicts = merged
         .requirements
         .iter()

@@ -275,6 +275,8 @@ pub struct ReportSink {
     results: Mutex<Vec<ScenarioResult>>,
     /// The run's facts, gathered while it runs.
     facts: Mutex<Option<evidence::PendingFacts>>,
+    /// Whether a difference from an assumption fails the run (JUnit `<failure>`).
+    strict: bool,
 }
 
 impl RunSink for ReportSink {
@@ -308,6 +310,14 @@ pub struct Reports {
 }
 
 impl ReportSink {
+    /// Creates a sink for a run that is `--strict` or not.
+    pub fn new(strict: bool) -> Self {
+        Self {
+            strict,
+            ..Self::default()
+        }
+    }
+
     /// How many scenarios finished so far.
     pub fn finished(&self) -> usize {
         lock(&self.results).len()
@@ -322,6 +332,7 @@ impl ReportSink {
         paths: &ReportPaths,
         secrets: &SecretRegistry,
     ) -> Reports {
+        let strict = self.strict;
         let pending_facts = self.facts.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut results = self.results.into_inner().unwrap_or_else(|e| e.into_inner());
         let finished = results.len();
@@ -338,12 +349,14 @@ impl ReportSink {
         let (sealed, written) = crate::report::write_all(
             paths,
             &results,
+            strict,
             || {
                 let context = RunContext {
                     plan,
                     selected,
                     results: &results[..finished],
                     incomplete_reason: end.interrupted.clone(),
+                    strict,
                 };
                 let facts = match pending_facts {
                     Some(pending) => pending.finish(plan, selected, end.started, end.finished),
@@ -477,7 +490,10 @@ pub fn run_as_trials(
     runtime: &tokio::runtime::Handle,
     reports: Option<&HarnessReports>,
 ) -> TrialsOutcome {
-    let sink = Arc::new(ReportSink::default());
+    // The embedded mocks implement the suite's assumptions, so against them a difference from
+    // one is a defect of the suite: a failed trial, and a strict run in the reports.
+    let strict = plan.target.is_virtual();
+    let sink = Arc::new(ReportSink::new(strict));
     let started = SystemTime::now();
     let recorder = match reports {
         Some(HarnessReports(HarnessMode::Trials { folder, run_id })) => Some(Arc::new(
@@ -501,7 +517,7 @@ pub fn run_as_trials(
                 if let Some(recorder) = &recorder {
                     recorder.record(position, &planned, &result);
                 }
-                trial_outcome(&result, runner.secrets())
+                trial_outcome(&result, strict, runner.secrets())
             })
             .with_kind(kind.as_str())
         })
@@ -637,6 +653,7 @@ impl TrialRecorder {
             selected,
             results: result.map(std::slice::from_ref).unwrap_or_default(),
             incomplete_reason: result.is_none().then(|| TRIAL_NOT_FINISHED.to_owned()),
+            strict: self.plan.target.is_virtual(),
         };
         let record = evidence::build_sealed(&context, &facts, &self.secrets);
         let path = self
@@ -650,10 +667,24 @@ impl TrialRecorder {
 }
 
 /// A scenario's verdict as libtest sees it: skips are ignored with their reason, a failure or an
-/// error fails the trial with a redacted message that says which of the two it was.
-fn trial_outcome(result: &ScenarioResult, secrets: &SecretRegistry) -> Result<Completion, Failed> {
+/// error fails the trial with a redacted message that says which of the two it was, and so does
+/// a difference from an assumption when `strict` (it passes otherwise).
+fn trial_outcome(
+    result: &ScenarioResult,
+    strict: bool,
+    secrets: &SecretRegistry,
+) -> Result<Completion, Failed> {
     match &result.verdict {
         Verdict::Pass => Ok(Completion::Completed),
+        Verdict::DiffersFromAssumption { .. } if !strict => Ok(Completion::Completed),
+        Verdict::DiffersFromAssumption { message } => {
+            let text = format!(
+                "differs from an assumption (the embedded mocks implement the suite's assumptions): {message}\nrequirements: {}\n{}",
+                result.requirements.join(", "),
+                result.step_summary()
+            );
+            Err(Failed::from(secrets.redact(&text)))
+        }
         Verdict::Skipped { reason } => Ok(Completion::ignored_with(reason.clone())),
         Verdict::Fail { message, .. } | Verdict::Error { message, .. } => {
             let kind = if matches!(result.verdict, Verdict::Fail { .. }) {
@@ -736,6 +767,39 @@ pub fn redact_panic_messages(secrets: Arc<SecretRegistry>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_difference_from_an_assumption_fails_a_strict_trial_with_its_notes() {
+        let secrets = SecretRegistry::new();
+        secrets.register(&crate::secret::Secret::new(
+            "api_key".parse().unwrap(),
+            "CANARY-trial-key",
+        ));
+        let result = ScenarioResult {
+            trial_name: "shop::refusal::x".into(),
+            classname: "shop.refusal".into(),
+            provider: "shop".into(),
+            id: "x".into(),
+            title: "t".into(),
+            requirements: vec!["SHOP-01".into()],
+            verdict: Verdict::DiffersFromAssumption {
+                message:
+                    "step 1 (refused): $.detail: found \"CANARY-trial-key\" (assumed: docs silent)"
+                        .into(),
+            },
+            steps: Vec::new(),
+            started: SystemTime::now(),
+            duration: Duration::ZERO,
+        };
+        assert!(trial_outcome(&result, false, &secrets).is_ok());
+        let Err(failed) = trial_outcome(&result, true, &secrets) else {
+            panic!("a strict trial that differs from an assumption passed");
+        };
+        let text = format!("{failed:?}");
+        assert!(text.contains("differs from an assumption"), "{text}");
+        assert!(text.contains("(assumed: docs silent)"), "{text}");
+        assert!(!text.contains("CANARY-trial-key"), "{text}");
+    }
 
     #[test]
     fn trial_record_names_are_safe_file_names_in_plan_order() {

@@ -307,7 +307,7 @@ fn an_unknown_word_in_a_report_is_a_verify_finding_naming_the_field() {
             "\"verdict\": \"pass\"",
             "\"verdict\": \"passed\"",
             "requirements[0].scenarios[0].verdict",
-            "unknown variant `passed`, expected one of `pass`, `fail`, `error`, `skipped`, `not-run`",
+            "unknown variant `passed`, expected one of `pass`, `fail`, `error`, `skipped`, `differs-from-assumption`, `not-run`",
         ),
         (
             "\"status\": \"conflict\"",
@@ -408,6 +408,7 @@ fn evidence_is_built_from_the_facts_given_without_files_or_git() {
         selected: std::slice::from_ref(&planned),
         results: std::slice::from_ref(&result),
         incomplete_reason: None,
+        strict: false,
     };
     let first = canonical_bytes(&build(&context, &facts, runner.secrets()));
     let second = canonical_bytes(&build(&context, &facts, runner.secrets()));

@@ -110,6 +110,7 @@ fn step(number: usize, name: &str, passed: &[&str], failed: &[&str]) -> StepReco
         passed: passed.iter().map(|c| (*c).to_owned()).collect(),
         failed: failed.iter().map(|c| (*c).to_owned()).collect(),
         error: None,
+        assumed: Vec::new(),
         clock: None,
         exchanges: vec![],
     }
@@ -398,7 +399,9 @@ fn evidence() -> Evidence {
                 errors: 1,
                 skipped: 1,
                 not_run: 1,
+                differs_from_assumption: 0,
             },
+            strict: None,
             test_run_id: None,
             merged_from: Vec::new(),
         },

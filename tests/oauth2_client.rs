@@ -415,7 +415,9 @@ impl Harness {
     async fn leaks(&self, result: &ScenarioResult) -> Vec<String> {
         let mut texts: Vec<(String, String)> = vec![("step_summary".into(), result.step_summary())];
         match &result.verdict {
-            Verdict::Fail { message, .. } | Verdict::Error { message, .. } => {
+            Verdict::Fail { message, .. }
+            | Verdict::Error { message, .. }
+            | Verdict::DiffersFromAssumption { message } => {
                 texts.push(("verdict".into(), message.clone()))
             }
             Verdict::Skipped { reason } => texts.push(("verdict".into(), reason.clone())),
@@ -426,6 +428,9 @@ impl Harness {
             texts.push((format!("{at} name"), step.name.clone()));
             for text in step.passed.iter().chain(&step.failed).chain(&step.error) {
                 texts.push((format!("{at} checks"), text.clone()));
+            }
+            for note in &step.assumed {
+                texts.push((format!("{at} assumed"), note.check.clone()));
             }
             let transcripts = step
                 .transcript

@@ -27,7 +27,7 @@ use crate::secret::{
     CREDENTIAL_HEADERS, Secret, SecretBase, SecretRegistry, SecretScope, redact_credential_text,
 };
 use crate::target::{HostSpec, SecretSource, Target};
-pub use result::{ScenarioResult, StepResult, Transcript, Verdict};
+pub use result::{AssumptionNote, ScenarioResult, StepResult, Transcript, Verdict};
 
 /// How much of a body a transcript keeps.
 const BODY_EXCERPT: usize = 2048;
@@ -180,7 +180,10 @@ impl Runner {
                     .await
             }
         };
-        if let Verdict::Fail { message, .. } | Verdict::Error { message, .. } = &mut result.verdict
+        result.verdict = judge_assumptions(planned, result.verdict, &mut result.steps);
+        if let Verdict::Fail { message, .. }
+        | Verdict::Error { message, .. }
+        | Verdict::DiffersFromAssumption { message } = &mut result.verdict
         {
             *message = secrets.redact(message);
         }
@@ -294,6 +297,7 @@ impl Runner {
                 clock: None,
                 passed: Vec::new(),
                 failed: Vec::new(),
+                assumed: Vec::new(),
                 error: None,
                 auxiliary: Vec::new(),
             };
@@ -321,6 +325,57 @@ impl Runner {
             }
         }
         Verdict::Pass
+    }
+}
+
+/// Turns a scenario's verdict into one that tells documented failures from assumed ones. A
+/// scenario citing only `Assumed` requirements has its failed checks taken as notes; a scenario
+/// whose documented checks all held but whose steps hold notes differs from an assumption.
+fn judge_assumptions(
+    planned: &PlannedScenario,
+    verdict: Verdict,
+    steps: &mut [StepResult],
+) -> Verdict {
+    let verdict = match (verdict, &planned.assumed_because) {
+        (Verdict::Fail { .. }, Some(because)) => {
+            for step in steps.iter_mut() {
+                let failed = std::mem::take(&mut step.failed);
+                step.assumed
+                    .extend(failed.into_iter().map(|check| AssumptionNote {
+                        check,
+                        because: because.to_string(),
+                    }));
+            }
+            Verdict::Pass
+        }
+        (verdict, _) => verdict,
+    };
+    if !matches!(
+        verdict,
+        Verdict::Pass | Verdict::DiffersFromAssumption { .. }
+    ) {
+        return verdict;
+    }
+    let notes: Vec<String> = steps
+        .iter()
+        .flat_map(|step| {
+            step.assumed.iter().map(move |note| {
+                format!(
+                    "step {} ({}): {} (assumed: {})",
+                    step.index + 1,
+                    step.name,
+                    note.check,
+                    note.because
+                )
+            })
+        })
+        .collect();
+    if notes.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::DiffersFromAssumption {
+            message: notes.join("; "),
+        }
     }
 }
 
@@ -579,6 +634,7 @@ impl Scope<'_> {
             out.transcript = None;
             out.passed.clear();
             out.failed.clear();
+            out.assumed.clear();
             out.auxiliary.clear();
             let started = Instant::now();
             self.attempt_deadline = Some(started + (window - spent));
@@ -589,7 +645,9 @@ impl Scope<'_> {
             if matches!(self.clock, Clock::Real) {
                 self.waited += took;
             }
-            let held = verdict.is_none();
+            // Only the documented checks decide whether to poll on, and only while assumed
+            // ones fail too does a held step keep polling for the assumed shape.
+            let held = verdict.is_none() && out.assumed.is_empty();
             if !matches!(verdict, Some(Verdict::Fail { .. }) | None) {
                 return verdict;
             }
@@ -603,6 +661,8 @@ impl Scope<'_> {
             }
             // The next attempt starts after the pause and must still have time to wait for.
             if spent + every + attempt_needs >= window {
+                // No verdict: the documented checks held, and the assumed ones stay as notes.
+                verdict.as_ref()?;
                 let why = if window < within {
                     over_budget()
                 } else {
@@ -712,6 +772,21 @@ impl Scope<'_> {
             self.register_redirect_code(&exchange);
         }
         let mut report = check::check(&expect, &exchange, within, self);
+        let mut notes = Vec::new();
+        if let Some(assumed) = &expect.assumed
+            && report.error.is_none()
+            && exchange.response.is_some()
+        {
+            let judged = check::check(&assumed.checks(), &exchange, None, self);
+            report.error = judged.error;
+            report
+                .passed
+                .extend(judged.passed.into_iter().map(|p| format!("{p} (assumed)")));
+            notes.extend(judged.failed.into_iter().map(|check| AssumptionNote {
+                check,
+                because: assumed.because.trim().to_owned(),
+            }));
+        }
         if spec.token.is_some() {
             self.register_token_response(&exchange);
         }
@@ -754,6 +829,15 @@ impl Scope<'_> {
                 }
             }
         }
+        // A capture failing where an assumed check failed rested on the assumed shape.
+        let capture_differs = !notes.is_empty() && !capture_failed.is_empty();
+        if capture_differs {
+            let because = notes[0].because.clone();
+            notes.extend(capture_failed.drain(..).map(|check| AssumptionNote {
+                check,
+                because: because.clone(),
+            }));
+        }
         out.failed.extend(capture_failed);
         if let Some(response) = &exchange.response {
             transcript.status = Some(response.status);
@@ -769,11 +853,24 @@ impl Scope<'_> {
         out.transcript = Some(transcript);
         out.passed = out.passed.iter().map(|t| registry.redact(t)).collect();
         out.failed = out.failed.iter().map(|t| registry.redact(t)).collect();
+        out.assumed = notes
+            .into_iter()
+            .map(|note| AssumptionNote {
+                check: registry.redact(&note.check),
+                because: registry.redact(&note.because),
+            })
+            .collect();
         if let Some(e) = report.error {
             return error(registry.redact(&e));
         }
         if !out.failed.is_empty() {
             return Some(self.failed(index, out));
+        }
+        if capture_differs {
+            // The scenario cannot go on without the value; the documented checks held.
+            return Some(Verdict::DiffersFromAssumption {
+                message: String::new(),
+            });
         }
         None
     }

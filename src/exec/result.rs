@@ -25,6 +25,13 @@ pub enum Verdict {
         /// Why.
         message: String,
     },
+    /// Every documented expectation held, but a check resting on a choice the documentation
+    /// does not make did not (an error body, a member name): the notes are in the steps'
+    /// [`StepResult::assumed`]. Passes the run unless it is `--strict`.
+    DiffersFromAssumption {
+        /// The notes, one per failed assumed check: step, what was found, and why assumed.
+        message: String,
+    },
     /// The scenario was not run on this target, and why (JUnit `<skipped>`).
     Skipped {
         /// Why.
@@ -33,15 +40,26 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Returns `pass`, `fail`, `error` or `skipped`.
+    /// Returns `pass`, `fail`, `error`, `differs-from-assumption` or `skipped`.
     pub fn label(&self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail { .. } => "fail",
             Verdict::Error { .. } => "error",
+            Verdict::DiffersFromAssumption { .. } => "differs-from-assumption",
             Verdict::Skipped { .. } => "skipped",
         }
     }
+}
+
+/// A check that rests on an assumption and did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumptionNote {
+    /// What was expected and what was found, as a failed check says it.
+    pub check: String,
+    /// Which choice the documentation does not make (the block's `because`, or the sources of
+    /// the scenario's requirements when all of them are assumed).
+    pub because: String,
 }
 
 /// One request as sent and received, redacted.
@@ -90,6 +108,8 @@ pub struct StepResult {
     pub passed: Vec<String>,
     /// The checks that did not, with what was found.
     pub failed: Vec<String>,
+    /// The assumed checks that did not hold: notes, not failures.
+    pub assumed: Vec<AssumptionNote>,
     /// Why the step could not run, when it could not.
     pub error: Option<String>,
     /// Requests the step made before its own (token fetches for `auth: { oauth2 }`).
@@ -128,10 +148,12 @@ impl ScenarioResult {
         for step in &self.steps {
             let status = if step.error.is_some() {
                 "ERROR"
-            } else if step.failed.is_empty() {
-                "ok"
-            } else {
+            } else if !step.failed.is_empty() {
                 "FAILED"
+            } else if !step.assumed.is_empty() {
+                "DIFFERS"
+            } else {
+                "ok"
             };
             out.push_str(&format!(
                 "step {} [{status}] {}\n",
@@ -160,6 +182,9 @@ impl ScenarioResult {
             }
             for check in &step.failed {
                 out.push_str(&format!("  ✗ {check}\n"));
+            }
+            for note in &step.assumed {
+                out.push_str(&format!("  ≠ {} (assumed: {})\n", note.check, note.because));
             }
             if let Some(error) = &step.error {
                 out.push_str(&format!("  ! could not run: {error}\n"));

@@ -43,6 +43,7 @@ impl<'a> Console<'a> {
             Verdict::Fail { .. } => ("FAIL", "31"),
             Verdict::Error { .. } => ("ERROR", "35"),
             Verdict::Skipped { .. } => ("SKIP", "33"),
+            Verdict::DiffersFromAssumption { .. } => ("DIFFERS", "36"),
         };
         let mut out = format!(
             "{:>5} {} ({} ms)\n",
@@ -55,9 +56,19 @@ impl<'a> Console<'a> {
                 out.push_str(&format!("      {message}\n"));
             }
             Verdict::Skipped { reason } => out.push_str(&format!("      skipped: {reason}\n")),
+            Verdict::DiffersFromAssumption { message } => {
+                out.push_str(&format!("      differs from assumption: {message}\n"));
+            }
             Verdict::Pass => {}
         }
-        if self.verbose || matches!(result.verdict, Verdict::Fail { .. } | Verdict::Error { .. }) {
+        if self.verbose
+            || matches!(
+                result.verdict,
+                Verdict::Fail { .. }
+                    | Verdict::Error { .. }
+                    | Verdict::DiffersFromAssumption { .. }
+            )
+        {
             for line in result.step_summary().lines() {
                 out.push_str(&format!("      {line}\n"));
             }
@@ -76,9 +87,11 @@ impl<'a> Console<'a> {
     pub fn summary(&self, evidence: &Evidence) -> String {
         let totals = &evidence.run.totals;
         let not_run = totals.not_run > 0;
+        let differs = totals.differs_from_assumption > 0;
         let mut out = format!(
-            "\nprovider      passed  failed  errors  skipped{}  requirements verified\n",
-            if not_run { "  not-run" } else { "" }
+            "\nprovider      passed  failed  errors  skipped{}{}  requirements verified\n",
+            if not_run { "  not-run" } else { "" },
+            if differs { "  differs" } else { "" }
         );
         for (provider, tally) in provider_tallies(evidence) {
             let c = &tally.scenarios;
@@ -87,8 +100,13 @@ impl<'a> Console<'a> {
             } else {
                 String::new()
             };
+            let differs_cell = if differs {
+                format!(" {:>8}", c.differs_from_assumption)
+            } else {
+                String::new()
+            };
             out.push_str(&format!(
-                "{provider:<12} {:>7} {:>7} {:>7} {:>8}{not_run_cell}  {:>11}\n",
+                "{provider:<12} {:>7} {:>7} {:>7} {:>8}{not_run_cell}{differs_cell}  {:>11}\n",
                 c.passed,
                 c.failed,
                 c.errors,
@@ -105,6 +123,14 @@ impl<'a> Console<'a> {
         if not_run {
             out.push_str(&format!(", {} not run (incomplete)", totals.not_run));
         }
+        let strict = evidence.run.strict.unwrap_or(false);
+        if differs {
+            out.push_str(&format!(
+                ", {} differ from an assumption{}",
+                totals.differs_from_assumption,
+                if strict { " (--strict: failures)" } else { "" }
+            ));
+        }
         out.push('\n');
         if totals.errors > 0 {
             out.push_str(&format!(
@@ -112,7 +138,7 @@ impl<'a> Console<'a> {
                 totals.errors
             ));
         }
-        let outcome = super::RunOutcome::of(totals, evidence.run.complete);
+        let outcome = super::RunOutcome::of(totals, evidence.run.complete, strict);
         let code = match outcome {
             super::RunOutcome::Passed => "32",
             super::RunOutcome::Failed => "31",

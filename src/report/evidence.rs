@@ -76,6 +76,10 @@ pub struct RunInfo {
     pub inputs: Vec<InputFile>,
     /// Counts of scenario verdicts.
     pub totals: Totals,
+    /// Whether the run was `--strict` (a scenario differing from an assumption failed it);
+    /// absent from reports written before runs recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
     /// The test run (`cargo nextest run`, one process per trial) this report is a trial record
     /// of, by its run id; in a merged report, the one its records share. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -170,6 +174,13 @@ pub struct Totals {
     pub skipped: usize,
     /// Scenarios an interruption kept from running.
     pub not_run: usize,
+    /// Scenarios whose documented checks held but an assumed one did not; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub differs_from_assumption: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// A row of the traceability matrix.
@@ -189,8 +200,9 @@ pub struct RequirementRecord {
     pub kind: RequirementKind,
     /// `failed` (a scenario citing it failed), else `error` (one could not run), else
     /// `not-verified` (no selected scenario cites it, or one of them did not run), else
-    /// `skipped` (one was skipped: its record gives the reason), else `verified` (all passed);
-    /// in a merged report also `conflict`.
+    /// `differs-from-assumption` (one differed from an assumption), else `skipped` (one was
+    /// skipped: its record gives the reason), else `verified` (all passed); in a merged report
+    /// also `conflict`.
     pub status: RequirementStatus,
     /// The scenarios citing it: trial name and verdict label.
     pub scenarios: Vec<ScenarioRef>,
@@ -202,7 +214,7 @@ pub struct RequirementRecord {
 pub struct ScenarioRef {
     /// `provider::file::id`.
     pub trial: String,
-    /// `pass`, `fail`, `error`, `skipped` or `not-run`.
+    /// `pass`, `fail`, `error`, `differs-from-assumption`, `skipped` or `not-run`.
     pub verdict: ScenarioVerdict,
     /// In a merged report, the index in `run.merged_from` of the report the record comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,9 +239,9 @@ pub struct ScenarioRecord {
     pub kind: ScenarioKind,
     /// The requirement ids it verifies.
     pub requirements: Vec<String>,
-    /// `pass`, `fail`, `error`, `skipped` or `not-run`.
+    /// `pass`, `fail`, `error`, `differs-from-assumption`, `skipped` or `not-run`.
     pub verdict: ScenarioVerdict,
-    /// The failure or error message, or the skip reason.
+    /// The failure or error message, the skip reason, or the assumption notes.
     pub message: Option<String>,
     /// The step (1-based) a failure or error happened at.
     pub failed_step: Option<usize>,
@@ -257,11 +269,24 @@ pub struct StepRecord {
     pub failed: Vec<String>,
     /// Why the step could not run.
     pub error: Option<String>,
+    /// The assumed checks that did not hold (notes, not failures); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumed: Vec<AssumptionRecord>,
     /// What a clock step did.
     pub clock: Option<String>,
     /// The HTTP exchanges of the step, in order: auxiliary ones (token fetches) first, then the
     /// step's own.
     pub exchanges: Vec<ExchangeRecord>,
+}
+
+/// An assumed check that did not hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssumptionRecord {
+    /// What was expected and what was found.
+    pub check: String,
+    /// Which choice the documentation does not make.
+    pub because: String,
 }
 
 /// One HTTP exchange, redacted.
@@ -320,19 +345,24 @@ pub enum ScenarioVerdict {
     Error,
     /// `skipped`: the target cannot run it (the record's message says why).
     Skipped,
+    /// `differs-from-assumption`: every documented check held, an assumed one did not (the
+    /// steps' `assumed` notes say which and why).
+    DiffersFromAssumption,
     /// `not-run`: an interruption kept it from running or aborted it (in a trial record: its
     /// process ended before it did).
     NotRun,
 }
 
 impl ScenarioVerdict {
-    /// Returns the word the evidence uses: `pass`, `fail`, `error`, `skipped`, `not-run`.
+    /// Returns the word the evidence uses: `pass`, `fail`, `error`, `skipped`,
+    /// `differs-from-assumption`, `not-run`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",
             Self::Fail => "fail",
             Self::Error => "error",
             Self::Skipped => "skipped",
+            Self::DiffersFromAssumption => "differs-from-assumption",
             Self::NotRun => "not-run",
         }
     }
@@ -345,6 +375,7 @@ impl From<&Verdict> for ScenarioVerdict {
             Verdict::Fail { .. } => Self::Fail,
             Verdict::Error { .. } => Self::Error,
             Verdict::Skipped { .. } => Self::Skipped,
+            Verdict::DiffersFromAssumption { .. } => Self::DiffersFromAssumption,
         }
     }
 }
@@ -363,13 +394,16 @@ pub enum RequirementStatus {
     Skipped,
     /// `not-verified`: no scenario citing it ran, or one did not run.
     NotVerified,
+    /// `differs-from-assumption`: no scenario citing it failed or could not run, but one
+    /// differed from an assumption: neither verified nor failed.
+    DiffersFromAssumption,
     /// `conflict` (merged reports only): one merged run verified it and another failed it.
     Conflict,
 }
 
 impl RequirementStatus {
     /// Returns the word the evidence uses: `verified`, `failed`, `error`, `skipped`,
-    /// `not-verified`, `conflict`.
+    /// `not-verified`, `differs-from-assumption`, `conflict`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Verified => "verified",
@@ -377,6 +411,7 @@ impl RequirementStatus {
             Self::Error => "error",
             Self::Skipped => "skipped",
             Self::NotVerified => "not-verified",
+            Self::DiffersFromAssumption => "differs-from-assumption",
             Self::Conflict => "conflict",
         }
     }
@@ -445,6 +480,8 @@ pub struct RunContext<'a> {
     pub results: &'a [ScenarioResult],
     /// Why it is incomplete, when it is (the not-run scenarios give this as their message).
     pub incomplete_reason: Option<String>,
+    /// Whether the run is `--strict`: a scenario differing from an assumption fails it.
+    pub strict: bool,
 }
 
 /// The circumstances of a run the evidence records, gathered by the caller so that [`build`]
@@ -690,6 +727,7 @@ pub fn build_sealed(
             target: target_info(&plan.target),
             inputs: facts.inputs.clone(),
             totals: totals(&scenarios),
+            strict: Some(context.strict),
             test_run_id: facts.test_run_id.clone(),
             merged_from: Vec::new(),
         },
@@ -756,7 +794,8 @@ fn seal_redacted(mut evidence: Evidence, secrets: &SecretRegistry) -> Sealed {
 
 /// Returns the matrix status of a requirement from the verdicts of the scenarios citing it:
 /// `failed` if one failed, else `error` if one could not run, else `not-verified` if none ran or
-/// one did not run, else `skipped` if one was skipped, else (all passed) `verified`.
+/// one did not run, else `differs-from-assumption` if one differed from an assumption, else
+/// `skipped` if one was skipped, else (all passed) `verified`.
 pub fn requirement_status(
     verdicts: impl Iterator<Item = ScenarioVerdict> + Clone,
 ) -> RequirementStatus {
@@ -767,6 +806,8 @@ pub fn requirement_status(
         RequirementStatus::Error
     } else if verdicts.clone().next().is_none() || any(ScenarioVerdict::NotRun) {
         RequirementStatus::NotVerified
+    } else if any(ScenarioVerdict::DiffersFromAssumption) {
+        RequirementStatus::DiffersFromAssumption
     } else if any(ScenarioVerdict::Skipped) {
         RequirementStatus::Skipped
     } else {
@@ -820,6 +861,7 @@ impl Totals {
             ScenarioVerdict::Error => self.errors += 1,
             ScenarioVerdict::Skipped => self.skipped += 1,
             ScenarioVerdict::NotRun => self.not_run += 1,
+            ScenarioVerdict::DiffersFromAssumption => self.differs_from_assumption += 1,
         }
     }
 }
@@ -834,6 +876,7 @@ fn scenario_record(
         Verdict::Fail { step, message } => (Some(message.clone()), Some(step + 1)),
         Verdict::Error { step, message } => (Some(message.clone()), step.map(|s| s + 1)),
         Verdict::Skipped { reason } => (Some(reason.clone()), None),
+        Verdict::DiffersFromAssumption { message } => (Some(message.clone()), None),
     };
     let ran = !matches!(result.verdict, Verdict::Skipped { .. }) || !result.steps.is_empty();
     ScenarioRecord {
@@ -861,6 +904,14 @@ fn step_record(step: &StepResult) -> StepRecord {
         passed: step.passed.clone(),
         failed: step.failed.clone(),
         error: step.error.clone(),
+        assumed: step
+            .assumed
+            .iter()
+            .map(|note| AssumptionRecord {
+                check: note.check.clone(),
+                because: note.because.clone(),
+            })
+            .collect(),
         clock: step.clock.clone(),
         exchanges: step
             .auxiliary
@@ -1425,6 +1476,7 @@ pub(crate) mod tests {
                 passed: vec!["status 200".into()],
                 failed: vec![],
                 error: None,
+                assumed: Vec::new(),
                 clock: None,
                 exchanges: vec![exchange.clone()],
             }],
@@ -1473,6 +1525,7 @@ pub(crate) mod tests {
                 },
                 inputs: vec![],
                 totals: totals(&scenarios),
+                strict: None,
                 test_run_id: None,
                 merged_from: Vec::new(),
             },
@@ -1666,13 +1719,25 @@ pub(crate) mod tests {
 
     #[test]
     fn requirement_status_follows_the_documented_precedence() {
-        use ScenarioVerdict::{Error, Fail, NotRun, Pass, Skipped};
+        use ScenarioVerdict::{DiffersFromAssumption, Error, Fail, NotRun, Pass, Skipped};
         let status = |verdicts: &[ScenarioVerdict]| requirement_status(verdicts.iter().copied());
         assert_eq!(status(&[]), RequirementStatus::NotVerified);
         assert_eq!(status(&[Pass, Pass]), RequirementStatus::Verified);
         assert_eq!(status(&[Pass, Skipped]), RequirementStatus::Skipped);
         assert_eq!(status(&[Skipped, NotRun]), RequirementStatus::NotVerified);
         assert_eq!(status(&[Pass, Error, Skipped]), RequirementStatus::Error);
+        assert_eq!(
+            status(&[Pass, DiffersFromAssumption]),
+            RequirementStatus::DiffersFromAssumption
+        );
+        assert_eq!(
+            status(&[Skipped, DiffersFromAssumption]),
+            RequirementStatus::DiffersFromAssumption
+        );
+        assert_eq!(
+            status(&[Fail, DiffersFromAssumption]),
+            RequirementStatus::Failed
+        );
         assert_eq!(status(&[Error, Fail, NotRun]), RequirementStatus::Failed);
     }
 
@@ -1806,6 +1871,7 @@ pub(crate) mod tests {
             selected: &[],
             results: &[],
             incomplete_reason: None,
+            strict: false,
         };
         let secrets = SecretRegistry::new();
         let first = canonical_bytes(&build(&context, &facts(1_800_000_000), &secrets));

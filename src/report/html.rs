@@ -57,6 +57,9 @@ fn status(word: &str) -> Status {
         "conflict" => ("st-fail", "\u{21c4}"),
         "error" => ("st-error", "!"),
         "skipped" => ("st-skip", "\u{2013}"),
+        // Neither green nor red: the documented checks held, a choice the docs leave open
+        // differs.
+        "differs-from-assumption" => ("st-assumed", "\u{2260}"),
         "not-verified" | "not-run" => ("st-none", "\u{25cb}"),
         _ => ("st-other", "?"),
     };
@@ -173,7 +176,7 @@ impl<'a> Page<'a> {
         self.w("</p>\n");
         // The outcome, coloured by the run's result; completeness below it in its own,
         // neutral style, so a complete run that failed never looks green.
-        let outcome = super::RunOutcome::of(&run.totals, run.complete);
+        let outcome = super::RunOutcome::of(&run.totals, run.complete, run.strict.unwrap_or(false));
         let outcome_class = match outcome {
             super::RunOutcome::Passed => "st-pass",
             super::RunOutcome::Failed => "st-fail",
@@ -222,6 +225,16 @@ impl<'a> Page<'a> {
                 Clock::Mixed => "mixed (merged runs on different clocks)",
             },
         );
+        if let Some(strict) = run.strict {
+            self.fact(
+                "Strict",
+                if strict {
+                    "yes: a difference from an assumption fails the run"
+                } else {
+                    "no: a difference from an assumption is reported, not failed"
+                },
+            );
+        }
         self.fact("Started (UTC)", &run.started);
         self.fact("Finished (UTC)", &run.finished);
         self.fact("Host", &run.host);
@@ -370,7 +383,12 @@ impl<'a> Page<'a> {
     }
 
     fn totals(&mut self, totals: &Totals) {
-        let all = totals.passed + totals.failed + totals.errors + totals.skipped + totals.not_run;
+        let all = totals.passed
+            + totals.failed
+            + totals.errors
+            + totals.skipped
+            + totals.not_run
+            + totals.differs_from_assumption;
         self.w("<section class=\"totals\" id=\"totals\" aria-label=\"Totals\">\n");
         for (label, word, count) in [
             ("passed", "pass", totals.passed),
@@ -378,6 +396,11 @@ impl<'a> Page<'a> {
             ("errors", "error", totals.errors),
             ("skipped", "skipped", totals.skipped),
             ("not run", "not-run", totals.not_run),
+            (
+                "differ from assumption",
+                "differs-from-assumption",
+                totals.differs_from_assumption,
+            ),
         ] {
             let zero = if count == 0 { " zero" } else { "" };
             let _ = writeln!(
@@ -590,6 +613,7 @@ impl<'a> Page<'a> {
                 ScenarioVerdict::Skipped => "Skipped because",
                 ScenarioVerdict::NotRun => "Not run because",
                 ScenarioVerdict::Pass => "Message",
+                ScenarioVerdict::DiffersFromAssumption => "Differs from assumption",
             };
             self.w("<div class=\"message ");
             self.w(shown.class);
@@ -624,6 +648,8 @@ impl<'a> Page<'a> {
             "step st-error"
         } else if stopped {
             "step st-fail"
+        } else if !step.assumed.is_empty() {
+            "step st-assumed"
         } else {
             "step"
         };
@@ -635,16 +661,28 @@ impl<'a> Page<'a> {
         self.t(&step.name);
         let _ = writeln!(
             self.out,
-            " <span class=\"step-counts\">{} passed \u{b7} {} failed</span></div>",
+            " <span class=\"step-counts\">{} passed \u{b7} {} failed{}</span></div>",
             step.passed.len(),
-            step.failed.len()
+            step.failed.len(),
+            if step.assumed.is_empty() {
+                String::new()
+            } else {
+                format!(" \u{b7} {} differ from assumption", step.assumed.len())
+            }
         );
-        if !step.passed.is_empty() || !step.failed.is_empty() {
+        if !step.passed.is_empty() || !step.failed.is_empty() || !step.assumed.is_empty() {
             self.w("<ul class=\"checks\">");
             for check in &step.failed {
                 self.w("<li class=\"ko\"><span class=\"mark\">\u{2717} failed</span> ");
                 self.t(check);
                 self.w("</li>");
+            }
+            for note in &step.assumed {
+                self.w("<li class=\"assumed\"><span class=\"mark\">\u{2260} differs from assumption</span> ");
+                self.t(&note.check);
+                self.w(" <span class=\"because\">(assumed because ");
+                self.t(&note.because);
+                self.w(")</span></li>");
             }
             for check in &step.passed {
                 self.w("<li class=\"ok\"><span class=\"mark\">\u{2713} passed</span> ");
@@ -867,6 +905,7 @@ const CSS: &str = r#"
   --error: #7d4e00; --error-bg: #fff1c2; --error-line: #d4a72c;
   --skip: #424a53; --skip-bg: #eaeef2; --skip-line: #afb8c1;
   --none: #6639ba; --none-bg: #f3eeff; --none-line: #c297ff;
+  --assumed: #0a5c73; --assumed-bg: #dff3f8; --assumed-line: #5cb8d1;
 }
 * { box-sizing: border-box; }
 html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -894,7 +933,7 @@ h5 { font-size: 12px; margin: 10px 0 4px; text-transform: uppercase; letter-spac
 .banner.outcome { background: var(--c-bg); border-color: var(--c); color: var(--c); border-width: 2px; font-size: 17px; }
 .banner.complete { background: var(--soft); border-color: var(--line); color: var(--muted); }
 .banner.incomplete { background: var(--error-bg); border-color: var(--error-line); color: var(--error); }
-.totals { display: grid; grid-template-columns: repeat(6, 1fr); gap: 10px; margin: 18px 0 6px; }
+.totals { display: grid; grid-template-columns: repeat(7, 1fr); gap: 10px; margin: 18px 0 6px; }
 .tile { border: 1px solid; border-radius: 8px; padding: 10px 12px; }
 .tile .count { display: block; font-size: 28px; font-weight: 700; line-height: 1.1; }
 .tile .label { font-size: 13px; font-weight: 600; }
@@ -905,6 +944,7 @@ h5 { font-size: 12px; margin: 10px 0 4px; text-transform: uppercase; letter-spac
 .st-error { --c: var(--error); --c-bg: var(--error-bg); --c-line: var(--error-line); }
 .st-skip { --c: var(--skip); --c-bg: var(--skip-bg); --c-line: var(--skip-line); }
 .st-none { --c: var(--none); --c-bg: var(--none-bg); --c-line: var(--none-line); }
+.st-assumed { --c: var(--assumed); --c-bg: var(--assumed-bg); --c-line: var(--assumed-line); }
 .st-other { --c: var(--ink); --c-bg: #fff; --c-line: var(--line); }
 .tile[class*="st-"] { color: var(--c); background: var(--c-bg); border-color: var(--c-line); }
 .badge {
@@ -960,6 +1000,10 @@ table.kv td { font-size: 13px; }
 .checks .ok .mark { color: var(--pass); }
 .checks .ko { color: var(--fail); }
 .checks .ko .mark { color: var(--fail); }
+.checks .assumed, .checks .assumed .mark { color: var(--assumed); }
+.checks .because { color: var(--muted); }
+.step.st-assumed .step-no { color: var(--c); }
+.matrix tr.st-assumed td { background: #f4fbfd; }
 .clock { margin: 4px 0 4px 58px; font-size: 13px; color: var(--muted); }
 .step > .message { margin-left: 58px; }
 .exchange { margin: 6px 0 4px 58px; border: 1px solid var(--line); border-radius: 5px; background: #fff; }
@@ -1074,6 +1118,7 @@ mod tests {
                         vec![]
                     },
                     error: (verdict == "error").then(|| "dns error".into()),
+                    assumed: Vec::new(),
                     clock: None,
                     exchanges: vec![exchange(
                         "mock:token/oauth?x=1&y=2",
@@ -1146,7 +1191,9 @@ mod tests {
                     errors: 1,
                     skipped: 1,
                     not_run: 1,
+                    differs_from_assumption: 0,
                 },
+                strict: None,
                 test_run_id: None,
                 merged_from: Vec::new(),
             },
@@ -1355,6 +1402,7 @@ mod tests {
             errors: 0,
             skipped: 1,
             not_run: 0,
+            differs_from_assumption: 0,
         };
         let html = render(&passed);
         assert_eq!(classes_of(&html, "outcome"), "banner outcome st-pass");
@@ -1371,6 +1419,7 @@ mod tests {
             errors: 0,
             skipped: 4,
             not_run: 0,
+            differs_from_assumption: 0,
         };
         let html = render(&nothing);
         assert_eq!(classes_of(&html, "outcome"), "banner outcome st-skip");

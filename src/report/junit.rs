@@ -2,7 +2,10 @@
 //! (classname = `provider.file`, name = the scenario id, so a CI system showing
 //! `classname.name` shows each part once), `<failure>` for an unmet expectation, `<error>` for
 //! could-not-run, `<skipped>` with its reason, and `<system-out>` holding the trial name, the
-//! requirement ids and the redacted step summary.
+//! requirement ids and the redacted step summary. A scenario that differs from an assumption
+//! passes with `status="differs-from-assumption"` on its `<testcase>` (the Jenkins schema has no
+//! `<properties>` inside a testcase) and its notes in `<system-out>`; under `--strict` it is a
+//! `<failure>` of type `differs-from-assumption`.
 //!
 //! A suite's `timestamp` is its first scenario's start in whole seconds, and its `time` the wall
 //! time from that start to its last scenario's end: scenarios run concurrently, so the sum of
@@ -17,8 +20,12 @@ use junit_report::{Report, TestCase, TestSuite};
 use crate::exec::{ScenarioResult, Verdict};
 use crate::secret::SecretRegistry;
 
-/// Builds the report XML.
-pub fn render(results: &[ScenarioResult], secrets: &SecretRegistry) -> Result<Vec<u8>, String> {
+/// Builds the report XML; `strict` makes a difference from an assumption a `<failure>`.
+pub fn render(
+    results: &[ScenarioResult],
+    strict: bool,
+    secrets: &SecretRegistry,
+) -> Result<Vec<u8>, String> {
     let clean = |text: &str| xml_safe(&secrets.redact(text));
     let mut suites: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
     for result in results {
@@ -29,6 +36,8 @@ pub fn render(results: &[ScenarioResult], secrets: &SecretRegistry) -> Result<Ve
     }
     let mut report = Report::new();
     let mut facts = Vec::new();
+    // Per testcase in document order: the status attribute it gets, if any.
+    let mut statuses: Vec<Option<&'static str>> = Vec::with_capacity(results.len());
     for (provider, mut members) in suites {
         members.sort_by(|a, b| a.trial_name.cmp(&b.trial_name));
         let mut suite = TestSuite::new(&format!("authconform.{provider}"));
@@ -68,10 +77,37 @@ pub fn render(results: &[ScenarioResult], secrets: &SecretRegistry) -> Result<Ve
                 Verdict::Skipped { reason } => {
                     TestCase::skipped_with_cause(&name, "skipped", &clean(reason))
                 }
+                Verdict::DiffersFromAssumption { message } if strict => {
+                    let mut c = TestCase::failure(
+                        &name,
+                        time,
+                        DIFFERS,
+                        &clean(&format!(
+                            "differs from an assumption (--strict): {}",
+                            first_line(message)
+                        )),
+                    );
+                    set_cause(&mut c, &clean(message));
+                    c
+                }
+                Verdict::DiffersFromAssumption { .. } => TestCase::success(&name, time),
             };
+            let differs = matches!(result.verdict, Verdict::DiffersFromAssumption { .. });
+            statuses.push(differs.then_some(DIFFERS));
             case.set_classname(&clean(&result.classname));
+            let note = match &result.verdict {
+                Verdict::DiffersFromAssumption { message } => format!(
+                    "authconform.status: {DIFFERS}\nassumption differed{}: {message}\n",
+                    if strict {
+                        " (--strict: a failure)"
+                    } else {
+                        " (not a failure without --strict)"
+                    }
+                ),
+                _ => String::new(),
+            };
             let out = format!(
-                "scenario: {}\ntitle: {}\nrequirements: {}\nverdict: {}\n\n{}",
+                "scenario: {}\ntitle: {}\nrequirements: {}\nverdict: {}\n{note}\n{}",
                 result.trial_name,
                 result.title,
                 result.requirements.join(", "),
@@ -87,8 +123,11 @@ pub fn render(results: &[ScenarioResult], secrets: &SecretRegistry) -> Result<Ve
     report
         .write_xml(&mut bytes)
         .map_err(|e| format!("cannot render JUnit XML: {e}"))?;
-    set_suite_facts(&bytes, &facts)
+    set_suite_facts(&bytes, &facts, &statuses)
 }
+
+/// The status of a scenario that differs from an assumption, as JUnit carries it.
+const DIFFERS: &str = "differs-from-assumption";
 
 /// What junit-report cannot set on a `<testsuite>`.
 struct SuiteFacts {
@@ -108,7 +147,11 @@ fn wall_time(members: &[&ScenarioResult]) -> std::time::Duration {
 
 /// Rewrites each `<testsuite>` start tag of junit-report's `xml`, in order, with `skipped` and
 /// the wall `time` from `facts`; everything else is copied as it was read.
-fn set_suite_facts(xml: &[u8], facts: &[SuiteFacts]) -> Result<Vec<u8>, String> {
+fn set_suite_facts(
+    xml: &[u8],
+    facts: &[SuiteFacts],
+    statuses: &[Option<&'static str>],
+) -> Result<Vec<u8>, String> {
     use quick_xml::events::{BytesStart, Event};
     let error = |e: &dyn std::fmt::Display| format!("cannot render JUnit XML: {e}");
     let text = std::str::from_utf8(xml).map_err(|e| error(&e))?;
@@ -131,9 +174,26 @@ fn set_suite_facts(xml: &[u8], facts: &[SuiteFacts]) -> Result<Vec<u8>, String> 
         }
         Ok(tag.into_owned())
     };
+    let mut statuses = statuses.iter();
+    let mut status = |start: BytesStart<'_>| -> BytesStart<'static> {
+        match statuses.next().copied().flatten() {
+            Some(word) => {
+                let mut tag = start.into_owned();
+                tag.push_attribute(("status", word));
+                tag
+            }
+            None => start.into_owned(),
+        }
+    };
     loop {
         let event = match reader.read_event().map_err(|e| error(&e))? {
             Event::Eof => break,
+            Event::Start(start) if start.name().as_ref() == b"testcase" => {
+                Event::Start(status(start))
+            }
+            Event::Empty(start) if start.name().as_ref() == b"testcase" => {
+                Event::Empty(status(start))
+            }
             Event::Start(start) if start.name().as_ref() == b"testsuite" => {
                 Event::Start(rewrite(&start)?)
             }
@@ -151,9 +211,10 @@ fn set_suite_facts(xml: &[u8], facts: &[SuiteFacts]) -> Result<Vec<u8>, String> 
 pub fn write(
     path: &Path,
     results: &[ScenarioResult],
+    strict: bool,
     secrets: &SecretRegistry,
 ) -> Result<(), String> {
-    let bytes = render(results, secrets)?;
+    let bytes = render(results, strict, secrets)?;
     super::write_atomically(path, &bytes)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
@@ -235,7 +296,7 @@ mod tests {
             r.duration = Duration::from_millis(length_ms);
             results.push(r);
         }
-        let xml = String::from_utf8(render(&results, &secrets).unwrap()).unwrap();
+        let xml = String::from_utf8(render(&results, false, &secrets).unwrap()).unwrap();
         let tag = suite_tag(&xml, 0);
         assert!(tag.contains(" time=\"2.500\""), "{tag}");
         assert!(tag.contains(" skipped=\"1\""), "{tag}");
@@ -245,9 +306,10 @@ mod tests {
 
     #[test]
     fn a_testcase_name_does_not_repeat_its_classname() {
-        let xml =
-            String::from_utf8(render(&[result(Verdict::Pass)], &SecretRegistry::new()).unwrap())
-                .unwrap();
+        let xml = String::from_utf8(
+            render(&[result(Verdict::Pass)], false, &SecretRegistry::new()).unwrap(),
+        )
+        .unwrap();
         assert!(
             xml.contains("<testcase name=\"x\" time=\"0.005\" classname=\"demo.basic\">"),
             "{xml}"
@@ -266,7 +328,8 @@ mod tests {
         let mut other = result(Verdict::Pass);
         other.provider = "zeta".into();
         let xml =
-            String::from_utf8(render(&[hostile, other], &SecretRegistry::new()).unwrap()).unwrap();
+            String::from_utf8(render(&[hostile, other], false, &SecretRegistry::new()).unwrap())
+                .unwrap();
         assert_eq!(xml.matches(" skipped=\"0\"").count(), 2, "{xml}");
         assert!(xml.contains("title: <testsuite time=\"7\">"), "{xml}");
         assert!(
@@ -296,7 +359,7 @@ mod tests {
                 reason: "no provider".into(),
             }),
         ];
-        let xml = String::from_utf8(render(&results, &secrets).unwrap()).unwrap();
+        let xml = String::from_utf8(render(&results, false, &secrets).unwrap()).unwrap();
         assert!(
             xml.contains("<failure type=\"expectation-not-met\""),
             "{xml}"

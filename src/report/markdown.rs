@@ -80,27 +80,49 @@ pub fn render(evidence: &Evidence) -> String {
         out.push('\n');
     }
     let t = &run.totals;
-    let outcome = super::RunOutcome::of(t, run.complete);
+    let strict = run.strict.unwrap_or(false);
+    let outcome = super::RunOutcome::of(t, run.complete, strict);
     let _ = writeln!(
         out,
         "**Result: {}** \u{2014} {}.\n",
         outcome.word(),
         outcome.explanation(t)
     );
+    // Shown only when some scenario differs, so runs without assumptions read as before.
+    let differs = t.differs_from_assumption > 0;
+    let differs_total = if differs {
+        format!(
+            ", {} differ from an assumption ({})",
+            t.differs_from_assumption,
+            if strict {
+                "--strict: failures"
+            } else {
+                "not failures without --strict"
+            }
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "**{} passed, {} failed, {} errors, {} skipped, {} not run**\n",
+        "**{} passed, {} failed, {} errors, {} skipped, {} not run{differs_total}**\n",
         t.passed, t.failed, t.errors, t.skipped, t.not_run
     );
-    out.push_str(
-        "| provider | passed | failed | errors | skipped | not run | requirements verified |\n",
-    );
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str(if differs {
+        "| provider | passed | failed | errors | skipped | not run | differs from assumption | requirements verified |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+    } else {
+        "| provider | passed | failed | errors | skipped | not run | requirements verified |\n|---|---:|---:|---:|---:|---:|---:|\n"
+    });
     for (provider, tally) in provider_tallies(evidence) {
         let c = &tally.scenarios;
+        let differs_cell = if differs {
+            format!(" {} |", c.differs_from_assumption)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} / {} |",
+            "| {} | {} | {} | {} | {} | {} |{differs_cell} {} / {} |",
             cell(provider),
             c.passed,
             c.failed,
@@ -152,6 +174,11 @@ pub fn render(evidence: &Evidence) -> String {
         &mut out,
         "Failed or could not run",
         scenarios_with(&[ScenarioVerdict::Fail, ScenarioVerdict::Error]),
+    );
+    section(
+        &mut out,
+        "Differs from an assumption",
+        scenarios_with(&[ScenarioVerdict::DiffersFromAssumption]),
     );
     section(
         &mut out,

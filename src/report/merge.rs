@@ -160,6 +160,7 @@ pub fn merge(inputs: &[Input]) -> Result<Evidence, String> {
             target: merged_target(&runs),
             inputs: files,
             totals: evidence::totals(&scenarios),
+            strict: merged_strict(&runs),
             test_run_id: shared_test_run(merged_from.iter().map(|i| &i.test_run_id)),
             merged_from,
         },
@@ -173,6 +174,13 @@ pub fn merge(inputs: &[Input]) -> Result<Evidence, String> {
     // The records are sealed already; sealing again recomputes their hashes unchanged and fills
     // in the report hash.
     Ok(evidence::seal(merged))
+}
+
+/// Returns whether a merged run is strict: when any input was (a difference from an assumption
+/// failed that run, and merging must not turn it into a pass); unknown when no input says.
+fn merged_strict(runs: &[&RunInfo]) -> Option<bool> {
+    let recorded: Vec<bool> = runs.iter().filter_map(|r| r.strict).collect();
+    (!recorded.is_empty()).then(|| recorded.contains(&true))
 }
 
 /// Returns, for each scenario record of a merged report, the index of the input it came from.

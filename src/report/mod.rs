@@ -50,7 +50,7 @@ impl ReportPaths {
 pub enum RunOutcome {
     /// Some scenario ran and every one that ran passed; the run is complete.
     Passed,
-    /// Some scenario failed or could not run.
+    /// Some scenario failed or could not run, or (under `--strict`) differs from an assumption.
     Failed,
     /// No scenario failed, but the run was interrupted before all of them ran.
     Interrupted,
@@ -59,13 +59,15 @@ pub enum RunOutcome {
 }
 
 impl RunOutcome {
-    /// Reads the outcome from a run's totals and completeness.
-    pub fn of(totals: &evidence::Totals, complete: bool) -> Self {
-        if totals.failed + totals.errors > 0 {
+    /// Reads the outcome from a run's totals, completeness and strictness: a scenario that
+    /// differs from an assumption fails a `--strict` run and counts as having run otherwise.
+    pub fn of(totals: &evidence::Totals, complete: bool, strict: bool) -> Self {
+        let differs = totals.differs_from_assumption;
+        if totals.failed + totals.errors > 0 || (strict && differs > 0) {
             Self::Failed
         } else if !complete {
             Self::Interrupted
-        } else if totals.passed == 0 {
+        } else if totals.passed + differs == 0 {
             Self::NothingRan
         } else {
             Self::Passed
@@ -85,9 +87,17 @@ impl RunOutcome {
     /// Returns the sentence after the word, from the totals.
     pub fn explanation(self, totals: &evidence::Totals) -> String {
         match self {
+            Self::Passed if totals.differs_from_assumption > 0 => format!(
+                "no scenario failed ({} passed, {} differ from an assumption, {} skipped)",
+                totals.passed, totals.differs_from_assumption, totals.skipped
+            ),
             Self::Passed => format!(
                 "every scenario that ran passed ({} passed, {} skipped)",
                 totals.passed, totals.skipped
+            ),
+            Self::Failed if totals.differs_from_assumption > 0 => format!(
+                "{} scenario(s) failed, {} could not run and {} differ from an assumption",
+                totals.failed, totals.errors, totals.differs_from_assumption
             ),
             Self::Failed => format!(
                 "{} scenario(s) failed and {} could not run",
@@ -208,7 +218,8 @@ fn check_junit_path(junit: &Path) -> Result<(), String> {
 }
 
 /// Renders and writes every report of a run, each atomically. `results` feed JUnit (not-run
-/// scenarios among them as skips); the sealed evidence `build` makes feeds everything else.
+/// scenarios among them as skips; `strict` makes a difference from an assumption a JUnit
+/// `<failure>`); the sealed evidence `build` makes feeds everything else.
 ///
 /// This is the list of sinks: a new report format is one more entry here. JUnit is rendered on
 /// a thread of its own while `build` runs, then each report of the evidence on its own, so none
@@ -220,6 +231,7 @@ fn check_junit_path(junit: &Path) -> Result<(), String> {
 pub fn write_all(
     paths: &ReportPaths,
     results: &[ScenarioResult],
+    strict: bool,
     build: impl FnOnce() -> Sealed,
     secrets: &SecretRegistry,
 ) -> (Sealed, Result<Vec<PathBuf>, Vec<String>>) {
@@ -233,7 +245,7 @@ pub fn write_all(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     };
     let (sealed, attempts) = std::thread::scope(|scope| {
-        let junit = scope.spawn(|| match junit::render(results, secrets) {
+        let junit = scope.spawn(|| match junit::render(results, strict, secrets) {
             Ok(bytes) => attempt(&paths.junit, Cow::Owned(bytes)),
             Err(e) => Attempt::Done(Err(e)),
         });
@@ -421,7 +433,7 @@ mod tests {
         let evidence = evidence::tests::sample("CANARY-sink-pw");
         let dir = tempfile::tempdir().unwrap();
         let paths = ReportPaths::new(dir.path(), None);
-        let (_, written) = write_all(&paths, &[], || Sealed::new(evidence), &secrets);
+        let (_, written) = write_all(&paths, &[], false, || Sealed::new(evidence), &secrets);
         let errors = written.unwrap_err();
         assert!(
             errors.iter().any(|e| e.contains("evidence.json")),

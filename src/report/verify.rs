@@ -161,6 +161,22 @@ fn consistency(report: &Evidence) -> Vec<String> {
             if not_run { "a" } else { "no" }
         ));
     }
+    // A difference from an assumption is shown by its notes; a pass cannot hold any.
+    for (i, scenario) in report.scenarios.iter().enumerate() {
+        let notes = scenario.steps.iter().any(|step| !step.assumed.is_empty());
+        let differs = scenario.verdict == ScenarioVerdict::DiffersFromAssumption;
+        if differs && !notes {
+            findings.push(format!(
+                "scenarios[{i}] (`{}`) is `differs-from-assumption` but no step holds an `assumed` note",
+                scenario.trial
+            ));
+        } else if scenario.verdict == ScenarioVerdict::Pass && notes {
+            findings.push(format!(
+                "scenarios[{i}] (`{}`) is `pass` but a step holds an `assumed` note",
+                scenario.trial
+            ));
+        }
+    }
     let merged_from = &report.run.merged_from;
     if !merged_from.is_empty() {
         findings.extend(merged_inputs(report));

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
-    AuthSpec, AuthorizeSpec, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, GrantType,
+    Assumed, AuthSpec, AuthorizeSpec, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, GrantType,
     OAuth2Spec, Scenario, ScenarioFile, Step,
 };
 use super::template::{Template, TemplateVisitor, Templates, VarRef};
@@ -672,16 +672,30 @@ impl Checker<'_> {
                     "`outcome: timeout` needs `within`: how long no answer may come (e.g. `within: 3s`)".into());
             }
             expect.visit_templates(&ep, self);
+            if let Some(assumed) = &expect.assumed {
+                self.assumed(&format!("{ep}.assumed"), assumed);
+            }
         }
-        if let Some(same_as) = step.expect.as_ref().and_then(|e| e.same_as.as_ref())
-            && !self.responses.contains(&same_as.response)
-            && self.complete
-        {
+        let assumed_same_as = step
+            .expect
+            .as_ref()
+            .and_then(|e| e.assumed.as_ref())
+            .and_then(|a| a.same_as.as_ref())
+            .map(|same_as| (same_as, format!("{path}.expect.assumed.same_as.response")));
+        let documented_same_as = step
+            .expect
+            .as_ref()
+            .and_then(|e| e.same_as.as_ref())
+            .map(|same_as| (same_as, format!("{path}.expect.same_as.response")));
+        for (same_as, at) in documented_same_as.into_iter().chain(assumed_same_as) {
+            if self.responses.contains(&same_as.response) || !self.complete {
+                continue;
+            }
             let hint = nearest(&same_as.response, self.responses.iter().map(String::as_str))
                 .map(|n| format!(". Did you mean `{n}`?"))
                 .unwrap_or_default();
             self.error(
-                format!("{path}.expect.same_as.response"),
+                at,
                 format!(
                     "no earlier step captured a response as `{}` (`capture: {{ {}: {{ response: true }} }}`){hint}",
                     same_as.response, same_as.response
@@ -876,6 +890,38 @@ impl Checker<'_> {
                 "a `client_secret` needs its `client_id`".into(),
             ),
             _ => {}
+        }
+    }
+
+    /// Checks an `assumed:` block: a one-line reason, at least one check, and only response
+    /// checks (the transport outcome and a duration are never left open by the docs' silence;
+    /// a step expecting no response is refused with the step's other response checks).
+    fn assumed(&mut self, path: &str, assumed: &Assumed) {
+        for (key, given) in [
+            ("outcome", assumed.outcome.is_some()),
+            ("within", assumed.within.is_some()),
+        ] {
+            if given {
+                self.error(
+                    format!("{path}.{key}"),
+                    format!("`{key}` cannot be assumed: put it in `expect` itself; `assumed` takes `because` and response checks (`status`, `headers`, `json`, `body`, `www_authenticate`, `oauth_error`, `problem`, `jwt`, `same_as`)"),
+                );
+            }
+        }
+        let because = assumed.because.trim();
+        if because.is_empty() || because.contains('\n') {
+            self.error(
+                format!("{path}.because"),
+                "`because` must be one line saying which choice the documentation does not make"
+                    .into(),
+            );
+        }
+        let checks = assumed.checks();
+        if !checks.checks_response() {
+            self.error(
+                path.into(),
+                "an empty `assumed` block: give at least one check (`status`, `headers`, `json`, `body`, `www_authenticate`, `oauth_error`, `problem`, `jwt`, `same_as`) beside `because`".into(),
+            );
         }
     }
 

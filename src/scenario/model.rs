@@ -827,6 +827,71 @@ pub struct Expectation {
     /// The response must be indistinguishable from one captured earlier (`response: true`).
     #[serde(default)]
     pub same_as: Option<Box<SameAs>>,
+    /// Checks resting on a choice the provider's documentation does not make: when only these
+    /// fail, the scenario differs from an assumption rather than failing.
+    #[serde(default)]
+    pub assumed: Option<Box<Assumed>>,
+}
+
+/// An `assumed:` block: response checks on what the documentation leaves open (an error body, a
+/// member name), and `because`, the choice the docs do not make. A failure of these is reported
+/// as differing from the assumption, not as non-conformance (`run --strict` makes it a failure).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assumed {
+    /// One line: which choice the documentation does not make.
+    pub because: String,
+    /// The status code, or a list of acceptable ones.
+    #[serde(default)]
+    pub status: Option<StatusSet>,
+    /// Header checks by name.
+    #[serde(default)]
+    pub headers: Fields<HeaderName, OneOrMany<TextCheck>>,
+    /// JSONPath checks on the JSON body.
+    #[serde(default)]
+    pub json: Fields<JsonPath, OneOrMany<JsonCheck>>,
+    /// Checks on the body as text.
+    #[serde(default)]
+    pub body: Option<OneOrMany<TextCheck>>,
+    /// Checks on a `WWW-Authenticate` challenge.
+    #[serde(default)]
+    pub www_authenticate: Option<Box<ChallengeCheck>>,
+    /// Checks on an OAuth error body.
+    #[serde(default)]
+    pub oauth_error: Option<Box<OAuthErrorCheck>>,
+    /// Checks on a problem-details body.
+    #[serde(default)]
+    pub problem: Option<Box<ProblemCheck>>,
+    /// Checks on JWTs in the JSON body.
+    #[serde(default)]
+    pub jwt: Fields<JsonPath, JwtCheck>,
+    /// The response must be indistinguishable from one captured earlier.
+    #[serde(default)]
+    pub same_as: Option<Box<SameAs>>,
+    /// Read only to be refused at its position: the transport outcome is never an assumption.
+    #[serde(default)]
+    pub outcome: Option<de::IgnoredAny>,
+    /// Read only to be refused at its position, as `outcome`.
+    #[serde(default)]
+    pub within: Option<de::IgnoredAny>,
+}
+
+impl Assumed {
+    /// Returns the assumed checks as an [`Expectation`] on a response, for the checker.
+    pub fn checks(&self) -> Expectation {
+        Expectation {
+            status: self.status.clone(),
+            headers: self.headers.clone(),
+            json: self.json.clone(),
+            body: self.body.clone(),
+            www_authenticate: self.www_authenticate.clone(),
+            oauth_error: self.oauth_error.clone(),
+            problem: self.problem.clone(),
+            jwt: self.jwt.clone(),
+            same_as: self.same_as.clone(),
+            ..Expectation::default()
+        }
+    }
 }
 
 impl Expectation {
@@ -845,6 +910,7 @@ impl Expectation {
             problem,
             jwt,
             same_as,
+            assumed,
         } = self;
         // Destructured without `..`, so a new expectation field must be classified here.
         status.is_some()
@@ -856,6 +922,7 @@ impl Expectation {
             || problem.is_some()
             || !jwt.is_empty()
             || same_as.is_some()
+            || assumed.is_some()
     }
 }
 
@@ -1522,7 +1589,7 @@ mod tests {
         let sizes = [
             ("Step", std::mem::size_of::<Step>(), 592),
             ("RequestSpec", std::mem::size_of::<RequestSpec>(), 272),
-            ("Expectation", std::mem::size_of::<Expectation>(), 152),
+            ("Expectation", std::mem::size_of::<Expectation>(), 160),
             (
                 "Fields",
                 std::mem::size_of::<Fields<String, Template>>(),

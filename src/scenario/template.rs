@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 
 use super::model::{
-    AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
+    Assumed, AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
     ComputeSpec, Expectation, FieldCheck, Fields, ForgeChange, JsonCheck, JwtCheck, JwtKey,
     OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
 };
@@ -549,6 +549,25 @@ impl Templates for PkceSpec {
 }
 
 impl Templates for Expectation {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            path,
+            visitor,
+            &[
+                ("headers", &self.headers),
+                ("body", &self.body),
+                ("json", &self.json),
+                ("jwt", &self.jwt),
+                ("www_authenticate", &self.www_authenticate),
+                ("oauth_error", &self.oauth_error),
+                ("problem", &self.problem),
+                ("assumed", &self.assumed),
+            ],
+        );
+    }
+}
+
+impl Templates for Assumed {
     fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
         fields(
             path,
