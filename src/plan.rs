@@ -18,7 +18,7 @@ use crate::input::{hidden, input_files, unreadable, yaml_name};
 use crate::registry::MockRegistry;
 use crate::scenario::load::{InputUse, Names, check_scenario_inputs, parse_file};
 use crate::scenario::model::{DurationValue, ExpectedOutcome, Scenario, ScenarioKind};
-use crate::spec::{Catalogue, InputGroup, Inputs, RequirementKind, load_catalogue};
+use crate::spec::{Catalogue, InputGroup, Inputs, load_catalogue};
 use crate::target::{HostSpec, Target};
 
 /// A scenario ready to run, with where it came from.
@@ -37,9 +37,6 @@ pub struct PlannedScenario {
     /// The provider inputs it uses: names it takes from the target, not from earlier steps;
     /// sorted, each once (a slice: a set's node would reserve room for eleven).
     pub inputs: Box<[InputUse]>,
-    /// Set when every requirement it cites is `Assumed`: why (each requirement's `source`), so
-    /// that any check it fails differs from an assumption rather than failing.
-    pub assumed_because: Option<Box<str>>,
 }
 
 impl PlannedScenario {
@@ -350,9 +347,7 @@ pub fn load_plan(
                         unsupplied_reason(&target, &provider, inputs, &check.inputs)
                     })
                 });
-                let assumed_because = all_assumed(&catalogue, &p.scenario.requirements);
                 scenarios.push(Arc::new(PlannedScenario {
-                    assumed_because,
                     provider: provider.clone(),
                     file: stem.clone(),
                     path: file.clone(),
@@ -735,18 +730,4 @@ fn check_target_providers(target: &Target, catalogue: &Catalogue) -> Vec<LoadErr
             )
         })
         .collect()
-}
-
-/// Returns why a scenario's checks all rest on assumptions, when every requirement it cites is
-/// `Assumed`: the requirements' ids and sources, one line.
-fn all_assumed(catalogue: &Catalogue, requirements: &[String]) -> Option<Box<str>> {
-    let mut reasons = Vec::with_capacity(requirements.len());
-    for id in requirements {
-        let (_, requirement) = catalogue.requirements.get(id)?;
-        if requirement.kind != RequirementKind::Assumed {
-            return None;
-        }
-        reasons.push(format!("{id} is assumed: {}", requirement.source.trim()));
-    }
-    (!reasons.is_empty()).then(|| reasons.join("; ").into_boxed_str())
 }

@@ -40,6 +40,10 @@ requirements:
     statement: The refusal is a 418.
     source: the docs give no status; the mock answers 418
     kind: Assumed
+  - id: SHOP-TEAPOT-02
+    statement: A refused key gets a 418.
+    source: the docs give no status; the mock answers 418
+    kind: Assumed
 inputs:
   hosts:
     api_base: The shop API's base URL
@@ -79,12 +83,22 @@ const SCENARIOS: &str = r#"scenarios:
             json: { $.error: { equals: invalid_request } }
 
   - id: all-assumed
-    title: A scenario citing only Assumed requirements differs rather than fails
-    requirements: [SHOP-TEAPOT-01]
+    title: A scenario citing only Assumed requirements still fails where a plain check fails
+    requirements: [SHOP-TEAPOT-02]
     steps:
       - name: refused key
         request: { url: "{{api_base}}/refuse", headers: { X-Key: "{{secret.api_key}}" } }
         expect: { status: 418 }
+
+  - id: assumed-status
+    title: A refusal whose status is the assumed detail differs rather than fails
+    requirements: [SHOP-TEAPOT-01]
+    steps:
+      - name: refused key
+        request: { url: "{{api_base}}/refuse", headers: { X-Key: "{{secret.api_key}}" } }
+        expect:
+          status: [400, 418]
+          assumed: { because: "the docs give no status; the mock answers 418", status: 418 }
 
   - id: polls-for-the-assumed-shape
     title: A polling step whose documented checks hold keeps polling while an assumed one fails
@@ -352,9 +366,13 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
         "{differs}"
     );
 
+    // A requirement of kind Assumed does not turn a plain check into an assumption: a provider
+    // breaking the documented part of it must fail.
     let all_assumed = scenario(&evidence, "all-assumed");
-    assert_eq!(all_assumed["verdict"], "differs-from-assumption");
-    let note = &all_assumed["steps"][0]["assumed"][0];
+    assert_eq!(all_assumed["verdict"], "fail", "{all_assumed}");
+    let assumed_status = scenario(&evidence, "assumed-status");
+    assert_eq!(assumed_status["verdict"], "differs-from-assumption");
+    let note = &assumed_status["steps"][0]["assumed"][0];
     assert!(
         note["check"]
             .as_str()
@@ -362,11 +380,8 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
             .contains("got HTTP 400, expected 418"),
         "{note}"
     );
-    assert!(
-        note["because"]
-            .as_str()
-            .unwrap()
-            .contains("SHOP-TEAPOT-01 is assumed: the docs give no status; the mock answers 418"),
+    assert_eq!(
+        note["because"], "the docs give no status; the mock answers 418",
         "{note}"
     );
 
@@ -391,7 +406,8 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
         "differs-from-assumption"
     );
     assert_eq!(evidence["run"]["totals"]["differs_from_assumption"], 4);
-    assert_eq!(evidence["run"]["totals"]["failed"], 1);
+    assert_eq!(requirement_status(&evidence, "SHOP-TEAPOT-02"), "failed");
+    assert_eq!(evidence["run"]["totals"]["failed"], 2);
 
     let html = read(&run.reports.join("evidence.html"));
     assert!(html.contains("st-assumed"), "no assumed colour on the page");
@@ -444,7 +460,7 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
         verify.dump()
     );
     let t = tree.clone();
-    let other = blocking(move || t.run(&["shop::refusal::all-assumed"])).await;
+    let other = blocking(move || t.run(&["shop::refusal::assumed-status"])).await;
     assert_eq!(other.code, Some(0), "{}", other.dump());
     let merged_path = tree.path("merged/evidence.json");
     let (a, b, out) = (

@@ -7,7 +7,7 @@ use common::conformant::assert_conformant_variants_pass;
 
 #[test]
 fn every_scenario_passes_on_each_conformant_variant() {
-    assert_conformant_variants_pass("electrum", &["empty-refusal-bodies"]);
+    assert_conformant_variants_pass("electrum", &[("empty-refusal-bodies", &[])]);
 }
 
 #[test]

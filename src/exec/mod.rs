@@ -180,7 +180,7 @@ impl Runner {
                     .await
             }
         };
-        result.verdict = judge_assumptions(planned, result.verdict, &mut result.steps);
+        result.verdict = judge_assumptions(result.verdict, &result.steps);
         if let Verdict::Fail { message, .. }
         | Verdict::Error { message, .. }
         | Verdict::DiffersFromAssumption { message } = &mut result.verdict
@@ -328,28 +328,14 @@ impl Runner {
     }
 }
 
-/// Turns a scenario's verdict into one that tells documented failures from assumed ones. A
-/// scenario citing only `Assumed` requirements has its failed checks taken as notes; a scenario
-/// whose documented checks all held but whose steps hold notes differs from an assumption.
-fn judge_assumptions(
-    planned: &PlannedScenario,
-    verdict: Verdict,
-    steps: &mut [StepResult],
-) -> Verdict {
-    let verdict = match (verdict, &planned.assumed_because) {
-        (Verdict::Fail { .. }, Some(because)) => {
-            for step in steps.iter_mut() {
-                let failed = std::mem::take(&mut step.failed);
-                step.assumed
-                    .extend(failed.into_iter().map(|check| AssumptionNote {
-                        check,
-                        because: because.to_string(),
-                    }));
-            }
-            Verdict::Pass
-        }
-        (verdict, _) => verdict,
-    };
+/// Turns a scenario's verdict into one that tells documented failures from assumed ones: a
+/// scenario whose documented checks all held but whose steps hold notes (failed `assumed:`
+/// checks) differs from an assumption.
+///
+/// Only a check marked `assumed:` is an assumption. A requirement of kind `Assumed` does not make
+/// its scenario's checks assumptions: such a requirement often bundles a documented refusal with
+/// an assumed status, and a provider accepting an expired token must fail, not differ.
+fn judge_assumptions(verdict: Verdict, steps: &[StepResult]) -> Verdict {
     if !matches!(
         verdict,
         Verdict::Pass | Verdict::DiffersFromAssumption { .. }
