@@ -50,8 +50,7 @@ impl PlannedScenario {
     /// longest waits first, so they overlap with everything else rather than end the run.
     pub fn known_real_wait(&self) -> std::time::Duration {
         self.scenario
-            .steps
-            .iter()
+            .all_steps()
             .filter_map(|step| step.expect.as_ref())
             .filter(|expect| expect.outcome == crate::scenario::model::ExpectedOutcome::Timeout)
             .filter_map(|expect| expect.within.map(|w| w.0))
@@ -410,7 +409,7 @@ pub fn sources_used(scenarios_dir: &Path, provider: &str) -> BTreeSet<String> {
         sources.extend(
             parsed
                 .iter()
-                .flat_map(|p| &p.scenario.steps)
+                .flat_map(|p| p.scenario.all_steps())
                 .filter_map(|step| step.request.as_ref()?.source.clone()),
         );
     }
@@ -549,8 +548,7 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
     }
     if !target.is_virtual() {
         let waits = scenario
-            .steps
-            .iter()
+            .all_steps()
             .filter_map(|s| s.clock.as_ref())
             .filter_map(|c| {
                 c.advance
@@ -561,8 +559,7 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
             // Polling for an eventual change may wait up to its bound.
             .chain(
                 scenario
-                    .steps
-                    .iter()
+                    .all_steps()
                     .filter_map(|s| s.eventually.map(|e| e.within.0)),
             );
         let total: std::time::Duration = waits.sum();

@@ -112,6 +112,7 @@ fn step(number: usize, name: &str, passed: &[&str], failed: &[&str]) -> StepReco
         error: None,
         clock: None,
         exchanges: vec![],
+        cleanup: false,
     }
 }
 

@@ -254,6 +254,9 @@ pub struct StepRecord {
     /// The HTTP exchanges of the step, in order: auxiliary ones (token fetches) first, then the
     /// step's own.
     pub exchanges: Vec<ExchangeRecord>,
+    /// True for a cleanup step (`finally:`), run whatever the verdict; absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cleanup: bool,
 }
 
 /// One HTTP exchange, redacted.
@@ -860,6 +863,7 @@ fn step_record(step: &StepResult) -> StepRecord {
             .chain(step.transcript.iter())
             .map(exchange_record)
             .collect(),
+        cleanup: step.cleanup,
     }
 }
 
@@ -1399,6 +1403,7 @@ pub(crate) mod tests {
                 error: None,
                 clock: None,
                 exchanges: vec![exchange.clone()],
+                cleanup: false,
             }],
             sha256: String::new(),
         };

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
     AuthSpec, AuthorizeSpec, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, GrantType,
-    OAuth2Spec, Scenario, ScenarioFile, Step,
+    OAuth2Spec, Repeat, Scenario, ScenarioFile, Step,
 };
 use super::template::{Template, TemplateVisitor, Templates, VarRef};
 use crate::diagnostic::{self, InputKind, LoadError, SpanIndex};
@@ -61,6 +61,15 @@ pub(crate) fn isolated_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step
             })
             .collect()
     })
+}
+
+/// Deserializes a list of `finally:` steps, numbering each by its position as written.
+pub(crate) fn indexed_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
+    let mut steps = Vec::<Step>::deserialize(d)?;
+    for (index, step) in steps.iter_mut().enumerate() {
+        step.index = index;
+    }
+    Ok(steps)
 }
 
 enum Element {
@@ -512,9 +521,87 @@ impl Checker<'_> {
         for step in &scenario.steps {
             self.step(&format!("{base}.steps[{}]", step.index), step);
         }
+        // Cleanup steps see every name `steps` may define: they run after all of them, and a
+        // name a failed step never set is the run's error, as in `steps`.
+        for step in &scenario.finally {
+            self.step(&format!("{base}.finally[{}]", step.index), step);
+        }
     }
 
     fn step(&mut self, path: &str, step: &Step) {
+        let loop_name = step
+            .repeat
+            .as_ref()
+            .and_then(|repeat| self.repeat(path, step, repeat));
+        self.step_body(path, step);
+        if let Some(name) = loop_name {
+            self.captured.remove(&name);
+        }
+    }
+
+    /// Checks a `repeat`, and defines its iteration name for the step's own templates; returns
+    /// the name when it was defined here, to forget after the step.
+    fn repeat(&mut self, path: &str, step: &Step, repeat: &Repeat) -> Option<String> {
+        let rp = format!("{path}.repeat");
+        self.template(&format!("{rp}.count"), &repeat.count);
+        if let Some(literal) = repeat.count.as_literal() {
+            match Repeat::parse_count(literal) {
+                Err(e) => self.error(format!("{rp}.count"), e),
+                Ok(0) => self.error(
+                    format!("{rp}.count"),
+                    format!(
+                        "`count: 0` repeats nothing: give 1 to {} (0 is allowed only as what a template renders)",
+                        Repeat::MAX
+                    ),
+                ),
+                Ok(_) => {}
+            }
+        }
+        if step.request.is_none() {
+            self.error(
+                rp.clone(),
+                "`repeat` runs a request step several times: it needs a `request` in the same step"
+                    .into(),
+            );
+        }
+        if step.eventually.is_some() {
+            self.error(
+                rp.clone(),
+                "`repeat` and `eventually` do not combine: poll in a step of its own, before or after the loop".into(),
+            );
+        }
+        let name = repeat.name.as_str();
+        if !valid_name(name) {
+            self.error(
+                format!("{rp}.as"),
+                format!("invalid name `{name}`: use letters, digits, `_` and `-`"),
+            );
+            return None;
+        }
+        let taken = self.captured.contains(name)
+            || self
+                .names
+                .variables
+                .as_ref()
+                .is_some_and(|v| v.contains(name))
+            || self
+                .names
+                .secrets
+                .as_ref()
+                .is_some_and(|v| v.contains(name))
+            || step.capture.get(name).is_some();
+        if taken {
+            self.error(
+                format!("{rp}.as"),
+                format!("`{name}` is already a variable, secret or capture: name the iteration otherwise"),
+            );
+            return None;
+        }
+        self.captured.insert(name.to_owned());
+        Some(name.to_owned())
+    }
+
+    fn step_body(&mut self, path: &str, step: &Step) {
         let kinds = usize::from(step.request.is_some())
             + usize::from(step.clock.is_some())
             + usize::from(!step.compute.is_empty());
@@ -814,6 +901,13 @@ impl Checker<'_> {
                     );
                 }
             }
+            ComputeSpec::Integer(expression) => {
+                if let Some(literal) = expression.as_literal()
+                    && let Err(e) = super::model::integer_sum(literal)
+                {
+                    self.error(format!("{path}.integer"), e);
+                }
+            }
             ComputeSpec::JwtForge(_) | ComputeSpec::Hmac(_) | ComputeSpec::BasicCredentials(_) => {}
         }
     }
@@ -836,14 +930,14 @@ impl Checker<'_> {
                 "`fresh` is for `auth: { oauth2 }` (a `token` request never uses the cache)".into(),
             );
         }
-        let needs: &[(&str, bool)] = match grant.grant {
+        let needs: &[(&str, bool)] = match &grant.grant {
             GrantType::Password => &[
                 ("username", grant.username.is_some()),
                 ("password", grant.password.is_some()),
             ],
             GrantType::RefreshToken => &[("refresh_token", grant.refresh_token.is_some())],
             GrantType::AuthorizationCode => &[("code", grant.code.is_some())],
-            GrantType::ClientCredentials => &[],
+            GrantType::ClientCredentials | GrantType::Other(_) => &[],
         };
         for (field, present) in needs {
             if !present {
@@ -929,10 +1023,14 @@ impl Checker<'_> {
             );
         }
         if capture.response {
-            if capture.jsonpath.is_some() || capture.header.is_some() || capture.regex.is_some() {
+            if capture.jsonpath.is_some()
+                || capture.header.is_some()
+                || capture.regex.is_some()
+                || capture.count
+            {
                 self.error(
                     path.into(),
-                    "`response: true` keeps the whole response: it takes no `jsonpath`, `header` or `regex`".into(),
+                    "`response: true` keeps the whole response: it takes no `jsonpath`, `header`, `regex` or `count`".into(),
                 );
             }
             if capture.secret {
@@ -942,6 +1040,13 @@ impl Checker<'_> {
                 );
             }
             self.responses.insert(name.to_owned());
+        } else if capture.count {
+            if capture.jsonpath.is_none() || capture.header.is_some() || capture.regex.is_some() {
+                self.error(
+                    path.into(),
+                    "`count: true` counts the values a `jsonpath` selects: give `jsonpath`, without `header` or `regex`".into(),
+                );
+            }
         } else if capture.jsonpath.is_none() && capture.header.is_none() && capture.regex.is_none()
         {
             self.error(
