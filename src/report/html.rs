@@ -1241,6 +1241,45 @@ mod tests {
         );
     }
 
+    /// Cleanup steps carry a mark, and the iterations of a `repeat` (records sharing a
+    /// number) give the anchor only to the last, which a failure links to.
+    #[test]
+    fn cleanup_steps_are_marked_and_repeated_steps_anchor_once() {
+        let mut evidence = evidence(true);
+        let bad = &mut evidence.scenarios[1];
+        let mut first = bad.steps[0].clone();
+        first.name = "create (1/2)".into();
+        first.failed.clear();
+        bad.steps[0].name = "create (2/2)".into();
+        let mut cleanup = bad.steps[0].clone();
+        cleanup.number = 2;
+        cleanup.name = "delete it".into();
+        cleanup.failed.clear();
+        cleanup.cleanup = true;
+        bad.steps.insert(0, first);
+        bad.steps.push(cleanup);
+        let html = render(&evidence);
+        assert_eq!(
+            html.matches("id=\"s.alpha_3a_3abasic_3a_3abad.step1\"")
+                .count(),
+            1
+        );
+        let anchored = html
+            .find("id=\"s.alpha_3a_3abasic_3a_3abad.step1\"")
+            .unwrap();
+        assert!(
+            html[anchored..].find("create (2/2)") < html[anchored..].find("delete it"),
+            "the anchor is on the last iteration"
+        );
+        assert!(!html[anchored..].contains("create (1/2)"));
+        assert_eq!(
+            html.matches("<span class=\"step-cleanup\">cleanup</span> delete it")
+                .count(),
+            1
+        );
+        assert_eq!(html.matches("class=\"step-cleanup\"").count(), 1);
+    }
+
     #[test]
     fn a_conflict_between_merged_runs_looks_failed() {
         let shown = status("conflict");
