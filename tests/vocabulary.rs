@@ -83,7 +83,13 @@ struct Harness {
 }
 
 impl Harness {
+    /// Starts the server and plans against a virtual-clock target.
     async fn start() -> Self {
+        Self::start_on("clock: virtual\nlimits: { request_timeout: 5s }").await
+    }
+
+    /// Starts the server and plans against a target with this clock and these limits.
+    async fn start_on(clock_and_limits: &str) -> Self {
         let server = MockServer::start().await;
         let json = |status: u16, body: serde_json::Value| {
             ResponseTemplate::new(status).set_body_json(body)
@@ -146,7 +152,7 @@ impl Harness {
             .mount(&server)
             .await;
         let yaml = format!(
-            "name: vocabulary\nclock: virtual\nlimits: {{ request_timeout: 5s }}\n\
+            "name: vocabulary\n{clock_and_limits}\n\
              providers:\n  demo:\n    hosts:\n      echo_base: {{ url: \"{}\" }}\n",
             server.uri()
         );
@@ -444,6 +450,41 @@ async fn a_failing_cleanup_turns_a_pass_into_an_error() {
     assert!(result.steps[2].cleanup && result.steps[2].failed.is_empty());
 
     assert_pass(&h.run("finally-passing").await);
+}
+
+#[tokio::test]
+async fn cleanup_steps_are_numbered_after_a_repeated_step() {
+    let h = Harness::start().await;
+    let result = h.run("finally-after-a-repeat").await;
+    assert_pass(&result);
+    let numbered: Vec<(usize, bool)> = result.steps.iter().map(|s| (s.index, s.cleanup)).collect();
+    assert_eq!(numbered, [(0, false), (0, false), (0, false), (1, true)]);
+}
+
+#[tokio::test]
+async fn cleanup_runs_after_a_step_skipped_for_max_wait() {
+    let h = Harness::start_on("clock: real\nlimits: { request_timeout: 5s, max_wait: 1s }").await;
+    let result = h.run("finally-after-a-skip").await;
+    let Verdict::Skipped { reason } = &result.verdict else {
+        panic!(
+            "expected a skip, got {:?}\n{}",
+            result.verdict,
+            result.step_summary()
+        );
+    };
+    assert!(reason.contains("limits.max_wait"), "{reason}");
+    // The request after the skipped wait never went; the cleanup did.
+    assert!(h.received("GET", "/status").await.is_empty());
+    assert_eq!(h.received("DELETE", "/cleanup/k-42").await.len(), 1);
+    assert!(result.steps.last().is_some_and(|s| s.cleanup));
+
+    let result = h.run("finally-failing-after-a-skip").await;
+    let message = error(&result, 2);
+    assert!(
+        message
+            .starts_with("a cleanup step could not complete, so state may be left behind: step 3"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

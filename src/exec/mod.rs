@@ -293,8 +293,10 @@ impl Runner {
         if scenario.finally.is_empty() {
             return verdict;
         }
+        // Numbered after the last step that ran (the iterations of a `repeat` share a number).
+        let first = steps.last().map_or(0, |step| step.index + 1);
         let cleanup = scope
-            .run_step_list(&scenario.finally, steps.len(), true, steps, on_step)
+            .run_step_list(&scenario.finally, first, true, steps, on_step)
             .await;
         match (verdict, cleanup) {
             (verdict, None) => verdict,
