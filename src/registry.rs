@@ -23,7 +23,9 @@ pub struct MockConfig {
     pub clock: Arc<VirtualClock>,
     /// The provider's secrets from the target (fake values).
     pub secrets: HashMap<String, String>,
-    /// Deviations to apply (see the provider's entry in the registry).
+    /// Variants to apply, by name (see the provider's entry in the registry): deviations
+    /// (documented behaviour deliberately broken) and conformant variants (other choices where
+    /// the documentation is silent).
     pub deviations: Vec<String>,
 }
 
@@ -114,6 +116,7 @@ pub struct MockProvider {
     name: String,
     hosts: Vec<String>,
     deviations: Vec<String>,
+    conformant: Vec<String>,
     start: StartFn,
 }
 
@@ -123,6 +126,7 @@ impl fmt::Debug for MockProvider {
             .field("name", &self.name)
             .field("hosts", &self.hosts)
             .field("deviations", &self.deviations)
+            .field("conformant", &self.conformant)
             .finish_non_exhaustive()
     }
 }
@@ -139,8 +143,17 @@ impl MockProvider {
             name: name.to_owned(),
             hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
             deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+            conformant: Vec::new(),
             start: Arc::new(move |config| Box::pin(start(config))),
         }
+    }
+
+    /// Adds the mock's conformant variants: other choices where the documentation is silent,
+    /// which the scenarios must pass (or report as differing from an assumption), as its
+    /// deviations prove they fail.
+    pub fn with_conformant(mut self, variants: &[&str]) -> Self {
+        self.conformant = variants.iter().map(|v| (*v).to_owned()).collect();
+        self
     }
 
     /// Returns the provider's name.
@@ -158,10 +171,21 @@ impl MockProvider {
         &self.deviations
     }
 
-    /// Starts one instance, refusing deviations the mock does not know (a misspelt deviation
+    /// Returns the conformant variants the mock knows.
+    pub fn conformant(&self) -> &[String] {
+        &self.conformant
+    }
+
+    /// Starts one instance, refusing variants the mock does not know (a misspelt deviation
     /// would otherwise test nothing and pass).
     pub async fn start(&self, config: MockConfig) -> Result<RunningMock, String> {
-        config.check_deviations(&self.deviations)?;
+        let known: Vec<String> = self
+            .deviations
+            .iter()
+            .chain(&self.conformant)
+            .cloned()
+            .collect();
+        config.check_deviations(&known)?;
         (self.start)(config).await
     }
 }

@@ -1,7 +1,8 @@
 //! Proves the Electrum scenarios have teeth: each deliberately broken variant of the Electrum mock
 //! (an allowlist that answers instead of dropping, expired or foreign access tokens accepted, the
 //! docs' `Authorisation` spelling honoured, refresh tokens that never expire, RFC 6749's statuses
-//! and errors where Keycloak has its own, token responses without `no-store`) is caught by exactly
+//! and errors where Keycloak has its own, token responses without `no-store`, a refresh granted on
+//! the client id alone) is caught by exactly
 //! the scenarios tabled here, at the tabled step, saying what went wrong; every other Electrum
 //! scenario still passes with it.
 
@@ -116,7 +117,23 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                     r#"expected to equal "unauthorized_client", found "invalid_client""#,
                 ],
             ),
+            (
+                "electrum::refresh::refresh-needs-the-client-secret",
+                1,
+                &[r#"expected to equal "unauthorized_client", found "invalid_client""#],
+            ),
         ],
+    ),
+    (
+        "refreshes-without-client-secret",
+        &[(
+            "electrum::refresh::refresh-needs-the-client-secret",
+            1,
+            &[
+                "refresh with the client_id alone",
+                "got HTTP 200, expected 401",
+            ],
+        )],
     ),
     (
         "omits-no-store",

@@ -113,10 +113,26 @@ pub enum Deviation {
     RfcErrorForBadClient,
     /// Token responses carry no `Cache-Control: no-store` / `Pragma: no-cache`.
     OmitsNoStore,
+    /// A refresh grant with the client id but no client secret is answered as if the client had
+    /// authenticated: anyone holding a refresh token can refresh it.
+    RefreshesWithoutClientSecret,
 }
 
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
+
+/// Conformant variants: other choices where Electrum's documentation is silent, which the
+/// scenarios must not take for non-conformance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Conformant {
+    /// The API's 401 has an empty body (Electrum: unsuccessful responses "may contain an empty
+    /// response body and therefore no ErrorDetail object").
+    EmptyRefusalBodies,
+}
+
+/// The names of [`Conformant`], for the registry.
+pub const CONFORMANT: &[&str] = Conformant::VARIANTS;
 
 /// The realm the mock serves (`realm` in `targets/mock.yaml`).
 pub const REALM: &str = "electrum-test";
@@ -149,7 +165,8 @@ const UNKNOWN_REALM_PRIORITY: u8 = 10;
 /// its front was reached by, so a path of one host is unknown (404) on the other, as with two
 /// servers, at half the threads.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let deviations = Deviations::<Deviation>::from_config(&config)?;
+    let deviations = Deviations::<Deviation>::from_config_among(&config, CONFORMANT)?;
+    let conformant = Deviations::<Conformant>::from_config_among(&config, DEVIATIONS)?;
     let server = MockServer::builder().start().await;
     let answers_unallowlisted = deviations.has(Deviation::AnswersUnallowlisted);
     let policy: front::PolicyFn = if answers_unallowlisted {
@@ -192,6 +209,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         sessions: Mutex::new(HashMap::new()),
         token_policy: keycloak_token_policy(no_store),
         deviations,
+        conformant,
     });
     if answers_unallowlisted {
         // The fronts forward every source under this deviation; this answers the others before
@@ -211,7 +229,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         .and(path(format!(
             "/auth/realms/{REALM}/protocol/openid-connect/token"
         )))
-        .respond_with(TokenEndpoint::new(electrum.clone()))
+        .respond_with(Tokens(electrum.clone()))
         .mount(&server)
         .await;
     let unknown_realm = json_reply(404, json!({"error": "Realm does not exist"}));
@@ -286,6 +304,7 @@ struct Electrum {
     sessions: Mutex<HashMap<String, Session>>,
     token_policy: TokenPolicy,
     deviations: Deviations<Deviation>,
+    conformant: Deviations<Conformant>,
 }
 
 /// A user session, as Keycloak keeps one per password login.
@@ -373,6 +392,32 @@ impl TokenProvider for Electrum {
             }
             _ => refused(400, "invalid_grant", "Code not valid"),
         }
+    }
+}
+
+/// The token endpoint: the kit's [`TokenEndpoint`], except that with
+/// [`Deviation::RefreshesWithoutClientSecret`] a refresh grant goes through on the client id alone.
+struct Tokens(Arc<Electrum>);
+
+impl Respond for Tokens {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let electrum = &*self.0;
+        if electrum.deviates(Deviation::RefreshesWithoutClientSecret) {
+            let form = FormParams::parse(&request.body);
+            let refresh_by_id_alone = form.first("grant_type") == Some("refresh_token")
+                && form.first("client_secret").is_none()
+                && !request.headers.contains_key("authorization")
+                && form
+                    .first("client_id")
+                    .is_some_and(|id| credential_eq(id.as_bytes(), electrum.client_id.as_bytes()));
+            if refresh_by_id_alone {
+                return match electrum.refresh_grant(&form) {
+                    TokenReply::Issued(body) => json_reply(200, body).no_store(),
+                    TokenReply::Refused(refusal) => refusal,
+                };
+            }
+        }
+        TokenEndpoint::new(self.0.clone()).respond(request)
     }
 }
 
@@ -601,8 +646,12 @@ impl Respond for Orders {
             } else {
                 Challenge::basic("electrum").charset_utf8()
             };
-            return error_detail(401, "AUTHENTICATION_ERROR", "Authentication failed")
-                .with_challenge(&challenge);
+            let refusal = if self.0.conformant.has(Conformant::EmptyRefusalBodies) {
+                ResponseTemplate::new(401)
+            } else {
+                error_detail(401, "AUTHENTICATION_ERROR", "Authentication failed")
+            };
+            return refusal.with_challenge(&challenge);
         }
         let query = request::query(request);
         let Some(receiver_id) = query.get("receiverId").filter(|v| !v.is_empty()) else {
@@ -650,6 +699,7 @@ mod tests {
                 "rfc-status-for-bad-user",
                 "rfc-error-for-bad-client",
                 "omits-no-store",
+                "refreshes-without-client-secret",
             ]
         );
     }
@@ -671,6 +721,7 @@ mod tests {
             sessions: Mutex::new(HashMap::new()),
             token_policy: keycloak_token_policy(NoStore::Always),
             deviations: Deviations::parse(deviations.iter().copied()).unwrap(),
+            conformant: Deviations::none(),
         }
     }
 

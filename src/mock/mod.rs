@@ -37,30 +37,37 @@ pub fn builtin() -> MockRegistry {
             demo::DEVIATIONS,
             demo::start,
         ))
-        .with(MockProvider::new(
-            "electrum",
-            electrum::HOSTS,
-            electrum::DEVIATIONS,
-            electrum::start,
-        ))
-        .with(MockProvider::new(
-            "pledg",
-            pledg::HOSTS,
-            pledg::DEVIATIONS,
-            pledg::start,
-        ))
-        .with(MockProvider::new(
-            "monerium",
-            monerium::HOSTS,
-            monerium::DEVIATIONS,
-            monerium::start,
-        ))
-        .with(MockProvider::new(
-            "silverflow",
-            silverflow::HOSTS,
-            silverflow::DEVIATIONS,
-            silverflow::start,
-        ))
+        .with(
+            MockProvider::new(
+                "electrum",
+                electrum::HOSTS,
+                electrum::DEVIATIONS,
+                electrum::start,
+            )
+            .with_conformant(electrum::CONFORMANT),
+        )
+        .with(
+            MockProvider::new("pledg", pledg::HOSTS, pledg::DEVIATIONS, pledg::start)
+                .with_conformant(pledg::CONFORMANT),
+        )
+        .with(
+            MockProvider::new(
+                "monerium",
+                monerium::HOSTS,
+                monerium::DEVIATIONS,
+                monerium::start,
+            )
+            .with_conformant(monerium::CONFORMANT),
+        )
+        .with(
+            MockProvider::new(
+                "silverflow",
+                silverflow::HOSTS,
+                silverflow::DEVIATIONS,
+                silverflow::start,
+            )
+            .with_conformant(silverflow::CONFORMANT),
+        )
         .with(MockProvider::new(
             "we-platform",
             we_platform::HOSTS,
@@ -150,6 +157,21 @@ mod tests {
                 Err(_) => {
                     panic!("dropping the `{provider}` mock hangs once the task's budget is spent")
                 }
+            }
+        }
+    }
+
+    /// A variant name means one thing: a deviation the scenarios must catch, or a conformant
+    /// choice they must pass.
+    #[test]
+    fn no_variant_is_both_a_deviation_and_a_conformant_choice() {
+        for mock in builtin().providers() {
+            for name in mock.conformant() {
+                assert!(
+                    !mock.deviations().contains(name),
+                    "`{}`: `{name}` is listed as both",
+                    mock.name()
+                );
             }
         }
     }

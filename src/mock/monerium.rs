@@ -109,6 +109,22 @@ pub enum Deviation {
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
+/// Conformant variants: other choices where Monerium's documentation is silent, which the
+/// scenarios must not take for non-conformance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Conformant {
+    /// `/auth` shows its refusals before any redirect (unknown client, a redirect URI not
+    /// registered for it) as an HTML error page: the docs give only the status.
+    HtmlAuthorizeErrors,
+    /// A wrong client secret gets the OpenAPI's `{code: 400, status, message}` instead of the
+    /// guide's `invalid_client`: the docs show both.
+    ApiShapeForBadClient,
+}
+
+/// The names of [`Conformant`], for the registry.
+pub const CONFORMANT: &[&str] = Conformant::VARIANTS;
+
 /// Access-token lifetime, in seconds (`expires_in`).
 pub const TOKEN_TTL_SECONDS: u64 = 3600;
 
@@ -150,7 +166,8 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         clock: config.clock.clone(),
         issued: Mutex::new(Issued::default()),
         token_policy: token_policy(),
-        deviations: Deviations::from_config(&config)?,
+        deviations: Deviations::from_config_among(&config, CONFORMANT)?,
+        conformant: Deviations::from_config_among(&config, DEVIATIONS)?,
     });
     let server = MockServer::builder().start().await;
     let routes = [
@@ -190,6 +207,7 @@ struct Monerium {
     issued: Mutex<Issued>,
     token_policy: TokenPolicy,
     deviations: Deviations<Deviation>,
+    conformant: Deviations<Conformant>,
 }
 
 /// Everything the mock issued, by value.
@@ -309,7 +327,7 @@ impl Respond for Authorize {
         }
         let params = FormParams::parse(&encoded);
         if let Some(repeated) = params.repeated() {
-            return api_error(
+            return monerium.refuse_before_redirect(
                 "Validation errors",
                 Some(json!({ repeated: "must not be given more than once" })),
             );
@@ -318,13 +336,13 @@ impl Respond for Authorize {
 
         // The client and its redirect URI come first: nothing is redirected before both are known.
         let Some(client_id) = get("client_id") else {
-            return api_error(
+            return monerium.refuse_before_redirect(
                 "Validation errors",
                 Some(json!({"client_id": "client_id is required"})),
             );
         };
         let Some(registered) = registered_uris(client_id) else {
-            return api_error("No such client ID", None);
+            return monerium.refuse_before_redirect("No such client ID", None);
         };
         let redirect_uri = match (get("redirect_uri"), registered) {
             (Some(given), _)
@@ -334,7 +352,7 @@ impl Respond for Authorize {
                 given
             }
             (Some(_), _) => {
-                return api_error(
+                return monerium.refuse_before_redirect(
                     "Validation errors",
                     Some(
                         json!({"redirect_uri": "redirect_uri must match a registered redirect URL exactly"}),
@@ -343,7 +361,7 @@ impl Respond for Authorize {
             }
             (None, [only]) => *only,
             (None, _) => {
-                return api_error(
+                return monerium.refuse_before_redirect(
                     "Validation errors",
                     Some(
                         json!({"redirect_uri": "redirect_uri is required when several are registered"}),
@@ -415,6 +433,17 @@ impl TokenProvider for Monerium {
         &self.token_policy
     }
 
+    fn refuse(&self, refusal: TokenRefusal<'_>) -> ResponseTemplate {
+        match refusal {
+            TokenRefusal::InvalidClient { .. }
+                if self.conformant.has(Conformant::ApiShapeForBadClient) =>
+            {
+                api_error("Invalid client credentials", None)
+            }
+            refusal => refusal.rfc6749(self.policy()),
+        }
+    }
+
     fn client_matches(&self, id: &str, secret: &str) -> bool {
         pair_eq((id, secret), (&self.cc_client_id, &self.cc_client_secret))
     }
@@ -459,6 +488,20 @@ fn registered_uris(client_id: &str) -> Option<&'static [&'static str]> {
 }
 
 impl Monerium {
+    /// A refusal of `/auth` before its redirect URI is trusted: Monerium's error shape, or with
+    /// [`Conformant::HtmlAuthorizeErrors`] an HTML page saying the same (the messages are the
+    /// mock's own plain text, nothing the request sent).
+    fn refuse_before_redirect(&self, message: &str, errors: Option<Value>) -> ResponseTemplate {
+        if !self.conformant.has(Conformant::HtmlAuthorizeErrors) {
+            return api_error(message, errors);
+        }
+        let page = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><title>Monerium</title></head>\n<body><h1>Something went wrong</h1><p>{}</p></body></html>\n",
+            message
+        );
+        ResponseTemplate::new(400).set_body_raw(page, "text/html; charset=utf-8")
+    }
+
     fn issued(&self) -> MutexGuard<'_, Issued> {
         self.issued.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -73,7 +73,8 @@ use super::kit::ids::{self, IdFormat};
 use super::kit::request::{basic_credentials, bearer, pair_eq};
 use super::kit::{
     Challenge, Check, ClientAuth, Deviations, FormParams, NoStore, ReplyExt as _, TokenEndpoint,
-    TokenPolicy, TokenProvider, TokenReply, TokenRequest, fallback, json as json_reply,
+    TokenPolicy, TokenProvider, TokenRefusal, TokenReply, TokenRequest, fallback,
+    json as json_reply, oauth_error,
 };
 use super::{MockConfig, RunningMock, credential_eq};
 use crate::auth::jwt::{self, JwtError, SigningKey, VerifyingKey};
@@ -111,6 +112,19 @@ pub enum Deviation {
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
+/// Conformant variants: other choices where Pledg's documentation is silent, which the scenarios
+/// must not take for non-conformance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Conformant {
+    /// A token request without `grant_type` gets `unsupported_grant_type` (Pledg: anything but
+    /// `client_credentials` is refused) rather than RFC 6749's `invalid_request`.
+    UnsupportedGrantTypeWhenMissing,
+}
+
+/// The names of [`Conformant`], for the registry.
+pub const CONFORMANT: &[&str] = Conformant::VARIANTS;
+
 /// Access-token lifetime, in seconds (`expires_in`).
 pub const TOKEN_TTL_SECONDS: u64 = 600;
 
@@ -142,7 +156,8 @@ const SIGNED_NOTIFICATION_FIELDS: &[&str] = &[
 
 /// Starts the Pledg provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let deviations = Deviations::<Deviation>::from_config(&config)?;
+    let deviations = Deviations::<Deviation>::from_config_among(&config, CONFORMANT)?;
+    let conformant = Deviations::<Conformant>::from_config_among(&config, DEVIATIONS)?;
     let merchant_secret = config.secret("merchant_secret")?;
     let notification = delivered_notification(
         config.clock.now(),
@@ -160,6 +175,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         clock: config.clock.clone(),
         notification,
         deviations,
+        conformant,
     });
 
     let back = MockServer::builder().start().await;
@@ -225,6 +241,7 @@ struct Pledg {
     /// The standard notification delivered for [`NOTIFICATION_REFERENCE`].
     notification: Value,
     deviations: Deviations<Deviation>,
+    conformant: Deviations<Conformant>,
 }
 
 /// What Pledg's token endpoint does (`POST /api/token`): the client authenticates by Basic
@@ -251,6 +268,23 @@ impl TokenProvider for Pledg {
 
     fn supports_grant(&self, grant_type: &str) -> bool {
         grant_type == "client_credentials" || self.deviations.has(Deviation::AcceptsAnyGrantType)
+    }
+
+    fn refuse(&self, refusal: TokenRefusal<'_>) -> ResponseTemplate {
+        match refusal {
+            TokenRefusal::MissingGrantType
+                if self
+                    .conformant
+                    .has(Conformant::UnsupportedGrantTypeWhenMissing) =>
+            {
+                oauth_error(
+                    400,
+                    "unsupported_grant_type",
+                    "grant_type must be client_credentials",
+                )
+            }
+            refusal => refusal.rfc6749(self.policy()),
+        }
     }
 
     /// Issues an HS256 JWT access token carrying its `exp`.
@@ -878,6 +912,7 @@ mod tests {
             clock: Arc::new(VirtualClock::new()),
             notification: Value::Null,
             deviations: Deviations::parse(deviations.iter().copied()).expect("known deviations"),
+            conformant: Deviations::none(),
         };
         assert_eq!(
             mock(&[]).verify_signature(&unsigned),

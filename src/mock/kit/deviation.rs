@@ -53,6 +53,22 @@ where
         Self::parse(config.deviations.iter().map(String::as_str))
     }
 
+    /// Parses the names of `config.deviations` that are not in `others`: a mock whose variants
+    /// are two enums (its deviations and its conformant variants) parses each enum's names
+    /// apart, passing the other enum's names as `others`.
+    ///
+    /// # Errors
+    /// A name in neither this enum nor `others`.
+    pub fn from_config_among(config: &MockConfig, others: &[&str]) -> Result<Self, String> {
+        Self::parse(
+            config
+                .deviations
+                .iter()
+                .map(String::as_str)
+                .filter(|name| !others.contains(name)),
+        )
+    }
+
     /// Parses deviation names.
     ///
     /// # Errors
@@ -99,6 +115,34 @@ mod tests {
         assert!(on.has(Sample::UnauthorizedForPermission));
         assert!(!on.has(Sample::OmitsNoStore));
         assert!(!Deviations::<Sample>::none().has(Sample::OmitsNoStore));
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+    #[strum(serialize_all = "kebab-case")]
+    enum OtherChoice {
+        HtmlErrorPage,
+    }
+
+    #[test]
+    fn each_enum_takes_its_own_names_from_one_list() {
+        let config = MockConfig {
+            clock: std::sync::Arc::new(crate::clock::VirtualClock::new()),
+            secrets: Default::default(),
+            deviations: vec!["html-error-page".into(), "omits-no-store".into()],
+        };
+        let broken =
+            Deviations::<Sample>::from_config_among(&config, OtherChoice::VARIANTS).expect("ok");
+        let chosen =
+            Deviations::<OtherChoice>::from_config_among(&config, Sample::VARIANTS).expect("ok");
+        assert!(broken.has(Sample::OmitsNoStore));
+        assert!(!broken.has(Sample::UnauthorizedForPermission));
+        assert!(chosen.has(OtherChoice::HtmlErrorPage));
+        // A name of neither enum is still an error.
+        let config = MockConfig {
+            deviations: vec!["html-eror-page".into()],
+            ..config
+        };
+        assert!(Deviations::<Sample>::from_config_among(&config, OtherChoice::VARIANTS).is_err());
     }
 
     #[test]

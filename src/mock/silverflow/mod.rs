@@ -136,6 +136,19 @@ pub enum Deviation {
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
 
+/// Conformant variants: other choices where Silverflow's documentation is silent or gives two
+/// answers, which the scenarios must not take for non-conformance.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+pub enum Conformant {
+    /// 401 problems are titled "Unauthorized" (the OpenAPI's `UnauthorizedError` example) rather
+    /// than "Authentication Required".
+    UnauthorizedTitle,
+}
+
+/// The names of [`Conformant`], for the registry.
+pub const CONFORMANT: &[&str] = Conformant::VARIANTS;
+
 /// How many keys an agent may have (Silverflow: "You can create up to 40 API keys").
 pub const KEY_LIMIT: usize = 40;
 
@@ -185,7 +198,8 @@ fn path_pattern(path: &str) -> String {
 
 /// Starts the Silverflow provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
-    let deviations = Deviations::<Deviation>::from_config(&config)?;
+    let deviations = Deviations::<Deviation>::from_config_among(&config, CONFORMANT)?;
+    let conformant = Deviations::<Conformant>::from_config_among(&config, DEVIATIONS)?;
     let signing = SigningKey::hs256(&ids::random_bytes(32));
     let clock = config.clock.clone();
     let admin = ApiKey::activation(
@@ -202,6 +216,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
             tokens: HashMap::new(),
         }),
         deviations,
+        conformant,
     });
     let server = MockServer::builder().start().await;
     for (verb, path, op) in OPERATIONS {
@@ -250,6 +265,7 @@ struct Silverflow {
     clock: Arc<VirtualClock>,
     store: Mutex<Store>,
     deviations: Deviations<Deviation>,
+    conformant: Deviations<Conformant>,
 }
 
 /// Every credential the agent has.
@@ -336,24 +352,29 @@ impl Respond for Operation {
 }
 
 impl Silverflow {
+    /// The 401 of every authentication failure, titled as this instance chose.
+    fn unauthenticated(&self, detail: &str) -> ResponseTemplate {
+        unauthenticated(detail, self.conformant.has(Conformant::UnauthorizedTitle))
+    }
+
     /// Returns the reply to a failed authentication: one and the same 401, unless a deviation
     /// tells the reasons apart.
     fn refuse(&self, refusal: Refusal, path: &str) -> ResponseTemplate {
         match refusal {
             Refusal::OutsideRanges if self.deviates(Deviation::LeaksIpReason) => {
-                unauthenticated("IP not allowed for these credentials")
+                self.unauthenticated("IP not allowed for these credentials")
             }
             Refusal::WrongSecret if self.deviates(Deviation::ForbiddenForBadCredentials) => {
                 forbidden(GENERIC_FORBIDDEN_DETAIL, path)
             }
-            _ => unauthenticated(UNAUTHENTICATED_DETAIL),
+            _ => self.unauthenticated(UNAUTHENTICATED_DETAIL),
         }
     }
 
     /// Returns the reply to valid credentials without the permission `needed`.
     fn lacks(&self, needed: &str, path: &str) -> ResponseTemplate {
         if self.deviates(Deviation::UnauthorizedForMissingPermission) {
-            return unauthenticated(UNAUTHENTICATED_DETAIL);
+            return self.unauthenticated(UNAUTHENTICATED_DETAIL);
         }
         let detail = if self.deviates(Deviation::GenericForbiddenDetail) {
             GENERIC_FORBIDDEN_DETAIL.to_owned()

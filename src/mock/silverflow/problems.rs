@@ -17,15 +17,19 @@ fn problem(status: u16, slug: &str, title: &str) -> Problem {
     Problem::new(status, &format!("/silverflow/problems/{slug}"), title)
 }
 
-/// The one 401 of every authentication failure, with a challenge for both schemes.
-pub(super) fn unauthenticated(detail: &str) -> ResponseTemplate {
-    problem(401, "authentication-required", "Authentication Required")
-        .detail(detail)
-        .json()
-        .with_challenges(&[
-            Challenge::basic("Silverflow API"),
-            Challenge::bearer("Silverflow API"),
-        ])
+/// The one 401 of every authentication failure, with a challenge for both schemes. Silverflow
+/// documents two titles for it: "Authentication Required" (its problem type) and, with
+/// `unauthorized_title`, "Unauthorized" (the OpenAPI's example).
+pub(super) fn unauthenticated(detail: &str, unauthorized_title: bool) -> ResponseTemplate {
+    let problem = if unauthorized_title {
+        problem(401, "unauthorized", "Unauthorized")
+    } else {
+        problem(401, "authentication-required", "Authentication Required")
+    };
+    problem.detail(detail).json().with_challenges(&[
+        Challenge::basic("Silverflow API"),
+        Challenge::bearer("Silverflow API"),
+    ])
 }
 
 pub(super) fn forbidden(detail: &str, instance: &str) -> ResponseTemplate {
