@@ -50,8 +50,7 @@ impl PlannedScenario {
     /// longest waits first, so they overlap with everything else rather than end the run.
     pub fn known_real_wait(&self) -> std::time::Duration {
         self.scenario
-            .steps
-            .iter()
+            .all_steps()
             .filter_map(|step| step.expect.as_ref())
             .filter(|expect| expect.outcome == crate::scenario::model::ExpectedOutcome::Timeout)
             .filter_map(|expect| expect.within.map(|w| w.0))
@@ -415,7 +414,7 @@ pub fn sources_used(scenarios_dir: &Path, provider: &str) -> BTreeSet<String> {
         sources.extend(
             parsed
                 .iter()
-                .flat_map(|p| &p.scenario.steps)
+                .flat_map(|p| p.scenario.all_steps())
                 .filter_map(|step| step.request.as_ref()?.source.clone()),
         );
     }
@@ -646,8 +645,7 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
     }
     if !target.is_virtual() {
         let waits = scenario
-            .steps
-            .iter()
+            .all_steps()
             .filter_map(|s| s.clock.as_ref())
             .filter_map(|c| {
                 c.advance
@@ -656,7 +654,7 @@ fn skip_reason(target: &Target, provider: &str, scenario: &Scenario) -> Option<S
             })
             .map(|d| d.0)
             // Polling for an eventual change may wait up to its bound.
-            .chain(scenario.steps.iter().filter_map(|s| {
+            .chain(scenario.all_steps().filter_map(|s| {
                 let propagation = target.limits.propagation.map(|d| d.0);
                 s.eventually.map(|e| e.window(propagation).0)
             }));

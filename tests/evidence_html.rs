@@ -113,6 +113,7 @@ fn step(number: usize, name: &str, passed: &[&str], failed: &[&str]) -> StepReco
         assumed: Vec::new(),
         clock: None,
         exchanges: vec![],
+        cleanup: false,
     }
 }
 

@@ -326,7 +326,7 @@ fn values_wrong_in_themselves_and_undefined_names_are_each_reported() {
         (
             "18:33",
             &[
-                "unknown variant `equal`, expected one of `present`, `absent`, `equals`, `contains`, `matches`",
+                "unknown variant `equal`, expected one of `present`, `absent`, `equals`, `not_equals`, `differs_from`, `contains`, `matches`",
                 "= at scenarios[0].steps[3].expect.headers.www-authenticate.equal",
             ],
         ),

@@ -225,8 +225,8 @@ pub struct CacheKey {
     pub scope: Option<String>,
     /// Requested resource.
     pub resource: Option<String>,
-    /// A digest of the secrets presented (client secret, password): different credentials never
-    /// share a token.
+    /// A digest of the client secret and every form field (password, an extension grant's own
+    /// fields): different credentials never share a token.
     pub credentials: [u8; 32],
 }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::auth::{challenge, jwt};
 use crate::net::{Exchange, Outcome, ResponseData};
 use crate::scenario::model::{
-    Expectation, ExpectedOutcome, FieldCheck, JsonCheck, JsonPath, SameAs, TextCheck,
+    CaptureRef, Expectation, ExpectedOutcome, FieldCheck, JsonCheck, JsonPath, NumberBound, SameAs,
+    TextCheck,
 };
 use crate::secret::{CREDENTIAL_HEADERS, is_credential_field, redact_credential_text};
 
@@ -31,6 +32,58 @@ pub trait Render {
     fn render_json(&self, value: &serde_json::Value) -> Result<serde_json::Value, String>;
     /// Returns the response an earlier step captured whole (`response: true`) under `name`.
     fn captured_response(&self, name: &str) -> Option<&ResponseData>;
+    /// Says whether `differs_from` names a secret (a target secret or a secret capture), whose
+    /// value a message must never show.
+    fn is_secret(&self, name: &CaptureRef) -> bool;
+}
+
+/// What a message shows of the value `differs_from` compares with: its excerpt, or nothing of
+/// a secret.
+fn shown_capture(render: &dyn Render, name: &CaptureRef, value: &str) -> String {
+    if render.is_secret(name) {
+        format!("the captured `{}` [redacted]", name.name())
+    } else {
+        format!(
+            "the captured `{}` {}",
+            name.name(),
+            excerpt(render, value, 120)
+        )
+    }
+}
+
+/// Renders a numeric bound; a rendering that is not a number is the scenario's fault, so it is
+/// the step's error, not a failure of the server.
+fn number_bound(render: &dyn Render, check: &str, bound: &NumberBound) -> Result<f64, String> {
+    let text = render.render(&bound.0)?;
+    NumberBound::parse(&text).ok_or_else(|| {
+        format!(
+            "`{check}: {}` rendered {}, which is not a number",
+            bound.0.source(),
+            excerpt(render, &text, 60)
+        )
+    })
+}
+
+/// The number a templated string leaf of `equals` renders to, when the value it is compared with
+/// is a number: `equals: "{{count}}"` compares as a number, since a template renders text.
+fn templated_number(
+    written: &serde_json::Value,
+    rendered: &serde_json::Value,
+    found: Option<&serde_json::Value>,
+) -> Option<serde_json::Value> {
+    let (serde_json::Value::String(source), serde_json::Value::String(text)) = (written, rendered)
+    else {
+        return None;
+    };
+    if !source.contains("{{") || !found.is_some_and(serde_json::Value::is_number) {
+        return None;
+    }
+    let text = text.trim();
+    let number: serde_json::Number = match text.parse::<i64>() {
+        Ok(n) => n.into(),
+        Err(_) => serde_json::Number::from_f64(NumberBound::parse(text)?)?,
+    };
+    Some(serde_json::Value::Number(number))
 }
 
 fn secs(d: Duration) -> String {
@@ -586,6 +639,47 @@ fn text_check(
                 ))
             }
         }
+        TextCheck::NotEquals(t) => {
+            let want = render.render(t)?;
+            if values.is_empty() {
+                Err(format!(
+                    "{subject}: expected a value other than {}, {}",
+                    excerpt(render, &want, 120),
+                    found()
+                ))
+            } else if values.iter().all(|v| *v != want) {
+                Ok(format!(
+                    "{subject} does not equal {}",
+                    excerpt(render, &want, 120)
+                ))
+            } else {
+                Err(format!(
+                    "{subject}: expected not to equal {}, but it does",
+                    excerpt(render, &want, 120)
+                ))
+            }
+        }
+        TextCheck::DiffersFrom(name) => {
+            let want = render.render(&name.0)?;
+            if values.is_empty() {
+                Err(format!(
+                    "{subject}: expected a value differing from the captured `{}`, {}",
+                    name.name(),
+                    found()
+                ))
+            } else if values.iter().all(|v| *v != want) {
+                Ok(format!(
+                    "{subject} differs from the captured `{}`",
+                    name.name()
+                ))
+            } else {
+                Err(format!(
+                    "{subject}: expected to differ from the captured `{}`, but equals {}",
+                    name.name(),
+                    shown_capture(render, name, &want)
+                ))
+            }
+        }
         TextCheck::Contains(t) => {
             let want = render.render(t)?;
             if values.iter().any(|v| v.contains(&want)) {
@@ -638,15 +732,22 @@ fn json_check(
         [one] => Some(*one),
         _ => None,
     };
-    let compare = |name: &str, bound: f64, holds: fn(f64, f64) -> bool| -> Result<String, String> {
-        match single().and_then(|v| v.as_f64()) {
+    let compare = |key: &str, bound: &NumberBound, holds: fn(f64, f64) -> bool| -> CheckResult {
+        let bound = number_bound(render, key, bound)?;
+        let name = match key {
+            "gt" => ">",
+            "ge" => ">=",
+            "lt" => "<",
+            _ => "<=",
+        };
+        Ok(match single().and_then(|v| v.as_f64()) {
             Some(n) if holds(n, bound) => Ok(format!("{path} {name} {bound} ({n})")),
             Some(n) => Err(format!("{path}: expected {name} {bound}, found {n}")),
             None => Err(format!(
                 "{path}: expected a number {name} {bound}, {}",
                 found()
             )),
-        }
+        })
     };
     Ok(match check {
         JsonCheck::Exists => {
@@ -664,7 +765,8 @@ fn json_check(
             }
         }
         JsonCheck::Equals(value) => {
-            let want = render.render_json(value)?;
+            let rendered = render.render_json(value)?;
+            let want = templated_number(value, &rendered, single()).unwrap_or(rendered);
             match single() {
                 Some(v) if json_equal(v, &want) => Ok(format!(
                     "{path} equals {}",
@@ -673,6 +775,49 @@ fn json_check(
                 _ => Err(format!(
                     "{path}: expected to equal {}, {}",
                     json_excerpt(render, &want, 120),
+                    found()
+                )),
+            }
+        }
+        JsonCheck::NotEquals(value) => {
+            let rendered = render.render_json(value)?;
+            let want = templated_number(value, &rendered, single()).unwrap_or(rendered);
+            match single() {
+                Some(v) if !json_equal(v, &want) => Ok(format!(
+                    "{path} does not equal {}",
+                    json_excerpt(render, &want, 120)
+                )),
+                Some(_) => Err(format!(
+                    "{path}: expected not to equal {}, but it does",
+                    json_excerpt(render, &want, 120)
+                )),
+                None => Err(format!(
+                    "{path}: expected one value other than {}, {}",
+                    json_excerpt(render, &want, 120),
+                    found()
+                )),
+            }
+        }
+        JsonCheck::DiffersFrom(name) => {
+            let want = render.render(&name.0)?;
+            // Compared as a capture takes a value: a string's text, any other value's JSON.
+            let as_captured = |v: &serde_json::Value| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match single() {
+                Some(v) if as_captured(v) != want => Ok(format!(
+                    "{path} differs from the captured `{}`",
+                    name.name()
+                )),
+                Some(_) => Err(format!(
+                    "{path}: expected to differ from the captured `{}`, but equals {}",
+                    name.name(),
+                    shown_capture(render, name, &want)
+                )),
+                None => Err(format!(
+                    "{path}: expected one value differing from the captured `{}`, {}",
+                    name.name(),
                     found()
                 )),
             }
@@ -698,10 +843,10 @@ fn json_check(
                 )),
             }
         }
-        JsonCheck::Gt(b) => compare(">", *b, |n, b| n > b),
-        JsonCheck::Ge(b) => compare(">=", *b, |n, b| n >= b),
-        JsonCheck::Lt(b) => compare("<", *b, |n, b| n < b),
-        JsonCheck::Le(b) => compare("<=", *b, |n, b| n <= b),
+        JsonCheck::Gt(b) => return compare("gt", b, |n, b| n > b),
+        JsonCheck::Ge(b) => return compare("ge", b, |n, b| n >= b),
+        JsonCheck::Lt(b) => return compare("lt", b, |n, b| n < b),
+        JsonCheck::Le(b) => return compare("le", b, |n, b| n <= b),
     })
 }
 
@@ -724,6 +869,9 @@ mod tests {
         }
         fn captured_response(&self, _name: &str) -> Option<&ResponseData> {
             None
+        }
+        fn is_secret(&self, _name: &CaptureRef) -> bool {
+            false
         }
     }
 

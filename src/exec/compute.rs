@@ -96,6 +96,9 @@ impl Scope<'_> {
                 jwt::forge(&token, &forgery).map_err(|e| e.to_string())?
             }
             ComputeSpec::RandomId(r) => random_id(r.length.unwrap_or(DEFAULT_RANDOM_ID_LENGTH)),
+            ComputeSpec::Integer(expression) => {
+                crate::scenario::model::integer_sum(&self.render(expression)?)?.to_string()
+            }
             ComputeSpec::PkceVerifier(v) => {
                 pkce::generate_verifier(v.length.unwrap_or(DEFAULT_VERIFIER_LENGTH))
                     .map_err(|e| e.to_string())?

@@ -20,7 +20,8 @@ use crate::net::{ClientPool, ConnectionUse, Exchange, SourceAddr};
 use crate::plan::PlannedScenario;
 use crate::registry::{MockConfig, MockRegistry};
 use crate::scenario::model::{
-    AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, Method, RequestSpec, Step,
+    AuthSpec, Body, Capture, ClockStep, DurationValue, ExpectedOutcome, Method, Repeat,
+    RequestSpec, Step,
 };
 use crate::scenario::{Template, VarRef};
 use crate::secret::{
@@ -289,7 +290,62 @@ impl Runner {
                     .insert(name.clone(), url.trim_end_matches('/').to_owned());
             }
         }
-        for (index, step) in planned.scenario.steps.iter().enumerate() {
+        let scenario = &planned.scenario;
+        let verdict = scope
+            .run_step_list(&scenario.steps, 0, false, steps, on_step)
+            .await
+            .unwrap_or(Verdict::Pass);
+        if scenario.finally.is_empty() {
+            return verdict;
+        }
+        // Numbered after the last step that ran (the iterations of a `repeat` share a number).
+        let first = steps.last().map_or(0, |step| step.index + 1);
+        let cleanup = scope
+            .run_step_list(&scenario.finally, first, true, steps, on_step)
+            .await;
+        match (verdict, cleanup) {
+            // A cleanup step whose assumed check failed still cleaned up: its notes are judged
+            // with the others.
+            (verdict, None | Some(Verdict::DiffersFromAssumption { .. })) => verdict,
+            // The scenario's own verdict says more than its cleanup; the cleanup's problem stays
+            // in its step's record.
+            (verdict @ (Verdict::Fail { .. } | Verdict::Error { .. }), Some(_)) => verdict,
+            (
+                Verdict::Pass | Verdict::Skipped { .. } | Verdict::DiffersFromAssumption { .. },
+                Some(problem),
+            ) => {
+                let (step, why) = match problem {
+                    Verdict::Fail { step, message } => (Some(step), message),
+                    Verdict::Error { step, message } => (step, message),
+                    Verdict::Skipped { reason } => (None, reason),
+                    Verdict::Pass | Verdict::DiffersFromAssumption { .. } => (None, String::new()),
+                };
+                Verdict::Error {
+                    step,
+                    message: format!(
+                        "a cleanup step could not complete, so state may be left behind: {why}"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+impl Scope<'_> {
+    /// Runs `list` in order, recording each step's result as number `first + i`; the first
+    /// step that does not pass ends the list (`steps`), or is remembered while the rest still
+    /// run (`cleanup`, where each step undoes something of its own).
+    async fn run_step_list(
+        &mut self,
+        list: &[Step],
+        first: usize,
+        cleanup: bool,
+        steps: &mut Vec<StepResult>,
+        on_step: &(dyn Fn(&StepResult) + Sync),
+    ) -> Option<Verdict> {
+        let mut outcome = None;
+        for (position, step) in list.iter().enumerate() {
+            let index = first + position;
             let mut step_result = StepResult {
                 index,
                 name: step.name.clone().unwrap_or_else(|| describe(step)),
@@ -300,31 +356,125 @@ impl Runner {
                 assumed: Vec::new(),
                 error: None,
                 auxiliary: Vec::new(),
+                cleanup,
             };
-            let mut verdict = if let Some(clock_step) = &step.clock {
-                scope
-                    .clock_step(index, clock_step, &clock, &mut step_result)
-                    .await
-            } else if !step.compute.is_empty() {
-                scope.compute_step(index, &step.compute, &mut step_result)
-            } else if let Some(request) = &step.request {
-                scope
-                    .request_step(index, step, request, &mut step_result)
+            let clock = self.clock.clone();
+            let verdict = if let (Some(request), Some(repeat)) = (&step.request, &step.repeat) {
+                self.repeat_step(index, step, request, repeat, step_result, steps, on_step)
                     .await
             } else {
-                None
+                let mut verdict = if let Some(clock_step) = &step.clock {
+                    self.clock_step(index, clock_step, &clock, &mut step_result)
+                        .await
+                } else if !step.compute.is_empty() {
+                    self.compute_step(index, &step.compute, &mut step_result)
+                } else if let Some(request) = &step.request {
+                    self.request_step(index, step, request, &mut step_result)
+                        .await
+                } else {
+                    None
+                };
+                self.settle(&mut verdict, &mut step_result);
+                on_step(&step_result);
+                steps.push(step_result);
+                verdict
             };
-            if let Some(Verdict::Error { message, .. }) = &mut verdict {
-                step_result.error = Some(secrets.redact(message));
-                *message = format!("step {} ({}): {message}", index + 1, step_result.name);
-            }
-            on_step(&step_result);
-            steps.push(step_result);
             if let Some(verdict) = verdict {
-                return verdict;
+                if !cleanup {
+                    return Some(verdict);
+                }
+                outcome.get_or_insert(verdict);
             }
         }
-        Verdict::Pass
+        outcome
+    }
+
+    /// Records an error's cause in the step's result and names the step in its message.
+    fn settle(&self, verdict: &mut Option<Verdict>, result: &mut StepResult) {
+        if let Some(Verdict::Error { message, .. }) = verdict {
+            result.error = Some(self.secrets.redact(message));
+            *message = format!("step {} ({}): {message}", result.index + 1, result.name);
+        }
+    }
+
+    /// Runs a request step `repeat.count` times, the iteration's number in `{{<as>}}`, each
+    /// iteration judged and recorded as `name (i/count)`; the first that does not pass ends the
+    /// step. Each iteration's captures overwrite the previous one's. Reports keep the first
+    /// [`RECORDED_ITERATIONS`] iterations and the last (or the one that ended the step); the next
+    /// recorded iteration says how many held in between.
+    #[allow(clippy::too_many_arguments)]
+    async fn repeat_step(
+        &mut self,
+        index: usize,
+        step: &Step,
+        request: &RequestSpec,
+        repeat: &Repeat,
+        base: StepResult,
+        steps: &mut Vec<StepResult>,
+        on_step: &(dyn Fn(&StepResult) + Sync),
+    ) -> Option<Verdict> {
+        let count = match self
+            .render(&repeat.count)
+            .and_then(|text| Repeat::parse_count(&text))
+        {
+            Ok(count) => count,
+            Err(e) => {
+                let mut result = base;
+                let mut verdict = Some(Verdict::Error {
+                    step: Some(index),
+                    message: format!("`repeat.count`: {e}"),
+                });
+                self.settle(&mut verdict, &mut result);
+                on_step(&result);
+                steps.push(result);
+                return verdict;
+            }
+        };
+        if count == 0 {
+            let mut result = base;
+            result.passed.push(format!(
+                "not sent: `repeat.count` ({}) rendered 0",
+                repeat.count.source()
+            ));
+            on_step(&result);
+            steps.push(result);
+            return None;
+        }
+        let earlier = self.vars.remove(&repeat.name);
+        let mut unrecorded = 0;
+        let mut verdict = None;
+        for iteration in 1..=count {
+            self.vars.insert(repeat.name.clone(), iteration.to_string());
+            let mut result = base.clone();
+            result.name = format!("{} ({iteration}/{count})", base.name);
+            verdict = self.request_step(index, step, request, &mut result).await;
+            self.settle(&mut verdict, &mut result);
+            let last = verdict.is_some() || iteration == count;
+            if iteration > RECORDED_ITERATIONS && !last {
+                unrecorded += 1;
+                continue;
+            }
+            if unrecorded > 0 {
+                result.passed.insert(
+                    0,
+                    format!(
+                        "iterations {} to {} held (not recorded, to keep reports small)",
+                        iteration - unrecorded,
+                        iteration - 1
+                    ),
+                );
+            }
+            on_step(&result);
+            steps.push(result);
+            if verdict.is_some() {
+                break;
+            }
+        }
+        self.vars.remove(&repeat.name);
+        if let Some(value) = earlier {
+            self.vars.insert(repeat.name.clone(), value);
+        }
+        verdict
     }
 }
 
@@ -364,6 +514,10 @@ fn judge_assumptions(verdict: Verdict, steps: &[StepResult]) -> Verdict {
         }
     }
 }
+
+/// Iterations of a `repeat` recorded in full before only the last is: 1,000 iterations would
+/// otherwise put 1,000 transcripts in every report.
+const RECORDED_ITERATIONS: u64 = 10;
 
 /// Describes a step that has no name.
 fn describe(step: &Step) -> String {
@@ -433,6 +587,13 @@ impl check::Render for Scope<'_> {
 
     fn captured_response(&self, name: &str) -> Option<&crate::net::ResponseData> {
         self.responses.get(name)
+    }
+
+    fn is_secret(&self, name: &crate::scenario::model::CaptureRef) -> bool {
+        name.0.refs().any(|r| match r {
+            VarRef::Secret(_) => true,
+            VarRef::Var(var) => self.secret_captures.contains_key(var),
+        })
     }
 }
 
@@ -1073,6 +1234,9 @@ fn capture_value(capture: &Capture, exchange: &Exchange) -> Result<String, Strin
         let document: serde_json::Value = serde_json::from_slice(&response.body)
             .map_err(|e| format!("body is not JSON ({e})"))?;
         let nodes = path.compiled().query(&document).all();
+        if capture.count {
+            return Ok(nodes.len().to_string());
+        }
         match nodes.as_slice() {
             [one] => match one {
                 serde_json::Value::String(s) => s.clone(),

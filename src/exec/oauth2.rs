@@ -537,12 +537,21 @@ fn field(params: &TokenParams, name: &str) -> Option<String> {
 fn credentials_digest(params: &TokenParams) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    for part in [
-        params.client_secret.as_deref(),
-        field(params, "password").as_deref(),
-    ] {
-        hasher.update(part.unwrap_or_default().as_bytes());
-        hasher.update([0]);
+    hasher.update(
+        params
+            .client_secret
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    hasher.update([0]);
+    // Every form field, not only the password: an extension grant's own fields (a device
+    // code, an assertion) tell its tokens apart, and the key must not hold them in clear.
+    for (name, value) in &params.fields {
+        for part in [name, value] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
     }
     hasher.finalize().into()
 }

@@ -114,6 +114,8 @@ pub struct StepResult {
     pub error: Option<String>,
     /// Requests the step made before its own (token fetches for `auth: { oauth2 }`).
     pub auxiliary: Vec<Transcript>,
+    /// True for a `finally:` step: cleanup run whatever the scenario's verdict.
+    pub cleanup: bool,
 }
 
 /// What one scenario did.
@@ -155,8 +157,9 @@ impl ScenarioResult {
             } else {
                 "ok"
             };
+            let cleanup = if step.cleanup { "(cleanup) " } else { "" };
             out.push_str(&format!(
-                "step {} [{status}] {}\n",
+                "step {} [{status}] {cleanup}{}\n",
                 step.index + 1,
                 step.name
             ));

@@ -277,6 +277,9 @@ pub struct StepRecord {
     /// The HTTP exchanges of the step, in order: auxiliary ones (token fetches) first, then the
     /// step's own.
     pub exchanges: Vec<ExchangeRecord>,
+    /// True for a cleanup step (`finally:`), run whatever the verdict; absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cleanup: bool,
 }
 
 /// An assumed check that did not hold.
@@ -919,6 +922,7 @@ fn step_record(step: &StepResult) -> StepRecord {
             .chain(step.transcript.iter())
             .map(exchange_record)
             .collect(),
+        cleanup: step.cleanup,
     }
 }
 
@@ -1479,6 +1483,7 @@ pub(crate) mod tests {
                 assumed: Vec::new(),
                 clock: None,
                 exchanges: vec![exchange.clone()],
+                cleanup: false,
             }],
             sha256: String::new(),
         };
@@ -1578,6 +1583,40 @@ pub(crate) mod tests {
             findings[0].starts_with("scenarios[0] (`demo::basic::a`)"),
             "{findings:?}"
         );
+    }
+
+    /// A cleanup step says so in the report (and only a cleanup step: other steps keep their
+    /// fields as they were), in a report the schema accepts and that verifies.
+    #[test]
+    fn a_cleanup_step_is_marked_and_the_schema_accepts_it() {
+        let mut evidence = sample("bob");
+        let mut cleanup = evidence.scenarios[0].steps[0].clone();
+        cleanup.number = 2;
+        cleanup.cleanup = true;
+        evidence.scenarios[0].steps.push(cleanup);
+        let sealed = seal(evidence);
+        let bytes = canonical_bytes(&sealed);
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let steps = &value["scenarios"][0]["steps"];
+        assert_eq!(steps[1]["cleanup"], serde_json::Value::Bool(true));
+        assert!(steps[0].get("cleanup").is_none(), "{steps}");
+        let schema_path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/evidence.schema.json");
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+        let validator = jsonschema::draft202012::new(&schema).expect("a valid schema");
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut wrong = value.clone();
+        wrong["scenarios"][0]["steps"][0]["cleanup"] = serde_json::Value::Bool(false);
+        assert!(
+            validator.iter_errors(&wrong).next().is_some(),
+            "`cleanup` is written only when true"
+        );
+        assert_eq!(verify(&bytes, None).exit_code(), 0);
     }
 
     #[test]

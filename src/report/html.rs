@@ -634,16 +634,28 @@ impl<'a> Page<'a> {
 
         if !scenario.steps.is_empty() {
             self.w("<ol class=\"steps\">\n");
-            for step in &scenario.steps {
-                self.step(&anchor, scenario.failed_step, step);
+            for (i, step) in scenario.steps.iter().enumerate() {
+                // The iterations of a `repeat` share their step's number: its last record (the
+                // one that ended the step) holds the anchor.
+                let anchored = scenario
+                    .steps
+                    .get(i + 1)
+                    .is_none_or(|next| next.number != step.number);
+                self.step(&anchor, scenario.failed_step, step, anchored);
             }
             self.w("</ol>\n");
         }
         self.w("</article>\n");
     }
 
-    fn step(&mut self, scenario: &str, failed_step: Option<usize>, step: &StepRecord) {
-        let stopped = failed_step == Some(step.number) || !step.failed.is_empty();
+    fn step(
+        &mut self,
+        scenario: &str,
+        failed_step: Option<usize>,
+        step: &StepRecord,
+        anchored: bool,
+    ) {
+        let stopped = (anchored && failed_step == Some(step.number)) || !step.failed.is_empty();
         let class = if step.error.is_some() {
             "step st-error"
         } else if stopped {
@@ -653,11 +665,19 @@ impl<'a> Page<'a> {
         } else {
             "step"
         };
+        let id = if anchored {
+            format!(" id=\"{scenario}.step{}\"", step.number)
+        } else {
+            String::new()
+        };
         let _ = write!(
             self.out,
-            "<li class=\"{class}\" id=\"{scenario}.step{n}\" value=\"{n}\"><div class=\"step-head\"><span class=\"step-no\">Step {n}</span> ",
+            "<li class=\"{class}\"{id} value=\"{n}\"><div class=\"step-head\"><span class=\"step-no\">Step {n}</span> ",
             n = step.number
         );
+        if step.cleanup {
+            self.w("<span class=\"step-cleanup\">cleanup</span> ");
+        }
         self.t(&step.name);
         let _ = writeln!(
             self.out,
@@ -993,6 +1013,7 @@ table.kv td { font-size: 13px; }
 .step-head { font-weight: 600; }
 .step-no { display: inline-block; min-width: 58px; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: 0.04em; }
 .step.st-fail .step-no, .step.st-error .step-no { color: var(--c); }
+.step-cleanup { color: var(--muted); font-size: 12px; border: 1px solid var(--muted); border-radius: 3px; padding: 0 4px; }
 .step-counts { color: var(--muted); font-weight: 400; font-size: 12px; margin-left: 6px; }
 .checks { list-style: none; margin: 4px 0 4px 58px; padding: 0; font-size: 13px; }
 .checks li { margin: 1px 0; }
@@ -1120,6 +1141,7 @@ mod tests {
                     error: (verdict == "error").then(|| "dns error".into()),
                     assumed: Vec::new(),
                     clock: None,
+                    cleanup: false,
                     exchanges: vec![exchange(
                         "mock:token/oauth?x=1&y=2",
                         "<script>alert(1)</script> ]]> & \"q\" 'a' \u{7}\u{0}\u{202e}",
@@ -1266,6 +1288,45 @@ mod tests {
             ),
             "{html}"
         );
+    }
+
+    /// Cleanup steps carry a mark, and the iterations of a `repeat` (records sharing a
+    /// number) give the anchor only to the last, which a failure links to.
+    #[test]
+    fn cleanup_steps_are_marked_and_repeated_steps_anchor_once() {
+        let mut evidence = evidence(true);
+        let bad = &mut evidence.scenarios[1];
+        let mut first = bad.steps[0].clone();
+        first.name = "create (1/2)".into();
+        first.failed.clear();
+        bad.steps[0].name = "create (2/2)".into();
+        let mut cleanup = bad.steps[0].clone();
+        cleanup.number = 2;
+        cleanup.name = "delete it".into();
+        cleanup.failed.clear();
+        cleanup.cleanup = true;
+        bad.steps.insert(0, first);
+        bad.steps.push(cleanup);
+        let html = render(&evidence);
+        assert_eq!(
+            html.matches("id=\"s.alpha_3a_3abasic_3a_3abad.step1\"")
+                .count(),
+            1
+        );
+        let anchored = html
+            .find("id=\"s.alpha_3a_3abasic_3a_3abad.step1\"")
+            .unwrap();
+        assert!(
+            html[anchored..].find("create (2/2)") < html[anchored..].find("delete it"),
+            "the anchor is on the last iteration"
+        );
+        assert!(!html[anchored..].contains("create (1/2)"));
+        assert_eq!(
+            html.matches("<span class=\"step-cleanup\">cleanup</span> delete it")
+                .count(),
+            1
+        );
+        assert_eq!(html.matches("class=\"step-cleanup\"").count(), 1);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
     Assumed, AuthSpec, AuthorizeSpec, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, GrantType,
-    OAuth2Spec, Scenario, ScenarioFile, Step,
+    OAuth2Spec, Repeat, Scenario, ScenarioFile, Step,
 };
 use super::template::{Template, TemplateVisitor, Templates, VarRef};
 use crate::diagnostic::{self, InputKind, LoadError, SpanIndex};
@@ -61,6 +61,15 @@ pub(crate) fn isolated_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Step
             })
             .collect()
     })
+}
+
+/// Deserializes a list of `finally:` steps, numbering each by its position as written.
+pub(crate) fn indexed_steps<'de, D: Deserializer<'de>>(d: D) -> Result<Box<[Step]>, D::Error> {
+    let mut steps = Vec::<Step>::deserialize(d)?;
+    for (index, step) in steps.iter_mut().enumerate() {
+        step.index = index;
+    }
+    Ok(steps.into_boxed_slice())
 }
 
 enum Element {
@@ -512,9 +521,87 @@ impl Checker<'_> {
         for step in &scenario.steps {
             self.step(&format!("{base}.steps[{}]", step.index), step);
         }
+        // Cleanup steps see every name `steps` may define: they run after all of them, and a
+        // name a failed step never set is the run's error, as in `steps`.
+        for step in &scenario.finally {
+            self.step(&format!("{base}.finally[{}]", step.index), step);
+        }
     }
 
     fn step(&mut self, path: &str, step: &Step) {
+        let loop_name = step
+            .repeat
+            .as_ref()
+            .and_then(|repeat| self.repeat(path, step, repeat));
+        self.step_body(path, step);
+        if let Some(name) = loop_name {
+            self.captured.remove(&name);
+        }
+    }
+
+    /// Checks a `repeat`, and defines its iteration name for the step's own templates; returns
+    /// the name when it was defined here, to forget after the step.
+    fn repeat(&mut self, path: &str, step: &Step, repeat: &Repeat) -> Option<String> {
+        let rp = format!("{path}.repeat");
+        self.template(&format!("{rp}.count"), &repeat.count);
+        if let Some(literal) = repeat.count.as_literal() {
+            match Repeat::parse_count(literal) {
+                Err(e) => self.error(format!("{rp}.count"), e),
+                Ok(0) => self.error(
+                    format!("{rp}.count"),
+                    format!(
+                        "`count: 0` repeats nothing: give 1 to {} (0 is allowed only as what a template renders)",
+                        Repeat::MAX
+                    ),
+                ),
+                Ok(_) => {}
+            }
+        }
+        if step.request.is_none() {
+            self.error(
+                rp.clone(),
+                "`repeat` runs a request step several times: it needs a `request` in the same step"
+                    .into(),
+            );
+        }
+        if step.eventually.is_some() {
+            self.error(
+                rp.clone(),
+                "`repeat` and `eventually` do not combine: poll in a step of its own, before or after the loop".into(),
+            );
+        }
+        let name = repeat.name.as_str();
+        if !valid_name(name) {
+            self.error(
+                format!("{rp}.as"),
+                format!("invalid name `{name}`: use letters, digits, `_` and `-`"),
+            );
+            return None;
+        }
+        let taken = self.captured.contains(name)
+            || self
+                .names
+                .variables
+                .as_ref()
+                .is_some_and(|v| v.contains(name))
+            || self
+                .names
+                .secrets
+                .as_ref()
+                .is_some_and(|v| v.contains(name))
+            || step.capture.get(name).is_some();
+        if taken {
+            self.error(
+                format!("{rp}.as"),
+                format!("`{name}` is already a variable, secret or capture: name the iteration otherwise"),
+            );
+            return None;
+        }
+        self.captured.insert(name.to_owned());
+        Some(name.to_owned())
+    }
+
+    fn step_body(&mut self, path: &str, step: &Step) {
         let kinds = usize::from(step.request.is_some())
             + usize::from(step.clock.is_some())
             + usize::from(!step.compute.is_empty());
@@ -829,6 +916,13 @@ impl Checker<'_> {
                     );
                 }
             }
+            ComputeSpec::Integer(expression) => {
+                if let Some(literal) = expression.as_literal()
+                    && let Err(e) = super::model::integer_sum(literal)
+                {
+                    self.error(format!("{path}.integer"), e);
+                }
+            }
             ComputeSpec::JwtForge(_) | ComputeSpec::Hmac(_) | ComputeSpec::BasicCredentials(_) => {}
         }
     }
@@ -851,14 +945,14 @@ impl Checker<'_> {
                 "`fresh` is for `auth: { oauth2 }` (a `token` request never uses the cache)".into(),
             );
         }
-        let needs: &[(&str, bool)] = match grant.grant {
+        let needs: &[(&str, bool)] = match &grant.grant {
             GrantType::Password => &[
                 ("username", grant.username.is_some()),
                 ("password", grant.password.is_some()),
             ],
             GrantType::RefreshToken => &[("refresh_token", grant.refresh_token.is_some())],
             GrantType::AuthorizationCode => &[("code", grant.code.is_some())],
-            GrantType::ClientCredentials => &[],
+            GrantType::ClientCredentials | GrantType::Other(_) => &[],
         };
         for (field, present) in needs {
             if !present {
@@ -976,10 +1070,14 @@ impl Checker<'_> {
             );
         }
         if capture.response {
-            if capture.jsonpath.is_some() || capture.header.is_some() || capture.regex.is_some() {
+            if capture.jsonpath.is_some()
+                || capture.header.is_some()
+                || capture.regex.is_some()
+                || capture.count
+            {
                 self.error(
                     path.into(),
-                    "`response: true` keeps the whole response: it takes no `jsonpath`, `header` or `regex`".into(),
+                    "`response: true` keeps the whole response: it takes no `jsonpath`, `header`, `regex` or `count`".into(),
                 );
             }
             if capture.secret {
@@ -989,6 +1087,13 @@ impl Checker<'_> {
                 );
             }
             self.responses.insert(name.to_owned());
+        } else if capture.count {
+            if capture.jsonpath.is_none() || capture.header.is_some() || capture.regex.is_some() {
+                self.error(
+                    path.into(),
+                    "`count: true` counts the values a `jsonpath` selects: give `jsonpath`, without `header` or `regex`".into(),
+                );
+            }
         } else if capture.jsonpath.is_none() && capture.header.is_none() && capture.regex.is_none()
         {
             self.error(
@@ -1320,5 +1425,211 @@ mod tests {
             .collect();
         assert_eq!(texts, ["    id: a\n", "      id: b\n"]);
         assert_eq!(items[1].lines_before, 2);
+    }
+
+    /// Parses and checks one scenario whose `steps:` (and `finally:`) are `body`, against a
+    /// target declaring `api_base` and the secret `token`; returns each error as
+    /// `line:column path: message`.
+    fn vocabulary_errors(body: &str) -> Vec<String> {
+        let text = format!("scenarios:\n  - id: s\n    title: t\n    requirements: [R-1]\n{body}");
+        let file = Path::new("s.yaml");
+        let spans = SpanIndex::build(&text);
+        let (parsed, mut errors) = parse_file(file, &text, &spans);
+        let names = Names {
+            requirements: HashSet::from(["R-1".to_owned()]),
+            variables: Some(HashSet::from(["api_base".to_owned()])),
+            secrets: Some(HashSet::from(["token".to_owned()])),
+            ..Names::default()
+        };
+        for p in &parsed {
+            errors.extend(check_scenario(file, &text, p, &names, &spans));
+        }
+        errors
+            .iter()
+            .map(|e| {
+                let at = e
+                    .location
+                    .map(|l| format!("{}:{}", l.line, l.column))
+                    .unwrap_or_default();
+                format!(
+                    "{at} {}: {}",
+                    e.path.as_deref().unwrap_or_default(),
+                    e.message
+                )
+            })
+            .collect()
+    }
+
+    fn assert_one_error(body: &str, at: &str, fragment: &str) {
+        let errors = vocabulary_errors(body);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(errors[0].starts_with(at), "{at:?}: {errors:#?}");
+        assert!(errors[0].contains(fragment), "{fragment:?}: {errors:#?}");
+    }
+
+    #[test]
+    fn the_vocabulary_loads() {
+        let body = "    steps:\n\
+            \x20     - request: { url: \"{{api_base}}/a\" }\n\
+            \x20       capture:\n\
+            \x20         old: { jsonpath: $.t, secret: true }\n\
+            \x20         n: { jsonpath: \"$.k[*]\", count: true }\n\
+            \x20     - compute: { left: { integer: \"40 - {{n}} + -2\" } }\n\
+            \x20     - request: { url: \"{{api_base}}/b/{{i}}\", token: { grant: \"urn:x:y\" } }\n\
+            \x20       repeat: { count: \"{{left}}\", as: i }\n\
+            \x20       expect:\n\
+            \x20         json:\n\
+            \x20           $.t: [{ differs_from: old }, { not_equals: \"{{i}}\" }, { differs_from: secret.token }]\n\
+            \x20           $.e: [{ le: \"{{left}}\" }, { gt: 1.5 }, { not_equals: { a: 1 } }]\n\
+            \x20         headers: { etag: { differs_from: old } }\n\
+            \x20         body: { not_equals: x }\n\
+            \x20         oauth_error: { error: { not_equals: invalid_grant } }\n\
+            \x20   finally:\n\
+            \x20     - request: { method: DELETE, url: \"{{api_base}}/b/{{old}}\" }\n\
+            \x20       repeat: { count: 2, as: i }\n";
+        assert_eq!(vocabulary_errors(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn differs_from_an_undefined_name_is_located() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { differs_from: olde } } }\n",
+            "7:27 scenarios[0].steps[0].expect.json.$.t",
+            "undefined variable `olde`",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { differs_from: \"a b\" } } }\n",
+            "7:48 scenarios[0].steps[0].expect.json.$.t.differs_from",
+            "expected the name of an earlier capture or a variable",
+        );
+    }
+
+    #[test]
+    fn a_numeric_bound_that_is_no_number_is_located() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { le: soon } } }\n",
+            "7:38 scenarios[0].steps[0].expect.json.$.t.le",
+            "expected a number, or a template rendering one",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        expect: { json: { $.t: { le: \"{{max}}\" } } }\n",
+            "7:27 scenarios[0].steps[0].expect.json.$.t",
+            "undefined variable `max`",
+        );
+    }
+
+    #[test]
+    fn a_grant_is_any_non_empty_string_and_known_ones_keep_their_fields() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\", token: { grant: \"\" } }\n",
+            "6:59 scenarios[0].steps[0].request.token.grant",
+            "expected a grant type (sent as `grant_type`), found an empty string",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\", token: { grant: password, username: u } }\n",
+            "6:59 scenarios[0].steps[0].request.token.grant",
+            "the `password` grant needs `password`",
+        );
+    }
+
+    #[test]
+    fn finally_steps_are_checked_against_what_steps_define() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        capture: { id: { jsonpath: $.id } }\n    finally:\n      - request: { url: \"{{api_base}}/{{idd}}\" }\n",
+            "9:25 scenarios[0].finally[0].request.url",
+            "undefined variable `idd`",
+        );
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n    finally:\n      - request: { url: \"{{api_base}}/a\" }\n        expct: { status: 200 }\n",
+            "9:9",
+            "unknown field `expct`",
+        );
+    }
+
+    #[test]
+    fn repeat_errors_are_located() {
+        let step = |repeat: &str| {
+            format!(
+                "    steps:\n      - request: {{ url: \"{{{{api_base}}}}/a\" }}\n        repeat: {repeat}\n"
+            )
+        };
+        assert_one_error(
+            &step("{ count: 0, as: i }"),
+            "7:26 scenarios[0].steps[0].repeat.count",
+            "`count: 0` repeats nothing",
+        );
+        assert_one_error(
+            &step("{ count: 1001, as: i }"),
+            "7:26 scenarios[0].steps[0].repeat.count",
+            "expected a repeat count from 0 to 1000, found 1001",
+        );
+        assert_one_error(
+            &step("{ count: many, as: i }"),
+            "7:26",
+            "expected a repeat count (an integer from 0 to 1000), found \"many\"",
+        );
+        assert_one_error(
+            &step("{ count: 2, as: api_base }"),
+            "7:33 scenarios[0].steps[0].repeat.as",
+            "`api_base` is already a variable, secret or capture",
+        );
+        assert_one_error(
+            &step("{ count: 2, as: i, every: 1s }"),
+            "7:36 scenarios[0].steps[0].repeat.every",
+            "unknown field `every`",
+        );
+        assert_one_error(
+            &step(
+                "{ count: 2, as: i }\n        expect: { status: 200 }\n        eventually: { within: 5s, every: 1s }",
+            ),
+            "7:9 scenarios[0].steps[0].repeat",
+            "`repeat` and `eventually` do not combine",
+        );
+        // The iteration name exists in its own step only.
+        assert_one_error(
+            &format!(
+                "{}      - request: {{ url: \"{{{{api_base}}}}/{{{{i}}}}\" }}\n",
+                step("{ count: 2, as: i }")
+            ),
+            "8:25 scenarios[0].steps[1].request.url",
+            "undefined variable `i`",
+        );
+    }
+
+    #[test]
+    fn count_captures_and_integer_computes_are_checked() {
+        assert_one_error(
+            "    steps:\n      - request: { url: \"{{api_base}}/a\" }\n        capture: { n: { header: x-n, count: true } }\n",
+            "7:20 scenarios[0].steps[0].capture.n",
+            "`count: true` counts the values a `jsonpath` selects",
+        );
+        assert_one_error(
+            "    steps:\n      - compute: { n: { integer: \"4 * 2\" } }\n",
+            "6:34 scenarios[0].steps[0].compute.n.integer",
+            "expected integers joined by `+` or `-` (like `40 - 3`), found \"4 * 2\"",
+        );
+    }
+
+    #[test]
+    fn integer_sums_add_and_subtract_signed_integers() {
+        use super::super::model::integer_sum;
+        assert_eq!(integer_sum("40 - 3"), Ok(37));
+        assert_eq!(integer_sum(" -2+5 - -1 "), Ok(4));
+        assert_eq!(integer_sum("7"), Ok(7));
+        assert!(integer_sum("").is_err());
+        assert!(integer_sum("1 -").is_err());
+        assert!(integer_sum("1.5 + 1").is_err());
+        assert!(integer_sum("a").is_err());
+        let max = i64::MAX.to_string();
+        assert!(
+            integer_sum(&format!("{max} + 1"))
+                .unwrap_err()
+                .contains("overflows")
+        );
+        assert!(
+            integer_sum("99999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
     }
 }

@@ -44,6 +44,17 @@ pub struct Scenario {
     /// The steps, run in order; the first failing one ends the scenario.
     #[serde(deserialize_with = "super::load::isolated_steps")]
     pub steps: Vec<Step>,
+    /// Cleanup steps, run in order after `steps` whatever their verdict (to delete what a live
+    /// run created); one that fails or errs turns a pass (or a skip) into an error.
+    #[serde(default, deserialize_with = "super::load::indexed_steps")]
+    pub finally: Box<[Step]>,
+}
+
+impl Scenario {
+    /// Returns the steps and then the cleanup steps: everything a run may do.
+    pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().chain(self.finally.iter())
+    }
 }
 
 /// A scenario id: lowercase letters, digits and `-`, so trial names stay filterable.
@@ -118,6 +129,42 @@ pub struct Step {
     /// Repeats the request until its expectations hold, for changes the provider applies late.
     #[serde(default)]
     pub eventually: Option<Eventually>,
+    /// Runs the request step a number of times, each iteration judged on its own.
+    #[serde(default)]
+    pub repeat: Option<Box<Repeat>>,
+}
+
+/// A bounded loop over a request step: `repeat: { count: 40, as: i }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// How many times: an integer from 1 to [`Repeat::MAX`], or a template rendering one from 0
+    /// (the step is then skipped) to [`Repeat::MAX`].
+    pub count: Template,
+    /// The name the iteration's 1-based number goes by in the step's templates (`{{i}}`).
+    #[serde(rename = "as")]
+    pub name: String,
+}
+
+impl Repeat {
+    /// The most iterations a step may run: enough to fill a provider's per-account limits,
+    /// few enough that a mistyped count cannot flood a live server.
+    pub const MAX: u64 = 1000;
+
+    /// Reads a rendered count, or says what is wrong with it.
+    pub fn parse_count(text: &str) -> Result<u64, String> {
+        match text.trim().parse::<u64>() {
+            Ok(n) if n <= Self::MAX => Ok(n),
+            Ok(n) => Err(format!(
+                "expected a repeat count from 0 to {}, found {n}",
+                Self::MAX
+            )),
+            Err(_) => Err(format!(
+                "expected a repeat count (an integer from 0 to {}), found \"{text}\"",
+                Self::MAX
+            )),
+        }
+    }
 }
 
 /// How long a request step may keep trying before its expectations must hold, and how often.
@@ -178,6 +225,9 @@ pub enum ComputeSpec {
     /// A random lowercase-alphanumeric id (public), for values a live provider wants unique per
     /// run: a new login, a purchase reference.
     RandomId(RandomIdSpec),
+    /// Integer arithmetic (public): integers joined by `+` and `-`, such as
+    /// `"40 - {{existing}}"`, evaluated once its placeholders are rendered.
+    Integer(Template),
 }
 
 impl ComputeSpec {
@@ -192,7 +242,7 @@ impl ComputeSpec {
             Self::Digest(digest) => digest.secret,
             Self::Hmac(hmac) => hmac.secret,
             Self::CanonicalSignature(signature) => signature.secret,
-            Self::RandomId(_) => false,
+            Self::RandomId(_) | Self::Integer(_) => false,
         }
     }
 }
@@ -208,7 +258,7 @@ pub struct RandomIdSpec {
 
 crate::tagged_enum!(
     ComputeSpec,
-    "one of `jwt_sign`, `jwt_forge`, `pkce_verifier`, `pkce_challenge`, `digest`, `hmac`, `canonical_signature`, `basic_credentials`, `random_id`"
+    "one of `jwt_sign`, `jwt_forge`, `pkce_verifier`, `pkce_challenge`, `digest`, `hmac`, `canonical_signature`, `basic_credentials`, `random_id`, `integer`"
 );
 
 /// A JWT to sign.
@@ -649,9 +699,10 @@ pub struct OAuth2Spec {
     pub fresh: bool,
 }
 
-/// An OAuth2 grant type (RFC 6749 §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// An OAuth2 grant type (RFC 6749 §4): one of the four the runner knows the fields of, or any
+/// other non-empty string, sent verbatim as `grant_type` (an extension grant such as
+/// `urn:ietf:params:oauth:grant-type:device_code`, or one the server must refuse).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum GrantType {
     /// §4.3 Resource Owner Password Credentials.
     Password,
@@ -661,17 +712,44 @@ pub enum GrantType {
     RefreshToken,
     /// §4.1.3 Authorization Code exchange.
     AuthorizationCode,
+    /// Any other grant type, as written: it requires no field beyond `grant`.
+    Other(Box<str>),
 }
 
 impl GrantType {
     /// Returns the `grant_type` value.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             GrantType::Password => "password",
             GrantType::ClientCredentials => "client_credentials",
             GrantType::RefreshToken => "refresh_token",
             GrantType::AuthorizationCode => "authorization_code",
+            GrantType::Other(other) => other,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for GrantType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(
+            d,
+            "a grant type: `password`, `client_credentials`, `refresh_token`, `authorization_code` or any other non-empty string",
+            |s| {
+                Ok(match s {
+                    "password" => GrantType::Password,
+                    "client_credentials" => GrantType::ClientCredentials,
+                    "refresh_token" => GrantType::RefreshToken,
+                    "authorization_code" => GrantType::AuthorizationCode,
+                    "" => {
+                        return Err(
+                            "expected a grant type (sent as `grant_type`), found an empty string"
+                                .into(),
+                        );
+                    }
+                    other => GrantType::Other(other.into()),
+                })
+            },
+        )
     }
 }
 
@@ -788,6 +866,54 @@ pub struct Capture {
     /// the body text.
     #[serde(default)]
     pub response: bool,
+    /// Takes how many values `jsonpath` selects (0 included) instead of the one value it must
+    /// select otherwise.
+    #[serde(default)]
+    pub count: bool,
+}
+
+/// Evaluates integers joined by `+` and `-` (`40 - 3 + 1`); each integer may carry a sign.
+pub fn integer_sum(text: &str) -> Result<i64, String> {
+    let not_integer = || {
+        format!(
+            "expected integers joined by `+` or `-` (like `40 - 3`), found \"{}\"",
+            text.trim()
+        )
+    };
+    let mut total: i64 = 0;
+    let mut rest = text.trim();
+    let mut sign = 1;
+    loop {
+        let unsigned = rest.trim_start();
+        let (negative, digits_start) = match unsigned.strip_prefix('-') {
+            Some(after) => (true, after.trim_start()),
+            None => (
+                false,
+                unsigned.strip_prefix('+').unwrap_or(unsigned).trim_start(),
+            ),
+        };
+        let end = digits_start
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits_start.len());
+        if end == 0 {
+            return Err(not_integer());
+        }
+        let value: i64 = digits_start[..end]
+            .parse()
+            .map_err(|_| format!("integer `{}` is too large", &digits_start[..end]))?;
+        let value = if negative { -value } else { value };
+        total = total
+            .checked_add(sign * value)
+            .ok_or_else(|| format!("`{}` overflows a 64-bit integer", text.trim()))?;
+        rest = digits_start[end..].trim_start();
+        sign = match rest.chars().next() {
+            None => return Ok(total),
+            Some('+') => 1,
+            Some('-') => -1,
+            Some(_) => return Err(not_integer()),
+        };
+        rest = &rest[1..];
+    }
 }
 
 /// What a step expects.
@@ -949,7 +1075,8 @@ impl SameAs {
 }
 
 /// A check on one value of a failure contract: a bare value means "equals" (`absent` and
-/// `present` are words), a map is one of `equals`, `contains`, `matches`.
+/// `present` are words), a map is one of `equals`, `not_equals`, `differs_from`, `contains`,
+/// `matches`.
 #[derive(Debug, Clone)]
 pub struct FieldCheck(pub TextCheck);
 
@@ -960,7 +1087,7 @@ impl<'de> Deserialize<'de> for FieldCheck {
             type Value = FieldCheck;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "a value to equal, `present`, `absent`, or one of `equals: …`, `contains: …`, `matches: …`",
+                    "a value to equal, `present`, `absent`, or one of `equals: …`, `not_equals: …`, `differs_from: …`, `contains: …`, `matches: …`",
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldCheck, E> {
@@ -1163,6 +1290,10 @@ pub enum TextCheck {
     Absent,
     /// Equal to the text.
     Equals(Template),
+    /// Present, and no value equal to the text.
+    NotEquals(Template),
+    /// Present, and no value equal to what an earlier capture (or a variable) holds.
+    DiffersFrom(CaptureRef),
     /// Contains the text.
     Contains(Template),
     /// Matches the regex somewhere.
@@ -1171,7 +1302,7 @@ pub enum TextCheck {
 
 crate::tagged_enum!(
     TextCheck,
-    "`present`, `absent`, or one of `equals: …`, `contains: …`, `matches: …`"
+    "`present`, `absent`, or one of `equals: …`, `not_equals: …`, `differs_from: …`, `contains: …`, `matches: …`"
 );
 
 /// A check on the value a JSONPath selects.
@@ -1185,24 +1316,109 @@ pub enum JsonCheck {
     Absent,
     /// The value equals this JSON value (string leaves may hold placeholders).
     Equals(serde_json::Value),
+    /// The path selects one value, not equal to this JSON value (compared as `equals` compares).
+    NotEquals(serde_json::Value),
+    /// The path selects one value, not equal to what an earlier capture (or a variable) holds,
+    /// compared as the capture would have taken it (a string's text, any other value's JSON).
+    DiffersFrom(CaptureRef),
     /// The value is a string matching the regex.
     Matches(Regex),
     /// The value is a string containing this text.
     Contains(Template),
     /// The value is a number greater than this.
-    Gt(f64),
+    Gt(NumberBound),
     /// The value is a number greater than or equal to this.
-    Ge(f64),
+    Ge(NumberBound),
     /// The value is a number less than this.
-    Lt(f64),
+    Lt(NumberBound),
     /// The value is a number less than or equal to this.
-    Le(f64),
+    Le(NumberBound),
 }
 
 crate::tagged_enum!(
     JsonCheck,
-    "`exists`, `absent`, or one of `equals: …`, `matches: …`, `contains: …`, `gt:`, `ge:`, `lt:`, `le:`"
+    "`exists`, `absent`, or one of `equals: …`, `not_equals: …`, `differs_from: …`, `matches: …`, `contains: …`, `gt:`, `ge:`, `lt:`, `le:`"
 );
+
+/// The name of an earlier capture or a variable (`old_refresh`, or `secret.NAME` for a target
+/// secret), held as the template `{{old_refresh}}` so the loader's name checks cover it.
+#[derive(Debug, Clone)]
+pub struct CaptureRef(pub Template);
+
+impl CaptureRef {
+    /// Returns the name as written.
+    pub fn name(&self) -> &str {
+        let source = self.0.source();
+        source
+            .strip_prefix("{{")
+            .and_then(|s| s.strip_suffix("}}"))
+            .unwrap_or(source)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaptureRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(
+            d,
+            "the name of an earlier capture or a variable, like `old_refresh`",
+            |s| {
+                let name = s.strip_prefix("secret.").unwrap_or(s);
+                let valid = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !valid {
+                    return Err(format!(
+                        "expected the name of an earlier capture or a variable (letters, digits, `_`, `-`), like `old_refresh`, found \"{s}\""
+                    ));
+                }
+                Template::parse(&format!("{{{{{s}}}}}")).map(Self)
+            },
+        )
+    }
+}
+
+/// A bound of a numeric check: a number, or a template rendering one (`"{{max_ttl}}"`).
+#[derive(Debug, Clone)]
+pub struct NumberBound(pub Template);
+
+impl NumberBound {
+    /// Reads a rendered bound as a number.
+    pub fn parse(text: &str) -> Option<f64> {
+        text.trim().parse::<f64>().ok().filter(|n| n.is_finite())
+    }
+}
+
+impl<'de> Deserialize<'de> for NumberBound {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = NumberBound;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, or a template rendering one like \"{{max_ttl}}\"")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumberBound, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumberBound, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumberBound, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NumberBound, E> {
+                let template = Template::parse(v).map_err(E::custom)?;
+                if template.as_literal().is_some() && NumberBound::parse(v).is_none() {
+                    return Err(E::custom(format!(
+                        "expected a number, or a template rendering one like \"{{{{max_ttl}}}}\", found the string \"{v}\""
+                    )));
+                }
+                Ok(NumberBound(template))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
 
 /// A clock step.
 #[derive(Debug, Clone, Deserialize)]
@@ -1595,7 +1811,7 @@ mod tests {
                 std::mem::size_of::<Fields<String, Template>>(),
                 16,
             ),
-            ("Scenario", std::mem::size_of::<Scenario>(), 128),
+            ("Scenario", std::mem::size_of::<Scenario>(), 144),
             ("Template", std::mem::size_of::<Template>(), 32),
         ];
         for (name, size, limit) in sizes {

@@ -12,7 +12,8 @@ use serde::{Deserialize, Deserializer};
 use super::model::{
     Assumed, AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
     ComputeSpec, Expectation, FieldCheck, Fields, ForgeChange, JsonCheck, JwtCheck, JwtKey,
-    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, RequestSpec, Step, TextCheck,
+    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, Repeat, RequestSpec, Step,
+    TextCheck,
 };
 
 /// A reference to a value inside `{{ }}`.
@@ -350,10 +351,17 @@ impl Templates for Step {
             &[
                 ("compute", &self.compute),
                 ("clock", &self.clock),
+                ("repeat", &self.repeat),
                 ("request", &self.request),
                 ("expect", &self.expect),
             ],
         );
+    }
+}
+
+impl Templates for Repeat {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(path, visitor, &[("count", &self.count)]);
     }
 }
 
@@ -416,6 +424,7 @@ impl Templates for ComputeSpec {
             ComputeSpec::BasicCredentials(b) => {
                 b.visit_templates(&format!("{path}.basic_credentials"), visitor)
             }
+            ComputeSpec::Integer(expression) => fields(path, visitor, &[("integer", expression)]),
             ComputeSpec::RandomId(_) | ComputeSpec::PkceVerifier(_) => {}
         }
     }
@@ -597,7 +606,10 @@ impl<T: Templates> Templates for OneOrMany<T> {
 impl Templates for TextCheck {
     fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
         match self {
-            TextCheck::Equals(t) | TextCheck::Contains(t) => visitor.template(path, t),
+            TextCheck::Equals(t) | TextCheck::NotEquals(t) | TextCheck::Contains(t) => {
+                visitor.template(path, t)
+            }
+            TextCheck::DiffersFrom(name) => visitor.template(path, &name.0),
             TextCheck::Present | TextCheck::Absent | TextCheck::Matches(_) => {}
         }
     }
@@ -606,15 +618,16 @@ impl Templates for TextCheck {
 impl Templates for JsonCheck {
     fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
         match self {
-            JsonCheck::Equals(value) => value.visit_templates(path, visitor),
+            JsonCheck::Equals(value) | JsonCheck::NotEquals(value) => {
+                value.visit_templates(path, visitor)
+            }
             JsonCheck::Contains(t) => visitor.template(path, t),
-            JsonCheck::Exists
-            | JsonCheck::Absent
-            | JsonCheck::Matches(_)
-            | JsonCheck::Gt(_)
-            | JsonCheck::Ge(_)
-            | JsonCheck::Lt(_)
-            | JsonCheck::Le(_) => {}
+            JsonCheck::DiffersFrom(name) => visitor.template(path, &name.0),
+            JsonCheck::Gt(bound)
+            | JsonCheck::Ge(bound)
+            | JsonCheck::Lt(bound)
+            | JsonCheck::Le(bound) => visitor.template(path, &bound.0),
+            JsonCheck::Exists | JsonCheck::Absent | JsonCheck::Matches(_) => {}
         }
     }
 }
