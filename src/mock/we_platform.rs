@@ -342,8 +342,8 @@ fn secure_hash(input: &str, wrong_algorithm: bool) -> String {
     }
 }
 
-/// The node's `public-key` setting and the authorization service's signing key: the built-in test
-/// pair, or under [`Conformant::TargetSigningKey`] the pair of the target's `signing_key` (PKCS#8
+/// Returns the node's `public-key` setting and the authorization service's signing key: the
+/// built-in test pair, or under [`Conformant::TargetSigningKey`] the pair of the target's `signing_key` (PKCS#8
 /// PEM), whose public half is the target's `node_public_key`.
 fn node_key_pair(
     config: &MockConfig,
@@ -908,6 +908,43 @@ mod tests {
 
     fn node(deviations: &[&str]) -> WePlatform {
         WePlatform::new(&config(deviations, Arc::new(VirtualClock::new()))).unwrap()
+    }
+
+    #[test]
+    fn the_target_key_variant_takes_the_targets_pair_and_says_when_it_cannot() {
+        let clock = Arc::new(VirtualClock::new());
+        let mut with_other_key = config(&["target-signing-key"], clock.clone());
+        with_other_key.secrets.insert(
+            "signing_key".into(),
+            jwt::TEST_RS256_OTHER_PRIVATE_PEM.into(),
+        );
+        let node = WePlatform::new(&with_other_key).unwrap();
+        let exp = now(&node) + 600;
+        let claims = json!({"roles": ["user"], "exp": exp});
+        let other = SigningKey::rs256_pem(jwt::TEST_RS256_OTHER_PRIVATE_PEM).unwrap();
+        let by_other = jwt::sign(&claims, &other).unwrap();
+        let by_builtin = sign(claims);
+        assert_eq!(
+            node.check_bearer(Some(&bearer(&by_other)), Role::User),
+            Ok(())
+        );
+        assert_eq!(
+            node.check_bearer(Some(&bearer(&by_builtin)), Role::User),
+            Err(NodeError::InvalidToken)
+        );
+
+        let mut garbled = config(&["target-signing-key"], clock);
+        garbled
+            .secrets
+            .insert("signing_key".into(), "CANARY-not-a-key".into());
+        let Err(message) = WePlatform::new(&garbled) else {
+            panic!("a node started with a signing_key that is no key");
+        };
+        assert!(
+            message.contains("`signing_key` is not an RSA private key"),
+            "{message}"
+        );
+        assert!(!message.contains("CANARY"), "{message}");
     }
 
     fn node_at(unix: u64) -> WePlatform {
