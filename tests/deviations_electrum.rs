@@ -54,7 +54,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 5,
                 &[
                     "the first access token has expired",
-                    "got HTTP 200, expected 401",
+                    "got HTTP 200, expected one of 400, 401, 403",
                 ],
             ),
         ],
