@@ -129,6 +129,10 @@ pub enum Conformant {
     /// The API's 401 has an empty body (Electrum: unsuccessful responses "may contain an empty
     /// response body and therefore no ErrorDetail object").
     EmptyRefusalBodies,
+    /// Keycloak 17 and later: the token endpoint has no `/auth` prefix, and neither has the
+    /// issuer. Conforms with a target whose `keycloak_path` is empty.
+    #[strum(serialize = "keycloak-17-paths")]
+    Keycloak17Paths,
 }
 
 /// The names of [`Conformant`], for the registry.
@@ -195,8 +199,14 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         // Keycloak sets both before any check, so refusals carry them too.
         NoStore::Always
     };
+    // Keycloak dropped the `/auth` context path in version 17.
+    let keycloak_path = if conformant.has(Conformant::Keycloak17Paths) {
+        ""
+    } else {
+        "/auth"
+    };
     let electrum = Arc::new(Electrum {
-        issuer: format!("{}/auth/realms/{REALM}", auth.url()),
+        issuer: format!("{}{keycloak_path}/realms/{REALM}", auth.url()),
         username: config.secret("username")?,
         password: config.secret("password")?,
         client_id: config.secret("client_id")?,
@@ -227,7 +237,7 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     Mock::given(method("POST"))
         .and(header("host", auth_host.as_str()))
         .and(path(format!(
-            "/auth/realms/{REALM}/protocol/openid-connect/token"
+            "{keycloak_path}/realms/{REALM}/protocol/openid-connect/token"
         )))
         .respond_with(Tokens(electrum.clone()))
         .mount(&server)
@@ -235,9 +245,9 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     let unknown_realm = json_reply(404, json!({"error": "Realm does not exist"}));
     Mock::given(method("POST"))
         .and(header("host", auth_host.as_str()))
-        .and(path_regex(
-            r"^/auth/realms/[^/]+/protocol/openid-connect/token$",
-        ))
+        .and(path_regex(format!(
+            r"^{keycloak_path}/realms/[^/]+/protocol/openid-connect/token$"
+        )))
         .respond_with(match no_store {
             NoStore::Always => unknown_realm.no_store(),
             NoStore::OnSuccess | NoStore::Never => unknown_realm,

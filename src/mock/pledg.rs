@@ -120,7 +120,20 @@ pub enum Conformant {
     /// A token request without `grant_type` gets `unsupported_grant_type` (Pledg: anything but
     /// `client_credentials` is refused) rather than RFC 6749's `invalid_request`.
     UnsupportedGrantTypeWhenMissing,
+    /// The signed parameters go to `POST /api/v2/purchases/signed` (still one `signature` query
+    /// parameter, as Pledg documents it), whose refusals are 422 with a body of its own. Conforms
+    /// with a target whose `signed_entry_method` and `signed_entry_path` say so.
+    OtherSignedEntryPoint,
+    /// The Basic-protected dashboard endpoint is `GET /api/v2/merchant/account`. Conforms with a
+    /// target whose `dashboard_path` says so.
+    OtherDashboardPath,
 }
+
+/// Where [`Conformant::OtherSignedEntryPoint`] takes the signed parameters.
+pub const OTHER_SIGNED_ENTRY_PATH: &str = "/api/v2/purchases/signed";
+
+/// Where [`Conformant::OtherDashboardPath`] serves the dashboard endpoint.
+pub const OTHER_DASHBOARD_PATH: &str = "/api/v2/merchant/account";
 
 /// The names of [`Conformant`], for the registry.
 pub const CONFORMANT: &[&str] = Conformant::VARIANTS;
@@ -178,13 +191,25 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         conformant,
     });
 
+    let dashboard = if pledg.conformant.has(Conformant::OtherDashboardPath) {
+        OTHER_DASHBOARD_PATH
+    } else {
+        "/api/merchants/me"
+    };
+    let (signed_entry_method, signed_entry) =
+        if pledg.conformant.has(Conformant::OtherSignedEntryPoint) {
+            ("POST", OTHER_SIGNED_ENTRY_PATH)
+        } else {
+            ("GET", "/api/payment_by_transfer")
+        };
     let back = MockServer::builder().start().await;
     let back_routes = [
         route("POST", r"^/api/token$").respond_with(TokenEndpoint::new(pledg.clone())),
         route("POST", r"^/api/purchases/[^/]+/credit_by_transfer$")
             .respond_with(CreditByTransfer(pledg.clone())),
-        route("GET", r"^/api/merchants/me$").respond_with(Merchant(pledg.clone())),
-        route("GET", r"^/api/payment_by_transfer$").respond_with(PaymentByTransfer(pledg.clone())),
+        route("GET", &format!("^{dashboard}$")).respond_with(Merchant(pledg.clone())),
+        route(signed_entry_method, &format!("^{signed_entry}$"))
+            .respond_with(PaymentByTransfer(pledg.clone())),
         // Pledg documents no answer for unknown routes, nor for a wrong method on a known one.
         fallback(ResponseTemplate::new(404)),
     ];
@@ -380,7 +405,7 @@ impl Respond for PaymentByTransfer {
         let pledg = &*self.0;
         let query = FormParams::parse(request.url.query().unwrap_or_default().as_bytes());
         if let Some(repeated) = query.repeated() {
-            return invalid_request(&format!(
+            return pledg.signed_entry_refusal(&format!(
                 "The provided property {repeated} is given more than once"
             ));
         }
@@ -388,17 +413,18 @@ impl Respond for PaymentByTransfer {
         let data = match params.get("signature") {
             Some(signature) => match pledg.verify_signature(signature) {
                 Ok(data) => data,
-                Err(message) => return invalid_request(message),
+                Err(message) => return pledg.signed_entry_refusal(message),
             },
             None if pledg.deviations.has(Deviation::AcceptsUnsignedParameters) => {
                 clear_parameters(&params)
             }
-            None => return invalid_request("The signature is mandatory"),
+            None => return pledg.signed_entry_refusal("The signature is mandatory"),
         };
         let purchase = match validate_purchase(&data) {
             Ok(purchase) => purchase,
             Err(property) => {
-                return invalid_request(&format!("The provided property {property} is invalid"));
+                return pledg
+                    .signed_entry_refusal(&format!("The provided property {property} is invalid"));
             }
         };
         json_reply(
@@ -442,6 +468,21 @@ fn invalid_request(message: &str) -> ResponseTemplate {
         400,
         json!({"type": "invalid_request_error", "message": message}),
     )
+}
+
+impl Pledg {
+    /// Refuses signed parameters: the plugin's documented error object, or under
+    /// [`Conformant::OtherSignedEntryPoint`] that entry point's own 422.
+    fn signed_entry_refusal(&self, message: &str) -> ResponseTemplate {
+        if self.conformant.has(Conformant::OtherSignedEntryPoint) {
+            json_reply(
+                422,
+                json!({"error": {"code": "invalid_signed_parameters", "message": message}}),
+            )
+        } else {
+            invalid_request(message)
+        }
+    }
 }
 
 /// The 401 of a Basic-protected route.

@@ -130,6 +130,11 @@ pub enum Conformant {
     /// its documentation gives no status.
     #[strum(serialize = "login-refusal-as-400")]
     LoginRefusalAs400,
+    /// The node trusts the key pair the target holds (its `signing_key` secret) rather than the
+    /// suite's built-in test key, and the authorization service signs with it: operators generate
+    /// their own key pair. Conforms with a target whose `signing_key` and `node_public_key` are
+    /// that pair's halves.
+    TargetSigningKey,
 }
 
 /// The names of [`Conformant`], for the registry.
@@ -335,6 +340,32 @@ fn secure_hash(input: &str, wrong_algorithm: bool) -> String {
     } else {
         we_platform_key_hash(input)
     }
+}
+
+/// Returns the node's `public-key` setting and the authorization service's signing key: the
+/// built-in test pair, or under [`Conformant::TargetSigningKey`] the pair of the target's `signing_key` (PKCS#8
+/// PEM), whose public half is the target's `node_public_key`.
+fn node_key_pair(
+    config: &MockConfig,
+    conformant: &Deviations<Conformant>,
+) -> Result<(String, SigningKey), String> {
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::signature::KeyPair as _;
+    use rustls_pki_types::pem::PemObject as _;
+
+    if !conformant.has(Conformant::TargetSigningKey) {
+        return Ok((configured_public_key(), service_key()?));
+    }
+    let pem = config.secret("signing_key")?;
+    let unreadable =
+        || "the target's `signing_key` is not an RSA private key (PKCS#8 PEM)".to_owned();
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
+        .map_err(|_| unreadable())?;
+    let pair =
+        aws_lc_rs::rsa::KeyPair::from_pkcs8(der.secret_pkcs8_der()).map_err(|_| unreadable())?;
+    let spki = pair.public_key().as_der().map_err(|_| unreadable())?;
+    let signing = SigningKey::rs256_pem(&pem).map_err(|_| unreadable())?;
+    Ok((STANDARD.encode(spki.as_ref()), signing))
 }
 
 /// The node's `public-key` setting: Base64 of the test key's SubjectPublicKeyInfo, the PEM body.
@@ -654,7 +685,7 @@ impl WePlatform {
         // Only the hashes are kept: the plain keys go out of scope here.
         let admin_key_hash = secure_hash(&config.secret("api_key")?, wrong_hash);
         let privacy_key_hash = secure_hash(&config.secret("privacy_api_key")?, wrong_hash);
-        let public_key = configured_public_key();
+        let (public_key, service_key) = node_key_pair(config, &conformant)?;
         let der = STANDARD
             .decode(&public_key)
             .map_err(|_| "the node's public-key is not Base64".to_owned())?;
@@ -674,7 +705,7 @@ impl WePlatform {
             privacy_key_hash,
             node_key,
             confused_key: VerifyingKey::hs256(public_key.as_bytes()),
-            service_key: service_key()?,
+            service_key,
             clock: config.clock.clone(),
             admin_login,
             accounts: Mutex::new(accounts),
@@ -877,6 +908,43 @@ mod tests {
 
     fn node(deviations: &[&str]) -> WePlatform {
         WePlatform::new(&config(deviations, Arc::new(VirtualClock::new()))).unwrap()
+    }
+
+    #[test]
+    fn the_target_key_variant_takes_the_targets_pair_and_says_when_it_cannot() {
+        let clock = Arc::new(VirtualClock::new());
+        let mut with_other_key = config(&["target-signing-key"], clock.clone());
+        with_other_key.secrets.insert(
+            "signing_key".into(),
+            jwt::TEST_RS256_OTHER_PRIVATE_PEM.into(),
+        );
+        let node = WePlatform::new(&with_other_key).unwrap();
+        let exp = now(&node) + 600;
+        let claims = json!({"roles": ["user"], "exp": exp});
+        let other = SigningKey::rs256_pem(jwt::TEST_RS256_OTHER_PRIVATE_PEM).unwrap();
+        let by_other = jwt::sign(&claims, &other).unwrap();
+        let by_builtin = sign(claims);
+        assert_eq!(
+            node.check_bearer(Some(&bearer(&by_other)), Role::User),
+            Ok(())
+        );
+        assert_eq!(
+            node.check_bearer(Some(&bearer(&by_builtin)), Role::User),
+            Err(NodeError::InvalidToken)
+        );
+
+        let mut garbled = config(&["target-signing-key"], clock);
+        garbled
+            .secrets
+            .insert("signing_key".into(), "CANARY-not-a-key".into());
+        let Err(message) = WePlatform::new(&garbled) else {
+            panic!("a node started with a signing_key that is no key");
+        };
+        assert!(
+            message.contains("`signing_key` is not an RSA private key"),
+            "{message}"
+        );
+        assert!(!message.contains("CANARY"), "{message}");
     }
 
     fn node_at(unix: u64) -> WePlatform {

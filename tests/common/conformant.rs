@@ -5,9 +5,51 @@
 
 use std::path::Path;
 
+use authconform::target::{ProviderTarget, SecretSource};
 use authconform::{Target, Verdict};
 
 use super::verdicts::{plan, run_all, secret_values};
+
+/// A conformant variant of a provider's mock and what a target for a provider that made its
+/// choice says differently from the embedded mock target.
+pub struct Variant<'a> {
+    /// The variant's name, as the mock registers it.
+    pub name: &'a str,
+    /// The trials that differ from an assumption on it.
+    pub differs: &'a [&'a str],
+    /// Changes the provider's entry of the embedded mock target (paths, variables, secrets).
+    pub target: fn(&mut ProviderTarget),
+}
+
+impl<'a> Variant<'a> {
+    /// A variant that conforms with the embedded mock target as it is.
+    pub const fn plain(name: &'a str, differs: &'a [&'a str]) -> Self {
+        Self {
+            name,
+            differs,
+            target: |_| {},
+        }
+    }
+
+    /// Returns the embedded mock target as this variant needs it for `provider`.
+    pub fn target_for(&self, provider: &str) -> Target {
+        let mut target = Target::mock();
+        (self.target)(
+            target
+                .providers
+                .get_mut(provider)
+                .expect("the mock target has the provider"),
+        );
+        target
+    }
+}
+
+/// Sets an inline (mock) secret of a provider's target entry.
+pub fn set_secret(provider: &mut ProviderTarget, name: &str, value: &str) {
+    provider
+        .secrets
+        .insert(name.to_owned(), SecretSource::Value(value.to_owned()));
+}
 
 /// Runs every scenario of `provider` against each of its mock's conformant variants, which
 /// `variants` must list exactly, each with the scenarios that differ from an assumption on it
@@ -15,12 +57,23 @@ use super::verdicts::{plan, run_all, secret_values};
 /// scenario that failed, ended in error, or differed where the table does not say so (or did not
 /// differ where it does).
 pub fn assert_conformant_variants_pass(provider: &str, variants: &[(&str, &[&str])]) {
+    let variants: Vec<Variant> = variants
+        .iter()
+        .map(|(name, differs)| Variant::plain(name, differs))
+        .collect();
+    assert_conformant_variants_pass_on_targets(provider, &variants);
+}
+
+/// Does what [`assert_conformant_variants_pass`] does, with each variant run against the target
+/// it comes with: scenarios planned anew against it (its paths, variables and secrets), and its
+/// mock started with its secrets.
+pub fn assert_conformant_variants_pass_on_targets(provider: &str, variants: &[Variant]) {
     let registry = authconform::mock::builtin();
     let mut known: Vec<&str> = registry
         .get(provider)
         .map(|mock| mock.conformant().iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let mut listed: Vec<&str> = variants.iter().map(|(v, _)| *v).collect();
+    let mut listed: Vec<&str> = variants.iter().map(|v| v.name).collect();
     known.sort_unstable();
     listed.sort_unstable();
     assert_eq!(
@@ -32,18 +85,22 @@ pub fn assert_conformant_variants_pass(provider: &str, variants: &[(&str, &[&str
         "the `{provider}` mock has no conformant variant"
     );
 
-    let mut plan = plan(&Path::new(super::ROOT).join("scenarios"), Target::mock());
-    plan.scenarios.retain(|s| s.provider == provider);
-    let secrets = secret_values(&plan.target);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let mut problems = Vec::new();
-    for (variant, admitted) in variants {
+    for entry in variants {
+        let (variant, admitted) = (&entry.name, entry.differs);
+        let mut plan = plan(
+            &Path::new(super::ROOT).join("scenarios"),
+            entry.target_for(provider),
+        );
+        plan.scenarios.retain(|s| s.provider == provider);
+        let secrets = secret_values(&plan.target);
         let results = runtime.block_on(run_all(&plan, std::slice::from_ref(variant)));
         assert_eq!(results.len(), plan.scenarios.len());
-        for trial in *admitted {
+        for trial in admitted {
             if !results.contains_key(*trial) {
                 problems.push(format!("{variant}: no scenario `{trial}`"));
             }
@@ -88,6 +145,17 @@ pub fn answer(
     host: &str,
     build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
 ) -> Answer {
+    answer_on(&Target::mock(), provider, variants, host, build)
+}
+
+/// Does what [`answer`] does, with the mock given the fake secrets of `target`.
+pub fn answer_on(
+    target: &Target,
+    provider: &str,
+    variants: &[&str],
+    host: &str,
+    build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+) -> Answer {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -95,7 +163,7 @@ pub fn answer(
     runtime.block_on(async {
         let config = authconform::mock::MockConfig {
             clock: std::sync::Arc::new(authconform::clock::VirtualClock::new()),
-            secrets: Target::mock().inline_secrets(provider),
+            secrets: target.inline_secrets(provider),
             deviations: variants.iter().map(|v| (*v).to_owned()).collect(),
         };
         let mock = authconform::mock::builtin()
@@ -136,5 +204,30 @@ pub fn assert_variant_observable(
     assert!(
         differs(&documented, &chosen),
         "`{variant}` does not change the answer: {documented:?} vs {chosen:?}"
+    );
+}
+
+/// Asserts that `variant` changes what `provider`'s mock answers to the request `build` makes,
+/// the mock started as [`assert_conformant_variants_pass_on_targets`] starts it: the documented
+/// mock with the embedded mock target's secrets, the variant with those of its own target.
+pub fn assert_variant_observable_on_target(
+    provider: &str,
+    variant: &Variant,
+    host: &str,
+    build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    differs: impl Fn(&Answer, &Answer) -> bool,
+) {
+    let documented = answer(provider, &[], host, &build);
+    let chosen = answer_on(
+        &variant.target_for(provider),
+        provider,
+        &[variant.name],
+        host,
+        &build,
+    );
+    assert!(
+        differs(&documented, &chosen),
+        "`{}` does not change the answer: {documented:?} vs {chosen:?}",
+        variant.name
     );
 }
