@@ -4,7 +4,8 @@
 //! owner and date, whether or not its scenario fails; a waiver whose scenarios pass is reported
 //! unused (a warning; a failure under `--strict`); `waivers.yaml` beside the target is read by
 //! default; bad waivers files are load errors at their position (`run` and `validate`); a
-//! secret in a waived failure is still redacted everywhere. Expiry dates are set relative to
+//! secret in a waived failure is still redacted everywhere; the JUnit of a waived run validates
+//! against the Jenkins schema (`#[ignore]`d: needs xmllint). Expiry dates are set relative to
 //! today, so the tests hold on any day.
 
 mod common;
@@ -508,4 +509,43 @@ fn bad_waivers_files_are_load_errors_at_their_position() {
     let run = tree.command("validate", &["--waivers", &file_arg]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(run.stdout.contains("1 waiver(s) in"), "{}", run.dump());
+}
+
+/// Validates the JUnit report of `run` against the Jenkins schema the suite's reports follow.
+fn assert_junit_schema_valid(run: &Run) {
+    let xsd = "tests/fixtures/junit/jenkins-junit-10.xsd";
+    let output = std::process::Command::new("xmllint")
+        .current_dir(common::ROOT)
+        .args(["--noout", "--schema", xsd])
+        .arg(&run.junit_path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run xmllint ({e}): run `apt-get install libxml2-utils` (.ci/run does)")
+        });
+    assert!(
+        output.status.success(),
+        "the JUnit report does not validate against {xsd}:\n{}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
+async fn junit_with_a_waived_failure_is_valid() {
+    let server = server().await;
+    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    tree.write(
+        "live/waivers.yaml",
+        &format!(
+            "waivers:\n{}",
+            waiver("requirement: SHOP-REFUSE-01", "payments-team", &day(30))
+        ),
+    );
+    let t = tree.clone();
+    let run = blocking(move || t.command("run", &["shop::api::refused"])).await;
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(run.junit.contains("status=\"waived\""), "{}", run.dump());
+    assert_junit_schema_valid(&run);
 }
