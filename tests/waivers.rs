@@ -316,6 +316,32 @@ async fn a_waived_failure_passes_the_run_and_every_report_shows_who_why_and_unti
     assert_eq!(merged_evidence["run"]["totals"]["waived"], 1);
     let reverified = authconform(&["verify", merged_path.to_str().unwrap()]);
     assert_eq!(reverified.code, Some(0), "{}", reverified.dump());
+    // A waived record that lost its waiver, or a waiver on another record, is found even when
+    // every hash is made again.
+    use authconform::report::evidence::{Evidence, ScenarioVerdict, canonical_bytes, seal};
+    use authconform::report::verify::{Verification, verify};
+    let sealed: Evidence = serde_json::from_str(&text).unwrap();
+    let at = sealed
+        .scenarios
+        .iter()
+        .position(|s| s.verdict == ScenarioVerdict::Waived)
+        .unwrap();
+    let mut stripped = sealed.clone();
+    stripped.scenarios[at].waiver = None;
+    let mut moved = sealed.clone();
+    moved.scenarios[at].verdict = ScenarioVerdict::Fail;
+    for (report, says) in [
+        (stripped, "is `waived` but has no `waiver`"),
+        (moved, "has a `waiver` but is `fail`, not `waived`"),
+    ] {
+        match verify(&canonical_bytes(&seal(report)), None) {
+            Verification::Tampered(findings) => assert!(
+                findings.iter().any(|f| f.contains(says)),
+                "{says}: {findings:?}"
+            ),
+            other => panic!("{says}: {other:?}"),
+        }
+    }
 
     // No report holds the secret in any form the registry knows.
     for (name, text) in [
