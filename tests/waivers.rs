@@ -523,6 +523,23 @@ fn bad_waivers_files_are_load_errors_at_their_position() {
             );
         }
     }
+    // An expired waiver is valid input: `validate` warns, a run would fail.
+    let file = tree.write(
+        "waivers.yaml",
+        &format!(
+            "waivers:\n{}",
+            waiver("requirement: SHOP-OK-01", "ops", &day(-1))
+        ),
+    );
+    let file_arg = file.display().to_string();
+    let run = tree.command("validate", &["--waivers", &file_arg]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert!(
+        run.stderr
+            .contains("warning: the waiver for `SHOP-OK-01` (waivers[0]) owned by ops expired on"),
+        "{}",
+        run.dump()
+    );
     // A valid file: `validate` says so.
     let file = tree.write(
         "waivers.yaml",
