@@ -1,9 +1,9 @@
 //! Proves the Silverflow scenarios have teeth: each deliberately broken variant of the Silverflow
 //! mock (IP ranges ignored, leaked as the reason of a 401 or stretched one address too far,
 //! malformed ranges accepted; 401 and 403 swapped or a 403 that does not name the permission;
-//! wildcards that grant nothing; a secret shown again, a missing `Location`, no 40-key limit;
-//! key updates or deletions that never take effect, disabled keys that work, bearer tokens that
-//! never expire) is caught by exactly the scenarios tabled here, at the tabled step, saying what
+//! wildcards that grant nothing; a secret shown again, a missing `Location`, no 40-key limit, a
+//! key refused past the limit but created all the same; key updates or deletions that never take
+//! effect, disabled keys that work, bearer tokens that never expire) is caught by exactly the scenarios tabled here, at the tabled step, saying what
 //! went wrong; every other Silverflow scenario still passes with it.
 
 mod common;
@@ -260,8 +260,19 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         "no-key-limit",
         &[(
             "silverflow::key_limit::forty-first-key-refused",
-            40,
-            &["the 41st key is refused", "got HTTP 201, expected 409"],
+            4,
+            &[
+                "the next key is refused",
+                "got HTTP 201, expected one of 400, 403, 409, 422",
+            ],
+        )],
+    ),
+    (
+        "refused-key-still-created",
+        &[(
+            "silverflow::key_limit::forty-first-key-refused",
+            5,
+            &["the refused key was not created", "expected absent"],
         )],
     ),
     (
@@ -332,7 +343,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         &[
             (
                 "silverflow::bearer::bearer-token-expires",
-                4,
+                5,
                 &["the expired token is refused", "got HTTP 200, expected 401"],
             ),
             (

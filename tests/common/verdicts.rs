@@ -90,9 +90,19 @@ pub fn missing_fragment(message: &str, fragments: &[&str]) -> Option<String> {
 pub fn check_shape(result: &ScenarioResult, secrets: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
     let trial = &result.trial_name;
+    // A verdict names the scenario's step; a repeated step leaves a record per kept iteration
+    // and `finally:` steps follow the one a scenario stopped at, so the step's record is the last
+    // non-cleanup one with its index.
+    let record = |step: usize| {
+        result
+            .steps
+            .iter()
+            .rev()
+            .find(|s| !s.cleanup && s.index == step)
+    };
     let stopped_at = match &result.verdict {
         Verdict::Fail { step, message } => {
-            match result.steps.get(*step) {
+            match record(*step) {
                 Some(s) => {
                     let prefix = format!("step {} ({}): ", step + 1, s.name);
                     if !message.starts_with(&prefix) {
@@ -126,7 +136,7 @@ pub fn check_shape(result: &ScenarioResult, secrets: &[String]) -> Vec<String> {
                     .map(|e| format!("step {} ({}): {e}", s.index + 1, s.name))
             };
             if let Some(step) = step
-                && result.steps.get(*step).and_then(named).as_ref() != Some(message)
+                && record(*step).and_then(named).as_ref() != Some(message)
             {
                 problems.push(format!(
                     "{trial}: step {step} does not record the error {message:?}:\n{}",
@@ -137,12 +147,12 @@ pub fn check_shape(result: &ScenarioResult, secrets: &[String]) -> Vec<String> {
         }
         _ => None,
     };
+    let last_ran = result.steps.iter().rfind(|s| !s.cleanup).map(|s| s.index);
     if let Some(step) = stopped_at
-        && result.steps.len() != step + 1
+        && last_ran != Some(step)
     {
         problems.push(format!(
-            "{trial}: stopped at step {step} but {} steps ran",
-            result.steps.len()
+            "{trial}: stopped at step {step} but step {last_ran:?} ran last"
         ));
     }
     let text = format!("{:?}\n{}", result.verdict, result.step_summary());

@@ -11,7 +11,7 @@ use super::access::Range;
 use super::problems::{
     bad_request, conflict, not_found, precondition_failed, unsupported_media_type,
 };
-use super::{AGENT_KEY, APPLY_DELAY_SECONDS, Deviation, KEY_LIMIT, Silverflow};
+use super::{AGENT_KEY, APPLY_DELAY_SECONDS, Conformant, Deviation, KEY_LIMIT, Silverflow};
 use crate::mock::kit::{Cidr, IdFormat, json, random_id};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -249,7 +249,12 @@ impl Silverflow {
             .iter()
             .map(|k| k.representation(with_secret))
             .collect();
-        json(200, json!({"apiKeys": items, "moreItems": false}))
+        let member = if self.conformant.has(Conformant::KeysListedAsItems) {
+            "items"
+        } else {
+            "apiKeys"
+        };
+        json(200, json!({member: items, "moreItems": false}))
     }
 
     /// `GET /v1/apiKeys/{key}`.
@@ -299,16 +304,24 @@ impl Silverflow {
             return bad_request(errors, path);
         }
         let mut store = self.store();
+        let activation_counts = self.conformant.has(Conformant::CreatingKeyCounts);
         let counted = store
             .keys
             .iter()
-            .filter(|k| !k.activation && k.shown().status != Status::Archived)
+            .filter(|k| {
+                (activation_counts || !k.activation) && k.shown().status != Status::Archived
+            })
             .count();
-        if counted >= KEY_LIMIT && !self.deviates(Deviation::NoKeyLimit) {
-            return conflict(
+        let refusal = (counted >= KEY_LIMIT && !self.deviates(Deviation::NoKeyLimit)).then(|| {
+            conflict(
                 &format!("The agent already has {KEY_LIMIT} API keys, the most it may have"),
                 path,
-            );
+            )
+        });
+        if let Some(refusal) = &refusal
+            && !self.deviates(Deviation::RefusedKeyStillCreated)
+        {
+            return refusal.clone();
         }
         let now = self.clock.now();
         let key = ApiKey {
@@ -329,6 +342,9 @@ impl Silverflow {
         let body = key.representation(true);
         let location = format!("/v1/apiKeys/{}", key.key);
         store.keys.push(key);
+        if let Some(refusal) = refusal {
+            return refusal;
+        }
         let response = json(201, body);
         if self.deviates(Deviation::OmitsLocation) {
             response

@@ -46,7 +46,9 @@
 //!   clock: Silverflow says changes can take up to 5 minutes, so scenarios must poll. A key left
 //!   without a `status` on create is `disabled` (not documented; the spec's example creates one
 //!   disabled). At most [`KEY_LIMIT`] keys per agent: keys created through the API and not
-//!   archived count, the activation key does not (not documented); one more gets 409.
+//!   archived count, the activation key does not (not documented; the conformant variant
+//!   `creating-key-counts` counts it); one more gets 409. The key list's member is `apiKeys`
+//!   (`items` under the conformant variant `keys-listed-as-items`).
 //!
 //! Routing is wiremock's: one mock per operation (method and path pattern; a trailing `/` is
 //! tolerated), each answering through [`Operation`], which authenticates, then checks the
@@ -74,6 +76,7 @@
 //! - `returns-secret-on-get`: `GET /v1/apiKeys/{key}` and the list include the secret.
 //! - `omits-location`: the 201 of a created key carries no `Location`.
 //! - `no-key-limit`: any number of keys can be created.
+//! - `refused-key-still-created`: a key past the limit gets the 409 but is created all the same.
 //! - `ignores-key-updates`: a `PATCH` is answered but never takes effect on authentication.
 //! - `delete-keeps-working`: a deleted key is answered 204 but keeps authenticating.
 //! - `accepts-disabled-keys`: a disabled key authenticates.
@@ -127,6 +130,7 @@ pub enum Deviation {
     ReturnsSecretOnGet,
     OmitsLocation,
     NoKeyLimit,
+    RefusedKeyStillCreated,
     IgnoresKeyUpdates,
     DeleteKeepsWorking,
     AcceptsDisabledKeys,
@@ -144,6 +148,12 @@ pub enum Conformant {
     /// 401 problems are titled "Unauthorized" (the OpenAPI's `UnauthorizedError` example) rather
     /// than "Authentication Required".
     UnauthorizedTitle,
+    /// The key that creates the others counts toward the 40 too (Silverflow does not say which
+    /// keys count), so an agent holding only its activation key can create 39 more.
+    CreatingKeyCounts,
+    /// The key list names its member `items`, as Silverflow's other lists do, instead of
+    /// `apiKeys` (the name appears only in the schema, not in the documented behaviour).
+    KeysListedAsItems,
 }
 
 /// The names of [`Conformant`], for the registry.
@@ -462,6 +472,7 @@ mod tests {
                 "returns-secret-on-get",
                 "omits-location",
                 "no-key-limit",
+                "refused-key-still-created",
                 "ignores-key-updates",
                 "delete-keeps-working",
                 "accepts-disabled-keys",
