@@ -156,6 +156,10 @@ struct RunArgs {
     /// check resting on an assumption (a choice the provider's docs do not make) did not.
     #[arg(long)]
     strict: bool,
+    /// Waivers file: known deviations, each with an owner, a reason and an expiry date
+    /// (default: `waivers.yaml` beside the target file, when there is one).
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
     /// Print only failures, the summary and the evidence line; no progress bar.
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
@@ -191,6 +195,9 @@ struct ValidateArgs {
     /// Exit 1 when some requirement has no scenario.
     #[arg(long)]
     deny_uncovered: bool,
+    /// Waivers file to check (default: `waivers.yaml` beside the target file, when there is one).
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
 }
 
 /// Parses the arguments and runs the command.
@@ -238,6 +245,24 @@ fn load(input: &InputArgs, mocks: &MockRegistry) -> Result<Plan, u8> {
         eprint!("{}", errors.render());
         EXIT_INVALID
     })
+}
+
+/// Loads the run's waivers: `explicit`, else `waivers.yaml` beside the target file; none when
+/// neither is there. A file that does not load is rendered and exits 2.
+fn load_waivers(
+    explicit: Option<&std::path::Path>,
+    target: Option<&std::path::Path>,
+    plan: &Plan,
+) -> Result<Option<crate::waiver::Waivers>, u8> {
+    let Some(file) = crate::waiver::Waivers::file_for(explicit, target) else {
+        return Ok(None);
+    };
+    crate::waiver::Waivers::load(&file, plan)
+        .map(Some)
+        .map_err(|errors| {
+            eprint!("{}", LoadErrors(errors).render());
+            EXIT_INVALID
+        })
 }
 
 fn selected<'a>(plan: &'a Plan, select: &SelectArgs) -> Vec<&'a Arc<PlannedScenario>> {
@@ -295,6 +320,29 @@ async fn run(args: RunArgs) -> u8 {
         eprintln!("error: no scenario matches the filters");
         return EXIT_INVALID;
     }
+    let waivers = match load_waivers(
+        args.waivers.as_deref(),
+        args.select.input.target.as_deref(),
+        &plan,
+    ) {
+        Ok(waivers) => waivers.map(|w| {
+            Arc::new(crate::waiver::WaiverSet::new(
+                w,
+                crate::waiver::today(),
+                args.strict,
+            ))
+        }),
+        Err(code) => return code,
+    };
+    if let Some(waivers) = &waivers
+        && !args.quiet
+    {
+        println!(
+            "authconform: {} waiver(s) from {}",
+            waivers.len(),
+            waivers.file().display()
+        );
+    }
     let jobs = bounded_jobs(args.jobs, scenarios.len());
     let runner = Arc::new(Runner::new(
         plan.target.clone(),
@@ -307,9 +355,10 @@ async fn run(args: RunArgs) -> u8 {
         progress: Progress::new(scenarios.len(), !args.quiet, runner.secrets()),
         quiet: args.quiet,
     };
-    let reports = ReportSink::new(args.strict);
+    let reports = ReportSink::with_waivers(args.strict, waivers.clone());
     let options = RunOptions {
         jobs,
+        waivers: waivers.clone(),
         ..RunOptions::default()
     };
     let end = crate::run::run(
@@ -352,11 +401,21 @@ async fn run(args: RunArgs) -> u8 {
             return EXIT_FAILED;
         }
     }
-    let failed = results.iter().any(|r| match r.verdict {
+    let mut failed = results.iter().any(|r| match r.verdict {
         Verdict::Fail { .. } | Verdict::Error { .. } => true,
         Verdict::DiffersFromAssumption { .. } => args.strict,
-        Verdict::Pass | Verdict::Skipped { .. } => false,
+        Verdict::Pass | Verdict::Waived { .. } | Verdict::Skipped { .. } => false,
     });
+    if let Some(waivers) = &waivers {
+        for problem in waivers.problems(&results) {
+            eprintln!(
+                "{}",
+                runner.secrets().redact(&problem.render(waivers.file()))
+            );
+            // An unused waiver would cover the next regression unseen: strict runs refuse it.
+            failed |= problem.kind == crate::waiver::WaiverProblemKind::Expired || args.strict;
+        }
+    }
     if interrupted.is_some() || interrupt.happened() {
         EXIT_INTERRUPTED
     } else if failed {
@@ -364,7 +423,7 @@ async fn run(args: RunArgs) -> u8 {
     } else if results.iter().any(|r| {
         matches!(
             r.verdict,
-            Verdict::Pass | Verdict::DiffersFromAssumption { .. }
+            Verdict::Pass | Verdict::DiffersFromAssumption { .. } | Verdict::Waived { .. }
         )
     }) {
         EXIT_OK
@@ -415,6 +474,7 @@ impl RunSink for ConsoleSink<'_> {
                         Verdict::Fail { .. }
                             | Verdict::Error { .. }
                             | Verdict::DiffersFromAssumption { .. }
+                            | Verdict::Waived { .. }
                     );
                 self.progress.finished_one(|| {
                     if show {
@@ -654,11 +714,7 @@ fn merge_files(args: &MergeArgs) -> u8 {
             return EXIT_INVALID;
         }
     }
-    let outcome = crate::report::RunOutcome::of(
-        &merged.run.totals,
-        merged.run.complete,
-        merged.run.strict.unwrap_or(false),
-    );
+    let outcome = crate::report::RunOutcome::of_run(&merged.run);
     let conflicts = merged
         .requirements
         .iter()
@@ -708,6 +764,27 @@ fn validate(args: ValidateArgs) -> u8 {
         Ok(plan) => plan,
         Err(code) => return code,
     };
+    match load_waivers(args.waivers.as_deref(), args.input.target.as_deref(), &plan) {
+        Ok(Some(waivers)) => {
+            println!(
+                "{} waiver(s) in {}: valid",
+                waivers.waivers.len(),
+                waivers.file.display()
+            );
+            let today = crate::waiver::today();
+            for waiver in waivers.waivers.iter().filter(|w| w.is_expired(today)) {
+                eprintln!(
+                    "warning: the waiver for `{}` ({}) owned by {} expired on {}: a run fails while it is there",
+                    waiver.covers.name(),
+                    waiver.path,
+                    waiver.owner,
+                    waiver.expires
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(code) => return code,
+    }
     println!(
         "{} scenario(s) in {} file(s), {} requirement(s) in {} spec(s): valid",
         plan.scenarios.len(),

@@ -23,6 +23,8 @@ pub enum InputKind {
     Spec,
     /// A target file.
     Target,
+    /// A waivers file.
+    Waivers,
 }
 
 impl InputKind {
@@ -31,6 +33,7 @@ impl InputKind {
             InputKind::Scenario => "scenario",
             InputKind::Spec => "spec",
             InputKind::Target => "target",
+            InputKind::Waivers => "waivers",
         }
     }
 }

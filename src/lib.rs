@@ -38,6 +38,7 @@ pub mod scenario;
 pub mod secret;
 pub mod spec;
 pub mod target;
+pub mod waiver;
 
 pub use exec::{Runner, ScenarioResult, Verdict};
 pub use plan::{Plan, PlannedScenario, load_plan};

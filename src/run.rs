@@ -92,6 +92,8 @@ pub struct RunOptions {
     pub jobs: usize,
     /// How often [`RunEvent::StillRunning`] is sent.
     pub heartbeat: Duration,
+    /// The run's waivers, applied to each result before the sinks see it.
+    pub waivers: Option<Arc<crate::waiver::WaiverSet>>,
 }
 
 impl Default for RunOptions {
@@ -99,6 +101,7 @@ impl Default for RunOptions {
         Self {
             jobs: 64,
             heartbeat: Duration::from_millis(250),
+            waivers: None,
         }
     }
 }
@@ -193,10 +196,13 @@ pub async fn run(
                 let Some((position, _)) = running.remove(&id) else {
                     continue;
                 };
-                let result = joined.map_or_else(
+                let mut result = joined.map_or_else(
                     |error| ended_without_result(&selected[position], error, runner.secrets()),
                     |(_, result)| result,
                 );
+                if let Some(waivers) = &options.waivers {
+                    waivers.apply(&mut result);
+                }
                 sink.event(&RunEvent::ScenarioFinished { result: &result });
                 finished_count += 1;
             }
@@ -277,6 +283,8 @@ pub struct ReportSink {
     facts: Mutex<Option<evidence::PendingFacts>>,
     /// Whether a difference from an assumption fails the run (JUnit `<failure>`).
     strict: bool,
+    /// The run's waivers, whose expired and unused ones the evidence lists.
+    waivers: Option<Arc<crate::waiver::WaiverSet>>,
 }
 
 impl RunSink for ReportSink {
@@ -318,6 +326,15 @@ impl ReportSink {
         }
     }
 
+    /// Creates a sink for a run that is `--strict` or not, with its waivers.
+    pub fn with_waivers(strict: bool, waivers: Option<Arc<crate::waiver::WaiverSet>>) -> Self {
+        Self {
+            strict,
+            waivers,
+            ..Self::default()
+        }
+    }
+
     /// How many scenarios finished so far.
     pub fn finished(&self) -> usize {
         lock(&self.results).len()
@@ -336,6 +353,17 @@ impl ReportSink {
         let pending_facts = self.facts.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut results = self.results.into_inner().unwrap_or_else(|e| e.into_inner());
         let finished = results.len();
+        let waiver_problems = self
+            .waivers
+            .as_ref()
+            .map(|waivers| {
+                waivers
+                    .problems(&results)
+                    .iter()
+                    .map(crate::waiver::WaiverProblem::record)
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(reason) = &end.interrupted {
             // JUnit has no "not run": those scenarios are skips whose reason says so. The
             // evidence records them as not run, from the finished results alone.
@@ -357,6 +385,7 @@ impl ReportSink {
                     results: &results[..finished],
                     incomplete_reason: end.interrupted.clone(),
                     strict,
+                    waiver_problems,
                 };
                 let facts = match pending_facts {
                     Some(pending) => pending.finish(plan, selected, end.started, end.finished),
@@ -654,6 +683,7 @@ impl TrialRecorder {
             results: result.map(std::slice::from_ref).unwrap_or_default(),
             incomplete_reason: result.is_none().then(|| TRIAL_NOT_FINISHED.to_owned()),
             strict: self.plan.target.is_virtual(),
+            waiver_problems: Vec::new(),
         };
         let record = evidence::build_sealed(&context, &facts, &self.secrets);
         let path = self
@@ -675,7 +705,8 @@ fn trial_outcome(
     secrets: &SecretRegistry,
 ) -> Result<Completion, Failed> {
     match &result.verdict {
-        Verdict::Pass => Ok(Completion::Completed),
+        // The harness reads no waivers file; a waived failure would pass as it does in a run.
+        Verdict::Pass | Verdict::Waived { .. } => Ok(Completion::Completed),
         Verdict::DiffersFromAssumption { .. } if !strict => Ok(Completion::Completed),
         Verdict::DiffersFromAssumption { message } => {
             let text = format!(

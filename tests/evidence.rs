@@ -307,7 +307,7 @@ fn an_unknown_word_in_a_report_is_a_verify_finding_naming_the_field() {
             "\"verdict\": \"pass\"",
             "\"verdict\": \"passed\"",
             "requirements[0].scenarios[0].verdict",
-            "unknown variant `passed`, expected one of `pass`, `fail`, `error`, `skipped`, `differs-from-assumption`, `not-run`",
+            "unknown variant `passed`, expected one of `pass`, `fail`, `error`, `skipped`, `differs-from-assumption`, `waived`, `not-run`",
         ),
         (
             "\"status\": \"conflict\"",
@@ -409,6 +409,7 @@ fn evidence_is_built_from_the_facts_given_without_files_or_git() {
         results: std::slice::from_ref(&result),
         incomplete_reason: None,
         strict: false,
+        waiver_problems: Vec::new(),
     };
     let first = canonical_bytes(&build(&context, &facts, runner.secrets()));
     let second = canonical_bytes(&build(&context, &facts, runner.secrets()));

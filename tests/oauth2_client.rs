@@ -421,6 +421,12 @@ impl Harness {
                 texts.push(("verdict".into(), message.clone()))
             }
             Verdict::Skipped { reason } => texts.push(("verdict".into(), reason.clone())),
+            Verdict::Waived { .. } => texts.extend(
+                result
+                    .verdict
+                    .message()
+                    .map(|m| ("verdict".to_owned(), m.to_owned())),
+            ),
             Verdict::Pass => {}
         }
         for step in &result.steps {

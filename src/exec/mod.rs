@@ -28,7 +28,7 @@ use crate::secret::{
     CREDENTIAL_HEADERS, Secret, SecretBase, SecretRegistry, SecretScope, redact_credential_text,
 };
 use crate::target::{HostSpec, SecretSource, Target};
-pub use result::{AssumptionNote, ScenarioResult, StepResult, Transcript, Verdict};
+pub use result::{AssumptionNote, ScenarioResult, StepResult, Transcript, Verdict, WaiverNote};
 
 /// How much of a body a transcript keeps.
 const BODY_EXCERPT: usize = 2048;
@@ -309,7 +309,10 @@ impl Runner {
             (verdict, None | Some(Verdict::DiffersFromAssumption { .. })) => verdict,
             // The scenario's own verdict says more than its cleanup; the cleanup's problem stays
             // in its step's record.
-            (verdict @ (Verdict::Fail { .. } | Verdict::Error { .. }), Some(_)) => verdict,
+            (
+                verdict @ (Verdict::Fail { .. } | Verdict::Error { .. } | Verdict::Waived { .. }),
+                Some(_),
+            ) => verdict,
             (
                 Verdict::Pass | Verdict::Skipped { .. } | Verdict::DiffersFromAssumption { .. },
                 Some(problem),
@@ -318,7 +321,9 @@ impl Runner {
                     Verdict::Fail { step, message } => (Some(step), message),
                     Verdict::Error { step, message } => (step, message),
                     Verdict::Skipped { reason } => (None, reason),
-                    Verdict::Pass | Verdict::DiffersFromAssumption { .. } => (None, String::new()),
+                    Verdict::Pass
+                    | Verdict::DiffersFromAssumption { .. }
+                    | Verdict::Waived { .. } => (None, String::new()),
                 };
                 Verdict::Error {
                     step,

@@ -32,6 +32,14 @@ pub enum Verdict {
         /// The notes, one per failed assumed check: step, what was found, and why assumed.
         message: String,
     },
+    /// A failure (or, under `--strict`, a difference from an assumption) that an unexpired
+    /// waiver covers: reported with the waiver, and it does not fail the run.
+    Waived {
+        /// The verdict as the scenario ended, message and all.
+        failure: Box<Verdict>,
+        /// Who waived it, why and until when.
+        waiver: WaiverNote,
+    },
     /// The scenario was not run on this target, and why (JUnit `<skipped>`).
     Skipped {
         /// Why.
@@ -40,15 +48,51 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Returns `pass`, `fail`, `error`, `differs-from-assumption` or `skipped`.
+    /// Returns `pass`, `fail`, `error`, `differs-from-assumption`, `waived` or `skipped`.
     pub fn label(&self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail { .. } => "fail",
             Verdict::Error { .. } => "error",
             Verdict::DiffersFromAssumption { .. } => "differs-from-assumption",
+            Verdict::Waived { .. } => "waived",
             Verdict::Skipped { .. } => "skipped",
         }
+    }
+
+    /// Returns the message of a failure, error, difference or skip (a waived one's failure).
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Verdict::Pass => None,
+            Verdict::Fail { message, .. }
+            | Verdict::Error { message, .. }
+            | Verdict::DiffersFromAssumption { message } => Some(message),
+            Verdict::Skipped { reason } => Some(reason),
+            Verdict::Waived { failure, .. } => failure.message(),
+        }
+    }
+}
+
+/// The waiver that covers a scenario's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaiverNote {
+    /// The requirement id or trial name it names.
+    pub covers: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// Why the deviation is accepted for now.
+    pub reason: String,
+    /// The last day it holds, `YYYY-MM-DD`.
+    pub expires: String,
+}
+
+impl WaiverNote {
+    /// Renders it in one line: `waived by OWNER until DATE (covers X): REASON`.
+    pub fn describe(&self) -> String {
+        format!(
+            "waived by {} until {} (covers `{}`): {}",
+            self.owner, self.expires, self.covers, self.reason
+        )
     }
 }
 

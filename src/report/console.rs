@@ -44,6 +44,7 @@ impl<'a> Console<'a> {
             Verdict::Error { .. } => ("ERROR", "35"),
             Verdict::Skipped { .. } => ("SKIP", "33"),
             Verdict::DiffersFromAssumption { .. } => ("DIFFERS", "36"),
+            Verdict::Waived { .. } => ("WAIVED", "34"),
         };
         let mut out = format!(
             "{:>5} {} ({} ms)\n",
@@ -59,6 +60,20 @@ impl<'a> Console<'a> {
             Verdict::DiffersFromAssumption { message } => {
                 out.push_str(&format!("      differs from assumption: {message}\n"));
             }
+            Verdict::Waived { failure, waiver } => {
+                out.push_str(&format!(
+                    "      {}
+",
+                    waiver.describe()
+                ));
+                if let Some(message) = failure.message() {
+                    out.push_str(&format!(
+                        "      {}: {message}
+",
+                        failure.label()
+                    ));
+                }
+            }
             Verdict::Pass => {}
         }
         if self.verbose
@@ -67,6 +82,7 @@ impl<'a> Console<'a> {
                 Verdict::Fail { .. }
                     | Verdict::Error { .. }
                     | Verdict::DiffersFromAssumption { .. }
+                    | Verdict::Waived { .. }
             )
         {
             for line in result.step_summary().lines() {
@@ -131,6 +147,9 @@ impl<'a> Console<'a> {
                 if strict { " (--strict: failures)" } else { "" }
             ));
         }
+        if totals.waived > 0 {
+            out.push_str(&format!(", {} waived", totals.waived));
+        }
         out.push('\n');
         if totals.errors > 0 {
             out.push_str(&format!(
@@ -138,7 +157,7 @@ impl<'a> Console<'a> {
                 totals.errors
             ));
         }
-        let outcome = super::RunOutcome::of(totals, evidence.run.complete, strict);
+        let outcome = super::RunOutcome::of_run(&evidence.run);
         let code = match outcome {
             super::RunOutcome::Passed => "32",
             super::RunOutcome::Failed => "31",

@@ -88,6 +88,36 @@ pub struct RunInfo {
     /// scenario records follow one another; absent from a run's own report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedInput>,
+    /// Waivers to review: expired ones (they failed the run) and unused ones (a warning; they
+    /// failed a `--strict` run); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiver_problems: Vec<WaiverProblemRecord>,
+}
+
+/// A waiver the run reports on its own: expired or unused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverProblemRecord {
+    /// `expired` or `unused`.
+    pub problem: WaiverProblem,
+    /// The requirement id or trial name the waiver names.
+    pub covers: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// Why the deviation was accepted.
+    pub reason: String,
+    /// The last day it holds, `YYYY-MM-DD`.
+    pub expires: String,
+}
+
+/// Why a waiver is listed in `run.waiver_problems`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WaiverProblem {
+    /// `expired`: its date is past, so it failed the run.
+    Expired,
+    /// `unused`: its scenarios ran and none failed, so it can be removed.
+    Unused,
 }
 
 /// One report a merged report was assembled from.
@@ -177,6 +207,9 @@ pub struct Totals {
     /// Scenarios whose documented checks held but an assumed one did not; absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub differs_from_assumption: usize,
+    /// Scenarios whose failure a waiver covers; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waived: usize,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -241,8 +274,12 @@ pub struct ScenarioRecord {
     pub requirements: Vec<String>,
     /// `pass`, `fail`, `error`, `differs-from-assumption`, `skipped` or `not-run`.
     pub verdict: ScenarioVerdict,
-    /// The failure or error message, the skip reason, or the assumption notes.
+    /// The failure or error message, the skip reason, or the assumption notes (a waived
+    /// scenario's failure, as it was).
     pub message: Option<String>,
+    /// For a `waived` scenario: the waiver covering its failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverRecord>,
     /// The step (1-based) a failure or error happened at.
     pub failed_step: Option<usize>,
     /// Start, UTC, RFC 3339 (absent when it did not run).
@@ -253,6 +290,22 @@ pub struct ScenarioRecord {
     pub steps: Vec<StepRecord>,
     /// Lowercase hex SHA-256 of this record's canonical JSON with `sha256` set to `""`.
     pub sha256: String,
+}
+
+/// The waiver covering a scenario's failure: who waived what, why and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverRecord {
+    /// The requirement id or trial name the waiver names.
+    pub covers: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// Why the deviation is accepted for now.
+    pub reason: String,
+    /// The last day it holds, `YYYY-MM-DD`.
+    pub expires: String,
+    /// The verdict it covers: `fail`, or `differs-from-assumption` in a `--strict` run.
+    pub waived_verdict: ScenarioVerdict,
 }
 
 /// One step's record.
@@ -351,6 +404,9 @@ pub enum ScenarioVerdict {
     /// `differs-from-assumption`: every documented check held, an assumed one did not (the
     /// steps' `assumed` notes say which and why).
     DiffersFromAssumption,
+    /// `waived`: it failed, and an unexpired waiver covers the failure (the record's `waiver`
+    /// says whose, why and until when; its message keeps the failure).
+    Waived,
     /// `not-run`: an interruption kept it from running or aborted it (in a trial record: its
     /// process ended before it did).
     NotRun,
@@ -358,7 +414,7 @@ pub enum ScenarioVerdict {
 
 impl ScenarioVerdict {
     /// Returns the word the evidence uses: `pass`, `fail`, `error`, `skipped`,
-    /// `differs-from-assumption`, `not-run`.
+    /// `differs-from-assumption`, `waived`, `not-run`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",
@@ -366,6 +422,7 @@ impl ScenarioVerdict {
             Self::Error => "error",
             Self::Skipped => "skipped",
             Self::DiffersFromAssumption => "differs-from-assumption",
+            Self::Waived => "waived",
             Self::NotRun => "not-run",
         }
     }
@@ -379,6 +436,7 @@ impl From<&Verdict> for ScenarioVerdict {
             Verdict::Error { .. } => Self::Error,
             Verdict::Skipped { .. } => Self::Skipped,
             Verdict::DiffersFromAssumption { .. } => Self::DiffersFromAssumption,
+            Verdict::Waived { .. } => Self::Waived,
         }
     }
 }
@@ -400,6 +458,9 @@ pub enum RequirementStatus {
     /// `differs-from-assumption`: no scenario citing it failed or could not run, but one
     /// differed from an assumption: neither verified nor failed.
     DiffersFromAssumption,
+    /// `waived`: no scenario citing it failed unwaived, could not run or did not run, but a
+    /// waiver covers one's failure: neither verified nor failed.
+    Waived,
     /// `conflict` (merged reports only): one merged run verified it and another failed it.
     Conflict,
 }
@@ -415,6 +476,7 @@ impl RequirementStatus {
             Self::Skipped => "skipped",
             Self::NotVerified => "not-verified",
             Self::DiffersFromAssumption => "differs-from-assumption",
+            Self::Waived => "waived",
             Self::Conflict => "conflict",
         }
     }
@@ -461,7 +523,17 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(ScenarioVerdict, RequirementStatus, Clock);
+impl WaiverProblem {
+    /// Returns the word the evidence uses: `expired` or `unused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::Unused => "unused",
+        }
+    }
+}
+
+display_as_str!(ScenarioVerdict, RequirementStatus, Clock, WaiverProblem);
 
 /// Writes a requirement kind as the spec spells it (`Doc`, `RFC`, `Assumed`): the spec's own
 /// type reads those words, and its `Display` writes them.
@@ -485,6 +557,8 @@ pub struct RunContext<'a> {
     pub incomplete_reason: Option<String>,
     /// Whether the run is `--strict`: a scenario differing from an assumption fails it.
     pub strict: bool,
+    /// The run's expired and unused waivers.
+    pub waiver_problems: Vec<WaiverProblemRecord>,
 }
 
 /// The circumstances of a run the evidence records, gathered by the caller so that [`build`]
@@ -682,6 +756,7 @@ pub fn build_sealed(
                     requirements: planned.scenario.requirements.clone(),
                     verdict: ScenarioVerdict::NotRun,
                     message: Some(not_run_message.clone()),
+                    waiver: None,
                     failed_step: None,
                     started: None,
                     duration_ms: 0,
@@ -733,6 +808,7 @@ pub fn build_sealed(
             strict: Some(context.strict),
             test_run_id: facts.test_run_id.clone(),
             merged_from: Vec::new(),
+            waiver_problems: context.waiver_problems.clone(),
         },
         requirements,
         scenarios,
@@ -797,7 +873,7 @@ fn seal_redacted(mut evidence: Evidence, secrets: &SecretRegistry) -> Sealed {
 
 /// Returns the matrix status of a requirement from the verdicts of the scenarios citing it:
 /// `failed` if one failed, else `error` if one could not run, else `not-verified` if none ran or
-/// one did not run, else `differs-from-assumption` if one differed from an assumption, else
+/// one did not run, else `waived` if a waiver covers one's failure, else `differs-from-assumption` if one differed from an assumption, else
 /// `skipped` if one was skipped, else (all passed) `verified`.
 pub fn requirement_status(
     verdicts: impl Iterator<Item = ScenarioVerdict> + Clone,
@@ -809,6 +885,8 @@ pub fn requirement_status(
         RequirementStatus::Error
     } else if verdicts.clone().next().is_none() || any(ScenarioVerdict::NotRun) {
         RequirementStatus::NotVerified
+    } else if any(ScenarioVerdict::Waived) {
+        RequirementStatus::Waived
     } else if any(ScenarioVerdict::DiffersFromAssumption) {
         RequirementStatus::DiffersFromAssumption
     } else if any(ScenarioVerdict::Skipped) {
@@ -865,6 +943,7 @@ impl Totals {
             ScenarioVerdict::Skipped => self.skipped += 1,
             ScenarioVerdict::NotRun => self.not_run += 1,
             ScenarioVerdict::DiffersFromAssumption => self.differs_from_assumption += 1,
+            ScenarioVerdict::Waived => self.waived += 1,
         }
     }
 }
@@ -880,6 +959,20 @@ fn scenario_record(
         Verdict::Error { step, message } => (Some(message.clone()), step.map(|s| s + 1)),
         Verdict::Skipped { reason } => (Some(reason.clone()), None),
         Verdict::DiffersFromAssumption { message } => (Some(message.clone()), None),
+        Verdict::Waived { failure, .. } => match failure.as_ref() {
+            Verdict::Fail { step, message } => (Some(message.clone()), Some(step + 1)),
+            other => (other.message().map(str::to_owned), None),
+        },
+    };
+    let waiver = match &result.verdict {
+        Verdict::Waived { failure, waiver } => Some(WaiverRecord {
+            covers: waiver.covers.clone(),
+            owner: waiver.owner.clone(),
+            reason: waiver.reason.clone(),
+            expires: waiver.expires.clone(),
+            waived_verdict: ScenarioVerdict::from(failure.as_ref()),
+        }),
+        _ => None,
     };
     let ran = !matches!(result.verdict, Verdict::Skipped { .. }) || !result.steps.is_empty();
     ScenarioRecord {
@@ -892,6 +985,7 @@ fn scenario_record(
         requirements: result.requirements.clone(),
         verdict: ScenarioVerdict::from(&result.verdict),
         message,
+        waiver,
         failed_step,
         started: ran.then(|| rfc3339(result.started)),
         duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
@@ -1471,6 +1565,7 @@ pub(crate) mod tests {
             verdict,
             message: (verdict == ScenarioVerdict::NotRun)
                 .then(|| "not run: interrupted (SIGINT)".into()),
+            waiver: None,
             failed_step: None,
             started: None,
             duration_ms: 1,
@@ -1533,6 +1628,7 @@ pub(crate) mod tests {
                 strict: None,
                 test_run_id: None,
                 merged_from: Vec::new(),
+                waiver_problems: Vec::new(),
             },
             requirements: vec![
                 requirement(
@@ -1910,6 +2006,7 @@ pub(crate) mod tests {
             selected: &[],
             results: &[],
             incomplete_reason: None,
+            waiver_problems: Vec::new(),
             strict: false,
         };
         let secrets = SecretRegistry::new();

@@ -60,6 +60,8 @@ fn status(word: &str) -> Status {
         // Neither green nor red: the documented checks held, a choice the docs leave open
         // differs.
         "differs-from-assumption" => ("st-assumed", "\u{2260}"),
+        // A failure someone accepted until a date: never green, never hidden.
+        "waived" => ("st-waived", "\u{2691}"),
         "not-verified" | "not-run" => ("st-none", "\u{25cb}"),
         _ => ("st-other", "?"),
     };
@@ -176,7 +178,7 @@ impl<'a> Page<'a> {
         self.w("</p>\n");
         // The outcome, coloured by the run's result; completeness below it in its own,
         // neutral style, so a complete run that failed never looks green.
-        let outcome = super::RunOutcome::of(&run.totals, run.complete, run.strict.unwrap_or(false));
+        let outcome = super::RunOutcome::of_run(run);
         let outcome_class = match outcome {
             super::RunOutcome::Passed => "st-pass",
             super::RunOutcome::Failed => "st-fail",
@@ -213,6 +215,23 @@ impl<'a> Page<'a> {
         self.w("</header>\n");
 
         self.totals(&run.totals);
+        if !run.waiver_problems.is_empty() {
+            self.w("<section class=\"waiver-problems\" aria-label=\"Waivers to review\">\n<h2>Waivers to review</h2>\n<ul>\n");
+            for problem in &run.waiver_problems {
+                self.w("<li><span class=\"badge st-fail\">");
+                self.t(problem.problem.as_str());
+                self.w("</span> <code>");
+                self.t(&problem.covers);
+                self.w("</code>, owned by ");
+                self.t(&problem.owner);
+                self.w(", expires ");
+                self.t(&problem.expires);
+                self.w(": ");
+                self.t(&problem.reason);
+                self.w("</li>\n");
+            }
+            self.w("</ul>\n</section>\n");
+        }
 
         self.w("<section class=\"run\" aria-label=\"Run\">\n<h2>Run</h2>\n<dl class=\"facts\">\n");
         self.fact("Tool", &format!("{} {}", run.tool, run.tool_version));
@@ -388,7 +407,8 @@ impl<'a> Page<'a> {
             + totals.errors
             + totals.skipped
             + totals.not_run
-            + totals.differs_from_assumption;
+            + totals.differs_from_assumption
+            + totals.waived;
         self.w("<section class=\"totals\" id=\"totals\" aria-label=\"Totals\">\n");
         for (label, word, count) in [
             ("passed", "pass", totals.passed),
@@ -401,7 +421,11 @@ impl<'a> Page<'a> {
                 "differs-from-assumption",
                 totals.differs_from_assumption,
             ),
-        ] {
+        ]
+        .into_iter()
+        // Shown only when some failure is waived, so other runs' tiles keep their grid.
+        .chain((totals.waived > 0).then_some(("waived", "waived", totals.waived)))
+        {
             let zero = if count == 0 { " zero" } else { "" };
             let _ = writeln!(
                 self.out,
@@ -614,6 +638,7 @@ impl<'a> Page<'a> {
                 ScenarioVerdict::NotRun => "Not run because",
                 ScenarioVerdict::Pass => "Message",
                 ScenarioVerdict::DiffersFromAssumption => "Differs from assumption",
+                ScenarioVerdict::Waived => "Waived failure",
             };
             self.w("<div class=\"message ");
             self.w(shown.class);
@@ -628,6 +653,19 @@ impl<'a> Page<'a> {
             self.w("</div><pre>");
             self.t(message);
             self.w("</pre></div>\n");
+            if let Some(waiver) = &scenario.waiver {
+                self.w("<dl class=\"facts waiver\"><dt>Waived by</dt><dd>");
+                self.t(&waiver.owner);
+                self.w("</dd><dt>Until</dt><dd>");
+                self.t(&waiver.expires);
+                self.w("</dd><dt>Covers</dt><dd><code>");
+                self.t(&waiver.covers);
+                self.w("</code> (");
+                self.t(waiver.waived_verdict.as_str());
+                self.w(")</dd><dt>Reason</dt><dd>");
+                self.t(&waiver.reason);
+                self.w("</dd></dl>\n");
+            }
         } else if scenario.verdict == ScenarioVerdict::NotRun {
             self.w("<p class=\"note\">The run was interrupted before this scenario ran.</p>\n");
         }
@@ -965,6 +1003,7 @@ h5 { font-size: 12px; margin: 10px 0 4px; text-transform: uppercase; letter-spac
 .st-skip { --c: var(--skip); --c-bg: var(--skip-bg); --c-line: var(--skip-line); }
 .st-none { --c: var(--none); --c-bg: var(--none-bg); --c-line: var(--none-line); }
 .st-assumed { --c: var(--assumed); --c-bg: var(--assumed-bg); --c-line: var(--assumed-line); }
+.st-waived { --c: var(--skip); --c-bg: var(--skip-bg); --c-line: var(--skip-line); }
 .st-other { --c: var(--ink); --c-bg: #fff; --c-line: var(--line); }
 .tile[class*="st-"] { color: var(--c); background: var(--c-bg); border-color: var(--c-line); }
 .badge {
@@ -1125,6 +1164,7 @@ mod tests {
             requirements: vec![format!("{}-01", provider.to_uppercase())],
             verdict: word(verdict),
             message: message.map(str::to_owned),
+            waiver: None,
             failed_step: (verdict == "fail").then_some(1),
             started: ran.then(|| "2026-12-01T10:00:00Z".into()),
             duration_ms: 40,
@@ -1214,10 +1254,12 @@ mod tests {
                     skipped: 1,
                     not_run: 1,
                     differs_from_assumption: 0,
+                    waived: 0,
                 },
                 strict: None,
                 test_run_id: None,
                 merged_from: Vec::new(),
+                waiver_problems: Vec::new(),
             },
             requirements: vec![
                 requirement(
@@ -1464,6 +1506,7 @@ mod tests {
             skipped: 1,
             not_run: 0,
             differs_from_assumption: 0,
+            waived: 0,
         };
         let html = render(&passed);
         assert_eq!(classes_of(&html, "outcome"), "banner outcome st-pass");
@@ -1481,6 +1524,7 @@ mod tests {
             skipped: 4,
             not_run: 0,
             differs_from_assumption: 0,
+            waived: 0,
         };
         let html = render(&nothing);
         assert_eq!(classes_of(&html, "outcome"), "banner outcome st-skip");

@@ -7,6 +7,11 @@
 //! `<properties>` inside a testcase) and its notes in `<system-out>`; under `--strict` it is a
 //! `<failure>` of type `differs-from-assumption`.
 //!
+//! A waived failure is a passing `<testcase>` with `status="waived"` and, in `<system-out>`,
+//! the waiver (owner, expiry, reason) and the failure as it was. Not `<skipped>`: the scenario
+//! ran and failed, and several CI tools fold skips away, where an auditor reading the JUnit must
+//! see the failure and who accepted it.
+//!
 //! A suite's `timestamp` is its first scenario's start in whole seconds, and its `time` the wall
 //! time from that start to its last scenario's end: scenarios run concurrently, so the sum of
 //! their times (what junit-report writes) overstates the run. junit-report can set neither
@@ -90,10 +95,15 @@ pub fn render(
                     set_cause(&mut c, &clean(message));
                     c
                 }
-                Verdict::DiffersFromAssumption { .. } => TestCase::success(&name, time),
+                Verdict::DiffersFromAssumption { .. } | Verdict::Waived { .. } => {
+                    TestCase::success(&name, time)
+                }
             };
-            let differs = matches!(result.verdict, Verdict::DiffersFromAssumption { .. });
-            statuses.push(differs.then_some(DIFFERS));
+            statuses.push(match result.verdict {
+                Verdict::DiffersFromAssumption { .. } => Some(DIFFERS),
+                Verdict::Waived { .. } => Some(WAIVED),
+                _ => None,
+            });
             case.set_classname(&clean(&result.classname));
             let note = match &result.verdict {
                 Verdict::DiffersFromAssumption { message } => format!(
@@ -103,6 +113,12 @@ pub fn render(
                     } else {
                         " (not a failure without --strict)"
                     }
+                ),
+                Verdict::Waived { failure, waiver } => format!(
+                    "authconform.status: {WAIVED}\n{}\nwaived {}: {}\n",
+                    waiver.describe(),
+                    failure.label(),
+                    failure.message().unwrap_or_default()
                 ),
                 _ => String::new(),
             };
@@ -128,6 +144,8 @@ pub fn render(
 
 /// The status of a scenario that differs from an assumption, as JUnit carries it.
 const DIFFERS: &str = "differs-from-assumption";
+/// The status of a scenario whose failure a waiver covers.
+const WAIVED: &str = "waived";
 
 /// What junit-report cannot set on a `<testsuite>`.
 struct SuiteFacts {

@@ -81,7 +81,7 @@ pub fn render(evidence: &Evidence) -> String {
     }
     let t = &run.totals;
     let strict = run.strict.unwrap_or(false);
-    let outcome = super::RunOutcome::of(t, run.complete, strict);
+    let outcome = super::RunOutcome::of_run(run);
     let _ = writeln!(
         out,
         "**Result: {}** \u{2014} {}.\n",
@@ -103,9 +103,14 @@ pub fn render(evidence: &Evidence) -> String {
     } else {
         String::new()
     };
+    let waived_total = if t.waived > 0 {
+        format!(", {} waived", t.waived)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "**{} passed, {} failed, {} errors, {} skipped, {} not run{differs_total}**\n",
+        "**{} passed, {} failed, {} errors, {} skipped, {} not run{differs_total}{waived_total}**\n",
         t.passed, t.failed, t.errors, t.skipped, t.not_run
     );
     out.push_str(if differs {
@@ -180,6 +185,42 @@ pub fn render(evidence: &Evidence) -> String {
         "Differs from an assumption",
         scenarios_with(&[ScenarioVerdict::DiffersFromAssumption]),
     );
+    // Who waived what, why and until when, beside the failure as it was.
+    let waived: Vec<String> = evidence
+        .scenarios
+        .iter()
+        .enumerate()
+        .filter_map(|(n, s)| {
+            let w = s.waiver.as_ref()?;
+            Some(format!(
+                "`{}` (waived {}{}): waived by {} until {} (covers `{}`): {} \u{2014} {}",
+                code(&s.trial),
+                w.waived_verdict,
+                of_run(input_of.get(n).copied()),
+                cell(&w.owner),
+                cell(&w.expires),
+                code(&w.covers),
+                cell(&w.reason),
+                cell(s.message.as_deref().unwrap_or(""))
+            ))
+        })
+        .collect();
+    section(&mut out, "Waived", waived);
+    let to_review: Vec<String> = run
+        .waiver_problems
+        .iter()
+        .map(|p| {
+            format!(
+                "{} waiver for `{}`, owned by {}, expires {}: {}",
+                p.problem,
+                code(&p.covers),
+                cell(&p.owner),
+                cell(&p.expires),
+                cell(&p.reason)
+            )
+        })
+        .collect();
+    section(&mut out, "Waivers to review", to_review);
     section(
         &mut out,
         "Skipped",

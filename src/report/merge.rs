@@ -163,6 +163,15 @@ pub fn merge(inputs: &[Input]) -> Result<Evidence, String> {
             strict: merged_strict(&runs),
             test_run_id: shared_test_run(merged_from.iter().map(|i| &i.test_run_id)),
             merged_from,
+            waiver_problems: {
+                let mut problems: Vec<evidence::WaiverProblemRecord> = Vec::new();
+                for problem in runs.iter().flat_map(|r| &r.waiver_problems) {
+                    if !problems.contains(problem) {
+                        problems.push(problem.clone());
+                    }
+                }
+                problems
+            },
         },
         requirements,
         scenarios,

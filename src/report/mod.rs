@@ -67,10 +67,25 @@ impl RunOutcome {
             Self::Failed
         } else if !complete {
             Self::Interrupted
-        } else if totals.passed + differs == 0 {
+        } else if totals.passed + differs + totals.waived == 0 {
             Self::NothingRan
         } else {
             Self::Passed
+        }
+    }
+
+    /// Reads the outcome of a report's run: as [`RunOutcome::of`], and failed when a waiver
+    /// expired (or, in a `--strict` run, went unused), whatever the scenarios did.
+    pub fn of_run(run: &evidence::RunInfo) -> Self {
+        let strict = run.strict.unwrap_or(false);
+        let waivers_fail = run
+            .waiver_problems
+            .iter()
+            .any(|p| strict || p.problem == evidence::WaiverProblem::Expired);
+        if waivers_fail {
+            Self::Failed
+        } else {
+            Self::of(&run.totals, run.complete, strict)
         }
     }
 
@@ -87,6 +102,10 @@ impl RunOutcome {
     /// Returns the sentence after the word, from the totals.
     pub fn explanation(self, totals: &evidence::Totals) -> String {
         match self {
+            Self::Passed if totals.waived > 0 => format!(
+                "no scenario failed unwaived ({} passed, {} waived, {} differ from an assumption, {} skipped)",
+                totals.passed, totals.waived, totals.differs_from_assumption, totals.skipped
+            ),
             Self::Passed if totals.differs_from_assumption > 0 => format!(
                 "no scenario failed ({} passed, {} differ from an assumption, {} skipped)",
                 totals.passed, totals.differs_from_assumption, totals.skipped
@@ -99,6 +118,10 @@ impl RunOutcome {
                 "{} scenario(s) failed, {} could not run and {} differ from an assumption",
                 totals.failed, totals.errors, totals.differs_from_assumption
             ),
+            Self::Failed if totals.failed + totals.errors == 0 => {
+                "a waiver expired or, in a --strict run, went unused (see the waivers to review)"
+                    .to_owned()
+            }
             Self::Failed => format!(
                 "{} scenario(s) failed and {} could not run",
                 totals.failed, totals.errors

@@ -176,6 +176,23 @@ fn consistency(report: &Evidence) -> Vec<String> {
                 scenario.trial
             ));
         }
+        // A waived record names its waiver and keeps its failure; no other record has one.
+        let waived = scenario.verdict == ScenarioVerdict::Waived;
+        match (&scenario.waiver, waived) {
+            (None, true) => findings.push(format!(
+                "scenarios[{i}] (`{}`) is `waived` but has no `waiver`",
+                scenario.trial
+            )),
+            (Some(_), false) => findings.push(format!(
+                "scenarios[{i}] (`{}`) has a `waiver` but is `{}`, not `waived`",
+                scenario.trial, scenario.verdict
+            )),
+            (Some(waiver), true) if scenario.message.is_none() => findings.push(format!(
+                "scenarios[{i}] (`{}`) is `waived` (a `{}`) but its failure message is missing",
+                scenario.trial, waiver.waived_verdict
+            )),
+            _ => {}
+        }
     }
     let merged_from = &report.run.merged_from;
     if !merged_from.is_empty() {
