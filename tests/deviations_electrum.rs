@@ -43,7 +43,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         &[
             (
                 "electrum::bearer::expired-access-token-refused",
-                4,
+                5,
                 &[
                     "the expired token is refused",
                     "got HTTP 200, expected one of 400, 401, 403",
@@ -51,7 +51,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             ),
             (
                 "electrum::refresh::refresh-issues-new-tokens",
-                5,
+                6,
                 &[
                     "the first access token has expired",
                     "got HTTP 200, expected one of 400, 401, 403",
@@ -153,9 +153,9 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         &[
             (
                 "electrum::refresh::refresh-issues-new-tokens",
-                2,
+                3,
                 &[
-                    "step 3 (refresh)",
+                    "step 4 (refresh)",
                     r#"header `cache-control`: expected to contain "no-store", it is absent"#,
                 ],
             ),

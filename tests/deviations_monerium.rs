@@ -109,9 +109,9 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         &[
             (
                 "monerium::bearer::user-token-expires-after-3600s",
-                5,
+                6,
                 &[
-                    "step 6 (read the auth context, expired): got HTTP 200, expected 401",
+                    "step 7 (read the auth context, expired): got HTTP 200, expected 401",
                     "$.message: expected to equal \"Not authenticated\", it selects nothing",
                 ],
             ),

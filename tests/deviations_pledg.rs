@@ -14,9 +14,9 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         "accepts-expired-tokens",
         &[(
             "pledg::bearer::token-expires-after-600s",
-            4,
+            5,
             &[
-                "step 5 (the expired token is refused): got HTTP 200, expected 401",
+                "step 6 (the expired token is refused): got HTTP 200, expected 401",
                 "no `Bearer` challenge in `WWW-Authenticate`",
             ],
         )],
