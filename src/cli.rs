@@ -468,14 +468,7 @@ impl RunSink for ConsoleSink<'_> {
                 }
             }
             RunEvent::ScenarioFinished { result } => {
-                let show = !self.quiet
-                    || matches!(
-                        result.verdict,
-                        Verdict::Fail { .. }
-                            | Verdict::Error { .. }
-                            | Verdict::DiffersFromAssumption { .. }
-                            | Verdict::Waived { .. }
-                    );
+                let show = !self.quiet || result.verdict.needs_attention();
                 self.progress.finished_one(|| {
                     if show {
                         self.console.print(result);

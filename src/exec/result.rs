@@ -60,6 +60,18 @@ impl Verdict {
         }
     }
 
+    /// Returns true for a verdict a reader must look at even in a quiet console: a failure, an
+    /// error, a difference from an assumption, a waived failure.
+    pub fn needs_attention(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Fail { .. }
+                | Verdict::Error { .. }
+                | Verdict::DiffersFromAssumption { .. }
+                | Verdict::Waived { .. }
+        )
+    }
+
     /// Returns the message of a failure, error, difference or skip (a waived one's failure).
     pub fn message(&self) -> Option<&str> {
         match self {

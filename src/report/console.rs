@@ -76,15 +76,7 @@ impl<'a> Console<'a> {
             }
             Verdict::Pass => {}
         }
-        if self.verbose
-            || matches!(
-                result.verdict,
-                Verdict::Fail { .. }
-                    | Verdict::Error { .. }
-                    | Verdict::DiffersFromAssumption { .. }
-                    | Verdict::Waived { .. }
-            )
-        {
+        if self.verbose || result.verdict.needs_attention() {
             for line in result.step_summary().lines() {
                 out.push_str(&format!("      {line}\n"));
             }
