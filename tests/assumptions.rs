@@ -10,8 +10,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::live_tree::{LiveTree, LiveTreeFiles};
 use common::{Run, authconform_with_env, evidence_schema_errors, evidence_text};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -131,54 +132,20 @@ const SCENARIOS: &str = r#"scenarios:
         expect: { status: 200 }
 "#;
 
-/// A tree of specs, scenarios and a live target on `server`.
-struct Tree {
-    dir: tempfile::TempDir,
-}
-
-impl Tree {
-    fn new(server: &str) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("specs")).unwrap();
-        std::fs::create_dir_all(root.join("scenarios/shop")).unwrap();
-        std::fs::write(root.join("specs/shop.yaml"), SPEC).unwrap();
-        std::fs::write(root.join("scenarios/shop/refusal.yaml"), SCENARIOS).unwrap();
-        std::fs::write(
-            root.join("target.yaml"),
-            format!(
-                "name: shop-loopback\nclock: real\nlimits:\n  request_timeout: 5s\n  max_wait: 5s\n\
-                 sources:\n  default: {{ bind: 127.0.0.1 }}\nproviders:\n  shop:\n    hosts:\n      \
-                 api_base: {{ url: \"{server}\" }}\n    secrets:\n      api_key: {{ env: {KEY_ENV} }}\n"
-            ),
-        )
-        .unwrap();
-        Self { dir }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    /// Runs `authconform run` on the tree with `extra` arguments (filters, `--strict`).
-    fn run(&self, extra: &[&str]) -> Run {
-        let (specs, scenarios, target) = (
-            self.path("specs"),
-            self.path("scenarios"),
-            self.path("target.yaml"),
-        );
-        let mut args = vec![
-            "run",
-            "--specs",
-            specs.to_str().unwrap(),
-            "--scenarios",
-            scenarios.to_str().unwrap(),
-            "--target",
-            target.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        authconform_with_env(&args, &[(KEY_ENV, CANARY)])
-    }
+/// The spec and scenarios above, on a live target at `server`.
+fn tree(server: &str) -> LiveTree {
+    LiveTree::new(
+        server,
+        LiveTreeFiles {
+            provider: "shop",
+            spec: SPEC,
+            flow: "refusal",
+            scenarios: SCENARIOS,
+            target: "target.yaml",
+            key_env: KEY_ENV,
+            key: CANARY,
+        },
+    )
 }
 
 async fn server() -> MockServer {
@@ -252,9 +219,9 @@ fn requirement_status<'a>(evidence: &'a serde_json::Value, id: &str) -> &'a str 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_assumed_check_differs_without_failing_unless_strict() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     let t = tree.clone();
-    let run = blocking(move || t.run(&["shop::refusal::body-differs"])).await;
+    let run = blocking(move || t.command("run", &["shop::refusal::body-differs"])).await;
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(
         run.stdout.contains("DIFFERS shop::refusal::body-differs"),
@@ -303,7 +270,8 @@ async fn an_assumed_check_differs_without_failing_unless_strict() {
     assert_eq!(evidence["run"]["strict"], false);
 
     let t = tree.clone();
-    let strict = blocking(move || t.run(&["--strict", "shop::refusal::body-differs"])).await;
+    let strict =
+        blocking(move || t.command("run", &["--strict", "shop::refusal::body-differs"])).await;
     assert_eq!(strict.code, Some(1), "{}", strict.dump());
     assert!(strict.stdout.contains("FAILED"), "{}", strict.dump());
     let case = testcase(&strict.junit, "body-differs");
@@ -322,9 +290,9 @@ async fn an_assumed_check_differs_without_failing_unless_strict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_report_shows_the_status_and_merging_keeps_it() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     let t = tree.clone();
-    let run = blocking(move || t.run(&[])).await;
+    let run = blocking(move || t.command("run", &[])).await;
     // A documented failure fails the run whatever else differs.
     assert_eq!(run.code, Some(1), "{}", run.dump());
     let evidence_json = evidence_text(&run);
@@ -460,7 +428,7 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
         verify.dump()
     );
     let t = tree.clone();
-    let other = blocking(move || t.run(&["shop::refusal::assumed-status"])).await;
+    let other = blocking(move || t.command("run", &["shop::refusal::assumed-status"])).await;
     assert_eq!(other.code, Some(0), "{}", other.dump());
     let merged_path = tree.path("merged/evidence.json");
     let (a, b, out) = (
@@ -495,9 +463,10 @@ async fn every_report_shows_the_status_and_merging_keeps_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_in_a_failed_assumed_check_is_redacted_everywhere() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     let t = tree.clone();
-    let run = blocking(move || t.run(&["--verbose", "shop::refusal::body-differs"])).await;
+    let run =
+        blocking(move || t.command("run", &["--verbose", "shop::refusal::body-differs"])).await;
     assert_eq!(run.code, Some(0), "{}", run.dump());
     let evidence = evidence_text(&run);
     // The found value of `$.detail` quoted the key: the note shows it redacted.
@@ -521,7 +490,7 @@ async fn a_secret_in_a_failed_assumed_check_is_redacted_everywhere() {
 /// Writes one scenario file holding `expect` (indented for a step's `expect:`) into a copy of
 /// the tree and returns `validate`'s run.
 fn validate_expect(expect: &str) -> Run {
-    let tree = Tree::new("http://127.0.0.1:9");
+    let tree = tree("http://127.0.0.1:9");
     let text = format!(
         "scenarios:\n  - id: bad\n    title: t\n    requirements: [SHOP-REFUSE-01]\n    steps:\n      - request: {{ url: \"{{{{api_base}}}}/refuse\" }}\n        expect:\n{expect}"
     );
@@ -621,14 +590,14 @@ fn assert_junit_schema_valid(run: &Run) {
 #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 async fn junit_with_a_difference_from_an_assumption_is_valid_strict_or_not() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     for strict in [false, true] {
         let t = tree.clone();
         let run = blocking(move || {
             if strict {
-                t.run(&["--strict"])
+                t.command("run", &["--strict"])
             } else {
-                t.run(&[])
+                t.command("run", &[])
             }
         })
         .await;
@@ -644,9 +613,10 @@ async fn junit_with_a_difference_from_an_assumption_is_valid_strict_or_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polling_step_polls_on_while_only_an_assumed_check_fails() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     let t = tree.clone();
-    let run = blocking(move || t.run(&["shop::refusal::polls-for-the-assumed-shape"])).await;
+    let run =
+        blocking(move || t.command("run", &["shop::refusal::polls-for-the-assumed-shape"])).await;
     assert_eq!(run.code, Some(0), "{}", run.dump());
     let evidence: serde_json::Value = serde_json::from_str(&evidence_text(&run)).unwrap();
     let record = scenario(&evidence, "polls-for-the-assumed-shape");

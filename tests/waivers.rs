@@ -10,9 +10,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{Run, authconform, authconform_with_env, evidence_schema_errors, evidence_text};
+use common::live_tree::{LiveTree, LiveTreeFiles};
+use common::{Run, authconform, evidence_schema_errors, evidence_text};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -73,64 +74,20 @@ fn day(days: i64) -> String {
     (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
 }
 
-struct Tree {
-    dir: tempfile::TempDir,
-}
-
-impl Tree {
-    fn new(server: &str) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("specs")).unwrap();
-        std::fs::create_dir_all(root.join("scenarios/shop")).unwrap();
-        std::fs::create_dir_all(root.join("live")).unwrap();
-        std::fs::write(root.join("specs/shop.yaml"), SPEC).unwrap();
-        std::fs::write(root.join("scenarios/shop/api.yaml"), SCENARIOS).unwrap();
-        std::fs::write(
-            root.join("live/target.yaml"),
-            format!(
-                "name: shop-loopback\nclock: real\nlimits:\n  request_timeout: 5s\n  max_wait: 5s\n\
-                 sources:\n  default: {{ bind: 127.0.0.1 }}\nproviders:\n  shop:\n    hosts:\n      \
-                 api_base: {{ url: \"{server}\" }}\n    secrets:\n      api_key: {{ env: {KEY_ENV} }}\n"
-            ),
-        )
-        .unwrap();
-        Self { dir }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    fn write(&self, relative: &str, text: &str) -> PathBuf {
-        let file = self.path(relative);
-        std::fs::write(&file, text).unwrap();
-        file
-    }
-
-    fn args<'a>(&'a self, command: &'a str, paths: &'a [String; 3]) -> Vec<&'a str> {
-        vec![
-            command,
-            "--specs",
-            &paths[0],
-            "--scenarios",
-            &paths[1],
-            "--target",
-            &paths[2],
-        ]
-    }
-
-    fn paths(&self) -> [String; 3] {
-        ["specs", "scenarios", "live/target.yaml"].map(|p| self.path(p).display().to_string())
-    }
-
-    /// Runs `authconform COMMAND` on the tree with `extra` arguments.
-    fn command(&self, command: &str, extra: &[&str]) -> Run {
-        let paths = self.paths();
-        let mut args = self.args(command, &paths);
-        args.extend_from_slice(extra);
-        authconform_with_env(&args, &[(KEY_ENV, CANARY)])
-    }
+/// The spec and scenarios above, on a live target in `live/` (a waivers file can go beside it).
+fn tree(server: &str) -> LiveTree {
+    LiveTree::new(
+        server,
+        LiveTreeFiles {
+            provider: "shop",
+            spec: SPEC,
+            flow: "api",
+            scenarios: SCENARIOS,
+            target: "live/target.yaml",
+            key_env: KEY_ENV,
+            key: CANARY,
+        },
+    )
 }
 
 async fn server() -> MockServer {
@@ -176,7 +133,7 @@ fn record<'a>(evidence: &'a serde_json::Value, id: &str) -> &'a serde_json::Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waived_failure_passes_the_run_and_every_report_shows_who_why_and_until_when() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     let expires = day(30);
     let file = tree.write(
         "waivers.yaml",
@@ -383,7 +340,7 @@ async fn a_waived_failure_passes_the_run_and_every_report_shows_who_why_and_unti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_waiver_fails_the_run_whether_or_not_its_scenario_fails() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     let expired = day(-3);
     // Beside the target: read without `--waivers`.
     tree.write(
@@ -468,7 +425,7 @@ async fn an_expired_waiver_fails_the_run_whether_or_not_its_scenario_fails() {
 
 #[test]
 fn bad_waivers_files_are_load_errors_at_their_position() {
-    let tree = Tree::new("http://127.0.0.1:9");
+    let tree = tree("http://127.0.0.1:9");
     let future = day(30);
     let cases: [(&str, String, &str); 6] = [
         (
@@ -578,7 +535,7 @@ fn assert_junit_schema_valid(run: &Run) {
 #[ignore = "needs xmllint (Debian libxml2-utils); .ci/run installs it"]
 async fn junit_with_a_waived_failure_is_valid() {
     let server = server().await;
-    let tree = std::sync::Arc::new(Tree::new(&server.uri()));
+    let tree = std::sync::Arc::new(tree(&server.uri()));
     tree.write(
         "live/waivers.yaml",
         &format!(

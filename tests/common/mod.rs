@@ -130,6 +130,7 @@ pub fn assert_target_validates(target: &str) {
 }
 
 pub mod conformant;
+pub mod live_tree;
 pub mod verdicts;
 
 /// Parses a target from `yaml` (named `file` in messages) and plans the scenarios under
