@@ -10,10 +10,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::live_tree::{LiveTree, LiveTreeFiles};
-use common::{Run, authconform_with_env, evidence_schema_errors, evidence_text};
+use common::{
+    Run, assert_junit_schema_valid, authconform_with_env, blocking, evidence_schema_errors,
+    evidence_text, read,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -173,15 +174,6 @@ async fn server() -> MockServer {
         .mount(&server)
         .await;
     server
-}
-
-/// Runs the binary off the runtime's threads: the mock server answers on them meanwhile.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("the run")
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Returns the `<testcase …>…</testcase>` (or self-closed) element of scenario `id`.
@@ -564,26 +556,6 @@ fn bad_assumed_blocks_are_load_errors_at_their_position() {
         );
         assert!(!run.stderr.contains("panicked"), "{}", run.dump());
     }
-}
-
-/// Validates the JUnit report of `run` against the Jenkins schema the suite's reports follow.
-fn assert_junit_schema_valid(run: &Run) {
-    let xsd = "tests/fixtures/junit/jenkins-junit-10.xsd";
-    let output = std::process::Command::new("xmllint")
-        .current_dir(common::ROOT)
-        .args(["--noout", "--schema", xsd])
-        .arg(&run.junit_path)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run xmllint ({e}): run `apt-get install libxml2-utils` (.ci/run does)")
-        });
-    assert!(
-        output.status.success(),
-        "the JUnit report does not validate against {xsd}:\n{}{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        run.dump()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{ROOT, Run, authconform};
+use common::{ROOT, Run, assert_junit_schema_valid, authconform};
 
 /// The schema every report must satisfy.
-const XSD: &str = "tests/fixtures/junit/jenkins-junit-10.xsd";
+use common::JUNIT_XSD as XSD;
 
 /// Arguments selecting the canary target and the failing fixture scenarios.
 const FAILING: &[&str] = &[
@@ -77,30 +77,6 @@ fn listed(args: &[&str]) -> Vec<String> {
         .collect();
     assert!(!names.is_empty(), "authconform list printed nothing");
     names
-}
-
-/// Validates the report against the XSD with `xmllint`, which must be installed.
-fn assert_schema_valid(run: &Run) {
-    let output = match Command::new("xmllint")
-        .current_dir(ROOT)
-        .args(["--noout", "--schema", XSD])
-        .arg(&run.junit_path)
-        .output()
-    {
-        Ok(output) => output,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`xmllint` is not on PATH, so the JUnit report cannot be validated against {XSD}: \
-             run `apt-get install libxml2-utils` (the project's .ci/run installs it)"
-        ),
-        Err(e) => panic!("cannot run xmllint: {e}"),
-    };
-    assert!(
-        output.status.success(),
-        "the JUnit report does not validate against {XSD}:\n{}{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        run.dump()
-    );
 }
 
 /// Resolves the five predefined XML entities.
@@ -318,7 +294,7 @@ fn xmllint_is_installed() {
 fn the_default_run_writes_a_valid_report_with_one_case_per_scenario() {
     let (run, elapsed) = run(&[]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
-    assert_schema_valid(&run);
+    assert_junit_schema_valid(&run);
     let cases = assert_structure(&run, elapsed, &[]);
     for case in &cases {
         for element in ["<failure", "<error", "<skipped"] {
@@ -343,7 +319,7 @@ fn the_default_run_writes_a_valid_report_with_one_case_per_scenario() {
 fn a_failure_is_a_failure_element_and_a_dns_error_an_error_element() {
     let (run, elapsed) = run(FAILING);
     assert_eq!(run.code, Some(1), "{}", run.dump());
-    assert_schema_valid(&run);
+    assert_junit_schema_valid(&run);
     let cases = assert_structure(&run, elapsed, FAILING);
 
     let failed = case(&cases, "demo::leak::password-as-user");
@@ -388,7 +364,7 @@ fn skipped_scenarios_are_skipped_elements_with_their_reason() {
     // Skips are no failures, but a run where nothing ran is not green (`--no-tests=fail`).
     assert_eq!(run.code, Some(1), "{}", run.dump());
     assert!(run.stderr.contains("no scenario ran"), "{}", run.dump());
-    assert_schema_valid(&run);
+    assert_junit_schema_valid(&run);
     let cases = assert_structure(&run, elapsed, SKIPPING);
     for case in &cases {
         let tag = start_tag(&case.content, "skipped")

@@ -10,10 +10,10 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::live_tree::{LiveTree, LiveTreeFiles};
-use common::{Run, authconform, evidence_schema_errors, evidence_text};
+use common::{
+    assert_junit_schema_valid, authconform, blocking, evidence_schema_errors, evidence_text, read,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -104,15 +104,6 @@ async fn server() -> MockServer {
         .mount(&server)
         .await;
     server
-}
-
-/// Runs the binary off the runtime's threads: the mock server answers on them meanwhile.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("the run")
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn waiver(covers: &str, owner: &str, expires: &str) -> String {
@@ -509,26 +500,6 @@ fn bad_waivers_files_are_load_errors_at_their_position() {
     let run = tree.command("validate", &["--waivers", &file_arg]);
     assert_eq!(run.code, Some(0), "{}", run.dump());
     assert!(run.stdout.contains("1 waiver(s) in"), "{}", run.dump());
-}
-
-/// Validates the JUnit report of `run` against the Jenkins schema the suite's reports follow.
-fn assert_junit_schema_valid(run: &Run) {
-    let xsd = "tests/fixtures/junit/jenkins-junit-10.xsd";
-    let output = std::process::Command::new("xmllint")
-        .current_dir(common::ROOT)
-        .args(["--noout", "--schema", xsd])
-        .arg(&run.junit_path)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run xmllint ({e}): run `apt-get install libxml2-utils` (.ci/run does)")
-        });
-    assert!(
-        output.status.success(),
-        "the JUnit report does not validate against {xsd}:\n{}{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        run.dump()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

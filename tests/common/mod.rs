@@ -103,6 +103,44 @@ pub fn evidence_text(run: &Run) -> String {
         .unwrap_or_else(|e| panic!("no evidence at {}: {e}\n{}", path.display(), run.dump()))
 }
 
+/// The Jenkins JUnit schema the JUnit reports follow.
+pub const JUNIT_XSD: &str = "tests/fixtures/junit/jenkins-junit-10.xsd";
+
+/// Validates the JUnit report of `run` against [`JUNIT_XSD`] with `xmllint`, which must be
+/// installed (tests calling this are `#[ignore]`d with that reason; `.ci/run` installs it).
+pub fn assert_junit_schema_valid(run: &Run) {
+    let output = match Command::new("xmllint")
+        .current_dir(ROOT)
+        .args(["--noout", "--schema", JUNIT_XSD])
+        .arg(&run.junit_path)
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`xmllint` is not on PATH, so the JUnit report cannot be validated against \
+             {JUNIT_XSD}: run `apt-get install libxml2-utils` (the project's .ci/run installs it)"
+        ),
+        Err(e) => panic!("cannot run xmllint: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "the JUnit report does not validate against {JUNIT_XSD}:\n{}{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        run.dump()
+    );
+}
+
+/// Runs the binary off the runtime's threads, so a mock server on the runtime answers meanwhile.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.expect("the run")
+}
+
+/// Reads a file a run wrote, naming it when it cannot.
+pub fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Returns every way `value` departs from `docs/evidence.schema.json` (draft 2020-12).
 pub fn evidence_schema_errors(value: &serde_json::Value) -> Vec<String> {
     let path = std::path::Path::new(ROOT).join("docs/evidence.schema.json");
