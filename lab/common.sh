@@ -17,3 +17,27 @@ running_pid() {
 port_open() {
   (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
+
+# Stops the process a pid file names: SIGTERM, then SIGKILL if it is still there after 5 s.
+stop() {
+  local name=$1 pidfile=$2 marker=$3 pid
+  if pid=$(running_pid "$pidfile" "$marker"); then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      running_pid "$pidfile" "$marker" >/dev/null || break
+      sleep 0.1
+    done
+    if running_pid "$pidfile" "$marker" >/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    echo "$name: stopped"
+  fi
+  rm -f "$pidfile"
+}
+
+# Holds lab/.run/lock until the script exits, so that two lab/up or lab/down runs at the same time
+# (two people on one machine) do not both start, or stop, the same servers.
+lab_lock() {
+  exec 9>"$RUN/lock"
+  flock 9
+}

@@ -2,7 +2,7 @@
 //! exercised by `tests/lab.rs`): `lab/up`, `lab/down` and `.ci/run` parse as bash;
 //! `lab/credentials.env`, sourced by bash, defines exactly the credentials the lab targets and
 //! live tests read; the nginx templates listen where the lab's table says and keep their access
-//! checks; and `lab/down` stops a process its pid file names only while that process runs the
+//! checks; the servers do not inherit lab/up's lock; and `lab/down` stops a process its pid file names only while that process runs the
 //! lab's command line, so a stale pid file never stops someone else's process.
 //!
 //! Needs bash and, for the `lab/down` checks, Linux's `/proc`: no tool beyond a base system.
@@ -121,6 +121,31 @@ fn nginx_protected_locations_answer_after_their_access_checks() {
     }
     let up = read("lab/up");
     assert!(up.contains("allow 127.0.0.1;") && up.contains("allow 10.77.0.2;"));
+}
+
+#[test]
+fn up_starts_servers_without_its_lock() {
+    // lab/up holds lab/.run/lock (fd 9) while it runs; a server started with that descriptor
+    // keeps the lock after lab/up exits, and every later lab/up and lab/down waits forever.
+    let up = read("lab/up");
+    let launches: Vec<&str> = up
+        .lines()
+        .filter(|line| {
+            line.contains("exec setsid")
+                || line.trim_start().starts_with("if ! \"${run_in[@]}\" nginx")
+        })
+        .collect();
+    assert_eq!(launches.len(), 2, "the Node and the nginx launch lines");
+    for launch in launches {
+        let from_launch = &up[up.find(launch).expect("the line")..];
+        let command = from_launch.split("; then").next().expect("a command");
+        assert!(
+            command.contains("9>&-"),
+            "`{}` passes the lock on",
+            launch.trim()
+        );
+    }
+    assert!(read("lab/common.sh").contains("exec 9>\"$RUN/lock\""));
 }
 
 /// A process that waits (at most 30 s) with the given command line, for `lab/down` to stop or
