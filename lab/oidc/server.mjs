@@ -88,6 +88,8 @@ const configuration = {
   scopes: SCOPES,
   // Only the code flow: the implicit flow is not part of what the lab checks.
   responseTypes: ['code'],
+  // The methods the lab's clients use, so that discovery advertises nothing no client can show.
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
   claims: { openid: ['sub'] },
   jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' }] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
