@@ -375,6 +375,18 @@ fn passes_through_ca_file(versions: &[&'static rustls::SupportedProtocolVersion]
         sha256_hex(&pki.server.der()),
         "{observed}"
     );
+    let page = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
+    assert!(
+        page.contains(&format!(
+            "{version}, server certificate SHA-256 <code>{}</code>",
+            sha256_hex(&pki.server.der())
+        )),
+        "the page shows no TLS observation"
+    );
+    assert!(
+        page.contains("(local address <code>127.0.0.5:"),
+        "the page shows no local address"
+    );
     let seen = server.seen();
     let exchanges = exchanges(&evidence);
     assert_eq!(exchanges.len(), 3, "{exchanges:#?}");
