@@ -360,6 +360,11 @@ impl HostTls {
             config: Arc::new(config),
         })
     }
+
+    /// Returns the origin whose requests use these settings (`https://host:port`).
+    pub fn origin(&self) -> String {
+        self.origin.ascii_serialization()
+    }
 }
 
 /// Reads the certificates of a PEM file (a CA bundle or a client certificate chain). The error

@@ -133,7 +133,7 @@ pub struct ProviderTarget {
 }
 
 /// A host's `tls:` entry: file paths, relative to the target file's folder.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     /// A PEM bundle of the CA certificates this host alone is trusted by (instead of the
@@ -458,7 +458,24 @@ impl Target {
                     HostSpec::Mock(_) => continue,
                 };
                 match load_host_tls(&folder, url, files) {
-                    Ok(Some(tls)) => host_tls.push((provider.clone(), name.clone(), tls)),
+                    Ok(Some(tls)) => {
+                        // Requests are matched to settings by origin: one origin, one set.
+                        let other = host_tls.iter().find(|(_, _, other, other_files)| {
+                            crate::net::HostTls::origin(other) == tls.origin()
+                                && other_files != files
+                        });
+                        if let Some((other_provider, other_host, _, _)) = other {
+                            errors.push(err(
+                                at,
+                                format!(
+                                    "`providers.{other_provider}.hosts.{other_host}` has the same origin ({}) with other `tls` settings: requests are matched to settings by origin, so give both the same",
+                                    tls.origin()
+                                ),
+                            ));
+                            continue;
+                        }
+                        host_tls.push((provider.clone(), name.clone(), tls, files.clone()));
+                    }
                     Ok(None) => {}
                     Err((key, message)) => errors.push(err(
                         match key {
@@ -515,7 +532,7 @@ impl Target {
                 }
             }
         }
-        for (provider, host, tls) in host_tls {
+        for (provider, host, tls, _) in host_tls {
             if let Some(config) = target.providers.get_mut(&provider) {
                 config.tls.insert(host, tls);
             }
@@ -850,6 +867,50 @@ mod tests {
         let rendered = crate::diagnostic::LoadErrors(errors).render();
         assert!(rendered.contains("t.yaml:3:28"), "{rendered}");
         assert!(rendered.contains("`request_timeout: 0s`"), "{rendered}");
+    }
+
+    /// Writes a self-signed CA certificate at `file`.
+    fn write_ca(file: &Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        std::fs::write(file, params.self_signed(&key).unwrap().pem()).unwrap();
+    }
+
+    #[test]
+    fn tls_files_are_relative_to_the_target_and_one_origin_has_one_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("live")).unwrap();
+        write_ca(&dir.path().join("ca.pem"));
+        write_ca(&dir.path().join("other-ca.pem"));
+        let file = dir.path().join("live/target.yaml");
+        let target = |second_ca: &str| {
+            format!(
+                "name: live\nclock: real\nproviders:\n  demo:\n    hosts:\n      \
+                 a: {{ url: \"https://localhost:7411\", tls: {{ ca_file: ../ca.pem }} }}\n      \
+                 b: {{ url: \"https://localhost:7411/v2\", tls: {{ ca_file: {second_ca} }} }}\n      \
+                 c: {{ url: \"https://127.0.0.1:7411\", tls: {{ ca_file: ../other-ca.pem }} }}\n"
+            )
+        };
+        let loaded = Target::parse(&file, &target("../ca.pem"))
+            .unwrap_or_else(|e| panic!("{}", LoadErrors(e)));
+        let origins: Vec<String> = loaded.tls_hosts().iter().map(|t| t.origin()).collect();
+        assert_eq!(
+            origins,
+            [
+                "https://localhost:7411",
+                "https://localhost:7411",
+                "https://127.0.0.1:7411"
+            ]
+        );
+        let errors = Target::parse(&file, &target("../other-ca.pem")).unwrap_err();
+        let rendered = LoadErrors(errors).render();
+        assert!(rendered.contains("target.yaml:7:"), "{rendered}");
+        assert!(
+            rendered
+                .contains("`providers.demo.hosts.a` has the same origin (https://localhost:7411)"),
+            "{rendered}"
+        );
     }
 
     #[test]
