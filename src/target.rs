@@ -192,8 +192,8 @@ impl From<ProviderTargetFile> for ProviderTarget {
     }
 }
 
-/// A host entry as written: `{ url: … }` (optionally with `allow_plain_http: true`) or
-/// `{ mock: … }`. Hand-written because the opt-in rides along the choice, which the single-key
+/// A host entry as written: `{ url: … }` (optionally with `allow_plain_http: true`, or with
+/// `tls: { … }` for an `https://` URL) or `{ mock: … }`. Hand-written because the opt-in rides along the choice, which the single-key
 /// form of [`HostSpec`] cannot carry.
 struct HostEntry {
     spec: HostSpec,
