@@ -33,6 +33,13 @@ pub(super) struct AuthorizeState {
     pub base: Option<url::Url>,
 }
 
+impl AuthorizeState {
+    /// Returns the redirect URI sent.
+    pub(super) fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+}
+
 impl Scope<'_> {
     fn render_opt(&self, t: &Option<crate::scenario::Template>) -> Result<Option<String>, String> {
         t.as_ref().map(|t| self.render(t)).transpose()
