@@ -561,7 +561,9 @@ pub struct RequestSpec {
     #[serde(default)]
     pub token: Option<Box<OAuth2Spec>>,
     /// Makes this request a headless authorization request (RFC 6749 §4.1.1, RFC 7636): the query
-    /// is built, the redirect is not followed, and `code` and `state` are read from `Location`.
+    /// is built, redirects on the server's origin are followed and its login and consent forms
+    /// filled, and `code` and `state` are read from the redirect to the `redirect_uri`, which is
+    /// not followed.
     #[serde(default)]
     pub authorize: Option<Box<AuthorizeSpec>>,
     /// The named source address (from the target's `sources`) to send from; `default` when absent.
