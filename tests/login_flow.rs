@@ -316,6 +316,7 @@ fn oidc_provider(seen: &Seen, fixture: &Fixture) -> Response<Full<Bytes>> {
                 )],
             )
         }
+        ("GET", "/loop") => reply(302, &[("location", "/loop")], ""),
         ("GET", "/set-cookies") => reply(
             200,
             &[
@@ -682,6 +683,25 @@ async fn a_redirect_to_another_origin_is_not_followed_and_fails_the_step() {
             "the flow leaves the authorization server's origin for {}",
             other.url()
         )),
+        "{failed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_loop_on_the_origin_stops_after_ten_hops() {
+    let (server, other) = servers(Arc::new(oidc_provider)).await;
+    let steps = r#"
+      - name: authorize
+        request:
+          url: "{{as_base}}/loop"
+          authorize: { client_id: lab-public, redirect_uri: "{{elsewhere}}/callback" }
+"#;
+    let run = run_bounded(scenario("redirect-loop", steps), &server, &other, PASSWORD).await;
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert_eq!(server.seen().len(), 11);
+    let failed = evidence(&run)["scenarios"][0]["steps"][0]["failed"].to_string();
+    assert!(
+        failed.contains("the flow takes more than 10 requests"),
         "{failed}"
     );
 }

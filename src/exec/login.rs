@@ -463,3 +463,100 @@ fn fill(
         values,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(yaml: &str) -> FormSpec {
+        serde_yaml::from_str(yaml).expect("a form")
+    }
+
+    fn pairs(filled: &FilledForm) -> Vec<(&str, &str)> {
+        filled
+            .pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// Keycloak's login form: the hidden credential id is kept, the unchecked box and the
+    /// password toggle (`type="button"`) are not sent, and the pressed submit's pair comes last.
+    #[test]
+    fn a_keycloak_form_keeps_hidden_inputs_and_sends_its_submit_pair() {
+        let page = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keycloak-login.html"
+        ))
+        .unwrap()
+        .replace("AS_BASE", "https://sso.example")
+        .replace("CREDENTIAL_ID", "6f1c1b0e-3c51-4a55-9d7a-1d2f3e4a5b6c");
+        let base =
+            Url::parse("https://sso.example/realms/lab/protocol/openid-connect/auth").unwrap();
+        let fields = [
+            ("username".to_owned(), "alice".to_owned()),
+            ("password".to_owned(), "pw".to_owned()),
+        ];
+        let filled = fill(&page, &base, &form("{}"), &fields, &fields[1..]).unwrap();
+        assert_eq!(
+            pairs(&filled),
+            [
+                ("username", "alice"),
+                ("password", "pw"),
+                ("credentialId", "6f1c1b0e-3c51-4a55-9d7a-1d2f3e4a5b6c"),
+                ("login", "Sign In"),
+            ]
+        );
+        assert_eq!(filled.method, http::Method::POST);
+        assert_eq!(
+            filled.action.as_str(),
+            "https://sso.example/realms/lab/login-actions/authenticate?session_code=sc-91&execution=ex-5a&client_id=lab-code&tab_id=tab-3Xo"
+        );
+        // The secret field, and the hidden value long enough to be a token.
+        assert_eq!(
+            filled.values,
+            ["6f1c1b0e-3c51-4a55-9d7a-1d2f3e4a5b6c", "pw"]
+        );
+    }
+
+    #[test]
+    fn the_submit_control_and_the_form_are_chosen_as_written() {
+        let page = r#"<form id="search" action="/search"><input name="q"><button>Go</button></form>
+            <form id="consent" action="/grant" method="post">
+              <input type="hidden" name="prompt" value="consent">
+              <input type="checkbox" name="remember" checked>
+              <select name="scope"><option value="a">A</option><option value="b" selected>B</option></select>
+              <textarea name="note">hi</textarea>
+              <button type="submit" name="decision" value="deny">Deny</button>
+              <button type="submit" name="decision" value="allow" formaction="/grant?x=1">Allow</button>
+            </form>"#;
+        let base = Url::parse("http://as.test/interaction/1").unwrap();
+        let spec = form("{ selector: 'form#consent', submit: Allow }");
+        let filled = fill(page, &base, &spec, &[], &[]).unwrap();
+        assert_eq!(
+            pairs(&filled),
+            [
+                ("prompt", "consent"),
+                ("remember", "on"),
+                ("scope", "b"),
+                ("note", "hi"),
+                ("decision", "allow"),
+            ]
+        );
+        assert_eq!(filled.action.as_str(), "http://as.test/grant?x=1");
+        // `prompt=consent` is a mode, not a secret.
+        assert!(filled.values.is_empty());
+        // Without a selector, the first form holding the named fields.
+        let fields = [("q".to_owned(), "x".to_owned())];
+        let search = fill(page, &base, &form("{}"), &fields, &[]).unwrap();
+        assert_eq!(search.method, http::Method::GET);
+        assert_eq!(search.action.as_str(), "http://as.test/search");
+        let error = fill(page, &base, &form("{ submit: Maybe }"), &fields, &[])
+            .err()
+            .unwrap();
+        assert_eq!(error, "the form has no submit control `Maybe`");
+        let missing = [("otp".to_owned(), "1".to_owned())];
+        let error = fill(page, &base, &form("{}"), &missing, &[]).err().unwrap();
+        assert_eq!(error, "no form holds the fields `otp`");
+    }
+}
