@@ -71,9 +71,13 @@ impl Scope<'_> {
                     return (current, None);
                 }
                 if target.origin() != origin {
+                    // The query is left out: a code may be in it.
                     let message = format!(
-                        "the flow leaves the authorization server's origin for {}",
-                        target.origin().ascii_serialization()
+                        "the flow leaves the authorization server's origin for {} (a redirect to {}{}, not to the redirect_uri sent, {})",
+                        target.origin().ascii_serialization(),
+                        target.origin().ascii_serialization(),
+                        target.path(),
+                        state.redirect_uri()
                     );
                     return (current, Some(message));
                 }
