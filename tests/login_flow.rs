@@ -589,6 +589,10 @@ async fn an_oidc_provider_login_and_consent_give_a_code_that_is_exchanged() {
         "{first_headers}"
     );
     assert!(common::evidence_schema_errors(&report).is_empty());
+    // The page shows every hop, the token request after them.
+    let page = common::read(&run.reports.join("evidence.html"));
+    assert_eq!(page.matches("<details class=\"exchange\"").count(), 8);
+    assert!(page.contains("/interaction/uid-consent-Qm2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
