@@ -195,6 +195,8 @@ impl Scope<'_> {
                 response: None,
                 elapsed: std::time::Duration::ZERO,
                 resent: None,
+                local_address: None,
+                tls: None,
             },
         };
         self.store_cookies(&url, &exchange);
@@ -203,6 +205,7 @@ impl Scope<'_> {
         transcript.outcome_detail = exchange.outcome.detail().map(str::to_owned);
         transcript.resent = exchange.resent.clone();
         transcript.elapsed = exchange.elapsed;
+        transcript.record_connection(&exchange);
         if let Some(response) = &exchange.response {
             transcript.status = Some(response.status);
             transcript.response_headers = response

@@ -940,23 +940,22 @@ impl Scope<'_> {
             // Whatever happens to the redirect next, its code never reaches a transcript.
             self.register_redirect_code(&first);
         }
-        // The first response goes into the step's transcript; the checks read the flow's last.
-        let mut first_response = first.response.clone();
+        // The first exchange goes into the step's transcript; the checks read the flow's last.
+        let mut first_exchange = None;
         let mut flow_failure = None;
         let exchange = match (&prepared.authorize, &spec.authorize) {
             (Some(state), Some(authorize)) => {
+                first_exchange = Some(first.clone());
                 let (last, failure) = self
                     .follow_flow(authorize, state, first, &clients, self.capped(total), out)
                     .await;
                 flow_failure = failure;
                 last
             }
-            _ => {
-                first_response = None;
-                first
-            }
+            _ => first,
         };
-        let first_response = first_response.filter(|_| !out.hops.is_empty());
+        let first_exchange = first_exchange.filter(|_| !out.hops.is_empty());
+        let shown = first_exchange.as_ref().unwrap_or(&exchange);
         let mut report = check::check(&expect, &exchange, within, self);
         if let Some(failure) = flow_failure {
             report.passed.clear();
@@ -989,12 +988,12 @@ impl Scope<'_> {
         }
         let mut transcript = transcript;
         transcript.source = source_text;
-        transcript.outcome = exchange.outcome.class();
+        transcript.outcome = shown.outcome.class();
         let registry = &self.secrets;
-        transcript.outcome_detail = exchange.outcome.detail().map(|d| registry.redact(d));
-        transcript.resent = exchange.resent.as_deref().map(|r| registry.redact(r));
-        transcript.elapsed = exchange.elapsed;
-        transcript.record_connection(&exchange);
+        transcript.outcome_detail = shown.outcome.detail().map(|d| registry.redact(d));
+        transcript.resent = shown.resent.as_deref().map(|r| registry.redact(r));
+        transcript.elapsed = shown.elapsed;
+        transcript.record_connection(shown);
         out.passed = report.passed;
         out.failed = report.failed;
         let mut capture_failed = Vec::new();
@@ -1030,7 +1029,7 @@ impl Scope<'_> {
             }));
         }
         out.failed.extend(capture_failed);
-        if let Some(response) = first_response.as_ref().or(exchange.response.as_ref()) {
+        if let Some(response) = &shown.response {
             transcript.status = Some(response.status);
             transcript.response_headers = response
                 .headers
