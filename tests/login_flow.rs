@@ -611,11 +611,40 @@ async fn a_wrong_password_fails_naming_the_page_the_flow_stopped_on() {
     assert_eq!(scenario["verdict"], "fail", "{scenario:#}");
     let failed = scenario["steps"][0]["failed"].to_string();
     assert!(
-        failed.contains("the form has no submit control `Continue` on the page HTTP 200 at /interaction/uid-login-7Yd"),
+        failed.contains("the login form is shown again after it was submitted (HTTP 200 at /interaction/uid-login-7Yd): the server did not accept the login"),
         "{failed}"
     );
     // The code exchange never ran.
     assert!(!server.seen().iter().any(|s| s.target == "/token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_field_that_cannot_be_rendered_is_an_error_not_a_failure() {
+    let (server, other) = servers(Arc::new(oidc_provider)).await;
+    // An empty environment variable leaves the password secret unset: the scenario could not
+    // fill the form, which says nothing about the server.
+    let run = run_bounded(
+        scenario("code-flow-through-login", FLOW),
+        &server,
+        &other,
+        "",
+    )
+    .await;
+    let report = evidence(&run);
+    let scenario = &report["scenarios"][0];
+    assert_eq!(scenario["verdict"], "error", "{scenario:#}");
+    let text = scenario.to_string();
+    assert!(
+        text.contains("cannot fill the form on the page HTTP 200 at /interaction/uid-login-7Yd")
+            && text.contains("secret `password` is not set"),
+        "{text}"
+    );
+    // The form was never submitted.
+    assert!(
+        !server.seen().iter().any(|s| s.method == "POST"),
+        "{:?}",
+        server.seen()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

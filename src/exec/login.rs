@@ -22,6 +22,23 @@ pub(super) const MAX_HOPS: usize = 10;
 /// redacted would hide words from every report.
 const MIN_HIDDEN_SECRET_LEN: usize = 16;
 
+/// Why a flow ended before the redirect to the `redirect_uri`.
+pub(super) enum FlowEnd {
+    /// The server did not behave as the flow needs (the step fails).
+    Failed(String),
+    /// The scenario could not fill a form (a field's template did not render): the step could
+    /// not run, which says nothing about the server.
+    CouldNotRun(String),
+}
+
+/// Why a form could not be filled: the scenario's value, or the page.
+enum FormError {
+    /// A field's template did not render (a missing secret, say).
+    Render(String),
+    /// The page has no such form or field.
+    Page(String),
+}
+
 /// A form read from a page, ready to submit.
 struct FilledForm {
     action: Url,
@@ -35,7 +52,7 @@ struct FilledForm {
 impl Scope<'_> {
     /// Follows the flow from the authorization response `first` until it
     /// leaves the server: returns the last exchange, to check as the step's response, or why
-    /// the flow failed. Hops are pushed to `out.hops`.
+    /// why the flow ended early. Hops are pushed to `out.hops`.
     pub(super) async fn follow_flow(
         &mut self,
         spec: &AuthorizeSpec,
@@ -44,7 +61,7 @@ impl Scope<'_> {
         clients: &Clients,
         timeout: std::time::Duration,
         out: &mut StepResult,
-    ) -> (Exchange, Option<String>) {
+    ) -> (Exchange, Option<FlowEnd>) {
         let Some(start) = state.base.clone() else {
             return (first, None);
         };
@@ -53,6 +70,7 @@ impl Scope<'_> {
         let mut pages = [spec.login.as_deref(), spec.consent.as_deref()].into_iter();
         let mut current = first;
         let mut current_url = start;
+        let mut login_sent = None;
         for hop in 0..=MAX_HOPS {
             let Some(response) = &current.response else {
                 return (current, None);
@@ -79,7 +97,7 @@ impl Scope<'_> {
                         target.path(),
                         state.redirect_uri()
                     );
-                    return (current, Some(message));
+                    return (current, Some(FlowEnd::Failed(message)));
                 }
                 (http::Method::GET, target, None)
             } else if response.status == 200 && is_html(response) {
@@ -88,17 +106,43 @@ impl Scope<'_> {
                 if !has_form(&body) {
                     return (current, None);
                 }
+                // A server refusing a login shows its form again; saying so beats saying the
+                // next page (consent) is missing.
+                if let Some(login) = login_sent
+                    && self.fill_form(&body, &current_url, login).is_ok()
+                {
+                    let message = format!(
+                        "the login form is shown again after it was submitted ({page}): the server did not accept the login"
+                    );
+                    return (current, Some(FlowEnd::Failed(message)));
+                }
                 let Some(interaction) = pages.by_ref().flatten().next() else {
                     let message = format!(
                         "the flow stops at a page with a form ({page}, form action {}): no `login` or `consent` is left to fill it",
                         first_action(&body, &current_url)
                     );
-                    return (current, Some(message));
+                    return (current, Some(FlowEnd::Failed(message)));
                 };
                 let filled = match self.fill_form(&body, &current_url, interaction) {
                     Ok(filled) => filled,
-                    Err(e) => return (current, Some(format!("{e} on the page {page}"))),
+                    Err(FormError::Render(e)) => {
+                        let message = format!("cannot fill the form on the page {page}: {e}");
+                        return (current, Some(FlowEnd::CouldNotRun(message)));
+                    }
+                    Err(FormError::Page(e)) => {
+                        return (
+                            current,
+                            Some(FlowEnd::Failed(format!("{e} on the page {page}"))),
+                        );
+                    }
                 };
+                if spec
+                    .login
+                    .as_deref()
+                    .is_some_and(|l| std::ptr::eq(l, interaction))
+                {
+                    login_sent = Some(interaction);
+                }
                 for value in &filled.values {
                     self.secrets.register_value("form_field", value);
                 }
@@ -107,7 +151,7 @@ impl Scope<'_> {
                         "the form on the page {page} posts to another origin, {}: not submitted",
                         filled.action.origin().ascii_serialization()
                     );
-                    return (current, Some(message));
+                    return (current, Some(FlowEnd::Failed(message)));
                 }
                 (filled.method, filled.action, Some(filled.pairs))
             } else {
@@ -115,7 +159,7 @@ impl Scope<'_> {
             };
             if hop == MAX_HOPS {
                 let message = format!("the flow takes more than {MAX_HOPS} requests");
-                return (current, Some(message));
+                return (current, Some(FlowEnd::Failed(message)));
             }
             let (method, url, form) = next;
             let (exchange, transcript) = self.hop(method, &url, form, clients, timeout).await;
@@ -224,18 +268,18 @@ impl Scope<'_> {
         body: &str,
         page: &Url,
         interaction: &Interaction,
-    ) -> Result<FilledForm, String> {
+    ) -> Result<FilledForm, FormError> {
         let mut fields = Vec::new();
         let mut secret_fields = Vec::new();
         for (name, template) in &interaction.form.fields {
-            let value = self.render(template)?;
+            let value = self.render(template).map_err(FormError::Render)?;
             // A value written in the scenario is public; one holding a secret is a secret whole.
             if template.refs().any(|r| self.is_secret_ref(r)) {
                 secret_fields.push((name.clone(), value.clone()));
             }
             fields.push((name.clone(), value));
         }
-        fill(body, page, &interaction.form, &fields, &secret_fields)
+        fill(body, page, &interaction.form, &fields, &secret_fields).map_err(FormError::Page)
     }
 
     /// Returns the `Cookie` header for `url` from the scenario's jar, and how it is shown

@@ -957,9 +957,16 @@ impl Scope<'_> {
         let first_exchange = first_exchange.filter(|_| !out.hops.is_empty());
         let shown = first_exchange.as_ref().unwrap_or(&exchange);
         let mut report = check::check(&expect, &exchange, within, self);
-        if let Some(failure) = flow_failure {
-            report.passed.clear();
-            report.failed = vec![failure];
+        match flow_failure {
+            Some(login::FlowEnd::Failed(failure)) => {
+                report.passed.clear();
+                report.failed = vec![failure];
+            }
+            Some(login::FlowEnd::CouldNotRun(error)) => {
+                report.passed.clear();
+                report.error = Some(error);
+            }
+            None => {}
         }
         let mut notes = Vec::new();
         if let Some(assumed) = &expect.assumed
