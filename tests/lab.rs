@@ -1,0 +1,264 @@
+//! The generic OAuth2 / HTTP-auth profile against the lab's real third-party servers (`lab/up`
+//! starts them; `.ci/run` runs these with `--include-ignored`): the binary runs each lab target
+//! with the secrets of `lab/credentials.env`, and every scenario's verdict is read from the
+//! evidence. Conformant servers pass (skipping only what their metadata says they lack), known
+//! deviations of oauth2-mock-server are waived one by one, and the misconfigured instances fail
+//! exactly the scenarios their misconfiguration breaks.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{ROOT, Run, authconform_with_env, evidence_text};
+
+/// The lab's throwaway credentials, as `lab/credentials.env` exports them.
+fn lab_env() -> Vec<(String, String)> {
+    let path = std::path::Path::new(ROOT).join("lab/credentials.env");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (the lab's credentials)", path.display()));
+    text.lines()
+        .filter_map(|line| line.strip_prefix("export "))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.trim_matches('\'').to_owned()))
+        .collect()
+}
+
+/// Runs `authconform run` on the oauth2 scenarios against `target` with the lab's secrets.
+fn run_lab(target: &str, extra: &[&str]) -> Run {
+    let env = lab_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let mut args = vec!["run", "--target", target];
+    args.extend_from_slice(extra);
+    args.push("oauth2::");
+    authconform_with_env(&args, &env)
+}
+
+/// Each oauth2 scenario's verdict and message, by `file::id`.
+fn verdicts(run: &Run) -> BTreeMap<String, (String, String)> {
+    let evidence: serde_json::Value = serde_json::from_str(&evidence_text(run)).unwrap();
+    evidence["scenarios"]
+        .as_array()
+        .expect("scenario records")
+        .iter()
+        .filter_map(|s| {
+            let scenario = s["trial"].as_str()?.strip_prefix("oauth2::")?;
+            Some((
+                scenario.to_owned(),
+                (
+                    s["verdict"].as_str().unwrap_or_default().to_owned(),
+                    s["message"].as_str().unwrap_or_default().to_owned(),
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Asserts every scenario of `expected` ended as said (`pass`, `fail`, `waived`, or `skipped`
+/// with a reason containing the text), and that every other scenario was skipped for a reason
+/// containing one of `other_skips`.
+fn assert_verdicts(
+    run: &Run,
+    expected: &[(&str, &str, &str)],
+    other_skips: &[&str],
+) -> BTreeMap<String, (String, String)> {
+    let verdicts = verdicts(run);
+    let mut problems = Vec::new();
+    for (scenario, verdict, says) in expected {
+        match verdicts.get(*scenario) {
+            None => problems.push(format!("{scenario}: no record")),
+            Some((got, message)) if got != verdict || !message.contains(says) => {
+                problems.push(format!(
+                    "{scenario}: {got} ({message}), expected {verdict} saying {says:?}"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for (scenario, (verdict, message)) in &verdicts {
+        if expected.iter().any(|(s, _, _)| s == scenario) {
+            continue;
+        }
+        if verdict != "skipped" || !other_skips.iter().any(|s| message.contains(s)) {
+            problems.push(format!(
+                "{scenario}: {verdict} ({message}), expected a skip for one of {other_skips:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}\n{}", run.dump());
+    verdicts
+}
+
+/// A skip because the target leaves an input out, by the input's name.
+const NOT_SUPPLIED: &str = "does not supply";
+
+#[test]
+#[ignore = "needs the real servers: .ci/run starts them"]
+fn oidc_provider_passes_the_generic_profile() {
+    let run = run_lab("targets/lab/oidc-provider.yaml", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_verdicts(
+        &run,
+        &[
+            ("discovery::metadata-names-the-issuer", "pass", ""),
+            (
+                "discovery::unadvertised-client-auth-refused",
+                "skipped",
+                "the server advertises client_secret_post",
+            ),
+            ("discovery::unadvertised-grant-refused", "pass", ""),
+            ("client_auth::client-secret-basic", "pass", ""),
+            ("client_auth::client-secret-post", "pass", ""),
+            ("client_auth::wrong-secret-basic", "pass", ""),
+            ("client_auth::wrong-secret-post", "pass", ""),
+            ("token_errors::unsupported-grant-type", "pass", ""),
+            ("token_errors::unknown-code", "pass", ""),
+            ("token_errors::unknown-refresh-token", "pass", ""),
+            (
+                "token_errors::wrong-password",
+                "skipped",
+                "the server does not offer the password grant",
+            ),
+            ("token_errors::repeated-parameter", "pass", ""),
+            (
+                "authorize::unregistered-redirect-uri-not-followed",
+                "pass",
+                "",
+            ),
+            ("authorize::public-client-without-pkce-refused", "pass", ""),
+            ("bearer::token-with-scope-accepted", "pass", ""),
+            ("bearer::no-credentials-challenge", "pass", ""),
+            ("bearer::unknown-token-refused", "pass", ""),
+            ("bearer::expired-token-refused", "pass", ""),
+            ("bearer::insufficient-scope", "pass", ""),
+            ("revocation::revoked-token-inactive", "pass", ""),
+            ("revocation::unknown-token-revocation-ok", "pass", ""),
+        ],
+        // Basic and the allowlist are nginx's, not this target's.
+        &[NOT_SUPPLIED],
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: .ci/run starts them"]
+fn oauth2_mock_server_fails_only_where_waived() {
+    let run = run_lab(
+        "targets/lab/oauth2-mock-server.yaml",
+        &["--waivers", "targets/lab/oauth2-mock-server.waivers.yaml"],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_verdicts(
+        &run,
+        &[
+            ("discovery::metadata-names-the-issuer", "pass", ""),
+            ("discovery::unadvertised-client-auth-refused", "waived", ""),
+            (
+                "discovery::unadvertised-grant-refused",
+                "skipped",
+                "the server advertises the password grant",
+            ),
+            ("client_auth::client-secret-basic", "pass", ""),
+            (
+                "client_auth::client-secret-post",
+                "skipped",
+                "the server offers no client_credentials grant with client_secret_post",
+            ),
+            ("client_auth::wrong-secret-basic", "waived", ""),
+            (
+                "client_auth::wrong-secret-post",
+                "skipped",
+                "the server offers no client_credentials grant with client_secret_post",
+            ),
+            ("token_errors::unsupported-grant-type", "waived", ""),
+            ("token_errors::unknown-code", "waived", ""),
+            (
+                "token_errors::unknown-refresh-token",
+                "skipped",
+                "the server does not offer the refresh_token grant",
+            ),
+            ("token_errors::wrong-password", "waived", ""),
+            ("token_errors::repeated-parameter", "pass", ""),
+            (
+                "authorize::unregistered-redirect-uri-not-followed",
+                "waived",
+                "",
+            ),
+            (
+                "authorize::public-client-without-pkce-refused",
+                "waived",
+                "",
+            ),
+            ("revocation::revoked-token-inactive", "waived", ""),
+            ("revocation::unknown-token-revocation-ok", "pass", ""),
+        ],
+        &[NOT_SUPPLIED],
+    );
+    // Every waiver was used: a server that started authenticating clients would say so.
+    assert!(!run.stderr.contains("unused"), "{}", run.dump());
+}
+
+#[test]
+#[ignore = "needs the real servers: .ci/run starts them"]
+fn misconfigured_oidc_provider_fails_where_misconfigured() {
+    let run = run_lab("targets/lab/oidc-provider-misconfigured.yaml", &[]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    let verdicts = verdicts(&run);
+    let failed: Vec<&String> = verdicts
+        .iter()
+        .filter(|(_, (v, _))| v == "fail")
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        failed,
+        ["authorize::public-client-without-pkce-refused"],
+        "{}",
+        run.dump()
+    );
+    let (_, message) = &verdicts["authorize::public-client-without-pkce-refused"];
+    assert!(
+        message.contains("a public client without PKCE must be refused"),
+        "{message}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: .ci/run starts them"]
+fn nginx_basic_and_ip_refusal_pass() {
+    let run = run_lab("targets/lab/nginx.yaml", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_verdicts(
+        &run,
+        &[
+            ("basic::utf8-credentials-accepted", "pass", ""),
+            ("basic::challenge-without-credentials", "pass", ""),
+            ("basic::wrong-password-challenge", "pass", ""),
+            ("allowlist::unallowlisted-source-refused", "pass", ""),
+            (
+                "allowlist::unallowlisted-source-dropped",
+                "skipped",
+                "ip_drop_base",
+            ),
+        ],
+        &[NOT_SUPPLIED],
+    );
+}
+
+#[test]
+#[ignore = "needs the real servers: .ci/run starts them"]
+fn misconfigured_nginx_fails_the_ip_refusal() {
+    let run = run_lab("targets/lab/nginx-misconfigured.yaml", &[]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    let verdicts = verdicts(&run);
+    let (verdict, message) = &verdicts["allowlist::unallowlisted-source-refused"];
+    assert_eq!(verdict, "fail", "{}", run.dump());
+    assert!(
+        message.contains("from an unallowlisted source") && message.contains("expected 403"),
+        "{message}"
+    );
+    for basic in [
+        "basic::utf8-credentials-accepted",
+        "basic::challenge-without-credentials",
+        "basic::wrong-password-challenge",
+    ] {
+        assert_eq!(verdicts[basic].0, "pass", "{basic}: {}", run.dump());
+    }
+}
