@@ -262,3 +262,73 @@ fn misconfigured_nginx_fails_the_ip_refusal() {
         assert_eq!(verdicts[basic].0, "pass", "{basic}: {}", run.dump());
     }
 }
+
+#[test]
+#[ignore = "needs the real servers: .ci/run starts them"]
+fn netns_drop_merges_with_the_loopback_run_into_one_verified_report() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let reports = dir.path().join("netns");
+    let env = lab_env();
+    // Inside acl-cli, sources 10.77.0.2 (allowlisted) and 10.77.0.3 (dropped by nftables).
+    let output = std::process::Command::new("ip")
+        .current_dir(ROOT)
+        .args(["netns", "exec", "acl-cli", common::BIN, "run"])
+        .args(["--target", "targets/lab/netns.yaml", "--reports"])
+        .arg(&reports)
+        .arg("oauth2::")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .output()
+        .expect("ip netns exec (needs root and the lab's namespaces)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let netns_evidence = reports.join("evidence.json");
+    let evidence: serde_json::Value = serde_json::from_str(&common::read(&netns_evidence)).unwrap();
+    let dropped = evidence["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["trial"] == "oauth2::allowlist::unallowlisted-source-dropped")
+        .expect("the drop scenario's record");
+    assert_eq!(dropped["verdict"], "pass", "{dropped}");
+    let outcome = dropped["steps"][1]["exchanges"][0]["outcome"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(outcome.ends_with("timeout"), "{dropped}");
+
+    let loopback = run_lab("targets/lab/nginx.yaml", &[]);
+    assert_eq!(loopback.code, Some(0), "{}", loopback.dump());
+    let merged = dir.path().join("merged/evidence.json");
+    let merge = common::authconform(&[
+        "merge",
+        netns_evidence.to_str().unwrap(),
+        loopback.reports.join("evidence.json").to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(merge.code, Some(0), "{}", merge.dump());
+    let verify = common::authconform(&["verify", merged.to_str().unwrap()]);
+    assert_eq!(verify.code, Some(0), "{}", verify.dump());
+    let merged: serde_json::Value = serde_json::from_str(&common::read(&merged)).unwrap();
+    let status = |id: &str| {
+        merged["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .and_then(|r| r["status"].as_str())
+            .unwrap_or_else(|| panic!("no requirement {id}"))
+            .to_owned()
+    };
+    for id in [
+        "OAUTH2-IP-01",
+        "OAUTH2-IP-02",
+        "OAUTH2-IP-03",
+        "OAUTH2-BASIC-01",
+        "OAUTH2-BASIC-02",
+        "OAUTH2-BASIC-03",
+    ] {
+        assert_eq!(status(id), "verified", "{id}");
+    }
+}
