@@ -2,12 +2,13 @@
 //! scenario goes on (and passes); when one does not, the scenario stops at that step and is
 //! skipped with `because` and the failed check (console, JUnit `<skipped>`, evidence), never
 //! passed or failed, while `finally:` steps still run; a documented failure in the same step is
-//! still a failure. Bad `skip_unless` blocks are load errors at their position.
+//! still a failure; a secret in a failed check's found value is redacted from every output. Bad
+//! `skip_unless` blocks are load errors at their position.
 
 mod common;
 
 use common::live_tree::{LiveTree, LiveTreeFiles};
-use common::{Run, authconform_with_env, blocking, evidence_text};
+use common::{Run, authconform_with_env, blocking, evidence_text, read};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -86,6 +87,18 @@ const SCENARIOS: &str = r#"scenarios:
       - request: { url: "{{api_base}}/never" }
         expect: { status: 200 }
 
+  - id: secret-in-the-reason
+    title: A failed check quoting a secret the server echoed skips with the secret redacted
+    requirements: [META-REVOKE-01]
+    steps:
+      - name: read the metadata
+        request: { url: "{{api_base}}/echo/metadata", headers: { X-Key: "{{secret.api_key}}" } }
+        expect:
+          status: 200
+          skip_unless:
+            because: the server names another owner
+            json: { $.owner: { equals: nobody } }
+
   - id: documented-failure-first
     title: A documented failure in the step is a failure, whatever skip_unless says
     requirements: [META-REVOKE-01]
@@ -131,6 +144,13 @@ async fn server() -> MockServer {
             ResponseTemplate::new(200).set_body_json(
                 serde_json::json!({ "grant_types_supported": ["authorization_code"] }),
             ),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/echo/metadata"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "owner": CANARY })),
         )
         .mount(&server)
         .await;
@@ -226,6 +246,27 @@ async fn skip_unless_goes_on_when_it_holds_and_skips_with_the_reason_when_not() 
             .contains("the server does not offer the refresh_token grant: $.grant_types_supported[?@ == 'refresh_token']"),
         "{array}"
     );
+
+    let echoed = scenario(&evidence, "secret-in-the-reason");
+    assert_eq!(echoed["verdict"], "skipped", "{echoed}");
+    assert!(
+        echoed["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("found \"[redacted:api_key]\""),
+        "{echoed}"
+    );
+    let outputs = [
+        ("stdout", run.stdout.clone()),
+        ("stderr", run.stderr.clone()),
+        ("junit.xml", run.junit.clone()),
+        ("evidence.json", evidence_text(&run)),
+        ("evidence.html", read(&run.reports.join("evidence.html"))),
+        ("summary.md", read(&run.reports.join("summary.md"))),
+    ];
+    for (name, text) in outputs {
+        assert!(!text.contains(CANARY), "{name} holds the canary:\n{text}");
+    }
 
     let failed = scenario(&evidence, "documented-failure-first");
     assert_eq!(failed["verdict"], "fail", "{failed}");
