@@ -324,7 +324,6 @@ fn netns_drop_merges_with_the_loopback_run_into_one_verified_report() {
     for id in [
         "OAUTH2-IP-01",
         "OAUTH2-IP-02",
-        "OAUTH2-IP-03",
         "OAUTH2-BASIC-01",
         "OAUTH2-BASIC-02",
         "OAUTH2-BASIC-03",
