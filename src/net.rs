@@ -191,6 +191,22 @@ pub struct Exchange {
     /// before the response says nothing about the server, so the request went again on a fresh
     /// connection and the outcome is that attempt's.
     pub resent: Option<String>,
+    /// The local address (IP and port) of the connection the outcome came from, when one was
+    /// established: the address the server saw, whatever the source asked for.
+    pub local_address: Option<SocketAddr>,
+    /// The TLS session the response came over, when it came over TLS.
+    pub tls: Option<TlsSeen>,
+}
+
+/// What a TLS connection showed: the protocol version negotiated and the server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSeen {
+    /// The origin (`https://host:port`) the connection was made to.
+    pub origin: String,
+    /// `TLSv1.2` or `TLSv1.3` (`TLSv1.0`, `TLSv1.1` never, since rustls does not speak them).
+    pub version: String,
+    /// Lowercase hex SHA-256 of the server's end-entity certificate (DER), as presented.
+    pub peer_certificate_sha256: String,
 }
 
 /// Where requests leave from.
@@ -216,11 +232,14 @@ pub enum ConnectionUse {
 }
 
 /// The two clients of one (source, connect timeout): one keeping idle connections for reuse,
-/// one that never keeps a connection, so each of its requests connects anew.
+/// one that never keeps a connection, so each of its requests connects anew. Hosts with TLS
+/// settings of their own ([`HostTls`]) have their own two, which [`send_on`] picks by the
+/// request URL's origin.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pooled: reqwest::Client,
     fresh: reqwest::Client,
+    by_origin: Arc<[(url::Origin, reqwest::Client, reqwest::Client)]>,
 }
 
 impl Clients {
@@ -233,12 +252,184 @@ impl Clients {
     pub fn fresh(&self) -> &reqwest::Client {
         &self.fresh
     }
+
+    /// Returns the client for `url` that may reuse idle connections or the one that never does:
+    /// the ones built with its origin's TLS settings when a host has them, else the shared ones.
+    fn for_url(&self, url: &url::Url, connection: ConnectionUse) -> &reqwest::Client {
+        let origin = url.origin();
+        let (pooled, fresh) = self
+            .by_origin
+            .iter()
+            .find(|(o, _, _)| *o == origin)
+            .map_or((&self.pooled, &self.fresh), |(_, pooled, fresh)| {
+                (pooled, fresh)
+            });
+        match connection {
+            ConnectionUse::Reuse => pooled,
+            ConnectionUse::Fresh => fresh,
+        }
+    }
+}
+
+/// The TLS settings of one host (a target's `tls:` entry): the CA bundle it alone is trusted by
+/// (else the platform's roots), and the client certificate shown to it (mTLS). Built, and so
+/// checked, when the target is loaded.
+#[derive(Clone)]
+pub struct HostTls {
+    origin: url::Origin,
+    config: Arc<rustls::ClientConfig>,
+}
+
+/// Deliberately says nothing of the key material.
+impl fmt::Debug for HostTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostTls")
+            .field("origin", &self.origin.ascii_serialization())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client certificate chain and its private key, read from PEM files.
+pub struct ClientIdentity {
+    /// The certificate chain, end entity first.
+    pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The private key (never printed).
+    pub key: rustls_pki_types::PrivateKeyDer<'static>,
+}
+
+/// Which setting a [`HostTls`] could not be built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsSetting {
+    /// The CA bundle.
+    CaFile,
+    /// The client certificate.
+    ClientCertFile,
+    /// The client key.
+    ClientKeyFile,
+}
+
+impl HostTls {
+    /// Builds the settings for requests to `origin`: trusting only `roots` when given (else the
+    /// platform's roots), showing `client` when given. The error names the setting at fault and
+    /// never quotes key material.
+    pub fn new(
+        origin: url::Origin,
+        roots: Option<Vec<rustls_pki_types::CertificateDer<'static>>>,
+        client: Option<ClientIdentity>,
+    ) -> Result<Self, (TlsSetting, String)> {
+        let provider = crypto_provider();
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(rustls::ALL_VERSIONS)
+            .map_err(|e| (TlsSetting::CaFile, e.to_string()))?;
+        let builder = match roots {
+            Some(certificates) => {
+                let mut store = rustls::RootCertStore::empty();
+                for (index, certificate) in certificates.into_iter().enumerate() {
+                    store.add(certificate).map_err(|e| {
+                        (
+                            TlsSetting::CaFile,
+                            format!(
+                                "certificate {} is not a usable CA certificate ({e})",
+                                index + 1
+                            ),
+                        )
+                    })?;
+                }
+                builder.with_root_certificates(store)
+            }
+            None => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PlatformRootsOnFirstUse {
+                    provider: provider.clone(),
+                })),
+        };
+        let mut config = match client {
+            Some(identity) => builder
+                .with_client_auth_cert(identity.chain, identity.key)
+                .map_err(|e| {
+                    (
+                        TlsSetting::ClientKeyFile,
+                        format!("the key cannot be used with the client certificate ({e})"),
+                    )
+                })?,
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            origin,
+            config: Arc::new(config),
+        })
+    }
+
+    /// Returns the origin whose requests use these settings (`https://host:port`).
+    pub fn origin(&self) -> String {
+        self.origin.ascii_serialization()
+    }
+}
+
+/// Reads the certificates of a PEM file (a CA bundle or a client certificate chain). The error
+/// says what is wrong with the file without quoting it.
+pub fn read_pem_certificates(
+    file: &std::path::Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::pem::PemObject as _;
+    let text = std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            format!(
+                "`{}` is not a valid PEM file ({})",
+                file.display(),
+                pem_problem(&e)
+            )
+        })?;
+    if certificates.is_empty() {
+        return Err(format!(
+            "`{}` holds no certificate: expected PEM blocks `-----BEGIN CERTIFICATE-----`",
+            file.display()
+        ));
+    }
+    Ok(certificates)
+}
+
+/// Reads the private key of a PEM file (PKCS#8, PKCS#1 or SEC1). The error names the file and
+/// never quotes a byte of it: it is key material.
+pub fn read_pem_private_key(
+    file: &std::path::Path,
+) -> Result<rustls_pki_types::PrivateKeyDer<'static>, String> {
+    use rustls_pki_types::pem::PemObject as _;
+    let text = std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    rustls_pki_types::PrivateKeyDer::from_pem_slice(&text).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => format!(
+            "`{}` holds no private key: expected a PEM block `-----BEGIN PRIVATE KEY-----` (or RSA / EC)",
+            file.display()
+        ),
+        other => format!(
+            "`{}` is not a valid PEM private key ({})",
+            file.display(),
+            pem_problem(&other)
+        ),
+    })
+}
+
+/// Says what is wrong with a PEM file in words of our own: some of the parser's errors carry
+/// the offending line, which may be key material.
+fn pem_problem(error: &rustls_pki_types::pem::Error) -> &'static str {
+    use rustls_pki_types::pem::Error;
+    match error {
+        Error::MissingSectionEnd { .. } => "a section has no `-----END` line",
+        Error::IllegalSectionStart { .. } => "a `-----BEGIN` line is malformed",
+        Error::Base64Decode(_) => "a section's base64 is invalid",
+        Error::NoItemsFound => "no PEM section found",
+        _ => "it cannot be parsed",
+    }
 }
 
 /// Clients per (source, connect timeout), built on first use and shared by a run.
 #[derive(Debug, Default)]
 pub struct ClientPool {
     clients: Mutex<HashMap<ClientKey, Arc<OnceCell<Clients>>>>,
+    tls_hosts: Arc<[HostTls]>,
 }
 
 /// What a client is built for.
@@ -248,6 +439,14 @@ impl ClientPool {
     /// Creates an empty pool.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Creates an empty pool whose requests to each of `tls_hosts`' origins use its settings.
+    pub fn with_tls_hosts(tls_hosts: Vec<HostTls>) -> Self {
+        Self {
+            clients: Mutex::default(),
+            tls_hosts: tls_hosts.into(),
+        }
     }
 
     /// Returns the clients for `source` with `connect_timeout`, building them once.
@@ -268,10 +467,24 @@ impl ClientPool {
             .clone();
         cell.get_or_try_init(|| async {
             let build_source = source.clone();
+            let tls_hosts = self.tls_hosts.clone();
             tokio::task::spawn_blocking(move || {
+                let shared = shared_tls()?;
+                let by_origin = tls_hosts
+                    .iter()
+                    .map(|host| {
+                        let config = (*host.config).clone();
+                        Ok((
+                            host.origin.clone(),
+                            build(&build_source, connect_timeout, true, config.clone())?,
+                            build(&build_source, connect_timeout, false, config)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
                 Ok(Clients {
-                    pooled: build(&build_source, connect_timeout, true)?,
-                    fresh: build(&build_source, connect_timeout, false)?,
+                    pooled: build(&build_source, connect_timeout, true, shared.clone())?,
+                    fresh: build(&build_source, connect_timeout, false, shared)?,
+                    by_origin: by_origin.into(),
                 })
             })
             .await
@@ -290,16 +503,18 @@ fn build(
     source: &SourceAddr,
     connect_timeout: Duration,
     keep_idle: bool,
+    tls: rustls::ClientConfig,
 ) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .tls_info(true)
         .connect_timeout(connect_timeout)
         .connector_layer(CountConnects)
         .user_agent(concat!("authconform/", env!("CARGO_PKG_VERSION")));
     if !keep_idle {
         builder = builder.pool_max_idle_per_host(0);
     }
-    builder = builder.tls_backend_preconfigured(shared_tls()?);
+    builder = builder.tls_backend_preconfigured(tls);
     builder = match source {
         SourceAddr::Any => builder.no_proxy(),
         SourceAddr::Bind(ip) => builder.no_proxy().local_address(*ip),
@@ -321,9 +536,7 @@ fn shared_tls() -> Result<rustls::ClientConfig, String> {
         std::sync::OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let provider = rustls::crypto::CryptoProvider::get_default()
-                .cloned()
-                .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+            let provider = crypto_provider();
             let verifier = PlatformRootsOnFirstUse {
                 provider: provider.clone(),
             };
@@ -337,6 +550,13 @@ fn shared_tls() -> Result<rustls::ClientConfig, String> {
             Ok(config)
         })
         .clone()
+}
+
+/// Returns the process's default crypto provider, else aws-lc-rs's (what reqwest uses).
+fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
 }
 
 /// The platform's certificate verifier, once a TLS handshake needed it.
@@ -548,10 +768,8 @@ pub async fn send_on(
     connection: ConnectionUse,
 ) -> Exchange {
     let started = Instant::now();
-    let client = match connection {
-        ConnectionUse::Reuse => &clients.pooled,
-        ConnectionUse::Fresh => &clients.fresh,
-    };
+    let client = clients.for_url(request.url(), connection);
+    let fresh = clients.for_url(request.url(), ConnectionUse::Fresh);
     let again = match connection {
         ConnectionUse::Reuse => request.try_clone(),
         ConnectionUse::Fresh => None,
@@ -570,7 +788,7 @@ pub async fn send_on(
                     "the reused connection closed before the response arrived ({}); sent again on a fresh connection",
                     chain_text(&error)
                 ));
-                attempt(&clients.fresh, again, left).await
+                attempt(fresh, again, left).await
             }
         }
         (result, _) => (result, probe),
@@ -579,25 +797,56 @@ pub async fn send_on(
 }
 
 fn exchange(
-    result: Result<ResponseData, AttemptError>,
+    result: Result<Received, AttemptError>,
     probe: &ConnectProbe,
     elapsed: Duration,
     resent: Option<String>,
 ) -> Exchange {
     match result {
-        Ok(response) => Exchange {
-            outcome: Outcome::Response(response.status),
-            response: Some(response),
+        Ok(received) => Exchange {
+            outcome: Outcome::Response(received.response.status),
+            response: Some(received.response),
             elapsed,
             resent,
+            local_address: received.local_address,
+            tls: received.tls,
         },
         Err(AttemptError::BeforeResponse(error) | AttemptError::InBody(error)) => Exchange {
             outcome: classify_attempt(&error, probe),
             response: None,
             elapsed,
             resent,
+            local_address: connection_local_addr(&error),
+            tls: None,
         },
     }
+}
+
+/// A response with what its connection showed.
+struct Received {
+    response: ResponseData,
+    local_address: Option<SocketAddr>,
+    tls: Option<TlsSeen>,
+}
+
+/// Returns what the connection a response came over showed of its TLS session, if any
+/// (reqwest's `TlsInfo`, which the clients are built to attach).
+fn tls_seen(response: &reqwest::Response) -> Option<TlsSeen> {
+    let info = response.extensions().get::<reqwest::tls::TlsInfo>()?;
+    let certificate = info.peer_certificate()?;
+    let version = match info.version()? {
+        reqwest::tls::Version::TLS_1_3 => "TLSv1.3",
+        reqwest::tls::Version::TLS_1_2 => "TLSv1.2",
+        reqwest::tls::Version::TLS_1_1 => "TLSv1.1",
+        reqwest::tls::Version::TLS_1_0 => "TLSv1.0",
+        _ => "unknown",
+    };
+    use sha2::Digest as _;
+    Some(TlsSeen {
+        origin: response.url().origin().ascii_serialization(),
+        version: version.to_owned(),
+        peer_certificate_sha256: data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(certificate)),
+    })
 }
 
 /// Sends `request` once with `client`, reading the body up to [`MAX_BODY`].
@@ -605,7 +854,7 @@ async fn attempt(
     client: &reqwest::Client,
     mut request: reqwest::Request,
     timeout: Duration,
-) -> (Result<ResponseData, AttemptError>, Arc<ConnectProbe>) {
+) -> (Result<Received, AttemptError>, Arc<ConnectProbe>) {
     *request.timeout_mut() = Some(timeout);
     let probe = Arc::new(ConnectProbe::default());
     let result = ATTEMPT
@@ -614,6 +863,11 @@ async fn attempt(
                 .execute(request)
                 .await
                 .map_err(AttemptError::BeforeResponse)?;
+            let local_address = response
+                .extensions()
+                .get::<HttpInfo>()
+                .map(HttpInfo::local_addr);
+            let tls = tls_seen(&response);
             let status = response.status().as_u16();
             let headers = response
                 .headers()
@@ -633,10 +887,14 @@ async fn attempt(
                     break;
                 }
             }
-            Ok(ResponseData {
-                status,
-                headers,
-                body,
+            Ok(Received {
+                response: ResponseData {
+                    status,
+                    headers,
+                    body,
+                },
+                local_address,
+                tls,
             })
         })
         .await;

@@ -125,6 +125,27 @@ pub struct ProviderTarget {
     /// Hosts whose `http://` URL may carry this provider's secrets unencrypted to a host that is
     /// not loopback (`allow_plain_http: true` on the host entry).
     pub allow_plain_http: BTreeSet<String>,
+    /// TLS settings per host (`tls:` on the host entry), as written.
+    pub tls_files: IndexMap<String, TlsFiles>,
+    /// TLS settings per host, read and built when the target is loaded: requests whose URL has
+    /// the host's origin use them.
+    pub tls: IndexMap<String, crate::net::HostTls>,
+}
+
+/// A host's `tls:` entry: file paths, relative to the target file's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// A PEM bundle of the CA certificates this host alone is trusted by (instead of the
+    /// platform's roots).
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// A PEM client certificate (chain, end entity first) shown to the host (mTLS).
+    #[serde(default)]
+    pub client_cert_file: Option<String>,
+    /// The PEM private key of `client_cert_file` (key material: never printed).
+    #[serde(default)]
+    pub client_key_file: Option<String>,
 }
 
 /// [`ProviderTarget`] as written.
@@ -149,6 +170,11 @@ impl From<ProviderTargetFile> for ProviderTarget {
             .filter(|(_, entry)| entry.allow_plain_http)
             .map(|(name, _)| name.clone())
             .collect();
+        let tls_files = file
+            .hosts
+            .iter()
+            .filter_map(|(name, entry)| Some((name.clone(), entry.tls.clone()?)))
+            .collect();
         Self {
             hosts: file
                 .hosts
@@ -160,25 +186,29 @@ impl From<ProviderTargetFile> for ProviderTarget {
             defaulted: BTreeSet::new(),
             secrets: file.secrets,
             allow_plain_http,
+            tls_files,
+            tls: IndexMap::new(),
         }
     }
 }
 
-/// A host entry as written: `{ url: … }` (optionally with `allow_plain_http: true`) or
-/// `{ mock: … }`. Hand-written because the opt-in rides along the choice, which the single-key
+/// A host entry as written: `{ url: … }` (optionally with `allow_plain_http: true`, or with
+/// `tls: { … }` for an `https://` URL) or `{ mock: … }`. Hand-written because the opt-in rides along the choice, which the single-key
 /// form of [`HostSpec`] cannot carry.
 struct HostEntry {
     spec: HostSpec,
     allow_plain_http: bool,
+    tls: Option<TlsFiles>,
 }
 
-const HOST_KEYS: &[&str] = &["url", "mock", "allow_plain_http"];
+const HOST_KEYS: &[&str] = &["url", "mock", "allow_plain_http", "tls"];
 
 /// A key of a host entry.
 enum HostKey {
     Url,
     Mock,
     AllowPlainHttp,
+    Tls,
 }
 
 /// Reads a host entry's key, refusing a wrong one while the deserializer points at it (so the
@@ -187,6 +217,7 @@ enum HostKey {
 struct HostKeySeed<'a> {
     spec: Option<&'a HostSpec>,
     allow_plain_http: bool,
+    tls: bool,
 }
 
 impl<'de> de::DeserializeSeed<'de> for HostKeySeed<'_> {
@@ -201,23 +232,30 @@ impl de::Visitor<'_> for HostKeySeed<'_> {
     type Value = HostKey;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("one of `url`, `mock`, `allow_plain_http`")
+        f.write_str("one of `url`, `mock`, `allow_plain_http`, `tls`")
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<HostKey, E> {
         let not_for_mock =
             "`allow_plain_http` is for `url` hosts: an embedded mock is always on loopback";
+        let tls_not_for_mock =
+            "`tls` is for `url: https://…` hosts: an embedded mock speaks plain HTTP on loopback";
         match key {
             "url" | "mock" if self.spec.is_some() => Err(E::custom(
                 "a host is either `url: …` or `mock: …`, not both",
             )),
             "url" => Ok(HostKey::Url),
             "mock" if self.allow_plain_http => Err(E::custom(not_for_mock)),
+            "mock" if self.tls => Err(E::custom(tls_not_for_mock)),
             "mock" => Ok(HostKey::Mock),
             "allow_plain_http" if matches!(self.spec, Some(HostSpec::Mock(_))) => {
                 Err(E::custom(not_for_mock))
             }
             "allow_plain_http" => Ok(HostKey::AllowPlainHttp),
+            "tls" if matches!(self.spec, Some(HostSpec::Mock(_))) => {
+                Err(E::custom(tls_not_for_mock))
+            }
+            "tls" => Ok(HostKey::Tls),
             other => Err(E::unknown_field(other, HOST_KEYS)),
         }
     }
@@ -240,10 +278,12 @@ impl<'de> Deserialize<'de> for HostEntry {
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<HostEntry, A::Error> {
                 let mut spec = None;
                 let mut allow_plain_http = None;
+                let mut tls = None;
                 loop {
                     let seed = HostKeySeed {
                         spec: spec.as_ref(),
                         allow_plain_http: allow_plain_http.is_some(),
+                        tls: tls.is_some(),
                     };
                     match map.next_key_seed(seed)? {
                         None => break,
@@ -252,6 +292,7 @@ impl<'de> Deserialize<'de> for HostEntry {
                         Some(HostKey::AllowPlainHttp) => {
                             allow_plain_http = Some(map.next_value::<bool>()?);
                         }
+                        Some(HostKey::Tls) => tls = Some(map.next_value::<TlsFiles>()?),
                     }
                 }
                 let Some(spec) = spec else {
@@ -262,6 +303,7 @@ impl<'de> Deserialize<'de> for HostEntry {
                 Ok(HostEntry {
                     spec,
                     allow_plain_http: allow_plain_http.unwrap_or(false),
+                    tls,
                 })
             }
             fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<HostEntry, A::Error> {
@@ -271,6 +313,7 @@ impl<'de> Deserialize<'de> for HostEntry {
                 Ok(HostEntry {
                     spec,
                     allow_plain_http: false,
+                    tls: None,
                 })
             }
         }
@@ -402,7 +445,47 @@ impl Target {
                 "`propagation: 0s` would give polling no time at all: give the longest time this environment takes to apply a change, like `10s`".into(),
             ));
         }
+        let folder = match file.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut host_tls = Vec::new();
         for (provider, config) in &target.providers {
+            for (name, files) in &config.tls_files {
+                let at = format!("providers.{provider}.hosts.{name}.tls");
+                let url = match &config.hosts[name] {
+                    HostSpec::Url(url) => url,
+                    HostSpec::Mock(_) => continue,
+                };
+                match load_host_tls(&folder, url, files) {
+                    Ok(Some(tls)) => {
+                        // Requests are matched to settings by origin: one origin, one set.
+                        let other = host_tls.iter().find(|(_, _, other, other_files)| {
+                            crate::net::HostTls::origin(other) == tls.origin()
+                                && other_files != files
+                        });
+                        if let Some((other_provider, other_host, _, _)) = other {
+                            errors.push(err(
+                                at,
+                                format!(
+                                    "`providers.{other_provider}.hosts.{other_host}` has the same origin ({}) with other `tls` settings: requests are matched to settings by origin, so give both the same",
+                                    tls.origin()
+                                ),
+                            ));
+                            continue;
+                        }
+                        host_tls.push((provider.clone(), name.clone(), tls, files.clone()));
+                    }
+                    Ok(None) => {}
+                    Err((key, message)) => errors.push(err(
+                        match key {
+                            Some(key) => format!("{at}.{key}"),
+                            None => at,
+                        },
+                        message,
+                    )),
+                }
+            }
             for (name, path) in &config.paths {
                 if let Err(message) = crate::spec::check_path_value(path) {
                     errors.push(err(format!("providers.{provider}.paths.{name}"), message));
@@ -449,11 +532,24 @@ impl Target {
                 }
             }
         }
+        for (provider, host, tls, _) in host_tls {
+            if let Some(config) = target.providers.get_mut(&provider) {
+                config.tls.insert(host, tls);
+            }
+        }
         if errors.is_empty() {
             Ok(target)
         } else {
             Err(errors.into_iter().map(hide_userinfo).collect())
         }
+    }
+
+    /// Returns the TLS settings of every host that has them, for the run's client pool.
+    pub fn tls_hosts(&self) -> Vec<crate::net::HostTls> {
+        self.providers
+            .values()
+            .flat_map(|config| config.tls.values().cloned())
+            .collect()
     }
 
     /// Returns true when the target runs on the embedded mocks' virtual clock.
@@ -551,6 +647,79 @@ fn check_base_url(text: &str, has_secrets: bool, allow_plain_http: bool) -> Resu
         );
     }
     Ok(())
+}
+
+/// Reads and builds a host's TLS settings, its files relative to `folder`. `Ok(None)` when the
+/// URL is invalid (reported at `url`); an error names the key at fault (`None`: the `tls` entry
+/// itself) and the file, never a byte of it.
+fn load_host_tls(
+    folder: &Path,
+    url: &str,
+    files: &TlsFiles,
+) -> Result<Option<crate::net::HostTls>, (Option<&'static str>, String)> {
+    use crate::net::{ClientIdentity, HostTls, TlsSetting};
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(None);
+    };
+    if parsed.scheme() != "https" {
+        return Err((
+            None,
+            format!(
+                "`tls` is for an `https://` host, and this one is `{}:`: remove `tls`, or use `https://`",
+                parsed.scheme()
+            ),
+        ));
+    }
+    let (ca, cert, key) = (
+        files.ca_file.as_deref(),
+        files.client_cert_file.as_deref(),
+        files.client_key_file.as_deref(),
+    );
+    match (ca, cert, key) {
+        (None, None, None) => {
+            return Err((
+                None,
+                "an empty `tls` changes nothing: give `ca_file` (the CA bundle this host is trusted by), `client_cert_file` with `client_key_file` (mTLS), or both".into(),
+            ));
+        }
+        (_, Some(_), None) => {
+            return Err((
+                Some("client_cert_file"),
+                "`client_cert_file` needs `client_key_file`, the certificate's private key".into(),
+            ));
+        }
+        (_, None, Some(_)) => {
+            return Err((
+                Some("client_key_file"),
+                "`client_key_file` needs `client_cert_file`, the certificate the key belongs to"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
+    let roots = ca
+        .map(|ca| crate::net::read_pem_certificates(&folder.join(ca)))
+        .transpose()
+        .map_err(|e| (Some("ca_file"), e))?;
+    let client = match (cert, key) {
+        (Some(cert), Some(key)) => Some(ClientIdentity {
+            chain: crate::net::read_pem_certificates(&folder.join(cert))
+                .map_err(|e| (Some("client_cert_file"), e))?,
+            key: crate::net::read_pem_private_key(&folder.join(key))
+                .map_err(|e| (Some("client_key_file"), e))?,
+        }),
+        _ => None,
+    };
+    HostTls::new(parsed.origin(), roots, client)
+        .map(Some)
+        .map_err(|(setting, message)| {
+            let key = match setting {
+                TlsSetting::CaFile => "ca_file",
+                TlsSetting::ClientCertFile => "client_cert_file",
+                TlsSetting::ClientKeyFile => "client_key_file",
+            };
+            (Some(key), message)
+        })
 }
 
 /// Masks the password of any `scheme://user:password@` in an error's message and source line.
@@ -698,6 +867,50 @@ mod tests {
         let rendered = crate::diagnostic::LoadErrors(errors).render();
         assert!(rendered.contains("t.yaml:3:28"), "{rendered}");
         assert!(rendered.contains("`request_timeout: 0s`"), "{rendered}");
+    }
+
+    /// Writes a self-signed CA certificate at `file`.
+    fn write_ca(file: &Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        std::fs::write(file, params.self_signed(&key).unwrap().pem()).unwrap();
+    }
+
+    #[test]
+    fn tls_files_are_relative_to_the_target_and_one_origin_has_one_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("live")).unwrap();
+        write_ca(&dir.path().join("ca.pem"));
+        write_ca(&dir.path().join("other-ca.pem"));
+        let file = dir.path().join("live/target.yaml");
+        let target = |second_ca: &str| {
+            format!(
+                "name: live\nclock: real\nproviders:\n  demo:\n    hosts:\n      \
+                 a: {{ url: \"https://localhost:7411\", tls: {{ ca_file: ../ca.pem }} }}\n      \
+                 b: {{ url: \"https://localhost:7411/v2\", tls: {{ ca_file: {second_ca} }} }}\n      \
+                 c: {{ url: \"https://127.0.0.1:7411\", tls: {{ ca_file: ../other-ca.pem }} }}\n"
+            )
+        };
+        let loaded = Target::parse(&file, &target("../ca.pem"))
+            .unwrap_or_else(|e| panic!("{}", LoadErrors(e)));
+        let origins: Vec<String> = loaded.tls_hosts().iter().map(|t| t.origin()).collect();
+        assert_eq!(
+            origins,
+            [
+                "https://localhost:7411",
+                "https://localhost:7411",
+                "https://127.0.0.1:7411"
+            ]
+        );
+        let errors = Target::parse(&file, &target("../other-ca.pem")).unwrap_err();
+        let rendered = LoadErrors(errors).render();
+        assert!(rendered.contains("target.yaml:7:"), "{rendered}");
+        assert!(
+            rendered
+                .contains("`providers.demo.hosts.a` has the same origin (https://localhost:7411)"),
+            "{rendered}"
+        );
     }
 
     #[test]

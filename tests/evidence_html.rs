@@ -100,6 +100,7 @@ fn exchange(
         elapsed_ms: 37,
         outcome_detail: None,
         resent: None,
+        local_address: None,
     }
 }
 
@@ -384,6 +385,7 @@ fn evidence() -> Evidence {
                 allow_plain_http: BTreeMap::new(),
                 defaulted: BTreeMap::new(),
                 propagation: None,
+                tls: BTreeMap::new(),
             },
             inputs: vec![
                 InputFile {

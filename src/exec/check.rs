@@ -882,6 +882,8 @@ mod tests {
             response: None,
             elapsed: Duration::from_millis(3),
             resent: None,
+            local_address: None,
+            tls: None,
         };
         let mut expect = Expectation {
             outcome: ExpectedOutcome::Refused,

@@ -101,12 +101,13 @@ impl Runner {
             }
             secret_values.insert(provider.clone(), values);
         }
+        let tls_hosts = target.tls_hosts();
         Self {
             target,
             secret_base: secrets.base(),
             secrets,
             secret_values,
-            clients: ClientPool::new(),
+            clients: ClientPool::with_tls_hosts(tls_hosts),
             tokens: TokenCache::new(),
             mocks,
             mock_options,
@@ -979,6 +980,7 @@ impl Scope<'_> {
         transcript.outcome_detail = exchange.outcome.detail().map(|d| registry.redact(d));
         transcript.resent = exchange.resent.as_deref().map(|r| registry.redact(r));
         transcript.elapsed = exchange.elapsed;
+        transcript.record_connection(&exchange);
         out.passed = report.passed;
         out.failed = report.failed;
         let mut capture_failed = Vec::new();

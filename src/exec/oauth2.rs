@@ -278,6 +278,7 @@ impl Scope<'_> {
         transcript.outcome_detail = exchange.outcome.detail().map(str::to_owned);
         transcript.resent = exchange.resent.clone();
         transcript.elapsed = exchange.elapsed;
+        transcript.record_connection(&exchange);
         let result = match (&exchange.outcome, &exchange.response) {
             (Outcome::Other(detail), _) => Err(TokenFailure::CouldNotRun(format!(
                 "could not send the token request: {detail}"

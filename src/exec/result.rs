@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-pub use crate::net::OutcomeClass;
+pub use crate::net::{OutcomeClass, TlsSeen};
 
 /// How a scenario ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +147,19 @@ pub struct Transcript {
     pub response_body: Option<String>,
     /// How long the exchange took.
     pub elapsed: Duration,
+    /// The local address (`127.0.0.1:54321`) of the connection the outcome came from, when one
+    /// was established.
+    pub local_address: Option<String>,
+    /// The TLS session the response came over (version, server certificate), when over TLS.
+    pub tls: Option<TlsSeen>,
+}
+
+impl Transcript {
+    /// Records what the exchange's connection showed: its local address and TLS session.
+    pub fn record_connection(&mut self, exchange: &crate::net::Exchange) {
+        self.local_address = exchange.local_address.map(|a| a.to_string());
+        self.tls = exchange.tls.clone();
+    }
 }
 
 /// What one step did.

@@ -178,6 +178,20 @@ pub struct TargetInfo {
     /// `eventually: { propagation: true }` windows; absent when the target states none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagation: Option<String>,
+    /// Provider → `https://` host variable → the TLS session its requests showed (the first
+    /// response from the host's origin, in plan order); absent when no host was reached over TLS.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tls: BTreeMap<String, BTreeMap<String, TlsObserved>>,
+}
+
+/// What a host showed over TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsObserved {
+    /// The protocol version negotiated: `TLSv1.2` or `TLSv1.3`.
+    pub version: String,
+    /// Lowercase hex SHA-256 of the server's end-entity certificate (DER).
+    pub peer_certificate_sha256: String,
 }
 
 /// One input file and its content hash.
@@ -376,6 +390,10 @@ pub struct ExchangeRecord {
     /// Why the request was sent a second time, on a fresh connection (absent when it was not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resent: Option<String>,
+    /// The local address (`127.0.0.1:54321`) of the connection the outcome came from: the
+    /// address the server saw (absent when no connection was established).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_address: Option<String>,
 }
 
 /// Hashes over the report.
@@ -802,7 +820,10 @@ pub fn build_sealed(
             finished: rfc3339(facts.finished),
             complete: context.incomplete_reason.is_none(),
             incomplete_reason: context.incomplete_reason.clone(),
-            target: target_info(&plan.target),
+            target: TargetInfo {
+                tls: tls_observed(&plan.target, context.selected, &by_trial),
+                ..target_info(&plan.target)
+            },
             inputs: facts.inputs.clone(),
             totals: totals(&scenarios),
             strict: Some(context.strict),
@@ -1034,7 +1055,53 @@ fn exchange_record(t: &Transcript) -> ExchangeRecord {
         elapsed_ms: u64::try_from(t.elapsed.as_millis()).unwrap_or(u64::MAX),
         outcome_detail: t.outcome_detail.clone(),
         resent: t.resent.clone(),
+        local_address: t.local_address.clone(),
     }
+}
+
+/// Returns, per provider and `https://` host, the TLS session of the first response from the
+/// host's origin in the provider's scenarios (in plan order, so the same results give the same
+/// report whatever order they finished in).
+fn tls_observed(
+    target: &Target,
+    selected: &[Arc<PlannedScenario>],
+    by_trial: &HashMap<&str, &ScenarioResult>,
+) -> BTreeMap<String, BTreeMap<String, TlsObserved>> {
+    let mut observed = BTreeMap::new();
+    for (provider, config) in &target.providers {
+        let mut seen = BTreeMap::new();
+        for (name, host) in &config.hosts {
+            let HostSpec::Url(url) = host else { continue };
+            let Ok(url) = url::Url::parse(url) else {
+                continue;
+            };
+            if url.scheme() != "https" {
+                continue;
+            }
+            let origin = url.origin().ascii_serialization();
+            let first = selected
+                .iter()
+                .filter(|planned| &planned.provider == provider)
+                .filter_map(|planned| by_trial.get(planned.trial_name().as_str()))
+                .flat_map(|result| &result.steps)
+                .flat_map(|step| step.auxiliary.iter().chain(step.transcript.iter()))
+                .filter_map(|transcript| transcript.tls.as_ref())
+                .find(|tls| tls.origin == origin);
+            if let Some(tls) = first {
+                seen.insert(
+                    name.clone(),
+                    TlsObserved {
+                        version: tls.version.clone(),
+                        peer_certificate_sha256: tls.peer_certificate_sha256.clone(),
+                    },
+                );
+            }
+        }
+        if !seen.is_empty() {
+            observed.insert(provider.clone(), seen);
+        }
+    }
+    observed
 }
 
 fn target_info(target: &Target) -> TargetInfo {
@@ -1103,6 +1170,7 @@ fn target_info(target: &Target) -> TargetInfo {
             .limits
             .propagation
             .map(|bound| humantime::format_duration(bound.0).to_string()),
+        tls: BTreeMap::new(),
     }
 }
 
@@ -1553,6 +1621,7 @@ pub(crate) mod tests {
             elapsed_ms: 3,
             outcome_detail: None,
             resent: None,
+            local_address: None,
         };
         let record = |trial: &str, verdict: ScenarioVerdict, requirement: &str| ScenarioRecord {
             trial: trial.into(),
@@ -1622,6 +1691,7 @@ pub(crate) mod tests {
                     allow_plain_http: BTreeMap::new(),
                     defaulted: BTreeMap::new(),
                     propagation: None,
+                    tls: BTreeMap::new(),
                 },
                 inputs: vec![],
                 totals: totals(&scenarios),

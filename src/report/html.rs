@@ -366,6 +366,13 @@ impl<'a> Page<'a> {
                         // An auditor must see that secrets went unencrypted to this host.
                         self.w(" <span class=\"unencrypted\">secrets sent unencrypted (allow_plain_http)</span>");
                     }
+                    if let Some(tls) = target.tls.get(provider).and_then(|hosts| hosts.get(host)) {
+                        self.w("<br><span class=\"tls\">");
+                        self.t(&tls.version);
+                        self.w(", server certificate SHA-256 <code>");
+                        self.t(&tls.peer_certificate_sha256);
+                        self.w("</code></span>");
+                    }
                     self.w("</td></tr>\n");
                 }
             }
@@ -802,7 +809,14 @@ impl<'a> Page<'a> {
             duration(exchange.elapsed_ms)
         );
         self.t(exchange.source.as_deref().unwrap_or("(default route)"));
-        self.w("</code> \u{b7} outcome <code>");
+        if let Some(local) = &exchange.local_address {
+            self.w("</code> (local address <code>");
+            self.t(local);
+            self.w("</code>)");
+        } else {
+            self.w("</code>");
+        }
+        self.w(" \u{b7} outcome <code>");
         self.t(exchange.outcome.as_str());
         self.w("</code>");
         if let Some(detail) = &exchange.outcome_detail {
@@ -1144,6 +1158,7 @@ mod tests {
             elapsed_ms: 12,
             outcome_detail: None,
             resent: None,
+            local_address: None,
         }
     }
 
@@ -1242,6 +1257,7 @@ mod tests {
                     allow_plain_http: BTreeMap::new(),
                     defaulted: BTreeMap::new(),
                     propagation: None,
+                    tls: BTreeMap::new(),
                 },
                 inputs: vec![InputFile {
                     path: "specs/alpha.yaml".into(),

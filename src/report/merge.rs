@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::evidence::{
     self, Clock, Evidence, InputFile, Manifest, MergedInput, RequirementRecord, RequirementStatus,
-    RunInfo, SCHEMA_VERSION, ScenarioRef, ScenarioVerdict, TargetInfo,
+    RunInfo, SCHEMA_VERSION, ScenarioRef, ScenarioVerdict, TargetInfo, TlsObserved,
 };
 use super::verify::{Verification, verify};
 
@@ -345,7 +345,17 @@ fn merged_target(runs: &[&RunInfo]) -> TargetInfo {
     let mut sources: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut allow_plain_http: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut defaulted: BTreeMap<String, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+    let mut tls: BTreeMap<String, BTreeMap<String, Vec<&TlsObserved>>> = BTreeMap::new();
     for target in runs.iter().map(|r| &r.target) {
+        for (provider, hosts) in &target.tls {
+            for (host, observed) in hosts {
+                tls.entry(provider.clone())
+                    .or_default()
+                    .entry(host.clone())
+                    .or_default()
+                    .push(observed);
+            }
+        }
         for (provider, values) in &target.defaulted {
             for (name, value) in values {
                 defaulted
@@ -419,6 +429,29 @@ fn merged_target(runs: &[&RunInfo]) -> TargetInfo {
             " | ",
         ))
         .filter(|shown| !shown.is_empty()),
+        // A host one run reached over TLS and another did not is the one run's observation; two
+        // that saw different sessions show both, each field joined with ` | `.
+        tls: tls
+            .into_iter()
+            .map(|(provider, hosts)| {
+                let hosts = hosts
+                    .into_iter()
+                    .map(|(host, seen)| {
+                        let observed = TlsObserved {
+                            version: join(seen.iter().map(|s| s.version.as_str()).collect(), " | "),
+                            peer_certificate_sha256: join(
+                                seen.iter()
+                                    .map(|s| s.peer_certificate_sha256.as_str())
+                                    .collect(),
+                                " | ",
+                            ),
+                        };
+                        (host, observed)
+                    })
+                    .collect();
+                (provider, hosts)
+            })
+            .collect(),
     }
 }
 
