@@ -331,3 +331,55 @@ fn netns_drop_merges_with_the_loopback_run_into_one_verified_report() {
         assert_eq!(status(id), "verified", "{id}");
     }
 }
+
+/// The lowercase hex SHA-256 of the first certificate (DER) of a PEM file.
+fn pem_certificate_sha256(path: &str) -> String {
+    let text = common::read(&std::path::Path::new(ROOT).join(path));
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let der = data_encoding::BASE64
+        .decode(body.trim().as_bytes())
+        .expect("a base64 certificate");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+    data_encoding::HEXLOWER.encode(digest.as_ref())
+}
+
+#[test]
+#[ignore = "needs the real servers: .ci/run starts them"]
+fn nginx_over_tls_and_mtls_passes_and_records_the_servers_certificate() {
+    let run = run_lab("targets/lab/nginx-https.yaml", &[]);
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    assert_verdicts(
+        &run,
+        &[
+            ("basic::utf8-credentials-accepted", "pass", ""),
+            ("basic::challenge-without-credentials", "pass", ""),
+            ("basic::wrong-password-challenge", "pass", ""),
+            ("allowlist::unallowlisted-source-refused", "pass", ""),
+            (
+                "allowlist::unallowlisted-source-dropped",
+                "skipped",
+                "ip_drop_base",
+            ),
+        ],
+        &[NOT_SUPPLIED],
+    );
+    let evidence: serde_json::Value = serde_json::from_str(&evidence_text(&run)).unwrap();
+    let expected = pem_certificate_sha256("lab/.run/tls/server.pem");
+    for host in ["basic_base", "ip_refuse_base"] {
+        let tls = &evidence["run"]["target"]["tls"]["oauth2"][host];
+        assert!(
+            matches!(tls["version"].as_str(), Some("TLSv1.2" | "TLSv1.3")),
+            "{host}: {tls}"
+        );
+        assert_eq!(
+            tls["peer_certificate_sha256"],
+            expected.as_str(),
+            "{host}: {tls}"
+        );
+    }
+}
