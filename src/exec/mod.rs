@@ -7,6 +7,7 @@
 
 pub mod check;
 mod compute;
+mod login;
 mod oauth2;
 pub mod result;
 
@@ -225,6 +226,7 @@ impl Runner {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             secret_captures: HashMap::new(),
+            cookies: planned.scenario.has_session().then(HashMap::new),
             responses: HashMap::new(),
             waited: Duration::ZERO,
             attempt_deadline: None,
@@ -362,6 +364,7 @@ impl Scope<'_> {
                 assumed: Vec::new(),
                 error: None,
                 auxiliary: Vec::new(),
+                hops: Vec::new(),
                 cleanup,
             };
             let clock = self.clock.clone();
@@ -554,6 +557,8 @@ struct Scope<'a> {
     provider: &'a str,
     vars: HashMap<String, String>,
     secret_captures: HashMap<String, Secret>,
+    /// The scenario's cookie jars by origin (`http://host:port`), when it has a session.
+    cookies: Option<HashMap<String, cookie_store::CookieStore>>,
     /// Whole responses captured for later `same_as` comparisons.
     responses: HashMap<String, crate::net::ResponseData>,
     waited: Duration,
@@ -604,6 +609,14 @@ impl check::Render for Scope<'_> {
 }
 
 impl Scope<'_> {
+    /// Returns true when `r` renders a secret: a target secret or a secret capture.
+    fn is_secret_ref(&self, r: &VarRef) -> bool {
+        match r {
+            VarRef::Secret(_) => true,
+            VarRef::Var(name) => self.secret_captures.contains_key(name),
+        }
+    }
+
     /// Returns true when `r` names one of the target's `paths` inputs, inserted as path text.
     fn is_path(&self, r: &VarRef) -> bool {
         matches!(r, VarRef::Var(name) if self.runner.target.providers
@@ -789,6 +802,7 @@ impl Scope<'_> {
             out.failed.clear();
             out.assumed.clear();
             out.auxiliary.clear();
+            out.hops.clear();
             let started = Instant::now();
             self.attempt_deadline = Some(started + (window - spent));
             let verdict = self.attempt_request(index, step, spec, out).await;
@@ -918,13 +932,35 @@ impl Scope<'_> {
         } else {
             ConnectionUse::Fresh
         };
-        let exchange: Exchange =
+        let sent_url = request.url().clone();
+        let first: Exchange =
             crate::net::send_on(&clients, request, self.capped(total), connection).await;
+        self.store_cookies(&sent_url, &first);
         if prepared.authorize.is_some() {
             // Whatever happens to the redirect next, its code never reaches a transcript.
-            self.register_redirect_code(&exchange);
+            self.register_redirect_code(&first);
         }
+        // The first exchange goes into the step's transcript; the checks read the flow's last.
+        let mut first_exchange = None;
+        let mut flow_failure = None;
+        let exchange = match (&prepared.authorize, &spec.authorize) {
+            (Some(state), Some(authorize)) => {
+                first_exchange = Some(first.clone());
+                let (last, failure) = self
+                    .follow_flow(authorize, state, first, &clients, self.capped(total), out)
+                    .await;
+                flow_failure = failure;
+                last
+            }
+            _ => first,
+        };
+        let first_exchange = first_exchange.filter(|_| !out.hops.is_empty());
+        let shown = first_exchange.as_ref().unwrap_or(&exchange);
         let mut report = check::check(&expect, &exchange, within, self);
+        if let Some(failure) = flow_failure {
+            report.passed.clear();
+            report.failed = vec![failure];
+        }
         let mut notes = Vec::new();
         if let Some(assumed) = &expect.assumed
             && report.error.is_none()
@@ -975,12 +1011,12 @@ impl Scope<'_> {
         }
         let mut transcript = transcript;
         transcript.source = source_text;
-        transcript.outcome = exchange.outcome.class();
+        transcript.outcome = shown.outcome.class();
         let registry = &self.secrets;
-        transcript.outcome_detail = exchange.outcome.detail().map(|d| registry.redact(d));
-        transcript.resent = exchange.resent.as_deref().map(|r| registry.redact(r));
-        transcript.elapsed = exchange.elapsed;
-        transcript.record_connection(&exchange);
+        transcript.outcome_detail = shown.outcome.detail().map(|d| registry.redact(d));
+        transcript.resent = shown.resent.as_deref().map(|r| registry.redact(r));
+        transcript.elapsed = shown.elapsed;
+        transcript.record_connection(shown);
         out.passed = report.passed;
         out.failed = report.failed;
         let mut capture_failed = Vec::new();
@@ -1016,7 +1052,7 @@ impl Scope<'_> {
             }));
         }
         out.failed.extend(capture_failed);
-        if let Some(response) = &exchange.response {
+        if let Some(response) = &shown.response {
             transcript.status = Some(response.status);
             transcript.response_headers = response
                 .headers
@@ -1143,6 +1179,14 @@ impl Scope<'_> {
         let mut builder = client.request(method.clone(), url.clone());
         // (name, value sent, value shown)
         let mut headers: Vec<(String, String, String)> = Vec::new();
+        if let Some((sent, shown)) = self.cookie_header(&url)
+            && !spec
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        {
+            headers.push(("cookie".into(), sent, shown));
+        }
         for (name, value) in &spec.headers {
             headers.push((
                 name.to_ascii_lowercase(),
@@ -1312,6 +1356,27 @@ fn capture_value(capture: &Capture, exchange: &Exchange) -> Result<String, Strin
 
 fn redact_header(name: &str, value: &str) -> String {
     let lower = name.to_ascii_lowercase();
+    // Cookie names say which state a request carried; their values are credentials.
+    if lower == "cookie" {
+        return value
+            .split(';')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{}=[redacted]", name.trim()),
+                None => "[redacted]".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    if lower == "set-cookie" {
+        let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
+        let name = pair.split_once('=').map_or("", |(n, _)| n.trim());
+        let attributes = if attributes.is_empty() {
+            String::new()
+        } else {
+            format!(";{attributes}")
+        };
+        return format!("{name}=[redacted]{attributes}");
+    }
     if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
         // Keep the scheme: it is part of what is being verified.
         match value.split_once(' ') {

@@ -1,7 +1,8 @@
 //! The executor's OAuth2 steps: token requests (`request.token`), tokens obtained through the
 //! run's cache (`auth: { oauth2 }`), and the headless authorization-code flow
-//! (`request.authorize`): the redirect is not followed; `code` and `state` are read from
-//! `Location`, `state` is checked, and the PKCE verifier is kept for the token request.
+//! (`request.authorize`): the redirect to the `redirect_uri` is not followed; `code` and `state`
+//! are read from `Location`, `state` is checked, and the PKCE verifier is kept for the token
+//! request. The hops before it (login and consent pages) are `login.rs`'s.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -31,6 +32,13 @@ pub(super) struct AuthorizeState {
     challenge: Option<String>,
     /// The authorization endpoint, to resolve a relative `Location`.
     pub base: Option<url::Url>,
+}
+
+impl AuthorizeState {
+    /// Returns the redirect URI sent.
+    pub(super) fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
 }
 
 impl Scope<'_> {

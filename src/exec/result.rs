@@ -183,6 +183,9 @@ pub struct StepResult {
     pub error: Option<String>,
     /// Requests the step made before its own (token fetches for `auth: { oauth2 }`).
     pub auxiliary: Vec<Transcript>,
+    /// The requests an authorization flow made after the step's own (redirects followed,
+    /// forms submitted), in order.
+    pub hops: Vec<Transcript>,
     /// True for a `finally:` step: cleanup run whatever the scenario's verdict.
     pub cleanup: bool,
 }

@@ -342,7 +342,7 @@ pub struct StepRecord {
     /// What a clock step did.
     pub clock: Option<String>,
     /// The HTTP exchanges of the step, in order: auxiliary ones (token fetches) first, then the
-    /// step's own.
+    /// step's own, then the hops of an authorization flow (redirects followed, forms submitted).
     pub exchanges: Vec<ExchangeRecord>,
     /// True for a cleanup step (`finally:`), run whatever the verdict; absent otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -1035,6 +1035,7 @@ fn step_record(step: &StepResult) -> StepRecord {
             .auxiliary
             .iter()
             .chain(step.transcript.iter())
+            .chain(step.hops.iter())
             .map(exchange_record)
             .collect(),
         cleanup: step.cleanup,

@@ -48,9 +48,21 @@ pub struct Scenario {
     /// run created); one that fails or errs turns a pass (or a skip) into an error.
     #[serde(default, deserialize_with = "super::load::indexed_steps")]
     pub finally: Box<[Step]>,
+    /// A cookie jar for every request step of the scenario; when absent, on for a scenario with
+    /// an `authorize` step (a login keeps its state in cookies) and off otherwise.
+    #[serde(default)]
+    pub session: Option<bool>,
 }
 
 impl Scenario {
+    /// Returns true when the scenario's requests share a cookie jar (`session`).
+    pub fn has_session(&self) -> bool {
+        self.session.unwrap_or_else(|| {
+            self.all_steps()
+                .any(|s| s.request.as_ref().is_some_and(|r| r.authorize.is_some()))
+        })
+    }
+
     /// Returns the steps and then the cleanup steps: everything a run may do.
     pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().chain(self.finally.iter())
@@ -549,7 +561,9 @@ pub struct RequestSpec {
     #[serde(default)]
     pub token: Option<Box<OAuth2Spec>>,
     /// Makes this request a headless authorization request (RFC 6749 §4.1.1, RFC 7636): the query
-    /// is built, the redirect is not followed, and `code` and `state` are read from `Location`.
+    /// is built, redirects on the server's origin are followed and its login and consent forms
+    /// filled, and `code` and `state` are read from the redirect to the `redirect_uri`, which is
+    /// not followed.
     #[serde(default)]
     pub authorize: Option<Box<AuthorizeSpec>>,
     /// The named source address (from the target's `sources`) to send from; `default` when absent.
@@ -788,6 +802,69 @@ pub struct AuthorizeSpec {
     /// Further query parameters.
     #[serde(default)]
     pub extra: IndexMap<String, Template>,
+    /// The first page with a form on the server's origin: the login form to fill and submit.
+    #[serde(default)]
+    pub login: Option<Box<Interaction>>,
+    /// The next page with a form: the consent form (unused when the server asks no consent).
+    #[serde(default)]
+    pub consent: Option<Box<Interaction>>,
+}
+
+/// A page of an authorization flow the runner fills in as a user would.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interaction {
+    /// The form to submit.
+    pub form: FormSpec,
+}
+
+/// Which form of a page to submit, with what.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormSpec {
+    /// Values for named controls, replacing their defaults (templates).
+    #[serde(default, deserialize_with = "non_empty_fields")]
+    pub fields: IndexMap<String, Template>,
+    /// The submit control to press, matched against its name, id, value or text; the form's
+    /// first submit control when absent.
+    #[serde(default)]
+    pub submit: Option<String>,
+    /// A CSS selector for the form; the first form holding every named field when absent.
+    #[serde(default)]
+    pub selector: Option<FormSelector>,
+}
+
+fn non_empty_fields<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<IndexMap<String, Template>, D::Error> {
+    let fields = IndexMap::<String, Template>::deserialize(d)?;
+    if fields.is_empty() {
+        return Err(de::Error::custom(
+            "an empty `fields`: name at least one control to fill (`login: \"{{secret.username}}\"`), or leave `fields` out",
+        ));
+    }
+    Ok(fields)
+}
+
+/// A CSS selector, checked when loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormSelector(String);
+
+impl FormSelector {
+    /// Returns the selector as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for FormSelector {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, "a CSS selector such as `form#login`", |s| {
+            scraper::Selector::parse(s)
+                .map(|_| Self(s.to_owned()))
+                .map_err(|e| format!("invalid CSS selector `{s}`: {e}"))
+        })
+    }
 }
 
 /// PKCE parameters of an authorization request.

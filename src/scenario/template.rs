@@ -542,7 +542,19 @@ impl Templates for AuthorizeSpec {
                 ("state", &self.state),
                 ("extra", &self.extra),
                 ("pkce", &self.pkce),
+                ("login", &self.login),
+                ("consent", &self.consent),
             ],
+        );
+    }
+}
+
+impl Templates for super::model::Interaction {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(
+            &format!("{path}.form"),
+            visitor,
+            &[("fields", &self.form.fields)],
         );
     }
 }
