@@ -132,6 +132,14 @@ fn oidc_provider_passes_the_generic_profile() {
             ("bearer::insufficient-scope", "pass", ""),
             ("revocation::revoked-token-inactive", "pass", ""),
             ("revocation::unknown-token-revocation-ok", "pass", ""),
+            // Through the real login and consent forms.
+            ("code_flow::code-flow-through-login", "pass", ""),
+            ("code_flow::code-single-use", "pass", ""),
+            ("code_flow::code-bound-to-client", "pass", ""),
+            ("code_flow::code-bound-to-redirect-uri", "pass", ""),
+            ("code_flow::wrong-verifier", "pass", ""),
+            ("code_flow::missing-verifier", "pass", ""),
+            ("code_flow::public-refresh-rotated", "pass", ""),
         ],
         // Basic and the allowlist are nginx's, not this target's.
         &[NOT_SUPPLIED],
@@ -189,6 +197,18 @@ fn oauth2_mock_server_fails_only_where_waived() {
             ),
             ("revocation::revoked-token-inactive", "waived", ""),
             ("revocation::unknown-token-revocation-ok", "pass", ""),
+            // It redirects at once, without a login page: the unused login is no failure.
+            ("code_flow::code-flow-through-login", "pass", ""),
+            ("code_flow::code-single-use", "waived", ""),
+            ("code_flow::code-bound-to-client", "waived", ""),
+            ("code_flow::code-bound-to-redirect-uri", "waived", ""),
+            ("code_flow::wrong-verifier", "waived", ""),
+            ("code_flow::missing-verifier", "waived", ""),
+            (
+                "code_flow::public-refresh-rotated",
+                "skipped",
+                "the server does not offer the refresh_token grant",
+            ),
         ],
         &[NOT_SUPPLIED],
     );
@@ -209,13 +229,22 @@ fn misconfigured_oidc_provider_fails_where_misconfigured() {
         .collect();
     assert_eq!(
         failed,
-        ["authorize::public-client-without-pkce-refused"],
+        [
+            "authorize::public-client-without-pkce-refused",
+            "code_flow::public-refresh-rotated"
+        ],
         "{}",
         run.dump()
     );
     let (_, message) = &verdicts["authorize::public-client-without-pkce-refused"];
     assert!(
         message.contains("a public client without PKCE must be refused"),
+        "{message}"
+    );
+    let (_, message) = &verdicts["code_flow::public-refresh-rotated"];
+    assert!(
+        message.contains("refresh: a rotated refresh token must come back")
+            && message.contains("expected to differ from the captured `first_refresh`"),
         "{message}"
     );
 }
