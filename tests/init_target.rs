@@ -17,6 +17,7 @@ const PROVIDERS: &[(&str, &str, &str)] = &[
     ("demo", "specs", "scenarios"),
     ("electrum", "specs", "scenarios"),
     ("monerium", "specs", "scenarios"),
+    ("oauth2", "specs", "scenarios"),
     ("pledg", "specs", "scenarios"),
     ("silverflow", "specs", "scenarios"),
     ("we-platform", "specs", "scenarios"),

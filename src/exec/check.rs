@@ -896,7 +896,7 @@ mod tests {
         );
         assert!(!expect.checks_response());
 
-        expect.status = Some(StatusSet(vec![401]));
+        expect.status = Some(StatusSet(Box::new([401])));
         assert!(expect.checks_response());
         let report = check(&expect, &exchange, None, &Plain);
         let error = report.error.expect("an unchecked status is an error");

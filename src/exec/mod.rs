@@ -983,6 +983,29 @@ impl Scope<'_> {
                 because: assumed.because.trim().to_owned(),
             }));
         }
+        // What the server offers is asked only of an answer that met the documented checks.
+        let mut skip_reason = None;
+        if let Some(block) = &expect.skip_unless
+            && report.error.is_none()
+            && report.failed.is_empty()
+            && exchange.response.is_some()
+        {
+            let judged = check::check(&block.checks(), &exchange, None, self);
+            report.error = judged.error;
+            report.passed.extend(
+                judged
+                    .passed
+                    .into_iter()
+                    .map(|p| format!("{p} (skip_unless)")),
+            );
+            if !judged.failed.is_empty() {
+                skip_reason = Some(format!(
+                    "{}: {}",
+                    block.because.trim(),
+                    judged.failed.join("; ")
+                ));
+            }
+        }
         if spec.token.is_some() {
             self.register_token_response(&exchange);
         }
@@ -1004,7 +1027,7 @@ impl Scope<'_> {
         out.passed = report.passed;
         out.failed = report.failed;
         let mut capture_failed = Vec::new();
-        if out.failed.is_empty() && report.error.is_none() {
+        if out.failed.is_empty() && report.error.is_none() && skip_reason.is_none() {
             for (name, capture) in &step.capture {
                 if capture.response
                     && let Some(response) = &exchange.response
@@ -1062,6 +1085,12 @@ impl Scope<'_> {
         }
         if !out.failed.is_empty() {
             return Some(self.failed(index, out));
+        }
+        if let Some(reason) = skip_reason {
+            // The scenario stops here: what it would check next is not offered.
+            return Some(Verdict::Skipped {
+                reason: registry.redact(&reason),
+            });
         }
         if capture_differs {
             // The scenario cannot go on without the value; the documented checks held.

@@ -524,7 +524,18 @@ impl Checker<'_> {
         // Cleanup steps see every name `steps` may define: they run after all of them, and a
         // name a failed step never set is the run's error, as in `steps`.
         for step in &scenario.finally {
-            self.step(&format!("{base}.finally[{}]", step.index), step);
+            let path = format!("{base}.finally[{}]", step.index);
+            if step
+                .expect
+                .as_ref()
+                .is_some_and(|e| e.skip_unless.is_some())
+            {
+                self.error(
+                    format!("{path}.expect.skip_unless"),
+                    "`skip_unless` cannot be in a `finally` step: cleanup runs whatever happened, so it has nothing left to skip".into(),
+                );
+            }
+            self.step(&path, step);
         }
     }
 
@@ -762,6 +773,9 @@ impl Checker<'_> {
             if let Some(assumed) = &expect.assumed {
                 self.assumed(&format!("{ep}.assumed"), assumed);
             }
+            if let Some(skip_unless) = &expect.skip_unless {
+                self.skip_unless(&format!("{ep}.skip_unless"), skip_unless);
+            }
         }
         let assumed_same_as = step
             .expect
@@ -769,12 +783,27 @@ impl Checker<'_> {
             .and_then(|e| e.assumed.as_ref())
             .and_then(|a| a.same_as.as_ref())
             .map(|same_as| (same_as, format!("{path}.expect.assumed.same_as.response")));
+        let skip_unless_same_as = step
+            .expect
+            .as_ref()
+            .and_then(|e| e.skip_unless.as_ref())
+            .and_then(|a| a.same_as.as_ref())
+            .map(|same_as| {
+                (
+                    same_as,
+                    format!("{path}.expect.skip_unless.same_as.response"),
+                )
+            });
         let documented_same_as = step
             .expect
             .as_ref()
             .and_then(|e| e.same_as.as_ref())
             .map(|same_as| (same_as, format!("{path}.expect.same_as.response")));
-        for (same_as, at) in documented_same_as.into_iter().chain(assumed_same_as) {
+        for (same_as, at) in documented_same_as
+            .into_iter()
+            .chain(assumed_same_as)
+            .chain(skip_unless_same_as)
+        {
             if self.responses.contains(&same_as.response) || !self.complete {
                 continue;
             }
@@ -1015,6 +1044,37 @@ impl Checker<'_> {
             self.error(
                 path.into(),
                 "an empty `assumed` block: give at least one check (`status`, `headers`, `json`, `body`, `www_authenticate`, `oauth_error`, `problem`, `jwt`, `same_as`) beside `because`".into(),
+            );
+        }
+    }
+
+    /// Checks a `skip_unless:` block as an `assumed:` one: a one-line reason (what the server
+    /// does not offer when a check fails), at least one check, and only response checks (a
+    /// server that does not answer as expected has not said it lacks a feature).
+    fn skip_unless(&mut self, path: &str, block: &Assumed) {
+        for (key, given) in [
+            ("outcome", block.outcome.is_some()),
+            ("within", block.within.is_some()),
+        ] {
+            if given {
+                self.error(
+                    format!("{path}.{key}"),
+                    format!("`{key}` cannot decide a skip: put it in `expect` itself; `skip_unless` takes `because` and response checks (`status`, `headers`, `json`, `body`, `www_authenticate`, `oauth_error`, `problem`, `jwt`, `same_as`)"),
+                );
+            }
+        }
+        let because = block.because.trim();
+        if because.is_empty() || because.contains('\n') {
+            self.error(
+                format!("{path}.because"),
+                "`because` must be one line saying what the server does not offer when a check fails"
+                    .into(),
+            );
+        }
+        if !block.checks().checks_response() {
+            self.error(
+                path.into(),
+                "an empty `skip_unless` block: give at least one check (`status`, `headers`, `json`, `body`, `www_authenticate`, `oauth_error`, `problem`, `jwt`, `same_as`) beside `because`".into(),
             );
         }
     }

@@ -1034,11 +1034,18 @@ pub struct Expectation {
     /// fail, the scenario differs from an assumption rather than failing.
     #[serde(default)]
     pub assumed: Option<Box<Assumed>>,
+    /// Checks on what the server offers (usually its discovery metadata): when one does not
+    /// hold, the scenario stops there and is skipped with `because` and the failed check.
+    /// The same shape as `assumed:`: a reason and response checks.
+    #[serde(default)]
+    pub skip_unless: Option<Box<Assumed>>,
 }
 
 /// An `assumed:` block: response checks on what the documentation leaves open (an error body, a
 /// member name), and `because`, the choice the docs do not make. A failure of these is reported
 /// as differing from the assumption, not as non-conformance (`run --strict` makes it a failure).
+/// A `skip_unless:` block has the same shape, `because` then saying what the server does not
+/// offer when a check fails.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assumed {
@@ -1114,6 +1121,7 @@ impl Expectation {
             jwt,
             same_as,
             assumed,
+            skip_unless,
         } = self;
         // Destructured without `..`, so a new expectation field must be classified here.
         status.is_some()
@@ -1126,6 +1134,7 @@ impl Expectation {
             || !jwt.is_empty()
             || same_as.is_some()
             || assumed.is_some()
+            || skip_unless.is_some()
     }
 }
 
@@ -1545,9 +1554,10 @@ impl<'de> Deserialize<'de> for DurationValue {
     }
 }
 
-/// One status code or a set of them.
+/// One status code or a set of them (a boxed slice: an expectation holds one or two of these, and
+/// every step holds an expectation).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet(pub Vec<u16>);
+pub struct StatusSet(pub Box<[u16]>);
 
 impl StatusSet {
     /// Returns true when `status` is one of the set.
@@ -1558,7 +1568,7 @@ impl StatusSet {
 
 impl fmt::Display for StatusSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_slice() {
+        match &*self.0 {
             [one] => write!(f, "{one}"),
             many => {
                 let list: Vec<String> = many.iter().map(u16::to_string).collect();
@@ -1617,7 +1627,7 @@ impl<'de> Deserialize<'de> for StatusSet {
                 f.write_str("an HTTP status code (100–599) or a list of them")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSet, E> {
-                Ok(StatusSet(vec![status_code(v)?]))
+                Ok(StatusSet(Box::new([status_code(v)?])))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSet, E> {
                 Err(E::custom(format!(
@@ -1639,7 +1649,7 @@ impl<'de> Deserialize<'de> for StatusSet {
                         "expected at least one HTTP status code, found an empty list",
                     ));
                 }
-                Ok(StatusSet(codes))
+                Ok(StatusSet(codes.into()))
             }
         }
         d.deserialize_any(Visitor)

@@ -583,6 +583,7 @@ impl Templates for Expectation {
                 ("oauth_error", &self.oauth_error),
                 ("problem", &self.problem),
                 ("assumed", &self.assumed),
+                ("skip_unless", &self.skip_unless),
             ],
         );
     }
