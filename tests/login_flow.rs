@@ -410,6 +410,8 @@ inputs:
   hosts:
     as_base: The authorization server
     elsewhere: Another origin
+  variables:
+    username_field: { description: The login form's user-name control, default: username }
   secrets:
     username: The user
     password: The user's password
@@ -683,7 +685,7 @@ async fn a_keycloak_login_form_keeps_hidden_inputs_presses_its_submit_and_sends_
             login:
               form:
                 selector: "form#kc-form-login"
-                fields: { username: "{{secret.username}}", password: "{{secret.password}}" }
+                fields: { "{{username_field}}": "{{secret.username}}", password: "{{secret.password}}" }
 "#;
     let run = run_bounded(scenario("keycloak-login", steps), &server, &other, PASSWORD).await;
     assert_eq!(run.code, Some(0), "{}", run.dump());
@@ -922,6 +924,17 @@ fn the_login_keys_are_checked_at_their_position() {
             authorize("            login: { form: { fields: { login: \"{{secret.nobody}}\" } } }\n"),
             "login.yaml:11:47",
             "undefined secret `nobody`",
+        ),
+        (
+            authorize("            login: { form: { fields: { \"{{nobody}}\": x } } }\n"),
+            // The entry's value is where an entry's problems point.
+            "login.yaml:11:54",
+            "undefined variable `nobody`",
+        ),
+        (
+            authorize("            login: { form: { fields: { \"{{secret.password}}\": x } } }\n"),
+            "login.yaml:11:40",
+            "the field name `{{secret.password}}` uses a secret",
         ),
         (
             scenario(

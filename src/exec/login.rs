@@ -272,6 +272,7 @@ impl Scope<'_> {
         let mut fields = Vec::new();
         let mut secret_fields = Vec::new();
         for (name, template) in &interaction.form.fields {
+            let name = self.render(&name.template()).map_err(FormError::Render)?;
             let value = self.render(template).map_err(FormError::Render)?;
             // A value written in the scenario is public; one holding a secret is a secret whole.
             if template.refs().any(|r| self.is_secret_ref(r)) {

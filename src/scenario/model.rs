@@ -822,9 +822,10 @@ pub struct Interaction {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormSpec {
-    /// Values for named controls, replacing their defaults (templates).
+    /// Values for named controls, replacing their defaults; names and values are templates, so
+    /// a target can name the controls of its server's form (`"{{username_field}}"`).
     #[serde(default, deserialize_with = "non_empty_fields")]
-    pub fields: IndexMap<String, Template>,
+    pub fields: IndexMap<FieldName, Template>,
     /// The submit control to press, matched against its name, id, value or text; the form's
     /// first submit control when absent.
     #[serde(default)]
@@ -834,10 +835,49 @@ pub struct FormSpec {
     pub selector: Option<FormSelector>,
 }
 
+/// The name of a form control: a template of public values, as it is shown in every report.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldName(Box<str>);
+
+impl FieldName {
+    /// Returns the name as written, placeholders included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Returns the name as a template (checked when loaded, so it parses).
+    pub fn template(&self) -> Template {
+        Template::parse(&self.0).expect("checked when loaded")
+    }
+}
+
+impl fmt::Display for FieldName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parse_str(d, "a form control's name", |s| {
+            let template = Template::parse(s)?;
+            if template
+                .refs()
+                .any(|r| matches!(r, crate::scenario::template::VarRef::Secret(_)))
+            {
+                return Err(format!(
+                    "the field name `{s}` uses a secret: a control's name is shown in every report, so it may use only public variables"
+                ));
+            }
+            Ok(Self(s.into()))
+        })
+    }
+}
+
 fn non_empty_fields<'de, D: Deserializer<'de>>(
     d: D,
-) -> Result<IndexMap<String, Template>, D::Error> {
-    let fields = IndexMap::<String, Template>::deserialize(d)?;
+) -> Result<IndexMap<FieldName, Template>, D::Error> {
+    let fields = IndexMap::<FieldName, Template>::deserialize(d)?;
     if fields.is_empty() {
         return Err(de::Error::custom(
             "an empty `fields`: name at least one control to fill (`login: \"{{secret.username}}\"`), or leave `fields` out",

@@ -551,11 +551,12 @@ impl Templates for AuthorizeSpec {
 
 impl Templates for super::model::Interaction {
     fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
-        fields(
-            &format!("{path}.form"),
-            visitor,
-            &[("fields", &self.form.fields)],
-        );
+        let path = format!("{path}.form");
+        for name in self.form.fields.keys() {
+            name.template()
+                .visit_templates(&format!("{path}.fields.{name}"), visitor);
+        }
+        fields(&path, visitor, &[("fields", &self.form.fields)]);
     }
 }
 
