@@ -8,7 +8,7 @@
 mod common;
 
 use common::live_tree::{LiveTree, LiveTreeFiles};
-use common::{Run, authconform_with_env, blocking, evidence_text, read};
+use common::{Run, blocking, evidence_text, read};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -302,19 +302,7 @@ fn validate_expect(expect: &str, finally: &str) -> Run {
         "scenarios:\n  - id: bad\n    title: t\n    requirements: [META-REVOKE-01]\n    steps:\n      - request: {{ url: \"{{{{api_base}}}}/m\" }}\n        expect:\n{expect}{finally}"
     );
     std::fs::write(tree.path("scenarios/meta/discovery.yaml"), text).unwrap();
-    let [specs, scenarios, target] = tree.paths();
-    authconform_with_env(
-        &[
-            "validate",
-            "--specs",
-            &specs,
-            "--scenarios",
-            &scenarios,
-            "--target",
-            &target,
-        ],
-        &[(KEY_ENV, CANARY)],
-    )
+    tree.command("validate", &[])
 }
 
 #[test]

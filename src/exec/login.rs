@@ -10,7 +10,7 @@
 use url::Url;
 
 use super::oauth2::AuthorizeState;
-use super::{Scope, StepResult, Transcript, redact_header, redact_transcript};
+use super::{Scope, StepResult, Transcript, record_response_head, redact_transcript};
 use crate::net::{Clients, ConnectionUse, Exchange};
 use crate::scenario::model::{AuthorizeSpec, FormSpec, Interaction};
 
@@ -251,12 +251,7 @@ impl Scope<'_> {
         transcript.elapsed = exchange.elapsed;
         transcript.record_connection(&exchange);
         if let Some(response) = &exchange.response {
-            transcript.status = Some(response.status);
-            transcript.response_headers = response
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), redact_header(n, v)))
-                .collect();
+            record_response_head(&mut transcript, response);
         }
         redact_transcript(&mut transcript, self.secrets);
         (exchange, transcript)

@@ -1060,12 +1060,7 @@ impl Scope<'_> {
         }
         out.failed.extend(capture_failed);
         if let Some(response) = &shown.response {
-            transcript.status = Some(response.status);
-            transcript.response_headers = response
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), redact_header(n, v)))
-                .collect();
+            record_response_head(&mut transcript, response);
             transcript.response_body = Some(redact_credential_text(&response.text()));
         }
         let registry = &self.secrets;
@@ -1359,6 +1354,16 @@ fn capture_value(capture: &Capture, exchange: &Exchange) -> Result<String, Strin
                 .unwrap_or_default())
         }
     }
+}
+
+/// Records a response's status and headers in `transcript`, cookie values redacted.
+fn record_response_head(transcript: &mut Transcript, response: &crate::net::ResponseData) {
+    transcript.status = Some(response.status);
+    transcript.response_headers = response
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), redact_header(n, v)))
+        .collect();
 }
 
 fn redact_header(name: &str, value: &str) -> String {

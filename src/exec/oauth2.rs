@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 
 use super::check::CheckReport;
-use super::{Scope, StepResult, Transcript, Verdict, redact_header};
+use super::{Scope, StepResult, Transcript, Verdict};
 use crate::auth::oauth2::{
     CacheKey, CacheLookup, ClientAuthMethod, TokenParams, TokenRequestParts, TokenResponse,
     parse_redirect, parse_token_response, token_request_parts,
@@ -292,12 +292,7 @@ impl Scope<'_> {
                 "could not send the token request: {detail}"
             ))),
             (_, Some(response)) => {
-                transcript.status = Some(response.status);
-                transcript.response_headers = response
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), redact_header(n, v)))
-                    .collect();
+                super::record_response_head(&mut transcript, response);
                 transcript.response_body = Some(redact_credential_text(&response.text()));
                 if (200..300).contains(&response.status) {
                     parse_token_response(&response.body)
