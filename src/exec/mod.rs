@@ -30,7 +30,9 @@ use crate::secret::{
     CREDENTIAL_HEADERS, Secret, SecretBase, SecretRegistry, SecretScope, redact_credential_text,
 };
 use crate::target::{HostSpec, SecretSource, Target};
-pub use result::{AssumptionNote, ScenarioResult, StepResult, Transcript, Verdict, WaiverNote};
+pub use result::{
+    AssumptionNote, PropertyRecord, ScenarioResult, StepResult, Transcript, Verdict, WaiverNote,
+};
 
 /// How much of a body a transcript keeps.
 const BODY_EXCERPT: usize = 2048;
@@ -382,6 +384,7 @@ impl Scope<'_> {
                 auxiliary: Vec::new(),
                 hops: Vec::new(),
                 cleanup,
+                property: None,
             };
             let clock = self.clock.clone();
             let verdict = if let (Some(request), Some(repeat)) = (&step.request, &step.repeat) {

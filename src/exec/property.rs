@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use super::check;
-use super::{Scope, StepResult, Transcript, Verdict, record_response_head, redact_header};
+use super::{
+    PropertyRecord, Scope, StepResult, Transcript, Verdict, record_response_head, redact_header,
+};
 use crate::net::{ConnectionUse, Exchange};
 use crate::property::{self, Case, Change, FailedCase, Judged, Pace, Polarity, Seed};
 use crate::scenario::model::{Expectation, PropertySpec, RequestSpec, Step};
@@ -101,20 +103,23 @@ impl Scope<'_> {
             seed.short(),
             outcome.shrink_steps
         ));
+        let mut record = PropertyRecord {
+            family: property.family.as_str().to_owned(),
+            seed: run_seed.clone(),
+            cases: outcome.sent,
+            held: outcome.held,
+            shrink_steps: outcome.shrink_steps,
+            replay: None,
+        };
+        let held_transcript = outcome.first_held.map(|held| held.transcript);
         if let Some(e) = outcome.error {
-            base_transcript.request_headers.push((
-                "authorization".into(),
-                format!("[generated: {} cases]", property.family.as_str()),
-            ));
-            out.transcript = Some(base_transcript);
+            out.property = Some(record);
+            out.transcript = held_transcript.or(Some(base_transcript));
             return error(self.secrets.redact(&e));
         }
         let Some(first) = outcome.first_failure else {
-            base_transcript.request_headers.push((
-                "authorization".into(),
-                format!("[generated: {} cases]", property.family.as_str()),
-            ));
-            out.transcript = Some(base_transcript);
+            out.property = Some(record);
+            out.transcript = held_transcript.or(Some(base_transcript));
             return None;
         };
         let replay = format!(
@@ -122,6 +127,8 @@ impl Scope<'_> {
             self.runner.target.file.display(),
             self.trial_name
         );
+        record.replay = Some(self.secrets.redact(&replay["replay: ".len()..]));
+        out.property = Some(record);
         let describe = |case: &FailedCase<CaseRecord>, what: String| {
             let sent = case
                 .record
@@ -205,9 +212,6 @@ impl Scope<'_> {
         if let Some(e) = report.error {
             return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
         }
-        if report.failed.is_empty() {
-            return Judged::Held;
-        }
         transcript.outcome = exchange.outcome.class();
         transcript.outcome_detail = exchange.outcome.detail().map(|d| self.secrets.redact(d));
         transcript.elapsed = exchange.elapsed;
@@ -217,9 +221,18 @@ impl Scope<'_> {
             transcript.response_body = Some(redact_credential_text(&response.text()));
         }
         super::redact_transcript(&mut transcript, self.secrets);
-        Judged::Failed(CaseRecord {
-            failed: report.failed.iter().map(|f| self.secrets.redact(f)).collect(),
+        let record = CaseRecord {
+            failed: report
+                .failed
+                .iter()
+                .map(|f| self.secrets.redact(f))
+                .collect(),
             transcript,
-        })
+        };
+        if report.failed.is_empty() {
+            Judged::Held(record)
+        } else {
+            Judged::Failed(record)
+        }
     }
 }

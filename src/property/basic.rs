@@ -68,7 +68,12 @@ pub(super) fn refused(
     };
     let missing_space = {
         let token = token.clone();
-        Just(()).prop_map(move |()| case("missing-space: `Basic<credentials>`".into(), format!("Basic{token}")))
+        Just(()).prop_map(move |()| {
+            case(
+                "missing-space: `Basic<credentials>`".into(),
+                format!("Basic{token}"),
+            )
+        })
     };
     let space_inside = {
         let token = token.clone();
@@ -96,7 +101,11 @@ pub(super) fn refused(
         let (user, pass) = (user.clone(), pass.clone());
         (any::<bool>(), any::<Index>(), 0x80u8..=0xFF).prop_map(move |(in_user, at, byte)| {
             let (mut u, mut p) = (user.clone(), pass.clone());
-            let (part, name) = if in_user { (&mut u, "user-id") } else { (&mut p, "password") };
+            let (part, name) = if in_user {
+                (&mut u, "user-id")
+            } else {
+                (&mut p, "password")
+            };
             let at = at.index(part.len() + 1);
             part.insert(at, byte);
             case(
@@ -107,22 +116,32 @@ pub(super) fn refused(
     };
     let over_long = {
         let (user, pass) = (user.clone(), pass.clone());
-        (any::<bool>(), 256usize..=1024, select(&['a', 'Z', '0', '~'][..])).prop_map(
-            move |(in_user, extra, c)| {
+        (
+            any::<bool>(),
+            256usize..=1024,
+            select(&['a', 'Z', '0', '~'][..]),
+        )
+            .prop_map(move |(in_user, extra, c)| {
                 let (mut u, mut p) = (user.clone(), pass.clone());
-                let (part, name) = if in_user { (&mut u, "user-id") } else { (&mut p, "password") };
+                let (part, name) = if in_user {
+                    (&mut u, "user-id")
+                } else {
+                    (&mut p, "password")
+                };
                 part.extend(std::iter::repeat_n(c as u8, extra));
                 case(
                     format!("over-long: the {name} extended by {extra} × `{c}`"),
                     format!("Basic {}", STANDARD.encode(pair(&u, &p))),
                 )
-            },
-        )
+            })
     };
     let changed = {
         let (user, password) = (user.clone(), password.to_owned());
-        (any::<Index>(), select(&['a', 'b', 'Z', '0', '9', '-', '_', 'é'][..])).prop_map(
-            move |(at, c)| {
+        (
+            any::<Index>(),
+            select(&['a', 'b', 'Z', '0', '9', '-', '_', 'é'][..]),
+        )
+            .prop_map(move |(at, c)| {
                 let mut chars: Vec<char> = password.chars().collect();
                 let at = at.index(chars.len().max(1));
                 let label = if chars.is_empty() {
@@ -130,13 +149,23 @@ pub(super) fn refused(
                     "wrong-password: one character added to the empty password".to_owned()
                 } else {
                     // Never the character already there: the case must differ.
-                    chars[at] = if chars[at] == c { if c == 'a' { 'b' } else { 'a' } } else { c };
-                    format!("wrong-password: character {} of {} changed", at + 1, chars.len())
+                    chars[at] = if chars[at] == c {
+                        if c == 'a' { 'b' } else { 'a' }
+                    } else {
+                        c
+                    };
+                    format!(
+                        "wrong-password: character {} of {} changed",
+                        at + 1,
+                        chars.len()
+                    )
                 };
                 let p: String = chars.into_iter().collect();
-                case(label, format!("Basic {}", STANDARD.encode(pair(&user, p.as_bytes()))))
-            },
-        )
+                case(
+                    label,
+                    format!("Basic {}", STANDARD.encode(pair(&user, p.as_bytes()))),
+                )
+            })
     };
     let truncated = {
         let (user, password) = (user.clone(), password.to_owned());
@@ -169,20 +198,29 @@ pub(super) fn refused(
                 "wrong-user-id: one character added to the empty user-id".to_owned()
             } else {
                 let at = at.index(chars.len());
-                chars[at] = if chars[at] == c { if c == 'q' { 'w' } else { 'q' } } else { c };
-                format!("wrong-user-id: character {} of {} changed", at + 1, chars.len())
+                chars[at] = if chars[at] == c {
+                    if c == 'q' { 'w' } else { 'q' }
+                } else {
+                    c
+                };
+                format!(
+                    "wrong-user-id: character {} of {} changed",
+                    at + 1,
+                    chars.len()
+                )
             };
             let u: String = chars.into_iter().collect();
-            case(label, format!("Basic {}", STANDARD.encode(pair(u.as_bytes(), &pass))))
+            case(
+                label,
+                format!("Basic {}", STANDARD.encode(pair(u.as_bytes(), &pass))),
+            )
         })
     };
     // A neighbouring user's password, when given (and different): otherwise one more changed
     // password, so the union keeps its shape.
     let neighbour = {
         let user = user.clone();
-        let other = other_password
-            .filter(|o| *o != password)
-            .map(str::to_owned);
+        let other = other_password.filter(|o| *o != password).map(str::to_owned);
         Just(()).prop_map(move |()| match &other {
             Some(o) => case(
                 "other-password: a neighbouring user's password".into(),
@@ -213,16 +251,15 @@ pub(super) fn refused(
         2 => space_inside,
         2 => not_utf8,
     ];
-    Ok(CaseStrategy::new(prop_oneof![17 => wrong_values, 10 => malformed]))
+    Ok(CaseStrategy::new(
+        prop_oneof![17 => wrong_values, 10 => malformed],
+    ))
 }
 
 /// Returns the `basic_accepted` family: each case must be accepted.
-pub(super) fn accepted(
-    username: &str,
-    password: &str,
-) -> Result<CaseStrategy, String> {
-    let header = crate::auth::basic::header_value(username, password)
-        .map_err(|e| format!("`from`: {e}"))?;
+pub(super) fn accepted(username: &str, password: &str) -> Result<CaseStrategy, String> {
+    let header =
+        crate::auth::basic::header_value(username, password).map_err(|e| format!("`from`: {e}"))?;
     let token = header["Basic ".len()..].to_owned();
     let scheme_case = {
         let token = token.clone();
@@ -232,7 +269,10 @@ pub(super) fn accepted(
                 .zip(&upper)
                 .map(|(c, up)| if *up { c.to_ascii_uppercase() } else { c })
                 .collect();
-            case(format!("scheme-case: `{scheme}`"), format!("{scheme} {token}"))
+            case(
+                format!("scheme-case: `{scheme}`"),
+                format!("{scheme} {token}"),
+            )
         })
     };
     let (username, password) = (username.to_owned(), password.to_owned());
@@ -241,7 +281,9 @@ pub(super) fn accepted(
         let header = crate::auth::basic::header_value(&username, &password).unwrap_or_default();
         case("re-encoded: the valid credentials".into(), header)
     });
-    Ok(CaseStrategy::new(prop_oneof![1 => re_encoded, 3 => scheme_case]))
+    Ok(CaseStrategy::new(
+        prop_oneof![1 => re_encoded, 3 => scheme_case],
+    ))
 }
 
 fn pair(user: &[u8], pass: &[u8]) -> Vec<u8> {
@@ -290,14 +332,27 @@ mod tests {
                 case.label
             );
         }
-        let kinds: std::collections::BTreeSet<&str> =
-            cases.iter().map(|c| c.label.split(':').next().unwrap()).collect();
+        let kinds: std::collections::BTreeSet<&str> = cases
+            .iter()
+            .map(|c| c.label.split(':').next().unwrap())
+            .collect();
         for kind in [
-            "bad-base64", "no-colon", "empty-user-id", "missing-space", "space-inside",
-            "wrong-scheme", "not-utf-8", "over-long", "wrong-password", "wrong-user-id",
+            "bad-base64",
+            "no-colon",
+            "empty-user-id",
+            "missing-space",
+            "space-inside",
+            "wrong-scheme",
+            "not-utf-8",
+            "over-long",
+            "wrong-password",
+            "wrong-user-id",
             "other-password",
         ] {
-            assert!(kinds.contains(kind), "no `{kind}` case among 2000: {kinds:?}");
+            assert!(
+                kinds.contains(kind),
+                "no `{kind}` case among 2000: {kinds:?}"
+            );
         }
     }
 

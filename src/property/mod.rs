@@ -151,11 +151,9 @@ pub fn family_strategy(
     let get = |key: &str| from.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let need = |key: &str| get(key).ok_or_else(|| format!("`from.{key}` is missing"));
     match family {
-        PropertyFamily::Basic => basic::refused(
-            need("username")?,
-            need("password")?,
-            get("other_password"),
-        ),
+        PropertyFamily::Basic => {
+            basic::refused(need("username")?, need("password")?, get("other_password"))
+        }
         PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
     }
 }
@@ -206,8 +204,8 @@ pub fn parse_run_seed(text: &str) -> Result<u64, String> {
 /// How one case was judged, with what the caller keeps of a failing one.
 #[derive(Debug)]
 pub enum Judged<R> {
-    /// The case met the step's `expect`.
-    Held,
+    /// The case met the step's `expect`; `R` is what reports show of it.
+    Held(R),
     /// It did not; `R` is what reports show of it.
     Failed(R),
     /// It could not be sent (DNS, bind): the step cannot be judged.
@@ -241,6 +239,8 @@ pub struct PropertyOutcome<R> {
     pub shrink_steps: u32,
     /// Why a case could not be sent, when one could not: the step is then an error.
     pub error: Option<String>,
+    /// What the caller kept of the first case that held, in generation order.
+    pub first_held: Option<R>,
 }
 
 /// Generates `cases` cases from `strategy` and `seed`, sends each through `judge` (at most
@@ -268,6 +268,7 @@ where
         minimal: None,
         shrink_steps: 0,
         error: None,
+        first_held: None,
     };
     let mut trees = match draw(strategy, seed, cases) {
         Ok(trees) => trees,
@@ -300,7 +301,10 @@ where
     for (i, judged) in results {
         outcome.sent += 1;
         match judged {
-            Judged::Held => outcome.held += 1,
+            Judged::Held(record) => {
+                outcome.held += 1;
+                outcome.first_held.get_or_insert(record);
+            }
             Judged::Failed(record) => {
                 if outcome.first_failure.is_none() {
                     first_failing = Some(i);
@@ -346,7 +350,7 @@ where
                         record,
                     });
                 }
-                Judged::Held => last_failed = false,
+                Judged::Held(_) => last_failed = false,
                 // A candidate that cannot be sent proves nothing either way: shrinking stops at
                 // the smallest case known to fail.
                 Judged::CouldNotRun(_) => break,
@@ -410,7 +414,10 @@ mod tests {
     #[test]
     fn run_seeds_parse_as_hex_and_print_back() {
         assert_eq!(parse_run_seed("9f3c").unwrap(), 0x9f3c);
-        assert_eq!(parse_run_seed(&format_run_seed(u64::MAX)).unwrap(), u64::MAX);
+        assert_eq!(
+            parse_run_seed(&format_run_seed(u64::MAX)).unwrap(),
+            u64::MAX
+        );
         assert!(parse_run_seed("").is_err());
         assert!(parse_run_seed("xyz").is_err());
         assert!(parse_run_seed("12345678901234567").is_err());
@@ -435,7 +442,7 @@ mod tests {
             if bytes.len() > 200 {
                 Judged::Failed(bytes.len())
             } else {
-                Judged::Held
+                Judged::Held(bytes.len())
             }
         };
         let outcome = run_cases(&strategy, Seed([3; 32]), 256, 8, None, judge).await;

@@ -65,7 +65,10 @@ mod tests {
                     .iter()
                     .filter(|&&s| s >= from && s < from + Duration::from_secs(1))
                     .count();
-                assert!(in_window as f64 <= rate.max(1.0), "rate {rate}: {in_window} in a second");
+                assert!(
+                    in_window as f64 <= rate.max(1.0),
+                    "rate {rate}: {in_window} in a second"
+                );
             }
         }
     }

@@ -639,7 +639,8 @@ impl Checker<'_> {
                 {
                     self.error(
                         format!("{path}.request.headers"),
-                        "a `property` step's family writes the `Authorization` header: remove it".into(),
+                        "a `property` step's family writes the `Authorization` header: remove it"
+                            .into(),
                     );
                 }
             }
@@ -656,7 +657,10 @@ impl Checker<'_> {
                 "a `property` step takes no `capture`, `repeat` or `eventually`".into(),
             );
         }
-        if property.cases.is_some_and(|n| n == 0 || n > PropertySpec::MAX_CASES) {
+        if property
+            .cases
+            .is_some_and(|n| n == 0 || n > PropertySpec::MAX_CASES)
+        {
             self.error(
                 format!("{pp}.cases"),
                 format!(
@@ -683,10 +687,7 @@ impl Checker<'_> {
             if property.from.get(*key).is_none() {
                 self.error(
                     format!("{pp}.from"),
-                    format!(
-                        "family `{}` needs `from.{key}`",
-                        property.family.as_str()
-                    ),
+                    format!("family `{}` needs `from.{key}`", property.family.as_str()),
                 );
             }
         }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Deserializer};
 use super::model::{
     Assumed, AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
     ComputeSpec, Expectation, FieldCheck, Fields, ForgeChange, JsonCheck, JwtCheck, JwtKey,
-    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, PropertySpec, Repeat, RequestSpec, Step,
-    TextCheck,
+    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, PropertySpec, Repeat,
+    RequestSpec, Step, TextCheck,
 };
 
 /// A reference to a value inside `{{ }}`.
