@@ -374,7 +374,10 @@ impl Scope<'_> {
             let index = first + position;
             let mut step_result = StepResult {
                 index,
-                name: step.name.clone().unwrap_or_else(|| describe(step)),
+                name: step
+                    .name
+                    .as_deref()
+                    .map_or_else(|| describe(step), str::to_owned),
                 transcript: None,
                 clock: None,
                 passed: Vec::new(),

@@ -61,7 +61,7 @@ pub(super) fn refused(
         let pass = pass.clone();
         Just(()).prop_map(move |()| {
             case(
-                "empty-user-id: `:password`".into(),
+                "empty-user-id: nothing before the `:`".into(),
                 format!("Basic {}", STANDARD.encode(pair(b"", &pass))),
             )
         })

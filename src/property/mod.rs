@@ -116,8 +116,11 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
 /// A value tree of a case, held across the sends of a scenario's task.
 pub type CaseTree = Box<dyn ValueTree<Value = Case> + Send>;
 
+/// Draws one case's value tree from a runner.
+type DrawTree = dyn Fn(&mut TestRunner) -> Result<CaseTree, String> + Send + Sync;
+
 /// A family's strategy, its value trees boxed as [`CaseTree`]s.
-pub struct CaseStrategy(Box<dyn Fn(&mut TestRunner) -> Result<CaseTree, String> + Send + Sync>);
+pub struct CaseStrategy(Box<DrawTree>);
 
 impl CaseStrategy {
     /// Wraps a strategy whose value trees can move between threads.
@@ -452,6 +455,29 @@ mod tests {
         let minimal = outcome.minimal.map_or(first.record, |m| m.record);
         assert!(minimal > 200 && minimal <= first.record);
         assert!(outcome.shrink_steps > 0 && outcome.shrink_steps <= MAX_SHRINK_STEPS);
+    }
+
+    /// The engine never has more than `concurrency` cases in flight, and does use that many.
+    #[tokio::test]
+    async fn no_more_than_the_concurrency_is_in_flight() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let strategy = family_strategy(PropertyFamily::Basic, &inputs()).unwrap();
+        let (in_flight, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let judge = |_case: Case| {
+            let (in_flight, most) = (&in_flight, &most);
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                Judged::<()>::Held(())
+            }
+        };
+        let outcome = run_cases(&strategy, Seed([5; 32]), 100, 7, None, judge).await;
+        assert_eq!((outcome.sent, outcome.held), (100, 100));
+        assert_eq!(most.load(Ordering::SeqCst), 7);
     }
 
     #[tokio::test]

@@ -122,7 +122,7 @@ pub struct Step {
     pub index: usize,
     /// What the step does, for reports.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     /// The request to send.
     #[serde(default)]
     pub request: Option<RequestSpec>,
