@@ -233,6 +233,10 @@ fn bad_property_blocks_are_located_load_errors() {
             "      - property: { family: basic, from: { username: u, password: p } }\n        expect: { status: 401 }\n",
             "applies its cases to the step's `request`",
         ),
+        (
+            "      - property: { family: basic, from: { username: u, password: p } }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: [400, 401], assumed: { because: x, status: 401 } }\n",
+            "remove `assumed` and `skip_unless`",
+        ),
     ];
     for (step, expected) in cases {
         let dir = tempfile::tempdir().unwrap();

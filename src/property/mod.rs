@@ -31,7 +31,7 @@ pub use pace::Pace;
 pub const MAX_SHRINK_STEPS: u32 = 128;
 
 /// The shortest generated password registered as a secret on its own.
-const MIN_PASSWORD_FORM: usize = 8;
+const MIN_PASSWORD_FORM: usize = 12;
 
 /// One generated variant: what reports call it, and what it does to the step's request.
 #[derive(Clone)]
@@ -77,7 +77,7 @@ impl Change {
                     {
                         let decoded = String::from_utf8_lossy(&decoded).into_owned();
                         // A password alone only when long enough to be told from ordinary
-                        // words: a truncation to `demo` would blank every `demo` in the
+                        // words: a truncation to `electrum` would blank every `electrum` in the
                         // reports. The pair and the token always name it whole.
                         if let Some((_, password)) = decoded.split_once(':')
                             && password.len() >= MIN_PASSWORD_FORM

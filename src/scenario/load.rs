@@ -645,11 +645,19 @@ impl Checker<'_> {
                 }
             }
         }
-        if step.expect.is_none() {
-            self.error(
+        match &step.expect {
+            None => self.error(
                 pp.clone(),
                 "a `property` step needs an `expect` every generated case must meet".into(),
-            );
+            ),
+            // Each case is judged on the documented checks alone: a note or a skip per case
+            // would say nothing about the family as a whole.
+            Some(expect) if expect.assumed.is_some() || expect.skip_unless.is_some() => self
+                .error(
+                    format!("{path}.expect"),
+                    "a `property` step's cases are judged on documented checks only: remove `assumed` and `skip_unless`".into(),
+                ),
+            Some(_) => {}
         }
         if !step.capture.is_empty() || step.repeat.is_some() || step.eventually.is_some() {
             self.error(
