@@ -544,6 +544,16 @@ pub fn live_target_template(spec: &Spec, inputs: &Inputs, sources: &[String]) ->
         let defaults_only = declared.values().all(|decl| decl.default.is_some());
         let commented = if defaults_only { "# " } else { "" };
         out.push_str(&format!("    {commented}{}:\n", group.key()));
+        if group == InputGroup::Host {
+            comment(
+                &mut out,
+                "      ",
+                "An https host whose certificate a private CA signed, or that asks for a client \
+                 certificate, adds `tls: { ca_file: ca.pem, client_cert_file: client.pem, \
+                 client_key_file: client-key.pem }` (paths relative to this file; each key \
+                 optional, the two client files together).",
+            );
+        }
         for (name, decl) in declared {
             comment(&mut out, "      ", &decl.description);
             if let Some(default) = &decl.default {
