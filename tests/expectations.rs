@@ -474,10 +474,7 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         &[(
             "demo::basic::malformed-refused",
             0,
-            &[
-                "got HTTP 200, expected 401",
-                "minimal failing case",
-            ],
+            &["got HTTP 200, expected 401", "minimal failing case"],
         )],
     ),
     (
