@@ -105,8 +105,12 @@ impl Default for Limits {
 impl Limits {
     /// Cases a `property` step sends when it does not say.
     pub const DEFAULT_PROPERTY_CASES: u32 = 256;
-    /// Requests a `property` step keeps in flight when the target does not say.
+    /// Requests a `property` step keeps in flight when a live target does not say.
     pub const DEFAULT_CONCURRENCY: usize = 16;
+    /// Requests a `property` step keeps in flight on embedded mocks when the target does not
+    /// say: each is a descriptor on both sides of the same machine, within the 16 a running
+    /// scenario is given (`run`'s open-file budget), and more at once only adds sockets.
+    pub const DEFAULT_MOCK_CONCURRENCY: usize = 4;
 
     /// Returns the cases a `property` step sends: its own count, else the target's, else 256.
     pub fn property_cases(&self, step: Option<u32>) -> u32 {
@@ -114,9 +118,15 @@ impl Limits {
             .unwrap_or(Self::DEFAULT_PROPERTY_CASES)
     }
 
-    /// Returns the requests a `property` step keeps in flight at once.
-    pub fn concurrency(&self) -> usize {
-        self.concurrency.map_or(Self::DEFAULT_CONCURRENCY, |c| c.0)
+    /// Returns the requests a `property` step keeps in flight at once, on embedded mocks when
+    /// `on_mocks`.
+    pub fn concurrency(&self, on_mocks: bool) -> usize {
+        let default = if on_mocks {
+            Self::DEFAULT_MOCK_CONCURRENCY
+        } else {
+            Self::DEFAULT_CONCURRENCY
+        };
+        self.concurrency.map_or(default, |c| c.0)
     }
 }
 

@@ -85,7 +85,7 @@ impl Scope<'_> {
             &strategy,
             seed,
             cases,
-            limits.concurrency(),
+            limits.concurrency(self.runner.target.is_virtual()),
             pace.as_ref(),
             judge,
         )
