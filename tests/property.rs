@@ -288,3 +288,18 @@ fn bad_property_limits_in_a_target_are_located() {
         );
     }
 }
+
+#[test]
+fn a_seed_that_is_not_hexadecimal_is_refused_before_running() {
+    for seed in ["xyz", "", "12345678901234567"] {
+        let run = common::authconform(&["run", "--seed", seed, "demo::basic"]);
+        assert_eq!(run.code, Some(2), "{seed:?}\n{}", run.dump());
+        assert!(
+            run.stderr
+                .contains("expected a seed of 1 to 16 hexadecimal digits"),
+            "{seed:?}\n{}",
+            run.dump()
+        );
+        assert!(!run.stdout.contains("running"), "{}", run.dump());
+    }
+}
