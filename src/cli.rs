@@ -160,6 +160,10 @@ struct RunArgs {
     /// (default: `waivers.yaml` beside the target file, when there is one).
     #[arg(long, value_name = "FILE")]
     waivers: Option<PathBuf>,
+    /// The run's seed (hexadecimal), from which `property` steps draw their cases: a failure's
+    /// replay command gives it. Random when absent.
+    #[arg(long, value_name = "HEX", value_parser = crate::property::parse_run_seed)]
+    seed: Option<u64>,
     /// Print only failures, the summary and the evidence line; no progress bar.
     #[arg(long, short, conflicts_with = "verbose")]
     quiet: bool,
@@ -344,11 +348,17 @@ async fn run(args: RunArgs) -> u8 {
         );
     }
     let jobs = bounded_jobs(args.jobs, scenarios.len());
-    let runner = Arc::new(Runner::new(
-        plan.target.clone(),
-        mocks,
-        MockOptions::default(),
-    ));
+    let mut runner = Runner::new(plan.target.clone(), mocks, MockOptions::default());
+    if let Some(seed) = args.seed {
+        runner = runner.with_seed(seed);
+    }
+    let runner = Arc::new(runner);
+    if !args.quiet {
+        println!(
+            "authconform: seed {}",
+            crate::property::format_run_seed(runner.seed())
+        );
+    }
     crate::run::redact_panic_messages(runner.secrets().clone());
     let console = ConsoleSink {
         console: Console::new(runner.secrets(), args.verbose),

@@ -31,6 +31,7 @@ pub mod input;
 pub mod mock;
 pub mod net;
 pub mod plan;
+pub mod property;
 pub mod registry;
 pub mod report;
 pub mod run;

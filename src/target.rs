@@ -78,6 +78,15 @@ pub struct Limits {
     /// replaces the documented bound of `eventually: { propagation: true }` windows.
     #[serde(default)]
     pub propagation: Option<DurationValue>,
+    /// Cases a `property` step sends when it does not say (256 when absent).
+    #[serde(default)]
+    pub property_cases: Option<PropertyCases>,
+    /// Requests a `property` step keeps in flight at once (16 when absent).
+    #[serde(default)]
+    pub concurrency: Option<Concurrency>,
+    /// Requests per second a `property` step sends at most; no bound when absent.
+    #[serde(default)]
+    pub rate: Option<Rate>,
 }
 
 impl Default for Limits {
@@ -86,6 +95,90 @@ impl Default for Limits {
             request_timeout: default_request_timeout(),
             max_wait: None,
             propagation: None,
+            property_cases: None,
+            concurrency: None,
+            rate: None,
+        }
+    }
+}
+
+impl Limits {
+    /// Cases a `property` step sends when it does not say.
+    pub const DEFAULT_PROPERTY_CASES: u32 = 256;
+    /// Requests a `property` step keeps in flight when a live target does not say.
+    pub const DEFAULT_CONCURRENCY: usize = 16;
+    /// Requests a `property` step keeps in flight on embedded mocks when the target does not
+    /// say: each is a descriptor on both sides of the same machine, within the 16 a running
+    /// scenario is given (`run`'s open-file budget), and more at once only adds sockets.
+    pub const DEFAULT_MOCK_CONCURRENCY: usize = 4;
+
+    /// Returns the cases a `property` step sends: its own count, else the target's, else 256.
+    pub fn property_cases(&self, step: Option<u32>) -> u32 {
+        step.or(self.property_cases.map(|c| c.0))
+            .unwrap_or(Self::DEFAULT_PROPERTY_CASES)
+    }
+
+    /// Returns the requests a `property` step keeps in flight at once, on embedded mocks when
+    /// `on_mocks`.
+    pub fn concurrency(&self, on_mocks: bool) -> usize {
+        let default = if on_mocks {
+            Self::DEFAULT_MOCK_CONCURRENCY
+        } else {
+            Self::DEFAULT_CONCURRENCY
+        };
+        self.concurrency.map_or(default, |c| c.0)
+    }
+}
+
+/// `limits.property_cases`: an integer from 1 to 10,000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropertyCases(pub u32);
+
+impl<'de> Deserialize<'de> for PropertyCases {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        match u32::try_from(n) {
+            Ok(n) if (1..=crate::scenario::model::PropertySpec::MAX_CASES).contains(&n) => {
+                Ok(Self(n))
+            }
+            _ => Err(serde::de::Error::custom(format!(
+                "expected a number of property cases from 1 to {}, found {n}",
+                crate::scenario::model::PropertySpec::MAX_CASES
+            ))),
+        }
+    }
+}
+
+/// `limits.concurrency`: requests in flight at once, from 1 to 256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency(pub usize);
+
+impl<'de> Deserialize<'de> for Concurrency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        match usize::try_from(n) {
+            Ok(n) if (1..=256).contains(&n) => Ok(Self(n)),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected a concurrency from 1 to 256 requests in flight, found {n}"
+            ))),
+        }
+    }
+}
+
+/// `limits.rate`: requests per second, a positive number (fractions allowed: `0.5` is one
+/// request every two seconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = f64::deserialize(d)?;
+        if n.is_finite() && n > 0.0 && n <= 100_000.0 {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected a rate above 0 and at most 100000 requests per second, found {n}"
+            )))
         }
     }
 }

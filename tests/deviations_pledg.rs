@@ -35,15 +35,26 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-any-dashboard-password",
-        &[(
-            "pledg::basic::wrong-dashboard-credentials",
-            0,
-            &[
-                "step 1 (wrong password): got HTTP 200, expected 401",
-                "$.uid: expected absent, found \"mer_7f3a9c0d\"",
-                "no `Basic` challenge in `WWW-Authenticate`",
-            ],
-        )],
+        &[
+            (
+                "pledg::basic::wrong-dashboard-credentials",
+                0,
+                &[
+                    "step 1 (wrong password): got HTTP 200, expected 401",
+                    "$.uid: expected absent, found \"mer_7f3a9c0d\"",
+                    "no `Basic` challenge in `WWW-Authenticate`",
+                ],
+            ),
+            (
+                "pledg::basic::malformed-dashboard-credentials-refused",
+                0,
+                &[
+                    "got HTTP 200, expected 401",
+                    "minimal failing case",
+                    "replay: authconform run --target targets/mock.yaml --filter 'pledg::basic::malformed-dashboard-credentials-refused' --seed ",
+                ],
+            ),
+        ],
     ),
     (
         "accepts-unsigned-parameters",

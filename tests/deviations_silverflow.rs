@@ -165,6 +165,15 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 CREDENTIALS_AS_403,
             ),
             (
+                "silverflow::api_keys::malformed-credentials-refused",
+                0,
+                &[
+                    "got HTTP 403, expected 401",
+                    "minimal failing case",
+                    "replay: authconform run --target targets/mock.yaml --filter 'silverflow::api_keys::malformed-credentials-refused' --seed ",
+                ],
+            ),
+            (
                 "silverflow::ip_ranges::block-boundaries",
                 1,
                 CREDENTIALS_AS_403,

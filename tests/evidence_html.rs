@@ -115,6 +115,7 @@ fn step(number: usize, name: &str, passed: &[&str], failed: &[&str]) -> StepReco
         clock: None,
         exchanges: vec![],
         cleanup: false,
+        property: None,
     }
 }
 

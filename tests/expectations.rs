@@ -425,6 +425,15 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                     r#"header `www-authenticate`: expected to contain "charset=\"UTF-8\"", it is absent"#,
                 ],
             ),
+            (
+                "demo::basic::malformed-refused",
+                0,
+                &[
+                    "case 1 of 256 failed: `",
+                    "no `basic` challenge in `WWW-Authenticate` (the header is absent)",
+                    "replay: authconform run --target targets/mock.yaml --filter 'demo::basic::malformed-refused' --seed ",
+                ],
+            ),
         ],
     ),
     (
@@ -433,6 +442,52 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             "demo::api_key::wrong-or-missing-key",
             0,
             &["got HTTP 200, expected 403"],
+        )],
+    ),
+    (
+        "basic-scheme-case-sensitive",
+        &[(
+            "demo::basic::scheme-case-accepted",
+            0,
+            &[
+                "failed: `scheme-case: `",
+                "got HTTP 401, expected 200",
+                "minimal failing case",
+                "--filter 'demo::basic::scheme-case-accepted' --seed ",
+            ],
+        )],
+    ),
+    (
+        "basic-password-prefix",
+        &[(
+            "demo::basic::malformed-refused",
+            0,
+            &[
+                "got HTTP 200, expected 401",
+                "minimal failing case",
+                "--filter 'demo::basic::malformed-refused' --seed ",
+            ],
+        )],
+    ),
+    (
+        "basic-ignores-bad-base64",
+        &[(
+            "demo::basic::malformed-refused",
+            0,
+            &["got HTTP 200, expected 401", "minimal failing case"],
+        )],
+    ),
+    (
+        "basic-lenient-spaces",
+        &[(
+            "demo::basic::malformed-refused",
+            0,
+            &[
+                "failed: `",
+                "space",
+                "got HTTP 200, expected 401",
+                "minimal failing case",
+            ],
         )],
     ),
 ];

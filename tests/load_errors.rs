@@ -775,7 +775,7 @@ fn target_with_an_unknown_key_is_located() {
         run.error_at(&format!("{target}:5:3")),
         &[
             "error: invalid target",
-            "unknown field `request_timeot`, expected one of `request_timeout`, `max_wait`, `propagation`. Did you mean `request_timeout`?",
+            "unknown field `request_timeot`, expected one of `request_timeout`, `max_wait`, `propagation`, `property_cases`, `concurrency`, `rate`. Did you mean `request_timeout`?",
             "= at limits.request_timeot",
         ],
     );

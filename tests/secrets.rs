@@ -590,6 +590,35 @@ fn no_leak_access_token_in_a_failed_check() {
 }
 
 #[test]
+fn no_leak_generated_credentials_of_a_shrunk_failing_case() {
+    let run = authconform(&[
+        "run",
+        "--target",
+        CANARY_TARGET,
+        "--scenarios",
+        "tests/fixtures/canary/leak-paths/property",
+        "--seed",
+        "5eed",
+    ]);
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    // The reports hold what must be scanned: both failing cases, shrunk, with their transcripts.
+    let evidence = common::evidence_text(&run);
+    for expected in [
+        "minimal failing case after",
+        "[redacted:username]",
+        "Basic [redacted]",
+        "--seed 0000000000005eed",
+    ] {
+        assert!(
+            run.stdout.contains(expected) && evidence.contains(expected),
+            "{expected}\n{}",
+            run.dump()
+        );
+    }
+    assert_no_leak(&run, &canary_needles());
+}
+
+#[test]
 fn no_leak_secret_in_the_url_text() {
     let run = authconform(&[
         "run",

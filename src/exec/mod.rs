@@ -9,6 +9,7 @@ pub mod check;
 mod compute;
 mod login;
 mod oauth2;
+mod property;
 pub mod result;
 
 use std::collections::HashMap;
@@ -29,7 +30,9 @@ use crate::secret::{
     CREDENTIAL_HEADERS, Secret, SecretBase, SecretRegistry, SecretScope, redact_credential_text,
 };
 use crate::target::{HostSpec, SecretSource, Target};
-pub use result::{AssumptionNote, ScenarioResult, StepResult, Transcript, Verdict, WaiverNote};
+pub use result::{
+    AssumptionNote, PropertyRecord, ScenarioResult, StepResult, Transcript, Verdict, WaiverNote,
+};
 
 /// How much of a body a transcript keeps.
 const BODY_EXCERPT: usize = 2048;
@@ -58,6 +61,8 @@ pub struct Runner {
     /// serve only adds memory. Scenarios against live hosts wait on the network and take every
     /// slot `--jobs` gives.
     mock_slots: tokio::sync::Semaphore,
+    /// The run's seed, from which each `property` step's cases are drawn (`--seed`).
+    seed: u64,
 }
 
 /// Scenarios on embedded mocks that run at once per core (see `Runner::mock_slots`): enough
@@ -116,7 +121,19 @@ impl Runner {
                 MOCK_SCENARIOS_PER_CORE
                     * std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             ),
+            seed: rand::random(),
         }
+    }
+
+    /// Sets the run's seed (`--seed`), so `property` steps draw the cases of an earlier run.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Returns the run's seed (random unless [`Runner::with_seed`] set it).
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Returns the run's secret registry (every sink redacts through it).
@@ -231,6 +248,7 @@ impl Runner {
             waited: Duration::ZERO,
             attempt_deadline: None,
             clock: clock.clone(),
+            trial_name: planned.trial_name(),
         };
         // Keeps the scenario's mock servers alive until the scenario ends.
         let mut _mocks = None;
@@ -356,7 +374,10 @@ impl Scope<'_> {
             let index = first + position;
             let mut step_result = StepResult {
                 index,
-                name: step.name.clone().unwrap_or_else(|| describe(step)),
+                name: step
+                    .name
+                    .as_deref()
+                    .map_or_else(|| describe(step), str::to_owned),
                 transcript: None,
                 clock: None,
                 passed: Vec::new(),
@@ -366,6 +387,7 @@ impl Scope<'_> {
                 auxiliary: Vec::new(),
                 hops: Vec::new(),
                 cleanup,
+                property: None,
             };
             let clock = self.clock.clone();
             let verdict = if let (Some(request), Some(repeat)) = (&step.request, &step.repeat) {
@@ -377,6 +399,9 @@ impl Scope<'_> {
                         .await
                 } else if !step.compute.is_empty() {
                     self.compute_step(index, &step.compute, &mut step_result)
+                } else if let (Some(property), Some(request)) = (&step.property, &step.request) {
+                    self.property_step(index, step, property, request, &mut step_result)
+                        .await
                 } else if let Some(request) = &step.request {
                     self.request_step(index, step, request, &mut step_result)
                         .await
@@ -531,6 +556,12 @@ const RECORDED_ITERATIONS: u64 = 10;
 /// Describes a step that has no name.
 fn describe(step: &Step) -> String {
     match (&step.request, &step.clock) {
+        (Some(r), _) if step.property.is_some() => format!(
+            "{} {} with generated `{}` cases",
+            r.method,
+            r.url.source(),
+            step.property.as_ref().map_or("", |p| p.family.as_str())
+        ),
         (Some(r), _) => format!("{} {}", r.method, r.url.source()),
         (_, Some(c)) => format!("advance the clock by {}", c.advance.source()),
         _ if !step.compute.is_empty() => format!(
@@ -565,6 +596,8 @@ struct Scope<'a> {
     /// When the current `eventually` attempt must end: its window closes then.
     attempt_deadline: Option<Instant>,
     clock: Clock,
+    /// `provider::file::id`: what a `property` step's seed derives from, and the replay filter.
+    trial_name: String,
 }
 
 impl check::Render for Scope<'_> {

@@ -188,6 +188,38 @@ pub struct StepResult {
     pub hops: Vec<Transcript>,
     /// True for a `finally:` step: cleanup run whatever the scenario's verdict.
     pub cleanup: bool,
+    /// What a `property` step's generated cases came to.
+    pub property: Option<PropertyRecord>,
+}
+
+/// What a `property` step's generated cases came to: the family, the seeds that replay them and
+/// the counts (the exchanges kept are the minimal failing case's and the first failing one's).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertyRecord {
+    /// The family (`basic`, `basic_accepted`).
+    pub family: String,
+    /// The run's seed, as `--seed` takes it.
+    pub seed: String,
+    /// Cases generated and sent.
+    pub cases: u32,
+    /// Of those, the ones that met the step's `expect`.
+    pub held: u32,
+    /// Candidates sent while shrinking the first failing case.
+    pub shrink_steps: u32,
+    /// The command that draws the same cases again (when a case failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+}
+
+impl PropertyRecord {
+    /// Describes it in one line: `property basic: 256 cases, 256 held, seed 9f3c…`.
+    pub fn describe(&self) -> String {
+        format!(
+            "property {}: {} cases, {} held, seed {}, {} shrink steps",
+            self.family, self.cases, self.held, self.seed, self.shrink_steps
+        )
+    }
 }
 
 /// What one scenario did.
@@ -254,6 +286,9 @@ impl ScenarioResult {
             }
             if let Some(clock) = &step.clock {
                 out.push_str(&format!("  {clock}\n"));
+            }
+            if let Some(property) = &step.property {
+                out.push_str(&format!("  {}\n", property.describe()));
             }
             for check in &step.failed {
                 out.push_str(&format!("  ✗ {check}\n"));

@@ -54,6 +54,15 @@ pub enum Deviation {
     OmitsBasicChallenge,
     /// Any `X-API-Key` opens `/v1/reports`.
     AcceptsAnyApiKey,
+    /// `/v1/profile` refuses the Basic scheme in any case but `Basic` (RFC 9110 §11.1 makes it
+    /// case-insensitive).
+    BasicSchemeCaseSensitive,
+    /// `/v1/profile` accepts a password that starts with the right one or is a prefix of it.
+    BasicPasswordPrefix,
+    /// `/v1/profile` drops characters outside the base64 alphabet before decoding.
+    BasicIgnoresBadBase64,
+    /// `/v1/profile` takes the credentials with no space after the scheme, or spaces inside.
+    BasicLenientSpaces,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -170,13 +179,78 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// Tells whether `/v1/profile` lets the request in: the right Basic credentials, read as
+    /// RFC 7617 says unless a deviation reads them otherwise.
+    fn profile_accepts(&self, request: &Request) -> bool {
+        let lenient = [
+            Deviation::BasicSchemeCaseSensitive,
+            Deviation::BasicPasswordPrefix,
+            Deviation::BasicIgnoresBadBase64,
+            Deviation::BasicLenientSpaces,
+        ];
+        if !lenient.iter().any(|d| self.deviations.has(*d)) {
+            return basic_matches(request, &self.username, &self.password);
+        }
+        let Some(value) = request
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let value = value.trim();
+        let Some(scheme) = value.get(..5) else {
+            return false;
+        };
+        let mut rest = &value[5..];
+        if self.deviations.has(Deviation::BasicSchemeCaseSensitive) {
+            if scheme != "Basic" {
+                return false;
+            }
+        } else if !scheme.eq_ignore_ascii_case("basic") {
+            return false;
+        }
+        let mut token: String = if self.deviations.has(Deviation::BasicLenientSpaces) {
+            rest.chars().filter(|c| *c != ' ').collect()
+        } else {
+            let Some(stripped) = rest.strip_prefix(' ') else {
+                return false;
+            };
+            rest = stripped.trim_start_matches(' ');
+            rest.to_owned()
+        };
+        if self.deviations.has(Deviation::BasicIgnoresBadBase64) {
+            token.retain(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='));
+        }
+        use base64::Engine as _;
+        let Some((user, password)) = base64::engine::general_purpose::STANDARD
+            .decode(&token)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| {
+                text.split_once(':')
+                    .map(|(u, p)| (u.to_owned(), p.to_owned()))
+            })
+        else {
+            return false;
+        };
+        let password_ok = if self.deviations.has(Deviation::BasicPasswordPrefix) {
+            password.starts_with(&self.password) || self.password.starts_with(&password)
+        } else {
+            credential_eq(password.as_bytes(), self.password.as_bytes())
+        };
+        credential_eq(user.as_bytes(), self.username.as_bytes()) && password_ok
+    }
+}
+
 /// `GET /v1/profile`.
 struct Profile(Arc<Demo>);
 
 impl Respond for Profile {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let demo = &self.0;
-        if basic_matches(request, &demo.username, &demo.password) {
+        if demo.profile_accepts(request) {
             json_reply(200, json!({"user": demo.username, "plan": "gold"}))
         } else {
             demo.basic_refusal(json_reply(401, json!({"error": "unauthorized"})))
@@ -295,6 +369,10 @@ mod tests {
                 "omits-no-store",
                 "omits-basic-challenge",
                 "accepts-any-api-key",
+                "basic-scheme-case-sensitive",
+                "basic-password-prefix",
+                "basic-ignores-bad-base64",
+                "basic-lenient-spaces",
             ]
         );
     }

@@ -347,6 +347,9 @@ pub struct StepRecord {
     /// True for a cleanup step (`finally:`), run whatever the verdict; absent otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cleanup: bool,
+    /// A `property` step's family, seed and counts; absent for other steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<crate::exec::result::PropertyRecord>,
 }
 
 /// An assumed check that did not hold.
@@ -1039,6 +1042,7 @@ fn step_record(step: &StepResult) -> StepRecord {
             .map(exchange_record)
             .collect(),
         cleanup: step.cleanup,
+        property: step.property.clone(),
     }
 }
 
@@ -1649,6 +1653,7 @@ pub(crate) mod tests {
                 clock: None,
                 exchanges: vec![exchange.clone()],
                 cleanup: false,
+                property: None,
             }],
             sha256: String::new(),
         };

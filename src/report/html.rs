@@ -766,6 +766,16 @@ impl<'a> Page<'a> {
             self.t(clock);
             self.w("</p>\n");
         }
+        if let Some(property) = &step.property {
+            self.w("<p class=\"clock\">Generated cases: ");
+            self.t(&property.describe());
+            if let Some(replay) = &property.replay {
+                self.w("<br><code>");
+                self.t(replay);
+                self.w("</code>");
+            }
+            self.w("</p>\n");
+        }
         let count = step.exchanges.len();
         for (i, exchange) in step.exchanges.iter().enumerate() {
             // The exchanges of the step that failed are what a reader opens first.
@@ -1197,6 +1207,7 @@ mod tests {
                     assumed: Vec::new(),
                     clock: None,
                     cleanup: false,
+                    property: None,
                     exchanges: vec![exchange(
                         "mock:token/oauth?x=1&y=2",
                         "<script>alert(1)</script> ]]> & \"q\" 'a' \u{7}\u{0}\u{202e}",

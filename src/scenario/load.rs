@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::model::{
     Assumed, AuthSpec, AuthorizeSpec, Capture, ClientAuth, ComputeSpec, ExpectedOutcome, GrantType,
-    OAuth2Spec, Repeat, Scenario, ScenarioFile, Step,
+    OAuth2Spec, PropertySpec, Repeat, Scenario, ScenarioFile, Step,
 };
 use super::template::{Template, TemplateVisitor, Templates, VarRef};
 use crate::diagnostic::{self, InputKind, LoadError, SpanIndex};
@@ -612,7 +612,105 @@ impl Checker<'_> {
         Some(name.to_owned())
     }
 
+    /// Checks a `property` step: a request to apply the cases to, no credentials of its own (the
+    /// family writes them), an `expect` every case must meet, and the family's `from` keys.
+    fn property(&mut self, path: &str, step: &Step) {
+        let Some(property) = &step.property else {
+            return;
+        };
+        let pp = format!("{path}.property");
+        match &step.request {
+            None => self.error(
+                pp.clone(),
+                "a `property` step applies its cases to the step's `request`: add one".into(),
+            ),
+            Some(request) => {
+                if request.auth.is_some() || request.token.is_some() || request.authorize.is_some()
+                {
+                    self.error(
+                        format!("{path}.request"),
+                        "a `property` step's family writes the credentials: remove the request's `auth`, `token` or `authorize`".into(),
+                    );
+                }
+                if request
+                    .headers
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case("authorization"))
+                {
+                    self.error(
+                        format!("{path}.request.headers"),
+                        "a `property` step's family writes the `Authorization` header: remove it"
+                            .into(),
+                    );
+                }
+            }
+        }
+        match &step.expect {
+            None => self.error(
+                pp.clone(),
+                "a `property` step needs an `expect` every generated case must meet".into(),
+            ),
+            // Each case is judged on the documented checks alone: a note or a skip per case
+            // would say nothing about the family as a whole.
+            Some(expect) if expect.assumed.is_some() || expect.skip_unless.is_some() => self
+                .error(
+                    format!("{path}.expect"),
+                    "a `property` step's cases are judged on documented checks only: remove `assumed` and `skip_unless`".into(),
+                ),
+            Some(_) => {}
+        }
+        if !step.capture.is_empty() || step.repeat.is_some() || step.eventually.is_some() {
+            self.error(
+                pp.clone(),
+                "a `property` step takes no `capture`, `repeat` or `eventually`".into(),
+            );
+        }
+        if property
+            .cases
+            .is_some_and(|n| n == 0 || n > PropertySpec::MAX_CASES)
+        {
+            self.error(
+                format!("{pp}.cases"),
+                format!(
+                    "expected a number of cases from 1 to {}",
+                    PropertySpec::MAX_CASES
+                ),
+            );
+        }
+        let (required, optional) = property.family.inputs();
+        for key in property.from.keys() {
+            if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+                let known = required.iter().chain(optional).map(|k| format!("`{k}`"));
+                self.error(
+                    format!("{pp}.from.{key}"),
+                    format!(
+                        "unknown key `{key}` for family `{}`: expected {}",
+                        property.family.as_str(),
+                        known.collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
+        for key in required {
+            if property.from.get(*key).is_none() {
+                self.error(
+                    format!("{pp}.from"),
+                    format!("family `{}` needs `from.{key}`", property.family.as_str()),
+                );
+            }
+        }
+        if let Some(username) = property.from.get("username").and_then(|u| u.as_literal())
+            && username.contains(':')
+        {
+            self.error(
+                format!("{pp}.from.username"),
+                "a Basic user-id cannot contain `:` (RFC 7617 §2)".into(),
+            );
+        }
+    }
+
     fn step_body(&mut self, path: &str, step: &Step) {
+        self.property(path, step);
         let kinds = usize::from(step.request.is_some())
             + usize::from(step.clock.is_some())
             + usize::from(!step.compute.is_empty());

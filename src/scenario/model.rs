@@ -122,7 +122,7 @@ pub struct Step {
     pub index: usize,
     /// What the step does, for reports.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     /// The request to send.
     #[serde(default)]
     pub request: Option<RequestSpec>,
@@ -144,6 +144,57 @@ pub struct Step {
     /// Runs the request step a number of times, each iteration judged on its own.
     #[serde(default)]
     pub repeat: Option<Box<Repeat>>,
+    /// Sends generated variants of one credential with the step's request, each judged against
+    /// the step's `expect`.
+    #[serde(default)]
+    pub property: Option<Box<PropertySpec>>,
+}
+
+/// A property step: `property: { family: basic, from: {…}, cases: 256 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PropertySpec {
+    /// Which variants to generate, and whether each must be refused or accepted.
+    pub family: PropertyFamily,
+    /// The valid credential the variants are derived from (keys per family).
+    pub from: Fields<String, Template>,
+    /// How many cases to send; the target's `limits.property_cases` (else 256) when absent.
+    #[serde(default)]
+    pub cases: Option<u32>,
+}
+
+impl PropertySpec {
+    /// The most cases a step may ask for: enough for any family, few enough that a mistyped
+    /// count cannot flood a live server.
+    pub const MAX_CASES: u32 = 10_000;
+}
+
+/// A generator family of a `property` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyFamily {
+    /// Malformed or wrong Basic credentials (RFC 7617), each of which must be refused.
+    Basic,
+    /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
+    BasicAccepted,
+}
+
+impl PropertyFamily {
+    /// The family's name as scenarios write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::BasicAccepted => "basic_accepted",
+        }
+    }
+
+    /// The keys `from` takes: the required ones, then the optional ones.
+    pub fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Self::Basic => (&["username", "password"], &["other_password"]),
+            Self::BasicAccepted => (&["username", "password"], &[]),
+        }
+    }
 }
 
 /// A bounded loop over a request step: `repeat: { count: 40, as: i }`.

@@ -12,8 +12,8 @@ use serde::{Deserialize, Deserializer};
 use super::model::{
     Assumed, AuthSpec, AuthorizeSpec, BasicAuth, Body, CanonicalSigner, ChallengeCheck, ClockStep,
     ComputeSpec, Expectation, FieldCheck, Fields, ForgeChange, JsonCheck, JwtCheck, JwtKey,
-    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, Repeat, RequestSpec, Step,
-    TextCheck,
+    OAuth2Spec, OAuthErrorCheck, OneOrMany, PkceSpec, ProblemCheck, PropertySpec, Repeat,
+    RequestSpec, Step, TextCheck,
 };
 
 /// A reference to a value inside `{{ }}`.
@@ -352,10 +352,17 @@ impl Templates for Step {
                 ("compute", &self.compute),
                 ("clock", &self.clock),
                 ("repeat", &self.repeat),
+                ("property", &self.property),
                 ("request", &self.request),
                 ("expect", &self.expect),
             ],
         );
+    }
+}
+
+impl Templates for PropertySpec {
+    fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
+        fields(path, visitor, &[("from", &self.from)]);
     }
 }
 

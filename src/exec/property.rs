@@ -1,0 +1,238 @@
+//! Runs a `property` step: renders its `from` values, draws the family's cases from the step's
+//! seed, applies each to the step's request, judges it with [`check::check`] against the step's
+//! `expect`, and records the counts, the first failing case and the minimal one (never every
+//! exchange).
+
+use std::time::Duration;
+
+use super::check;
+use super::{
+    PropertyRecord, Scope, StepResult, Transcript, Verdict, record_response_head, redact_header,
+};
+use crate::net::{ConnectionUse, Exchange};
+use crate::property::{self, Case, Change, FailedCase, Judged, Pace, Polarity, Seed};
+use crate::scenario::model::{Expectation, PropertySpec, RequestSpec, Step};
+use crate::secret::redact_credential_text;
+
+/// The name generated credentials are redacted as.
+const GENERATED: &str = "generated_credentials";
+
+/// What reports keep of a failing case.
+#[derive(Debug)]
+pub(super) struct CaseRecord {
+    failed: Vec<String>,
+    transcript: Transcript,
+}
+
+impl Scope<'_> {
+    /// Runs a `property` step (see the module doc); `None` when every case held.
+    pub(super) async fn property_step(
+        &mut self,
+        index: usize,
+        step: &Step,
+        property: &PropertySpec,
+        spec: &RequestSpec,
+        out: &mut StepResult,
+    ) -> Option<Verdict> {
+        let error = |message: String| {
+            Some(Verdict::Error {
+                step: Some(index),
+                message,
+            })
+        };
+        let mut from = Vec::new();
+        for (key, template) in &property.from {
+            match self.render(template) {
+                Ok(value) => from.push((key.clone(), value)),
+                Err(e) => return error(format!("`property.from.{key}`: {e}")),
+            }
+        }
+        let strategy = match property::family_strategy(property.family, &from) {
+            Ok(strategy) => strategy,
+            Err(e) => return error(self.secrets.redact(&e)),
+        };
+        let limits = &self.runner.target.limits;
+        let cases = limits.property_cases(property.cases);
+        let seed = Seed::derive(self.runner.seed, &self.trial_name, index);
+        let pace = limits.rate.map(|rate| Pace::new(rate.0));
+        let total = spec.timeout.map_or(limits.request_timeout.0, |t| t.0);
+        let (source, source_text) = match self.source_addr(spec) {
+            Ok(s) => s,
+            Err(e) => return error(e),
+        };
+        let clients = match self.runner.clients.client(&source, total).await {
+            Ok(c) => c,
+            Err(e) => return error(e),
+        };
+        let prepared = match self.build_request(clients.pooled(), spec, None) {
+            Ok(r) => r,
+            Err(e) => return error(e),
+        };
+        let expect = step.expect.clone().unwrap_or_default();
+        let mut base_transcript = prepared.transcript;
+        base_transcript.source = source_text;
+        let scope = &*self;
+        let judge = |case: Case| {
+            let (request, transcript, expect, clients) =
+                (&prepared.request, &base_transcript, &expect, &clients);
+            async move {
+                scope
+                    .judge_case(case, request, transcript, expect, clients, total)
+                    .await
+            }
+        };
+        let outcome = property::run_cases(
+            &strategy,
+            seed,
+            cases,
+            limits.concurrency(self.runner.target.is_virtual()),
+            pace.as_ref(),
+            judge,
+        )
+        .await;
+        let polarity = match property::polarity(property.family) {
+            Polarity::Refused => "refused",
+            Polarity::Accepted => "accepted",
+        };
+        let run_seed = property::format_run_seed(self.runner.seed);
+        out.passed.push(format!(
+            "property `{}` (each case {polarity}): {} of {} cases held; seed {run_seed} (step seed {}), {} shrink steps",
+            property.family.as_str(),
+            outcome.held,
+            outcome.sent,
+            seed.short(),
+            outcome.shrink_steps
+        ));
+        let mut record = PropertyRecord {
+            family: property.family.as_str().to_owned(),
+            seed: run_seed.clone(),
+            cases: outcome.sent,
+            held: outcome.held,
+            shrink_steps: outcome.shrink_steps,
+            replay: None,
+        };
+        let held_transcript = outcome.first_held.map(|held| held.transcript);
+        if let Some(e) = outcome.error {
+            out.property = Some(record);
+            out.transcript = held_transcript.or(Some(base_transcript));
+            return error(self.secrets.redact(&e));
+        }
+        let Some(first) = outcome.first_failure else {
+            out.property = Some(record);
+            out.transcript = held_transcript.or(Some(base_transcript));
+            return None;
+        };
+        let replay = format!(
+            "replay: authconform run --target {} --filter '{}' --seed {run_seed}",
+            self.runner.target.file.display(),
+            self.trial_name
+        );
+        record.replay = Some(self.secrets.redact(&replay["replay: ".len()..]));
+        out.property = Some(record);
+        let describe = |case: &FailedCase<CaseRecord>, what: String| {
+            let sent = case
+                .record
+                .transcript
+                .request_headers
+                .iter()
+                .find(|(n, _)| n == "authorization")
+                .map(|(_, v)| format!(" (sent `Authorization: {v}`)"))
+                .unwrap_or_default();
+            format!(
+                "{what} `{}`{sent}: {}",
+                case.label,
+                case.record.failed.join("; ")
+            )
+        };
+        out.failed.push(describe(
+            &first,
+            format!("case {} of {} failed:", first.number, outcome.sent),
+        ));
+        match outcome.minimal {
+            Some(minimal) => {
+                out.failed.push(describe(
+                    &minimal,
+                    format!(
+                        "minimal failing case after {} shrink steps:",
+                        outcome.shrink_steps
+                    ),
+                ));
+                out.auxiliary.push(first.record.transcript);
+                out.transcript = Some(minimal.record.transcript);
+            }
+            None => {
+                out.failed
+                    .push("minimal failing case: the first one (no smaller case failed)".into());
+                out.transcript = Some(first.record.transcript);
+            }
+        }
+        out.failed.push(replay);
+        out.passed = out.passed.iter().map(|t| self.secrets.redact(t)).collect();
+        out.failed = out.failed.iter().map(|t| self.secrets.redact(t)).collect();
+        Some(self.failed(index, out))
+    }
+
+    /// Registers a case's credentials as secrets, sends it and judges it against `expect`.
+    async fn judge_case(
+        &self,
+        case: Case,
+        base: &reqwest::Request,
+        base_transcript: &Transcript,
+        expect: &Expectation,
+        clients: &crate::net::Clients,
+        total: Duration,
+    ) -> Judged<CaseRecord> {
+        for form in case.change.secret_forms() {
+            self.secrets.register_value(GENERATED, &form);
+        }
+        let Some(mut request) = base.try_clone() else {
+            return Judged::CouldNotRun("the step's request body cannot be sent again".into());
+        };
+        let mut transcript = base_transcript.clone();
+        match &case.change {
+            Change::Authorization(bytes) => {
+                let Ok(value) = http::HeaderValue::from_bytes(bytes) else {
+                    return Judged::CouldNotRun(format!(
+                        "case `{}` is not a valid header value",
+                        case.label
+                    ));
+                };
+                request
+                    .headers_mut()
+                    .insert(http::header::AUTHORIZATION, value);
+                transcript.request_headers.push((
+                    "authorization".into(),
+                    redact_header("authorization", &String::from_utf8_lossy(bytes)),
+                ));
+            }
+        }
+        let exchange: Exchange =
+            crate::net::send_on(clients, request, total, ConnectionUse::Reuse).await;
+        let report = check::check(expect, &exchange, None, self);
+        if let Some(e) = report.error {
+            return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
+        }
+        transcript.outcome = exchange.outcome.class();
+        transcript.outcome_detail = exchange.outcome.detail().map(|d| self.secrets.redact(d));
+        transcript.elapsed = exchange.elapsed;
+        transcript.record_connection(&exchange);
+        if let Some(response) = &exchange.response {
+            record_response_head(&mut transcript, response);
+            transcript.response_body = Some(redact_credential_text(&response.text()));
+        }
+        super::redact_transcript(&mut transcript, self.secrets);
+        let record = CaseRecord {
+            failed: report
+                .failed
+                .iter()
+                .map(|f| self.secrets.redact(f))
+                .collect(),
+            transcript,
+        };
+        if report.failed.is_empty() {
+            Judged::Held(record)
+        } else {
+            Judged::Failed(record)
+        }
+    }
+}

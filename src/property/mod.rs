@@ -1,0 +1,498 @@
+//! Generated cases for `property` steps: a family derives hundreds of variants of one valid
+//! credential with proptest, and the engine sends them, judges each and shrinks a failing one.
+//!
+//! A family ([`family_strategy`]) is a proptest strategy producing [`Case`]s from the step's
+//! rendered `from` values; a case is a label for reports plus a [`Change`] applied to the step's
+//! request. The engine ([`run_cases`]) draws the cases from a [`Seed`] with proptest's
+//! `TestRunner` on a ChaCha RNG, sends them at most `concurrency` at a time (and, when a
+//! [`Pace`] is given, at most its rate), and shrinks the first failing case with
+//! `ValueTree::simplify`/`complicate`, re-sending each candidate, within [`MAX_SHRINK_STEPS`].
+//!
+//! ```text
+//! from: {username, password} ─► Strategy<Case> ─► 256 ValueTrees ─► send ─► judge (exec::check)
+//!                                                      │ first failing tree
+//!                                                      └─► simplify / complicate ─► minimal case
+//! ```
+
+mod basic;
+pub mod pace;
+
+use std::future::Future;
+
+use futures::StreamExt as _;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use sha2::Digest as _;
+
+use crate::scenario::model::PropertyFamily;
+pub use pace::Pace;
+
+/// The most candidates a failing case's shrinking sends: each costs a request.
+pub const MAX_SHRINK_STEPS: u32 = 128;
+
+/// The shortest generated password registered as a secret on its own.
+const MIN_PASSWORD_FORM: usize = 12;
+
+/// One generated variant: what reports call it, and what it does to the step's request.
+#[derive(Clone)]
+pub struct Case {
+    /// The case's kind and what was changed, for reports: `wrong-password: truncated to 3 of
+    /// 11 characters`. Never holds a credential.
+    pub label: String,
+    /// What the case does to the request.
+    pub change: Change,
+}
+
+/// Shows the label only: the change holds credentials.
+impl std::fmt::Debug for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Case({})", self.label)
+    }
+}
+
+/// What a case changes in the step's request. Later families add headers, form fields, the
+/// query, the bearer token and the source address.
+#[derive(Clone)]
+pub enum Change {
+    /// Sets the `Authorization` header to these raw bytes (never CR, LF or NUL).
+    Authorization(Vec<u8>),
+}
+
+impl Change {
+    /// Returns the values a report could show this change in, each to be registered as a secret
+    /// before the case is sent: for an `Authorization` value, its credentials part and, when it
+    /// decodes as base64, that text and (when at least [`MIN_PASSWORD_FORM`] bytes) its password.
+    pub fn secret_forms(&self) -> Vec<String> {
+        use base64::Engine as _;
+        match self {
+            Change::Authorization(bytes) => {
+                let text = String::from_utf8_lossy(bytes);
+                let mut forms = Vec::new();
+                let credentials = text.split_once(' ').map_or(&*text, |(_, c)| c).trim();
+                forms.push(credentials.to_owned());
+                let scheme_stripped = text.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+                forms.push(scheme_stripped.trim().to_owned());
+                for candidate in [credentials, scheme_stripped.trim()] {
+                    if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(candidate)
+                    {
+                        let decoded = String::from_utf8_lossy(&decoded).into_owned();
+                        // A password alone only when long enough to be told from ordinary
+                        // words: a truncation to `electrum` would blank every `electrum` in the
+                        // reports. The pair and the token always name it whole.
+                        if let Some((_, password)) = decoded.split_once(':')
+                            && password.len() >= MIN_PASSWORD_FORM
+                        {
+                            forms.push(password.to_owned());
+                        }
+                        forms.push(decoded);
+                    }
+                }
+                forms.retain(|f| !f.is_empty());
+                forms.sort();
+                forms.dedup();
+                forms
+            }
+        }
+    }
+}
+
+/// Whether a family's cases must be refused or accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polarity {
+    /// Each case is an attack: the step's `expect` describes the refusal.
+    Refused,
+    /// Each case is a form the standard requires a server to accept: `expect` is a success.
+    Accepted,
+}
+
+/// Returns whether `family`'s cases must be refused or accepted.
+pub fn polarity(family: PropertyFamily) -> Polarity {
+    match family {
+        PropertyFamily::Basic => Polarity::Refused,
+        PropertyFamily::BasicAccepted => Polarity::Accepted,
+    }
+}
+
+/// A value tree of a case, held across the sends of a scenario's task.
+pub type CaseTree = Box<dyn ValueTree<Value = Case> + Send>;
+
+/// Draws one case's value tree from a runner.
+type DrawTree = dyn Fn(&mut TestRunner) -> Result<CaseTree, String> + Send + Sync;
+
+/// A family's strategy, its value trees boxed as [`CaseTree`]s.
+pub struct CaseStrategy(Box<DrawTree>);
+
+impl CaseStrategy {
+    /// Wraps a strategy whose value trees can move between threads.
+    pub fn new<S>(strategy: S) -> Self
+    where
+        S: Strategy<Value = Case> + Send + Sync + 'static,
+        S::Tree: Send + 'static,
+    {
+        Self(Box::new(move |runner| {
+            strategy
+                .new_tree(runner)
+                .map(|tree| Box::new(tree) as CaseTree)
+                .map_err(|reason| reason.to_string())
+        }))
+    }
+
+    /// Draws one case's value tree.
+    pub fn tree(&self, runner: &mut TestRunner) -> Result<CaseTree, String> {
+        (self.0)(runner)
+    }
+}
+
+/// Returns `family`'s strategy over the step's rendered `from` values (`(key, value)` pairs).
+///
+/// # Errors
+/// A message naming a missing key or a value the family cannot use.
+pub fn family_strategy(
+    family: PropertyFamily,
+    from: &[(String, String)],
+) -> Result<CaseStrategy, String> {
+    let get = |key: &str| from.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let need = |key: &str| get(key).ok_or_else(|| format!("`from.{key}` is missing"));
+    match family {
+        PropertyFamily::Basic => {
+            basic::refused(need("username")?, need("password")?, get("other_password"))
+        }
+        PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
+    }
+}
+
+/// A property step's seed: 32 bytes for proptest's ChaCha RNG.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Seed(pub [u8; 32]);
+
+impl Seed {
+    /// Derives a step's seed from the run's seed and the scenario's full name
+    /// (`provider::file::id`) and the step's index, so a filtered run with the same run seed
+    /// draws exactly the same cases.
+    pub fn derive(run_seed: u64, trial_name: &str, step: usize) -> Self {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"authconform property seed\0");
+        hasher.update(run_seed.to_be_bytes());
+        hasher.update(trial_name.as_bytes());
+        hasher.update(b"\0");
+        hasher.update((step as u64).to_be_bytes());
+        Self(hasher.finalize().into())
+    }
+
+    /// Returns the first eight bytes in hexadecimal, for reports.
+    pub fn short(&self) -> String {
+        self.0[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Formats a run seed as `--seed` takes it: 16 hexadecimal digits.
+pub fn format_run_seed(seed: u64) -> String {
+    format!("{seed:016x}")
+}
+
+/// Parses `--seed`: 1 to 16 hexadecimal digits.
+///
+/// # Errors
+/// What was expected, for the command line.
+pub fn parse_run_seed(text: &str) -> Result<u64, String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 16 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "expected a seed of 1 to 16 hexadecimal digits, found `{text}`"
+        ));
+    }
+    u64::from_str_radix(digits, 16).map_err(|e| e.to_string())
+}
+
+/// How one case was judged, with what the caller keeps of a failing one.
+#[derive(Debug)]
+pub enum Judged<R> {
+    /// The case met the step's `expect`; `R` is what reports show of it.
+    Held(R),
+    /// It did not; `R` is what reports show of it.
+    Failed(R),
+    /// It could not be sent (DNS, bind): the step cannot be judged.
+    CouldNotRun(String),
+}
+
+/// A failing case as reports show it.
+#[derive(Debug)]
+pub struct FailedCase<R> {
+    /// 1-based position among the generated cases (0 for a shrunk candidate).
+    pub number: u32,
+    /// The case's label.
+    pub label: String,
+    /// What the caller kept of it.
+    pub record: R,
+}
+
+/// What a property step's cases came to.
+#[derive(Debug)]
+pub struct PropertyOutcome<R> {
+    /// Cases generated and sent (shrink candidates not counted).
+    pub sent: u32,
+    /// Of those, the ones that met `expect`.
+    pub held: u32,
+    /// The first failing case in generation order.
+    pub first_failure: Option<FailedCase<R>>,
+    /// The smallest failing case shrinking reached (the first failing one when nothing smaller
+    /// failed).
+    pub minimal: Option<FailedCase<R>>,
+    /// Candidates sent while shrinking.
+    pub shrink_steps: u32,
+    /// Why a case could not be sent, when one could not: the step is then an error.
+    pub error: Option<String>,
+    /// What the caller kept of the first case that held, in generation order.
+    pub first_held: Option<R>,
+}
+
+/// Generates `cases` cases from `strategy` and `seed`, sends each through `judge` (at most
+/// `concurrency` at once, paced by `pace` when given) and shrinks the first failing one.
+///
+/// Every case is judged, so the counts are the whole run's; the first failing case is the one
+/// earliest in generation order, whatever order the answers came in, so a replay reports the
+/// same case.
+pub async fn run_cases<R, F, Fut>(
+    strategy: &CaseStrategy,
+    seed: Seed,
+    cases: u32,
+    concurrency: usize,
+    pace: Option<&Pace>,
+    judge: F,
+) -> PropertyOutcome<R>
+where
+    F: Fn(Case) -> Fut,
+    Fut: Future<Output = Judged<R>>,
+{
+    let mut outcome = PropertyOutcome {
+        sent: 0,
+        held: 0,
+        first_failure: None,
+        minimal: None,
+        shrink_steps: 0,
+        error: None,
+        first_held: None,
+    };
+    let mut trees = match draw(strategy, seed, cases) {
+        Ok(trees) => trees,
+        Err(e) => {
+            outcome.error = Some(format!("could not generate the cases: {e}"));
+            return outcome;
+        }
+    };
+    let mut results: Vec<(usize, Judged<R>)> = futures::stream::iter(
+        trees
+            .iter()
+            .map(|tree| tree.current())
+            .enumerate()
+            .collect::<Vec<_>>(),
+    )
+    .map(|(i, case)| {
+        let judged = judge(case);
+        async move {
+            if let Some(pace) = pace {
+                pace.wait_turn().await;
+            }
+            (i, judged.await)
+        }
+    })
+    .buffer_unordered(concurrency.max(1))
+    .collect()
+    .await;
+    results.sort_by_key(|(i, _)| *i);
+    let mut first_failing = None;
+    for (i, judged) in results {
+        outcome.sent += 1;
+        match judged {
+            Judged::Held(record) => {
+                outcome.held += 1;
+                outcome.first_held.get_or_insert(record);
+            }
+            Judged::Failed(record) => {
+                if outcome.first_failure.is_none() {
+                    first_failing = Some(i);
+                    outcome.first_failure = Some(FailedCase {
+                        number: i as u32 + 1,
+                        label: trees[i].current().label,
+                        record,
+                    });
+                }
+            }
+            Judged::CouldNotRun(message) => {
+                outcome.error.get_or_insert(message);
+            }
+        }
+    }
+    if outcome.error.is_some() {
+        return outcome;
+    }
+    if let Some(i) = first_failing {
+        let tree = &mut trees[i];
+        let mut last_failed = true;
+        while outcome.shrink_steps < MAX_SHRINK_STEPS {
+            let moved = if last_failed {
+                tree.simplify()
+            } else {
+                tree.complicate()
+            };
+            if !moved {
+                break;
+            }
+            let case = tree.current();
+            let label = case.label.clone();
+            if let Some(pace) = pace {
+                pace.wait_turn().await;
+            }
+            outcome.shrink_steps += 1;
+            match judge(case).await {
+                Judged::Failed(record) => {
+                    last_failed = true;
+                    outcome.minimal = Some(FailedCase {
+                        number: 0,
+                        label,
+                        record,
+                    });
+                }
+                Judged::Held(_) => last_failed = false,
+                // A candidate that cannot be sent proves nothing either way: shrinking stops at
+                // the smallest case known to fail.
+                Judged::CouldNotRun(_) => break,
+            }
+        }
+    }
+    outcome
+}
+
+/// Draws the value trees of `cases` cases from `seed`.
+fn draw(strategy: &CaseStrategy, seed: Seed, cases: u32) -> Result<Vec<CaseTree>, String> {
+    let config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed.0));
+    (0..cases).map(|_| strategy.tree(&mut runner)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Vec<(String, String)> {
+        vec![
+            ("username".into(), "alice".into()),
+            ("password".into(), "correct horse".into()),
+        ]
+    }
+
+    fn headers(family: PropertyFamily, seed: Seed, n: u32) -> Vec<Vec<u8>> {
+        let strategy = family_strategy(family, &inputs()).unwrap();
+        draw(&strategy, seed, n)
+            .unwrap()
+            .iter()
+            .map(|t| match t.current().change {
+                Change::Authorization(bytes) => bytes,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_cases_and_another_seed_others() {
+        let a = Seed::derive(7, "demo::basic::x", 0);
+        let b = Seed::derive(8, "demo::basic::x", 0);
+        assert_eq!(
+            headers(PropertyFamily::Basic, a, 64),
+            headers(PropertyFamily::Basic, a, 64)
+        );
+        assert_ne!(
+            headers(PropertyFamily::Basic, a, 64),
+            headers(PropertyFamily::Basic, b, 64)
+        );
+        assert_ne!(
+            Seed::derive(7, "demo::basic::x", 0).0,
+            Seed::derive(7, "demo::basic::y", 0).0
+        );
+    }
+
+    #[test]
+    fn run_seeds_parse_as_hex_and_print_back() {
+        assert_eq!(parse_run_seed("9f3c").unwrap(), 0x9f3c);
+        assert_eq!(
+            parse_run_seed(&format_run_seed(u64::MAX)).unwrap(),
+            u64::MAX
+        );
+        assert!(parse_run_seed("").is_err());
+        assert!(parse_run_seed("xyz").is_err());
+        assert!(parse_run_seed("12345678901234567").is_err());
+    }
+
+    #[test]
+    fn secret_forms_cover_the_token_the_pair_and_the_password() {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode("alice:a-long-password\n");
+        let forms = Change::Authorization(format!("Basic {token}").into_bytes()).secret_forms();
+        assert!(forms.contains(&token));
+        assert!(forms.iter().any(|f| f == "a-long-password\n"));
+        assert!(forms.iter().any(|f| f == "alice:a-long-password\n"));
+        // A short password alone is not one: it would blank ordinary words in every report.
+        let token = base64::engine::general_purpose::STANDARD.encode("alice:electrum");
+        let forms = Change::Authorization(format!("Digest {token}").into_bytes()).secret_forms();
+        assert!(forms.contains(&token));
+        assert!(forms.iter().any(|f| f == "alice:electrum"));
+        assert!(!forms.iter().any(|f| f == "electrum"));
+    }
+
+    /// A judge failing every case whose header is longer than a bound: shrinking must reach a
+    /// failing case no longer than the first failing one, and count its steps.
+    #[tokio::test]
+    async fn a_failing_case_shrinks_to_a_smaller_failing_one() {
+        let strategy = family_strategy(PropertyFamily::Basic, &inputs()).unwrap();
+        let judge = |case: Case| async move {
+            let Change::Authorization(bytes) = case.change;
+            if bytes.len() > 200 {
+                Judged::Failed(bytes.len())
+            } else {
+                Judged::Held(bytes.len())
+            }
+        };
+        let outcome = run_cases(&strategy, Seed([3; 32]), 256, 8, None, judge).await;
+        assert_eq!(outcome.sent, 256);
+        let first = outcome.first_failure.expect("an over-long case among 256");
+        assert!(outcome.held < 256);
+        let minimal = outcome.minimal.map_or(first.record, |m| m.record);
+        assert!(minimal > 200 && minimal <= first.record);
+        assert!(outcome.shrink_steps > 0 && outcome.shrink_steps <= MAX_SHRINK_STEPS);
+    }
+
+    /// The engine never has more than `concurrency` cases in flight, and does use that many.
+    #[tokio::test]
+    async fn no_more_than_the_concurrency_is_in_flight() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let strategy = family_strategy(PropertyFamily::Basic, &inputs()).unwrap();
+        let (in_flight, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let judge = |_case: Case| {
+            let (in_flight, most) = (&in_flight, &most);
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                Judged::<()>::Held(())
+            }
+        };
+        let outcome = run_cases(&strategy, Seed([5; 32]), 100, 7, None, judge).await;
+        assert_eq!((outcome.sent, outcome.held), (100, 100));
+        assert_eq!(most.load(Ordering::SeqCst), 7);
+    }
+
+    #[tokio::test]
+    async fn a_case_that_cannot_be_sent_is_an_error_not_a_pass() {
+        let strategy = family_strategy(PropertyFamily::BasicAccepted, &inputs()).unwrap();
+        let judge = |_case: Case| async { Judged::<()>::CouldNotRun("dns".into()) };
+        let outcome = run_cases(&strategy, Seed([1; 32]), 10, 4, None, judge).await;
+        assert_eq!(outcome.error.as_deref(), Some("dns"));
+        assert_eq!(outcome.held, 0);
+    }
+}

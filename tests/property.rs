@@ -1,0 +1,305 @@
+//! `property` steps end to end: the same run seed replays the same failing and minimal cases
+//! (in process, on the demo mock with a lenient variant), generated credentials a server echoes
+//! back never reach an output (through the binary, on a loopback server reflecting the
+//! `Authorization` header), and bad `property` blocks and limits are located load errors.
+
+mod common;
+
+use std::sync::Arc;
+
+use authconform::exec::MockOptions;
+use authconform::{Runner, Verdict};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::live_tree::{LiveTree, LiveTreeFiles};
+use common::{blocking, evidence_text};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const CANARY: &str = "CANARY-prop-4e1c-password";
+const KEY_ENV: &str = "AUTHCONFORM_TEST_PROPERTY_KEY";
+const USER: &str = "reflect-user";
+
+/// Runs one demo scenario under `deviation` with run seed `seed`; returns its verdict.
+async fn run_demo(trial: &str, deviation: &str, seed: u64) -> Verdict {
+    let plan = common::verdicts::plan(
+        std::path::Path::new(common::ROOT)
+            .join("scenarios")
+            .as_path(),
+        authconform::Target::mock(),
+    );
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions {
+            deviations: vec![deviation.to_owned()],
+        },
+    )
+    .with_seed(seed);
+    let planned = plan
+        .scenarios
+        .iter()
+        .find(|s| s.trial_name() == trial)
+        .expect("the scenario is planned");
+    runner.run(planned).await.verdict
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_run_seed_replays_the_same_failing_and_minimal_cases() {
+    let trial = "demo::basic::malformed-refused";
+    let first = run_demo(trial, "basic-password-prefix", 0x9f3c).await;
+    let again = run_demo(trial, "basic-password-prefix", 0x9f3c).await;
+    let other = run_demo(trial, "basic-password-prefix", 0x9f3d).await;
+    let message = |v: &Verdict| match v {
+        Verdict::Fail { message, .. } => message.clone(),
+        other => panic!("expected a failure, got {other:?}"),
+    };
+    let (first, again, other) = (message(&first), message(&again), message(&other));
+    assert_eq!(first, again);
+    assert!(
+        first.contains(&format!(
+            "replay: authconform run --target targets/mock.yaml --filter '{trial}' --seed 0000000000009f3c"
+        )),
+        "{first}"
+    );
+    assert!(first.contains("minimal failing case"), "{first}");
+    // Another seed draws other cases: the messages differ at least in the seed they name.
+    assert_ne!(first, other);
+    assert!(other.contains("--seed 0000000000009f3d"), "{other}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformant_mock_passes_both_families_whatever_the_seed() {
+    for seed in [1, 2, 3] {
+        for trial in [
+            "demo::basic::malformed-refused",
+            "demo::basic::scheme-case-accepted",
+        ] {
+            // A deviation that touches neither family: the verdict is the conformant one.
+            let verdict = run_demo(trial, "omits-no-store", seed).await;
+            assert_eq!(verdict, Verdict::Pass, "{trial} with seed {seed}");
+        }
+    }
+}
+
+/// Answers with the `Authorization` header it got, as sent and base64-decoded, in its body: 401,
+/// except for a password cut short (a truncated case), which it lets in with 200.
+struct Reflect;
+
+impl Respond for Reflect {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let sent = request
+            .headers
+            .get("authorization")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let decoded = sent
+            .split_once(' ')
+            .and_then(|(_, token)| STANDARD.decode(token.trim()).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        let cut_short = decoded
+            .strip_prefix(&format!("{USER}:"))
+            .is_some_and(|password| password != CANARY && CANARY.starts_with(password));
+        let status = if cut_short { 200 } else { 401 };
+        ResponseTemplate::new(status).set_body_json(serde_json::json!({
+            "error": "unauthorized",
+            "you_sent": sent,
+            "decoded": decoded,
+        }))
+    }
+}
+
+const SPEC: &str = "\
+provider: echo
+title: Echo API (test fixture)
+requirements:
+  - id: ECHO-BASIC-01
+    statement: Malformed Basic credentials are refused.
+    source: rfc7617
+    kind: RFC
+inputs:
+  hosts:
+    api_base: The echo API's base URL
+  secrets:
+    api_key: The password
+";
+
+/// The truncated cases fail (the server lets them in), so the reports keep the first failing
+/// case and the shrunk one, each with a body echoing its credentials.
+const SCENARIOS: &str = r#"scenarios:
+  - id: echoed
+    title: Every generated credential is echoed back
+    requirements: [ECHO-BASIC-01]
+    steps:
+      - property:
+          family: basic
+          from: { username: reflect-user, password: "{{secret.api_key}}" }
+          cases: 128
+        request: { url: "{{api_base}}/profile" }
+        expect: { status: 401 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_credentials_echoed_by_the_server_reach_no_output() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(Reflect)
+        .mount(&server)
+        .await;
+    let tree = Arc::new(LiveTree::new(
+        &server.uri(),
+        LiveTreeFiles {
+            provider: "echo",
+            spec: SPEC,
+            flow: "basic",
+            scenarios: SCENARIOS,
+            target: "target.yaml",
+            key_env: KEY_ENV,
+            key: CANARY,
+        },
+    ));
+    let t = tree.clone();
+    let run = blocking(move || t.command("run", &["--seed", "ab"])).await;
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    let evidence = evidence_text(&run);
+    let html = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
+    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
+    // The canary's start and the base64 of the pair's start (the same for every case that
+    // keeps the user-id) appear nowhere, in any case.
+    let pair_start = STANDARD.encode(format!("{USER}:CANARY-p"));
+    let needles = [
+        "canary-prop".to_owned(),
+        pair_start[..pair_start.len() - 4].to_ascii_lowercase(),
+        format!("{USER}:canary").to_ascii_lowercase(),
+    ];
+    for (name, text) in [
+        ("stdout", &run.stdout),
+        ("stderr", &run.stderr),
+        ("junit", &run.junit),
+        ("evidence", &evidence),
+        ("html", &html),
+        ("summary", &summary),
+    ] {
+        let lower = text.to_ascii_lowercase();
+        for needle in &needles {
+            assert!(
+                !lower.contains(needle.as_str()),
+                "{name} holds {needle:?}\n{}",
+                run.dump()
+            );
+        }
+    }
+    // Positive: the echoes reached the reports, redacted.
+    assert!(
+        evidence.contains("you_sent") && evidence.contains("[redacted:"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        evidence.contains("minimal failing case after") && evidence.contains("truncated"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn bad_property_blocks_are_located_load_errors() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "      - property: { family: basic, from: { username: u, password: p } }\n        request: { url: \"{{api_base}}/v1/profile\", auth: { bearer: x } }\n        expect: { status: 401 }\n",
+            "family writes the credentials",
+        ),
+        (
+            "      - property: { family: basic, from: { username: u, password: p } }\n        request: { url: \"{{api_base}}/v1/profile\" }\n",
+            "needs an `expect`",
+        ),
+        (
+            "      - property: { family: basic, from: { username: u } }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: 401 }\n",
+            "family `basic` needs `from.password`",
+        ),
+        (
+            "      - property: { family: basic, from: { username: u, password: p, pasword: q } }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: 401 }\n",
+            "unknown key `pasword` for family `basic`",
+        ),
+        (
+            "      - property: { family: basic, from: { username: u, password: p }, cases: 0 }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: 401 }\n",
+            "expected a number of cases from 1 to 10000",
+        ),
+        (
+            "      - property: { family: basik, from: { username: u, password: p } }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: 401 }\n",
+            "unknown variant `basik`",
+        ),
+        (
+            "      - property: { family: basic, from: { username: u, password: p } }\n        expect: { status: 401 }\n",
+            "applies its cases to the step's `request`",
+        ),
+        (
+            "      - property: { family: basic, from: { username: u, password: p } }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: [400, 401], assumed: { because: x, status: 401 } }\n",
+            "remove `assumed` and `skip_unless`",
+        ),
+    ];
+    for (step, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("demo")).unwrap();
+        let file = dir.path().join("demo/prop.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "scenarios:\n  - id: bad\n    title: bad\n    requirements: [DEMO-BASIC-03]\n    steps:\n{step}"
+            ),
+        )
+        .unwrap();
+        let run =
+            common::authconform(&["validate", "--scenarios", &dir.path().display().to_string()]);
+        assert_eq!(run.code, Some(2), "{expected}\n{}", run.dump());
+        assert!(
+            run.stderr.contains(expected) && run.stderr.contains("prop.yaml:"),
+            "{expected}\n{}",
+            run.dump()
+        );
+    }
+}
+
+#[test]
+fn bad_property_limits_in_a_target_are_located() {
+    for (limits, expected) in [
+        (
+            "property_cases: 0",
+            "expected a number of property cases from 1 to 10000",
+        ),
+        ("concurrency: 0", "expected a concurrency from 1 to 256"),
+        ("rate: 0", "expected a rate above 0"),
+        ("rate: -3", "expected a rate above 0"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.yaml");
+        let text =
+            std::fs::read_to_string(std::path::Path::new(common::ROOT).join("targets/mock.yaml"))
+                .unwrap()
+                .replacen("\nlimits:\n", &format!("\nlimits:\n  {limits}\n"), 1);
+        assert!(text.contains(limits), "targets/mock.yaml has `limits:`");
+        std::fs::write(&target, text).unwrap();
+        let run = common::authconform(&["validate", "--target", &target.display().to_string()]);
+        assert_eq!(run.code, Some(2), "{limits}\n{}", run.dump());
+        assert!(
+            run.stderr.contains(expected) && run.stderr.contains("target.yaml:"),
+            "{limits}\n{}",
+            run.dump()
+        );
+    }
+}
+
+#[test]
+fn a_seed_that_is_not_hexadecimal_is_refused_before_running() {
+    for seed in ["xyz", "", "12345678901234567"] {
+        let run = common::authconform(&["run", "--seed", seed, "demo::basic"]);
+        assert_eq!(run.code, Some(2), "{seed:?}\n{}", run.dump());
+        assert!(
+            run.stderr
+                .contains("expected a seed of 1 to 16 hexadecimal digits"),
+            "{seed:?}\n{}",
+            run.dump()
+        );
+        assert!(!run.stdout.contains("running"), "{}", run.dump());
+    }
+}
