@@ -47,10 +47,6 @@ impl Scope<'_> {
                 Err(e) => return error(format!("`property.from.{key}`: {e}")),
             }
         }
-        let strategy = match property::family_strategy(property.family, &from) {
-            Ok(strategy) => strategy,
-            Err(e) => return error(self.secrets.redact(&e)),
-        };
         let limits = &self.runner.target.limits;
         let cases = limits.property_cases(property.cases);
         let seed = Seed::derive(self.runner.seed, &self.trial_name, index);
@@ -67,6 +63,11 @@ impl Scope<'_> {
         let prepared = match self.build_request(clients.pooled(), spec, None) {
             Ok(r) => r,
             Err(e) => return error(e),
+        };
+        let base = property::BaseRequest::of(&prepared.request);
+        let strategy = match property::family_strategy(property.family, &from, &base) {
+            Ok(strategy) => strategy,
+            Err(e) => return error(self.secrets.redact(&e)),
         };
         let expect = step.expect.clone().unwrap_or_default();
         let mut base_transcript = prepared.transcript;
@@ -189,23 +190,34 @@ impl Scope<'_> {
             return Judged::CouldNotRun("the step's request body cannot be sent again".into());
         };
         let mut transcript = base_transcript.clone();
-        match &case.change {
-            Change::Authorization(bytes) => {
-                let Ok(value) = http::HeaderValue::from_bytes(bytes) else {
-                    return Judged::CouldNotRun(format!(
-                        "case `{}` is not a valid header value",
-                        case.label
-                    ));
-                };
-                request
-                    .headers_mut()
-                    .insert(http::header::AUTHORIZATION, value);
-                transcript.request_headers.push((
-                    "authorization".into(),
-                    redact_header("authorization", &String::from_utf8_lossy(bytes)),
-                ));
-            }
+        if let Err(e) = property::apply(&case.change, &mut request) {
+            return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
         }
+        show_change(&case.change, &request, &mut transcript);
+        let source_clients;
+        let clients = match case.change.source() {
+            Some(ip) => {
+                match self
+                    .runner
+                    .clients
+                    .client(&crate::net::SourceAddr::Bind(ip), total)
+                    .await
+                {
+                    Ok(c) => {
+                        source_clients = c;
+                        transcript.source = Some(ip.to_string());
+                        &source_clients
+                    }
+                    Err(e) => {
+                        return Judged::CouldNotRun(format!(
+                            "case `{}`: cannot send from {ip}: {e}",
+                            case.label
+                        ));
+                    }
+                }
+            }
+            None => clients,
+        };
         let exchange: Exchange =
             crate::net::send_on(clients, request, total, ConnectionUse::Reuse).await;
         let report = check::check(expect, &exchange, None, self);
@@ -234,5 +246,65 @@ impl Scope<'_> {
         } else {
             Judged::Failed(record)
         }
+    }
+}
+
+/// Shows what a case changed in its transcript: the headers it set or removed (credentials
+/// replaced as in any transcript), the URL with its query and the form body it sent; the
+/// registered secrets are redacted from all of them afterwards.
+fn show_change(change: &Change, request: &reqwest::Request, transcript: &mut Transcript) {
+    match change {
+        Change::Authorization(bytes) => set_shown_header(
+            transcript,
+            "authorization",
+            Some(redact_header(
+                "authorization",
+                &String::from_utf8_lossy(bytes),
+            )),
+        ),
+        Change::Header {
+            name,
+            value,
+            secret,
+        } => set_shown_header(
+            transcript,
+            name,
+            value.as_ref().map(|v| {
+                if *secret {
+                    "[redacted]".to_owned()
+                } else {
+                    redact_header(name, &String::from_utf8_lossy(v))
+                }
+            }),
+        ),
+        Change::Query { .. } => transcript.url = request.url().to_string(),
+        Change::Form(fields) => {
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            for field in fields {
+                let value = if field.secret {
+                    "[redacted]"
+                } else {
+                    &field.value
+                };
+                serializer.append_pair(&field.name, value);
+            }
+            transcript.request_body = Some(redact_credential_text(&serializer.finish()));
+        }
+        Change::Source(_) => {}
+        Change::All(changes) => {
+            for change in changes {
+                show_change(change, request, transcript);
+            }
+        }
+    }
+}
+
+/// Replaces (or, with `None`, removes) a header in a transcript's request headers.
+fn set_shown_header(transcript: &mut Transcript, name: &str, value: Option<String>) {
+    transcript
+        .request_headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    if let Some(value) = value {
+        transcript.request_headers.push((name.to_owned(), value));
     }
 }

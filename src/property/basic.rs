@@ -313,7 +313,12 @@ mod tests {
     }
 
     fn header(case: &Case) -> String {
-        let Change::Authorization(bytes) = &case.change;
+        let Change::Authorization(bytes) = &case.change else {
+            panic!(
+                "{}: a Basic case sets the `Authorization` header",
+                case.label
+            );
+        };
         String::from_utf8_lossy(bytes).into_owned()
     }
 

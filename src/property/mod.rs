@@ -50,24 +50,70 @@ impl std::fmt::Debug for Case {
     }
 }
 
-/// What a case changes in the step's request. Later families add headers, form fields, the
-/// query, the bearer token and the source address.
+/// What a case changes in the step's request.
 #[derive(Clone)]
 pub enum Change {
     /// Sets the `Authorization` header to these raw bytes (never CR, LF or NUL).
     Authorization(Vec<u8>),
+    /// Sets header `name` (lowercase) to these raw bytes, replacing any value the request had, or
+    /// removes it when `value` is `None`. `secret` when the value derives from a credential.
+    Header {
+        /// The header's name, lowercase.
+        name: String,
+        /// The raw value (never CR, LF or NUL), or `None` to remove the header.
+        value: Option<Vec<u8>>,
+        /// Whether the value is registered as a secret before the case is sent.
+        secret: bool,
+    },
+    /// Replaces every query parameter `name` with one of this value, or removes them when
+    /// `value` is `None`.
+    Query {
+        /// The parameter's name.
+        name: String,
+        /// The value, or `None` to remove the parameter.
+        value: Option<String>,
+        /// Whether the value is registered as a secret before the case is sent.
+        secret: bool,
+    },
+    /// Replaces the request's body with these fields, form-urlencoded in this order (a name may
+    /// repeat), with `Content-Type: application/x-www-form-urlencoded`.
+    Form(Vec<FormField>),
+    /// Sends the case from this local address instead of the step's source.
+    Source(std::net::IpAddr),
+    /// Several changes, applied in order.
+    All(Vec<Change>),
+}
+
+/// One field of a [`Change::Form`] body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormField {
+    /// The field's name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+    /// Whether the value is registered as a secret before the case is sent.
+    pub secret: bool,
 }
 
 impl Change {
     /// Returns the values a report could show this change in, each to be registered as a secret
     /// before the case is sent: for an `Authorization` value, its credentials part and, when it
-    /// decodes as base64, that text and (when at least [`MIN_PASSWORD_FORM`] bytes) its password.
+    /// decodes as base64, that text and (when at least [`MIN_PASSWORD_FORM`] bytes) its password;
+    /// for a header, query parameter or form field marked `secret`, its value.
     pub fn secret_forms(&self) -> Vec<String> {
+        let mut forms = Vec::new();
+        self.collect_secret_forms(&mut forms);
+        forms.retain(|f| !f.is_empty());
+        forms.sort();
+        forms.dedup();
+        forms
+    }
+
+    fn collect_secret_forms(&self, forms: &mut Vec<String>) {
         use base64::Engine as _;
         match self {
             Change::Authorization(bytes) => {
                 let text = String::from_utf8_lossy(bytes);
-                let mut forms = Vec::new();
                 let credentials = text.split_once(' ').map_or(&*text, |(_, c)| c).trim();
                 forms.push(credentials.to_owned());
                 let scheme_stripped = text.trim_start_matches(|c: char| c.is_ascii_alphabetic());
@@ -87,13 +133,138 @@ impl Change {
                         forms.push(decoded);
                     }
                 }
-                forms.retain(|f| !f.is_empty());
-                forms.sort();
-                forms.dedup();
-                forms
+            }
+            Change::Header {
+                value: Some(value),
+                secret: true,
+                ..
+            } => forms.push(String::from_utf8_lossy(value).trim().to_owned()),
+            Change::Query {
+                value: Some(value),
+                secret: true,
+                ..
+            } => forms.push(value.clone()),
+            Change::Form(fields) => {
+                forms.extend(fields.iter().filter(|f| f.secret).map(|f| f.value.clone()))
+            }
+            Change::All(changes) => {
+                for change in changes {
+                    change.collect_secret_forms(forms);
+                }
+            }
+            Change::Header { .. } | Change::Query { .. } | Change::Source(_) => {}
+        }
+    }
+
+    /// Returns the address the case is sent from, when it changes it.
+    pub fn source(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Change::Source(ip) => Some(*ip),
+            Change::All(changes) => changes.iter().rev().find_map(Change::source),
+            _ => None,
+        }
+    }
+}
+
+/// What a family may derive its cases from besides `from`: the step's request as rendered,
+/// before any case changes it.
+#[derive(Clone, Debug, Default)]
+pub struct BaseRequest {
+    /// The form-urlencoded body's fields in order, when the body is one.
+    pub form: Option<Vec<(String, String)>>,
+    /// The query parameters in order.
+    pub query: Vec<(String, String)>,
+    /// The `Authorization` header's raw value, when the request has one.
+    pub authorization: Option<Vec<u8>>,
+}
+
+impl BaseRequest {
+    /// Reads the parts a family may use from a built request.
+    pub fn of(request: &reqwest::Request) -> Self {
+        let form = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("application/x-www-form-urlencoded"))
+            .and_then(|_| request.body()?.as_bytes())
+            .map(|bytes| url::form_urlencoded::parse(bytes).into_owned().collect());
+        Self {
+            form,
+            query: request.url().query_pairs().into_owned().collect(),
+            authorization: request
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.as_bytes().to_vec()),
+        }
+    }
+}
+
+/// Applies `change` to `request`, except the source address (see [`Change::source`]).
+///
+/// # Errors
+/// A header value or name that cannot be sent.
+pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), String> {
+    use http::{HeaderName, HeaderValue};
+    match change {
+        Change::Authorization(bytes) => {
+            let value = HeaderValue::from_bytes(bytes)
+                .map_err(|_| "the `Authorization` value is not a valid header value".to_owned())?;
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, value);
+        }
+        Change::Header { name, value, .. } => {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`{name}` is not a valid header name"))?;
+            match value {
+                Some(bytes) => {
+                    let value = HeaderValue::from_bytes(bytes)
+                        .map_err(|_| format!("the `{name}` value is not a valid header value"))?;
+                    request.headers_mut().insert(name, value);
+                }
+                None => {
+                    request.headers_mut().remove(name);
+                }
+            }
+        }
+        Change::Query { name, value, .. } => {
+            let kept: Vec<(String, String)> = request
+                .url()
+                .query_pairs()
+                .into_owned()
+                .filter(|(k, _)| k != name)
+                .collect();
+            let url = request.url_mut();
+            url.set_query(None);
+            if !kept.is_empty() || value.is_some() {
+                let mut pairs = url.query_pairs_mut();
+                pairs.extend_pairs(kept);
+                if let Some(value) = value {
+                    pairs.append_pair(name, value);
+                }
+            }
+        }
+        Change::Form(fields) => {
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            for field in fields {
+                serializer.append_pair(&field.name, &field.value);
+            }
+            let body = serializer.finish();
+            request.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *request.body_mut() = Some(body.into());
+        }
+        Change::Source(_) => {}
+        Change::All(changes) => {
+            for change in changes {
+                apply(change, request)?;
             }
         }
     }
+    Ok(())
 }
 
 /// Whether a family's cases must be refused or accepted.
@@ -150,6 +321,7 @@ impl CaseStrategy {
 pub fn family_strategy(
     family: PropertyFamily,
     from: &[(String, String)],
+    _base: &BaseRequest,
 ) -> Result<CaseStrategy, String> {
     let get = |key: &str| from.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let need = |key: &str| get(key).ok_or_else(|| format!("`from.{key}` is missing"));
@@ -386,12 +558,13 @@ mod tests {
     }
 
     fn headers(family: PropertyFamily, seed: Seed, n: u32) -> Vec<Vec<u8>> {
-        let strategy = family_strategy(family, &inputs()).unwrap();
+        let strategy = family_strategy(family, &inputs(), &BaseRequest::default()).unwrap();
         draw(&strategy, seed, n)
             .unwrap()
             .iter()
             .map(|t| match t.current().change {
                 Change::Authorization(bytes) => bytes,
+                _ => panic!("a Basic case sets the `Authorization` header"),
             })
             .collect()
     }
@@ -442,13 +615,100 @@ mod tests {
         assert!(!forms.iter().any(|f| f == "electrum"));
     }
 
+    fn form_request() -> reqwest::Request {
+        reqwest::Client::new()
+            .post("http://127.0.0.1:9/token?a=1&b=2&a=3")
+            .header("x-api-key", "k-0123456789")
+            .header("authorization", "Basic abc")
+            .form(&[("grant_type", "password"), ("password", "p w&d")])
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_base_request_reads_the_form_the_query_and_the_authorization() {
+        let base = BaseRequest::of(&form_request());
+        assert_eq!(
+            base.form.unwrap(),
+            [("grant_type", "password"), ("password", "p w&d")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        assert_eq!(base.query.len(), 3);
+        assert_eq!(base.authorization.as_deref(), Some(&b"Basic abc"[..]));
+        let get = reqwest::Client::new()
+            .get("http://127.0.0.1:9/")
+            .build()
+            .unwrap();
+        let base = BaseRequest::of(&get);
+        assert!(base.form.is_none() && base.query.is_empty() && base.authorization.is_none());
+    }
+
+    #[test]
+    fn changes_apply_to_headers_the_query_and_the_form() {
+        let mut request = form_request();
+        let change = Change::All(vec![
+            Change::Header {
+                name: "x-api-key".into(),
+                value: None,
+                secret: false,
+            },
+            Change::Header {
+                name: "x-other".into(),
+                value: Some(b" padded ".to_vec()),
+                secret: true,
+            },
+            Change::Query {
+                name: "a".into(),
+                value: Some("9 9".into()),
+                secret: false,
+            },
+            Change::Query {
+                name: "b".into(),
+                value: None,
+                secret: false,
+            },
+            Change::Form(vec![
+                FormField {
+                    name: "grant_type".into(),
+                    value: "password".into(),
+                    secret: false,
+                },
+                FormField {
+                    name: "grant_type".into(),
+                    value: "password".into(),
+                    secret: false,
+                },
+            ]),
+            Change::Source("127.0.0.9".parse().unwrap()),
+        ]);
+        apply(&change, &mut request).unwrap();
+        assert!(request.headers().get("x-api-key").is_none());
+        assert_eq!(request.headers()["x-other"], " padded ");
+        assert_eq!(request.url().query(), Some("a=9+9"));
+        assert_eq!(
+            request.body().unwrap().as_bytes().unwrap(),
+            b"grant_type=password&grant_type=password"
+        );
+        assert_eq!(change.source(), Some("127.0.0.9".parse().unwrap()));
+        assert_eq!(change.secret_forms(), ["padded"]);
+        let bad = Change::Header {
+            name: "x-bad".into(),
+            value: Some(b"a\nb".to_vec()),
+            secret: false,
+        };
+        assert!(apply(&bad, &mut request).is_err());
+    }
+
     /// A judge failing every case whose header is longer than a bound: shrinking must reach a
     /// failing case no longer than the first failing one, and count its steps.
     #[tokio::test]
     async fn a_failing_case_shrinks_to_a_smaller_failing_one() {
-        let strategy = family_strategy(PropertyFamily::Basic, &inputs()).unwrap();
+        let strategy =
+            family_strategy(PropertyFamily::Basic, &inputs(), &BaseRequest::default()).unwrap();
         let judge = |case: Case| async move {
-            let Change::Authorization(bytes) = case.change;
+            let Change::Authorization(bytes) = case.change else {
+                return Judged::CouldNotRun("not a Basic case".into());
+            };
             if bytes.len() > 200 {
                 Judged::Failed(bytes.len())
             } else {
@@ -468,7 +728,8 @@ mod tests {
     #[tokio::test]
     async fn no_more_than_the_concurrency_is_in_flight() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let strategy = family_strategy(PropertyFamily::Basic, &inputs()).unwrap();
+        let strategy =
+            family_strategy(PropertyFamily::Basic, &inputs(), &BaseRequest::default()).unwrap();
         let (in_flight, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let judge = |_case: Case| {
             let (in_flight, most) = (&in_flight, &most);
@@ -489,7 +750,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_case_that_cannot_be_sent_is_an_error_not_a_pass() {
-        let strategy = family_strategy(PropertyFamily::BasicAccepted, &inputs()).unwrap();
+        let strategy = family_strategy(
+            PropertyFamily::BasicAccepted,
+            &inputs(),
+            &BaseRequest::default(),
+        )
+        .unwrap();
         let judge = |_case: Case| async { Judged::<()>::CouldNotRun("dns".into()) };
         let outcome = run_cases(&strategy, Seed([1; 32]), 10, 4, None, judge).await;
         assert_eq!(outcome.error.as_deref(), Some("dns"));

@@ -188,6 +188,15 @@ impl PropertyFamily {
         }
     }
 
+    /// Whether the family writes the credential itself, so the step's request must carry none
+    /// (no `auth`, `token`, `authorize` or `Authorization` header); otherwise the family varies
+    /// the step's request as it is, credentials included.
+    pub fn writes_credentials(self) -> bool {
+        match self {
+            Self::Basic | Self::BasicAccepted => true,
+        }
+    }
+
     /// The keys `from` takes: the required ones, then the optional ones.
     pub fn inputs(self) -> (&'static [&'static str], &'static [&'static str]) {
         match self {
