@@ -176,6 +176,8 @@ pub struct BaseRequest {
     pub query: Vec<(String, String)>,
     /// The `Authorization` header's raw value, when the request has one.
     pub authorization: Option<Vec<u8>>,
+    /// Every header as sent (names lowercase), `Authorization` included.
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 impl BaseRequest {
@@ -195,6 +197,11 @@ impl BaseRequest {
                 .headers()
                 .get(http::header::AUTHORIZATION)
                 .map(|v| v.as_bytes().to_vec()),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect(),
         }
     }
 }
@@ -635,6 +642,11 @@ mod tests {
         );
         assert_eq!(base.query.len(), 3);
         assert_eq!(base.authorization.as_deref(), Some(&b"Basic abc"[..]));
+        assert!(
+            base.headers
+                .iter()
+                .any(|(n, v)| n == "x-api-key" && v == b"k-0123456789")
+        );
         let get = reqwest::Client::new()
             .get("http://127.0.0.1:9/")
             .build()
