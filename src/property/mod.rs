@@ -16,6 +16,7 @@
 
 mod basic;
 pub mod pace;
+mod pkce;
 
 use std::future::Future;
 
@@ -80,8 +81,41 @@ pub enum Change {
     Form(Vec<FormField>),
     /// Sends the case from this local address instead of the step's source.
     Source(std::net::IpAddr),
+    /// Sets field `name` of the request's form body, keeping the other fields: the first field
+    /// of that name takes the value and the others are dropped (appended when there is none), or
+    /// every one is removed when `value` is `None`.
+    FormField(FormFieldChange),
+    /// Runs the step's per-case authorization request (`property.authorize`) first, with this
+    /// PKCE challenge and method; the code it returns goes into the request's `code` field.
+    Authorize(AuthorizeChange),
     /// Several changes, applied in order.
     All(Vec<Change>),
+}
+
+/// A [`Change::FormField`]: one field of a form body set or removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormFieldChange {
+    /// The field's name.
+    pub name: String,
+    /// The value, or `None` to remove the field.
+    pub value: Option<String>,
+    /// Whether the value is registered as a secret before the case is sent.
+    pub secret: bool,
+}
+
+/// A [`Change::Authorize`]: what a case's own authorization request sends, and where the case
+/// may be refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizeChange {
+    /// The `code_challenge` sent (registered as a secret: with `plain` it is the verifier).
+    pub challenge: String,
+    /// The `code_challenge_method` sent, or `None` to send none.
+    pub method: Option<String>,
+    /// True when the authorization request itself must refuse the case (a method the server
+    /// does not support: RFC 7636 §4.4.1's `invalid_request` error redirect); otherwise the
+    /// challenge is well formed, the server cannot tell it from a valid one, and a refusal there
+    /// means the case could not be tried.
+    pub refused_at_authorization: bool,
 }
 
 /// One field of a [`Change::Form`] body.
@@ -147,12 +181,30 @@ impl Change {
             Change::Form(fields) => {
                 forms.extend(fields.iter().filter(|f| f.secret).map(|f| f.value.clone()))
             }
+            Change::FormField(FormFieldChange {
+                value: Some(value),
+                secret: true,
+                ..
+            }) => forms.push(value.clone()),
+            Change::Authorize(authorize) => forms.push(authorize.challenge.clone()),
             Change::All(changes) => {
                 for change in changes {
                     change.collect_secret_forms(forms);
                 }
             }
-            Change::Header { .. } | Change::Query { .. } | Change::Source(_) => {}
+            Change::Header { .. }
+            | Change::Query { .. }
+            | Change::Source(_)
+            | Change::FormField(_) => {}
+        }
+    }
+
+    /// Returns the case's own authorization request, when it runs one.
+    pub fn authorize(&self) -> Option<&AuthorizeChange> {
+        match self {
+            Change::Authorize(authorize) => Some(authorize),
+            Change::All(changes) => changes.iter().rev().find_map(Change::authorize),
+            _ => None,
         }
     }
 
@@ -264,7 +316,27 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
             request.headers_mut().remove(http::header::CONTENT_LENGTH);
             *request.body_mut() = Some(body.into());
         }
-        Change::Source(_) => {}
+        Change::FormField(field) => {
+            let fields = form_fields(request).ok_or_else(|| {
+                format!("the request has no form body to set `{}` in", field.name)
+            })?;
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            let mut set = false;
+            for (name, value) in &fields {
+                if *name != field.name {
+                    serializer.append_pair(name, value);
+                } else if let (Some(value), false) = (&field.value, set) {
+                    serializer.append_pair(name, value);
+                    set = true;
+                }
+            }
+            if let (Some(value), false) = (&field.value, set) {
+                serializer.append_pair(&field.name, value);
+            }
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *request.body_mut() = Some(serializer.finish().into());
+        }
+        Change::Source(_) | Change::Authorize(_) => {}
         Change::All(changes) => {
             for change in changes {
                 apply(change, request)?;
@@ -272,6 +344,17 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// Reads a request's form-urlencoded body, when it has one.
+pub fn form_fields(request: &reqwest::Request) -> Option<Vec<(String, String)>> {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("application/x-www-form-urlencoded"))
+        .and_then(|_| request.body()?.as_bytes())
+        .map(|bytes| url::form_urlencoded::parse(bytes).into_owned().collect())
 }
 
 /// Whether a family's cases must be refused or accepted.
@@ -288,6 +371,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
     match family {
         PropertyFamily::Basic => Polarity::Refused,
         PropertyFamily::BasicAccepted => Polarity::Accepted,
+        PropertyFamily::Pkce => Polarity::Refused,
     }
 }
 
@@ -337,6 +421,7 @@ pub fn family_strategy(
             basic::refused(need("username")?, need("password")?, get("other_password"))
         }
         PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
+        PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method")),
     }
 }
 

@@ -161,6 +161,12 @@ pub struct PropertySpec {
     /// How many cases to send; the target's `limits.property_cases` (else 256) when absent.
     #[serde(default)]
     pub cases: Option<u32>,
+    /// The authorization request (a request with `authorize` and `pkce`) run once per case
+    /// before the step's token request, for families whose cases need a code of their own
+    /// (`pkce`): the case sets its PKCE challenge and method, and the code it returns replaces
+    /// the token request's `code`.
+    #[serde(default)]
+    pub authorize: Option<Box<RequestSpec>>,
 }
 
 impl PropertySpec {
@@ -177,6 +183,8 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// PKCE attacks on an authorization-code exchange (RFC 7636), each of which must be refused.
+    Pkce,
 }
 
 impl PropertyFamily {
@@ -185,6 +193,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::Pkce => "pkce",
         }
     }
 
@@ -194,7 +203,13 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::Pkce => false,
         }
+    }
+
+    /// Whether each case runs an authorization request of its own first (`property.authorize`).
+    pub fn authorizes_each_case(self) -> bool {
+        matches!(self, Self::Pkce)
     }
 
     /// The keys `from` takes: the required ones, then the optional ones.
@@ -202,6 +217,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::Pkce => (&["verifier"], &["required_method"]),
         }
     }
 }
