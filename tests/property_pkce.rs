@@ -336,3 +336,101 @@ fn bad_pkce_property_blocks_are_located_load_errors() {
         );
     }
 }
+
+/// An authorization server that misbehaves one way: `Refuses` gives a code to the scenario's
+/// own authorization request only and refuses every case's with `access_denied`; `PlainAs400`
+/// answers a challenge that is not S256 with a 400 page instead of the error redirect. Its
+/// token endpoint refuses everything.
+#[derive(Clone, Copy)]
+enum Misbehaving {
+    Refuses,
+    PlainAs400,
+}
+
+struct Server {
+    mode: Misbehaving,
+    authorizations: std::sync::atomic::AtomicUsize,
+}
+
+impl Respond for Server {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if request.url.path() != "/auth" {
+            return ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error": "invalid_grant",
+            }));
+        }
+        let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let state = query.get("state").cloned().unwrap_or_default();
+        let n = self
+            .authorizations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let s256 = query.get("code_challenge_method").map(String::as_str) == Some("S256");
+        let reply = match self.mode {
+            Misbehaving::Refuses if n > 0 => ("error", "access_denied"),
+            Misbehaving::PlainAs400 if !s256 => return ResponseTemplate::new(400),
+            _ => ("code", "code-0123456789abcdef"),
+        };
+        let location = url::Url::parse_with_params(
+            "https://client.test/cb",
+            [reply, ("state", state.as_str())],
+        )
+        .unwrap();
+        ResponseTemplate::new(302).insert_header("location", location.as_str())
+    }
+}
+
+async fn run_against(mode: Misbehaving) -> common::Run {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Server {
+            mode,
+            authorizations: Default::default(),
+        })
+        .mount(&server)
+        .await;
+    let tree = LiveTree::new(
+        &server.uri(),
+        LiveTreeFiles {
+            provider: "echo",
+            spec: SPEC,
+            flow: "pkce",
+            scenarios: SCENARIOS,
+            target: "target.yaml",
+            key_env: "AUTHCONFORM_TEST_PKCE_CLIENT",
+            key: "CANARY-pkce-7d2b-client",
+        },
+    );
+    blocking(move || tree.command("run", &["--seed", "5eed"])).await
+}
+
+/// A case whose well-formed S256 challenge gets no code could not be tried: the step is an
+/// error naming why, never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_refused_at_authorization_without_cause_is_an_error_not_a_pass() {
+    let run = run_against(Misbehaving::Refuses).await;
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(
+        run.junit.contains("<error")
+            && run.stdout.contains(
+                "with a well-formed S256 challenge, got no code (an error redirect `access_denied`)"
+            ),
+        "{}",
+        run.dump()
+    );
+}
+
+/// `plain` where S256 is required must be refused with RFC 7636 §4.4.1's `invalid_request`
+/// error redirect: a bare 400 fails the case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_refused_otherwise_than_with_the_error_redirect_fails() {
+    let run = run_against(Misbehaving::PlainAs400).await;
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(
+        run.junit.contains("<failure")
+            && run.stdout.contains(
+                "refuses the method with the `invalid_request` error redirect (RFC 7636 §4.4.1): got HTTP 400 without a redirect"
+            ),
+        "{}",
+        run.dump()
+    );
+}

@@ -796,6 +796,69 @@ mod tests {
         assert!(apply(&bad, &mut request).is_err());
     }
 
+    #[test]
+    fn a_form_field_is_set_in_place_appended_or_removed() {
+        let set = |name: &str, value: Option<&str>| {
+            let mut request = form_request();
+            let change = Change::FormField(FormFieldChange {
+                name: name.into(),
+                value: value.map(str::to_owned),
+                secret: true,
+            });
+            apply(&change, &mut request).unwrap();
+            String::from_utf8(request.body().unwrap().as_bytes().unwrap().to_vec()).unwrap()
+        };
+        assert_eq!(
+            set("grant_type", Some("x y")),
+            "grant_type=x+y&password=p+w%26d"
+        );
+        assert_eq!(
+            set("code", Some("c")),
+            "grant_type=password&password=p+w%26d&code=c"
+        );
+        assert_eq!(set("password", None), "grant_type=password");
+        let mut get = reqwest::Client::new()
+            .get("http://127.0.0.1:9/")
+            .build()
+            .unwrap();
+        let change = Change::FormField(FormFieldChange {
+            name: "code".into(),
+            value: None,
+            secret: false,
+        });
+        assert!(apply(&change, &mut get).is_err());
+    }
+
+    #[test]
+    fn a_flow_case_registers_its_verifier_and_challenge_and_names_its_authorization() {
+        let change = Change::All(vec![
+            Change::Authorize(AuthorizeChange {
+                challenge: "challenge-0123456789".into(),
+                method: Some("S256".into()),
+                refused_at_authorization: false,
+            }),
+            Change::FormField(FormFieldChange {
+                name: "code_verifier".into(),
+                value: Some("verifier-0123456789".into()),
+                secret: true,
+            }),
+        ]);
+        assert_eq!(
+            change.secret_forms(),
+            ["challenge-0123456789", "verifier-0123456789"]
+        );
+        assert_eq!(
+            change.authorize().map(|a| a.challenge.as_str()),
+            Some("challenge-0123456789")
+        );
+        let mut request = form_request();
+        apply(&change, &mut request).unwrap();
+        assert!(
+            String::from_utf8_lossy(request.body().unwrap().as_bytes().unwrap())
+                .ends_with("&code_verifier=verifier-0123456789")
+        );
+    }
+
     /// A judge failing every case whose header is longer than a bound: shrinking must reach a
     /// failing case no longer than the first failing one, and count its steps.
     #[tokio::test]
