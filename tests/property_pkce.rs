@@ -342,6 +342,9 @@ fn bad_pkce_property_blocks_are_located_load_errors() {
 enum Misbehaving {
     Refuses,
     PlainAs400,
+    /// Not misbehaving: `/auth` shows a login form, and only its submission (`POST /login`,
+    /// with the right password) redirects with a code.
+    SignIn,
 }
 
 struct Server {
@@ -351,12 +354,34 @@ struct Server {
 
 impl Respond for Server {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        if request.url.path() != "/auth" {
-            return ResponseTemplate::new(400).set_body_json(serde_json::json!({
-                "error": "invalid_grant",
-            }));
+        let mut query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        match (self.mode, request.url.path()) {
+            (Misbehaving::SignIn, "/auth") => {
+                let original = request.url.query().unwrap_or_default();
+                let page = format!(
+                    "<html><body><form method=\"post\" action=\"/login\"><input name=\"username\"><input type=\"password\" name=\"password\"><input type=\"hidden\" name=\"q\" value=\"{}\"><button type=\"submit\">Sign in</button></form></body></html>",
+                    original.replace('&', "&amp;")
+                );
+                return ResponseTemplate::new(200).set_body_raw(page, "text/html");
+            }
+            (Misbehaving::SignIn, "/login") => {
+                let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
+                    .into_owned()
+                    .collect();
+                if form.get("password").map(String::as_str) != Some("CANARY-pkce-7d2b-client") {
+                    return ResponseTemplate::new(401);
+                }
+                query = url::form_urlencoded::parse(form.get("q").map_or("", |q| q).as_bytes())
+                    .into_owned()
+                    .collect();
+            }
+            (_, "/auth") => {}
+            _ => {
+                return ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                    "error": "invalid_grant",
+                }));
+            }
         }
-        let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
         let state = query.get("state").cloned().unwrap_or_default();
         let n = self
             .authorizations
@@ -376,6 +401,31 @@ impl Respond for Server {
     }
 }
 
+/// [`SCENARIOS`] with a login form to fill in each authorization request.
+const SCENARIOS_SIGN_IN: &str = r#"scenarios:
+  - id: echoed
+    title: Every case signs in for its own code
+    requirements: [ECHO-PKCE-01]
+    steps:
+      - name: authorize
+        request:
+          url: "{{api_base}}/auth"
+          authorize: { client_id: c, redirect_uri: "https://client.test/cb", pkce: { method: S256 }, login: { form: { fields: { username: u, password: "{{secret.api_key}}" } } } }
+      - name: exchange
+        request:
+          method: POST
+          url: "{{api_base}}/token"
+          token: { grant: authorization_code, client_id: c, code: "{{secret.code}}", code_verifier: "{{secret.code_verifier}}", redirect_uri: "https://client.test/cb" }
+        property:
+          family: pkce
+          from: { verifier: "{{secret.code_verifier}}" }
+          cases: 64
+          authorize:
+            url: "{{api_base}}/auth"
+            authorize: { client_id: c, redirect_uri: "https://client.test/cb", pkce: { method: S256 }, login: { form: { fields: { username: u, password: "{{secret.api_key}}" } } } }
+        expect: { status: 400 }
+"#;
+
 async fn run_against(mode: Misbehaving) -> common::Run {
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
@@ -391,7 +441,10 @@ async fn run_against(mode: Misbehaving) -> common::Run {
             provider: "echo",
             spec: SPEC,
             flow: "pkce",
-            scenarios: SCENARIOS,
+            scenarios: match mode {
+                Misbehaving::SignIn => SCENARIOS_SIGN_IN,
+                _ => SCENARIOS,
+            },
             target: "target.yaml",
             key_env: "AUTHCONFORM_TEST_PKCE_CLIENT",
             key: "CANARY-pkce-7d2b-client",
@@ -427,6 +480,20 @@ async fn plain_refused_otherwise_than_with_the_error_redirect_fails() {
             && run.stdout.contains(
                 "refuses the method with the `invalid_request` error redirect (RFC 7636 §4.4.1): got HTTP 400 without a redirect"
             ),
+        "{}",
+        run.dump()
+    );
+}
+
+/// Each case's authorization request goes through the login form, as the scenario's own did:
+/// every case gets its code by signing in, and all of them are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_case_signs_in_at_the_login_form_for_its_own_code() {
+    let run = run_against(Misbehaving::SignIn).await;
+    assert_eq!(run.code, Some(0), "{}", run.dump());
+    let evidence = evidence_text(&run);
+    assert!(
+        evidence.contains("64 of 64 cases held") && !run.stdout.contains("CANARY-pkce"),
         "{}",
         run.dump()
     );

@@ -1,7 +1,13 @@
 //! A property case's own authorization request (`property.authorize`): run before the case's
 //! token request, with the case's PKCE challenge and method, on a copy of the scenario's
-//! variables and cookies, so each case gets a code of its own (a code is single-use, and a
-//! verifier is checked against the challenge of its own authorization request).
+//! variables and a cookie jar of its own, so each case gets a code of its own (a code is
+//! single-use, and a verifier is checked against the challenge of its own authorization
+//! request).
+//!
+//! The jar starts empty, as a new browser's: the flow then meets the login and consent forms
+//! the scenario's own authorization step met, in that order. With the scenario's session a
+//! server could skip the login but still ask consent, and the login's values would be filled
+//! into the consent form.
 //!
 //! Where the case is judged depends on where the docs say it must be refused: a method the
 //! server does not support is refused by the authorization request itself, with the
@@ -50,8 +56,8 @@ enum Answer {
 }
 
 impl<'a> Scope<'a> {
-    /// Copies the scope for one case's flow: variables, secret captures and cookies (so the
-    /// flow's cookies stay the case's), none of the captured responses.
+    /// Copies the scope for one case's flow: variables and secret captures, an empty cookie jar
+    /// when the scenario keeps one, none of the captured responses.
     fn fork(&self) -> Scope<'a> {
         Scope {
             runner: self.runner,
@@ -63,7 +69,7 @@ impl<'a> Scope<'a> {
                 .iter()
                 .map(|(k, s)| (k.clone(), Secret::new(s.name().clone(), s.expose())))
                 .collect(),
-            cookies: self.cookies.clone(),
+            cookies: self.cookies.as_ref().map(|_| Default::default()),
             responses: Default::default(),
             waited: self.waited,
             attempt_deadline: self.attempt_deadline,
