@@ -206,6 +206,11 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 NO_STATE,
             ),
             (
+                "monerium::refresh::malformed-refresh-requests-refused",
+                0,
+                NO_STATE,
+            ),
+            (
                 "monerium::bearer::user-token-expires-after-3600s",
                 0,
                 NO_STATE,
@@ -231,6 +236,13 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             ),
             (
                 "monerium::refresh::refresh-with-other-client-refused",
+                1,
+                &[
+                    "step 2 (exchange the code): $.refresh_token: expected to exist, it selects nothing",
+                ],
+            ),
+            (
+                "monerium::refresh::malformed-refresh-requests-refused",
                 1,
                 &[
                     "step 2 (exchange the code): $.refresh_token: expected to exist, it selects nothing",
@@ -270,15 +282,49 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-wrong-client-secret",
-        &[(
-            "monerium::client_credentials::wrong-client-secret-refused",
-            0,
-            &[
-                "step 1 (POST {{api_base}}/auth/token): got HTTP 200, expected one of 400, 401",
-                "body: expected to match /\"error\"",
-                "$.access_token: expected absent, found a value",
-            ],
-        )],
+        &[
+            (
+                "monerium::client_credentials::wrong-client-secret-refused",
+                0,
+                &[
+                    "step 1 (POST {{api_base}}/auth/token): got HTTP 200, expected one of 400, 401",
+                    "body: expected to match /\"error\"",
+                    "$.access_token: expected absent, found a value",
+                ],
+            ),
+            (
+                "monerium::client_credentials::malformed-token-requests-refused",
+                0,
+                &[
+                    "`wrong-client-secret (body): ",
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+        ],
+    ),
+    (
+        "accepts-repeated-parameters",
+        &[
+            (
+                "monerium::client_credentials::malformed-token-requests-refused",
+                0,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+            (
+                "monerium::refresh::malformed-refresh-requests-refused",
+                2,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                    "--filter 'monerium::refresh::malformed-refresh-requests-refused' --seed ",
+                ],
+            ),
+        ],
     ),
 ];
 
