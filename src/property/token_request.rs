@@ -3,12 +3,12 @@
 //!
 //! Derived from the request as rendered (its form body and its `Authorization: Basic` client),
 //! never from a provider list: a parameter given twice, a required parameter left out
-//! (`grant_type`, and what the request's grant needs: `code` and `redirect_uri`, `refresh_token`,
-//! `username` and `password`, a public client's `client_id`), no client authentication, the
-//! client's secret in both the `Authorization` header and the body, a wrong client secret, a
-//! wrong code, refresh token or password (one character changed, truncated, extended), another
-//! client's code or refresh token, a redirect URI one character away (changed, appended,
-//! removed), and a `grant_type` one character away.
+//! (`grant_type`, and what the request's grant needs: `code` and, without PKCE, `redirect_uri`;
+//! `refresh_token`; `username` and `password`; a public client's `client_id`), no client
+//! authentication, the client's secret in both the `Authorization` header and the body, a wrong
+//! client secret, a wrong code, refresh token or password (one character changed, truncated,
+//! extended), another client's code or refresh token, a redirect URI one character away
+//! (changed, appended, removed), and a `grant_type` one character away.
 //!
 //! Each kind is a finite list of cases, drawn by [`proptest::sample::select`]; the kinds the
 //! request allows are the arms of a weighted union, one weight each, so every kind is drawn
@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use proptest::sample::select;
 use proptest::strategy::Union;
 
-use super::{BaseRequest, Case, CaseStrategy, Change, FormField};
+use super::{BaseRequest, Case, CaseStrategy, Change, FormField, MIN_PASSWORD_FORM};
 
 /// The form fields that carry credentials: registered as secrets whatever a case does to them.
 const SECRET_FIELDS: &[&str] = &[
@@ -113,11 +113,14 @@ impl TokenForm {
     }
 }
 
+/// A form field, secret when it carries a credential long enough to be told from ordinary
+/// words: a secret truncated to `lab-` would blank every `lab-` in the reports. Transcripts hide
+/// every credential field's value whatever its length.
 fn field(name: &str, value: &str) -> FormField {
     FormField {
         name: name.to_owned(),
         value: value.to_owned(),
-        secret: SECRET_FIELDS.contains(&name),
+        secret: SECRET_FIELDS.contains(&name) && value.chars().count() >= MIN_PASSWORD_FORM,
     }
 }
 
@@ -249,6 +252,10 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
     // client's `client_id`).
     let mut required = vec!["grant_type"];
     match grant.as_str() {
+        // With PKCE the verifier binds the code to the client that asked for it, and OAuth 2.1
+        // (draft-ietf-oauth-v2-1 §4.1.3) lets the token request leave `redirect_uri` out, as
+        // servers following it (oidc-provider) do; a redirect URI that is sent must still match.
+        "authorization_code" if request.has("code_verifier") => required.push("code"),
         "authorization_code" => required.extend(["code", "redirect_uri"]),
         "refresh_token" => required.push("refresh_token"),
         "password" => required.extend(["username", "password"]),
@@ -618,6 +625,15 @@ mod tests {
                 "missing-parameter: `redirect_uri` left out"
             ]
         );
+        let mut with_pkce = CODE_REQUEST.to_vec();
+        with_pkce.push(("code_verifier", "v"));
+        assert_eq!(
+            missing(&with_pkce, Some(("app", "secret"))),
+            [
+                "missing-parameter: `grant_type` left out",
+                "missing-parameter: `code` left out",
+            ]
+        );
         assert_eq!(
             missing(
                 &[
@@ -659,9 +675,10 @@ mod tests {
             }
             if let Change::Form(fields) = &case.change {
                 for f in fields {
+                    let credential = f.name == "refresh_token" || f.name == "client_secret";
                     assert_eq!(
                         f.secret,
-                        f.name == "refresh_token" || f.name == "client_secret",
+                        credential && f.value.len() >= MIN_PASSWORD_FORM,
                         "{}: `{}`",
                         case.label,
                         f.name
