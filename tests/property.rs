@@ -1,7 +1,8 @@
 //! `property` steps end to end: the same run seed replays the same failing and minimal cases
 //! (in process, on the demo mock with a lenient variant), generated credentials a server echoes
-//! back never reach an output (through the binary, on a loopback server reflecting the
-//! `Authorization` header), and bad `property` blocks and limits are located load errors.
+//! back never reach an output (through the binary, on loopback servers reflecting the
+//! `Authorization` header, and a token request's form body too), and bad `property` blocks and
+//! limits are located load errors.
 
 mod common;
 
@@ -78,6 +79,36 @@ async fn the_conformant_mock_passes_both_families_whatever_the_seed() {
             let verdict = run_demo(trial, "omits-no-store", seed).await;
             assert_eq!(verdict, Verdict::Pass, "{trial} with seed {seed}");
         }
+    }
+}
+
+/// Each lenient token endpoint is caught by the cases of its own kind under every seed tried,
+/// not by luck, and the conformant one passes under the same seeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lenient_token_endpoints_are_caught_whatever_the_seed() {
+    let trial = "demo::token::malformed-token-requests-refused";
+    for seed in [1, 2, 3] {
+        for (deviation, kind) in [
+            (
+                "token-accepts-repeated-parameters",
+                "`duplicated-parameter: ",
+            ),
+            ("token-accepts-two-client-auth-methods", "`both-places: "),
+            (
+                "token-client-secret-prefix",
+                "`wrong-client-secret (Basic): ",
+            ),
+        ] {
+            match run_demo(trial, deviation, seed).await {
+                Verdict::Fail { message, .. } => assert!(
+                    message.contains(kind),
+                    "{deviation}, seed {seed}: {message}"
+                ),
+                other => panic!("{deviation}, seed {seed}: expected a failure, got {other:?}"),
+            }
+        }
+        let verdict = run_demo(trial, "omits-no-store", seed).await;
+        assert_eq!(verdict, Verdict::Pass, "seed {seed}");
     }
 }
 
