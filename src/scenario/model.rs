@@ -177,6 +177,8 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// Variants of the step's own OAuth2 token request (RFC 6749) the endpoint must refuse.
+    TokenRequest,
 }
 
 impl PropertyFamily {
@@ -185,6 +187,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::TokenRequest => "token_request",
         }
     }
 
@@ -194,6 +197,7 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::TokenRequest => false,
         }
     }
 
@@ -202,6 +206,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
         }
     }
 }
