@@ -183,6 +183,8 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// Variants of the step's own OAuth2 token request (RFC 6749) the endpoint must refuse.
+    TokenRequest,
     /// PKCE attacks on an authorization-code exchange (RFC 7636), each of which must be refused.
     Pkce,
 }
@@ -193,6 +195,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::TokenRequest => "token_request",
             Self::Pkce => "pkce",
         }
     }
@@ -203,6 +206,7 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::TokenRequest => false,
             Self::Pkce => false,
         }
     }
@@ -217,6 +221,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
             Self::Pkce => (&["verifier"], &["required_method"]),
         }
     }
