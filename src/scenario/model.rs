@@ -177,6 +177,9 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// Variants of an API key, where the step's request carries it, each of which must be
+    /// refused.
+    ApiKey,
 }
 
 impl PropertyFamily {
@@ -185,6 +188,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::ApiKey => "api_key",
         }
     }
 
@@ -194,6 +198,7 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::ApiKey => false,
         }
     }
 
@@ -202,6 +207,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::ApiKey => (&["key"], &["other_key", "revoked_key"]),
         }
     }
 }
