@@ -17,6 +17,7 @@
 mod api_key;
 mod basic;
 pub mod pace;
+mod token_request;
 
 use std::future::Future;
 
@@ -296,6 +297,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
         PropertyFamily::Basic => Polarity::Refused,
         PropertyFamily::BasicAccepted => Polarity::Accepted,
         PropertyFamily::ApiKey => Polarity::Refused,
+        PropertyFamily::TokenRequest => Polarity::Refused,
     }
 }
 
@@ -348,6 +350,13 @@ pub fn family_strategy(
         PropertyFamily::ApiKey => {
             api_key::refused(need("key")?, get("other_key"), get("revoked_key"), base)
         }
+        PropertyFamily::TokenRequest => token_request::refused(
+            base,
+            &token_request::Others {
+                code: get("other_code"),
+                refresh_token: get("other_refresh_token"),
+            },
+        ),
     }
 }
 

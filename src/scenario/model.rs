@@ -180,6 +180,8 @@ pub enum PropertyFamily {
     /// Variants of an API key, where the step's request carries it, each of which must be
     /// refused.
     ApiKey,
+    /// Variants of the step's own OAuth2 token request (RFC 6749) the endpoint must refuse.
+    TokenRequest,
 }
 
 impl PropertyFamily {
@@ -189,6 +191,7 @@ impl PropertyFamily {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
             Self::ApiKey => "api_key",
+            Self::TokenRequest => "token_request",
         }
     }
 
@@ -199,6 +202,7 @@ impl PropertyFamily {
         match self {
             Self::Basic | Self::BasicAccepted => true,
             Self::ApiKey => false,
+            Self::TokenRequest => false,
         }
     }
 
@@ -208,6 +212,7 @@ impl PropertyFamily {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
             Self::ApiKey => (&["key"], &["other_key", "revoked_key"]),
+            Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
         }
     }
 }
