@@ -438,11 +438,18 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-any-api-key",
-        &[(
-            "demo::api_key::wrong-or-missing-key",
-            0,
-            &["got HTTP 200, expected 403"],
-        )],
+        &[
+            (
+                "demo::api_key::wrong-or-missing-key",
+                0,
+                &["got HTTP 200, expected 403"],
+            ),
+            (
+                "demo::api_key::derived-keys-refused",
+                0,
+                &["got HTTP 200, expected 403", "minimal failing case"],
+            ),
+        ],
     ),
     (
         "basic-scheme-case-sensitive",
@@ -487,6 +494,18 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 "space",
                 "got HTTP 200, expected 401",
                 "minimal failing case",
+            ],
+        )],
+    ),
+    (
+        "api-key-prefix-only",
+        &[(
+            "demo::api_key::derived-keys-refused",
+            0,
+            &[
+                "got HTTP 200, expected 403",
+                "minimal failing case",
+                "--filter 'demo::api_key::derived-keys-refused' --seed ",
             ],
         )],
     ),
