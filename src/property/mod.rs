@@ -16,6 +16,7 @@
 
 mod basic;
 pub mod pace;
+pub mod source;
 
 use std::future::Future;
 
@@ -288,6 +289,8 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
     match family {
         PropertyFamily::Basic => Polarity::Refused,
         PropertyFamily::BasicAccepted => Polarity::Accepted,
+        PropertyFamily::SourceInside => Polarity::Accepted,
+        PropertyFamily::SourceOutside => Polarity::Refused,
     }
 }
 
@@ -337,6 +340,8 @@ pub fn family_strategy(
             basic::refused(need("username")?, need("password")?, get("other_password"))
         }
         PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
+        PropertyFamily::SourceInside => source::inside(need("ranges")?),
+        PropertyFamily::SourceOutside => source::outside_family(need("ranges")?),
     }
 }
 
@@ -459,6 +464,7 @@ where
             return outcome;
         }
     };
+    once_per_source(&mut trees);
     let mut results: Vec<(usize, Judged<R>)> = futures::stream::iter(
         trees
             .iter()
@@ -540,6 +546,17 @@ where
         }
     }
     outcome
+}
+
+/// Keeps the first of the trees whose case only moves the source to the same address: sending
+/// from an address again proves nothing, so a source family's `cases` bounds the draws and each
+/// address drawn is sent once.
+fn once_per_source(trees: &mut Vec<CaseTree>) {
+    let mut seen = std::collections::HashSet::new();
+    trees.retain(|tree| match tree.current().change {
+        Change::Source(ip) => seen.insert(ip),
+        _ => true,
+    });
 }
 
 /// Draws the value trees of `cases` cases from `seed`.

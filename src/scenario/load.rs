@@ -708,6 +708,11 @@ impl Checker<'_> {
                 "a Basic user-id cannot contain `:` (RFC 7617 §2)".into(),
             );
         }
+        if let Some(ranges) = property.from.get("ranges").and_then(|r| r.as_literal())
+            && let Err(e) = super::model::parse_ranges(ranges)
+        {
+            self.error(format!("{pp}.from.ranges"), e);
+        }
     }
 
     fn step_body(&mut self, path: &str, step: &Step) {

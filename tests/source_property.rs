@@ -1,0 +1,141 @@
+//! The source-address families end to end on the embedded mocks: a source this machine cannot
+//! bind makes the step an error naming the address (never a pass), and each lenient range or
+//! allowlist check is caught by the generated cases whatever the run seed, while the conformant
+//! mocks pass with every seed.
+
+mod common;
+
+use authconform::exec::MockOptions;
+use authconform::{Plan, Runner, Target, Verdict};
+use futures::future::join_all;
+
+const SILVERFLOW: &str = "silverflow::ip_ranges::generated-sources-at-the-range-boundaries";
+const ELECTRUM: &str = "electrum::allowlist::generated-sources-at-the-allowlist-boundaries";
+const DEMO: &str = "demo::allowlist::generated-sources-at-the-allowlist-boundaries";
+
+/// The seeds every verdict below must hold for: a lenient variant caught by luck is no teeth.
+const SEEDS: [u64; 4] = [1, 2, 3, 0x9f3c_0000_0000_0001];
+
+/// Plans every scenario against `target`. Loading is synchronous work: done once, before the
+/// runs start, so it never holds up the mocks the runs start.
+fn plan(target: Target) -> Plan {
+    common::verdicts::plan(
+        std::path::Path::new(common::ROOT)
+            .join("scenarios")
+            .as_path(),
+        target,
+    )
+}
+
+/// Runs `trial` of `plan` with `deviations` and run seed `seed`.
+async fn run(plan: &Plan, trial: &str, deviations: &[&str], seed: u64) -> Verdict {
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions {
+            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+        },
+    )
+    .with_seed(seed);
+    let planned = plan
+        .scenarios
+        .iter()
+        .find(|s| s.trial_name() == trial)
+        .unwrap_or_else(|| panic!("{trial} is planned"));
+    assert_eq!(planned.skip, None, "{trial} runs on the mocks");
+    runner.run(planned).await.verdict
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_the_machine_cannot_bind_is_an_error_naming_it() {
+    // TEST-NET-1 (RFC 5737): no interface of a test machine holds it.
+    let mut target = Target::mock();
+    target
+        .providers
+        .get_mut("demo")
+        .expect("the mock target configures demo")
+        .variables
+        .insert("allowlist".into(), "192.0.2.8/30".into());
+    let verdict = run(&plan(target), DEMO, &[], 7).await;
+    match &verdict {
+        Verdict::Error {
+            step: Some(0),
+            message,
+        } => {
+            assert!(message.contains("192.0.2."), "{message}");
+            assert!(message.contains("could not send"), "{message}");
+        }
+        other => panic!("expected an error at the first step, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lenient_range_checks_are_caught_whatever_the_seed() {
+    // (trial, deviation, failing step, fragments of its message)
+    let table: &[(&str, &str, usize, &[&str])] = &[
+        (
+            SILVERFLOW,
+            "cidr-includes-previous-address",
+            3,
+            &[
+                "`before: 127.0.2.7, just before 127.0.2.8/29`",
+                "got HTTP 200, expected 401",
+            ],
+        ),
+        (
+            SILVERFLOW,
+            "checks-first-range-only",
+            2,
+            &["of 127.0.2.16/30`", "got HTTP 401, expected 200"],
+        ),
+        (
+            ELECTRUM,
+            "allowlist-prefix-one-short",
+            1,
+            &["`before: 127.0.0.0, just before 127.0.0.1/32`", "timeout"],
+        ),
+    ];
+    let plan = &plan(Target::mock());
+    let runs = table.iter().flat_map(|(trial, deviation, _, _)| {
+        SEEDS.map(|seed| async move {
+            (
+                *trial,
+                *deviation,
+                seed,
+                run(plan, trial, &[deviation], seed).await,
+            )
+        })
+    });
+    for ((trial, deviation, seed, verdict), (_, _, step, fragments)) in join_all(runs)
+        .await
+        .into_iter()
+        .zip(table.iter().flat_map(|row| SEEDS.map(|_| row)))
+    {
+        match &verdict {
+            Verdict::Fail { step: s, message } if s == step => {
+                for fragment in *fragments {
+                    assert!(
+                        message.contains(fragment),
+                        "{trial} under {deviation}, seed {seed:x}: no {fragment:?} in\n{message}"
+                    );
+                }
+            }
+            other => {
+                panic!(
+                    "{trial} under {deviation}, seed {seed:x}: expected a failure at step {step}, got {other:?}"
+                )
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conformant_mocks_pass_whatever_the_seed() {
+    let plan = &plan(Target::mock());
+    let runs = [SILVERFLOW, ELECTRUM, DEMO].into_iter().flat_map(|trial| {
+        SEEDS.map(|seed| async move { (trial, seed, run(plan, trial, &[], seed).await) })
+    });
+    for (trial, seed, verdict) in join_all(runs).await {
+        assert_eq!(verdict, Verdict::Pass, "{trial}, seed {seed:x}");
+    }
+}
