@@ -139,3 +139,110 @@ async fn the_conformant_mocks_pass_whatever_the_seed() {
         assert_eq!(verdict, Verdict::Pass, "{trial}, seed {seed:x}");
     }
 }
+
+/// Serves the generic profile's IP-restricted resource as nginx's `allow`/`deny` does: 200 to the
+/// sources `admits` lets in, 403 to the others, one answer per connection; returns its URL.
+async fn allowlist_server(admits: fn(std::net::IpAddr) -> bool) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, peer)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let status = if admits(peer.ip()) {
+                    "200 OK"
+                } else {
+                    "403 Forbidden"
+                };
+                let reply =
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                stream.write_all(reply.as_bytes()).await.ok();
+            });
+        }
+    });
+    url
+}
+
+/// A live target for the generic profile's refusing allowlist at `url`, admitting 127.0.0.1/32.
+fn oauth2_target(url: &str) -> Target {
+    let yaml = format!(
+        r#"name: loopback-allowlist
+clock: real
+limits:
+  request_timeout: 5s
+  max_wait: 0s
+sources:
+  default: {{ bind: 127.0.0.1 }}
+  unallowlisted: {{ bind: 127.0.0.2 }}
+providers:
+  oauth2:
+    hosts:
+      ip_refuse_base: {{ url: "{url}" }}
+    paths:
+      ip_path: /ip
+    variables:
+      ip_allowlist: 127.0.0.1/32
+"#
+    );
+    Target::parse(std::path::Path::new("t.yaml"), &yaml)
+        .unwrap_or_else(|e| panic!("{}", authconform::diagnostic::LoadErrors(e).render()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_generic_refusing_allowlist_is_checked_at_its_boundaries() {
+    const REFUSED: &str = "oauth2::allowlist::generated-sources-refused";
+    let exact = allowlist_server(|ip| ip == std::net::Ipv4Addr::LOCALHOST).await;
+    let verdict = run(&plan(oauth2_target(&exact)), REFUSED, &[], 5).await;
+    assert_eq!(verdict, Verdict::Pass);
+    // An allow rule one prefix bit short (127.0.0.0/31) lets 127.0.0.0 in.
+    let one_short = allowlist_server(|ip| {
+        matches!(ip, std::net::IpAddr::V4(v4) if v4.octets()[..3] == [127, 0, 0] && v4.octets()[3] < 2)
+    })
+    .await;
+    let plan = plan(oauth2_target(&one_short));
+    for seed in SEEDS {
+        match run(&plan, REFUSED, &[], seed).await {
+            Verdict::Fail { step: 1, message } => assert!(
+                message.contains("`before: 127.0.0.0, just before 127.0.0.1/32`")
+                    && message.contains("got HTTP 200, expected 403"),
+                "seed {seed:x}: {message}"
+            ),
+            other => panic!("seed {seed:x}: expected a failure at step 1, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn ranges_that_are_not_cidr_blocks_are_located_load_errors() {
+    for (ranges, expected) in [
+        ("10.0.0.0/33", "found `10.0.0.0/33`"),
+        ("127.0.0.1", "found `127.0.0.1`"),
+        (" , ", "expected at least one CIDR block"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("demo")).unwrap();
+        std::fs::write(
+            dir.path().join("demo/prop.yaml"),
+            format!(
+                "scenarios:\n  - id: bad\n    title: bad\n    requirements: [DEMO-IP-02]\n    steps:\n      - property: {{ family: source_outside, from: {{ ranges: \"{ranges}\" }} }}\n        request: {{ url: \"{{{{api_base}}}}/v1/profile\" }}\n        expect: {{ outcome: timeout, within: 1s }}\n"
+            ),
+        )
+        .unwrap();
+        let run =
+            common::authconform(&["validate", "--scenarios", &dir.path().display().to_string()]);
+        assert_eq!(run.code, Some(2), "{ranges}\n{}", run.dump());
+        assert!(
+            run.stderr.contains(expected) && run.stderr.contains("prop.yaml:6:"),
+            "{ranges}\n{}",
+            run.dump()
+        );
+    }
+}
