@@ -246,3 +246,38 @@ fn ranges_that_are_not_cidr_blocks_are_located_load_errors() {
         );
     }
 }
+
+/// The ranges come from optional target variables: a target that leaves them out skips the
+/// generated scenarios with the reason, rather than running them into an error.
+#[test]
+fn a_target_without_the_ranges_skips_the_generated_scenarios() {
+    let mut target = Target::mock();
+    for (provider, names) in [
+        ("electrum", &["allowlist"][..]),
+        ("demo", &["allowlist"][..]),
+        ("silverflow", &["probe_range", "probe_next_range"][..]),
+    ] {
+        let variables = &mut target.providers.get_mut(provider).unwrap().variables;
+        for name in names {
+            assert!(variables.shift_remove(*name).is_some(), "{provider}.{name}");
+        }
+    }
+    let plan = plan(target);
+    for (trial, name) in [
+        (ELECTRUM, "allowlist"),
+        (DEMO, "allowlist"),
+        (SILVERFLOW, "probe_range"),
+    ] {
+        let planned = plan
+            .scenarios
+            .iter()
+            .find(|s| s.trial_name() == trial)
+            .unwrap();
+        let reason = planned.skip.as_deref().unwrap_or_default();
+        assert!(
+            // The runner's tests read the demo spec with every input required.
+            reason.contains("does not supply") && reason.contains(&format!("variable `{name}`")),
+            "{trial}: {reason:?}"
+        );
+    }
+}

@@ -713,6 +713,9 @@ impl Checker<'_> {
         {
             self.error(format!("{pp}.from.ranges"), e);
         }
+        // The names `from` uses are checked and counted as the scenario's inputs like any
+        // template's, so a target that leaves one out skips the scenario rather than erring.
+        property.visit_templates(&pp, self);
     }
 
     fn step_body(&mut self, path: &str, step: &Step) {
