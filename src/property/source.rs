@@ -27,7 +27,7 @@ use proptest::sample::select;
 
 use super::{Case, CaseStrategy, Change};
 
-pub use crate::scenario::model::parse_ranges;
+use crate::scenario::model::parse_ranges;
 
 /// An address as a number, with the width of its family.
 fn number(ip: IpAddr) -> u128 {
@@ -235,6 +235,43 @@ mod tests {
                 "seed {seed}"
             );
         }
+    }
+
+    /// The engine sends each address once: 256 draws over a /30 are its four addresses inside,
+    /// and the two just outside it.
+    #[tokio::test]
+    async fn each_address_is_sent_once_however_often_it_is_drawn() {
+        use crate::property::{Judged, Seed, run_cases};
+        let sent = std::sync::Mutex::new(Vec::new());
+        let judge = |case: Case| {
+            sent.lock().unwrap().push(ip(&case));
+            async { Judged::<()>::Held(()) }
+        };
+        let inside = run_cases(
+            &inside("127.0.0.8/30").unwrap(),
+            Seed([4; 32]),
+            256,
+            4,
+            None,
+            judge,
+        )
+        .await;
+        assert_eq!((inside.sent, inside.held), (4, 4));
+        let outside = run_cases(
+            &outside_family("127.0.0.8/30").unwrap(),
+            Seed([4; 32]),
+            256,
+            4,
+            None,
+            judge,
+        )
+        .await;
+        assert_eq!((outside.sent, outside.held), (2, 2));
+        let sent: BTreeSet<IpAddr> = sent.into_inner().unwrap().into_iter().collect();
+        assert_eq!(
+            sent,
+            ips("127.0.0.7 127.0.0.8 127.0.0.9 127.0.0.10 127.0.0.11 127.0.0.12")
+        );
     }
 
     #[test]
