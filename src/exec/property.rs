@@ -60,8 +60,9 @@ impl Scope<'_> {
         let seed = Seed::derive(self.runner.seed, &self.trial_name, index);
         let pace = limits.rate.map(|rate| Pace::new(rate.0));
         let expect = step.expect.clone().unwrap_or_default();
-        // A case expecting no answer waits `within` (as a request step does), each on a
-        // connection of its own: a reused one would show the previous case's server.
+        // A case expecting a transport outcome waits `within` (as a request step does) on a
+        // connection of its own: what a reused one does says nothing of how the server treats
+        // a new one from the case's source.
         let within = expect.within.map(|d| d.0);
         let total = match (expect.outcome, within) {
             (ExpectedOutcome::Timeout, Some(w)) => w,

@@ -16,7 +16,7 @@
 
 mod basic;
 pub mod pace;
-pub mod source;
+mod source;
 
 use std::future::Future;
 
@@ -341,7 +341,7 @@ pub fn family_strategy(
         }
         PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
         PropertyFamily::SourceInside => source::inside(need("ranges")?),
-        PropertyFamily::SourceOutside => source::outside_family(need("ranges")?),
+        PropertyFamily::SourceOutside => source::outside(need("ranges")?),
     }
 }
 

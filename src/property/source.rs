@@ -73,7 +73,7 @@ fn boundaries(ranges: &[IpNet]) -> Vec<Labelled> {
 
 /// Returns the address just before and just after each range that no range contains, once
 /// each, in order.
-pub fn outside(ranges: &[IpNet]) -> Vec<Labelled> {
+fn just_outside(ranges: &[IpNet]) -> Vec<Labelled> {
     let mut out: Vec<Labelled> = Vec::new();
     for net in ranges {
         let (first, last) = (number(net.network()), number(net.broadcast()));
@@ -113,9 +113,9 @@ pub(super) fn inside(ranges_text: &str) -> Result<CaseStrategy, String> {
 }
 
 /// Returns the `source_outside` family: each case sends from an address just outside a range.
-pub(super) fn outside_family(ranges_text: &str) -> Result<CaseStrategy, String> {
+pub(super) fn outside(ranges_text: &str) -> Result<CaseStrategy, String> {
     let ranges = parse_ranges(ranges_text).map_err(|e| format!("`from.ranges`: {e}"))?;
-    let addresses = outside(&ranges);
+    let addresses = just_outside(&ranges);
     if addresses.is_empty() {
         return Err(format!(
             "`from.ranges`: no address lies just outside {} (a /0 has no outside)",
@@ -185,21 +185,27 @@ mod tests {
     #[test]
     fn outside_is_just_before_and_after_each_range_and_never_inside_another() {
         let ranges = parse_ranges("127.0.2.8/29 127.0.2.16/30").unwrap();
-        let found: BTreeSet<IpAddr> = outside(&ranges).into_iter().map(|(ip, _)| ip).collect();
+        let found: BTreeSet<IpAddr> = just_outside(&ranges)
+            .into_iter()
+            .map(|(ip, _)| ip)
+            .collect();
         // 127.0.2.16 is just after the first range but inside the second; .15 the reverse.
         assert_eq!(found, ips("127.0.2.7 127.0.2.20"));
         let single = parse_ranges("127.0.0.1/32").unwrap();
-        let found: BTreeSet<IpAddr> = outside(&single).into_iter().map(|(ip, _)| ip).collect();
+        let found: BTreeSet<IpAddr> = just_outside(&single)
+            .into_iter()
+            .map(|(ip, _)| ip)
+            .collect();
         assert_eq!(found, ips("127.0.0.0 127.0.0.2"));
         let v6 = parse_ranges("2001:db8::4/126").unwrap();
-        let found: BTreeSet<IpAddr> = outside(&v6).into_iter().map(|(ip, _)| ip).collect();
+        let found: BTreeSet<IpAddr> = just_outside(&v6).into_iter().map(|(ip, _)| ip).collect();
         assert_eq!(found, ips("2001:db8::3 2001:db8::8"));
         // The ends of the address space have no neighbour beyond them.
         let ends = parse_ranges("0.0.0.0/32 255.255.255.255/32 ::/128").unwrap();
-        let found: BTreeSet<IpAddr> = outside(&ends).into_iter().map(|(ip, _)| ip).collect();
+        let found: BTreeSet<IpAddr> = just_outside(&ends).into_iter().map(|(ip, _)| ip).collect();
         assert_eq!(found, ips("0.0.0.1 255.255.255.254 ::1"));
-        assert!(outside(&parse_ranges("0.0.0.0/0").unwrap()).is_empty());
-        assert!(outside_family("0.0.0.0/0 ::/0").is_err());
+        assert!(just_outside(&parse_ranges("0.0.0.0/0").unwrap()).is_empty());
+        assert!(outside("0.0.0.0/0 ::/0").is_err());
     }
 
     /// Every boundary address is drawn among the default 256 cases whatever the seed, every
@@ -214,7 +220,7 @@ mod tests {
         let want_bounds =
             ips("127.0.2.8 127.0.2.15 127.0.2.16 127.0.2.19 127.0.0.1 2001:db8:: 2001:db8::3");
         for seed in 1..=8 {
-            let out = draw(&outside_family(text).unwrap(), 256, seed);
+            let out = draw(&outside(text).unwrap(), 256, seed);
             let drawn: BTreeSet<IpAddr> = out.iter().map(ip).collect();
             assert_eq!(drawn, want_outside, "seed {seed}");
             let inside_cases = draw(&inside(text).unwrap(), 256, seed);
@@ -247,7 +253,7 @@ mod tests {
             sent.lock().unwrap().push(ip(&case));
             async { Judged::<()>::Held(()) }
         };
-        let inside = run_cases(
+        let within = run_cases(
             &inside("127.0.0.8/30").unwrap(),
             Seed([4; 32]),
             256,
@@ -256,9 +262,9 @@ mod tests {
             judge,
         )
         .await;
-        assert_eq!((inside.sent, inside.held), (4, 4));
-        let outside = run_cases(
-            &outside_family("127.0.0.8/30").unwrap(),
+        assert_eq!((within.sent, within.held), (4, 4));
+        let beyond = run_cases(
+            &outside("127.0.0.8/30").unwrap(),
             Seed([4; 32]),
             256,
             4,
@@ -266,7 +272,7 @@ mod tests {
             judge,
         )
         .await;
-        assert_eq!((outside.sent, outside.held), (2, 2));
+        assert_eq!((beyond.sent, beyond.held), (2, 2));
         let sent: BTreeSet<IpAddr> = sent.into_inner().unwrap().into_iter().collect();
         assert_eq!(
             sent,

@@ -216,8 +216,8 @@ impl PropertyFamily {
     }
 }
 
-/// Parses a source family's `ranges`: CIDR blocks separated by commas or white space. Host bits below the
-/// prefix are ignored (`10.0.0.1/24` is `10.0.0.0/24`), as the mocks read blocks.
+/// Parses a source family's `ranges`: CIDR blocks separated by commas or white space. Host bits
+/// below the prefix are ignored (`10.0.0.1/24` is `10.0.0.0/24`), as the mocks read blocks.
 ///
 /// # Errors
 /// What was expected, naming the first text that is not a block, or an empty list.
