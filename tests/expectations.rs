@@ -506,6 +506,43 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             ],
         )],
     ),
+    (
+        "token-accepts-repeated-parameters",
+        &[(
+            "demo::token::malformed-token-requests-refused",
+            0,
+            &[
+                "`duplicated-parameter: `",
+                "got HTTP 200",
+                "minimal failing case",
+                "--filter 'demo::token::malformed-token-requests-refused' --seed ",
+            ],
+        )],
+    ),
+    (
+        "token-accepts-two-client-auth-methods",
+        &[(
+            "demo::token::malformed-token-requests-refused",
+            0,
+            &[
+                "`both-places: Basic, and ",
+                "got HTTP 200",
+                "minimal failing case",
+            ],
+        )],
+    ),
+    (
+        "token-client-secret-prefix",
+        &[(
+            "demo::token::malformed-token-requests-refused",
+            0,
+            &[
+                "`wrong-client-secret (Basic): ",
+                "got HTTP 200",
+                "minimal failing case",
+            ],
+        )],
+    ),
 ];
 
 fn root() -> &'static Path {

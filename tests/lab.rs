@@ -140,6 +140,18 @@ fn oidc_provider_passes_the_generic_profile() {
             ("code_flow::wrong-verifier", "pass", ""),
             ("code_flow::missing-verifier", "pass", ""),
             ("code_flow::public-refresh-rotated", "pass", ""),
+            // Generated variants of valid token requests, each refused.
+            (
+                "token_errors::malformed-basic-client-requests-refused",
+                "pass",
+                "",
+            ),
+            (
+                "client_auth::malformed-post-client-requests-refused",
+                "pass",
+                "",
+            ),
+            ("code_flow::malformed-code-exchanges-refused", "pass", ""),
         ],
         // Basic and the allowlist are nginx's, not this target's.
         &[NOT_SUPPLIED],
@@ -209,6 +221,17 @@ fn oauth2_mock_server_fails_only_where_waived() {
                 "skipped",
                 "the server does not offer the refresh_token grant",
             ),
+            (
+                "token_errors::malformed-basic-client-requests-refused",
+                "waived",
+                "",
+            ),
+            (
+                "client_auth::malformed-post-client-requests-refused",
+                "skipped",
+                "the server offers no client_credentials grant with client_secret_post",
+            ),
+            ("code_flow::malformed-code-exchanges-refused", "waived", ""),
         ],
         &[NOT_SUPPLIED],
     );

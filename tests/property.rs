@@ -1,7 +1,8 @@
 //! `property` steps end to end: the same run seed replays the same failing and minimal cases
 //! (in process, on the demo mock with a lenient variant), generated credentials a server echoes
-//! back never reach an output (through the binary, on a loopback server reflecting the
-//! `Authorization` header), and bad `property` blocks and limits are located load errors.
+//! back never reach an output (through the binary, on loopback servers reflecting the
+//! `Authorization` header, and a token request's form body too), and bad `property` blocks and
+//! limits are located load errors.
 
 mod common;
 
@@ -78,6 +79,36 @@ async fn the_conformant_mock_passes_both_families_whatever_the_seed() {
             let verdict = run_demo(trial, "omits-no-store", seed).await;
             assert_eq!(verdict, Verdict::Pass, "{trial} with seed {seed}");
         }
+    }
+}
+
+/// Each lenient token endpoint is caught by the cases of its own kind under every seed tried,
+/// not by luck, and the conformant one passes under the same seeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lenient_token_endpoints_are_caught_whatever_the_seed() {
+    let trial = "demo::token::malformed-token-requests-refused";
+    for seed in [1, 2, 3] {
+        for (deviation, kind) in [
+            (
+                "token-accepts-repeated-parameters",
+                "`duplicated-parameter: ",
+            ),
+            ("token-accepts-two-client-auth-methods", "`both-places: "),
+            (
+                "token-client-secret-prefix",
+                "`wrong-client-secret (Basic): ",
+            ),
+        ] {
+            match run_demo(trial, deviation, seed).await {
+                Verdict::Fail { message, .. } => assert!(
+                    message.contains(kind),
+                    "{deviation}, seed {seed}: {message}"
+                ),
+                other => panic!("{deviation}, seed {seed}: expected a failure, got {other:?}"),
+            }
+        }
+        let verdict = run_demo(trial, "omits-no-store", seed).await;
+        assert_eq!(verdict, Verdict::Pass, "seed {seed}");
     }
 }
 
@@ -202,6 +233,122 @@ async fn generated_credentials_echoed_by_the_server_reach_no_output() {
     );
 }
 
+const TOKEN_CANARY: &str = "CANARY-tok-7d2a-client-secret";
+const TOKEN_CLIENT: &str = "echo-client";
+
+/// A token endpoint that echoes the form body and the `Authorization` header it got (as sent and
+/// base64-decoded): 200 with a token when the client is sent twice (a `both-places` case), else
+/// 400 `invalid_request`.
+struct ReflectToken;
+
+impl Respond for ReflectToken {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let sent = request
+            .headers
+            .get("authorization")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let decoded = sent
+            .split_once(' ')
+            .and_then(|(_, token)| STANDARD.decode(token.trim()).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        let body = String::from_utf8_lossy(&request.body).into_owned();
+        let mut reply = serde_json::json!({
+            "error": "invalid_request",
+            "you_sent": sent,
+            "decoded": decoded,
+            "body": body,
+        });
+        if sent.is_empty() {
+            return ResponseTemplate::new(400).set_body_json(reply);
+        }
+        reply["access_token"] = "tok-issued".into();
+        ResponseTemplate::new(200).set_body_json(reply)
+    }
+}
+
+/// The body client's requests: the `both-places` cases (the same client also as Basic) fail,
+/// so the reports keep their exchanges, echoes and all.
+const TOKEN_SCENARIOS: &str = r#"scenarios:
+  - id: echoed-token-requests
+    title: Every generated token request is echoed back
+    requirements: [ECHO-BASIC-01]
+    steps:
+      - property:
+          family: token_request
+          from: {}
+        request:
+          method: POST
+          url: "{{api_base}}/token"
+          token:
+            grant: client_credentials
+            client_id: echo-client
+            client_secret: "{{secret.api_key}}"
+            client_auth: client_secret_post
+        expect:
+          status: [400, 401]
+          json: { $.access_token: absent }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_token_requests_echoed_by_the_server_reach_no_output() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(ReflectToken)
+        .mount(&server)
+        .await;
+    let tree = Arc::new(LiveTree::new(
+        &server.uri(),
+        LiveTreeFiles {
+            provider: "echo",
+            spec: SPEC,
+            flow: "token",
+            scenarios: TOKEN_SCENARIOS,
+            target: "target.yaml",
+            key_env: KEY_ENV,
+            key: TOKEN_CANARY,
+        },
+    ));
+    let t = tree.clone();
+    let run = blocking(move || t.command("run", &["--seed", "cd"])).await;
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    let evidence = evidence_text(&run);
+    let html = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
+    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
+    // The canary's start, and the base64 of the Basic pair's start, appear nowhere.
+    let pair_start = STANDARD.encode(format!("{TOKEN_CLIENT}:CANARY-to"));
+    let needles = [
+        "canary-tok".to_owned(),
+        pair_start[..pair_start.len() - 4].to_ascii_lowercase(),
+    ];
+    for (name, text) in [
+        ("stdout", &run.stdout),
+        ("stderr", &run.stderr),
+        ("junit", &run.junit),
+        ("evidence", &evidence),
+        ("html", &html),
+        ("summary", &summary),
+    ] {
+        let lower = text.to_ascii_lowercase();
+        for needle in &needles {
+            assert!(
+                !lower.contains(needle.as_str()),
+                "{name} holds {needle:?}\n{}",
+                run.dump()
+            );
+        }
+    }
+    // Positive: the failing case is the client sent twice, and its echo reached the reports,
+    // redacted.
+    assert!(
+        evidence.contains("both-places") && evidence.contains("you_sent"),
+        "{}",
+        run.dump()
+    );
+    assert!(evidence.contains("[redacted"), "{}", run.dump());
+}
+
 #[test]
 fn bad_property_blocks_are_located_load_errors() {
     let cases: &[(&str, &str)] = &[
@@ -220,6 +367,10 @@ fn bad_property_blocks_are_located_load_errors() {
         (
             "      - property: { family: basic, from: { username: u, password: p, pasword: q } }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: 401 }\n",
             "unknown key `pasword` for family `basic`",
+        ),
+        (
+            "      - property: { family: token_request, from: { other_cod: x } }\n        request: { method: POST, url: \"{{api_base}}/v1/token\", body: { form: { grant_type: client_credentials } } }\n        expect: { status: 400 }\n",
+            "unknown key `other_cod` for family `token_request`: expected `other_code`, `other_refresh_token`",
         ),
         (
             "      - property: { family: basic, from: { username: u, password: p }, cases: 0 }\n        request: { url: \"{{api_base}}/v1/profile\" }\n        expect: { status: 401 }\n",

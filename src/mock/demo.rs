@@ -12,8 +12,9 @@
 //! GET  /v1/reports   X-API-Key                   200 | 403 {"error": 2, …}
 //! ```
 //!
-//! The token endpoint is the kit's ([`TokenEndpoint`]): the client authenticates first (Basic
-//! only), then `grant_type`; only replies carrying a token are uncacheable. Any other route gets
+//! The token endpoint is the kit's ([`TokenEndpoint`]): a parameter given twice or a client
+//! secret both in Basic and in the body is 400 `invalid_request`, then the client authenticates
+//! (Basic only), then `grant_type`; only replies carrying a token are uncacheable. Any other route gets
 //! wiremock's empty 404.
 
 use std::collections::HashMap;
@@ -63,6 +64,12 @@ pub enum Deviation {
     BasicIgnoresBadBase64,
     /// `/v1/profile` takes the credentials with no space after the scheme, or spaces inside.
     BasicLenientSpaces,
+    /// `/v1/token` takes the first of a parameter given twice instead of refusing the request.
+    TokenAcceptsRepeatedParameters,
+    /// `/v1/token` takes the Basic client and ignores a `client_secret` also in the body.
+    TokenAcceptsTwoClientAuthMethods,
+    /// `/v1/token` accepts a client secret that starts with the right one or is a prefix of it.
+    TokenClientSecretPrefix,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -87,7 +94,17 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         token_policy: TokenPolicy {
             realm: "demo".to_owned(),
             client_auth: ClientAuth::BASIC,
-            checks: vec![Check::Client, Check::GrantType],
+            checks: [
+                (!deviations.has(Deviation::TokenAcceptsRepeatedParameters))
+                    .then_some(Check::RepeatedParameters),
+                (!deviations.has(Deviation::TokenAcceptsTwoClientAuthMethods))
+                    .then_some(Check::OneClientAuthMethod),
+                Some(Check::Client),
+                Some(Check::GrantType),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             grant_types: vec!["client_credentials"],
             no_store: if deviations.has(Deviation::OmitsNoStore) {
                 NoStore::Never
@@ -265,6 +282,12 @@ impl TokenProvider for Demo {
     }
 
     fn client_matches(&self, id: &str, secret: &str) -> bool {
+        if self.deviations.has(Deviation::TokenClientSecretPrefix) {
+            return id == self.client_id
+                && !secret.is_empty()
+                && (secret.starts_with(&self.client_secret)
+                    || self.client_secret.starts_with(secret));
+        }
         request::pair_eq((id, secret), (&self.client_id, &self.client_secret))
     }
 
@@ -373,6 +396,9 @@ mod tests {
                 "basic-password-prefix",
                 "basic-ignores-bad-base64",
                 "basic-lenient-spaces",
+                "token-accepts-repeated-parameters",
+                "token-accepts-two-client-auth-methods",
+                "token-client-secret-prefix",
             ]
         );
     }

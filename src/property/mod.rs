@@ -17,6 +17,7 @@
 mod basic;
 pub mod pace;
 mod source;
+mod token_request;
 
 use std::future::Future;
 
@@ -289,6 +290,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
     match family {
         PropertyFamily::Basic => Polarity::Refused,
         PropertyFamily::BasicAccepted => Polarity::Accepted,
+        PropertyFamily::TokenRequest => Polarity::Refused,
         PropertyFamily::SourceInside => Polarity::Accepted,
         PropertyFamily::SourceOutside => Polarity::Refused,
     }
@@ -331,7 +333,7 @@ impl CaseStrategy {
 pub fn family_strategy(
     family: PropertyFamily,
     from: &[(String, String)],
-    _base: &BaseRequest,
+    base: &BaseRequest,
 ) -> Result<CaseStrategy, String> {
     let get = |key: &str| from.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let need = |key: &str| get(key).ok_or_else(|| format!("`from.{key}` is missing"));
@@ -340,6 +342,13 @@ pub fn family_strategy(
             basic::refused(need("username")?, need("password")?, get("other_password"))
         }
         PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
+        PropertyFamily::TokenRequest => token_request::refused(
+            base,
+            &token_request::Others {
+                code: get("other_code"),
+                refresh_token: get("other_refresh_token"),
+            },
+        ),
         PropertyFamily::SourceInside => source::inside(need("ranges")?),
         PropertyFamily::SourceOutside => source::outside(need("ranges")?),
     }

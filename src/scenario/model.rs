@@ -177,6 +177,8 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// Variants of the step's own OAuth2 token request (RFC 6749) the endpoint must refuse.
+    TokenRequest,
     /// Source addresses inside the `ranges` a server admits (each range's first, last and a
     /// random address), each of which must be accepted.
     SourceInside,
@@ -191,6 +193,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::TokenRequest => "token_request",
             Self::SourceInside => "source_inside",
             Self::SourceOutside => "source_outside",
         }
@@ -202,6 +205,7 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::TokenRequest => false,
             Self::SourceInside | Self::SourceOutside => false,
         }
     }
@@ -211,6 +215,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
             Self::SourceInside | Self::SourceOutside => (&["ranges"], &[]),
         }
     }
