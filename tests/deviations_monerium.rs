@@ -127,14 +127,24 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-wrong-basic-password",
-        &[(
-            "monerium::basic::wrong-password-refused",
-            0,
-            &[
-                "step 1 (GET {{api_base}}/balances): got HTTP 200, expected 401",
-                "$.code: expected to equal 401, it selects nothing",
-            ],
-        )],
+        &[
+            (
+                "monerium::basic::wrong-password-refused",
+                0,
+                &[
+                    "step 1 (GET {{api_base}}/balances): got HTTP 200, expected 401",
+                    "$.code: expected to equal 401, it selects nothing",
+                ],
+            ),
+            (
+                "monerium::basic::malformed-basic-credentials-refused",
+                0,
+                &[
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+        ],
     ),
     (
         "drops-state",

@@ -454,11 +454,18 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-any-api-key",
-        &[(
-            "demo::api_key::wrong-or-missing-key",
-            0,
-            &["got HTTP 200, expected 403"],
-        )],
+        &[
+            (
+                "demo::api_key::wrong-or-missing-key",
+                0,
+                &["got HTTP 200, expected 403"],
+            ),
+            (
+                "demo::api_key::derived-keys-refused",
+                0,
+                &["got HTTP 200, expected 403", "minimal failing case"],
+            ),
+        ],
     ),
     (
         "basic-scheme-case-sensitive",
@@ -503,6 +510,18 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 "space",
                 "got HTTP 200, expected 401",
                 "minimal failing case",
+            ],
+        )],
+    ),
+    (
+        "api-key-prefix-only",
+        &[(
+            "demo::api_key::derived-keys-refused",
+            0,
+            &[
+                "got HTTP 200, expected 403",
+                "minimal failing case",
+                "--filter 'demo::api_key::derived-keys-refused' --seed ",
             ],
         )],
     ),

@@ -283,6 +283,7 @@ fn nginx_basic_and_ip_refusal_pass() {
             ("basic::utf8-credentials-accepted", "pass", ""),
             ("basic::challenge-without-credentials", "pass", ""),
             ("basic::wrong-password-challenge", "pass", ""),
+            ("basic::malformed-credentials-refused", "pass", ""),
             ("allowlist::unallowlisted-source-refused", "pass", ""),
             (
                 "allowlist::unallowlisted-source-dropped",
@@ -323,6 +324,7 @@ fn misconfigured_nginx_fails_the_ip_refusal() {
         "basic::utf8-credentials-accepted",
         "basic::challenge-without-credentials",
         "basic::wrong-password-challenge",
+        "basic::malformed-credentials-refused",
     ] {
         assert_eq!(verdicts[basic].0, "pass", "{basic}: {}", run.dump());
     }
@@ -424,6 +426,7 @@ fn nginx_over_tls_and_mtls_passes_and_records_the_servers_certificate() {
             ("basic::utf8-credentials-accepted", "pass", ""),
             ("basic::challenge-without-credentials", "pass", ""),
             ("basic::wrong-password-challenge", "pass", ""),
+            ("basic::malformed-credentials-refused", "pass", ""),
             ("allowlist::unallowlisted-source-refused", "pass", ""),
             (
                 "allowlist::unallowlisted-source-dropped",

@@ -64,6 +64,9 @@ pub enum Deviation {
     BasicIgnoresBadBase64,
     /// `/v1/profile` takes the credentials with no space after the scheme, or spaces inside.
     BasicLenientSpaces,
+    /// `/v1/reports` compares only the first [`API_KEY_PREFIX_CHECKED`] bytes of `X-API-Key`:
+    /// any value that starts like the key opens it.
+    ApiKeyPrefixOnly,
     /// `/v1/token` takes the first of a parameter given twice instead of refusing the request.
     TokenAcceptsRepeatedParameters,
     /// `/v1/token` takes the Basic client and ignores a `client_secret` also in the body.
@@ -71,6 +74,9 @@ pub enum Deviation {
     /// `/v1/token` accepts a client secret that starts with the right one or is a prefix of it.
     TokenClientSecretPrefix,
 }
+
+/// How many bytes of the key [`Deviation::ApiKeyPrefixOnly`] compares.
+const API_KEY_PREFIX_CHECKED: usize = 12;
 
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
@@ -361,7 +367,13 @@ impl Respond for Reports {
             .get("x-api-key")
             .map(|v| v.as_bytes())
             .unwrap_or_default();
-        let key_ok = credential_eq(presented, demo.api_key.as_bytes()) && !presented.is_empty();
+        let key_ok = if demo.deviations.has(Deviation::ApiKeyPrefixOnly) {
+            let checked = API_KEY_PREFIX_CHECKED.min(demo.api_key.len());
+            presented.len() >= checked
+                && credential_eq(&presented[..checked], &demo.api_key.as_bytes()[..checked])
+        } else {
+            credential_eq(presented, demo.api_key.as_bytes())
+        } && !presented.is_empty();
         if key_ok || demo.deviations.has(Deviation::AcceptsAnyApiKey) {
             json_reply(
                 200,
@@ -396,6 +408,7 @@ mod tests {
                 "basic-password-prefix",
                 "basic-ignores-bad-base64",
                 "basic-lenient-spaces",
+                "api-key-prefix-only",
                 "token-accepts-repeated-parameters",
                 "token-accepts-two-client-auth-methods",
                 "token-client-secret-prefix",

@@ -177,6 +177,9 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// Variants of an API key, where the step's request carries it, each of which must be
+    /// refused.
+    ApiKey,
     /// Variants of the step's own OAuth2 token request (RFC 6749) the endpoint must refuse.
     TokenRequest,
     /// Source addresses inside the `ranges` a server admits (each range's first, last and a
@@ -193,6 +196,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::ApiKey => "api_key",
             Self::TokenRequest => "token_request",
             Self::SourceInside => "source_inside",
             Self::SourceOutside => "source_outside",
@@ -205,6 +209,7 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::ApiKey => false,
             Self::TokenRequest => false,
             Self::SourceInside | Self::SourceOutside => false,
         }
@@ -215,6 +220,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::ApiKey => (&["key"], &["other_key", "revoked_key"]),
             Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
             Self::SourceInside | Self::SourceOutside => (&["ranges"], &[]),
         }
