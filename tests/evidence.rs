@@ -108,14 +108,14 @@ fn the_default_run_writes_evidence_that_validates_and_verifies() {
     );
     let summary = std::fs::read_to_string(run.reports.join("summary.md")).expect("summary.md");
     assert!(
-        summary.contains("| demo | 18 | 0 | 0 | 0 | 0 | 13 / 13 |"),
+        summary.contains("| demo | 19 | 0 | 0 | 0 | 0 | 13 / 13 |"),
         "{summary}"
     );
     assert!(
         run.stdout
             .lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                == ["demo", "18", "0", "0", "0", "13", "/", "13"]),
+                == ["demo", "19", "0", "0", "0", "13", "/", "13"]),
         "the console's demo row\n{}",
         run.dump()
     );

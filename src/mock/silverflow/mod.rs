@@ -81,6 +81,9 @@
 //! - `delete-keeps-working`: a deleted key is answered 204 but keeps authenticating.
 //! - `accepts-disabled-keys`: a disabled key authenticates.
 //! - `bearer-never-expires`: bearer tokens work after `expires`.
+//! - `cidr-includes-previous-address`: a block also admits the address just before its start.
+//! - `checks-first-range-only`: only the first of a credential's `ipRanges` admits; sources in
+//!   the others get the 401.
 
 mod access;
 mod keys;
@@ -135,6 +138,8 @@ pub enum Deviation {
     DeleteKeepsWorking,
     AcceptsDisabledKeys,
     BearerNeverExpires,
+    CidrIncludesPreviousAddress,
+    ChecksFirstRangeOnly,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -477,6 +482,8 @@ mod tests {
                 "delete-keeps-working",
                 "accepts-disabled-keys",
                 "bearer-never-expires",
+                "cidr-includes-previous-address",
+                "checks-first-range-only",
             ]
         );
     }
