@@ -15,6 +15,7 @@
 //! ```
 
 mod basic;
+mod bearer;
 pub mod pace;
 
 use std::future::Future;
@@ -103,6 +104,10 @@ impl Change {
     pub fn secret_forms(&self) -> Vec<String> {
         let mut forms = Vec::new();
         self.collect_secret_forms(&mut forms);
+        // A JWT's claims as a server may echo them decoded (the registry derives the encoded
+        // segments itself).
+        let claims: Vec<String> = forms.iter().filter_map(|f| decoded_jwt_claims(f)).collect();
+        forms.extend(claims);
         forms.retain(|f| !f.is_empty());
         forms.sort();
         forms.dedup();
@@ -164,6 +169,20 @@ impl Change {
             _ => None,
         }
     }
+}
+
+/// Returns the decoded claims segment of a value shaped like a JWT, when it is UTF-8 text of at
+/// least [`MIN_PASSWORD_FORM`] bytes.
+fn decoded_jwt_claims(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let mut parts = value.split('.');
+    let (_, claims) = (parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|text| text.len() >= MIN_PASSWORD_FORM && text.starts_with('{'))
 }
 
 /// What a family may derive its cases from besides `from`: the step's request as rendered,
@@ -288,6 +307,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
     match family {
         PropertyFamily::Basic => Polarity::Refused,
         PropertyFamily::BasicAccepted => Polarity::Accepted,
+        PropertyFamily::Bearer => Polarity::Refused,
     }
 }
 
@@ -328,7 +348,7 @@ impl CaseStrategy {
 pub fn family_strategy(
     family: PropertyFamily,
     from: &[(String, String)],
-    _base: &BaseRequest,
+    base: &BaseRequest,
 ) -> Result<CaseStrategy, String> {
     let get = |key: &str| from.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let need = |key: &str| get(key).ok_or_else(|| format!("`from.{key}` is missing"));
@@ -337,6 +357,9 @@ pub fn family_strategy(
             basic::refused(need("username")?, need("password")?, get("other_password"))
         }
         PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
+        PropertyFamily::Bearer => {
+            bearer::refused(get("token"), get("public_key"), get("other_token"), base)
+        }
     }
 }
 

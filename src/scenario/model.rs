@@ -177,6 +177,9 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// Altered, forged or foreign bearer tokens and JWTs, sent where the request carries the
+    /// token, each of which must be refused.
+    Bearer,
 }
 
 impl PropertyFamily {
@@ -185,6 +188,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::Bearer => "bearer",
         }
     }
 
@@ -194,6 +198,7 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::Bearer => false,
         }
     }
 
@@ -202,6 +207,7 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::Bearer => (&[], &["token", "public_key", "other_token"]),
         }
     }
 }

@@ -81,6 +81,9 @@
 //! - `delete-keeps-working`: a deleted key is answered 204 but keeps authenticating.
 //! - `accepts-disabled-keys`: a disabled key authenticates.
 //! - `bearer-never-expires`: bearer tokens work after `expires`.
+//! - `unsigned-tokens-trusted`: a bearer token with an empty signature segment is taken on its
+//!   claims, whatever its `alg` (the check is skipped when there is nothing to check); a
+//!   signature that is present is still verified.
 
 mod access;
 mod keys;
@@ -135,6 +138,7 @@ pub enum Deviation {
     DeleteKeepsWorking,
     AcceptsDisabledKeys,
     BearerNeverExpires,
+    UnsignedTokensTrusted,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -477,6 +481,7 @@ mod tests {
                 "delete-keeps-working",
                 "accepts-disabled-keys",
                 "bearer-never-expires",
+                "unsigned-tokens-trusted",
             ]
         );
     }
