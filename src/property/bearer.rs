@@ -44,8 +44,8 @@ const ALPHABET: &[char] = &[
     'A', 'B', 'Q', 'Z', 'a', 'b', 'q', 'z', '0', '1', '7', '9', '-', '_',
 ];
 
-/// Spellings of `none` libraries have been fooled by.
-const NONE_SPELLINGS: &[&str] = &["none", "None", "NONE", "nOnE"];
+/// Spellings of `none` libraries have been fooled by; the RFC 7518 one drawn half the time.
+const NONE_SPELLINGS: &[&str] = &["none", "none", "none", "None", "NONE", "nOnE"];
 
 /// Thirty days, the furthest a generated `exp` goes into the past.
 const MAX_PAST: u64 = 30 * 86_400;
@@ -340,7 +340,7 @@ impl Source {
                 (Kind::SegmentTruncated, 2),
                 (Kind::SegmentExtended, 2),
                 (Kind::SegmentChanged, 3),
-                (Kind::AlgNone, 2),
+                (Kind::AlgNone, 3),
                 (Kind::ExpPast, 1),
                 (Kind::NbfFuture, 1),
             ];
