@@ -47,11 +47,12 @@ const ALPHABET: &[char] = &[
 /// Spellings of `none` libraries have been fooled by; the RFC 7518 one drawn half the time.
 const NONE_SPELLINGS: &[&str] = &["none", "none", "none", "None", "NONE", "nOnE"];
 
-/// Thirty days, the furthest a generated `exp` goes into the past.
-const MAX_PAST: u64 = 30 * 86_400;
+/// How long before the token was issued a generated `exp` lies, in seconds: a few values, so
+/// cases repeat their claims and each claims text is registered as a secret once.
+const PAST_OFFSETS: &[u64] = &[1, 60, 3_600, 86_400, 30 * 86_400];
 
-/// One year, the furthest a generated `nbf` goes beyond the token's lifetime.
-const MAX_FUTURE: u64 = 365 * 86_400;
+/// How long after the token's lifetime a generated `nbf` lies, in seconds.
+const FUTURE_OFFSETS: &[u64] = &[3_600, 86_400, 30 * 86_400, 365 * 86_400];
 
 /// Where the step's request carries the token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,7 +213,6 @@ struct Draw {
     kind: Kind,
     at: Index,
     which: Index,
-    seconds: u64,
     tail: Vec<char>,
 }
 
@@ -252,15 +252,13 @@ pub(super) fn refused(
         select(kinds),
         any::<Index>(),
         any::<Index>(),
-        0..MAX_FUTURE,
         proptest::collection::vec(select(ALPHABET), 2..=8),
     )
-        .prop_map(move |(kind, at, which, seconds, tail)| {
+        .prop_map(move |(kind, at, which, tail)| {
             let (label, token) = source.make(&Draw {
                 kind,
                 at,
                 which,
-                seconds,
                 tail,
             });
             Case {
@@ -504,7 +502,7 @@ impl Source {
             }
             Kind::ExpRemoved => ("`exp` removed".into(), self.forge(&Forgery::MissingExp)),
             Kind::ExpPast => {
-                let back = 1 + draw.seconds % MAX_PAST;
+                let back = PAST_OFFSETS[draw.at.index(PAST_OFFSETS.len())];
                 let exp = self.issued.saturating_sub(back);
                 (
                     format!("`exp` {back} s before the token was issued"),
@@ -512,7 +510,7 @@ impl Source {
                 )
             }
             Kind::NbfFuture => {
-                let ahead = 3_600 + draw.seconds;
+                let ahead = FUTURE_OFFSETS[draw.at.index(FUTURE_OFFSETS.len())];
                 let mut changes = Map::new();
                 changes.insert("nbf".into(), Value::from(self.lifetime_end + ahead));
                 (
@@ -523,7 +521,7 @@ impl Source {
             Kind::ClaimChanged => {
                 let name = &self.claim_names[draw.which.index(self.claim_names.len())];
                 let original = jwt.decoded.claim(name).cloned().unwrap_or(Value::Null);
-                let (how, value) = change_value(&original, draw.at, &draw.tail);
+                let (how, value) = change_value(&original, draw.at);
                 let mut changes = Map::new();
                 changes.insert(name.clone(), value);
                 (
@@ -569,35 +567,40 @@ fn change_char(text: &str, at: Index, choices: &[char]) -> (usize, String) {
 }
 
 /// Returns how a claim's value was changed (by its JSON type, never quoting it) and the new
-/// value, which always differs from `original`.
-fn change_value(original: &Value, at: Index, tail: &[char]) -> (String, Value) {
-    let suffix: String = tail.iter().collect();
+/// value, which always differs from `original`. The changes are a few fixed ones per type, so
+/// cases repeat their claims and each claims text is registered as a secret once.
+fn change_value(original: &Value, at: Index) -> (String, Value) {
     match original {
         Value::String(s) => match at.index(3) {
-            0 => (
-                "(a string) extended".into(),
-                Value::from(format!("{s}{suffix}")),
-            ),
+            0 => ("(a string) extended".into(), Value::from(format!("{s}x"))),
             1 if !s.is_empty() => ("(a string) emptied".into(), Value::from("")),
             _ => {
-                let (i, changed) = change_char(s, at, tail);
+                let mut chars: Vec<char> = s.chars().collect();
+                match chars.first_mut() {
+                    Some(first) => *first = if *first == 'A' { 'B' } else { 'A' },
+                    None => chars.push('A'),
+                }
                 (
-                    format!("(a string) character {} changed", i + 1),
-                    Value::from(changed),
+                    "(a string) its first character changed".into(),
+                    Value::from(chars.into_iter().collect::<String>()),
                 )
             }
         },
         Value::Number(n) => {
-            let step = 1 + (at.index(1_000) as i64);
+            let (how, step) = if at.index(2) == 0 {
+                ("raised", 1)
+            } else {
+                ("lowered", -1)
+            };
             let value = n
                 .as_i64()
                 .map(|n| Value::from(n.saturating_add(step)))
                 .or_else(|| n.as_f64().map(|f| Value::from(f + step as f64)))
                 .unwrap_or(Value::from(step));
-            (format!("(a number) raised by {step}"), value)
+            (format!("(a number) {how} by 1"), value)
         }
         Value::Bool(b) => ("(a boolean) negated".into(), Value::from(!b)),
-        Value::Null => ("(null) set to a string".into(), Value::from(suffix)),
+        Value::Null => ("(null) set to a string".into(), Value::from("x")),
         Value::Array(items) => match at.index(3) {
             0 if !items.is_empty() => {
                 let mut fewer = items.clone();
@@ -619,7 +622,7 @@ fn change_value(original: &Value, at: Index, tail: &[char]) -> (String, Value) {
                     .into_iter()
                     .map(Value::from)
                     .find(|v| !items.contains(v))
-                    .unwrap_or_else(|| Value::from(suffix));
+                    .unwrap_or(Value::Null);
                 let mut more = items.clone();
                 more.push(added);
                 ("(an array) an element added".into(), Value::Array(more))
@@ -630,7 +633,7 @@ fn change_value(original: &Value, at: Index, tail: &[char]) -> (String, Value) {
             let key = members.keys().nth(at.index(members.len().max(1))).cloned();
             match key {
                 Some(key) if at.index(2) == 0 => {
-                    let (how, value) = change_value(&members[&key], at, tail);
+                    let (how, value) = change_value(&members[&key], at);
                     changed.insert(key.clone(), value);
                     (
                         format!("(an object) member `{key}` {how}"),
@@ -638,7 +641,11 @@ fn change_value(original: &Value, at: Index, tail: &[char]) -> (String, Value) {
                     )
                 }
                 _ => {
-                    changed.insert(format!("x{suffix}"), Value::from(true));
+                    let name = (0..)
+                        .map(|i| format!("x{i}"))
+                        .find(|n| !members.contains_key(n))
+                        .unwrap_or_default();
+                    changed.insert(name, Value::from(true));
                     ("(an object) a member added".into(), Value::Object(changed))
                 }
             }
