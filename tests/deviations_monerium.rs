@@ -127,14 +127,24 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-wrong-basic-password",
-        &[(
-            "monerium::basic::wrong-password-refused",
-            0,
-            &[
-                "step 1 (GET {{api_base}}/balances): got HTTP 200, expected 401",
-                "$.code: expected to equal 401, it selects nothing",
-            ],
-        )],
+        &[
+            (
+                "monerium::basic::wrong-password-refused",
+                0,
+                &[
+                    "step 1 (GET {{api_base}}/balances): got HTTP 200, expected 401",
+                    "$.code: expected to equal 401, it selects nothing",
+                ],
+            ),
+            (
+                "monerium::basic::malformed-basic-credentials-refused",
+                0,
+                &[
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+        ],
     ),
     (
         "drops-state",
@@ -206,6 +216,18 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 NO_STATE,
             ),
             (
+                "monerium::refresh::malformed-refresh-requests-refused",
+                0,
+                NO_STATE,
+            ),
+            (
+                "monerium::refresh::other-client-refresh-tokens-refused",
+                0,
+                &[
+                    "step 1 (authorize the other client): the redirect carries a code but no `state`",
+                ],
+            ),
+            (
                 "monerium::bearer::user-token-expires-after-3600s",
                 0,
                 NO_STATE,
@@ -236,19 +258,43 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                     "step 2 (exchange the code): $.refresh_token: expected to exist, it selects nothing",
                 ],
             ),
+            (
+                "monerium::refresh::malformed-refresh-requests-refused",
+                1,
+                &[
+                    "step 2 (exchange the code): $.refresh_token: expected to exist, it selects nothing",
+                ],
+            ),
+            (
+                "monerium::refresh::other-client-refresh-tokens-refused",
+                1,
+                &[
+                    "step 2 (exchange the other client's code): $.refresh_token: expected to exist, it selects nothing",
+                ],
+            ),
         ],
     ),
     (
         "refreshes-for-other-client",
-        &[(
-            "monerium::refresh::refresh-with-other-client-refused",
-            2,
-            &[
-                "step 3 (refresh as the other client): got HTTP 200, expected 400",
-                "$.message: expected to equal \"Client id must be the same from previous token.\", it selects nothing",
-                "$.access_token: expected absent, found a value",
-            ],
-        )],
+        &[
+            (
+                "monerium::refresh::refresh-with-other-client-refused",
+                2,
+                &[
+                    "step 3 (refresh as the other client): got HTTP 200, expected 400",
+                    "$.message: expected to equal \"Client id must be the same from previous token.\", it selects nothing",
+                    "$.access_token: expected absent, found a value",
+                ],
+            ),
+            (
+                "monerium::refresh::other-client-refresh-tokens-refused",
+                4,
+                &[
+                    "`other-client-grant: another client's `refresh_token``",
+                    "got HTTP 200, expected one of 400, 401",
+                ],
+            ),
+        ],
     ),
     (
         "requires-basic-client-auth",
@@ -275,15 +321,57 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-wrong-client-secret",
-        &[(
-            "monerium::client_credentials::wrong-client-secret-refused",
-            0,
-            &[
-                "step 1 (POST {{api_base}}/auth/token): got HTTP 200, expected one of 400, 401",
-                "body: expected to match /\"error\"",
-                "$.access_token: expected absent, found a value",
-            ],
-        )],
+        &[
+            (
+                "monerium::client_credentials::wrong-client-secret-refused",
+                0,
+                &[
+                    "step 1 (POST {{api_base}}/auth/token): got HTTP 200, expected one of 400, 401",
+                    "body: expected to match /\"error\"",
+                    "$.access_token: expected absent, found a value",
+                ],
+            ),
+            (
+                "monerium::client_credentials::malformed-token-requests-refused",
+                0,
+                &[
+                    "`wrong-client-secret (body): ",
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+        ],
+    ),
+    (
+        "accepts-repeated-parameters",
+        &[
+            (
+                "monerium::client_credentials::malformed-token-requests-refused",
+                0,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+            (
+                "monerium::refresh::malformed-refresh-requests-refused",
+                2,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                    "--filter 'monerium::refresh::malformed-refresh-requests-refused' --seed ",
+                ],
+            ),
+            (
+                "monerium::refresh::other-client-refresh-tokens-refused",
+                4,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                ],
+            ),
+        ],
     ),
 ];
 

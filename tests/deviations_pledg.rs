@@ -23,15 +23,26 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-any-grant-type",
-        &[(
-            "pledg::token::only-client-credentials-grant",
-            0,
-            &[
-                "step 1 (the password grant): got HTTP 200, expected 400",
-                "$.access_token: expected absent, found a value",
-                "body is not an OAuth error",
-            ],
-        )],
+        &[
+            (
+                "pledg::token::only-client-credentials-grant",
+                0,
+                &[
+                    "step 1 (the password grant): got HTTP 200, expected 400",
+                    "$.access_token: expected absent, found a value",
+                    "body is not an OAuth error",
+                ],
+            ),
+            (
+                "pledg::token::malformed-token-requests-refused",
+                0,
+                &[
+                    "`wrong-grant-type: ",
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+        ],
     ),
     (
         "accepts-any-dashboard-password",

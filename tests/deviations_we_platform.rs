@@ -80,15 +80,25 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "admin-key-on-privacy-routes",
-        &[(
-            "we-platform::api_key::privacy-routes-take-the-privacy-key-only",
-            1,
-            &[
-                "the admin key on a privacy route",
-                "got HTTP 200, expected 403",
-                "$.error: expected to equal 614",
-            ],
-        )],
+        &[
+            (
+                "we-platform::api_key::privacy-routes-take-the-privacy-key-only",
+                1,
+                &[
+                    "the admin key on a privacy route",
+                    "got HTTP 200, expected 403",
+                    "$.error: expected to equal 614",
+                ],
+            ),
+            (
+                "we-platform::api_key::derived-privacy-keys-refused",
+                0,
+                &[
+                    "`other-key: another key's secret`",
+                    "got HTTP 200, expected 403",
+                ],
+            ),
+        ],
     ),
     (
         "adds-www-authenticate",
@@ -97,6 +107,14 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 "we-platform::api_key::wrong-admin-key-refused",
                 0,
                 &[r#"header `www-authenticate`: expected absent, found "ApiKey"#],
+            ),
+            (
+                "we-platform::api_key::derived-admin-keys-refused",
+                0,
+                &[
+                    r#"header `www-authenticate`: expected absent, found "ApiKey"#,
+                    "minimal failing case",
+                ],
             ),
             (
                 "we-platform::api_key::missing-admin-key-refused",

@@ -110,14 +110,14 @@ fn the_default_run_writes_evidence_that_validates_and_verifies() {
     // Every demo scenario passed, counted from the records, so a new scenario changes no line.
     let demo = scenarios.iter().filter(|s| s["provider"] == "demo").count();
     assert!(
-        summary.contains(&format!("| demo | {demo} | 0 | 0 | 0 | 0 | 12 / 12 |")),
+        summary.contains(&format!("| demo | {demo} | 0 | 0 | 0 | 0 | 13 / 13 |")),
         "{summary}"
     );
     assert!(
         run.stdout
             .lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>()
-                == ["demo", &demo.to_string(), "0", "0", "0", "12", "/", "12"]),
+                == ["demo", &demo.to_string(), "0", "0", "0", "13", "/", "13"]),
         "the console's demo row\n{}",
         run.dump()
     );

@@ -438,11 +438,18 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-any-api-key",
-        &[(
-            "demo::api_key::wrong-or-missing-key",
-            0,
-            &["got HTTP 200, expected 403"],
-        )],
+        &[
+            (
+                "demo::api_key::wrong-or-missing-key",
+                0,
+                &["got HTTP 200, expected 403"],
+            ),
+            (
+                "demo::api_key::derived-keys-refused",
+                0,
+                &["got HTTP 200, expected 403", "minimal failing case"],
+            ),
+        ],
     ),
     (
         "basic-scheme-case-sensitive",
@@ -486,6 +493,55 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 "failed: `",
                 "space",
                 "got HTTP 200, expected 401",
+                "minimal failing case",
+            ],
+        )],
+    ),
+    (
+        "api-key-prefix-only",
+        &[(
+            "demo::api_key::derived-keys-refused",
+            0,
+            &[
+                "got HTTP 200, expected 403",
+                "minimal failing case",
+                "--filter 'demo::api_key::derived-keys-refused' --seed ",
+            ],
+        )],
+    ),
+    (
+        "token-accepts-repeated-parameters",
+        &[(
+            "demo::token::malformed-token-requests-refused",
+            0,
+            &[
+                "`duplicated-parameter: `",
+                "got HTTP 200",
+                "minimal failing case",
+                "--filter 'demo::token::malformed-token-requests-refused' --seed ",
+            ],
+        )],
+    ),
+    (
+        "token-accepts-two-client-auth-methods",
+        &[(
+            "demo::token::malformed-token-requests-refused",
+            0,
+            &[
+                "`both-places: Basic, and ",
+                "got HTTP 200",
+                "minimal failing case",
+            ],
+        )],
+    ),
+    (
+        "token-client-secret-prefix",
+        &[(
+            "demo::token::malformed-token-requests-refused",
+            0,
+            &[
+                "`wrong-client-secret (Basic): ",
+                "got HTTP 200",
                 "minimal failing case",
             ],
         )],

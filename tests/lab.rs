@@ -140,6 +140,18 @@ fn oidc_provider_passes_the_generic_profile() {
             ("code_flow::wrong-verifier", "pass", ""),
             ("code_flow::missing-verifier", "pass", ""),
             ("code_flow::public-refresh-rotated", "pass", ""),
+            // Generated variants of valid token requests, each refused.
+            (
+                "token_errors::malformed-basic-client-requests-refused",
+                "pass",
+                "",
+            ),
+            (
+                "client_auth::malformed-post-client-requests-refused",
+                "pass",
+                "",
+            ),
+            ("code_flow::malformed-code-exchanges-refused", "pass", ""),
         ],
         // Basic and the allowlist are nginx's, not this target's.
         &[NOT_SUPPLIED],
@@ -209,6 +221,17 @@ fn oauth2_mock_server_fails_only_where_waived() {
                 "skipped",
                 "the server does not offer the refresh_token grant",
             ),
+            (
+                "token_errors::malformed-basic-client-requests-refused",
+                "waived",
+                "",
+            ),
+            (
+                "client_auth::malformed-post-client-requests-refused",
+                "skipped",
+                "the server offers no client_credentials grant with client_secret_post",
+            ),
+            ("code_flow::malformed-code-exchanges-refused", "waived", ""),
         ],
         &[NOT_SUPPLIED],
     );
@@ -260,6 +283,7 @@ fn nginx_basic_and_ip_refusal_pass() {
             ("basic::utf8-credentials-accepted", "pass", ""),
             ("basic::challenge-without-credentials", "pass", ""),
             ("basic::wrong-password-challenge", "pass", ""),
+            ("basic::malformed-credentials-refused", "pass", ""),
             ("allowlist::unallowlisted-source-refused", "pass", ""),
             (
                 "allowlist::unallowlisted-source-dropped",
@@ -287,6 +311,7 @@ fn misconfigured_nginx_fails_the_ip_refusal() {
         "basic::utf8-credentials-accepted",
         "basic::challenge-without-credentials",
         "basic::wrong-password-challenge",
+        "basic::malformed-credentials-refused",
     ] {
         assert_eq!(verdicts[basic].0, "pass", "{basic}: {}", run.dump());
     }
@@ -388,6 +413,7 @@ fn nginx_over_tls_and_mtls_passes_and_records_the_servers_certificate() {
             ("basic::utf8-credentials-accepted", "pass", ""),
             ("basic::challenge-without-credentials", "pass", ""),
             ("basic::wrong-password-challenge", "pass", ""),
+            ("basic::malformed-credentials-refused", "pass", ""),
             ("allowlist::unallowlisted-source-refused", "pass", ""),
             (
                 "allowlist::unallowlisted-source-dropped",

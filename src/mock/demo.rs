@@ -12,8 +12,9 @@
 //! GET  /v1/reports   X-API-Key                   200 | 403 {"error": 2, …}
 //! ```
 //!
-//! The token endpoint is the kit's ([`TokenEndpoint`]): the client authenticates first (Basic
-//! only), then `grant_type`; only replies carrying a token are uncacheable. Any other route gets
+//! The token endpoint is the kit's ([`TokenEndpoint`]): a parameter given twice or a client
+//! secret both in Basic and in the body is 400 `invalid_request`, then the client authenticates
+//! (Basic only), then `grant_type`; only replies carrying a token are uncacheable. Any other route gets
 //! wiremock's empty 404.
 
 use std::collections::HashMap;
@@ -63,7 +64,19 @@ pub enum Deviation {
     BasicIgnoresBadBase64,
     /// `/v1/profile` takes the credentials with no space after the scheme, or spaces inside.
     BasicLenientSpaces,
+    /// `/v1/reports` compares only the first [`API_KEY_PREFIX_CHECKED`] bytes of `X-API-Key`:
+    /// any value that starts like the key opens it.
+    ApiKeyPrefixOnly,
+    /// `/v1/token` takes the first of a parameter given twice instead of refusing the request.
+    TokenAcceptsRepeatedParameters,
+    /// `/v1/token` takes the Basic client and ignores a `client_secret` also in the body.
+    TokenAcceptsTwoClientAuthMethods,
+    /// `/v1/token` accepts a client secret that starts with the right one or is a prefix of it.
+    TokenClientSecretPrefix,
 }
+
+/// How many bytes of the key [`Deviation::ApiKeyPrefixOnly`] compares.
+const API_KEY_PREFIX_CHECKED: usize = 12;
 
 /// The names of [`Deviation`], for the registry.
 pub const DEVIATIONS: &[&str] = Deviation::VARIANTS;
@@ -87,7 +100,17 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         token_policy: TokenPolicy {
             realm: "demo".to_owned(),
             client_auth: ClientAuth::BASIC,
-            checks: vec![Check::Client, Check::GrantType],
+            checks: [
+                (!deviations.has(Deviation::TokenAcceptsRepeatedParameters))
+                    .then_some(Check::RepeatedParameters),
+                (!deviations.has(Deviation::TokenAcceptsTwoClientAuthMethods))
+                    .then_some(Check::OneClientAuthMethod),
+                Some(Check::Client),
+                Some(Check::GrantType),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             grant_types: vec!["client_credentials"],
             no_store: if deviations.has(Deviation::OmitsNoStore) {
                 NoStore::Never
@@ -265,6 +288,12 @@ impl TokenProvider for Demo {
     }
 
     fn client_matches(&self, id: &str, secret: &str) -> bool {
+        if self.deviations.has(Deviation::TokenClientSecretPrefix) {
+            return id == self.client_id
+                && !secret.is_empty()
+                && (secret.starts_with(&self.client_secret)
+                    || self.client_secret.starts_with(secret));
+        }
         request::pair_eq((id, secret), (&self.client_id, &self.client_secret))
     }
 
@@ -338,7 +367,13 @@ impl Respond for Reports {
             .get("x-api-key")
             .map(|v| v.as_bytes())
             .unwrap_or_default();
-        let key_ok = credential_eq(presented, demo.api_key.as_bytes()) && !presented.is_empty();
+        let key_ok = if demo.deviations.has(Deviation::ApiKeyPrefixOnly) {
+            let checked = API_KEY_PREFIX_CHECKED.min(demo.api_key.len());
+            presented.len() >= checked
+                && credential_eq(&presented[..checked], &demo.api_key.as_bytes()[..checked])
+        } else {
+            credential_eq(presented, demo.api_key.as_bytes())
+        } && !presented.is_empty();
         if key_ok || demo.deviations.has(Deviation::AcceptsAnyApiKey) {
             json_reply(
                 200,
@@ -373,6 +408,10 @@ mod tests {
                 "basic-password-prefix",
                 "basic-ignores-bad-base64",
                 "basic-lenient-spaces",
+                "api-key-prefix-only",
+                "token-accepts-repeated-parameters",
+                "token-accepts-two-client-auth-methods",
+                "token-client-secret-prefix",
             ]
         );
     }

@@ -384,6 +384,11 @@ impl TokenProvider for Electrum {
             TokenRefusal::RepeatedParameter(_) => {
                 oauth_error(400, "invalid_request", "duplicated parameter")
             }
+            TokenRefusal::SeveralClientAuthMethods => oauth_error(
+                400,
+                "invalid_request",
+                "the client used more than one authentication method",
+            ),
         }
     }
 

@@ -104,6 +104,8 @@ pub enum Deviation {
     RequiresBasicClientAuth,
     /// The client-credentials grant checks the client id only.
     AcceptsWrongClientSecret,
+    /// The token endpoint takes the first of a parameter given twice instead of refusing it.
+    AcceptsRepeatedParameters,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -158,6 +160,13 @@ const PARTNER_ID: &str = "c4e6a8b0-4a0d-11ef-8c1a-0242ac120002";
 
 /// Starts the Monerium provider.
 pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
+    let deviations = Deviations::from_config_among(&config, CONFORMANT)?;
+    let mut token_policy = token_policy();
+    if deviations.has(Deviation::AcceptsRepeatedParameters) {
+        token_policy
+            .checks
+            .retain(|c| *c != Check::RepeatedParameters);
+    }
     let monerium = Arc::new(Monerium {
         email: config.secret("email")?,
         password: config.secret("password")?,
@@ -165,8 +174,8 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         cc_client_secret: config.secret("cc_client_secret")?,
         clock: config.clock.clone(),
         issued: Mutex::new(Issued::default()),
-        token_policy: token_policy(),
-        deviations: Deviations::from_config_among(&config, CONFORMANT)?,
+        token_policy,
+        deviations,
         conformant: Deviations::from_config_among(&config, DEVIATIONS)?,
     });
     let server = MockServer::builder().start().await;
@@ -414,15 +423,19 @@ impl Respond for Authorize {
     }
 }
 
-/// What Monerium's token endpoint does (`POST /auth/token`): repeated parameters are refused,
-/// then `grant_type` must be one of the three documented grants; the public PKCE clients
+/// What Monerium's token endpoint does (`POST /auth/token`): repeated parameters and a client
+/// secret sent both in the body and with `Authorization` are refused (RFC 6749 §5.2), then `grant_type` must be one of the three documented grants; the public PKCE clients
 /// authenticate no further, the client-credentials client with its secret in the form body (its
 /// grant checks it); every reply is uncacheable.
 fn token_policy() -> TokenPolicy {
     TokenPolicy {
         realm: "monerium".to_owned(),
         client_auth: ClientAuth::POST,
-        checks: vec![Check::RepeatedParameters, Check::GrantType],
+        checks: vec![
+            Check::RepeatedParameters,
+            Check::OneClientAuthMethod,
+            Check::GrantType,
+        ],
         grant_types: vec!["authorization_code", "refresh_token", "client_credentials"],
         no_store: NoStore::Always,
     }

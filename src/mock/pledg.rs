@@ -270,13 +270,19 @@ struct Pledg {
 }
 
 /// What Pledg's token endpoint does (`POST /api/token`): the client authenticates by Basic
-/// first (both parts compared, always), then repeated parameters and `grant_type`, which must be
+/// first (both parts compared, always), then repeated parameters, a client secret also in the
+/// body, and `grant_type`, which must be
 /// exactly `client_credentials`; every reply is uncacheable.
 fn token_policy() -> TokenPolicy {
     TokenPolicy {
         realm: "pledg".to_owned(),
         client_auth: ClientAuth::BASIC,
-        checks: vec![Check::Client, Check::RepeatedParameters, Check::GrantType],
+        checks: vec![
+            Check::Client,
+            Check::RepeatedParameters,
+            Check::OneClientAuthMethod,
+            Check::GrantType,
+        ],
         grant_types: vec!["client_credentials"],
         no_store: NoStore::Always,
     }

@@ -8,7 +8,11 @@
 //! the credentials re-encoded from the `from` values.
 //!
 //! Several spaces between the scheme and the credentials are in neither family: RFC 9110 §11.4
-//! allows `1*SP` there, but RFC 7617 does not say a server must accept them.
+//! allows `1*SP` there, but RFC 7617 does not say a server must accept them. Nor are characters
+//! after the base64 padding (`dXNlcjpwYXNz==!`): RFC 7617 does not say how a server treats them,
+//! and a decoder that stops at the padding (nginx's) reads the valid pair. A character outside
+//! the alphabet, or a space, goes before the last character of the encoded data, where no
+//! lenient decoder reads the valid pair.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -35,10 +39,16 @@ pub(super) fn refused(
     let token = STANDARD.encode(pair(&user, &pass));
     let p_len = password.chars().count();
 
+    // Where a character may go so that no lenient decoder gets the valid pair back: before the
+    // last character of the encoded data (the padding excluded). One appended after the data
+    // or inside the padding (`dXNlcjpwYXNz==!`) leaves a decoder that stops at the padding, as
+    // nginx's does, with the valid pair: RFC 7617 does not say such trailing characters must be
+    // refused, so no case puts one there.
+    let data_len = token.trim_end_matches('=').len();
     let bad_base64 = {
         let token = token.clone();
         (any::<Index>(), select(NOT_BASE64)).prop_map(move |(at, c)| {
-            let at = at.index(token.len() + 1);
+            let at = at.index(data_len);
             let mut t = token.clone();
             t.insert(at, c);
             case(
@@ -78,8 +88,9 @@ pub(super) fn refused(
     let space_inside = {
         let token = token.clone();
         any::<Index>().prop_map(move |at| {
-            // Inside the credentials: after the first character, before the last.
-            let at = 1 + at.index(token.len().saturating_sub(1).max(1));
+            // Inside the encoded data: after its first character, before its last (never in
+            // the padding, which a lenient decoder ignores with all that follows it).
+            let at = 1 + at.index(data_len.saturating_sub(1).max(1));
             let mut t = token.clone();
             t.insert(at.min(t.len()), ' ');
             case(
@@ -378,6 +389,70 @@ mod tests {
             );
         }
         assert!(schemes.len() > 8, "too few scheme spellings: {schemes:?}");
+    }
+
+    /// Decodes the credentials as a lenient server might: the scheme compared in any case, the
+    /// token read up to its first `=` (all after it ignored, as nginx does) or up to its first
+    /// character outside the alphabet, padding optional.
+    fn lenient_decodings(header: &str) -> Vec<Option<(String, String)>> {
+        use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+        let engine = GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            GeneralPurposeConfig::new()
+                .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
+        );
+        let Some((scheme, rest)) = header.split_once(' ') else {
+            return vec![None];
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return vec![None];
+        }
+        let rest = rest.trim_start_matches(' ');
+        let up_to_padding = rest.split('=').next().unwrap_or_default();
+        let up_to_other = rest
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+            .next()
+            .unwrap_or_default();
+        [up_to_padding, up_to_other]
+            .iter()
+            .map(|token| {
+                if token.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/')) {
+                    return None;
+                }
+                let text = String::from_utf8(engine.decode(token).ok()?).ok()?;
+                let (user, password) = text.split_once(':')?;
+                Some((user.to_owned(), password.to_owned()))
+            })
+            .collect()
+    }
+
+    /// A decoder stopping at the padding or at the first character outside the alphabet reads
+    /// no refused case as the valid pair: no case rests on how a server treats what follows
+    /// the encoded data, which RFC 7617 leaves open.
+    #[test]
+    fn no_refused_case_decodes_leniently_to_the_valid_credentials() {
+        // Passwords whose tokens end in no, one and two padding characters.
+        for password in ["pa:ss£", "pa:ss£x", "pa:ss£xy"] {
+            let strategy = refused("alice", password, None).unwrap();
+            let valid = Some(("alice".to_owned(), password.to_owned()));
+            let mut bad_base64 = 0;
+            for case in draw(&strategy, 2000) {
+                let text = header(&case);
+                bad_base64 += usize::from(case.label.starts_with("bad-base64"));
+                for decoded in lenient_decodings(&text) {
+                    assert_ne!(decoded, valid, "{}: {text}", case.label);
+                }
+            }
+            assert!(bad_base64 > 50, "{bad_base64} bad-base64 cases");
+        }
+        // The lenient decoder does read trailing characters after the padding as the pair.
+        let header = crate::auth::basic::header_value("alice", "pa:ss£").unwrap();
+        assert!(header.ends_with('='));
+        assert_eq!(
+            lenient_decodings(&format!("{header}!"))[0],
+            Some(("alice".to_owned(), "pa:ss£".to_owned()))
+        );
     }
 
     #[test]

@@ -14,9 +14,11 @@
 //!                                                      └─► simplify / complicate ─► minimal case
 //! ```
 
+mod api_key;
 mod basic;
 mod bearer;
 pub mod pace;
+mod token_request;
 
 use std::future::Future;
 
@@ -100,7 +102,8 @@ impl Change {
     /// Returns the values a report could show this change in, each to be registered as a secret
     /// before the case is sent: for an `Authorization` value, its credentials part and, when it
     /// decodes as base64, that text and (when at least [`MIN_PASSWORD_FORM`] bytes) its password;
-    /// for a header, query parameter or form field marked `secret`, its value.
+    /// for a header or query parameter marked `secret`, its value when at least
+    /// [`MIN_PASSWORD_FORM`] bytes; for a form field marked `secret`, its value.
     pub fn secret_forms(&self) -> Vec<String> {
         let mut forms = Vec::new();
         self.collect_secret_forms(&mut forms);
@@ -139,16 +142,21 @@ impl Change {
                     }
                 }
             }
+            // A short value alone (an API key truncated to `demo`) would blank ordinary words,
+            // such as the scenario names in a replay command, in every report; the transcript
+            // shows a secret header as `[redacted]` whatever its length.
             Change::Header {
                 value: Some(value),
                 secret: true,
                 ..
-            } => forms.push(String::from_utf8_lossy(value).trim().to_owned()),
+            } if value.len() >= MIN_PASSWORD_FORM => {
+                forms.push(String::from_utf8_lossy(value).trim().to_owned())
+            }
             Change::Query {
                 value: Some(value),
                 secret: true,
                 ..
-            } => forms.push(value.clone()),
+            } if value.len() >= MIN_PASSWORD_FORM => forms.push(value.clone()),
             Change::Form(fields) => {
                 forms.extend(fields.iter().filter(|f| f.secret).map(|f| f.value.clone()))
             }
@@ -307,6 +315,8 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
     match family {
         PropertyFamily::Basic => Polarity::Refused,
         PropertyFamily::BasicAccepted => Polarity::Accepted,
+        PropertyFamily::ApiKey => Polarity::Refused,
+        PropertyFamily::TokenRequest => Polarity::Refused,
         PropertyFamily::Bearer => Polarity::Refused,
     }
 }
@@ -357,6 +367,16 @@ pub fn family_strategy(
             basic::refused(need("username")?, need("password")?, get("other_password"))
         }
         PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
+        PropertyFamily::ApiKey => {
+            api_key::refused(need("key")?, get("other_key"), get("revoked_key"), base)
+        }
+        PropertyFamily::TokenRequest => token_request::refused(
+            base,
+            &token_request::Others {
+                code: get("other_code"),
+                refresh_token: get("other_refresh_token"),
+            },
+        ),
         PropertyFamily::Bearer => {
             bearer::refused(get("token"), get("public_key"), get("other_token"), base)
         }
@@ -689,7 +709,7 @@ mod tests {
             },
             Change::Header {
                 name: "x-other".into(),
-                value: Some(b" padded ".to_vec()),
+                value: Some(b" padded-value-0123 ".to_vec()),
                 secret: true,
             },
             Change::Query {
@@ -718,14 +738,29 @@ mod tests {
         ]);
         apply(&change, &mut request).unwrap();
         assert!(request.headers().get("x-api-key").is_none());
-        assert_eq!(request.headers()["x-other"], " padded ");
+        assert_eq!(request.headers()["x-other"], " padded-value-0123 ");
         assert_eq!(request.url().query(), Some("a=9+9"));
         assert_eq!(
             request.body().unwrap().as_bytes().unwrap(),
             b"grant_type=password&grant_type=password"
         );
         assert_eq!(change.source(), Some("127.0.0.9".parse().unwrap()));
-        assert_eq!(change.secret_forms(), ["padded"]);
+        assert_eq!(change.secret_forms(), ["padded-value-0123"]);
+        // A short value alone is no secret form: it would blank ordinary words in reports.
+        for short in [
+            Change::Header {
+                name: "x-api-key".into(),
+                value: Some(b"demo".to_vec()),
+                secret: true,
+            },
+            Change::Query {
+                name: "key".into(),
+                value: Some("demo-api".into()),
+                secret: true,
+            },
+        ] {
+            assert!(short.secret_forms().is_empty());
+        }
         let bad = Change::Header {
             name: "x-bad".into(),
             value: Some(b"a\nb".to_vec()),

@@ -644,6 +644,20 @@ impl Checker<'_> {
                     );
                 }
             }
+            // The family varies the key where the request carries it: a request with no API key
+            // auth, no header and no query parameter cannot carry one. Whether one of them holds
+            // the key is known once rendered: the run makes that step an error.
+            Some(request)
+                if property.family == super::model::PropertyFamily::ApiKey
+                    && !matches!(request.auth, Some(AuthSpec::ApiKey(_)))
+                    && request.headers.is_empty()
+                    && request.query.is_empty() =>
+            {
+                self.error(
+                    format!("{path}.request"),
+                    "family `api_key` varies the key where the step's request carries it: send `from.key` with `auth: { api_key: … }`, a header or a query parameter".into(),
+                );
+            }
             Some(_) => {}
         }
         match &step.expect {

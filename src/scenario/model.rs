@@ -177,6 +177,11 @@ pub enum PropertyFamily {
     Basic,
     /// Forms of the valid Basic credentials RFC 7617 and RFC 9110 require a server to accept.
     BasicAccepted,
+    /// Variants of an API key, where the step's request carries it, each of which must be
+    /// refused.
+    ApiKey,
+    /// Variants of the step's own OAuth2 token request (RFC 6749) the endpoint must refuse.
+    TokenRequest,
     /// Altered, forged or foreign bearer tokens and JWTs, sent where the request carries the
     /// token, each of which must be refused.
     Bearer,
@@ -188,6 +193,8 @@ impl PropertyFamily {
         match self {
             Self::Basic => "basic",
             Self::BasicAccepted => "basic_accepted",
+            Self::ApiKey => "api_key",
+            Self::TokenRequest => "token_request",
             Self::Bearer => "bearer",
         }
     }
@@ -198,6 +205,8 @@ impl PropertyFamily {
     pub fn writes_credentials(self) -> bool {
         match self {
             Self::Basic | Self::BasicAccepted => true,
+            Self::ApiKey => false,
+            Self::TokenRequest => false,
             Self::Bearer => false,
         }
     }
@@ -207,6 +216,8 @@ impl PropertyFamily {
         match self {
             Self::Basic => (&["username", "password"], &["other_password"]),
             Self::BasicAccepted => (&["username", "password"], &[]),
+            Self::ApiKey => (&["key"], &["other_key", "revoked_key"]),
+            Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
             Self::Bearer => (&[], &["token", "public_key", "other_token"]),
         }
     }

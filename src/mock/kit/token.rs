@@ -39,6 +39,9 @@ pub enum Check {
     RepeatedParameters,
     /// `grant_type` must be present and one the provider supports. Run last when not listed.
     GrantType,
+    /// A client authenticating both with `Authorization` and with `client_secret` in the body
+    /// is refused (RFC 6749 §2.3.1: "MUST NOT use more than one authentication method").
+    OneClientAuthMethod,
     /// The client authenticates as [`TokenPolicy::client_auth`] allows. When not listed the
     /// endpoint authenticates no client; a grant can still read one ([`presented_client`]).
     Client,
@@ -177,6 +180,8 @@ pub enum TokenRefusal<'a> {
     RepeatedParameter(&'a str),
     /// No `grant_type`.
     MissingGrantType,
+    /// Client credentials both in the `Authorization` header and in the body.
+    SeveralClientAuthMethods,
     /// A `grant_type` the provider does not support (given).
     UnsupportedGrantType(&'a str),
     /// No client credentials.
@@ -212,6 +217,11 @@ impl TokenRefusal<'_> {
             TokenRefusal::MissingGrantType => {
                 oauth_error(400, "invalid_request", "grant_type is required")
             }
+            TokenRefusal::SeveralClientAuthMethods => oauth_error(
+                400,
+                "invalid_request",
+                "the client used more than one authentication method",
+            ),
             TokenRefusal::UnsupportedGrantType(_) => oauth_error(
                 400,
                 "unsupported_grant_type",
@@ -352,6 +362,15 @@ fn run<P: TokenProvider + ?Sized>(provider: &P, request: &Request) -> TokenReply
                 }
                 Some(_) => {}
             },
+            Check::OneClientAuthMethod => {
+                if request.headers.contains_key("authorization")
+                    && form.first("client_secret").is_some()
+                {
+                    return TokenReply::Refused(
+                        provider.refuse(TokenRefusal::SeveralClientAuthMethods),
+                    );
+                }
+            }
             Check::Client => match authenticate(provider, request, &form) {
                 Ok(id) => client_id = Some(id),
                 Err(refusal) => return TokenReply::Refused(refusal),
