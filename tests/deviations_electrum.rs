@@ -2,7 +2,7 @@
 //! (an allowlist that answers instead of dropping, expired or foreign access tokens accepted, the
 //! docs' `Authorisation` spelling honoured, refresh tokens that never expire, RFC 6749's statuses
 //! and errors where Keycloak has its own, token responses without `no-store`, a refresh granted on
-//! the client id alone) is caught by exactly
+//! the client id alone, an allowlist entry applied one prefix bit short) is caught by exactly
 //! the scenarios tabled here, at the tabled step, saying what went wrong; every other Electrum
 //! scenario still passes with it. Each catch is a documented check's (a refusal is any 4xx where
 //! only the 401 is assumed), not a difference from an assumption.
@@ -19,8 +19,29 @@ const ANSWERED: &[&str] = &[
 
 const DEVIATIONS: &[(&str, &[Caught])] = &[
     (
+        "allowlist-prefix-one-short",
+        &[(
+            "electrum::allowlist::generated-sources-at-the-allowlist-boundaries",
+            1,
+            &[
+                "the addresses just outside the allowlist",
+                "`before: 127.0.0.0, just before 127.0.0.1/32`",
+                "got HTTP 200, expected timeout",
+            ],
+        )],
+    ),
+    (
         "answers-unallowlisted",
         &[
+            (
+                "electrum::allowlist::generated-sources-at-the-allowlist-boundaries",
+                1,
+                &[
+                    "the addresses just outside the allowlist",
+                    ANSWERED[0],
+                    ANSWERED[1],
+                ],
+            ),
             (
                 "electrum::allowlist::unlisted-source-times-out-on-the-api",
                 1,

@@ -1,6 +1,7 @@
 //! Proves the Silverflow scenarios have teeth: each deliberately broken variant of the Silverflow
 //! mock (IP ranges ignored, leaked as the reason of a 401 or stretched one address too far,
-//! malformed ranges accepted; 401 and 403 swapped or a 403 that does not name the permission;
+//! malformed ranges accepted, a block that also admits the address before it, only the first of
+//! a key's ranges honoured; 401 and 403 swapped or a 403 that does not name the permission;
 //! wildcards that grant nothing; a secret shown again, a missing `Location`, no 40-key limit, a
 //! key refused past the limit but created all the same; key updates or deletions that never take
 //! effect, disabled keys that work, bearer tokens that never expire or that are trusted unsigned) is caught by exactly the scenarios tabled here, at the tabled step, saying what
@@ -38,8 +39,39 @@ const IP_REASON: &[&str] = &[
 
 const DEVIATIONS: &[(&str, &[Caught])] = &[
     (
+        "cidr-includes-previous-address",
+        &[(
+            "silverflow::ip_ranges::generated-sources-at-the-range-boundaries",
+            3,
+            &[
+                "`before: 127.0.2.7, just before 127.0.2.8/29`",
+                IN_RANGE_ANSWERED[0],
+            ],
+        )],
+    ),
+    (
+        "checks-first-range-only",
+        &[(
+            "silverflow::ip_ranges::generated-sources-at-the-range-boundaries",
+            2,
+            &[
+                "the first, last and random addresses of each block",
+                "of 127.0.2.16/30`",
+                "got HTTP 401, expected 200",
+            ],
+        )],
+    ),
+    (
         "ignores-ip-ranges",
         &[
+            (
+                "silverflow::ip_ranges::generated-sources-at-the-range-boundaries",
+                3,
+                &[
+                    "the addresses just outside the blocks get the generic 401",
+                    "got HTTP 200, expected 401",
+                ],
+            ),
             (
                 "silverflow::ip_ranges::bearer-token-ranges",
                 4,
@@ -75,6 +107,16 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
         "leaks-ip-reason",
         &[
             (
+                "silverflow::ip_ranges::generated-sources-at-the-range-boundaries",
+                3,
+                &[
+                    "the addresses just outside the blocks get the generic 401",
+                    "differs from `bad_secret`",
+                    IP_REASON[0],
+                    IP_REASON[1],
+                ],
+            ),
+            (
                 "silverflow::ip_ranges::bearer-token-ranges",
                 4,
                 &[
@@ -108,11 +150,21 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "cidr-includes-next-address",
-        &[(
-            "silverflow::ip_ranges::block-boundaries",
-            4,
-            &["the address just past the block", IN_RANGE_ANSWERED[0]],
-        )],
+        &[
+            (
+                "silverflow::ip_ranges::generated-sources-at-the-range-boundaries",
+                3,
+                &[
+                    "`after: 127.0.2.20, just after 127.0.2.16/30`",
+                    IN_RANGE_ANSWERED[0],
+                ],
+            ),
+            (
+                "silverflow::ip_ranges::block-boundaries",
+                4,
+                &["the address just past the block", IN_RANGE_ANSWERED[0]],
+            ),
+        ],
     ),
     (
         "accepts-malformed-ranges",
@@ -175,6 +227,11 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             ),
             (
                 "silverflow::ip_ranges::block-boundaries",
+                1,
+                CREDENTIALS_AS_403,
+            ),
+            (
+                "silverflow::ip_ranges::generated-sources-at-the-range-boundaries",
                 1,
                 CREDENTIALS_AS_403,
             ),

@@ -290,6 +290,12 @@ fn nginx_basic_and_ip_refusal_pass() {
                 "skipped",
                 "ip_drop_base",
             ),
+            ("allowlist::generated-sources-refused", "pass", ""),
+            (
+                "allowlist::generated-sources-dropped",
+                "skipped",
+                "ip_drop_base",
+            ),
         ],
         &[NOT_SUPPLIED],
     );
@@ -305,6 +311,13 @@ fn misconfigured_nginx_fails_the_ip_refusal() {
     assert_eq!(verdict, "fail", "{}", run.dump());
     assert!(
         message.contains("from an unallowlisted source") && message.contains("expected 403"),
+        "{message}"
+    );
+    let (verdict, message) = &verdicts["allowlist::generated-sources-refused"];
+    assert_eq!(verdict, "fail", "{}", run.dump());
+    assert!(
+        message.contains("the addresses just outside the allowlist")
+            && message.contains("got HTTP 200, expected 403"),
         "{message}"
     );
     for basic in [

@@ -11,11 +11,19 @@ use super::{
 };
 use crate::net::{ConnectionUse, Exchange};
 use crate::property::{self, Case, Change, FailedCase, Judged, Pace, Polarity, Seed};
-use crate::scenario::model::{Expectation, PropertySpec, RequestSpec, Step};
+use crate::scenario::model::{Expectation, ExpectedOutcome, PropertySpec, RequestSpec, Step};
 use crate::secret::redact_credential_text;
 
 /// The name generated credentials are redacted as.
 const GENERATED: &str = "generated_credentials";
+
+/// How each case is sent: its total timeout, and whether it may reuse a connection.
+#[derive(Clone, Copy)]
+pub(super) struct Sending {
+    total: Duration,
+    within: Option<Duration>,
+    connection: ConnectionUse,
+}
 
 /// What reports keep of a failing case.
 #[derive(Debug)]
@@ -51,7 +59,24 @@ impl Scope<'_> {
         let cases = limits.property_cases(property.cases);
         let seed = Seed::derive(self.runner.seed, &self.trial_name, index);
         let pace = limits.rate.map(|rate| Pace::new(rate.0));
-        let total = spec.timeout.map_or(limits.request_timeout.0, |t| t.0);
+        let expect = step.expect.clone().unwrap_or_default();
+        // A case expecting a transport outcome waits `within` (as a request step does) on a
+        // connection of its own: what a reused one does says nothing of how the server treats
+        // a new one from the case's source.
+        let within = expect.within.map(|d| d.0);
+        let total = match (expect.outcome, within) {
+            (ExpectedOutcome::Timeout, Some(w)) => w,
+            _ => spec.timeout.map_or(limits.request_timeout.0, |t| t.0),
+        };
+        let sending = Sending {
+            total,
+            within,
+            connection: if expect.outcome == ExpectedOutcome::Response {
+                ConnectionUse::Reuse
+            } else {
+                ConnectionUse::Fresh
+            },
+        };
         let (source, source_text) = match self.source_addr(spec) {
             Ok(s) => s,
             Err(e) => return error(e),
@@ -80,7 +105,6 @@ impl Scope<'_> {
             Ok(strategy) => strategy,
             Err(e) => return error(self.secrets.redact(&e)),
         };
-        let expect = step.expect.clone().unwrap_or_default();
         let mut base_transcript = prepared.transcript;
         base_transcript.source = source_text;
         let scope = &*self;
@@ -89,7 +113,7 @@ impl Scope<'_> {
                 (&prepared.request, &base_transcript, &expect, &clients);
             async move {
                 scope
-                    .judge_case(case, request, transcript, expect, clients, total)
+                    .judge_case(case, request, transcript, expect, clients, sending)
                     .await
             }
         };
@@ -192,8 +216,9 @@ impl Scope<'_> {
         base_transcript: &Transcript,
         expect: &Expectation,
         clients: &crate::net::Clients,
-        total: Duration,
+        sending: Sending,
     ) -> Judged<CaseRecord> {
+        let total = sending.total;
         for form in case.change.secret_forms() {
             self.secrets.register_value(GENERATED, &form);
         }
@@ -230,8 +255,8 @@ impl Scope<'_> {
             None => clients,
         };
         let exchange: Exchange =
-            crate::net::send_on(clients, request, total, ConnectionUse::Reuse).await;
-        let report = check::check(expect, &exchange, None, self);
+            crate::net::send_on(clients, request, total, sending.connection).await;
+        let report = check::check(expect, &exchange, sending.within, self);
         if let Some(e) = report.error {
             return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
         }

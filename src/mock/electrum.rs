@@ -116,6 +116,9 @@ pub enum Deviation {
     /// A refresh grant with the client id but no client secret is answered as if the client had
     /// authenticated: anyone holding a refresh token can refresh it.
     RefreshesWithoutClientSecret,
+    /// The allowlist entry is applied one prefix bit short (`127.0.0.1/32` as `127.0.0.0/31`),
+    /// so the address just before the allowlisted one is answered too.
+    AllowlistPrefixOneShort,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -157,7 +160,11 @@ const SCOPE: &str = "profile email";
 /// The test user's id in the realm (a fixed fake).
 const USER_ID: &str = "5b3c8e2a-7d41-4f0a-9c6e-1a2b3c4d5e6f";
 
+/// The one allowlisted source (`allowlist` in `targets/mock.yaml`: `127.0.0.1/32`).
 const ALLOWLISTED: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// The other address of the allowlisted one's /31, admitted under `allowlist-prefix-one-short`.
+const ALLOWLISTED_PREFIX_NEIGHBOUR: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0));
 
 /// The wiremock priority of the unknown-realm answer: below the served realm's token endpoint
 /// (the same path pattern matches both).
@@ -173,11 +180,12 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
     let conformant = Deviations::<Conformant>::from_config_among(&config, DEVIATIONS)?;
     let server = MockServer::builder().start().await;
     let answers_unallowlisted = deviations.has(Deviation::AnswersUnallowlisted);
+    let prefix_one_short = deviations.has(Deviation::AllowlistPrefixOneShort);
     let policy: front::PolicyFn = if answers_unallowlisted {
         Arc::new(|_| SourcePolicy::Allow)
     } else {
-        Arc::new(|ip| {
-            if ip == ALLOWLISTED {
+        Arc::new(move |ip| {
+            if ip == ALLOWLISTED || (prefix_one_short && ip == ALLOWLISTED_PREFIX_NEIGHBOUR) {
                 SourcePolicy::Allow
             } else {
                 SourcePolicy::Drop
@@ -715,7 +723,22 @@ mod tests {
                 "rfc-error-for-bad-client",
                 "omits-no-store",
                 "refreshes-without-client-secret",
+                "allowlist-prefix-one-short",
             ]
+        );
+    }
+
+    /// The allowlist the mock enforces is the one the mock target gives its scenarios.
+    #[test]
+    fn the_allowlist_is_the_mock_targets() {
+        let target = crate::target::Target::mock();
+        let variables = &target.providers["electrum"].variables;
+        assert_eq!(variables["allowlist"], format!("{ALLOWLISTED}/32"));
+        let net: ipnet::Ipv4Net = "127.0.0.1/31".parse().unwrap();
+        assert!(net.trunc().contains(&Ipv4Addr::new(127, 0, 0, 0)));
+        assert_eq!(
+            ALLOWLISTED_PREFIX_NEIGHBOUR,
+            IpAddr::V4(net.trunc().network())
         );
     }
 

@@ -18,6 +18,7 @@ mod api_key;
 mod basic;
 mod bearer;
 pub mod pace;
+mod source;
 mod token_request;
 
 use std::future::Future;
@@ -317,6 +318,8 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
         PropertyFamily::BasicAccepted => Polarity::Accepted,
         PropertyFamily::ApiKey => Polarity::Refused,
         PropertyFamily::TokenRequest => Polarity::Refused,
+        PropertyFamily::SourceInside => Polarity::Accepted,
+        PropertyFamily::SourceOutside => Polarity::Refused,
         PropertyFamily::Bearer => Polarity::Refused,
     }
 }
@@ -377,6 +380,8 @@ pub fn family_strategy(
                 refresh_token: get("other_refresh_token"),
             },
         ),
+        PropertyFamily::SourceInside => source::inside(need("ranges")?),
+        PropertyFamily::SourceOutside => source::outside(need("ranges")?),
         PropertyFamily::Bearer => {
             bearer::refused(get("token"), get("public_key"), get("other_token"), base)
         }
@@ -502,6 +507,7 @@ where
             return outcome;
         }
     };
+    once_per_source(&mut trees);
     let mut results: Vec<(usize, Judged<R>)> = futures::stream::iter(
         trees
             .iter()
@@ -583,6 +589,17 @@ where
         }
     }
     outcome
+}
+
+/// Keeps the first of the trees whose case only moves the source to the same address: sending
+/// from an address again proves nothing, so a source family's `cases` bounds the draws and each
+/// address drawn is sent once.
+fn once_per_source(trees: &mut Vec<CaseTree>) {
+    let mut seen = std::collections::HashSet::new();
+    trees.retain(|tree| match tree.current().change {
+        Change::Source(ip) => seen.insert(ip),
+        _ => true,
+    });
 }
 
 /// Draws the value trees of `cases` cases from `seed`.

@@ -722,6 +722,14 @@ impl Checker<'_> {
                 "a Basic user-id cannot contain `:` (RFC 7617 §2)".into(),
             );
         }
+        if let Some(ranges) = property.from.get("ranges").and_then(|r| r.as_literal())
+            && let Err(e) = super::model::parse_ranges(ranges)
+        {
+            self.error(format!("{pp}.from.ranges"), e);
+        }
+        // The names `from` uses are checked and counted as the scenario's inputs like any
+        // template's, so a target that leaves one out skips the scenario rather than erring.
+        property.visit_templates(&pp, self);
         if property.family == super::model::PropertyFamily::Bearer
             && let Some(request) = &step.request
         {

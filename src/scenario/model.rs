@@ -182,6 +182,12 @@ pub enum PropertyFamily {
     ApiKey,
     /// Variants of the step's own OAuth2 token request (RFC 6749) the endpoint must refuse.
     TokenRequest,
+    /// Source addresses inside the `ranges` a server admits (each range's first, last and a
+    /// random address), each of which must be accepted.
+    SourceInside,
+    /// Source addresses just outside the `ranges` (before each range's first and after its
+    /// last, unless another range holds them), each of which must be refused.
+    SourceOutside,
     /// Altered, forged or foreign bearer tokens and JWTs, sent where the request carries the
     /// token, each of which must be refused.
     Bearer,
@@ -195,6 +201,8 @@ impl PropertyFamily {
             Self::BasicAccepted => "basic_accepted",
             Self::ApiKey => "api_key",
             Self::TokenRequest => "token_request",
+            Self::SourceInside => "source_inside",
+            Self::SourceOutside => "source_outside",
             Self::Bearer => "bearer",
         }
     }
@@ -207,6 +215,7 @@ impl PropertyFamily {
             Self::Basic | Self::BasicAccepted => true,
             Self::ApiKey => false,
             Self::TokenRequest => false,
+            Self::SourceInside | Self::SourceOutside => false,
             Self::Bearer => false,
         }
     }
@@ -218,9 +227,37 @@ impl PropertyFamily {
             Self::BasicAccepted => (&["username", "password"], &[]),
             Self::ApiKey => (&["key"], &["other_key", "revoked_key"]),
             Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
+            Self::SourceInside | Self::SourceOutside => (&["ranges"], &[]),
             Self::Bearer => (&[], &["token", "public_key", "other_token"]),
         }
     }
+}
+
+/// Parses a source family's `ranges`: CIDR blocks separated by commas or white space. Host bits
+/// below the prefix are ignored (`10.0.0.1/24` is `10.0.0.0/24`), as the mocks read blocks.
+///
+/// # Errors
+/// What was expected, naming the first text that is not a block, or an empty list.
+pub fn parse_ranges(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    let mut ranges: Vec<ipnet::IpNet> = Vec::new();
+    for item in text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+    {
+        let net: ipnet::IpNet = item.parse().map_err(|_| {
+            format!(
+                "expected CIDR blocks like `198.51.100.8/29` or `2001:db8::/126`, separated by commas or spaces, found `{item}`"
+            )
+        })?;
+        let net = net.trunc();
+        if !ranges.contains(&net) {
+            ranges.push(net);
+        }
+    }
+    if ranges.is_empty() {
+        return Err("expected at least one CIDR block, found none".into());
+    }
+    Ok(ranges)
 }
 
 /// A bounded loop over a request step: `repeat: { count: 40, as: i }`.

@@ -24,6 +24,14 @@ pub(super) enum Range {
 }
 
 impl Range {
+    /// Returns the block's network, when the range is a block.
+    fn as_block_net(&self) -> Option<ipnet::IpNet> {
+        match self {
+            Range::Block(block) => Some(block.net()),
+            Range::Malformed(_) => None,
+        }
+    }
+
     /// Returns the range as it was given.
     pub(super) fn as_str(&self) -> &str {
         match self {
@@ -55,6 +63,43 @@ pub(super) fn admits(ranges: &[Range], peer: Option<IpAddr>, next_too: bool) -> 
         None => None,
     };
     next_too && peer_v4.is_some_and(|ip| blocks.iter().any(|b| b.next_v4_after() == Some(ip)))
+}
+
+/// How the deviations bend the range check.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct RangeCheck {
+    /// Each block also admits the address just past its end.
+    pub(super) next_too: bool,
+    /// Each block also admits the address just before its start.
+    pub(super) previous_too: bool,
+    /// Only the first of the ranges counts.
+    pub(super) first_only: bool,
+}
+
+/// Tells whether `peer` may use a credential restricted to `ranges`, as `check` bends it.
+pub(super) fn admits_as(ranges: &[Range], peer: Option<IpAddr>, check: RangeCheck) -> bool {
+    let ranges = if check.first_only {
+        &ranges[..ranges.len().min(1)]
+    } else {
+        ranges
+    };
+    if admits(ranges, peer, check.next_too) {
+        return true;
+    }
+    let peer_v4 = match peer {
+        Some(IpAddr::V4(ip)) => Some(ip),
+        Some(IpAddr::V6(ip)) => ip.to_ipv4_mapped(),
+        None => None,
+    };
+    check.previous_too
+        && peer_v4.is_some_and(|ip| {
+            ranges.iter().any(|r| match (r, r.as_block_net()) {
+                (Range::Block(_), Some(ipnet::IpNet::V4(net))) => {
+                    u32::from(net.network()).checked_sub(1) == Some(u32::from(ip))
+                }
+                _ => false,
+            })
+        })
 }
 
 /// Who is calling, once authenticated.
@@ -128,7 +173,11 @@ impl Silverflow {
     pub(super) fn authenticate(&self, request: &Request) -> Result<Principal, Refusal> {
         let now = self.clock.now();
         let peer = request::peer(request);
-        let next_too = self.deviates(Deviation::CidrIncludesNextAddress);
+        let range_check = RangeCheck {
+            next_too: self.deviates(Deviation::CidrIncludesNextAddress),
+            previous_too: self.deviates(Deviation::CidrIncludesPreviousAddress),
+            first_only: self.deviates(Deviation::ChecksFirstRangeOnly),
+        };
         let ranges_checked = !self.deviates(Deviation::IgnoresIpRanges);
         match presented(request) {
             Presented::Nothing => Err(Refusal::BadCredentials),
@@ -157,7 +206,7 @@ impl Silverflow {
                 if !usable {
                     return Err(Refusal::BadCredentials);
                 }
-                if ranges_checked && !admits(&revision.ranges, peer, next_too) {
+                if ranges_checked && !admits_as(&revision.ranges, peer, range_check) {
                     return Err(Refusal::OutsideRanges);
                 }
                 Ok(Principal {
@@ -194,7 +243,7 @@ impl Silverflow {
                 if !never_expires && now >= grant.expires {
                     return Err(Refusal::BadCredentials);
                 }
-                if ranges_checked && !admits(&grant.ranges, peer, next_too) {
+                if ranges_checked && !admits_as(&grant.ranges, peer, range_check) {
                     return Err(Refusal::OutsideRanges);
                 }
                 Ok(Principal {
@@ -258,6 +307,34 @@ mod tests {
         ));
         let malformed = [Range::Malformed("not a block".into())];
         assert!(!admits(&malformed, Some(ip("127.0.0.1")), true));
+    }
+
+    #[test]
+    fn the_lenient_checks_admit_the_previous_address_or_read_the_first_range_only() {
+        let ranges = [block("127.0.2.8/29"), block("127.0.2.16/30")];
+        let exact = RangeCheck::default();
+        let previous = RangeCheck {
+            previous_too: true,
+            ..exact
+        };
+        let first_only = RangeCheck {
+            first_only: true,
+            ..exact
+        };
+        assert!(!admits_as(&ranges, Some(ip("127.0.2.7")), exact));
+        assert!(admits_as(&ranges, Some(ip("127.0.2.7")), previous));
+        assert!(admits_as(&ranges, Some(ip("::ffff:127.0.2.7")), previous));
+        assert!(!admits_as(&ranges, Some(ip("127.0.2.6")), previous));
+        assert!(!admits_as(&ranges, Some(ip("127.0.2.20")), previous));
+        assert!(admits_as(&ranges, Some(ip("127.0.2.17")), exact));
+        assert!(!admits_as(&ranges, Some(ip("127.0.2.17")), first_only));
+        assert!(admits_as(&ranges, Some(ip("127.0.2.9")), first_only));
+        assert!(admits_as(&[], Some(ip("127.0.2.17")), first_only));
+        assert!(!admits_as(
+            &[block("0.0.0.0/32")],
+            Some(ip("255.255.255.255")),
+            previous
+        ));
     }
 
     #[test]

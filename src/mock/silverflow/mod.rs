@@ -81,6 +81,9 @@
 //! - `delete-keeps-working`: a deleted key is answered 204 but keeps authenticating.
 //! - `accepts-disabled-keys`: a disabled key authenticates.
 //! - `bearer-never-expires`: bearer tokens work after `expires`.
+//! - `cidr-includes-previous-address`: a block also admits the address just before its start.
+//! - `checks-first-range-only`: only the first of a credential's `ipRanges` admits; sources in
+//!   the others get the 401.
 //! - `unsigned-tokens-trusted`: a bearer token with an empty signature segment is taken on its
 //!   claims, whatever its `alg` (the check is skipped when there is nothing to check); a
 //!   signature that is present is still verified.
@@ -138,6 +141,8 @@ pub enum Deviation {
     DeleteKeepsWorking,
     AcceptsDisabledKeys,
     BearerNeverExpires,
+    CidrIncludesPreviousAddress,
+    ChecksFirstRangeOnly,
     UnsignedTokensTrusted,
 }
 
@@ -481,6 +486,8 @@ mod tests {
                 "delete-keeps-working",
                 "accepts-disabled-keys",
                 "bearer-never-expires",
+                "cidr-includes-previous-address",
+                "checks-first-range-only",
                 "unsigned-tokens-trusted",
             ]
         );
