@@ -99,6 +99,14 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                     "got HTTP 200, expected one of 400, 401, 403",
                 ],
             ),
+            (
+                "electrum::bearer::generated-tokens-refused",
+                0,
+                &[
+                    "tokens derived from the access token are refused",
+                    "got HTTP 200, expected one of 400, 401, 403",
+                ],
+            ),
         ],
     ),
     (

@@ -334,6 +334,11 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 0,
                 &["step 1 (obtain a token): got HTTP 401, expected 200"],
             ),
+            (
+                "monerium::bearer::generated-tokens-refused",
+                0,
+                &["step 1 (obtain a token): got HTTP 401, expected 200"],
+            ),
         ],
     ),
     (

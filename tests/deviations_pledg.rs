@@ -104,15 +104,26 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-alg-none-signature",
-        &[(
-            "pledg::signature::unsigned-token-refused",
-            1,
-            &[
-                "step 2 (call the Pledg back with the unsigned token): got HTTP 200, expected one of 400, 401, 403, 422",
-                "$.purchase: expected absent, found {",
-                "\"reference\":\"order-alg-none\"",
-            ],
-        )],
+        &[
+            (
+                "pledg::signature::unsigned-token-refused",
+                1,
+                &[
+                    "step 2 (call the Pledg back with the unsigned token): got HTTP 200, expected one of 400, 401, 403, 422",
+                    "$.purchase: expected absent, found {",
+                    "\"reference\":\"order-alg-none\"",
+                ],
+            ),
+            (
+                "pledg::signature::generated-signatures-refused",
+                1,
+                &[
+                    "signatures derived from it are refused",
+                    "alg-none: `alg: none`",
+                    "got HTTP 200, expected one of 400, 401, 403, 422",
+                ],
+            ),
+        ],
     ),
     (
         "lowercase-notification-signature",

@@ -165,15 +165,26 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "accepts-hs256",
-        &[(
-            "we-platform::jwt::hs256-confusion-is-622",
-            1,
-            &[
-                "HS256 keyed with the public key",
-                "got HTTP 200, expected 401",
-                "$.error: expected to equal 622",
-            ],
-        )],
+        &[
+            (
+                "we-platform::jwt::hs256-confusion-is-622",
+                1,
+                &[
+                    "HS256 keyed with the public key",
+                    "got HTTP 200, expected 401",
+                    "$.error: expected to equal 622",
+                ],
+            ),
+            (
+                "we-platform::jwt::generated-tokens-refused",
+                2,
+                &[
+                    "tokens derived from it are refused",
+                    "alg-confusion: HS256 signed with the public key",
+                    "got HTTP 200, expected one of 400, 401",
+                ],
+            ),
+        ],
     ),
     (
         "ignores-owner-address",

@@ -98,7 +98,18 @@ impl Scope<'_> {
             Ok(c) => c,
             Err(e) => return error(e),
         };
-        let prepared = match self.build_request(clients.pooled(), spec, None) {
+        // A token from `auth: { oauth2 }` is obtained first, as for any request step: the
+        // `bearer` family varies it where the request carries it.
+        let bearer = match &spec.auth {
+            Some(crate::scenario::model::AuthSpec::Oauth2(grant)) => {
+                match self.obtain_token(index, grant, &clients, total, out).await {
+                    Ok(token) => Some(token),
+                    Err(verdict) => return Some(verdict),
+                }
+            }
+            _ => None,
+        };
+        let prepared = match self.build_request(clients.pooled(), spec, bearer.as_deref()) {
             Ok(r) => r,
             Err(e) => return error(e),
         };

@@ -16,6 +16,7 @@
 
 mod api_key;
 mod basic;
+mod bearer;
 pub mod pace;
 mod pkce;
 mod source;
@@ -141,6 +142,10 @@ impl Change {
     pub fn secret_forms(&self) -> Vec<String> {
         let mut forms = Vec::new();
         self.collect_secret_forms(&mut forms);
+        // A JWT's claims as a server may echo them decoded (the registry derives the encoded
+        // segments itself).
+        let claims: Vec<String> = forms.iter().filter_map(|f| decoded_jwt_claims(f)).collect();
+        forms.extend(claims);
         forms.retain(|f| !f.is_empty());
         forms.sort();
         forms.dedup();
@@ -225,6 +230,20 @@ impl Change {
             _ => None,
         }
     }
+}
+
+/// Returns the decoded claims segment of a value shaped like a JWT, when it is UTF-8 text of at
+/// least [`MIN_PASSWORD_FORM`] bytes.
+fn decoded_jwt_claims(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let mut parts = value.split('.');
+    let (_, claims) = (parts.next()?, parts.next()?);
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|text| text.len() >= MIN_PASSWORD_FORM && text.starts_with('{'))
 }
 
 /// What a family may derive its cases from besides `from`: the step's request as rendered,
@@ -384,6 +403,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
         PropertyFamily::TokenRequest => Polarity::Refused,
         PropertyFamily::SourceInside => Polarity::Accepted,
         PropertyFamily::SourceOutside => Polarity::Refused,
+        PropertyFamily::Bearer => Polarity::Refused,
         PropertyFamily::Pkce => Polarity::Refused,
     }
 }
@@ -446,6 +466,9 @@ pub fn family_strategy(
         ),
         PropertyFamily::SourceInside => source::inside(need("ranges")?),
         PropertyFamily::SourceOutside => source::outside(need("ranges")?),
+        PropertyFamily::Bearer => {
+            bearer::refused(get("token"), get("public_key"), get("other_token"), base)
+        }
         PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method")),
     }
 }

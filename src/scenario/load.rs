@@ -731,6 +731,52 @@ impl Checker<'_> {
         // The names `from` uses are checked and counted as the scenario's inputs like any
         // template's, so a target that leaves one out skips the scenario rather than erring.
         property.visit_templates(&pp, self);
+        if property.family == super::model::PropertyFamily::Bearer
+            && let Some(request) = &step.request
+        {
+            self.bearer_carried(&pp, property, request);
+        }
+    }
+
+    /// Checks that a `bearer` step's request carries the token its cases replace: `from.token`'s
+    /// template as `auth: { bearer }`, a header (alone or after a scheme), a query parameter or a
+    /// form field; or, without `from.token`, an `auth: { bearer }` or `auth: { oauth2 }`. A token
+    /// written another way is found, or not, when the step runs.
+    fn bearer_carried(
+        &mut self,
+        pp: &str,
+        property: &PropertySpec,
+        request: &super::model::RequestSpec,
+    ) {
+        let Some(token) = property.from.get("token") else {
+            if !matches!(
+                request.auth,
+                Some(AuthSpec::Bearer(_) | AuthSpec::Oauth2(_))
+            ) {
+                self.error(
+                    format!("{pp}.from"),
+                    "family `bearer` varies the request's token: give `from.token`, or send the token with `auth: { bearer }` or `auth: { oauth2 }`".into(),
+                );
+            }
+            return;
+        };
+        let source = token.source();
+        let same = |t: &Template| t.source() == source;
+        let carried = matches!(&request.auth, Some(AuthSpec::Bearer(t)) if same(t))
+            || request.query.iter().any(|(_, v)| same(v))
+            || request.headers.iter().any(|(_, v)| {
+                same(v)
+                    || v.source().strip_suffix(source).is_some_and(|scheme| {
+                        scheme.ends_with(' ') && !scheme.trim().contains(char::is_whitespace)
+                    })
+            })
+            || matches!(&request.body, Some(super::model::Body::Form(fields)) if fields.iter().any(|(_, v)| same(v)));
+        if !carried {
+            self.error(
+                format!("{pp}.from.token"),
+                "the request does not carry `from.token`: send the same template as `auth: { bearer }`, a header, a query parameter or a form field".into(),
+            );
+        }
     }
 
     /// Checks a property step's per-case authorization request: present exactly for the

@@ -194,6 +194,9 @@ pub enum PropertyFamily {
     /// Source addresses just outside the `ranges` (before each range's first and after its
     /// last, unless another range holds them), each of which must be refused.
     SourceOutside,
+    /// Altered, forged or foreign bearer tokens and JWTs, sent where the request carries the
+    /// token, each of which must be refused.
+    Bearer,
     /// PKCE attacks on an authorization-code exchange (RFC 7636), each of which must be refused.
     Pkce,
 }
@@ -208,6 +211,7 @@ impl PropertyFamily {
             Self::TokenRequest => "token_request",
             Self::SourceInside => "source_inside",
             Self::SourceOutside => "source_outside",
+            Self::Bearer => "bearer",
             Self::Pkce => "pkce",
         }
     }
@@ -221,6 +225,7 @@ impl PropertyFamily {
             Self::ApiKey => false,
             Self::TokenRequest => false,
             Self::SourceInside | Self::SourceOutside => false,
+            Self::Bearer => false,
             Self::Pkce => false,
         }
     }
@@ -238,6 +243,7 @@ impl PropertyFamily {
             Self::ApiKey => (&["key"], &["other_key", "revoked_key"]),
             Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
             Self::SourceInside | Self::SourceOutside => (&["ranges"], &[]),
+            Self::Bearer => (&[], &["token", "public_key", "other_token"]),
             Self::Pkce => (&["verifier"], &["required_method"]),
         }
     }

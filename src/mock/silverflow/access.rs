@@ -223,8 +223,13 @@ impl Silverflow {
                     now.duration_since(SystemTime::UNIX_EPOCH)
                         .map_or(0, |d| d.as_secs())
                 };
-                let jwt = jwt::verify(&token, &self.verifying, now_unix)
-                    .map_err(|_| Refusal::BadCredentials)?;
+                let unsigned = token.splitn(3, '.').nth(2) == Some("");
+                let jwt = if unsigned && self.deviates(Deviation::UnsignedTokensTrusted) {
+                    jwt::decode_unverified(&token)
+                } else {
+                    jwt::verify(&token, &self.verifying, now_unix)
+                }
+                .map_err(|_| Refusal::BadCredentials)?;
                 let claim = |name: &str| {
                     jwt.claims
                         .get(name)

@@ -84,6 +84,9 @@
 //! - `cidr-includes-previous-address`: a block also admits the address just before its start.
 //! - `checks-first-range-only`: only the first of a credential's `ipRanges` admits; sources in
 //!   the others get the 401.
+//! - `unsigned-tokens-trusted`: a bearer token with an empty signature segment is taken on its
+//!   claims, whatever its `alg` (the check is skipped when there is nothing to check); a
+//!   signature that is present is still verified.
 
 mod access;
 mod keys;
@@ -140,6 +143,7 @@ pub enum Deviation {
     BearerNeverExpires,
     CidrIncludesPreviousAddress,
     ChecksFirstRangeOnly,
+    UnsignedTokensTrusted,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -484,6 +488,7 @@ mod tests {
                 "bearer-never-expires",
                 "cidr-includes-previous-address",
                 "checks-first-range-only",
+                "unsigned-tokens-trusted",
             ]
         );
     }
