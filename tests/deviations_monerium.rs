@@ -14,6 +14,13 @@ use common::verdicts::{Caught, assert_deviations_caught};
 /// The failure of a scenario's authorization step when the redirect does not carry `state` back.
 const NO_STATE: &[&str] = &["step 1 (authorize): the redirect carries a code but no `state`"];
 
+/// The failure of the generated PKCE attacks when a wrong verifier gets a token.
+const GENERATED_ACCEPTED: &[&str] = &[
+    "step 2 (exchange a fresh code per case with the generated verifier): case ",
+    "got HTTP 200, expected 400",
+    "$.access_token: expected absent, found a value",
+];
+
 /// Each deviation, and the scenarios (trial, failing step 0-based, message fragments) catching it.
 const DEVIATIONS: &[(&str, &[Caught])] = &[
     (
@@ -35,6 +42,11 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                     "step 2 (exchange the code with the challenge as verifier): got HTTP 200, expected 400",
                     "$.access_token: expected absent, found a value",
                 ],
+            ),
+            (
+                "monerium::authorization_code::generated-pkce-attacks-refused",
+                1,
+                GENERATED_ACCEPTED,
             ),
         ],
     ),
@@ -58,6 +70,11 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                     "found \"https://app.monerium.test/callback?code=[redacted:code]&state=missing-method-state\"",
                     "expected to match /[?&]error=invalid_request(?:&|$)/",
                 ],
+            ),
+            (
+                "monerium::authorization_code::generated-pkce-attacks-refused",
+                1,
+                &["-method: ", "got HTTP 200, expected 400"],
             ),
         ],
     ),
@@ -178,6 +195,11 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             ),
             (
                 "monerium::authorization_code::redirect-uri-mismatch-refused",
+                0,
+                NO_STATE,
+            ),
+            (
+                "monerium::authorization_code::generated-pkce-attacks-refused",
                 0,
                 NO_STATE,
             ),
@@ -372,6 +394,38 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 ],
             ),
         ],
+    ),
+    (
+        "accepts-verifier-of-any-length",
+        &[(
+            "monerium::authorization_code::generated-pkce-attacks-refused",
+            1,
+            &[
+                "-verifier: ",
+                " characters`: got HTTP 200, expected 400",
+                "minimal failing case",
+                "replay: authconform run --target targets/mock.yaml --filter 'monerium::authorization_code::generated-pkce-attacks-refused' --seed ",
+            ],
+        )],
+    ),
+    (
+        "accepts-verifier-of-any-character",
+        &[(
+            "monerium::authorization_code::generated-pkce-attacks-refused",
+            1,
+            &["`bad-character: ", "got HTTP 200, expected 400"],
+        )],
+    ),
+    (
+        "accepts-missing-verifier",
+        &[(
+            "monerium::authorization_code::generated-pkce-attacks-refused",
+            1,
+            &[
+                "`no-verifier: `code_verifier` left out`",
+                "got HTTP 200, expected 400",
+            ],
+        )],
     ),
 ];
 

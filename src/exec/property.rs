@@ -3,6 +3,8 @@
 //! `expect`, and records the counts, the first failing case and the minimal one (never every
 //! exchange).
 
+mod authorize;
+
 use std::time::Duration;
 
 use super::check;
@@ -10,7 +12,9 @@ use super::{
     PropertyRecord, Scope, StepResult, Transcript, Verdict, record_response_head, redact_header,
 };
 use crate::net::{ConnectionUse, Exchange};
-use crate::property::{self, Case, Change, FailedCase, Judged, Pace, Polarity, Seed};
+use crate::property::{
+    self, Case, Change, FailedCase, FormFieldChange, Judged, Pace, Polarity, Seed,
+};
 use crate::scenario::model::{Expectation, ExpectedOutcome, PropertySpec, RequestSpec, Step};
 use crate::secret::redact_credential_text;
 
@@ -30,6 +34,15 @@ pub(super) struct Sending {
 pub(super) struct CaseRecord {
     failed: Vec<String>,
     transcript: Transcript,
+    /// The case's own authorization request and its hops, when it ran one (after
+    /// `transcript` when that is the token request).
+    authorization: Vec<Transcript>,
+}
+
+/// A case's own authorization request (`property.authorize`) and the clients it is sent with.
+struct CaseFlow<'a> {
+    request: &'a RequestSpec,
+    clients: crate::net::Clients,
 }
 
 impl Scope<'_> {
@@ -105,15 +118,33 @@ impl Scope<'_> {
             Ok(strategy) => strategy,
             Err(e) => return error(self.secrets.redact(&e)),
         };
+        let flow = match &property.authorize {
+            Some(request) => {
+                let clients = match self.source_addr(request) {
+                    Ok((source, _)) => self.runner.clients.client(&source, total).await,
+                    Err(e) => Err(e),
+                };
+                match clients {
+                    Ok(clients) => Some(CaseFlow { request, clients }),
+                    Err(e) => return error(e),
+                }
+            }
+            None => None,
+        };
         let mut base_transcript = prepared.transcript;
         base_transcript.source = source_text;
         let scope = &*self;
         let judge = |case: Case| {
-            let (request, transcript, expect, clients) =
-                (&prepared.request, &base_transcript, &expect, &clients);
+            let (request, transcript, expect, clients, flow) = (
+                &prepared.request,
+                &base_transcript,
+                &expect,
+                &clients,
+                flow.as_ref(),
+            );
             async move {
                 scope
-                    .judge_case(case, request, transcript, expect, clients, sending)
+                    .judge_case(case, request, transcript, expect, clients, flow, sending)
                     .await
             }
         };
@@ -193,12 +224,15 @@ impl Scope<'_> {
                         outcome.shrink_steps
                     ),
                 ));
+                out.auxiliary.extend(first.record.authorization);
                 out.auxiliary.push(first.record.transcript);
+                out.auxiliary.extend(minimal.record.authorization);
                 out.transcript = Some(minimal.record.transcript);
             }
             None => {
                 out.failed
                     .push("minimal failing case: the first one (no smaller case failed)".into());
+                out.auxiliary.extend(first.record.authorization);
                 out.transcript = Some(first.record.transcript);
             }
         }
@@ -208,7 +242,9 @@ impl Scope<'_> {
         Some(self.failed(index, out))
     }
 
-    /// Registers a case's credentials as secrets, sends it and judges it against `expect`.
+    /// Registers a case's credentials as secrets, runs its own authorization request when it
+    /// has one, sends it and judges it against `expect`.
+    #[allow(clippy::too_many_arguments)]
     async fn judge_case(
         &self,
         case: Case,
@@ -216,20 +252,48 @@ impl Scope<'_> {
         base_transcript: &Transcript,
         expect: &Expectation,
         clients: &crate::net::Clients,
+        flow: Option<&CaseFlow<'_>>,
         sending: Sending,
     ) -> Judged<CaseRecord> {
         let total = sending.total;
         for form in case.change.secret_forms() {
             self.secrets.register_value(GENERATED, &form);
         }
+        let mut authorization = Vec::new();
+        let mut change = case.change.clone();
+        if let Some(authorize) = case.change.authorize() {
+            let Some(flow) = flow else {
+                return Judged::CouldNotRun(format!(
+                    "case `{}` needs the step's `property.authorize`",
+                    case.label
+                ));
+            };
+            match self
+                .authorize_case(&case.label, authorize, flow.request, &flow.clients, total)
+                .await
+            {
+                authorize::CaseAuthorization::Code { code, transcripts } => {
+                    authorization = transcripts;
+                    change = Change::All(vec![
+                        change,
+                        Change::FormField(FormFieldChange {
+                            name: "code".into(),
+                            value: Some(code),
+                            secret: true,
+                        }),
+                    ]);
+                }
+                authorize::CaseAuthorization::Judged(judged) => return *judged,
+            }
+        }
         let Some(mut request) = base.try_clone() else {
             return Judged::CouldNotRun("the step's request body cannot be sent again".into());
         };
         let mut transcript = base_transcript.clone();
-        if let Err(e) = property::apply(&case.change, &mut request) {
+        if let Err(e) = property::apply(&change, &mut request) {
             return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
         }
-        show_change(&case.change, &request, &mut transcript);
+        show_change(&change, &request, &mut transcript);
         let source_clients;
         let clients = match case.change.source() {
             Some(ip) => {
@@ -256,6 +320,8 @@ impl Scope<'_> {
         };
         let exchange: Exchange =
             crate::net::send_on(clients, request, total, sending.connection).await;
+        // A lenient server's token must not reach a report either.
+        self.register_token_response(&exchange);
         let report = check::check(expect, &exchange, sending.within, self);
         if let Some(e) = report.error {
             return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
@@ -276,6 +342,7 @@ impl Scope<'_> {
                 .map(|f| self.secrets.redact(f))
                 .collect(),
             transcript,
+            authorization,
         };
         if report.failed.is_empty() {
             Judged::Held(record)
@@ -326,7 +393,19 @@ fn show_change(change: &Change, request: &reqwest::Request, transcript: &mut Tra
             }
             transcript.request_body = Some(redact_credential_text(&serializer.finish()));
         }
-        Change::Source(_) => {}
+        Change::FormField(_) => {
+            // The form as sent: its credential fields are replaced by name, and the registered
+            // secrets (every generated value is one) by value afterwards.
+            let body = property::form_fields(request)
+                .map(|fields| {
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(fields)
+                        .finish()
+                })
+                .unwrap_or_default();
+            transcript.request_body = Some(redact_credential_text(&body));
+        }
+        Change::Source(_) | Change::Authorize(_) => {}
         Change::All(changes) => {
             for change in changes {
                 show_change(change, request, transcript);

@@ -106,6 +106,14 @@ pub enum Deviation {
     AcceptsWrongClientSecret,
     /// The token endpoint takes the first of a parameter given twice instead of refusing it.
     AcceptsRepeatedParameters,
+    /// The token endpoint checks that the verifier hashes to the challenge and holds only
+    /// unreserved characters, but not its length (43 to 128).
+    AcceptsVerifierOfAnyLength,
+    /// The token endpoint checks the verifier's length and that it hashes to the challenge, but
+    /// not that it holds only unreserved characters.
+    AcceptsVerifierOfAnyCharacter,
+    /// A code exchange without `code_verifier` skips the PKCE check.
+    AcceptsMissingVerifier,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -571,6 +579,7 @@ impl Monerium {
     /// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
     fn exchange_code(&self, form: &FormParams) -> TokenReply {
         let mut fields = [""; 4];
+        let optional_verifier = self.deviations.has(Deviation::AcceptsMissingVerifier);
         for (slot, name) in
             fields
                 .iter_mut()
@@ -578,6 +587,7 @@ impl Monerium {
         {
             match form.non_empty(name) {
                 Some(value) => *slot = value,
+                None if optional_verifier && name == "code_verifier" => {}
                 None => return refused("invalid_request", &format!("{name} is required")),
             }
         }
@@ -604,7 +614,10 @@ impl Monerium {
             Some("the authorization code was issued to another client")
         } else if grant.redirect_uri != redirect_uri {
             Some("redirect_uri does not match the authorization request")
-        } else if !(any_verifier || self.verifier_matches(verifier, grant)) {
+        } else if !(any_verifier
+            || (optional_verifier && verifier.is_empty())
+            || self.verifier_matches(verifier, grant))
+        {
             Some("code_verifier does not match the code_challenge")
         } else {
             None
@@ -619,7 +632,22 @@ impl Monerium {
 
     /// Tells whether `verifier` is well formed and hashes to the code's challenge.
     fn verifier_matches(&self, verifier: &str, grant: &CodeGrant) -> bool {
-        pkce::is_valid_verifier(verifier)
+        let unreserved = || {
+            verifier
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        };
+        let well_formed = if self.deviations.has(Deviation::AcceptsVerifierOfAnyLength) {
+            unreserved()
+        } else if self
+            .deviations
+            .has(Deviation::AcceptsVerifierOfAnyCharacter)
+        {
+            (43..=128).contains(&verifier.len())
+        } else {
+            pkce::is_valid_verifier(verifier)
+        };
+        well_formed
             && credential_eq(
                 pkce::challenge(verifier, grant.method).as_bytes(),
                 grant.challenge.as_bytes(),

@@ -18,6 +18,7 @@ mod api_key;
 mod basic;
 mod bearer;
 pub mod pace;
+mod pkce;
 mod source;
 mod token_request;
 
@@ -84,8 +85,41 @@ pub enum Change {
     Form(Vec<FormField>),
     /// Sends the case from this local address instead of the step's source.
     Source(std::net::IpAddr),
+    /// Sets field `name` of the request's form body, keeping the other fields: the first field
+    /// of that name takes the value and the others are dropped (appended when there is none), or
+    /// every one is removed when `value` is `None`.
+    FormField(FormFieldChange),
+    /// Runs the step's per-case authorization request (`property.authorize`) first, with this
+    /// PKCE challenge and method; the code it returns goes into the request's `code` field.
+    Authorize(AuthorizeChange),
     /// Several changes, applied in order.
     All(Vec<Change>),
+}
+
+/// A [`Change::FormField`]: one field of a form body set or removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormFieldChange {
+    /// The field's name.
+    pub name: String,
+    /// The value, or `None` to remove the field.
+    pub value: Option<String>,
+    /// Whether the value is registered as a secret before the case is sent.
+    pub secret: bool,
+}
+
+/// A [`Change::Authorize`]: what a case's own authorization request sends, and where the case
+/// may be refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizeChange {
+    /// The `code_challenge` sent (registered as a secret: with `plain` it is the verifier).
+    pub challenge: String,
+    /// The `code_challenge_method` sent, or `None` to send none.
+    pub method: Option<String>,
+    /// True when the authorization request itself must refuse the case (a method the server
+    /// does not support: RFC 7636 §4.4.1's `invalid_request` error redirect); otherwise the
+    /// challenge is well formed, the server cannot tell it from a valid one, and a refusal there
+    /// means the case could not be tried.
+    pub refused_at_authorization: bool,
 }
 
 /// One field of a [`Change::Form`] body.
@@ -161,12 +195,30 @@ impl Change {
             Change::Form(fields) => {
                 forms.extend(fields.iter().filter(|f| f.secret).map(|f| f.value.clone()))
             }
+            Change::FormField(FormFieldChange {
+                value: Some(value),
+                secret: true,
+                ..
+            }) => forms.push(value.clone()),
+            Change::Authorize(authorize) => forms.push(authorize.challenge.clone()),
             Change::All(changes) => {
                 for change in changes {
                     change.collect_secret_forms(forms);
                 }
             }
-            Change::Header { .. } | Change::Query { .. } | Change::Source(_) => {}
+            Change::Header { .. }
+            | Change::Query { .. }
+            | Change::Source(_)
+            | Change::FormField(_) => {}
+        }
+    }
+
+    /// Returns the case's own authorization request, when it runs one.
+    pub fn authorize(&self) -> Option<&AuthorizeChange> {
+        match self {
+            Change::Authorize(authorize) => Some(authorize),
+            Change::All(changes) => changes.iter().rev().find_map(Change::authorize),
+            _ => None,
         }
     }
 
@@ -292,7 +344,27 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
             request.headers_mut().remove(http::header::CONTENT_LENGTH);
             *request.body_mut() = Some(body.into());
         }
-        Change::Source(_) => {}
+        Change::FormField(field) => {
+            let fields = form_fields(request).ok_or_else(|| {
+                format!("the request has no form body to set `{}` in", field.name)
+            })?;
+            let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+            let mut set = false;
+            for (name, value) in &fields {
+                if *name != field.name {
+                    serializer.append_pair(name, value);
+                } else if let (Some(value), false) = (&field.value, set) {
+                    serializer.append_pair(name, value);
+                    set = true;
+                }
+            }
+            if let (Some(value), false) = (&field.value, set) {
+                serializer.append_pair(&field.name, value);
+            }
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *request.body_mut() = Some(serializer.finish().into());
+        }
+        Change::Source(_) | Change::Authorize(_) => {}
         Change::All(changes) => {
             for change in changes {
                 apply(change, request)?;
@@ -300,6 +372,17 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// Reads a request's form-urlencoded body, when it has one.
+pub fn form_fields(request: &reqwest::Request) -> Option<Vec<(String, String)>> {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("application/x-www-form-urlencoded"))
+        .and_then(|_| request.body()?.as_bytes())
+        .map(|bytes| url::form_urlencoded::parse(bytes).into_owned().collect())
 }
 
 /// Whether a family's cases must be refused or accepted.
@@ -321,6 +404,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
         PropertyFamily::SourceInside => Polarity::Accepted,
         PropertyFamily::SourceOutside => Polarity::Refused,
         PropertyFamily::Bearer => Polarity::Refused,
+        PropertyFamily::Pkce => Polarity::Refused,
     }
 }
 
@@ -385,6 +469,7 @@ pub fn family_strategy(
         PropertyFamily::Bearer => {
             bearer::refused(get("token"), get("public_key"), get("other_token"), base)
         }
+        PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method")),
     }
 }
 
@@ -784,6 +869,69 @@ mod tests {
             secret: false,
         };
         assert!(apply(&bad, &mut request).is_err());
+    }
+
+    #[test]
+    fn a_form_field_is_set_in_place_appended_or_removed() {
+        let set = |name: &str, value: Option<&str>| {
+            let mut request = form_request();
+            let change = Change::FormField(FormFieldChange {
+                name: name.into(),
+                value: value.map(str::to_owned),
+                secret: true,
+            });
+            apply(&change, &mut request).unwrap();
+            String::from_utf8(request.body().unwrap().as_bytes().unwrap().to_vec()).unwrap()
+        };
+        assert_eq!(
+            set("grant_type", Some("x y")),
+            "grant_type=x+y&password=p+w%26d"
+        );
+        assert_eq!(
+            set("code", Some("c")),
+            "grant_type=password&password=p+w%26d&code=c"
+        );
+        assert_eq!(set("password", None), "grant_type=password");
+        let mut get = reqwest::Client::new()
+            .get("http://127.0.0.1:9/")
+            .build()
+            .unwrap();
+        let change = Change::FormField(FormFieldChange {
+            name: "code".into(),
+            value: None,
+            secret: false,
+        });
+        assert!(apply(&change, &mut get).is_err());
+    }
+
+    #[test]
+    fn a_flow_case_registers_its_verifier_and_challenge_and_names_its_authorization() {
+        let change = Change::All(vec![
+            Change::Authorize(AuthorizeChange {
+                challenge: "challenge-0123456789".into(),
+                method: Some("S256".into()),
+                refused_at_authorization: false,
+            }),
+            Change::FormField(FormFieldChange {
+                name: "code_verifier".into(),
+                value: Some("verifier-0123456789".into()),
+                secret: true,
+            }),
+        ]);
+        assert_eq!(
+            change.secret_forms(),
+            ["challenge-0123456789", "verifier-0123456789"]
+        );
+        assert_eq!(
+            change.authorize().map(|a| a.challenge.as_str()),
+            Some("challenge-0123456789")
+        );
+        let mut request = form_request();
+        apply(&change, &mut request).unwrap();
+        assert!(
+            String::from_utf8_lossy(request.body().unwrap().as_bytes().unwrap())
+                .ends_with("&code_verifier=verifier-0123456789")
+        );
     }
 
     /// A judge failing every case whose header is longer than a bound: shrinking must reach a

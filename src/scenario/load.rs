@@ -714,6 +714,7 @@ impl Checker<'_> {
                 );
             }
         }
+        self.property_authorize(path, step, property);
         if let Some(username) = property.from.get("username").and_then(|u| u.as_literal())
             && username.contains(':')
         {
@@ -774,6 +775,56 @@ impl Checker<'_> {
             self.error(
                 format!("{pp}.from.token"),
                 "the request does not carry `from.token`: send the same template as `auth: { bearer }`, a header, a query parameter or a form field".into(),
+            );
+        }
+    }
+
+    /// Checks a property step's per-case authorization request: present exactly for the
+    /// families that run one, an authorization request with PKCE, before a token request.
+    fn property_authorize(&mut self, path: &str, step: &Step, property: &PropertySpec) {
+        let pp = format!("{path}.property");
+        let family = property.family.as_str();
+        let Some(request) = &property.authorize else {
+            if property.family.authorizes_each_case() {
+                self.error(
+                    pp,
+                    format!(
+                        "family `{family}` runs an authorization request per case: add `authorize`, the request (with `authorize` and `pkce`) that gets each case its code"
+                    ),
+                );
+            }
+            return;
+        };
+        let ap = format!("{pp}.authorize");
+        if !property.family.authorizes_each_case() {
+            self.error(
+                ap,
+                format!("family `{family}` runs no authorization request: remove `authorize`"),
+            );
+            return;
+        }
+        request.visit_templates(&ap, self);
+        match &request.authorize {
+            Some(authorize) => {
+                self.authorize(&format!("{ap}.authorize"), authorize);
+                if authorize.pkce.is_none() {
+                    self.error(
+                        format!("{ap}.authorize"),
+                        "each case sends its own PKCE challenge: add `pkce: {}` to this authorization request".into(),
+                    );
+                }
+            }
+            None => self.error(
+                ap,
+                "`property.authorize` must be an authorization request: give it an `authorize` block".into(),
+            ),
+        }
+        if step.request.as_ref().is_some_and(|r| r.token.is_none()) {
+            self.error(
+                format!("{path}.request"),
+                format!(
+                    "family `{family}` puts each case's code and verifier into a token request: give the step's request a `token` block"
+                ),
             );
         }
     }

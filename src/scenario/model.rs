@@ -161,6 +161,12 @@ pub struct PropertySpec {
     /// How many cases to send; the target's `limits.property_cases` (else 256) when absent.
     #[serde(default)]
     pub cases: Option<u32>,
+    /// The authorization request (a request with `authorize` and `pkce`) run once per case
+    /// before the step's token request, for families whose cases need a code of their own
+    /// (`pkce`): the case sets its PKCE challenge and method, and the code it returns replaces
+    /// the token request's `code`.
+    #[serde(default)]
+    pub authorize: Option<Box<RequestSpec>>,
 }
 
 impl PropertySpec {
@@ -191,6 +197,8 @@ pub enum PropertyFamily {
     /// Altered, forged or foreign bearer tokens and JWTs, sent where the request carries the
     /// token, each of which must be refused.
     Bearer,
+    /// PKCE attacks on an authorization-code exchange (RFC 7636), each of which must be refused.
+    Pkce,
 }
 
 impl PropertyFamily {
@@ -204,6 +212,7 @@ impl PropertyFamily {
             Self::SourceInside => "source_inside",
             Self::SourceOutside => "source_outside",
             Self::Bearer => "bearer",
+            Self::Pkce => "pkce",
         }
     }
 
@@ -217,7 +226,13 @@ impl PropertyFamily {
             Self::TokenRequest => false,
             Self::SourceInside | Self::SourceOutside => false,
             Self::Bearer => false,
+            Self::Pkce => false,
         }
+    }
+
+    /// Whether each case runs an authorization request of its own first (`property.authorize`).
+    pub fn authorizes_each_case(self) -> bool {
+        matches!(self, Self::Pkce)
     }
 
     /// The keys `from` takes: the required ones, then the optional ones.
@@ -229,6 +244,7 @@ impl PropertyFamily {
             Self::TokenRequest => (&[], &["other_code", "other_refresh_token"]),
             Self::SourceInside | Self::SourceOutside => (&["ranges"], &[]),
             Self::Bearer => (&[], &["token", "public_key", "other_token"]),
+            Self::Pkce => (&["verifier"], &["required_method"]),
         }
     }
 }

@@ -362,7 +362,11 @@ impl Templates for Step {
 
 impl Templates for PropertySpec {
     fn visit_templates(&self, path: &str, visitor: &mut dyn TemplateVisitor) {
-        fields(path, visitor, &[("from", &self.from)]);
+        fields(
+            path,
+            visitor,
+            &[("from", &self.from), ("authorize", &self.authorize)],
+        );
     }
 }
 
