@@ -400,7 +400,9 @@ impl Scope<'_> {
                 } else if !step.compute.is_empty() {
                     self.compute_step(index, &step.compute, &mut step_result)
                 } else if let (Some(property), Some(request)) = (&step.property, &step.request) {
-                    self.property_step(index, step, property, request, &mut step_result)
+                    // Boxed: a property step's future (its cases, shrinking, a flow per case)
+                    // is large, and inline it would grow every scenario's future with it.
+                    Box::pin(self.property_step(index, step, property, request, &mut step_result))
                         .await
                 } else if let Some(request) = &step.request {
                     self.request_step(index, step, request, &mut step_result)
