@@ -140,6 +140,10 @@ fn oidc_provider_passes_the_generic_profile() {
             ("code_flow::wrong-verifier", "pass", ""),
             ("code_flow::missing-verifier", "pass", ""),
             ("code_flow::public-refresh-rotated", "pass", ""),
+            // Generated tokens (opaque here) on the protected resource, and a PKCE attack per
+            // case, each through its own login and consent.
+            ("bearer::generated-tokens-refused", "pass", ""),
+            ("code_flow::generated-pkce-attacks-refused", "pass", ""),
             // Generated variants of valid token requests, each refused.
             (
                 "token_errors::malformed-basic-client-requests-refused",
@@ -212,6 +216,7 @@ fn oauth2_mock_server_fails_only_where_waived() {
             // It redirects at once, without a login page: the unused login is no failure.
             ("code_flow::code-flow-through-login", "pass", ""),
             ("code_flow::code-single-use", "waived", ""),
+            ("code_flow::generated-pkce-attacks-refused", "waived", ""),
             ("code_flow::code-bound-to-client", "waived", ""),
             ("code_flow::code-bound-to-redirect-uri", "waived", ""),
             ("code_flow::wrong-verifier", "waived", ""),
@@ -336,7 +341,8 @@ fn netns_drop_merges_with_the_loopback_run_into_one_verified_report() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let reports = dir.path().join("netns");
     let env = lab_env();
-    // Inside acl-cli, sources 10.77.0.2 (allowlisted) and 10.77.0.3 (dropped by nftables).
+    // Inside acl-cli, sources 10.77.0.2 and 10.77.0.8/30 (allowlisted) and 10.77.0.3, .7 and .12
+    // (dropped by nftables).
     let output = std::process::Command::new("ip")
         .current_dir(ROOT)
         .args(["netns", "exec", "acl-cli", common::BIN, "run"])
