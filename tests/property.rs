@@ -193,8 +193,6 @@ async fn generated_credentials_echoed_by_the_server_reach_no_output() {
     let run = blocking(move || t.command("run", &["--seed", "ab"])).await;
     assert_eq!(run.code, Some(1), "{}", run.dump());
     let evidence = evidence_text(&run);
-    let html = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
-    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
     // The canary's start and the base64 of the pair's start (the same for every case that
     // keeps the user-id) appear nowhere, in any case.
     let pair_start = STANDARD.encode(format!("{USER}:CANARY-p"));
@@ -203,23 +201,7 @@ async fn generated_credentials_echoed_by_the_server_reach_no_output() {
         pair_start[..pair_start.len() - 4].to_ascii_lowercase(),
         format!("{USER}:canary").to_ascii_lowercase(),
     ];
-    for (name, text) in [
-        ("stdout", &run.stdout),
-        ("stderr", &run.stderr),
-        ("junit", &run.junit),
-        ("evidence", &evidence),
-        ("html", &html),
-        ("summary", &summary),
-    ] {
-        let lower = text.to_ascii_lowercase();
-        for needle in &needles {
-            assert!(
-                !lower.contains(needle.as_str()),
-                "{name} holds {needle:?}\n{}",
-                run.dump()
-            );
-        }
-    }
+    run.assert_no_output_holds(&needles);
     // Positive: the echoes reached the reports, redacted.
     assert!(
         evidence.contains("you_sent") && evidence.contains("[redacted:"),
@@ -314,31 +296,13 @@ async fn generated_token_requests_echoed_by_the_server_reach_no_output() {
     let run = blocking(move || t.command("run", &["--seed", "cd"])).await;
     assert_eq!(run.code, Some(1), "{}", run.dump());
     let evidence = evidence_text(&run);
-    let html = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
-    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
     // The canary's start, and the base64 of the Basic pair's start, appear nowhere.
     let pair_start = STANDARD.encode(format!("{TOKEN_CLIENT}:CANARY-to"));
     let needles = [
         "canary-tok".to_owned(),
         pair_start[..pair_start.len() - 4].to_ascii_lowercase(),
     ];
-    for (name, text) in [
-        ("stdout", &run.stdout),
-        ("stderr", &run.stderr),
-        ("junit", &run.junit),
-        ("evidence", &evidence),
-        ("html", &html),
-        ("summary", &summary),
-    ] {
-        let lower = text.to_ascii_lowercase();
-        for needle in &needles {
-            assert!(
-                !lower.contains(needle.as_str()),
-                "{name} holds {needle:?}\n{}",
-                run.dump()
-            );
-        }
-    }
+    run.assert_no_output_holds(&needles);
     // Positive: the failing case is the client sent twice, and its echo reached the reports,
     // redacted.
     assert!(
@@ -398,24 +362,7 @@ fn bad_property_blocks_are_located_load_errors() {
         ),
     ];
     for (step, expected) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("demo")).unwrap();
-        let file = dir.path().join("demo/prop.yaml");
-        std::fs::write(
-            &file,
-            format!(
-                "scenarios:\n  - id: bad\n    title: bad\n    requirements: [DEMO-BASIC-03]\n    steps:\n{step}"
-            ),
-        )
-        .unwrap();
-        let run =
-            common::authconform(&["validate", "--scenarios", &dir.path().display().to_string()]);
-        assert_eq!(run.code, Some(2), "{expected}\n{}", run.dump());
-        assert!(
-            run.stderr.contains(expected) && run.stderr.contains("prop.yaml:"),
-            "{expected}\n{}",
-            run.dump()
-        );
+        common::assert_bad_steps("demo", "DEMO-BASIC-03", step, expected);
     }
 }
 
@@ -598,23 +545,7 @@ async fn generated_api_keys_echoed_by_the_server_reach_no_output() {
             .any(|k| std::str::from_utf8(k).is_ok_and(|k| !k.is_ascii()))
     );
     let evidence = evidence_text(&run);
-    let html = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
-    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
-    for (name, text) in [
-        ("stdout", &run.stdout),
-        ("stderr", &run.stderr),
-        ("junit", &run.junit),
-        ("evidence", &evidence),
-        ("html", &html),
-        ("summary", &summary),
-    ] {
-        let lower = text.to_ascii_lowercase();
-        assert!(
-            !lower.contains("canary-prop"),
-            "{name} holds the key\n{}",
-            run.dump()
-        );
-    }
+    run.assert_no_output_holds(&["canary-prop".to_owned()]);
     assert!(
         evidence.contains("you_sent") && evidence.contains("[redacted:"),
         "{}",

@@ -149,8 +149,6 @@ async fn generated_tokens_and_their_claims_echoed_by_the_server_reach_no_output(
     let run = blocking(move || t.command("run", &["--seed", "b3"])).await;
     assert_eq!(run.code, Some(1), "{}", run.dump());
     let evidence = evidence_text(&run);
-    let html = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
-    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
     // The canary claim, decoded or inside the claims segment, and the token's signature, in any
     // case, appear nowhere.
     let segments: Vec<&str> = token.split('.').collect();
@@ -159,23 +157,7 @@ async fn generated_tokens_and_their_claims_echoed_by_the_server_reach_no_output(
         segments[1][..24].to_ascii_lowercase(),
         segments[2][..24].to_ascii_lowercase(),
     ];
-    for (name, text) in [
-        ("stdout", &run.stdout),
-        ("stderr", &run.stderr),
-        ("junit", &run.junit),
-        ("evidence", &evidence),
-        ("html", &html),
-        ("summary", &summary),
-    ] {
-        let lower = text.to_ascii_lowercase();
-        for needle in &needles {
-            assert!(
-                !lower.contains(needle.as_str()),
-                "{name} holds {needle:?}\n{}",
-                run.dump()
-            );
-        }
-    }
+    run.assert_no_output_holds(&needles);
     // Positive: the echoes reached the reports, redacted, and the failure names its kind.
     assert!(
         evidence.contains("you_sent") && evidence.contains("[redacted:"),
@@ -206,24 +188,7 @@ fn a_bearer_step_must_carry_its_token() {
         ),
     ];
     for (step, expected) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("demo")).unwrap();
-        let file = dir.path().join("demo/prop.yaml");
-        std::fs::write(
-            &file,
-            format!(
-                "scenarios:\n  - id: bad\n    title: bad\n    requirements: [DEMO-BEARER-02]\n    steps:\n{step}"
-            ),
-        )
-        .unwrap();
-        let run =
-            common::authconform(&["validate", "--scenarios", &dir.path().display().to_string()]);
-        assert_eq!(run.code, Some(2), "{expected}\n{}", run.dump());
-        assert!(
-            run.stderr.contains(expected) && run.stderr.contains("prop.yaml:"),
-            "{expected}\n{}",
-            run.dump()
-        );
+        common::assert_bad_steps("demo", "DEMO-BEARER-02", step, expected);
     }
     // Carried in a query parameter, a header after a scheme, or a form field, it loads.
     for request in [

@@ -228,8 +228,6 @@ async fn generated_verifiers_challenges_and_codes_echoed_by_the_server_reach_no_
     let run = blocking(move || t.command("run", &["--seed", "c0de"])).await;
     assert_eq!(run.code, Some(1), "{}", run.dump());
     let evidence = evidence_text(&run);
-    let html = std::fs::read_to_string(run.reports.join("evidence.html")).unwrap();
-    let summary = std::fs::read_to_string(run.reports.join("summary.md")).unwrap();
     // Values short enough to occur by chance in a report (a verifier cut to a few characters)
     // are left out; every other one the server saw must be nowhere.
     let mut needles: Vec<String> = seen
@@ -245,24 +243,7 @@ async fn generated_verifiers_challenges_and_codes_echoed_by_the_server_reach_no_
         "the server saw too little: {}",
         needles.len()
     );
-    for (name, text) in [
-        ("stdout", &run.stdout),
-        ("stderr", &run.stderr),
-        ("junit", &run.junit),
-        ("evidence", &evidence),
-        ("html", &html),
-        ("summary", &summary),
-    ] {
-        for needle in &needles {
-            if let Some(at) = text.find(needle.as_str()) {
-                // The surroundings say which field leaked; the value itself is not repeated.
-                let start = text.floor_char_boundary(at.saturating_sub(80));
-                let end = text.ceil_char_boundary((at + needle.len() + 40).min(text.len()));
-                let context = text[start..end].replace(needle.as_str(), "<VALUE>");
-                panic!("{name} holds a generated value: …{context}…");
-            }
-        }
-    }
+    run.assert_no_output_holds(&needles);
     // Positive: a failing case and its own authorization request reached the reports, redacted.
     assert!(
         evidence.contains("you_sent") && evidence.contains("long-verifier"),
@@ -313,24 +294,7 @@ fn bad_pkce_property_blocks_are_located_load_errors() {
         ),
     ];
     for (step, expected) in &cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("monerium")).unwrap();
-        let file = dir.path().join("monerium/prop.yaml");
-        std::fs::write(
-            &file,
-            format!(
-                "scenarios:\n  - id: bad\n    title: bad\n    requirements: [MO-PKCE-05]\n    steps:\n{step}"
-            ),
-        )
-        .unwrap();
-        let run =
-            common::authconform(&["validate", "--scenarios", &dir.path().display().to_string()]);
-        assert_eq!(run.code, Some(2), "{expected}\n{}", run.dump());
-        assert!(
-            run.stderr.contains(expected) && run.stderr.contains("prop.yaml:"),
-            "{expected}\n{}",
-            run.dump()
-        );
+        common::assert_bad_steps("monerium", "MO-PKCE-05", step, expected);
     }
 }
 

@@ -287,3 +287,66 @@ pub fn runner_specs() -> tempfile::TempDir {
     std::fs::write(dir.path().join("demo.yaml"), runner_demo_spec()).expect("write the demo spec");
     dir
 }
+
+impl Run {
+    /// Every output of a `run` by name: the console streams, the JUnit report, the evidence,
+    /// its HTML page and the summary.
+    pub fn report_outputs(&self) -> Vec<(&'static str, String)> {
+        let report = |file: &str| {
+            std::fs::read_to_string(self.reports.join(file)).unwrap_or_else(|e| {
+                panic!(
+                    "no {file} in {}: {e}\n{}",
+                    self.reports.display(),
+                    self.dump()
+                )
+            })
+        };
+        vec![
+            ("stdout", self.stdout.clone()),
+            ("stderr", self.stderr.clone()),
+            ("junit", self.junit.clone()),
+            ("evidence", evidence_text(self)),
+            ("html", report("evidence.html")),
+            ("summary", report("summary.md")),
+        ]
+    }
+
+    /// Asserts no output of the run holds any of `needles`, compared in any ASCII case. A
+    /// failure names the output and shows the surroundings, the value itself replaced.
+    pub fn assert_no_output_holds(&self, needles: &[String]) {
+        for (name, text) in self.report_outputs() {
+            let lower = text.to_ascii_lowercase();
+            for needle in needles {
+                let needle = needle.to_ascii_lowercase();
+                if let Some(at) = lower.find(&needle) {
+                    let before: Vec<char> = lower[..at].chars().rev().take(80).collect();
+                    let before: String = before.into_iter().rev().collect();
+                    let after: String = lower[at + needle.len()..].chars().take(40).collect();
+                    panic!("{name} holds a generated value: …{before}<VALUE>{after}…");
+                }
+            }
+        }
+    }
+}
+
+/// Asserts `validate` refuses, with a located error containing `expected`, a scenario file of
+/// `provider` whose one scenario (tracing `requirement`) has the steps `steps` (YAML lines at
+/// the steps' indentation).
+pub fn assert_bad_steps(provider: &str, requirement: &str, steps: &str, expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join(provider)).unwrap();
+    std::fs::write(
+        dir.path().join(provider).join("prop.yaml"),
+        format!(
+            "scenarios:\n  - id: bad\n    title: bad\n    requirements: [{requirement}]\n    steps:\n{steps}"
+        ),
+    )
+    .unwrap();
+    let run = authconform(&["validate", "--scenarios", &dir.path().display().to_string()]);
+    assert_eq!(run.code, Some(2), "{expected}\n{}", run.dump());
+    assert!(
+        run.stderr.contains(expected) && run.stderr.contains("prop.yaml:"),
+        "{expected}\n{}",
+        run.dump()
+    );
+}
