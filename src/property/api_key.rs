@@ -315,7 +315,6 @@ fn full_width(c: char) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
     const KEY: &str = "demo-api-key-0123456789";
 
@@ -329,15 +328,7 @@ mod tests {
         }
     }
 
-    fn draw(strategy: &CaseStrategy, n: usize, seed: u8) -> Vec<Case> {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
-        );
-        (0..n)
-            .map(|_| strategy.tree(&mut runner).unwrap().current())
-            .collect()
-    }
+    use crate::property::sample_cases as draw;
 
     /// The value a case puts on the wire, as a server reads it: a header's value without the
     /// whitespace around it (RFC 9110 §5.5).

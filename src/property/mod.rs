@@ -687,6 +687,19 @@ fn once_per_source(trees: &mut Vec<CaseTree>) {
     });
 }
 
+/// Draws `n` cases from `strategy` on a ChaCha RNG seeded with 32 bytes of `seed`, for the
+/// families' unit tests.
+#[cfg(test)]
+pub(crate) fn sample_cases(strategy: &CaseStrategy, n: usize, seed: u8) -> Vec<Case> {
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+    );
+    (0..n)
+        .map(|_| strategy.tree(&mut runner).unwrap().current())
+        .collect()
+}
+
 /// Draws the value trees of `cases` cases from `seed`.
 fn draw(strategy: &CaseStrategy, seed: Seed, cases: u32) -> Result<Vec<CaseTree>, String> {
     let config = Config {

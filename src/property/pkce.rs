@@ -263,19 +263,10 @@ fn describe_char(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
     const EARLIER: &str = "earlier-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-    fn draw(strategy: &CaseStrategy, n: usize, seed: u8) -> Vec<Case> {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
-        );
-        (0..n)
-            .map(|_| strategy.tree(&mut runner).unwrap().current())
-            .collect()
-    }
+    use crate::property::sample_cases as draw;
 
     /// What a case sends: its authorization request's challenge and method, its verifier.
     fn parts(case: &Case) -> (&AuthorizeChange, Option<&str>) {

@@ -141,18 +141,9 @@ fn case(ip: IpAddr, label: String) -> Case {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
     use std::collections::BTreeSet;
 
-    fn draw(strategy: &CaseStrategy, n: usize, seed: u8) -> Vec<Case> {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
-        );
-        (0..n)
-            .map(|_| strategy.tree(&mut runner).unwrap().current())
-            .collect()
-    }
+    use crate::property::sample_cases as draw;
 
     fn ip(case: &Case) -> IpAddr {
         let Change::Source(ip) = case.change else {

@@ -435,9 +435,6 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
 mod tests {
     use std::collections::BTreeSet;
 
-    use proptest::strategy::ValueTree as _;
-    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-
     use super::*;
 
     fn base(form: &[(&str, &str)], basic: Option<(&str, &str)>) -> BaseRequest {
@@ -452,15 +449,7 @@ mod tests {
         }
     }
 
-    fn draw(strategy: &CaseStrategy, n: usize, seed: u8) -> Vec<Case> {
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
-        );
-        (0..n)
-            .map(|_| strategy.tree(&mut runner).unwrap().current())
-            .collect()
-    }
+    use crate::property::sample_cases as draw;
 
     /// The request a case sends, as (form fields, Authorization), from the base's.
     fn sent(base: &BaseRequest, change: &Change) -> (Vec<(String, String)>, Option<Vec<u8>>) {
