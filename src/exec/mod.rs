@@ -378,16 +378,8 @@ impl Scope<'_> {
                     .name
                     .as_deref()
                     .map_or_else(|| describe(step), str::to_owned),
-                transcript: None,
-                clock: None,
-                passed: Vec::new(),
-                failed: Vec::new(),
-                assumed: Vec::new(),
-                error: None,
-                auxiliary: Vec::new(),
-                hops: Vec::new(),
                 cleanup,
-                property: None,
+                ..StepResult::default()
             };
             let clock = self.clock.clone();
             let verdict = if let (Some(request), Some(repeat)) = (&step.request, &step.repeat) {

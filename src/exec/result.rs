@@ -163,7 +163,7 @@ impl Transcript {
 }
 
 /// What one step did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StepResult {
     /// 0-based index in the scenario.
     pub index: usize,

@@ -138,20 +138,7 @@ impl<'a> Scope<'a> {
             transcript.response_body = Some(redact_credential_text(&response.text()));
         }
         redact_transcript(&mut transcript, self.secrets);
-        let mut hops = StepResult {
-            index: 0,
-            name: String::new(),
-            transcript: None,
-            clock: None,
-            passed: Vec::new(),
-            failed: Vec::new(),
-            assumed: Vec::new(),
-            error: None,
-            auxiliary: Vec::new(),
-            hops: Vec::new(),
-            cleanup: false,
-            property: None,
-        };
+        let mut hops = StepResult::default();
         let authorize = spec.authorize.as_deref().expect("set above");
         let (last, end) = fork
             .follow_flow(authorize, &state, first, clients, total, &mut hops)
