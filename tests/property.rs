@@ -8,8 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use authconform::exec::MockOptions;
-use authconform::{Runner, Verdict};
+use authconform::Verdict;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::live_tree::{LiveTree, LiveTreeFiles};
@@ -22,26 +21,7 @@ const USER: &str = "reflect-user";
 
 /// Runs one demo scenario under `deviation` with run seed `seed`; returns its verdict.
 async fn run_demo(trial: &str, deviation: &str, seed: u64) -> Verdict {
-    let plan = common::verdicts::plan(
-        std::path::Path::new(common::ROOT)
-            .join("scenarios")
-            .as_path(),
-        authconform::Target::mock(),
-    );
-    let runner = Runner::new(
-        plan.target.clone(),
-        authconform::mock::builtin(),
-        MockOptions {
-            deviations: vec![deviation.to_owned()],
-        },
-    )
-    .with_seed(seed);
-    let planned = plan
-        .scenarios
-        .iter()
-        .find(|s| s.trial_name() == trial)
-        .expect("the scenario is planned");
-    runner.run(planned).await.verdict
+    common::verdicts::run_one(&common::verdicts::mock_plan(), trial, &[deviation], seed).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

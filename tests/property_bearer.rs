@@ -7,9 +7,8 @@ mod common;
 
 use std::sync::Arc;
 
+use authconform::Verdict;
 use authconform::auth::jwt;
-use authconform::exec::MockOptions;
-use authconform::{Runner, Verdict};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::live_tree::{LiveTree, LiveTreeFiles};
@@ -21,26 +20,7 @@ const KEY_ENV: &str = "AUTHCONFORM_TEST_PROPERTY_BEARER_TOKEN";
 
 /// Runs one scenario of the mocks under `deviation` with run seed `seed`; returns its verdict.
 async fn run_mock(trial: &str, deviation: &str, seed: u64) -> Verdict {
-    let plan = common::verdicts::plan(
-        std::path::Path::new(common::ROOT)
-            .join("scenarios")
-            .as_path(),
-        authconform::Target::mock(),
-    );
-    let runner = Runner::new(
-        plan.target.clone(),
-        authconform::mock::builtin(),
-        MockOptions {
-            deviations: vec![deviation.to_owned()],
-        },
-    )
-    .with_seed(seed);
-    let planned = plan
-        .scenarios
-        .iter()
-        .find(|s| s.trial_name() == trial)
-        .expect("the scenario is planned");
-    runner.run(planned).await.verdict
+    common::verdicts::run_one(&common::verdicts::mock_plan(), trial, &[deviation], seed).await
 }
 
 /// A mock that skips the signature check when the signature segment is empty is caught within

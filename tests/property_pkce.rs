@@ -9,8 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use authconform::exec::MockOptions;
-use authconform::{Runner, Verdict};
+use authconform::Verdict;
 use common::live_tree::{LiveTree, LiveTreeFiles};
 use common::{blocking, evidence_text};
 use sha2::Digest as _;
@@ -20,26 +19,7 @@ const TRIAL: &str = "monerium::authorization_code::generated-pkce-attacks-refuse
 
 /// Runs the Monerium PKCE property scenario under `deviations` with run seed `seed`.
 async fn run_monerium(deviations: &[&str], seed: u64) -> Verdict {
-    let plan = common::verdicts::plan(
-        std::path::Path::new(common::ROOT)
-            .join("scenarios")
-            .as_path(),
-        authconform::Target::mock(),
-    );
-    let runner = Runner::new(
-        plan.target.clone(),
-        authconform::mock::builtin(),
-        MockOptions {
-            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
-        },
-    )
-    .with_seed(seed);
-    let planned = plan
-        .scenarios
-        .iter()
-        .find(|s| s.trial_name() == TRIAL)
-        .expect("the scenario is planned");
-    runner.run(planned).await.verdict
+    common::verdicts::run_one(&common::verdicts::mock_plan(), TRIAL, deviations, seed).await
 }
 
 /// How many scenario runs go at once.

@@ -5,8 +5,8 @@
 
 mod common;
 
-use authconform::exec::MockOptions;
-use authconform::{Plan, Runner, Target, Verdict};
+use authconform::{Plan, Target, Verdict};
+use common::verdicts::run_one as run;
 use futures::future::join_all;
 
 const SILVERFLOW: &str = "silverflow::ip_ranges::generated-sources-at-the-range-boundaries";
@@ -25,25 +25,6 @@ fn plan(target: Target) -> Plan {
             .as_path(),
         target,
     )
-}
-
-/// Runs `trial` of `plan` with `deviations` and run seed `seed`.
-async fn run(plan: &Plan, trial: &str, deviations: &[&str], seed: u64) -> Verdict {
-    let runner = Runner::new(
-        plan.target.clone(),
-        authconform::mock::builtin(),
-        MockOptions {
-            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
-        },
-    )
-    .with_seed(seed);
-    let planned = plan
-        .scenarios
-        .iter()
-        .find(|s| s.trial_name() == trial)
-        .unwrap_or_else(|| panic!("{trial} is planned"));
-    assert_eq!(planned.skip, None, "{trial} runs on the mocks");
-    runner.run(planned).await.verdict
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,31 @@ pub fn plan(scenarios: &Path, target: Target) -> Plan {
     .unwrap_or_else(|errors| panic!("{}", errors.render()))
 }
 
+/// The repository's scenarios planned against the embedded mock target.
+pub fn mock_plan() -> Plan {
+    plan(&Path::new(super::ROOT).join("scenarios"), Target::mock())
+}
+
+/// Runs the one scenario `trial` of `plan` on the embedded mocks with `deviations` and run seed
+/// `seed`; returns its verdict. The scenario must run there, not be skipped at planning.
+pub async fn run_one(plan: &Plan, trial: &str, deviations: &[&str], seed: u64) -> Verdict {
+    let runner = Runner::new(
+        plan.target.clone(),
+        authconform::mock::builtin(),
+        MockOptions {
+            deviations: deviations.iter().map(|d| (*d).to_owned()).collect(),
+        },
+    )
+    .with_seed(seed);
+    let planned = plan
+        .scenarios
+        .iter()
+        .find(|s| s.trial_name() == trial)
+        .unwrap_or_else(|| panic!("{trial} is planned"));
+    assert_eq!(planned.skip, None, "{trial} runs on the mocks");
+    runner.run(planned).await.verdict
+}
+
 /// Runs every scenario of `plan` concurrently with `deviations`, keyed by trial name.
 pub async fn run_all(plan: &Plan, deviations: &[&str]) -> BTreeMap<String, ScenarioResult> {
     let runner = Runner::new(
