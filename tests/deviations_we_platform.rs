@@ -3,7 +3,8 @@
 //! case-sensitive `X-API-Key`, the admin key on privacy routes, challenges on node refusals,
 //! JWTs accepted without or past `exp`, HS256 algorithm confusion, admin and privacy roles without
 //! the node owner's address, refresh tokens that are not rotated, service tokens for anyone, a
-//! password compared over the characters presented only) is
+//! password compared over the characters presented only, refresh tokens compared on their first
+//! 32 characters) is
 //! caught by exactly the scenarios tabled here, at the tabled step, saying what went wrong; every
 //! other We.Platform scenario still passes with it.
 
@@ -245,6 +246,18 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 "`password`",
                 "got HTTP 200, expected 4xx",
                 "minimal failing case",
+            ],
+        )],
+    ),
+    (
+        "refresh-token-cut-to-32",
+        &[(
+            "we-platform::auth_service::generated-refresh-tokens-refused",
+            2,
+            &[
+                "generated variants of the live refresh token, and the used one, are refused",
+                "wrong-value: `refresh_token`",
+                "got HTTP 200, expected 4xx",
             ],
         )],
     ),
