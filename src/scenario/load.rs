@@ -693,13 +693,16 @@ impl Checker<'_> {
             );
         }
         let (required, optional) = property.family.inputs();
-        if property.family == super::model::PropertyFamily::JsonCredentials {
+        // A `json_credentials` step's keys name members of its body: checked there.
+        let json_family = property.family == super::model::PropertyFamily::JsonCredentials;
+        if json_family {
             self.json_credentials(path, step, property);
         }
         for key in property.from.keys() {
-            if property.family == super::model::PropertyFamily::JsonCredentials {
-                // Checked against the body's members above.
-            } else if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+            if !json_family
+                && !required.contains(&key.as_str())
+                && !optional.contains(&key.as_str())
+            {
                 let known = required.iter().chain(optional).map(|k| format!("`{k}`"));
                 self.error(
                     format!("{pp}.from.{key}"),
@@ -784,8 +787,6 @@ impl Checker<'_> {
         }
     }
 
-    /// Checks a property step's per-case authorization request: present exactly for the
-    /// families that run one, an authorization request with PKCE, before a token request.
     /// Checks a `json_credentials` step: its request has a JSON object body, and each `from` key
     /// is `other_<member>` for a member of that body.
     fn json_credentials(&mut self, path: &str, step: &Step, property: &PropertySpec) {
@@ -816,6 +817,8 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks a property step's per-case authorization request: present exactly for the
+    /// families that run one, an authorization request with PKCE, before a token request.
     fn property_authorize(&mut self, path: &str, step: &Step, property: &PropertySpec) {
         let pp = format!("{path}.property");
         let family = property.family.as_str();
