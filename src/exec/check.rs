@@ -853,7 +853,7 @@ fn json_check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::model::StatusSet;
+    use crate::scenario::model::{StatusMatch, StatusSet};
 
     struct Plain;
 
@@ -896,7 +896,7 @@ mod tests {
         );
         assert!(!expect.checks_response());
 
-        expect.status = Some(StatusSet(Box::new([401])));
+        expect.status = Some(StatusSet(Box::new([StatusMatch::Code(401)])));
         assert!(expect.checks_response());
         let report = check(&expect, &exchange, None, &Plain);
         let error = report.error.expect("an unchecked status is an error");
