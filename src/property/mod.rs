@@ -17,6 +17,7 @@
 mod api_key;
 mod basic;
 mod bearer;
+mod json_credentials;
 pub mod pace;
 mod pkce;
 mod source;
@@ -94,6 +95,21 @@ pub enum Change {
     Authorize(AuthorizeChange),
     /// Several changes, applied in order.
     All(Vec<Change>),
+    /// Replaces the request's body with this JSON value, with `Content-Type: application/json`.
+    Json(JsonBody),
+}
+
+/// A [`Change::Json`] body, and what of it derives from credentials.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonBody {
+    /// The body sent.
+    pub value: serde_json::Value,
+    /// The members holding (variants of) credentials: transcripts show their strings as
+    /// `[redacted]`.
+    pub credential_members: Vec<String>,
+    /// The credential values the body holds, each registered as a secret before the case is
+    /// sent.
+    pub secrets: Vec<String>,
 }
 
 /// A [`Change::FormField`]: one field of a form body set or removed.
@@ -206,6 +222,7 @@ impl Change {
                     change.collect_secret_forms(forms);
                 }
             }
+            Change::Json(body) => forms.extend(body.secrets.iter().cloned()),
             Change::Header { .. }
             | Change::Query { .. }
             | Change::Source(_)
@@ -215,7 +232,8 @@ impl Change {
 
     /// Returns the credential values under [`MIN_PASSWORD_FORM`] bytes this change sends (a
     /// secret truncated to its first few characters): the `Authorization` credentials and a
-    /// Basic password, a header or query parameter marked `secret`, a credential form field.
+    /// Basic password, a header or query parameter marked `secret`, a credential form field, the
+    /// strings of a JSON body's credential members.
     /// [`Change::secret_forms`] leaves most of them out (the registry, those under 4 bytes):
     /// registered for the run, they would blank ordinary words in every report. They are
     /// redacted from the case's own transcript and failed checks instead (`secret::CaseSecrets`).
@@ -264,6 +282,13 @@ impl Change {
                 value: Some(value),
                 secret,
             }) if *secret || crate::secret::is_credential_field(name) => short.push(value.clone()),
+            Change::Json(body) => {
+                for member in &body.credential_members {
+                    if let Some(value) = body.value.get(member) {
+                        json_credentials::collect_strings(value, short);
+                    }
+                }
+            }
             Change::All(changes) => {
                 for change in changes {
                     change.collect_short_secret_forms(short);
@@ -318,6 +343,11 @@ pub struct BaseRequest {
     pub authorization: Option<Vec<u8>>,
     /// Every header as sent (names lowercase), `Authorization` included.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The JSON body, when the body is one.
+    pub json: Option<serde_json::Value>,
+    /// The top-level members of the JSON body whose values the runner rendered from secrets
+    /// (`{{secret.*}}` inputs or secret captures): the credentials a JSON body carries.
+    pub json_credentials: Vec<String>,
 }
 
 impl BaseRequest {
@@ -330,8 +360,17 @@ impl BaseRequest {
             .filter(|v| v.starts_with("application/x-www-form-urlencoded"))
             .and_then(|_| request.body()?.as_bytes())
             .map(|bytes| url::form_urlencoded::parse(bytes).into_owned().collect());
+        let json = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("application/json"))
+            .and_then(|_| request.body()?.as_bytes())
+            .and_then(|bytes| serde_json::from_slice(bytes).ok());
         Self {
             form,
+            json,
+            json_credentials: Vec::new(),
             query: request.url().query_pairs().into_owned().collect(),
             authorization: request
                 .headers()
@@ -430,6 +469,14 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
                 apply(change, request)?;
             }
         }
+        Change::Json(body) => {
+            request.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *request.body_mut() = Some(body.value.to_string().into());
+        }
     }
     Ok(())
 }
@@ -465,6 +512,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
         PropertyFamily::SourceOutside => Polarity::Refused,
         PropertyFamily::Bearer => Polarity::Refused,
         PropertyFamily::Pkce => Polarity::Refused,
+        PropertyFamily::JsonCredentials => Polarity::Refused,
     }
 }
 
@@ -530,6 +578,7 @@ pub fn family_strategy(
             bearer::refused(get("token"), get("public_key"), get("other_token"), base)
         }
         PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method")),
+        PropertyFamily::JsonCredentials => json_credentials::refused(base, from),
     }
 }
 
@@ -899,6 +948,14 @@ mod tests {
                     secret: false,
                 },
                 vec![],
+            ),
+            (
+                Change::Json(JsonBody {
+                    value: serde_json::json!({"login": "bob", "password": "hu", "pin": ["12"]}),
+                    credential_members: vec!["password".into(), "pin".into()],
+                    secrets: Vec::new(),
+                }),
+                vec!["12", "hu"],
             ),
         ];
         for (change, short) in cases {
