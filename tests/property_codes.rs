@@ -1,0 +1,248 @@
+//! A code of its own for each `token_request` case (`property.authorize`), and an authorization
+//! step capturing under other names (`authorize.capture_as`): the lenient Monerium variant
+//! matching redirect URIs by prefix is caught under fixed run seeds while the conformant mock
+//! passes under the same ones, a case whose own authorization gets no code makes the step an
+//! error (never a pass), each case's code reaches the token endpoint, and bad `capture_as` or
+//! `authorize` blocks are located load errors.
+
+mod common;
+
+use std::path::Path;
+
+use authconform::{Target, Verdict};
+
+const TRIAL: &str = "monerium::authorization_code::generated-code-exchange-variants-refused";
+
+/// The run seeds every check here uses: a lenient variant caught only by luck is no teeth.
+const SEEDS: [u64; 3] = [1, 2, 0x9f3c];
+
+/// How many scenario runs go at once: each starts its own mock servers.
+const RUNS_AT_ONCE: usize = 3;
+
+/// Under each seed, the prefix-matching variant fails at the property step on a redirect-URI
+/// case, and the conformant mock passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_uri_matched_by_prefix_is_caught_whatever_the_seed() {
+    let plan = common::verdicts::mock_plan();
+    let runs: Vec<(bool, u64)> = SEEDS
+        .iter()
+        .flat_map(|&seed| [(true, seed), (false, seed)])
+        .collect();
+    let mut verdicts = Vec::new();
+    for chunk in runs.chunks(RUNS_AT_ONCE) {
+        verdicts.extend(
+            futures::future::join_all(chunk.iter().map(|&(lenient, seed)| {
+                let plan = &plan;
+                async move {
+                    let deviations: &[&str] = if lenient {
+                        &["redirect-uri-prefix-match"]
+                    } else {
+                        &[]
+                    };
+                    let verdict = common::verdicts::run_one(plan, TRIAL, deviations, seed).await;
+                    (lenient, seed, verdict)
+                }
+            }))
+            .await,
+        );
+    }
+    for (lenient, seed, verdict) in verdicts {
+        if !lenient {
+            assert_eq!(verdict, Verdict::Pass, "conformant, seed {seed}");
+            continue;
+        }
+        let Verdict::Fail { step, message } = &verdict else {
+            panic!("seed {seed}: expected a failure, got {verdict:?}");
+        };
+        assert_eq!(*step, 2, "seed {seed}: {message}");
+        for fragment in [
+            "`redirect-uri: ",
+            "got HTTP 200, expected one of 400, 401",
+            "replay: authconform run",
+        ] {
+            assert!(
+                message.contains(fragment),
+                "seed {seed}: no {fragment:?} in {message}"
+            );
+        }
+    }
+}
+
+/// Plans one Monerium scenario file holding `steps` against the embedded mock target.
+fn monerium_plan(dir: &Path, steps: &str) -> authconform::Plan {
+    std::fs::create_dir_all(dir.join("monerium")).unwrap();
+    std::fs::write(
+        dir.join("monerium").join("codes.yaml"),
+        format!(
+            "scenarios:\n  - id: codes\n    title: codes\n    requirements: [MO-PKCE-07]\n    steps:\n{steps}"
+        ),
+    )
+    .unwrap();
+    common::verdicts::plan(dir, Target::mock())
+}
+
+const AUTHORIZE: &str = r#"      - name: authorize
+        request:
+          url: "{{api_base}}/auth"
+          authorize:
+            client_id: "{{client_id}}"
+            redirect_uri: "{{redirect_uri}}"
+            pkce: { method: S256 }
+"#;
+
+/// The code exchange's property step, its per-case authorization asking as `client_id`.
+fn exchange(case_client: &str, from: &str) -> String {
+    format!(
+        r#"      - name: variants
+        property:
+          family: token_request
+          from: {from}
+          cases: 24
+          authorize:
+            url: "{{{{api_base}}}}/auth"
+            authorize:
+              client_id: "{case_client}"
+              redirect_uri: "{{{{redirect_uri}}}}"
+              pkce: {{ method: S256 }}
+        request:
+          method: POST
+          url: "{{{{api_base}}}}/auth/token"
+          token:
+            grant: authorization_code
+            client_id: "{{{{client_id}}}}"
+            code: "{{{{secret.code}}}}"
+            code_verifier: "{{{{secret.code_verifier}}}}"
+            redirect_uri: "{{{{redirect_uri}}}}"
+        expect:
+          status: [400, 401]
+          json: {{ $.access_token: absent }}
+"#
+    )
+}
+
+/// A case whose own authorization request is refused (an unknown client here) could not be
+/// tried: the step is an error naming why, never a pass, though every token request would
+/// have been refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_whose_own_authorization_gets_no_code_is_an_error_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = format!("{AUTHORIZE}{}", exchange("no-such-client", "{}"));
+    let plan = monerium_plan(dir.path(), &steps);
+    let verdict = common::verdicts::run_one(&plan, "monerium::codes::codes", &[], 7).await;
+    let Verdict::Error { step, message } = &verdict else {
+        panic!("expected an error, got {verdict:?}");
+    };
+    assert_eq!(*step, Some(1), "{message}");
+    assert!(
+        message.contains("its authorization request, with a well-formed S256 challenge, got no code (HTTP 400), so the case could not be tried"),
+        "{message}"
+    );
+}
+
+/// With its own authorization each case is judged on a live code: the conformant mock, which
+/// consumes a code on any attempt, refuses every case for what the case changed, and a second
+/// client's code captured under `other_code` (the step's own `code` and `code_verifier` left
+/// in place) is sent among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clients_code_captured_apart_is_sent_beside_each_cases_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = r#"      - name: authorize the other client
+        request:
+          url: "{{api_base}}/auth"
+          authorize:
+            client_id: "{{other_client_id}}"
+            redirect_uri: "{{other_redirect_uri}}"
+            pkce: { method: S256 }
+            capture_as: { code: other_code }
+"#;
+    let steps = format!(
+        "{AUTHORIZE}{other}{}",
+        exchange(
+            "{{client_id}}",
+            r#"{ other_code: "{{secret.other_code}}" }"#
+        )
+    );
+    let plan = monerium_plan(dir.path(), &steps);
+    let conformant = common::verdicts::run_one(&plan, "monerium::codes::codes", &[], 3).await;
+    assert_eq!(conformant, Verdict::Pass);
+    // Without its own codes every case after the first would meet a used code; with them, a
+    // server taking the first of a parameter given twice is caught on a live one.
+    let lenient = common::verdicts::run_one(
+        &plan,
+        "monerium::codes::codes",
+        &["accepts-repeated-parameters"],
+        3,
+    )
+    .await;
+    let Verdict::Fail { step, message } = &lenient else {
+        panic!("expected a failure, got {lenient:?}");
+    };
+    assert_eq!(*step, 2, "{message}");
+    assert!(message.contains("`duplicated-parameter: "), "{message}");
+}
+
+#[test]
+fn bad_capture_as_and_per_case_authorize_blocks_are_located_load_errors() {
+    let authorize = |capture_as: &str| {
+        format!(
+            r#"      - request:
+          url: "{{{{api_base}}}}/auth"
+          authorize:
+            client_id: "{{{{client_id}}}}"
+            redirect_uri: "{{{{redirect_uri}}}}"
+            capture_as: {capture_as}
+"#
+        )
+    };
+    common::assert_bad_steps(
+        "monerium",
+        "MO-PKCE-07",
+        &authorize("{ cod: other_code }"),
+        "unknown field `cod`",
+    );
+    common::assert_bad_steps(
+        "monerium",
+        "MO-PKCE-07",
+        &authorize(r#"{ code: "other code" }"#),
+        "expected a capture name (letters, digits, `_`, `-`), like `other_code`, found \"other code\"",
+    );
+    common::assert_bad_steps(
+        "monerium",
+        "MO-PKCE-07",
+        &authorize("{}"),
+        "`capture_as` names none of",
+    );
+    // A name captured apart is not `code`: using `code` after it is using an undefined name.
+    common::assert_bad_steps(
+        "monerium",
+        "MO-PKCE-07",
+        &format!(
+            "{}{}",
+            authorize("{ code: other_code }"),
+            r#"      - request:
+          method: POST
+          url: "{{api_base}}/auth/token"
+          token: { grant: authorization_code, client_id: "{{client_id}}", code: "{{secret.code}}", redirect_uri: "{{redirect_uri}}" }
+"#
+        ),
+        "undefined secret `code`",
+    );
+    // A case's own authorization captures nothing.
+    common::assert_bad_steps(
+        "monerium",
+        "MO-PKCE-07",
+        &format!("{AUTHORIZE}{}", exchange("{{client_id}}", "{}")).replace(
+            "              pkce: { method: S256 }\n",
+            "              pkce: { method: S256 }\n              capture_as: { code: c }\n",
+        ),
+        "a case's own authorization captures nothing for later steps: remove `capture_as`",
+    );
+    // Families other than `pkce` and `token_request` take no per-case authorization.
+    common::assert_bad_steps(
+        "monerium",
+        "MO-PKCE-07",
+        &format!("{AUTHORIZE}{}", exchange("{{client_id}}", "{}"))
+            .replace("family: token_request", "family: bearer"),
+        "family `bearer` runs no authorization request: remove `authorize`",
+    );
+}
