@@ -2,14 +2,21 @@
 //! step capturing under other names (`authorize.capture_as`): the lenient Monerium variant
 //! matching redirect URIs by prefix is caught under fixed run seeds while the conformant mock
 //! passes under the same ones, a case whose own authorization gets no code makes the step an
-//! error (never a pass), each case's code reaches the token endpoint, and bad `capture_as` or
-//! `authorize` blocks are located load errors.
+//! error (never a pass), every case's code and verifier a server echoes back stays out of every
+//! output (through the binary), and bad `capture_as` or `authorize` blocks are located load
+//! errors.
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use authconform::{Target, Verdict};
+use common::live_tree::{LiveTree, LiveTreeFiles};
+use common::{blocking, evidence_text};
+use sha2::Digest as _;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const TRIAL: &str = "monerium::authorization_code::generated-code-exchange-variants-refused";
 
@@ -245,4 +252,173 @@ fn bad_capture_as_and_per_case_authorize_blocks_are_located_load_errors() {
             .replace("family: token_request", "family: bearer"),
         "family `bearer` runs no authorization request: remove `authorize`",
     );
+}
+
+/// The redirect URI the echo server's client registered.
+const REGISTERED: &str = "https://client.test/cb";
+
+/// An authorization server reflecting what it gets: `/auth` redirects with a fresh code (echoing
+/// the challenge in the redirect); `/token` echoes the form in its body, and issues a token
+/// (echoing it too) for a live code whose redirect URI merely starts with the registered one, so
+/// the reports keep failing cases.
+struct Echo {
+    seen: Arc<Mutex<Vec<String>>>,
+    codes: Arc<Mutex<HashMap<String, bool>>>,
+}
+
+impl Respond for Echo {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        let mut codes = self.codes.lock().unwrap();
+        if request.url.path() == "/auth" {
+            let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+            let challenge = query.get("code_challenge").cloned().unwrap_or_default();
+            let state = query.get("state").cloned().unwrap_or_default();
+            let digest = sha2::Sha256::digest(format!("{challenge}{}", codes.len()).as_bytes());
+            let code: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+            let location = url::Url::parse_with_params(
+                REGISTERED,
+                [
+                    ("code", code.as_str()),
+                    ("state", state.as_str()),
+                    ("echo", challenge.as_str()),
+                ],
+            )
+            .unwrap();
+            // The first is the scenario's own authorization step, whose challenge is public.
+            if !codes.is_empty() {
+                seen.push(challenge);
+            }
+            codes.insert(code.clone(), false);
+            seen.push(code);
+            return ResponseTemplate::new(302).insert_header("location", location.as_str());
+        }
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
+            .into_owned()
+            .collect();
+        let get = |name: &str| {
+            form.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        seen.extend(
+            form.iter()
+                .filter(|(n, _)| n == "code" || n == "code_verifier")
+                .map(|(_, v)| v.clone()),
+        );
+        let code = get("code");
+        let redirect = get("redirect_uri");
+        let live = codes.get(&code) == Some(&false);
+        if let Some(used) = codes.get_mut(&code) {
+            *used = true;
+        }
+        let echoed: Vec<String> = form.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        if live && redirect != REGISTERED && redirect.starts_with(REGISTERED) {
+            let token = format!("tok-{code}-{}", seen.len());
+            seen.push(token.clone());
+            return ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": token,
+                "token_type": "Bearer",
+                "you_sent": echoed,
+            }));
+        }
+        ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "invalid_grant",
+            "you_sent": echoed,
+        }))
+    }
+}
+
+const ECHO_SPEC: &str = "\
+provider: echo
+title: Echo authorization server (test fixture)
+requirements:
+  - id: ECHO-TOKEN-01
+    statement: Variants of a code exchange are refused.
+    source: rfc6749
+    kind: RFC
+inputs:
+  hosts:
+    api_base: The echo server's base URL
+  secrets:
+    api_key: The client id
+";
+
+const ECHO_SCENARIOS: &str = r#"scenarios:
+  - id: echoed
+    title: Every case's own code and verifier is echoed back
+    requirements: [ECHO-TOKEN-01]
+    steps:
+      - name: authorize
+        request:
+          url: "{{api_base}}/auth"
+          authorize: { client_id: "{{secret.api_key}}", redirect_uri: "https://client.test/cb", pkce: { method: S256 } }
+      - name: exchange
+        request:
+          method: POST
+          url: "{{api_base}}/token"
+          token: { grant: authorization_code, client_id: "{{secret.api_key}}", code: "{{secret.code}}", code_verifier: "{{secret.code_verifier}}", redirect_uri: "https://client.test/cb" }
+        property:
+          family: token_request
+          from: {}
+          cases: 128
+          authorize:
+            url: "{{api_base}}/auth"
+            authorize: { client_id: "{{secret.api_key}}", redirect_uri: "https://client.test/cb", pkce: { method: S256 } }
+        expect: { status: 400 }
+"#;
+
+/// Every code a case's own authorization got, its edits and its verifier, echoed back by the
+/// server, reach no output; the prefix-matching server is caught on a live code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_cases_own_code_and_verifier_echoed_by_the_server_reach_no_output() {
+    let server = MockServer::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Echo {
+            seen: seen.clone(),
+            codes: Default::default(),
+        })
+        .mount(&server)
+        .await;
+    let tree = Arc::new(LiveTree::new(
+        &server.uri(),
+        LiveTreeFiles {
+            provider: "echo",
+            spec: ECHO_SPEC,
+            flow: "codes",
+            scenarios: ECHO_SCENARIOS,
+            target: "target.yaml",
+            key_env: "AUTHCONFORM_TEST_CODES_CLIENT",
+            key: "CANARY-codes-5e1f-client",
+        },
+    ));
+    let t = tree.clone();
+    let run = blocking(move || t.command("run", &["--seed", "c0de"])).await;
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    let evidence = evidence_text(&run);
+    // Values short enough to occur by chance in a report (a code cut to a few characters) are
+    // left out; every other one the server saw must be nowhere.
+    let mut needles: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|v| v.chars().count() >= 12)
+        .cloned()
+        .collect();
+    needles.push("CANARY-codes".into());
+    assert!(
+        needles.len() > 256,
+        "the server saw too little: {}",
+        needles.len()
+    );
+    run.assert_no_output_holds(&needles);
+    // Positive: a failing redirect-URI case and its own authorization reached the reports.
+    assert!(
+        evidence.contains("you_sent") && evidence.contains("redirect-uri: "),
+        "{}",
+        run.dump()
+    );
+    assert!(evidence.contains("echo=[redacted"), "{}", run.dump());
 }
