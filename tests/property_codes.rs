@@ -424,3 +424,108 @@ async fn each_cases_own_code_and_verifier_echoed_by_the_server_reach_no_output()
     );
     assert!(evidence.contains("echo=[redacted"), "{}", run.dump());
 }
+
+/// An authorization step with `capture_as` keeps the first client's `code` and `code_verifier`
+/// in place: each client's code is then exchanged with its own verifier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_as_keeps_each_clients_code_and_verifier_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = format!(
+        "{AUTHORIZE}{}",
+        r#"      - name: authorize the other client
+        request:
+          url: "{{api_base}}/auth"
+          authorize:
+            client_id: "{{other_client_id}}"
+            redirect_uri: "{{other_redirect_uri}}"
+            pkce: { method: S256 }
+            capture_as: { code: other_code, code_verifier: other_verifier }
+      - name: exchange the first client's code
+        request:
+          method: POST
+          url: "{{api_base}}/auth/token"
+          token: { grant: authorization_code, client_id: "{{client_id}}", code: "{{secret.code}}", code_verifier: "{{secret.code_verifier}}", redirect_uri: "{{redirect_uri}}" }
+        expect: { status: 200 }
+      - name: exchange the other client's code
+        request:
+          method: POST
+          url: "{{api_base}}/auth/token"
+          token: { grant: authorization_code, client_id: "{{other_client_id}}", code: "{{secret.other_code}}", code_verifier: "{{secret.other_verifier}}", redirect_uri: "{{other_redirect_uri}}" }
+        expect: { status: 200 }
+"#
+    );
+    let plan = monerium_plan(dir.path(), &steps);
+    let verdict = common::verdicts::run_one(&plan, "monerium::codes::codes", &[], 1).await;
+    assert_eq!(verdict, Verdict::Pass);
+}
+
+/// A per-case authorization sending a PKCE challenge while the token request sends no verifier
+/// could prove no case's code: the step is an error, never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_no_case_can_prove_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = format!("{AUTHORIZE}{}", exchange("{{client_id}}", "{}")).replace(
+        "            code_verifier: \"{{secret.code_verifier}}\"\n",
+        "",
+    );
+    let plan = monerium_plan(dir.path(), &steps);
+    let verdict = common::verdicts::run_one(&plan, "monerium::codes::codes", &[], 1).await;
+    let Verdict::Error { step, message } = &verdict else {
+        panic!("expected an error, got {verdict:?}");
+    };
+    assert_eq!(*step, Some(1), "{message}");
+    assert!(
+        message.contains(
+            "sends a PKCE challenge, but the step's token request sends no `code_verifier`"
+        ),
+        "{message}"
+    );
+}
+
+/// Without PKCE the per-case authorization request is sent as written: each case still gets a
+/// code of its own, and every token request carries one the server issued (or an edit of one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_pkce_each_case_still_gets_a_code_of_its_own() {
+    let server = MockServer::start().await;
+    let codes: Arc<Mutex<HashMap<String, bool>>> = Default::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(wiremock::matchers::any())
+        .respond_with(Echo {
+            seen: seen.clone(),
+            codes: codes.clone(),
+        })
+        .mount(&server)
+        .await;
+    let scenarios = ECHO_SCENARIOS
+        .replace(", pkce: { method: S256 }", "")
+        .replace(", code_verifier: \"{{secret.code_verifier}}\"", "")
+        .replace("cases: 128", "cases: 32");
+    let tree = LiveTree::new(
+        &server.uri(),
+        LiveTreeFiles {
+            provider: "echo",
+            spec: ECHO_SPEC,
+            flow: "codes",
+            scenarios: Box::leak(scenarios.into_boxed_str()),
+            target: "target.yaml",
+            key_env: "AUTHCONFORM_TEST_CODES_CLIENT",
+            key: "CANARY-codes-5e1f-client",
+        },
+    );
+    let run = blocking(move || tree.command("run", &["--seed", "5eed"])).await;
+    let codes = codes.lock().unwrap();
+    // The scenario's own authorization, then one per case (a failing case's shrinking adds more).
+    assert!(
+        codes.len() > 32,
+        "{} authorizations\n{}",
+        codes.len(),
+        run.dump()
+    );
+    let used = codes.values().filter(|used| **used).count();
+    // With the step's one code, that code would be the only one ever sent.
+    assert!(
+        used >= 16,
+        "{used} of the cases' codes were sent as issued\n{}",
+        run.dump()
+    );
+}
