@@ -1,8 +1,9 @@
 //! A property case's own authorization request (`property.authorize`): run before the case's
-//! token request, with the case's PKCE challenge and method, on a copy of the scenario's
-//! variables and a cookie jar of its own, so each case gets a code of its own (a code is
-//! single-use, and a verifier is checked against the challenge of its own authorization
-//! request).
+//! token request, with the case's PKCE challenge and method (a `pkce` case's, or the S256
+//! challenge of a `token_request` case's own verifier; none, and the request as written, for a
+//! `token_request` case over an exchange without PKCE), on a copy of the scenario's variables
+//! and a cookie jar of its own, so each case gets a code of its own (a code is single-use, and a
+//! verifier is checked against the challenge of its own authorization request).
 //!
 //! The jar starts empty, as a new browser's: the flow then meets the login and consent forms
 //! the scenario's own authorization step met, in that order. With the scenario's session a
@@ -12,8 +13,9 @@
 //! Where the case is judged depends on where the docs say it must be refused: a method the
 //! server does not support is refused by the authorization request itself, with the
 //! `invalid_request` error redirect (RFC 7636 §4.4.1), so such a case holds there; a case whose
-//! challenge is well formed must get a code (the server cannot tell it from a valid one), and
-//! when it does not the case could not be tried: the step is an error, never a pass.
+//! challenge is well formed (or that sends none) must get a code (the server cannot tell it
+//! from a valid one), and when it does not the case could not be tried: the step is an error,
+//! never a pass.
 
 use std::time::Duration;
 
