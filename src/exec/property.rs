@@ -121,7 +121,8 @@ impl Scope<'_> {
             Ok(r) => r,
             Err(e) => return error(e),
         };
-        let base = property::BaseRequest::of(&prepared.request);
+        let mut base = property::BaseRequest::of(&prepared.request);
+        base.json_credentials = self.json_credential_members(spec);
         let mut strategy = match property::family_strategy(property.family, &from, &base) {
             Ok(strategy) => strategy,
             Err(e) => return error(self.secrets.redact(&e)),
@@ -494,6 +495,49 @@ fn show_change(change: &Change, request: &reqwest::Request, transcript: &mut Tra
                 show_change(change, request, transcript);
             }
         }
+        Change::Json(body) => {
+            let mut shown = body.value.clone();
+            if let serde_json::Value::Object(members) = &mut shown {
+                for member in &body.credential_members {
+                    if let Some(value) = members.get_mut(member) {
+                        redact_strings(value);
+                    }
+                }
+            }
+            transcript.request_body = Some(redact_credential_text(&shown.to_string()));
+        }
+    }
+}
+
+/// Replaces every string in `value` by `[redacted]`, keeping its JSON type visible.
+fn redact_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => *s = "[redacted]".to_owned(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        serde_json::Value::Object(members) => members.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
+impl Scope<'_> {
+    /// Returns the top-level members of the request's JSON body whose templates render a secret
+    /// (a target secret or a secret capture): the credentials the body carries.
+    fn json_credential_members(&self, spec: &RequestSpec) -> Vec<String> {
+        let Some(crate::scenario::model::Body::Json(serde_json::Value::Object(members))) =
+            &spec.body
+        else {
+            return Vec::new();
+        };
+        members
+            .iter()
+            .filter(|(_, value)| {
+                value
+                    .as_str()
+                    .and_then(|text| crate::scenario::Template::parse(text).ok())
+                    .is_some_and(|template| template.refs().any(|r| self.is_secret_ref(r)))
+            })
+            .map(|(member, _)| member.clone())
+            .collect()
     }
 }
 

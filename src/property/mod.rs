@@ -18,6 +18,7 @@ mod api_key;
 mod basic;
 mod bearer;
 mod fresh_code;
+mod json_credentials;
 pub mod pace;
 mod pkce;
 mod source;
@@ -100,6 +101,21 @@ pub enum Change {
     FreshCode(FreshCode),
     /// Several changes, applied in order.
     All(Vec<Change>),
+    /// Replaces the request's body with this JSON value, with `Content-Type: application/json`.
+    Json(JsonBody),
+}
+
+/// A [`Change::Json`] body, and what of it derives from credentials.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonBody {
+    /// The body sent.
+    pub value: serde_json::Value,
+    /// The members holding (variants of) credentials: transcripts show their strings as
+    /// `[redacted]`.
+    pub credential_members: Vec<String>,
+    /// The credential values the body holds, each registered as a secret before the case is
+    /// sent.
+    pub secrets: Vec<String>,
 }
 
 /// A [`Change::FormField`]: one field of a form body set or removed.
@@ -213,6 +229,7 @@ impl Change {
                     change.collect_secret_forms(forms);
                 }
             }
+            Change::Json(body) => forms.extend(body.secrets.iter().cloned()),
             Change::Header { .. }
             | Change::Query { .. }
             | Change::Source(_)
@@ -274,6 +291,11 @@ pub struct BaseRequest {
     pub authorization: Option<Vec<u8>>,
     /// Every header as sent (names lowercase), `Authorization` included.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The JSON body, when the body is one.
+    pub json: Option<serde_json::Value>,
+    /// The top-level members of the JSON body whose values the runner rendered from secrets
+    /// (`{{secret.*}}` inputs or secret captures): the credentials a JSON body carries.
+    pub json_credentials: Vec<String>,
 }
 
 impl BaseRequest {
@@ -286,8 +308,17 @@ impl BaseRequest {
             .filter(|v| v.starts_with("application/x-www-form-urlencoded"))
             .and_then(|_| request.body()?.as_bytes())
             .map(|bytes| url::form_urlencoded::parse(bytes).into_owned().collect());
+        let json = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("application/json"))
+            .and_then(|_| request.body()?.as_bytes())
+            .and_then(|bytes| serde_json::from_slice(bytes).ok());
         Self {
             form,
+            json,
+            json_credentials: Vec::new(),
             query: request.url().query_pairs().into_owned().collect(),
             authorization: request
                 .headers()
@@ -386,6 +417,14 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
                 apply(change, request)?;
             }
         }
+        Change::Json(body) => {
+            request.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *request.body_mut() = Some(body.value.to_string().into());
+        }
     }
     Ok(())
 }
@@ -421,6 +460,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
         PropertyFamily::SourceOutside => Polarity::Refused,
         PropertyFamily::Bearer => Polarity::Refused,
         PropertyFamily::Pkce => Polarity::Refused,
+        PropertyFamily::JsonCredentials => Polarity::Refused,
     }
 }
 
@@ -486,6 +526,7 @@ pub fn family_strategy(
             bearer::refused(get("token"), get("public_key"), get("other_token"), base)
         }
         PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method")),
+        PropertyFamily::JsonCredentials => json_credentials::refused(base, from),
     }
 }
 

@@ -693,8 +693,16 @@ impl Checker<'_> {
             );
         }
         let (required, optional) = property.family.inputs();
+        // A `json_credentials` step's keys name members of its body: checked there.
+        let json_family = property.family == super::model::PropertyFamily::JsonCredentials;
+        if json_family {
+            self.json_credentials(path, step, property);
+        }
         for key in property.from.keys() {
-            if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+            if !json_family
+                && !required.contains(&key.as_str())
+                && !optional.contains(&key.as_str())
+            {
                 let known = required.iter().chain(optional).map(|k| format!("`{k}`"));
                 self.error(
                     format!("{pp}.from.{key}"),
@@ -776,6 +784,36 @@ impl Checker<'_> {
                 format!("{pp}.from.token"),
                 "the request does not carry `from.token`: send the same template as `auth: { bearer }`, a header, a query parameter or a form field".into(),
             );
+        }
+    }
+
+    /// Checks a `json_credentials` step: its request has a JSON object body, and each `from` key
+    /// is `other_<member>` for a member of that body.
+    fn json_credentials(&mut self, path: &str, step: &Step, property: &PropertySpec) {
+        let members = match step.request.as_ref().and_then(|r| r.body.as_ref()) {
+            Some(super::model::Body::Json(serde_json::Value::Object(members))) => members,
+            _ => {
+                if step.request.is_some() {
+                    self.error(
+                        format!("{path}.request"),
+                        "family `json_credentials` varies the credentials of the step's JSON body: give the request a `body: { json: { … } }` object".into(),
+                    );
+                }
+                return;
+            }
+        };
+        for key in property.from.keys() {
+            let member = key.strip_prefix("other_");
+            if !member.is_some_and(|m| members.contains_key(m)) {
+                let known: Vec<String> = members.keys().map(|m| format!("`other_{m}`")).collect();
+                self.error(
+                    format!("{path}.property.from.{key}"),
+                    format!(
+                        "unknown key `{key}` for family `json_credentials`: expected `other_<member>` for a member of the JSON body ({})",
+                        known.join(", ")
+                    ),
+                );
+            }
         }
     }
 

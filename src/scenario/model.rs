@@ -201,6 +201,9 @@ pub enum PropertyFamily {
     Bearer,
     /// PKCE attacks on an authorization-code exchange (RFC 7636), each of which must be refused.
     Pkce,
+    /// Variants of the credentials in the step's JSON body (the members whose values come from
+    /// secrets), each of which must be refused.
+    JsonCredentials,
 }
 
 impl PropertyFamily {
@@ -215,6 +218,7 @@ impl PropertyFamily {
             Self::SourceOutside => "source_outside",
             Self::Bearer => "bearer",
             Self::Pkce => "pkce",
+            Self::JsonCredentials => "json_credentials",
         }
     }
 
@@ -229,6 +233,7 @@ impl PropertyFamily {
             Self::SourceInside | Self::SourceOutside => false,
             Self::Bearer => false,
             Self::Pkce => false,
+            Self::JsonCredentials => false,
         }
     }
 
@@ -254,6 +259,8 @@ impl PropertyFamily {
             Self::SourceInside | Self::SourceOutside => (&["ranges"], &[]),
             Self::Bearer => (&[], &["token", "public_key", "other_token"]),
             Self::Pkce => (&["verifier"], &["required_method"]),
+            // And `other_<member>` for each member of the step's JSON body (checked at load).
+            Self::JsonCredentials => (&[], &[]),
         }
     }
 }
@@ -1784,12 +1791,48 @@ impl<'de> Deserialize<'de> for DurationValue {
 /// One status code or a set of them (a boxed slice: an expectation holds one or two of these, and
 /// every step holds an expectation).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet(pub Box<[u16]>);
+pub struct StatusSet(pub Box<[StatusMatch]>);
+
+/// One member of a [`StatusSet`]: a code, or a class of codes (`4xx`) where the docs name none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// Exactly this code.
+    Code(u16),
+    /// Any code of this hundred: `Class(4)` is 400–499.
+    Class(u8),
+}
+
+impl StatusMatch {
+    /// Returns true when `status` is this code or in this class.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            Self::Code(code) => code == status,
+            Self::Class(class) => status / 100 == u16::from(class),
+        }
+    }
+
+    /// Returns the lowest code this matches.
+    pub fn lowest(self) -> u16 {
+        match self {
+            Self::Code(code) => code,
+            Self::Class(class) => u16::from(class) * 100,
+        }
+    }
+}
+
+impl fmt::Display for StatusMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "{code}"),
+            Self::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
 
 impl StatusSet {
     /// Returns true when `status` is one of the set.
     pub fn contains(&self, status: u16) -> bool {
-        self.0.contains(&status)
+        self.0.iter().any(|m| m.matches(status))
     }
 }
 
@@ -1798,7 +1841,7 @@ impl fmt::Display for StatusSet {
         match &*self.0 {
             [one] => write!(f, "{one}"),
             many => {
-                let list: Vec<String> = many.iter().map(u16::to_string).collect();
+                let list: Vec<String> = many.iter().map(StatusMatch::to_string).collect();
                 write!(f, "one of {}", list.join(", "))
             }
         }
@@ -1815,9 +1858,34 @@ fn status_code<E: de::Error>(v: u64) -> Result<u16, E> {
     }
 }
 
+/// Reads a status class written as text: `1xx` to `5xx` (`4XX` too).
+fn status_class<E: de::Error>(v: &str) -> Result<StatusMatch, E> {
+    match v.as_bytes() {
+        [digit @ b'1'..=b'5', x, y]
+            if x.eq_ignore_ascii_case(&b'x') && y.eq_ignore_ascii_case(&b'x') =>
+        {
+            Ok(StatusMatch::Class(digit - b'0'))
+        }
+        // Something like a class (`6xx`, `40x`, a quoted `401`): say classes exist.
+        bytes
+            if bytes.len() == 3
+                && bytes
+                    .iter()
+                    .any(|b| b.is_ascii_digit() || b.eq_ignore_ascii_case(&b'x')) =>
+        {
+            Err(E::custom(format!(
+                "expected an HTTP status code (100–599) or a status class (`1xx` to `5xx`), found the string \"{v}\""
+            )))
+        }
+        _ => Err(E::custom(format!(
+            "expected an HTTP status code (100–599), found the string \"{v}\""
+        ))),
+    }
+}
+
 /// One code of a status list, checked while the deserializer points at it, so a wrong code is
 /// located at itself rather than at its list.
-struct ListedStatus(u16);
+struct ListedStatus(StatusMatch);
 
 impl<'de> Deserialize<'de> for ListedStatus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1825,10 +1893,10 @@ impl<'de> Deserialize<'de> for ListedStatus {
         impl de::Visitor<'_> for Visitor {
             type Value = ListedStatus;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an HTTP status code (100–599)")
+                f.write_str("an HTTP status code (100–599) or a status class (`4xx`)")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ListedStatus, E> {
-                status_code(v).map(ListedStatus)
+                status_code(v).map(|code| ListedStatus(StatusMatch::Code(code)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ListedStatus, E> {
                 Err(E::custom(format!(
@@ -1836,9 +1904,7 @@ impl<'de> Deserialize<'de> for ListedStatus {
                 )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ListedStatus, E> {
-                Err(E::custom(format!(
-                    "expected an HTTP status code (100–599), found the string \"{v}\""
-                )))
+                status_class(v).map(ListedStatus)
             }
         }
         d.deserialize_any(Visitor)
@@ -1851,10 +1917,12 @@ impl<'de> Deserialize<'de> for StatusSet {
         impl<'de> de::Visitor<'de> for Visitor {
             type Value = StatusSet;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an HTTP status code (100–599) or a list of them")
+                f.write_str(
+                    "an HTTP status code (100–599), a status class (`4xx`) or a list of them",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSet, E> {
-                Ok(StatusSet(Box::new([status_code(v)?])))
+                Ok(StatusSet(Box::new([StatusMatch::Code(status_code(v)?)])))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSet, E> {
                 Err(E::custom(format!(
@@ -1862,9 +1930,7 @@ impl<'de> Deserialize<'de> for StatusSet {
                 )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusSet, E> {
-                Err(E::custom(format!(
-                    "expected an HTTP status code (100–599), found the string \"{v}\""
-                )))
+                Ok(StatusSet(Box::new([status_class(v)?])))
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSet, A::Error> {
                 let mut codes = Vec::new();
@@ -2110,6 +2176,41 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A status class matches its hundred only, alone or in a list beside codes, and prints as
+    /// written; malformed classes are refused saying what a class is.
+    #[test]
+    fn status_classes_match_their_hundred_only() {
+        let read = |text: &str| serde_json::from_str::<StatusSet>(text);
+        let class = read(r#""4xx""#).unwrap();
+        assert!(class.contains(400) && class.contains(401) && class.contains(499));
+        assert!(!class.contains(399) && !class.contains(500) && !class.contains(200));
+        assert_eq!(class.to_string(), "4xx");
+        assert_eq!(read(r#""4XX""#).unwrap(), class);
+        let mixed = read(r#"[302, "4xx"]"#).unwrap();
+        assert!(mixed.contains(302) && mixed.contains(418) && !mixed.contains(301));
+        assert_eq!(mixed.to_string(), "one of 302, 4xx");
+        for bad in [
+            r#""6xx""#,
+            r#""0xx""#,
+            r#""40x""#,
+            r#""401""#,
+            r#"[401, "4x0"]"#,
+        ] {
+            let error = read(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("status class (`1xx` to `5xx`)"),
+                "{bad}: {error}"
+            );
+        }
+        let error = read(r#""fourohone""#).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                r#"expected an HTTP status code (100–599), found the string "fourohone""#
+            ),
+            "{error}"
+        );
+    }
 
     /// Every loaded scenario holds its steps for the whole run, so the inline size of the model
     /// is memory per scenario: rarely used parts are boxed. A field that makes these grow should
