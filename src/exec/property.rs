@@ -15,11 +15,17 @@ use crate::net::{ConnectionUse, Exchange};
 use crate::property::{
     self, Case, Change, FailedCase, FormFieldChange, Judged, Pace, Polarity, Seed,
 };
-use crate::scenario::model::{Expectation, ExpectedOutcome, PropertySpec, RequestSpec, Step};
+use crate::scenario::model::{
+    Expectation, ExpectedOutcome, PropertyFamily, PropertySpec, RequestSpec, Step,
+};
 use crate::secret::{CaseSecrets, Redact as _, redact_credential_text};
 
 /// The name generated credentials are redacted as.
 const GENERATED: &str = "generated_credentials";
+
+/// The shortest edited code registered as a secret on its own: a code truncated to a few
+/// characters would blank ordinary words in every report (transcripts hide it by field name).
+const MIN_CODE_FORM: usize = 12;
 
 /// How each case is sent: its total timeout, and whether it may reuse a connection.
 #[derive(Clone, Copy)]
@@ -43,6 +49,8 @@ pub(super) struct CaseRecord {
 struct CaseFlow<'a> {
     request: &'a RequestSpec,
     clients: crate::net::Clients,
+    /// The step's code and verifier, which a case's own stand in for.
+    step_grant: Option<property::StepGrant>,
 }
 
 impl Scope<'_> {
@@ -115,10 +123,27 @@ impl Scope<'_> {
         };
         let mut base = property::BaseRequest::of(&prepared.request);
         base.json_credentials = self.json_credential_members(spec);
-        let strategy = match property::family_strategy(property.family, &from, &base) {
+        let mut strategy = match property::family_strategy(property.family, &from, &base) {
             Ok(strategy) => strategy,
             Err(e) => return error(self.secrets.redact(&e)),
         };
+        // A `token_request` step naming its authorization request gives each case a code of its
+        // own: a server may consume a code on any attempt.
+        if property.family == PropertyFamily::TokenRequest
+            && let Some(request) = &property.authorize
+        {
+            let step_grant = property::StepGrant::of(&base);
+            let writes_challenge = request.authorize.as_ref().is_some_and(|a| a.pkce.is_some());
+            if writes_challenge && step_grant.as_ref().is_some_and(|g| g.verifier.is_none()) {
+                return error(
+                    "`property.authorize` sends a PKCE challenge, but the step's token request sends no `code_verifier` to prove it: remove its `pkce` or add the verifier".into(),
+                );
+            }
+            strategy = match property::with_fresh_codes(strategy, &base) {
+                Ok(strategy) => strategy,
+                Err(e) => return error(e),
+            };
+        }
         let flow = match &property.authorize {
             Some(request) => {
                 let clients = match self.source_addr(request) {
@@ -126,7 +151,11 @@ impl Scope<'_> {
                     Err(e) => Err(e),
                 };
                 match clients {
-                    Ok(clients) => Some(CaseFlow { request, clients }),
+                    Ok(clients) => Some(CaseFlow {
+                        request,
+                        clients,
+                        step_grant: property::StepGrant::of(&base),
+                    }),
                     Err(e) => return error(e),
                 }
             }
@@ -266,7 +295,14 @@ impl Scope<'_> {
             CaseSecrets::new(self.secrets, GENERATED, &case.change.short_secret_forms());
         let mut authorization = Vec::new();
         let mut change = case.change.clone();
-        if let Some(authorize) = case.change.authorize() {
+        let fresh = case.change.fresh_code();
+        let challenge: Option<authorize::CaseChallenge> = case
+            .change
+            .authorize()
+            .map(Into::into)
+            .or_else(|| fresh.map(Into::into));
+        let mut own_code = None;
+        if let Some(challenge) = challenge {
             let Some(flow) = flow else {
                 return Judged::CouldNotRun(format!(
                     "case `{}` needs the step's `property.authorize`",
@@ -274,7 +310,7 @@ impl Scope<'_> {
                 ));
             };
             match self
-                .authorize_case(&case.label, authorize, flow.request, &flow.clients, total)
+                .authorize_case(&case.label, &challenge, flow.request, &flow.clients, total)
                 .await
             {
                 authorize::CaseAuthorization::Code { code, transcripts } => {
@@ -284,14 +320,18 @@ impl Scope<'_> {
                             super::redact_transcript(transcript, &case_secrets);
                         }
                     }
-                    change = Change::All(vec![
-                        change,
-                        Change::FormField(FormFieldChange {
-                            name: "code".into(),
-                            value: Some(code),
-                            secret: true,
-                        }),
-                    ]);
+                    if fresh.is_some() {
+                        own_code = Some(code);
+                    } else {
+                        change = Change::All(vec![
+                            change,
+                            Change::FormField(FormFieldChange {
+                                name: "code".into(),
+                                value: Some(code),
+                                secret: true,
+                            }),
+                        ]);
+                    }
                 }
                 authorize::CaseAuthorization::Judged(judged) => {
                     return redact_judged(*judged, &case_secrets);
@@ -306,6 +346,11 @@ impl Scope<'_> {
             return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
         }
         show_change(&change, &request, &mut transcript);
+        if let (Some(code), Some(fresh), Some(step)) =
+            (own_code, fresh, flow.and_then(|f| f.step_grant.as_ref()))
+        {
+            self.send_own_code(&mut request, &mut transcript, step, &code, fresh);
+        }
         let source_clients;
         let clients = match case.change.source() {
             Some(ip) => {
@@ -389,6 +434,44 @@ fn redact_judged(judged: Judged<CaseRecord>, secrets: &CaseSecrets<'_>) -> Judge
     }
 }
 
+impl Scope<'_> {
+    /// Puts a case's own code and verifier in place of the step's in its token request (see
+    /// [`property::stand_in`]), registers the codes it sends as secrets, and shows the form as
+    /// sent with its credential fields hidden whatever their length.
+    fn send_own_code(
+        &self,
+        request: &mut reqwest::Request,
+        transcript: &mut Transcript,
+        step: &property::StepGrant,
+        code: &str,
+        fresh: &property::FreshCode,
+    ) {
+        let Some(mut fields) = property::form_fields(request) else {
+            return;
+        };
+        for sent in property::stand_in(&mut fields, step, code, fresh.verifier.as_deref()) {
+            if sent.len() >= MIN_CODE_FORM {
+                self.secrets.register_value(GENERATED, &sent);
+            }
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&fields)
+            .finish();
+        request.headers_mut().remove(http::header::CONTENT_LENGTH);
+        *request.body_mut() = Some(body.into());
+        let shown = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().map(|(name, value)| {
+                let hidden = matches!(name.as_str(), "code" | "code_verifier");
+                (
+                    name.as_str(),
+                    if hidden { "[redacted]" } else { value.as_str() },
+                )
+            }))
+            .finish();
+        transcript.request_body = Some(redact_credential_text(&shown));
+    }
+}
+
 /// Shows what a case changed in its transcript: the headers it set or removed (credentials
 /// replaced as in any transcript), the URL with its query and the form body it sent; the
 /// registered secrets are redacted from all of them afterwards.
@@ -442,7 +525,7 @@ fn show_change(change: &Change, request: &reqwest::Request, transcript: &mut Tra
                 .unwrap_or_default();
             transcript.request_body = Some(redact_credential_text(&body));
         }
-        Change::Source(_) | Change::Authorize(_) => {}
+        Change::Source(_) | Change::Authorize(_) | Change::FreshCode(_) => {}
         Change::All(changes) => {
             for change in changes {
                 show_change(change, request, transcript);

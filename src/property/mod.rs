@@ -17,6 +17,7 @@
 mod api_key;
 mod basic;
 mod bearer;
+mod fresh_code;
 mod json_credentials;
 pub mod pace;
 mod pkce;
@@ -31,6 +32,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use sha2::Digest as _;
 
 use crate::scenario::model::PropertyFamily;
+pub use fresh_code::{FreshCode, StepGrant, stand_in, with_fresh_codes};
 pub use pace::Pace;
 
 /// The most candidates a failing case's shrinking sends: each costs a request.
@@ -93,6 +95,10 @@ pub enum Change {
     /// Runs the step's per-case authorization request (`property.authorize`) first, with this
     /// PKCE challenge and method; the code it returns goes into the request's `code` field.
     Authorize(AuthorizeChange),
+    /// Runs the step's per-case authorization request (`property.authorize`) first, as written
+    /// or with the S256 challenge of the case's own verifier; the code it returns (and that
+    /// verifier) stand in for the step's in the request (see [`stand_in`]).
+    FreshCode(FreshCode),
     /// Several changes, applied in order.
     All(Vec<Change>),
     /// Replaces the request's body with this JSON value, with `Content-Type: application/json`.
@@ -217,6 +223,7 @@ impl Change {
                 ..
             }) => forms.push(value.clone()),
             Change::Authorize(authorize) => forms.push(authorize.challenge.clone()),
+            Change::FreshCode(fresh) => forms.extend(fresh.verifier.clone()),
             Change::All(changes) => {
                 for change in changes {
                     change.collect_secret_forms(forms);
@@ -303,6 +310,15 @@ impl Change {
         match self {
             Change::Authorize(authorize) => Some(authorize),
             Change::All(changes) => changes.iter().rev().find_map(Change::authorize),
+            _ => None,
+        }
+    }
+
+    /// Returns the case's own authorization for a code of its own, when it runs one.
+    pub fn fresh_code(&self) -> Option<&FreshCode> {
+        match self {
+            Change::FreshCode(fresh) => Some(fresh),
+            Change::All(changes) => changes.iter().rev().find_map(Change::fresh_code),
             _ => None,
         }
     }
@@ -463,7 +479,7 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
             request.headers_mut().remove(http::header::CONTENT_LENGTH);
             *request.body_mut() = Some(serializer.finish().into());
         }
-        Change::Source(_) | Change::Authorize(_) => {}
+        Change::Source(_) | Change::Authorize(_) | Change::FreshCode(_) => {}
         Change::All(changes) => {
             for change in changes {
                 apply(change, request)?;

@@ -834,7 +834,7 @@ impl Checker<'_> {
             return;
         };
         let ap = format!("{pp}.authorize");
-        if !property.family.authorizes_each_case() {
+        if !property.family.may_authorize_each_case() {
             self.error(
                 ap,
                 format!("family `{family}` runs no authorization request: remove `authorize`"),
@@ -845,7 +845,13 @@ impl Checker<'_> {
         match &request.authorize {
             Some(authorize) => {
                 self.authorize(&format!("{ap}.authorize"), authorize);
-                if authorize.pkce.is_none() {
+                if authorize.capture_as.is_some() {
+                    self.error(
+                        format!("{ap}.authorize.capture_as"),
+                        "a case's own authorization captures nothing for later steps: remove `capture_as`".into(),
+                    );
+                }
+                if authorize.pkce.is_none() && property.family.authorizes_each_case() {
                     self.error(
                         format!("{ap}.authorize"),
                         "each case sends its own PKCE challenge: add `pkce: {}` to this authorization request".into(),
@@ -861,7 +867,7 @@ impl Checker<'_> {
             self.error(
                 format!("{path}.request"),
                 format!(
-                    "family `{family}` puts each case's code and verifier into a token request: give the step's request a `token` block"
+                    "family `{family}` puts each case's own code into a token request: give the step's request a `token` block"
                 ),
             );
         }
@@ -1109,10 +1115,17 @@ impl Checker<'_> {
         for (name, capture) in &step.capture {
             self.capture(&format!("{path}.capture.{name}"), name, capture);
         }
-        if step.request.as_ref().is_some_and(|r| r.authorize.is_some()) {
-            // What the authorization step hands to later steps.
-            for (name, secret) in AUTHORIZE_OUTPUTS {
-                self.define(&format!("{path}.request.authorize"), name, *secret);
+        if let Some(authorize) = step.request.as_ref().and_then(|r| r.authorize.as_deref()) {
+            // What the authorization step hands to later steps, under the names it gives.
+            for (output, secret) in AUTHORIZE_OUTPUTS {
+                if let Some(name) = authorize.capture_name(output) {
+                    let at = if authorize.capture_as.is_some() {
+                        format!("{path}.request.authorize.capture_as.{output}")
+                    } else {
+                        format!("{path}.request.authorize")
+                    };
+                    self.define(&at, name, *secret);
+                }
             }
         }
     }
@@ -1343,6 +1356,35 @@ impl Checker<'_> {
                 format!("{path}.pkce.method"),
                 format!("unknown PKCE method `{method}`: expected `S256`, `plain` or `omit`"),
             );
+        }
+        if let Some(names) = &authorize.capture_as {
+            let given = [
+                ("code", &names.code),
+                ("code_verifier", &names.code_verifier),
+                ("code_challenge", &names.code_challenge),
+                ("state", &names.state),
+            ];
+            if given.iter().all(|(_, name)| name.is_none()) {
+                self.error(
+                    format!("{path}.capture_as"),
+                    "`capture_as` names none of `code`, `code_verifier`, `code_challenge`, `state`: name one, or remove it".into(),
+                );
+            }
+            for (output, name) in given {
+                let Some(name) = name else { continue };
+                let valid = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !valid {
+                    self.error(
+                        format!("{path}.capture_as.{output}"),
+                        format!(
+                            "expected a capture name (letters, digits, `_`, `-`), like `other_{output}`, found \"{name}\""
+                        ),
+                    );
+                }
+            }
         }
     }
 

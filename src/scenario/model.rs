@@ -164,7 +164,9 @@ pub struct PropertySpec {
     /// The authorization request (a request with `authorize` and `pkce`) run once per case
     /// before the step's token request, for families whose cases need a code of their own
     /// (`pkce`): the case sets its PKCE challenge and method, and the code it returns replaces
-    /// the token request's `code`.
+    /// the token request's `code`. For `token_request` (optional) it gets each case a code of
+    /// its own, sent as written or, where the token request sends a `code_verifier`, with the
+    /// S256 challenge of the case's own verifier.
     #[serde(default)]
     pub authorize: Option<Box<RequestSpec>>,
 }
@@ -238,6 +240,13 @@ impl PropertyFamily {
     /// Whether each case runs an authorization request of its own first (`property.authorize`).
     pub fn authorizes_each_case(self) -> bool {
         matches!(self, Self::Pkce)
+    }
+
+    /// Whether a step may give each case an authorization request of its own
+    /// (`property.authorize`): required for `pkce`; for `token_request`, a code of its own per
+    /// case over an authorization-code exchange.
+    pub fn may_authorize_each_case(self) -> bool {
+        matches!(self, Self::Pkce | Self::TokenRequest)
     }
 
     /// The keys `from` takes: the required ones, then the optional ones.
@@ -945,6 +954,54 @@ pub struct AuthorizeSpec {
     /// The next page with a form: the consent form (unused when the server asks no consent).
     #[serde(default)]
     pub consent: Option<Box<Interaction>>,
+    /// The names the step captures its outputs under, instead of `code`, `code_verifier`,
+    /// `code_challenge` and `state`: with it, only the outputs it names are captured, so a
+    /// second client's authorization leaves the first one's values in place.
+    #[serde(default)]
+    pub capture_as: Option<AuthorizeCaptureNames>,
+}
+
+/// `authorize.capture_as`: the name each output of an authorization step is captured under.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeCaptureNames {
+    /// The name of the code (a secret).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The name of the PKCE verifier (a secret).
+    #[serde(default)]
+    pub code_verifier: Option<String>,
+    /// The name of the PKCE challenge.
+    #[serde(default)]
+    pub code_challenge: Option<String>,
+    /// The name of the `state` sent.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+impl AuthorizeSpec {
+    /// Returns the name output `output` (`code`, `code_verifier`, `code_challenge` or `state`)
+    /// is captured under, or `None` when `capture_as` leaves it out.
+    pub fn capture_name<'a>(&'a self, output: &'a str) -> Option<&'a str> {
+        AuthorizeCaptureNames::name(self.capture_as.as_ref(), output)
+    }
+}
+
+impl AuthorizeCaptureNames {
+    /// Returns the name `output` is captured under with `names` (`capture_as`, when given), or
+    /// `None` when they leave it out.
+    pub fn name<'a>(names: Option<&'a Self>, output: &'a str) -> Option<&'a str> {
+        let Some(names) = names else {
+            return Some(output);
+        };
+        match output {
+            "code" => names.code.as_deref(),
+            "code_verifier" => names.code_verifier.as_deref(),
+            "code_challenge" => names.code_challenge.as_deref(),
+            "state" => names.state.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// A page of an authorization flow the runner fills in as a user would.
