@@ -8,6 +8,7 @@ mod authorize;
 use std::time::Duration;
 
 use super::check;
+use super::result::{LeftOutBy, LeftOutKind};
 use super::{
     PropertyRecord, Scope, StepResult, Transcript, Verdict, record_response_head, redact_header,
 };
@@ -43,6 +44,24 @@ pub(super) struct CaseRecord {
 struct CaseFlow<'a> {
     request: &'a RequestSpec,
     clients: crate::net::Clients,
+}
+
+/// Returns the kinds `property` leaves out: the scenario's `except`, then the target's for its
+/// family (a kind both leave out is recorded with both reasons, and drawn from by neither).
+fn left_out(property: &PropertySpec, target: &crate::target::TargetProperty) -> Vec<LeftOutKind> {
+    let scenario = property.except.iter().map(|e| LeftOutKind {
+        kind: e.kind.clone(),
+        by: LeftOutBy::Scenario,
+        because: e.because.clone(),
+    });
+    let target = target
+        .excluded(property.family)
+        .map(|(kind, because)| LeftOutKind {
+            kind: kind.to_owned(),
+            by: LeftOutBy::Target,
+            because: because.to_owned(),
+        });
+    scenario.chain(target).collect()
 }
 
 impl Scope<'_> {
@@ -114,10 +133,13 @@ impl Scope<'_> {
             Err(e) => return error(e),
         };
         let base = property::BaseRequest::of(&prepared.request);
-        let strategy = match property::family_strategy(property.family, &from, &base) {
-            Ok(strategy) => strategy,
-            Err(e) => return error(self.secrets.redact(&e)),
-        };
+        let left_out = left_out(property, &self.runner.target.property);
+        let except: Vec<&str> = left_out.iter().map(|l| l.kind.as_str()).collect();
+        let strategy =
+            match property::family_strategy_except(property.family, &from, &base, &except) {
+                Ok(strategy) => strategy,
+                Err(e) => return error(self.secrets.redact(&e)),
+            };
         let flow = match &property.authorize {
             Some(request) => {
                 let clients = match self.source_addr(request) {
@@ -162,14 +184,6 @@ impl Scope<'_> {
             Polarity::Accepted => "accepted",
         };
         let run_seed = property::format_run_seed(self.runner.seed);
-        out.passed.push(format!(
-            "property `{}` (each case {polarity}): {} of {} cases held; seed {run_seed} (step seed {}), {} shrink steps",
-            property.family.as_str(),
-            outcome.held,
-            outcome.sent,
-            seed.short(),
-            outcome.shrink_steps
-        ));
         let mut record = PropertyRecord {
             family: property.family.as_str().to_owned(),
             seed: run_seed.clone(),
@@ -177,7 +191,17 @@ impl Scope<'_> {
             held: outcome.held,
             shrink_steps: outcome.shrink_steps,
             replay: None,
+            left_out,
         };
+        out.passed.push(format!(
+            "property `{}` (each case {polarity}): {} of {} cases held; seed {run_seed} (step seed {}), {} shrink steps{}",
+            property.family.as_str(),
+            outcome.held,
+            outcome.sent,
+            seed.short(),
+            outcome.shrink_steps,
+            record.describe_left_out()
+        ));
         let held_transcript = outcome.first_held.map(|held| held.transcript);
         if let Some(e) = outcome.error {
             out.property = Some(record);
