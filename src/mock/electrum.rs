@@ -734,6 +734,7 @@ mod tests {
                 "omits-no-store",
                 "refreshes-without-client-secret",
                 "allowlist-prefix-one-short",
+                "accepts-repeated-parameters",
             ]
         );
     }
