@@ -943,6 +943,27 @@ mod tests {
         assert!(target.sources.contains_key("unallowlisted"));
     }
 
+    /// A target's left-out kinds apply to the family named, or to every family having the
+    /// kind when none is; a kind the family does not have is not among its exclusions.
+    #[test]
+    fn left_out_kinds_apply_to_their_family_or_every_family_having_them() {
+        use crate::scenario::model::PropertyFamily;
+        let yaml = "name: live\nclock: real\nproperty:\n  except:\n    - { kind: wrong-password, because: lockout }\n    - { kind: truncated, family: api_key, because: slow }\n";
+        let target = Target::parse(Path::new("live.yaml"), yaml)
+            .unwrap_or_else(|e| panic!("{}", LoadErrors(e)));
+        let excluded = |family| target.property.excluded(family).collect::<Vec<_>>();
+        assert_eq!(
+            excluded(PropertyFamily::TokenRequest),
+            [("wrong-password", "lockout")]
+        );
+        assert_eq!(
+            excluded(PropertyFamily::Basic),
+            [("wrong-password", "lockout")]
+        );
+        assert_eq!(excluded(PropertyFamily::ApiKey), [("truncated", "slow")]);
+        assert!(excluded(PropertyFamily::Bearer).is_empty());
+    }
+
     fn live_target(hosts: &str, secrets: bool) -> Result<Target, String> {
         let secrets = if secrets {
             "    secrets:\n      password: { env: DEMO_PASSWORD }\n"
