@@ -11,14 +11,17 @@
 //! (changed, appended, removed), and a `grant_type` one character away.
 //!
 //! Each kind is a finite list of cases, drawn by [`proptest::sample::select`]; the kinds the
-//! request allows are the arms of a weighted union, one weight each, so every kind is drawn
-//! about `cases / kinds` times. A case never carries a valid code with a valid redirect URI and
-//! client unless it is malformed in another way, so a single-use code consumed by a lenient
-//! server is consumed by the very case that catches it.
+//! request allows are the arms of a weighted union ([`super::Arms`], which leaves out the kinds
+//! a step excludes), one weight each, so every kind is drawn about `cases / kinds` times. A
+//! wrong grant value is a kind per field (`wrong-code`, `wrong-refresh-token`, `wrong-password`,
+//! `wrong-username`), so a target can leave out wrong passwords alone. A case never carries a
+//! valid code with a valid redirect URI and client unless it is malformed in another way, so a
+//! single-use code consumed by a lenient server is consumed by the very case that catches it.
 
-use super::{Arms, BaseRequest, Case, CaseStrategy, Change, FormField, MIN_PASSWORD_FORM};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+
+use super::{Arms, BaseRequest, Case, CaseStrategy, Change, FormField, MIN_PASSWORD_FORM};
 
 /// The form fields that carry credentials: registered as secrets whatever a case does to them.
 const SECRET_FIELDS: &[&str] = &[
