@@ -77,7 +77,7 @@ impl PlannedScenario {
                 e.outcome != ExpectedOutcome::Response
                     || e.status
                         .as_ref()
-                        .is_some_and(|s| s.0.iter().all(|c| *c >= 400))
+                        .is_some_and(|s| s.0.iter().all(|c| c.lowest() >= 400))
             });
         if negative {
             ScenarioKind::Negative

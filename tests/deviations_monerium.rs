@@ -204,6 +204,11 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 NO_STATE,
             ),
             (
+                "monerium::authorization_code::generated-code-exchange-variants-refused",
+                0,
+                NO_STATE,
+            ),
+            (
                 "monerium::authorization_code::plain-method-refused",
                 0,
                 &[
@@ -393,6 +398,14 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                     "got HTTP 200, expected one of 400, 401",
                 ],
             ),
+            (
+                "monerium::authorization_code::generated-code-exchange-variants-refused",
+                2,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                ],
+            ),
         ],
     ),
     (
@@ -424,6 +437,20 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
             &[
                 "`no-verifier: `code_verifier` left out`",
                 "got HTTP 200, expected 400",
+            ],
+        )],
+    ),
+    (
+        "redirect-uri-prefix-match",
+        &[(
+            "monerium::authorization_code::generated-code-exchange-variants-refused",
+            2,
+            &[
+                "step 3 (variants of the valid code exchange are refused, each on a code of its own): case ",
+                "`redirect-uri: ",
+                "got HTTP 200, expected one of 400, 401",
+                "$.access_token: expected absent, found a value",
+                "minimal failing case",
             ],
         )],
     ),

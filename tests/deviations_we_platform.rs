@@ -2,7 +2,9 @@
 //! We.Platform mock (a secure hash on SHA3-256, the configured hash accepted as a key, a
 //! case-sensitive `X-API-Key`, the admin key on privacy routes, challenges on node refusals,
 //! JWTs accepted without or past `exp`, HS256 algorithm confusion, admin and privacy roles without
-//! the node owner's address, refresh tokens that are not rotated, service tokens for anyone) is
+//! the node owner's address, refresh tokens that are not rotated, service tokens for anyone, a
+//! password compared over the characters presented only, refresh tokens compared on their first
+//! 32 characters) is
 //! caught by exactly the scenarios tabled here, at the tabled step, saying what went wrong; every
 //! other We.Platform scenario still passes with it.
 
@@ -200,15 +202,27 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "refresh-not-rotated",
-        &[(
-            "we-platform::auth_service::refresh-rotates-the-refresh-token",
-            3,
-            &[
-                "the used refresh token no longer works",
-                "got HTTP 200, expected one of 400, 401, 403",
-                "$.access_token: expected absent",
-            ],
-        )],
+        &[
+            (
+                "we-platform::auth_service::refresh-rotates-the-refresh-token",
+                3,
+                &[
+                    "the used refresh token no longer works",
+                    "got HTTP 200, expected one of 400, 401, 403",
+                    "$.access_token: expected absent",
+                ],
+            ),
+            (
+                "we-platform::auth_service::generated-refresh-tokens-refused",
+                2,
+                &[
+                    "generated variants of the live refresh token, and the used one, are refused",
+                    "`other-value: another `refresh_token``",
+                    "got HTTP 200, expected 4xx",
+                    "$.access_token: expected absent",
+                ],
+            ),
+        ],
     ),
     (
         "user-token-gets-service-token",
@@ -219,6 +233,31 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
                 "none for a user",
                 "got HTTP 200, expected 403",
                 "$.access_token: expected absent",
+            ],
+        )],
+    ),
+    (
+        "password-prefix-accepted",
+        &[(
+            "we-platform::auth_service::generated-logins-refused",
+            1,
+            &[
+                "generated variants of the login body are refused",
+                "`password`",
+                "got HTTP 200, expected 4xx",
+                "minimal failing case",
+            ],
+        )],
+    ),
+    (
+        "refresh-token-cut-to-32",
+        &[(
+            "we-platform::auth_service::generated-refresh-tokens-refused",
+            2,
+            &[
+                "generated variants of the live refresh token, and the used one, are refused",
+                "wrong-value: `refresh_token`",
+                "got HTTP 200, expected 4xx",
             ],
         )],
     ),

@@ -463,6 +463,37 @@ async fn invalid_json_fails_a_jsonpath_check() {
     );
 }
 
+/// A body that is not JSON (an HTML page, nothing at all) carries no member: `absent` holds on
+/// it, and only the checks that need a member fail, counted as such.
+#[tokio::test]
+async fn absent_holds_on_a_body_that_is_not_json() {
+    for body in ["<html>Unauthorized</html>", ""] {
+        let reply = |body: &str| {
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
+        };
+        let server = reply_once(reply(body)).await;
+        let result = run("expects-no-token", &server.url()).await;
+        assert_case(
+            &result,
+            "pass",
+            "response",
+            &["$.access_token absent (the body is not JSON)"],
+        );
+        let server = reply_once(reply(body)).await;
+        let result = run("expects-no-token-and-an-error", &server.url()).await;
+        assert_case(
+            &result,
+            "fail",
+            "response",
+            &["body is not JSON (", "so 1 JSONPath check(s) cannot hold"],
+        );
+    }
+}
+
 /// reqwest here has no decompression feature: a gzip body stays as sent, so a bomb (10 MB of
 /// zeros in about 10 KB) is kept at its compressed size, and a JSONPath check on it fails.
 #[tokio::test]

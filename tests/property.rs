@@ -477,8 +477,10 @@ async fn key_echo_tree(cases: u32, sent: &str) -> (MockServer, KeyEcho, Arc<Live
     (server, echo, tree)
 }
 
-/// With `limits.rate: 20`, 21 cases take at least a second: case `i` arrives no earlier than
-/// `i / 20` s after the first (less a margin for scheduling), however many may be in flight.
+/// With `limits.rate: 20`, 21 cases take about a second: case `i` arrives no earlier than
+/// `i / 20` s after the first, however many may be in flight. The margin absorbs a loaded
+/// machine delaying the first arrival (its connection is the first opened); without pacing all
+/// 21 would arrive within a few tens of milliseconds, far inside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_targets_rate_paces_the_cases_of_a_property_step() {
     let (_server, echo, tree) = key_echo_tree(21, "{{secret.api_key}}").await;
@@ -494,7 +496,7 @@ async fn a_targets_rate_paces_the_cases_of_a_property_step() {
     // 21 cases, then any shrinking of a failing one, paced alike.
     assert!(arrivals.len() >= 21, "{} requests", arrivals.len());
     let first = arrivals[0];
-    let margin = std::time::Duration::from_millis(30);
+    let margin = std::time::Duration::from_millis(150);
     for (i, arrival) in arrivals.iter().enumerate() {
         let due = std::time::Duration::from_millis(50 * i as u64);
         assert!(
@@ -503,7 +505,7 @@ async fn a_targets_rate_paces_the_cases_of_a_property_step() {
             arrival.duration_since(first)
         );
     }
-    assert!(arrivals[20].duration_since(first) >= std::time::Duration::from_millis(970));
+    assert!(arrivals[20].duration_since(first) + margin >= std::time::Duration::from_millis(1000));
 }
 
 /// Every `api_key` case reaches the server as a key that is not the issued one, in the header

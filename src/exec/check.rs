@@ -224,11 +224,28 @@ pub fn check(
     }
     if !expect.json.is_empty() {
         match serde_json::from_slice::<serde_json::Value>(&response.body) {
-            Err(e) => report.failed.push(format!(
-                "body is not JSON ({e}), so {} JSONPath check(s) cannot hold: {}",
-                expect.json.len(),
-                excerpt(render, &response.text(), 120)
-            )),
+            // A body that is not JSON carries no member, so `absent` holds on it: a refusal
+            // whose body the docs leave open (an HTML page, nothing at all) has no token either.
+            Err(e) => {
+                let mut cannot_hold = 0;
+                for (path, checks) in &expect.json {
+                    for check in &checks.0 {
+                        if matches!(check, JsonCheck::Absent) {
+                            report
+                                .passed
+                                .push(format!("{} absent (the body is not JSON)", path.source()));
+                        } else {
+                            cannot_hold += 1;
+                        }
+                    }
+                }
+                if cannot_hold > 0 {
+                    report.failed.push(format!(
+                        "body is not JSON ({e}), so {cannot_hold} JSONPath check(s) cannot hold: {}",
+                        excerpt(render, &response.text(), 120)
+                    ));
+                }
+            }
             Ok(document) => {
                 for (path, checks) in &expect.json {
                     let nodes: Vec<&serde_json::Value> = path.compiled().query(&document).all();
@@ -853,7 +870,7 @@ fn json_check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::model::StatusSet;
+    use crate::scenario::model::{StatusMatch, StatusSet};
 
     struct Plain;
 
@@ -896,7 +913,7 @@ mod tests {
         );
         assert!(!expect.checks_response());
 
-        expect.status = Some(StatusSet(Box::new([401])));
+        expect.status = Some(StatusSet(Box::new([StatusMatch::Code(401)])));
         assert!(expect.checks_response());
         let report = check(&expect, &exchange, None, &Plain);
         let error = report.error.expect("an unchecked status is an error");

@@ -16,7 +16,9 @@ use crate::auth::oauth2::{
 };
 use crate::auth::pkce::{self, PkceMethod};
 use crate::net::{Exchange, Outcome};
-use crate::scenario::model::{AuthorizeSpec, ClientAuth, GrantType, OAuth2Spec};
+use crate::scenario::model::{
+    AuthorizeCaptureNames, AuthorizeSpec, ClientAuth, GrantType, OAuth2Spec,
+};
 use crate::secret::{Secret, redact_credential_text};
 
 /// Length of generated PKCE verifiers (RFC 7636 allows 43 to 128).
@@ -32,9 +34,17 @@ pub(super) struct AuthorizeState {
     challenge: Option<String>,
     /// The authorization endpoint, to resolve a relative `Location`.
     pub base: Option<url::Url>,
+    /// `authorize.capture_as`: the names the outputs are captured under.
+    capture_as: Option<AuthorizeCaptureNames>,
 }
 
 impl AuthorizeState {
+    /// Returns the name `output` is captured under (`authorize.capture_as`), `None` when left
+    /// out.
+    fn output_name<'a>(&'a self, output: &'a str) -> Option<&'a str> {
+        AuthorizeCaptureNames::name(self.capture_as.as_ref(), output)
+    }
+
     /// Returns the redirect URI sent.
     pub(super) fn redirect_uri(&self) -> &str {
         &self.redirect_uri
@@ -403,6 +413,7 @@ impl Scope<'_> {
             verifier,
             challenge,
             base: None,
+            capture_as: spec.capture_as.clone(),
         })
     }
 
@@ -491,7 +502,9 @@ impl Scope<'_> {
                     return;
                 }
             }
-            self.set_secret("code", code);
+            if let Some(name) = state.output_name("code") {
+                self.set_secret(name, code);
+            }
         } else if !explicit_expect {
             let error = redirect
                 .error
@@ -502,13 +515,18 @@ impl Scope<'_> {
                 .push(format!("the redirect carries no code{error}"));
             return;
         }
-        if let Some(verifier) = &state.verifier {
-            self.set_secret("code_verifier", verifier);
+        if let (Some(verifier), Some(name)) = (&state.verifier, state.output_name("code_verifier"))
+        {
+            self.set_secret(name, verifier);
         }
-        if let Some(challenge) = &state.challenge {
-            self.vars.insert("code_challenge".into(), challenge.clone());
+        if let (Some(challenge), Some(name)) =
+            (&state.challenge, state.output_name("code_challenge"))
+        {
+            self.vars.insert(name.into(), challenge.clone());
         }
-        self.vars.insert("state".into(), state.state.clone());
+        if let Some(name) = state.output_name("state") {
+            self.vars.insert(name.into(), state.state.clone());
+        }
     }
 
     pub(super) fn set_secret(&mut self, name: &str, value: &str) {

@@ -16,11 +16,17 @@ use crate::net::{ConnectionUse, Exchange};
 use crate::property::{
     self, Case, Change, FailedCase, FormFieldChange, Judged, Pace, Polarity, Seed,
 };
-use crate::scenario::model::{Expectation, ExpectedOutcome, PropertySpec, RequestSpec, Step};
+use crate::scenario::model::{
+    Expectation, ExpectedOutcome, PropertyFamily, PropertySpec, RequestSpec, Step,
+};
 use crate::secret::redact_credential_text;
 
 /// The name generated credentials are redacted as.
 const GENERATED: &str = "generated_credentials";
+
+/// The shortest edited code registered as a secret on its own: a code truncated to a few
+/// characters would blank ordinary words in every report (transcripts hide it by field name).
+const MIN_CODE_FORM: usize = 12;
 
 /// How each case is sent: its total timeout, and whether it may reuse a connection.
 #[derive(Clone, Copy)]
@@ -44,6 +50,8 @@ pub(super) struct CaseRecord {
 struct CaseFlow<'a> {
     request: &'a RequestSpec,
     clients: crate::net::Clients,
+    /// The step's code and verifier, which a case's own stand in for.
+    step_grant: Option<property::StepGrant>,
 }
 
 /// Returns the kinds `property` leaves out: the scenario's `except`, then the target's for its
@@ -132,14 +140,32 @@ impl Scope<'_> {
             Ok(r) => r,
             Err(e) => return error(e),
         };
-        let base = property::BaseRequest::of(&prepared.request);
+        let mut base = property::BaseRequest::of(&prepared.request);
+        base.json_credentials = self.json_credential_members(spec);
         let left_out = left_out(property, &self.runner.target.property);
         let except: Vec<&str> = left_out.iter().map(|l| l.kind.as_str()).collect();
-        let strategy =
+        let mut strategy =
             match property::family_strategy_except(property.family, &from, &base, &except) {
                 Ok(strategy) => strategy,
                 Err(e) => return error(self.secrets.redact(&e)),
             };
+        // A `token_request` step naming its authorization request gives each case a code of its
+        // own: a server may consume a code on any attempt.
+        if property.family == PropertyFamily::TokenRequest
+            && let Some(request) = &property.authorize
+        {
+            let step_grant = property::StepGrant::of(&base);
+            let writes_challenge = request.authorize.as_ref().is_some_and(|a| a.pkce.is_some());
+            if writes_challenge && step_grant.as_ref().is_some_and(|g| g.verifier.is_none()) {
+                return error(
+                    "`property.authorize` sends a PKCE challenge, but the step's token request sends no `code_verifier` to prove it: remove its `pkce` or add the verifier".into(),
+                );
+            }
+            strategy = match property::with_fresh_codes(strategy, &base) {
+                Ok(strategy) => strategy,
+                Err(e) => return error(e),
+            };
+        }
         let flow = match &property.authorize {
             Some(request) => {
                 let clients = match self.source_addr(request) {
@@ -147,7 +173,11 @@ impl Scope<'_> {
                     Err(e) => Err(e),
                 };
                 match clients {
-                    Ok(clients) => Some(CaseFlow { request, clients }),
+                    Ok(clients) => Some(CaseFlow {
+                        request,
+                        clients,
+                        step_grant: property::StepGrant::of(&base),
+                    }),
                     Err(e) => return error(e),
                 }
             }
@@ -285,7 +315,14 @@ impl Scope<'_> {
         }
         let mut authorization = Vec::new();
         let mut change = case.change.clone();
-        if let Some(authorize) = case.change.authorize() {
+        let fresh = case.change.fresh_code();
+        let challenge: Option<authorize::CaseChallenge> = case
+            .change
+            .authorize()
+            .map(Into::into)
+            .or_else(|| fresh.map(Into::into));
+        let mut own_code = None;
+        if let Some(challenge) = challenge {
             let Some(flow) = flow else {
                 return Judged::CouldNotRun(format!(
                     "case `{}` needs the step's `property.authorize`",
@@ -293,19 +330,23 @@ impl Scope<'_> {
                 ));
             };
             match self
-                .authorize_case(&case.label, authorize, flow.request, &flow.clients, total)
+                .authorize_case(&case.label, &challenge, flow.request, &flow.clients, total)
                 .await
             {
                 authorize::CaseAuthorization::Code { code, transcripts } => {
                     authorization = transcripts;
-                    change = Change::All(vec![
-                        change,
-                        Change::FormField(FormFieldChange {
-                            name: "code".into(),
-                            value: Some(code),
-                            secret: true,
-                        }),
-                    ]);
+                    if fresh.is_some() {
+                        own_code = Some(code);
+                    } else {
+                        change = Change::All(vec![
+                            change,
+                            Change::FormField(FormFieldChange {
+                                name: "code".into(),
+                                value: Some(code),
+                                secret: true,
+                            }),
+                        ]);
+                    }
                 }
                 authorize::CaseAuthorization::Judged(judged) => return *judged,
             }
@@ -318,6 +359,11 @@ impl Scope<'_> {
             return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
         }
         show_change(&change, &request, &mut transcript);
+        if let (Some(code), Some(fresh), Some(step)) =
+            (own_code, fresh, flow.and_then(|f| f.step_grant.as_ref()))
+        {
+            self.send_own_code(&mut request, &mut transcript, step, &code, fresh);
+        }
         let source_clients;
         let clients = match case.change.source() {
             Some(ip) => {
@@ -376,6 +422,44 @@ impl Scope<'_> {
     }
 }
 
+impl Scope<'_> {
+    /// Puts a case's own code and verifier in place of the step's in its token request (see
+    /// [`property::stand_in`]), registers the codes it sends as secrets, and shows the form as
+    /// sent with its credential fields hidden whatever their length.
+    fn send_own_code(
+        &self,
+        request: &mut reqwest::Request,
+        transcript: &mut Transcript,
+        step: &property::StepGrant,
+        code: &str,
+        fresh: &property::FreshCode,
+    ) {
+        let Some(mut fields) = property::form_fields(request) else {
+            return;
+        };
+        for sent in property::stand_in(&mut fields, step, code, fresh.verifier.as_deref()) {
+            if sent.len() >= MIN_CODE_FORM {
+                self.secrets.register_value(GENERATED, &sent);
+            }
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&fields)
+            .finish();
+        request.headers_mut().remove(http::header::CONTENT_LENGTH);
+        *request.body_mut() = Some(body.into());
+        let shown = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().map(|(name, value)| {
+                let hidden = matches!(name.as_str(), "code" | "code_verifier");
+                (
+                    name.as_str(),
+                    if hidden { "[redacted]" } else { value.as_str() },
+                )
+            }))
+            .finish();
+        transcript.request_body = Some(redact_credential_text(&shown));
+    }
+}
+
 /// Shows what a case changed in its transcript: the headers it set or removed (credentials
 /// replaced as in any transcript), the URL with its query and the form body it sent; the
 /// registered secrets are redacted from all of them afterwards.
@@ -429,12 +513,55 @@ fn show_change(change: &Change, request: &reqwest::Request, transcript: &mut Tra
                 .unwrap_or_default();
             transcript.request_body = Some(redact_credential_text(&body));
         }
-        Change::Source(_) | Change::Authorize(_) => {}
+        Change::Source(_) | Change::Authorize(_) | Change::FreshCode(_) => {}
         Change::All(changes) => {
             for change in changes {
                 show_change(change, request, transcript);
             }
         }
+        Change::Json(body) => {
+            let mut shown = body.value.clone();
+            if let serde_json::Value::Object(members) = &mut shown {
+                for member in &body.credential_members {
+                    if let Some(value) = members.get_mut(member) {
+                        redact_strings(value);
+                    }
+                }
+            }
+            transcript.request_body = Some(redact_credential_text(&shown.to_string()));
+        }
+    }
+}
+
+/// Replaces every string in `value` by `[redacted]`, keeping its JSON type visible.
+fn redact_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => *s = "[redacted]".to_owned(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        serde_json::Value::Object(members) => members.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
+impl Scope<'_> {
+    /// Returns the top-level members of the request's JSON body whose templates render a secret
+    /// (a target secret or a secret capture): the credentials the body carries.
+    fn json_credential_members(&self, spec: &RequestSpec) -> Vec<String> {
+        let Some(crate::scenario::model::Body::Json(serde_json::Value::Object(members))) =
+            &spec.body
+        else {
+            return Vec::new();
+        };
+        members
+            .iter()
+            .filter(|(_, value)| {
+                value
+                    .as_str()
+                    .and_then(|text| crate::scenario::Template::parse(text).ok())
+                    .is_some_and(|template| template.refs().any(|r| self.is_secret_ref(r)))
+            })
+            .map(|(member, _)| member.clone())
+            .collect()
     }
 }
 

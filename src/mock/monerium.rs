@@ -114,6 +114,10 @@ pub enum Deviation {
     AcceptsVerifierOfAnyCharacter,
     /// A code exchange without `code_verifier` skips the PKCE check.
     AcceptsMissingVerifier,
+    /// The code exchange takes a `redirect_uri` that starts with the authorization request's,
+    /// or that the authorization request's starts with, for the same (RFC 6749 §4.1.3 requires
+    /// them identical).
+    RedirectUriPrefixMatch,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -612,7 +616,7 @@ impl Monerium {
             Some("the authorization code expired")
         } else if grant.client_id != client_id {
             Some("the authorization code was issued to another client")
-        } else if grant.redirect_uri != redirect_uri {
+        } else if !self.same_redirect_uri(&grant.redirect_uri, redirect_uri) {
             Some("redirect_uri does not match the authorization request")
         } else if !(any_verifier
             || (optional_verifier && verifier.is_empty())
@@ -628,6 +632,14 @@ impl Monerium {
         let refresh_client =
             (!self.deviations.has(Deviation::OmitsRefreshToken)).then_some(client_id);
         TokenReply::Issued(self.issue(&mut issued, Subject::User, refresh_client))
+    }
+
+    /// Tells whether a code exchange's `redirect_uri` is the authorization request's: the same
+    /// string (RFC 6749 §4.1.3), or a prefix either way under [`Deviation::RedirectUriPrefixMatch`].
+    fn same_redirect_uri(&self, authorized: &str, given: &str) -> bool {
+        authorized == given
+            || (self.deviations.has(Deviation::RedirectUriPrefixMatch)
+                && (given.starts_with(authorized) || authorized.starts_with(given)))
     }
 
     /// Tells whether `verifier` is well formed and hashes to the code's challenge.

@@ -116,6 +116,13 @@ pub enum Deviation {
     RefreshNotRotated,
     /// `POST /v1/auth/token` serves any valid access token.
     UserTokenGetsServiceToken,
+    /// A login's password is compared over the characters presented only: any leading part of
+    /// it (the empty one too) logs in.
+    PasswordPrefixAccepted,
+    /// Refresh tokens are compared on their first 32 characters only, as if kept in a column of
+    /// that width: a live token changed, cut or extended after them still refreshes.
+    #[strum(serialize = "refresh-token-cut-to-32")]
+    RefreshTokenCutTo32,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -594,10 +601,16 @@ impl Respond for Login {
         let mut accounts = platform.accounts();
         let stored = accounts.users.get(login).cloned();
         // The password is compared even for an unknown login, so timing does not tell which.
-        let password_ok = credential_eq(
-            password.as_bytes(),
-            stored.as_deref().unwrap_or_default().as_bytes(),
-        );
+        let password_ok = if platform.deviations.has(Deviation::PasswordPrefixAccepted) {
+            let stored = stored.as_deref().unwrap_or_default().as_bytes();
+            stored.len() >= password.len()
+                && credential_eq(password.as_bytes(), &stored[..password.len()])
+        } else {
+            credential_eq(
+                password.as_bytes(),
+                stored.as_deref().unwrap_or_default().as_bytes(),
+            )
+        };
         if !(password_ok & stored.is_some()) {
             let status = if platform.conformant.has(Conformant::LoginRefusalAs400) {
                 400
@@ -624,6 +637,15 @@ impl Respond for Refresh {
             return service_error(400, "refresh_token is required");
         };
         let mut accounts = platform.accounts();
+        let token = match token.get(..32) {
+            Some(kept) if platform.deviations.has(Deviation::RefreshTokenCutTo32) => accounts
+                .refresh
+                .keys()
+                .find(|live| live.get(..32) == Some(kept))
+                .cloned()
+                .unwrap_or(token),
+            _ => token,
+        };
         let login = if platform.deviations.has(Deviation::RefreshNotRotated) {
             accounts.refresh.get(&token).cloned()
         } else {

@@ -17,6 +17,8 @@
 mod api_key;
 mod basic;
 mod bearer;
+mod fresh_code;
+mod json_credentials;
 pub mod pace;
 mod pkce;
 mod source;
@@ -30,6 +32,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use sha2::Digest as _;
 
 use crate::scenario::model::PropertyFamily;
+pub use fresh_code::{FreshCode, StepGrant, stand_in, with_fresh_codes};
 pub use pace::Pace;
 
 /// The most candidates a failing case's shrinking sends: each costs a request.
@@ -108,8 +111,27 @@ pub enum Change {
     /// Runs the step's per-case authorization request (`property.authorize`) first, with this
     /// PKCE challenge and method; the code it returns goes into the request's `code` field.
     Authorize(AuthorizeChange),
+    /// Runs the step's per-case authorization request (`property.authorize`) first, as written
+    /// or with the S256 challenge of the case's own verifier; the code it returns (and that
+    /// verifier) stand in for the step's in the request (see [`stand_in`]).
+    FreshCode(FreshCode),
     /// Several changes, applied in order.
     All(Vec<Change>),
+    /// Replaces the request's body with this JSON value, with `Content-Type: application/json`.
+    Json(JsonBody),
+}
+
+/// A [`Change::Json`] body, and what of it derives from credentials.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonBody {
+    /// The body sent.
+    pub value: serde_json::Value,
+    /// The members holding (variants of) credentials: transcripts show their strings as
+    /// `[redacted]`.
+    pub credential_members: Vec<String>,
+    /// The credential values the body holds, each registered as a secret before the case is
+    /// sent.
+    pub secrets: Vec<String>,
 }
 
 /// A [`Change::FormField`]: one field of a form body set or removed.
@@ -217,11 +239,13 @@ impl Change {
                 ..
             }) => forms.push(value.clone()),
             Change::Authorize(authorize) => forms.push(authorize.challenge.clone()),
+            Change::FreshCode(fresh) => forms.extend(fresh.verifier.clone()),
             Change::All(changes) => {
                 for change in changes {
                     change.collect_secret_forms(forms);
                 }
             }
+            Change::Json(body) => forms.extend(body.secrets.iter().cloned()),
             Change::Header { .. }
             | Change::Query { .. }
             | Change::Source(_)
@@ -234,6 +258,15 @@ impl Change {
         match self {
             Change::Authorize(authorize) => Some(authorize),
             Change::All(changes) => changes.iter().rev().find_map(Change::authorize),
+            _ => None,
+        }
+    }
+
+    /// Returns the case's own authorization for a code of its own, when it runs one.
+    pub fn fresh_code(&self) -> Option<&FreshCode> {
+        match self {
+            Change::FreshCode(fresh) => Some(fresh),
+            Change::All(changes) => changes.iter().rev().find_map(Change::fresh_code),
             _ => None,
         }
     }
@@ -274,6 +307,11 @@ pub struct BaseRequest {
     pub authorization: Option<Vec<u8>>,
     /// Every header as sent (names lowercase), `Authorization` included.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The JSON body, when the body is one.
+    pub json: Option<serde_json::Value>,
+    /// The top-level members of the JSON body whose values the runner rendered from secrets
+    /// (`{{secret.*}}` inputs or secret captures): the credentials a JSON body carries.
+    pub json_credentials: Vec<String>,
 }
 
 impl BaseRequest {
@@ -286,8 +324,17 @@ impl BaseRequest {
             .filter(|v| v.starts_with("application/x-www-form-urlencoded"))
             .and_then(|_| request.body()?.as_bytes())
             .map(|bytes| url::form_urlencoded::parse(bytes).into_owned().collect());
+        let json = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("application/json"))
+            .and_then(|_| request.body()?.as_bytes())
+            .and_then(|bytes| serde_json::from_slice(bytes).ok());
         Self {
             form,
+            json,
+            json_credentials: Vec::new(),
             query: request.url().query_pairs().into_owned().collect(),
             authorization: request
                 .headers()
@@ -380,11 +427,19 @@ pub fn apply(change: &Change, request: &mut reqwest::Request) -> Result<(), Stri
             request.headers_mut().remove(http::header::CONTENT_LENGTH);
             *request.body_mut() = Some(serializer.finish().into());
         }
-        Change::Source(_) | Change::Authorize(_) => {}
+        Change::Source(_) | Change::Authorize(_) | Change::FreshCode(_) => {}
         Change::All(changes) => {
             for change in changes {
                 apply(change, request)?;
             }
+        }
+        Change::Json(body) => {
+            request.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            request.headers_mut().remove(http::header::CONTENT_LENGTH);
+            *request.body_mut() = Some(body.value.to_string().into());
         }
     }
     Ok(())
@@ -421,6 +476,7 @@ pub fn polarity(family: PropertyFamily) -> Polarity {
         PropertyFamily::SourceOutside => Polarity::Refused,
         PropertyFamily::Bearer => Polarity::Refused,
         PropertyFamily::Pkce => Polarity::Refused,
+        PropertyFamily::JsonCredentials => Polarity::Refused,
     }
 }
 
@@ -603,6 +659,7 @@ pub fn family_strategy_except(
             except,
         ),
         PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method"), except),
+        PropertyFamily::JsonCredentials => json_credentials::refused(base, from, except),
     }
 }
 
@@ -1165,6 +1222,7 @@ mod tests {
             PropertyFamily::Pkce => {
                 pairs(&[("verifier", &"v".repeat(43)), ("required_method", "S256")])
             }
+            PropertyFamily::JsonCredentials => pairs(&[("other_password", "bob's password")]),
         };
         let base = BaseRequest {
             form: Some(pairs(&[
@@ -1179,6 +1237,8 @@ mod tests {
                 ("x-api-key".into(), b"key-0123456789".to_vec()),
                 ("authorization".into(), format!("Bearer {jwt}").into_bytes()),
             ],
+            json: Some(serde_json::json!({"login": "alice", "password": "correct horse"})),
+            json_credentials: vec!["login".into(), "password".into()],
             ..BaseRequest::default()
         };
         (from, base)

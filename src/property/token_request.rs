@@ -155,7 +155,7 @@ fn form_decode(part: &str) -> String {
 }
 
 /// Values one character away from `value`, each with what was done, never `value` itself.
-fn near_values(value: &str, what: &str) -> Vec<(String, String)> {
+pub(super) fn near_values(value: &str, what: &str) -> Vec<(String, String)> {
     let chars: Vec<char> = value.chars().collect();
     let n = chars.len();
     let mut out = Vec::new();

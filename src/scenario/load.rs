@@ -693,8 +693,16 @@ impl Checker<'_> {
             );
         }
         let (required, optional) = property.family.inputs();
+        // A `json_credentials` step's keys name members of its body: checked there.
+        let json_family = property.family == super::model::PropertyFamily::JsonCredentials;
+        if json_family {
+            self.json_credentials(path, step, property);
+        }
         for key in property.from.keys() {
-            if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+            if !json_family
+                && !required.contains(&key.as_str())
+                && !optional.contains(&key.as_str())
+            {
                 let known = required.iter().chain(optional).map(|k| format!("`{k}`"));
                 self.error(
                     format!("{pp}.from.{key}"),
@@ -829,6 +837,36 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks a `json_credentials` step: its request has a JSON object body, and each `from` key
+    /// is `other_<member>` for a member of that body.
+    fn json_credentials(&mut self, path: &str, step: &Step, property: &PropertySpec) {
+        let members = match step.request.as_ref().and_then(|r| r.body.as_ref()) {
+            Some(super::model::Body::Json(serde_json::Value::Object(members))) => members,
+            _ => {
+                if step.request.is_some() {
+                    self.error(
+                        format!("{path}.request"),
+                        "family `json_credentials` varies the credentials of the step's JSON body: give the request a `body: { json: { … } }` object".into(),
+                    );
+                }
+                return;
+            }
+        };
+        for key in property.from.keys() {
+            let member = key.strip_prefix("other_");
+            if !member.is_some_and(|m| members.contains_key(m)) {
+                let known: Vec<String> = members.keys().map(|m| format!("`other_{m}`")).collect();
+                self.error(
+                    format!("{path}.property.from.{key}"),
+                    format!(
+                        "unknown key `{key}` for family `json_credentials`: expected `other_<member>` for a member of the JSON body ({})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
     /// Checks a property step's per-case authorization request: present exactly for the
     /// families that run one, an authorization request with PKCE, before a token request.
     fn property_authorize(&mut self, path: &str, step: &Step, property: &PropertySpec) {
@@ -846,7 +884,7 @@ impl Checker<'_> {
             return;
         };
         let ap = format!("{pp}.authorize");
-        if !property.family.authorizes_each_case() {
+        if !property.family.may_authorize_each_case() {
             self.error(
                 ap,
                 format!("family `{family}` runs no authorization request: remove `authorize`"),
@@ -857,7 +895,13 @@ impl Checker<'_> {
         match &request.authorize {
             Some(authorize) => {
                 self.authorize(&format!("{ap}.authorize"), authorize);
-                if authorize.pkce.is_none() {
+                if authorize.capture_as.is_some() {
+                    self.error(
+                        format!("{ap}.authorize.capture_as"),
+                        "a case's own authorization captures nothing for later steps: remove `capture_as`".into(),
+                    );
+                }
+                if authorize.pkce.is_none() && property.family.authorizes_each_case() {
                     self.error(
                         format!("{ap}.authorize"),
                         "each case sends its own PKCE challenge: add `pkce: {}` to this authorization request".into(),
@@ -873,7 +917,7 @@ impl Checker<'_> {
             self.error(
                 format!("{path}.request"),
                 format!(
-                    "family `{family}` puts each case's code and verifier into a token request: give the step's request a `token` block"
+                    "family `{family}` puts each case's own code into a token request: give the step's request a `token` block"
                 ),
             );
         }
@@ -1121,10 +1165,17 @@ impl Checker<'_> {
         for (name, capture) in &step.capture {
             self.capture(&format!("{path}.capture.{name}"), name, capture);
         }
-        if step.request.as_ref().is_some_and(|r| r.authorize.is_some()) {
-            // What the authorization step hands to later steps.
-            for (name, secret) in AUTHORIZE_OUTPUTS {
-                self.define(&format!("{path}.request.authorize"), name, *secret);
+        if let Some(authorize) = step.request.as_ref().and_then(|r| r.authorize.as_deref()) {
+            // What the authorization step hands to later steps, under the names it gives.
+            for (output, secret) in AUTHORIZE_OUTPUTS {
+                if let Some(name) = authorize.capture_name(output) {
+                    let at = if authorize.capture_as.is_some() {
+                        format!("{path}.request.authorize.capture_as.{output}")
+                    } else {
+                        format!("{path}.request.authorize")
+                    };
+                    self.define(&at, name, *secret);
+                }
             }
         }
     }
@@ -1355,6 +1406,35 @@ impl Checker<'_> {
                 format!("{path}.pkce.method"),
                 format!("unknown PKCE method `{method}`: expected `S256`, `plain` or `omit`"),
             );
+        }
+        if let Some(names) = &authorize.capture_as {
+            let given = [
+                ("code", &names.code),
+                ("code_verifier", &names.code_verifier),
+                ("code_challenge", &names.code_challenge),
+                ("state", &names.state),
+            ];
+            if given.iter().all(|(_, name)| name.is_none()) {
+                self.error(
+                    format!("{path}.capture_as"),
+                    "`capture_as` names none of `code`, `code_verifier`, `code_challenge`, `state`: name one, or remove it".into(),
+                );
+            }
+            for (output, name) in given {
+                let Some(name) = name else { continue };
+                let valid = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !valid {
+                    self.error(
+                        format!("{path}.capture_as.{output}"),
+                        format!(
+                            "expected a capture name (letters, digits, `_`, `-`), like `other_{output}`, found \"{name}\""
+                        ),
+                    );
+                }
+            }
         }
     }
 

@@ -164,7 +164,9 @@ pub struct PropertySpec {
     /// The authorization request (a request with `authorize` and `pkce`) run once per case
     /// before the step's token request, for families whose cases need a code of their own
     /// (`pkce`): the case sets its PKCE challenge and method, and the code it returns replaces
-    /// the token request's `code`.
+    /// the token request's `code`. For `token_request` (optional) it gets each case a code of
+    /// its own, sent as written or, where the token request sends a `code_verifier`, with the
+    /// S256 challenge of the case's own verifier.
     #[serde(default)]
     pub authorize: Option<Box<RequestSpec>>,
     /// Kinds of the family this step never draws, each with the reason reports give:
@@ -213,6 +215,9 @@ pub enum PropertyFamily {
     Bearer,
     /// PKCE attacks on an authorization-code exchange (RFC 7636), each of which must be refused.
     Pkce,
+    /// Variants of the credentials in the step's JSON body (the members whose values come from
+    /// secrets), each of which must be refused.
+    JsonCredentials,
 }
 
 impl PropertyFamily {
@@ -226,6 +231,7 @@ impl PropertyFamily {
         Self::SourceOutside,
         Self::Bearer,
         Self::Pkce,
+        Self::JsonCredentials,
     ];
 
     /// The family's name as scenarios write it.
@@ -239,6 +245,7 @@ impl PropertyFamily {
             Self::SourceOutside => "source_outside",
             Self::Bearer => "bearer",
             Self::Pkce => "pkce",
+            Self::JsonCredentials => "json_credentials",
         }
     }
 
@@ -253,12 +260,20 @@ impl PropertyFamily {
             Self::SourceInside | Self::SourceOutside => false,
             Self::Bearer => false,
             Self::Pkce => false,
+            Self::JsonCredentials => false,
         }
     }
 
     /// Whether each case runs an authorization request of its own first (`property.authorize`).
     pub fn authorizes_each_case(self) -> bool {
         matches!(self, Self::Pkce)
+    }
+
+    /// Whether a step may give each case an authorization request of its own
+    /// (`property.authorize`): required for `pkce`; for `token_request`, a code of its own per
+    /// case over an authorization-code exchange.
+    pub fn may_authorize_each_case(self) -> bool {
+        matches!(self, Self::Pkce | Self::TokenRequest)
     }
 
     /// The kinds of cases the family draws, as case labels start and `except` names them; a
@@ -334,6 +349,15 @@ impl PropertyFamily {
                 "plain-method",
                 "omitted-method",
             ],
+            Self::JsonCredentials => &[
+                "wrong-value",
+                "missing-member",
+                "null-value",
+                "empty-value",
+                "wrong-type",
+                "swapped-members",
+                "other-value",
+            ],
         }
     }
 
@@ -347,6 +371,8 @@ impl PropertyFamily {
             Self::SourceInside | Self::SourceOutside => (&["ranges"], &[]),
             Self::Bearer => (&[], &["token", "public_key", "other_token"]),
             Self::Pkce => (&["verifier"], &["required_method"]),
+            // And `other_<member>` for each member of the step's JSON body (checked at load).
+            Self::JsonCredentials => (&[], &[]),
         }
     }
 }
@@ -1040,6 +1066,54 @@ pub struct AuthorizeSpec {
     /// The next page with a form: the consent form (unused when the server asks no consent).
     #[serde(default)]
     pub consent: Option<Box<Interaction>>,
+    /// The names the step captures its outputs under, instead of `code`, `code_verifier`,
+    /// `code_challenge` and `state`: with it, only the outputs it names are captured, so a
+    /// second client's authorization leaves the first one's values in place.
+    #[serde(default)]
+    pub capture_as: Option<AuthorizeCaptureNames>,
+}
+
+/// `authorize.capture_as`: the name each output of an authorization step is captured under.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeCaptureNames {
+    /// The name of the code (a secret).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The name of the PKCE verifier (a secret).
+    #[serde(default)]
+    pub code_verifier: Option<String>,
+    /// The name of the PKCE challenge.
+    #[serde(default)]
+    pub code_challenge: Option<String>,
+    /// The name of the `state` sent.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+impl AuthorizeSpec {
+    /// Returns the name output `output` (`code`, `code_verifier`, `code_challenge` or `state`)
+    /// is captured under, or `None` when `capture_as` leaves it out.
+    pub fn capture_name<'a>(&'a self, output: &'a str) -> Option<&'a str> {
+        AuthorizeCaptureNames::name(self.capture_as.as_ref(), output)
+    }
+}
+
+impl AuthorizeCaptureNames {
+    /// Returns the name `output` is captured under with `names` (`capture_as`, when given), or
+    /// `None` when they leave it out.
+    pub fn name<'a>(names: Option<&'a Self>, output: &'a str) -> Option<&'a str> {
+        let Some(names) = names else {
+            return Some(output);
+        };
+        match output {
+            "code" => names.code.as_deref(),
+            "code_verifier" => names.code_verifier.as_deref(),
+            "code_challenge" => names.code_challenge.as_deref(),
+            "state" => names.state.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// A page of an authorization flow the runner fills in as a user would.
@@ -1829,12 +1903,48 @@ impl<'de> Deserialize<'de> for DurationValue {
 /// One status code or a set of them (a boxed slice: an expectation holds one or two of these, and
 /// every step holds an expectation).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet(pub Box<[u16]>);
+pub struct StatusSet(pub Box<[StatusMatch]>);
+
+/// One member of a [`StatusSet`]: a code, or a class of codes (`4xx`) where the docs name none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// Exactly this code.
+    Code(u16),
+    /// Any code of this hundred: `Class(4)` is 400–499.
+    Class(u8),
+}
+
+impl StatusMatch {
+    /// Returns true when `status` is this code or in this class.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            Self::Code(code) => code == status,
+            Self::Class(class) => status / 100 == u16::from(class),
+        }
+    }
+
+    /// Returns the lowest code this matches.
+    pub fn lowest(self) -> u16 {
+        match self {
+            Self::Code(code) => code,
+            Self::Class(class) => u16::from(class) * 100,
+        }
+    }
+}
+
+impl fmt::Display for StatusMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(code) => write!(f, "{code}"),
+            Self::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
 
 impl StatusSet {
     /// Returns true when `status` is one of the set.
     pub fn contains(&self, status: u16) -> bool {
-        self.0.contains(&status)
+        self.0.iter().any(|m| m.matches(status))
     }
 }
 
@@ -1843,7 +1953,7 @@ impl fmt::Display for StatusSet {
         match &*self.0 {
             [one] => write!(f, "{one}"),
             many => {
-                let list: Vec<String> = many.iter().map(u16::to_string).collect();
+                let list: Vec<String> = many.iter().map(StatusMatch::to_string).collect();
                 write!(f, "one of {}", list.join(", "))
             }
         }
@@ -1860,9 +1970,34 @@ fn status_code<E: de::Error>(v: u64) -> Result<u16, E> {
     }
 }
 
+/// Reads a status class written as text: `1xx` to `5xx` (`4XX` too).
+fn status_class<E: de::Error>(v: &str) -> Result<StatusMatch, E> {
+    match v.as_bytes() {
+        [digit @ b'1'..=b'5', x, y]
+            if x.eq_ignore_ascii_case(&b'x') && y.eq_ignore_ascii_case(&b'x') =>
+        {
+            Ok(StatusMatch::Class(digit - b'0'))
+        }
+        // Something like a class (`6xx`, `40x`, a quoted `401`): say classes exist.
+        bytes
+            if bytes.len() == 3
+                && bytes
+                    .iter()
+                    .any(|b| b.is_ascii_digit() || b.eq_ignore_ascii_case(&b'x')) =>
+        {
+            Err(E::custom(format!(
+                "expected an HTTP status code (100–599) or a status class (`1xx` to `5xx`), found the string \"{v}\""
+            )))
+        }
+        _ => Err(E::custom(format!(
+            "expected an HTTP status code (100–599), found the string \"{v}\""
+        ))),
+    }
+}
+
 /// One code of a status list, checked while the deserializer points at it, so a wrong code is
 /// located at itself rather than at its list.
-struct ListedStatus(u16);
+struct ListedStatus(StatusMatch);
 
 impl<'de> Deserialize<'de> for ListedStatus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -1870,10 +2005,10 @@ impl<'de> Deserialize<'de> for ListedStatus {
         impl de::Visitor<'_> for Visitor {
             type Value = ListedStatus;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an HTTP status code (100–599)")
+                f.write_str("an HTTP status code (100–599) or a status class (`4xx`)")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ListedStatus, E> {
-                status_code(v).map(ListedStatus)
+                status_code(v).map(|code| ListedStatus(StatusMatch::Code(code)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ListedStatus, E> {
                 Err(E::custom(format!(
@@ -1881,9 +2016,7 @@ impl<'de> Deserialize<'de> for ListedStatus {
                 )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ListedStatus, E> {
-                Err(E::custom(format!(
-                    "expected an HTTP status code (100–599), found the string \"{v}\""
-                )))
+                status_class(v).map(ListedStatus)
             }
         }
         d.deserialize_any(Visitor)
@@ -1896,10 +2029,12 @@ impl<'de> Deserialize<'de> for StatusSet {
         impl<'de> de::Visitor<'de> for Visitor {
             type Value = StatusSet;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an HTTP status code (100–599) or a list of them")
+                f.write_str(
+                    "an HTTP status code (100–599), a status class (`4xx`) or a list of them",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusSet, E> {
-                Ok(StatusSet(Box::new([status_code(v)?])))
+                Ok(StatusSet(Box::new([StatusMatch::Code(status_code(v)?)])))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusSet, E> {
                 Err(E::custom(format!(
@@ -1907,9 +2042,7 @@ impl<'de> Deserialize<'de> for StatusSet {
                 )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusSet, E> {
-                Err(E::custom(format!(
-                    "expected an HTTP status code (100–599), found the string \"{v}\""
-                )))
+                Ok(StatusSet(Box::new([status_class(v)?])))
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<StatusSet, A::Error> {
                 let mut codes = Vec::new();
@@ -2155,6 +2288,41 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A status class matches its hundred only, alone or in a list beside codes, and prints as
+    /// written; malformed classes are refused saying what a class is.
+    #[test]
+    fn status_classes_match_their_hundred_only() {
+        let read = |text: &str| serde_json::from_str::<StatusSet>(text);
+        let class = read(r#""4xx""#).unwrap();
+        assert!(class.contains(400) && class.contains(401) && class.contains(499));
+        assert!(!class.contains(399) && !class.contains(500) && !class.contains(200));
+        assert_eq!(class.to_string(), "4xx");
+        assert_eq!(read(r#""4XX""#).unwrap(), class);
+        let mixed = read(r#"[302, "4xx"]"#).unwrap();
+        assert!(mixed.contains(302) && mixed.contains(418) && !mixed.contains(301));
+        assert_eq!(mixed.to_string(), "one of 302, 4xx");
+        for bad in [
+            r#""6xx""#,
+            r#""0xx""#,
+            r#""40x""#,
+            r#""401""#,
+            r#"[401, "4x0"]"#,
+        ] {
+            let error = read(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("status class (`1xx` to `5xx`)"),
+                "{bad}: {error}"
+            );
+        }
+        let error = read(r#""fourohone""#).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                r#"expected an HTTP status code (100–599), found the string "fourohone""#
+            ),
+            "{error}"
+        );
+    }
 
     /// Every loaded scenario holds its steps for the whole run, so the inline size of the model
     /// is memory per scenario: rarely used parts are boxed. A field that makes these grow should

@@ -1,8 +1,9 @@
 //! A property case's own authorization request (`property.authorize`): run before the case's
-//! token request, with the case's PKCE challenge and method, on a copy of the scenario's
-//! variables and a cookie jar of its own, so each case gets a code of its own (a code is
-//! single-use, and a verifier is checked against the challenge of its own authorization
-//! request).
+//! token request, with the case's PKCE challenge and method (a `pkce` case's, or the S256
+//! challenge of a `token_request` case's own verifier; none, and the request as written, for a
+//! `token_request` case over an exchange without PKCE), on a copy of the scenario's variables
+//! and a cookie jar of its own, so each case gets a code of its own (a code is single-use, and a
+//! verifier is checked against the challenge of its own authorization request).
 //!
 //! The jar starts empty, as a new browser's: the flow then meets the login and consent forms
 //! the scenario's own authorization step met, in that order. With the scenario's session a
@@ -12,8 +13,9 @@
 //! Where the case is judged depends on where the docs say it must be refused: a method the
 //! server does not support is refused by the authorization request itself, with the
 //! `invalid_request` error redirect (RFC 7636 §4.4.1), so such a case holds there; a case whose
-//! challenge is well formed must get a code (the server cannot tell it from a valid one), and
-//! when it does not the case could not be tried: the step is an error, never a pass.
+//! challenge is well formed (or that sends none) must get a code (the server cannot tell it
+//! from a valid one), and when it does not the case could not be tried: the step is an error,
+//! never a pass.
 
 use std::time::Duration;
 
@@ -22,13 +24,40 @@ use crate::auth::oauth2::parse_redirect;
 use crate::exec::login::FlowEnd;
 use crate::exec::{Scope, StepResult, Transcript, record_response_head, redact_transcript};
 use crate::net::{Clients, ConnectionUse, Exchange};
-use crate::property::{AuthorizeChange, Judged};
+use crate::property::{AuthorizeChange, FreshCode, Judged};
 use crate::scenario::Template;
 use crate::scenario::model::{PkceSpec, RequestSpec};
 use crate::secret::{Secret, redact_credential_text};
 
 /// The name a case's challenge goes by in its authorization request's template.
 const CASE_CHALLENGE: &str = "case_code_challenge";
+
+/// What a case's authorization request sends of its own: the PKCE challenge and method (or
+/// none: the request as written), and whether the case may be refused there.
+pub(super) struct CaseChallenge {
+    /// The `code_challenge` and the `code_challenge_method` (`None`: no method sent).
+    pkce: Option<(String, Option<String>)>,
+    /// See [`AuthorizeChange::refused_at_authorization`].
+    refused_at_authorization: bool,
+}
+
+impl From<&AuthorizeChange> for CaseChallenge {
+    fn from(change: &AuthorizeChange) -> Self {
+        Self {
+            pkce: Some((change.challenge.clone(), change.method.clone())),
+            refused_at_authorization: change.refused_at_authorization,
+        }
+    }
+}
+
+impl From<&FreshCode> for CaseChallenge {
+    fn from(fresh: &FreshCode) -> Self {
+        Self {
+            pkce: fresh.challenge().map(|c| (c, Some("S256".to_owned()))),
+            refused_at_authorization: false,
+        }
+    }
+}
 
 /// What a case's authorization request came to.
 pub(super) enum CaseAuthorization {
@@ -83,7 +112,7 @@ impl<'a> Scope<'a> {
     pub(super) async fn authorize_case(
         &self,
         label: &str,
-        change: &AuthorizeChange,
+        change: &CaseChallenge,
         spec: &RequestSpec,
         clients: &Clients,
         total: Duration,
@@ -94,28 +123,31 @@ impl<'a> Scope<'a> {
             ))))
         };
         let mut fork = self.fork();
-        // Registered already with the case's other generated values: deriving its forms again
-        // under another name would cost each case as much again.
-        if let Ok(name) = CASE_CHALLENGE.parse() {
-            fork.secret_captures.insert(
-                CASE_CHALLENGE.to_owned(),
-                Secret::new(name, &*change.challenge),
-            );
-        }
         let mut spec = spec.clone();
         let Some(authorize) = spec.authorize.as_deref_mut() else {
             return could_not_run("`property.authorize` is not an authorization request".into());
         };
-        let challenge = match Template::parse(&format!("{{{{secret.{CASE_CHALLENGE}}}}}")) {
-            Ok(t) => t,
-            Err(e) => return could_not_run(e),
-        };
-        authorize.pkce = Some(PkceSpec {
-            method: Some(change.method.clone().unwrap_or_else(|| "omit".into())),
-            // The verifier is never sent: the challenge stands in for it, so no other is made.
-            verifier: Some(challenge.clone()),
-            challenge: Some(challenge),
-        });
+        if let Some((case_challenge, method)) = &change.pkce {
+            // Registered already with the case's other generated values: deriving its forms
+            // again under another name would cost each case as much again.
+            if let Ok(name) = CASE_CHALLENGE.parse() {
+                fork.secret_captures.insert(
+                    CASE_CHALLENGE.to_owned(),
+                    Secret::new(name, case_challenge.as_str()),
+                );
+            }
+            let challenge = match Template::parse(&format!("{{{{secret.{CASE_CHALLENGE}}}}}")) {
+                Ok(t) => t,
+                Err(e) => return could_not_run(e),
+            };
+            authorize.pkce = Some(PkceSpec {
+                method: Some(method.clone().unwrap_or_else(|| "omit".into())),
+                // The verifier is never sent: the challenge stands in for it, so no other is
+                // made.
+                verifier: Some(challenge.clone()),
+                challenge: Some(challenge),
+            });
+        }
         let prepared = match fork.build_request(clients.pooled(), &spec, None) {
             Ok(p) => p,
             Err(e) => return could_not_run(format!("the authorization request: {e}")),
@@ -221,8 +253,13 @@ impl<'a> Scope<'a> {
                     Answer::Other(what) => what,
                     Answer::Code(_) => unreachable!("matched above"),
                 };
+                let what = if change.pkce.is_some() {
+                    "its authorization request, with a well-formed S256 challenge, got no code"
+                } else {
+                    "its authorization request got no code"
+                };
                 could_not_run(format!(
-                    "its authorization request, with a well-formed S256 challenge, got no code ({}), so its verifier could not be tried",
+                    "{what} ({}), so the case could not be tried",
                     self.secrets.redact(&found)
                 ))
             }
