@@ -35,6 +35,9 @@ pub struct Target {
     /// Limits on waiting.
     #[serde(default)]
     pub limits: Limits,
+    /// What `property` steps leave out on this target, with why.
+    #[serde(default)]
+    pub property: TargetProperty,
     /// Named source addresses requests can be sent from.
     #[serde(default)]
     pub sources: IndexMap<String, SourceSpec>,
@@ -127,6 +130,43 @@ impl Limits {
             Self::DEFAULT_CONCURRENCY
         };
         self.concurrency.map_or(default, |c| c.0)
+    }
+}
+
+/// A target's `property:` block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetProperty {
+    /// Kinds of generated cases no `property` step sends on this target: what this environment
+    /// cannot take (a live account that locks after wrong passwords), each with its reason.
+    #[serde(default)]
+    pub except: Vec<TargetKindExclusion>,
+}
+
+/// `property.except[]`: `{ kind: wrong-password, family: token_request, because: "…" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetKindExclusion {
+    /// A kind of case, as the scenario reference's families table names it.
+    pub kind: String,
+    /// The one family it is left out of; every family that has the kind when absent.
+    #[serde(default)]
+    pub family: Option<crate::scenario::model::PropertyFamily>,
+    /// Why, for the reports: never empty.
+    pub because: String,
+}
+
+impl TargetProperty {
+    /// Returns the kinds of `family` this target leaves out, each with its reason.
+    pub fn excluded(
+        &self,
+        family: crate::scenario::model::PropertyFamily,
+    ) -> impl Iterator<Item = (&str, &str)> {
+        self.except
+            .iter()
+            .filter(move |e| e.family.is_none_or(|f| f == family))
+            .filter(move |e| family.kinds().contains(&e.kind.as_str()))
+            .map(|e| (e.kind.as_str(), e.because.as_str()))
     }
 }
 
@@ -538,6 +578,46 @@ impl Target {
                 "`propagation: 0s` would give polling no time at all: give the longest time this environment takes to apply a change, like `10s`".into(),
             ));
         }
+        for (i, exclusion) in target.property.except.iter().enumerate() {
+            let at = format!("property.except[{i}]");
+            let kind = exclusion.kind.as_str();
+            let known: Vec<&str> = match exclusion.family {
+                Some(family) => family.kinds().to_vec(),
+                None => {
+                    let mut all: Vec<&str> = crate::scenario::model::PropertyFamily::ALL
+                        .iter()
+                        .flat_map(|f| f.kinds().iter().copied())
+                        .collect();
+                    all.sort_unstable();
+                    all.dedup();
+                    all
+                }
+            };
+            if !known.contains(&kind) {
+                let of = exclusion.family.map_or("any family".to_owned(), |f| {
+                    format!("family `{}`", f.as_str())
+                });
+                errors.push(err(
+                    format!("{at}.kind"),
+                    format!(
+                        "unknown kind `{kind}` for {of}: expected one of {}",
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            if exclusion.because.trim().is_empty() {
+                errors.push(err(
+                    format!("{at}.because"),
+                    format!(
+                        "say why `{kind}` is left out: the reports show the reason beside every kind not tried"
+                    ),
+                ));
+            }
+        }
         let folder = match file.parent() {
             Some(folder) if !folder.as_os_str().is_empty() => folder.to_owned(),
             _ => PathBuf::from("."),
@@ -861,6 +941,27 @@ mod tests {
             .unwrap_or_else(|e| panic!("{}", crate::diagnostic::LoadErrors(e)));
         assert!(target.is_virtual());
         assert!(target.sources.contains_key("unallowlisted"));
+    }
+
+    /// A target's left-out kinds apply to the family named, or to every family having the
+    /// kind when none is; a kind the family does not have is not among its exclusions.
+    #[test]
+    fn left_out_kinds_apply_to_their_family_or_every_family_having_them() {
+        use crate::scenario::model::PropertyFamily;
+        let yaml = "name: live\nclock: real\nproperty:\n  except:\n    - { kind: wrong-password, because: lockout }\n    - { kind: truncated, family: api_key, because: slow }\n";
+        let target = Target::parse(Path::new("live.yaml"), yaml)
+            .unwrap_or_else(|e| panic!("{}", LoadErrors(e)));
+        let excluded = |family| target.property.excluded(family).collect::<Vec<_>>();
+        assert_eq!(
+            excluded(PropertyFamily::TokenRequest),
+            [("wrong-password", "lockout")]
+        );
+        assert_eq!(
+            excluded(PropertyFamily::Basic),
+            [("wrong-password", "lockout")]
+        );
+        assert_eq!(excluded(PropertyFamily::ApiKey), [("truncated", "slow")]);
+        assert!(excluded(PropertyFamily::Bearer).is_empty());
     }
 
     fn live_target(hosts: &str, secrets: bool) -> Result<Target, String> {

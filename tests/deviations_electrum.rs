@@ -19,6 +19,18 @@ const ANSWERED: &[&str] = &[
 
 const DEVIATIONS: &[(&str, &[Caught])] = &[
     (
+        "accepts-repeated-parameters",
+        &[(
+            "electrum::token::generated-password-grants-refused",
+            0,
+            &[
+                "`duplicated-parameter: `",
+                "got HTTP 200, expected one of 400, 401",
+                "minimal failing case",
+            ],
+        )],
+    ),
+    (
         "allowlist-prefix-one-short",
         &[(
             "electrum::allowlist::generated-sources-at-the-allowlist-boundaries",

@@ -8,6 +8,7 @@ mod authorize;
 use std::time::Duration;
 
 use super::check;
+use super::result::{LeftOutBy, LeftOutKind};
 use super::{
     PropertyRecord, Scope, StepResult, Transcript, Verdict, record_response_head, redact_header,
 };
@@ -51,6 +52,24 @@ struct CaseFlow<'a> {
     clients: crate::net::Clients,
     /// The step's code and verifier, which a case's own stand in for.
     step_grant: Option<property::StepGrant>,
+}
+
+/// Returns the kinds `property` leaves out: the scenario's `except`, then the target's for its
+/// family (a kind both leave out is recorded with both reasons, and drawn from by neither).
+fn left_out(property: &PropertySpec, target: &crate::target::TargetProperty) -> Vec<LeftOutKind> {
+    let scenario = property.except.iter().map(|e| LeftOutKind {
+        kind: e.kind.clone(),
+        by: LeftOutBy::Scenario,
+        because: e.because.clone(),
+    });
+    let target = target
+        .excluded(property.family)
+        .map(|(kind, because)| LeftOutKind {
+            kind: kind.to_owned(),
+            by: LeftOutBy::Target,
+            because: because.to_owned(),
+        });
+    scenario.chain(target).collect()
 }
 
 impl Scope<'_> {
@@ -123,10 +142,13 @@ impl Scope<'_> {
         };
         let mut base = property::BaseRequest::of(&prepared.request);
         base.json_credentials = self.json_credential_members(spec);
-        let mut strategy = match property::family_strategy(property.family, &from, &base) {
-            Ok(strategy) => strategy,
-            Err(e) => return error(self.secrets.redact(&e)),
-        };
+        let left_out = left_out(property, &self.runner.target.property);
+        let except: Vec<&str> = left_out.iter().map(|l| l.kind.as_str()).collect();
+        let mut strategy =
+            match property::family_strategy_except(property.family, &from, &base, &except) {
+                Ok(strategy) => strategy,
+                Err(e) => return error(self.secrets.redact(&e)),
+            };
         // A `token_request` step naming its authorization request gives each case a code of its
         // own: a server may consume a code on any attempt.
         if property.family == PropertyFamily::TokenRequest
@@ -192,14 +214,6 @@ impl Scope<'_> {
             Polarity::Accepted => "accepted",
         };
         let run_seed = property::format_run_seed(self.runner.seed);
-        out.passed.push(format!(
-            "property `{}` (each case {polarity}): {} of {} cases held; seed {run_seed} (step seed {}), {} shrink steps",
-            property.family.as_str(),
-            outcome.held,
-            outcome.sent,
-            seed.short(),
-            outcome.shrink_steps
-        ));
         let mut record = PropertyRecord {
             family: property.family.as_str().to_owned(),
             seed: run_seed.clone(),
@@ -207,7 +221,17 @@ impl Scope<'_> {
             held: outcome.held,
             shrink_steps: outcome.shrink_steps,
             replay: None,
+            left_out,
         };
+        out.passed.push(format!(
+            "property `{}` (each case {polarity}): {} of {} cases held; seed {run_seed} (step seed {}), {} shrink steps{}",
+            property.family.as_str(),
+            outcome.held,
+            outcome.sent,
+            seed.short(),
+            outcome.shrink_steps,
+            record.describe_left_out()
+        ));
         let held_transcript = outcome.first_held.map(|held| held.transcript);
         if let Some(e) = outcome.error {
             out.property = Some(record);

@@ -210,15 +210,77 @@ pub struct PropertyRecord {
     /// The command that draws the same cases again (when a case failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// The kinds of the family no case was drawn from, each with who left it out and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOutKind>,
+}
+
+/// A kind of generated case a `property` step did not try.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeftOutKind {
+    /// The kind (`both-places`).
+    pub kind: String,
+    /// Who left it out: the scenario's `except` or the target's `property.except`.
+    pub by: LeftOutBy,
+    /// Why, as written there.
+    pub because: String,
+}
+
+/// Who left a kind out of a `property` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftOutBy {
+    /// The scenario (`property.except`): what the documentation leaves open.
+    Scenario,
+    /// The target (`property.except`): what this environment cannot take.
+    Target,
+}
+
+impl LeftOutBy {
+    /// The word reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scenario => "scenario",
+            Self::Target => "target",
+        }
+    }
 }
 
 impl PropertyRecord {
-    /// Describes it in one line: `property basic: 256 cases, 256 held, seed 9f3c…`.
+    /// Describes it in one line: `property basic: 256 cases, 256 held, seed 9f3c…`, then each
+    /// kind left out: `; not tried: both-places (scenario: …)`.
     pub fn describe(&self) -> String {
         format!(
-            "property {}: {} cases, {} held, seed {}, {} shrink steps",
-            self.family, self.cases, self.held, self.seed, self.shrink_steps
+            "property {}: {} cases, {} held, seed {}, {} shrink steps{}",
+            self.family,
+            self.cases,
+            self.held,
+            self.seed,
+            self.shrink_steps,
+            self.describe_left_out()
         )
+    }
+
+    /// Describes the kinds left out, `; not tried: both-places (left out by the scenario: …)`,
+    /// or nothing when none was.
+    pub fn describe_left_out(&self) -> String {
+        if self.left_out.is_empty() {
+            return String::new();
+        }
+        let kinds: Vec<String> = self
+            .left_out
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} (left out by the {}: {})",
+                    l.kind,
+                    l.by.as_str(),
+                    l.because
+                )
+            })
+            .collect();
+        format!("; not tried: {}", kinds.join("; "))
     }
 }
 

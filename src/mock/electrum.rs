@@ -119,6 +119,9 @@ pub enum Deviation {
     /// The allowlist entry is applied one prefix bit short (`127.0.0.1/32` as `127.0.0.0/31`),
     /// so the address just before the allowlisted one is answered too.
     AllowlistPrefixOneShort,
+    /// The token endpoint takes the first of a repeated parameter instead of refusing the
+    /// request (Keycloak's `checkParameterDuplicated` answers 400 `invalid_request`).
+    AcceptsRepeatedParameters,
 }
 
 /// The names of [`Deviation`], for the registry.
@@ -225,7 +228,10 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
         refresh_verifier: refresh_key.verifying_key(),
         refresh_key,
         sessions: Mutex::new(HashMap::new()),
-        token_policy: keycloak_token_policy(no_store),
+        token_policy: keycloak_token_policy(
+            no_store,
+            deviations.has(Deviation::AcceptsRepeatedParameters),
+        ),
         deviations,
         conformant,
     });
@@ -280,12 +286,16 @@ pub async fn start(config: MockConfig) -> Result<RunningMock, String> {
 
 /// Keycloak's token endpoint (`TokenEndpoint.processGrantRequest`): `grant_type` first, then the
 /// client (`ClientIdAndSecretAuthenticator`: Basic with form-urlencoded parts, or the body), then
-/// repeated parameters.
-fn keycloak_token_policy(no_store: NoStore) -> TokenPolicy {
+/// repeated parameters (unless `accepts_repeated`, a lenient variant taking the first of each).
+fn keycloak_token_policy(no_store: NoStore, accepts_repeated: bool) -> TokenPolicy {
+    let mut checks = vec![Check::GrantType, Check::Client];
+    if !accepts_repeated {
+        checks.push(Check::RepeatedParameters);
+    }
     TokenPolicy {
         realm: REALM.to_owned(),
         client_auth: ClientAuth::BASIC_OR_POST,
-        checks: vec![Check::GrantType, Check::Client, Check::RepeatedParameters],
+        checks,
         grant_types: vec![
             "password",
             "refresh_token",
@@ -724,6 +734,7 @@ mod tests {
                 "omits-no-store",
                 "refreshes-without-client-secret",
                 "allowlist-prefix-one-short",
+                "accepts-repeated-parameters",
             ]
         );
     }
@@ -757,7 +768,7 @@ mod tests {
             refresh_verifier: refresh_key.verifying_key(),
             refresh_key,
             sessions: Mutex::new(HashMap::new()),
-            token_policy: keycloak_token_policy(NoStore::Always),
+            token_policy: keycloak_token_policy(NoStore::Always, false),
             deviations: Deviations::parse(deviations.iter().copied()).unwrap(),
             conformant: Deviations::none(),
         }

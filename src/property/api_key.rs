@@ -21,7 +21,7 @@
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
-use super::{BaseRequest, Case, CaseStrategy, Change};
+use super::{Arms, BaseRequest, Case, CaseStrategy, Change};
 
 /// Characters a changed key takes in place of one of its own.
 const REPLACEMENTS: &[char] = &['a', 'Z', '0', '9', '-', '_', 'x', 'é'];
@@ -87,7 +87,7 @@ impl Carrier {
                 secret: true,
             },
         };
-        Case { label, change }
+        Case::new(label, change)
     }
 }
 
@@ -97,6 +97,7 @@ pub(super) fn refused(
     other_key: Option<&str>,
     revoked_key: Option<&str>,
     base: &BaseRequest,
+    except: &[&str],
 ) -> Result<CaseStrategy, String> {
     if key.is_empty() {
         return Err("`from.key` is empty".into());
@@ -112,24 +113,20 @@ pub(super) fn refused(
 
     // Another key, when given and different: otherwise the key with its last character
     // changed, so the union keeps its shape.
-    let given = |label: &'static str, value: Option<&str>| {
-        let (carrier, chars) = (carrier.clone(), chars.clone());
-        let value = value
+    let given =
+        |arms: &mut Arms<'_>, kind: &'static str, label: &str, value: Option<&str>| match value
             .filter(|v| *v != key && !v.is_empty())
-            .map(str::to_owned);
-        Just(()).prop_map(move |()| match &value {
-            Some(v) => carrier.case(label.to_owned(), v.clone()),
+        {
+            Some(v) => arms.kind(1, kind, Just(carrier.case(label.to_owned(), v.to_owned()))),
             None => {
                 let at = chars.len() - 1;
-                carrier.case(
+                let case = carrier.case(
                     format!("changed: character {} of {} changed", at + 1, chars.len()),
                     changed(&chars, at, 'x'),
-                )
+                );
+                arms.kind(1, "changed", Just(case));
             }
-        })
-    };
-    let other = given("other-key: another key's secret", other_key);
-    let revoked = given("revoked-key: a revoked key", revoked_key);
+        };
     let truncated = {
         let (carrier, chars) = (carrier.clone(), chars.clone());
         (0..len).prop_map(move |keep| {
@@ -203,10 +200,18 @@ pub(super) fn refused(
             if value != key && !value.is_empty() {
                 carrier.case(label, value)
             } else {
-                // A key with no letter of the asked case: its first character in full width.
+                // The whole key already in the asked case: its first letter that has another.
+                let i = chars
+                    .iter()
+                    .position(|c| other_case(*c).is_some())
+                    .unwrap_or(0);
                 carrier.case(
-                    format!("lookalike: character 1 of {} in full width", chars.len()),
-                    changed(&chars, 0, full_width(chars[0]).unwrap_or('０')),
+                    format!(
+                        "case: character {} of {} in the other case",
+                        i + 1,
+                        chars.len()
+                    ),
+                    changed(&chars, i, other_case(chars[i]).unwrap_or(chars[i])),
                 )
             }
         })
@@ -266,16 +271,29 @@ pub(super) fn refused(
         })
     };
     // Simplest first: shrinking moves towards earlier arms.
-    Ok(CaseStrategy::new(prop_oneof![
-        1 => other,
-        1 => revoked,
-        3 => truncated,
-        3 => changed_one,
-        3 => extended,
-        2 => case_changed,
-        2 => whitespace_inside,
-        3 => lookalike,
-    ]))
+    let mut arms = Arms::new(except);
+    given(
+        &mut arms,
+        "other-key",
+        "other-key: another key's secret",
+        other_key,
+    );
+    given(
+        &mut arms,
+        "revoked-key",
+        "revoked-key: a revoked key",
+        revoked_key,
+    );
+    arms.kind(3, "truncated", truncated);
+    arms.kind(3, "changed", changed_one);
+    arms.kind(3, "extended", extended);
+    // A key with no letter has no case to change.
+    if chars.iter().any(|c| other_case(*c).is_some()) {
+        arms.kind(2, "case", case_changed);
+    }
+    arms.kind(2, "whitespace-inside", whitespace_inside);
+    arms.kind(3, "lookalike", lookalike);
+    arms.finish()
 }
 
 /// Returns `chars` with the character at `at` replaced by `c`, or by another character when it
@@ -361,6 +379,7 @@ mod tests {
                 Some("other-key-00"),
                 Some("revoked-key-00"),
                 &header_base(key),
+                &[],
             )
             .unwrap();
             let cases = draw(&strategy, 2000, 9);
@@ -411,7 +430,7 @@ mod tests {
 
     #[test]
     fn lookalikes_are_sent_as_utf8_and_differ_only_in_one_character() {
-        let strategy = refused(KEY, None, None, &header_base(KEY)).unwrap();
+        let strategy = refused(KEY, None, None, &header_base(KEY), &[]).unwrap();
         let lookalikes: Vec<String> = draw(&strategy, 2000, 3)
             .iter()
             .filter(|c| c.label.starts_with("lookalike"))
@@ -444,7 +463,7 @@ mod tests {
             query: vec![("page".into(), "1".into()), ("api_key".into(), KEY.into())],
             ..BaseRequest::default()
         };
-        let strategy = refused(KEY, None, None, &base).unwrap();
+        let strategy = refused(KEY, None, None, &base, &[]).unwrap();
         for case in draw(&strategy, 300, 1) {
             assert_ne!(as_received(&case), KEY, "{}", case.label);
         }
@@ -453,17 +472,24 @@ mod tests {
     #[test]
     fn a_request_not_carrying_the_key_or_an_empty_key_is_an_error() {
         let base = header_base("another-value");
-        let Err(e) = refused(KEY, None, None, &base) else {
+        let Err(e) = refused(KEY, None, None, &base, &[]) else {
             panic!("a request without the key must not be varied");
         };
         assert!(e.contains("no header and no query parameter"), "{e}");
         assert!(!e.contains(KEY));
-        assert!(refused("", None, None, &header_base("")).is_err());
+        assert!(refused("", None, None, &header_base(""), &[]).is_err());
     }
 
     #[test]
     fn other_and_revoked_keys_are_sent_as_given_and_never_the_key_itself() {
-        let strategy = refused(KEY, Some("the-other-key"), Some(KEY), &header_base(KEY)).unwrap();
+        let strategy = refused(
+            KEY,
+            Some("the-other-key"),
+            Some(KEY),
+            &header_base(KEY),
+            &[],
+        )
+        .unwrap();
         let cases = draw(&strategy, 1000, 5);
         assert!(cases.iter().any(|c| as_received(c) == "the-other-key"));
         // A revoked key equal to the key would be the key: that arm changes a character instead.

@@ -244,10 +244,22 @@ pub(super) fn refused(
     public_key: Option<&str>,
     other_token: Option<&str>,
     base: &BaseRequest,
+    except: &[&str],
 ) -> Result<CaseStrategy, String> {
     let (carrier, token) = Carrier::find(token, base)?;
     let source = Source::new(token, public_key, other_token);
-    let kinds = source.kinds();
+    // Left-out kinds are never among those drawn from.
+    let kinds: Vec<Kind> = source
+        .kinds()
+        .into_iter()
+        .filter(|kind| !except.contains(&kind.name()))
+        .collect();
+    if kinds.is_empty() {
+        return Err(format!(
+            "every kind this token allows is left out (`{}`): no case to send",
+            except.join("`, `")
+        ));
+    }
     let strategy = (
         select(kinds),
         any::<Index>(),
@@ -262,6 +274,7 @@ pub(super) fn refused(
                 tail,
             });
             Case {
+                kind: kind.name(),
                 label,
                 change: carrier.carry(token),
             }
@@ -717,6 +730,7 @@ mod tests {
             Some(public),
             Some("another-users-token"),
             &bearer_request(&token),
+            &[],
         )
         .unwrap();
         let key = jwt::VerifyingKey::rs256_public_pem(public).unwrap();
@@ -794,7 +808,7 @@ mod tests {
         let token = token();
         let original = jwt::decode_unverified(&token).unwrap();
         let public = jwt::TEST_RS256_PUBLIC_PEM;
-        let strategy = refused(None, Some(public), None, &bearer_request(&token)).unwrap();
+        let strategy = refused(None, Some(public), None, &bearer_request(&token), &[]).unwrap();
         let (mut none, mut confused) = (0, 0);
         for case in draw(&strategy, 1500) {
             let sent = sent_token(&case);
@@ -835,7 +849,7 @@ mod tests {
     #[test]
     fn an_opaque_token_gets_the_generic_kinds() {
         let token = "Qm9wYXF1ZS10b2tlbi1vZi1vaWRjLXByb3ZpZGVy";
-        let strategy = refused(None, None, None, &bearer_request(token)).unwrap();
+        let strategy = refused(None, None, None, &bearer_request(token), &[]).unwrap();
         let cases = draw(&strategy, 500);
         let kinds: std::collections::BTreeSet<&str> = cases.iter().map(kind).collect();
         assert_eq!(
@@ -851,7 +865,7 @@ mod tests {
         assert!(cases.iter().all(|c| sent_token(c) != token));
         // A hexadecimal token's case may mean nothing: no case flip.
         let hex = "0123456789abcdef0123456789abcdef";
-        let strategy = refused(None, None, None, &bearer_request(hex)).unwrap();
+        let strategy = refused(None, None, None, &bearer_request(hex), &[]).unwrap();
         assert!(
             draw(&strategy, 300)
                 .iter()
@@ -871,7 +885,7 @@ mod tests {
             ],
             ..BaseRequest::default()
         };
-        let strategy = refused(Some(&token), None, None, &query).unwrap();
+        let strategy = refused(Some(&token), None, None, &query, &[]).unwrap();
         for case in draw(&strategy, 50) {
             let Change::Query { name, secret, .. } = &case.change else {
                 panic!("{}: not a query change", case.label);
@@ -885,7 +899,7 @@ mod tests {
             ]),
             ..BaseRequest::default()
         };
-        let case = &draw(&refused(Some(&token), None, None, &form).unwrap(), 1)[0];
+        let case = &draw(&refused(Some(&token), None, None, &form, &[]).unwrap(), 1)[0];
         let Change::Form(fields) = &case.change else {
             panic!("not a form change");
         };
@@ -894,7 +908,7 @@ mod tests {
             headers: vec![("x-token".into(), format!("Token {token}").into_bytes())],
             ..BaseRequest::default()
         };
-        let case = &draw(&refused(Some(&token), None, None, &header).unwrap(), 1)[0];
+        let case = &draw(&refused(Some(&token), None, None, &header, &[]).unwrap(), 1)[0];
         let Change::Header {
             name,
             value,
@@ -905,9 +919,9 @@ mod tests {
         };
         assert_eq!(name, "x-token");
         assert!(*secret && value.as_ref().unwrap().starts_with(b"Token "));
-        let err = refused(Some(&token), None, None, &BaseRequest::default()).err();
+        let err = refused(Some(&token), None, None, &BaseRequest::default(), &[]).err();
         assert!(err.unwrap().contains("does not carry `from.token`"));
-        let err = refused(None, None, None, &BaseRequest::default()).err();
+        let err = refused(None, None, None, &BaseRequest::default(), &[]).err();
         assert!(err.unwrap().contains("no `Authorization: Bearer` token"));
     }
 
@@ -920,7 +934,7 @@ mod tests {
             ..BaseRequest::default()
         };
         for base in [bearer_request(&token), query] {
-            let strategy = refused(Some(&token), None, None, &base).unwrap();
+            let strategy = refused(Some(&token), None, None, &base, &[]).unwrap();
             for case in draw(&strategy, 300) {
                 let sent = sent_token(&case);
                 if !sent.is_empty() {

@@ -23,12 +23,10 @@
 //! may trim it), another letter case (an e-mail login is often compared case-insensitively), a
 //! member given twice (RFC 8259 §4: what a parser does is unpredictable) and a form-encoded body.
 
-use proptest::sample::select;
-use proptest::strategy::Union;
 use serde_json::{Map, Value};
 
 use super::token_request::near_values;
-use super::{BaseRequest, Case, CaseStrategy, Change, JsonBody, MIN_PASSWORD_FORM};
+use super::{Arms, BaseRequest, Case, CaseStrategy, Change, JsonBody, MIN_PASSWORD_FORM};
 
 /// Returns the `json_credentials` family over the step's JSON body: each case must be refused.
 /// `from` holds the optional `other_<member>` values.
@@ -39,14 +37,13 @@ use super::{BaseRequest, Case, CaseStrategy, Change, JsonBody, MIN_PASSWORD_FORM
 pub(super) fn refused(
     base: &BaseRequest,
     from: &[(String, String)],
+    except: &[&str],
 ) -> Result<CaseStrategy, String> {
-    let arms = kinds(base, from)?;
-    let union = Union::new_weighted(
-        arms.into_iter()
-            .map(|cases| (1, select(cases)))
-            .collect::<Vec<_>>(),
-    );
-    Ok(CaseStrategy::new(union))
+    let mut arms = Arms::new(except);
+    for (kind, cases) in kinds(base, from)? {
+        arms.list(1, kind, cases);
+    }
+    arms.finish()
 }
 
 /// A JSON body as the family reads it: the object and its credential members in body order.
@@ -79,14 +76,14 @@ impl CredentialBody {
         // A short value alone would blank ordinary words in every report; transcripts show every
         // credential member's strings as `[redacted]` whatever their length.
         secrets.retain(|s| s.chars().count() >= MIN_PASSWORD_FORM);
-        Case {
+        Case::new(
             label,
-            change: Change::Json(JsonBody {
+            Change::Json(JsonBody {
                 value: Value::Object(object),
                 credential_members: members,
                 secrets,
             }),
-        }
+        )
     }
 }
 
@@ -99,8 +96,11 @@ pub(super) fn collect_strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The kinds the body allows, each a non-empty list of cases.
-fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<Vec<Vec<Case>>, String> {
+/// Kinds of cases, each named.
+type NamedKinds = Vec<(&'static str, Vec<Case>)>;
+
+/// The kinds the body allows, each named, with a non-empty list of cases.
+fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<NamedKinds, String> {
     let Some(Value::Object(object)) = &base.json else {
         return Err(
             "the `json_credentials` family varies the step's JSON body: give the request a `body: { json: { … } }` object"
@@ -122,7 +122,7 @@ fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<Vec<Vec<Case>>
         object: object.clone(),
         credentials,
     };
-    let mut kinds: Vec<Vec<Case>> = Vec::new();
+    let mut kinds: NamedKinds = Vec::new();
 
     let mut wrong = Vec::new();
     for (member, value) in &body.credentials {
@@ -132,17 +132,20 @@ fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<Vec<Vec<Case>>
             }
         }
     }
-    kinds.push(wrong);
+    kinds.push(("wrong-value", wrong));
 
-    let each = |kind: &str, value: Option<Value>| -> Vec<Case> {
-        body.credentials
+    let each = |kind: &'static str, value: Option<Value>| {
+        let cases = body
+            .credentials
             .iter()
             .map(|(member, _)| body.with(format!("{kind}: `{member}`"), &[(member, value.clone())]))
-            .collect()
+            .collect();
+        (kind, cases)
     };
     kinds.push(each("missing-member", None));
     kinds.push(each("null-value", Some(Value::Null)));
-    kinds.push(
+    kinds.push((
+        "empty-value",
         body.credentials
             .iter()
             .filter(|(_, value)| !value.is_empty())
@@ -153,7 +156,7 @@ fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<Vec<Vec<Case>>
                 )
             })
             .collect(),
-    );
+    ));
 
     let mut wrong_type = Vec::new();
     for (member, value) in &body.credentials {
@@ -181,7 +184,7 @@ fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<Vec<Vec<Case>>
             ));
         }
     }
-    kinds.push(wrong_type);
+    kinds.push(("wrong-type", wrong_type));
 
     // Every credential moved to the next credential member: a login sent as the password and the
     // password as the login.
@@ -204,13 +207,16 @@ fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<Vec<Vec<Case>>
                 .iter()
                 .map(|(m, _)| format!("`{m}`"))
                 .collect();
-            kinds.push(vec![body.with(
-                format!(
-                    "swapped-members: {} each given the previous one's value",
-                    names.join(", ")
-                ),
-                &moved,
-            )]);
+            kinds.push((
+                "swapped-members",
+                vec![body.with(
+                    format!(
+                        "swapped-members: {} each given the previous one's value",
+                        names.join(", ")
+                    ),
+                    &moved,
+                )],
+            ));
         }
     }
 
@@ -233,9 +239,9 @@ fn kinds(base: &BaseRequest, from: &[(String, String)]) -> Result<Vec<Vec<Case>>
             ));
         }
     }
-    kinds.push(other);
+    kinds.push(("other-value", other));
 
-    kinds.retain(|cases| !cases.is_empty());
+    kinds.retain(|(_, cases)| !cases.is_empty());
     Ok(kinds)
 }
 
@@ -284,7 +290,7 @@ mod tests {
     fn no_case_is_the_valid_body_and_other_members_are_kept() {
         let base = login_base();
         let valid = base.json.clone().unwrap();
-        let strategy = refused(&base, &others()).unwrap();
+        let strategy = refused(&base, &others(), &[]).unwrap();
         for case in draw(&strategy, 1000, 3) {
             let sent = &body(&case).value;
             assert_ne!(sent, &valid, "{}: the valid body", case.label);
@@ -319,7 +325,7 @@ mod tests {
     /// Every kind is drawn within the default case count, whatever the seed.
     #[test]
     fn every_kind_is_drawn_among_256_cases() {
-        let strategy = refused(&login_base(), &others()).unwrap();
+        let strategy = refused(&login_base(), &others(), &[]).unwrap();
         for seed in 1..=5 {
             let cases = draw(&strategy, 256, seed);
             let kinds: BTreeSet<&str> = cases.iter().map(kind).collect();
@@ -348,7 +354,11 @@ mod tests {
     #[test]
     fn labels_hold_no_credential_and_long_values_are_secret() {
         let base = login_base();
-        for case in kinds(&base, &others()).unwrap().into_iter().flatten() {
+        for case in kinds(&base, &others())
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, cases)| cases)
+        {
             for needle in ["user@", "we-platform", "pass:", "0001"] {
                 assert!(!case.label.contains(needle), "{}", case.label);
             }
@@ -386,7 +396,7 @@ mod tests {
         let cases: Vec<Case> = kinds(&refresh, &[])
             .unwrap()
             .into_iter()
-            .flatten()
+            .flat_map(|(_, cases)| cases)
             .collect();
         assert!(cases.iter().all(|c| kind(c) != "swapped-members"));
         assert!(
@@ -400,18 +410,18 @@ mod tests {
             ..refresh.clone()
         };
         assert!(
-            refused(&none, &[])
+            refused(&none, &[], &[])
                 .err()
                 .unwrap()
                 .contains("no credential to vary")
         );
         assert!(
-            refused(&BaseRequest::default(), &[])
+            refused(&BaseRequest::default(), &[], &[])
                 .err()
                 .unwrap()
                 .contains("`body: { json")
         );
-        let error = refused(&refresh, &[("other_password".into(), "x".into())])
+        let error = refused(&refresh, &[("other_password".into(), "x".into())], &[])
             .err()
             .unwrap();
         assert!(error.contains("no credential member `password`"), "{error}");
@@ -419,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_case_body_is_sent_as_json() {
-        let case = kinds(&login_base(), &[]).unwrap()[1][0].clone();
+        let case = kinds(&login_base(), &[]).unwrap()[1].1[0].clone();
         let mut request = reqwest::Client::new()
             .post("http://127.0.0.1:9/v1/auth/login")
             .form(&[("a", "b")])

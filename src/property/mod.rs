@@ -41,9 +41,14 @@ pub const MAX_SHRINK_STEPS: u32 = 128;
 /// The shortest generated password registered as a secret on its own.
 const MIN_PASSWORD_FORM: usize = 12;
 
-/// One generated variant: what reports call it, and what it does to the step's request.
+/// One generated variant: its kind, what reports call it, and what it does to the step's
+/// request.
 #[derive(Clone)]
 pub struct Case {
+    /// The case's kind, one of its family's [`PropertyFamily::kinds`], as the label starts: a
+    /// scenario or target leaves kinds out by these names. Set by the family's arm for that kind
+    /// ([`Arms::kind`]), so a case of a left-out kind cannot be drawn.
+    pub kind: &'static str,
     /// The case's kind and what was changed, for reports: `wrong-password: truncated to 3 of
     /// 11 characters`. Never holds a credential.
     pub label: String,
@@ -52,6 +57,17 @@ pub struct Case {
 }
 
 /// Shows the label only: the change holds credentials.
+impl Case {
+    /// Returns a case whose kind its family's arm sets ([`Arms::kind`]).
+    pub(crate) fn new(label: String, change: Change) -> Self {
+        Self {
+            kind: "",
+            label,
+            change,
+        }
+    }
+}
+
 impl std::fmt::Debug for Case {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Case({})", self.label)
@@ -562,6 +578,94 @@ impl CaseStrategy {
     }
 }
 
+impl std::fmt::Debug for CaseStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaseStrategy")
+    }
+}
+
+/// Lets boxed strategies be the arms of a union whose value trees still move between threads.
+impl Strategy for CaseStrategy {
+    type Tree = CaseTree;
+    type Value = Case;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> proptest::strategy::NewTree<Self> {
+        self.tree(runner).map_err(Into::into)
+    }
+}
+
+/// A family's arms, one kind each, as a weighted union: the kinds a step leaves out are never
+/// added, so no draw and no shrinking step can reach them (rejecting them after drawing would
+/// still let a shrunk case be one).
+pub(crate) struct Arms<'a> {
+    except: &'a [&'a str],
+    arms: Vec<(u32, CaseStrategy)>,
+}
+
+impl<'a> Arms<'a> {
+    /// Starts a union that leaves out the kinds in `except`.
+    pub(crate) fn new(except: &'a [&'a str]) -> Self {
+        Self {
+            except,
+            arms: Vec::new(),
+        }
+    }
+
+    /// Returns whether `kind` is left out.
+    pub(crate) fn excludes(&self, kind: &str) -> bool {
+        self.except.contains(&kind)
+    }
+
+    /// Adds the arm of `kind` with `weight`, unless the kind is left out; each case it draws
+    /// gets that kind. Arms go simplest first: shrinking moves towards earlier arms.
+    pub(crate) fn kind<S>(&mut self, weight: u32, kind: &'static str, strategy: S)
+    where
+        S: Strategy<Value = Case> + Send + Sync + 'static,
+        S::Tree: Send + 'static,
+    {
+        if !self.excludes(kind) {
+            self.arms.push((
+                weight,
+                CaseStrategy::new(strategy.prop_map(move |case| Case { kind, ..case })),
+            ));
+        }
+    }
+
+    /// Adds a finite list of cases of `kind` with `weight`, unless the kind is left out or the
+    /// list is empty.
+    pub(crate) fn list(&mut self, weight: u32, kind: &'static str, cases: Vec<Case>) {
+        if !cases.is_empty() {
+            self.kind(weight, kind, proptest::sample::select(cases));
+        }
+    }
+
+    /// Adds the union of `group` with `weight`, when any of its arms is left.
+    pub(crate) fn group(&mut self, weight: u32, group: Arms<'_>) {
+        if let Some(strategy) = group.union() {
+            self.arms.push((weight, strategy));
+        }
+    }
+
+    /// Returns the weighted union of the arms left, or `None` when every one was left out.
+    pub(crate) fn union(mut self) -> Option<CaseStrategy> {
+        match self.arms.len() {
+            0 => None,
+            1 => self.arms.pop().map(|(_, strategy)| strategy),
+            _ => Some(CaseStrategy::new(proptest::strategy::Union::new_weighted(
+                self.arms,
+            ))),
+        }
+    }
+
+    /// Returns the union, or the error a step whose every kind is left out is.
+    pub(crate) fn finish(self) -> Result<CaseStrategy, String> {
+        let except = self.except.join("`, `");
+        self.union().ok_or_else(|| {
+            format!("every kind this request allows is left out (`{except}`): no case to send")
+        })
+    }
+}
+
 /// Returns `family`'s strategy over the step's rendered `from` values (`(key, value)` pairs).
 ///
 /// # Errors
@@ -571,30 +675,59 @@ pub fn family_strategy(
     from: &[(String, String)],
     base: &BaseRequest,
 ) -> Result<CaseStrategy, String> {
+    family_strategy_except(family, from, base, &[])
+}
+
+/// Returns `family`'s strategy like [`family_strategy`], its cases of the kinds in `except`
+/// left out before drawing.
+///
+/// # Errors
+/// A message naming a missing key or a value the family cannot use, or saying every kind the
+/// request allows is left out.
+pub fn family_strategy_except(
+    family: PropertyFamily,
+    from: &[(String, String)],
+    base: &BaseRequest,
+    except: &[&str],
+) -> Result<CaseStrategy, String> {
     let get = |key: &str| from.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let need = |key: &str| get(key).ok_or_else(|| format!("`from.{key}` is missing"));
     match family {
-        PropertyFamily::Basic => {
-            basic::refused(need("username")?, need("password")?, get("other_password"))
+        PropertyFamily::Basic => basic::refused(
+            need("username")?,
+            need("password")?,
+            get("other_password"),
+            except,
+        ),
+        PropertyFamily::BasicAccepted => {
+            basic::accepted(need("username")?, need("password")?, except)
         }
-        PropertyFamily::BasicAccepted => basic::accepted(need("username")?, need("password")?),
-        PropertyFamily::ApiKey => {
-            api_key::refused(need("key")?, get("other_key"), get("revoked_key"), base)
-        }
+        PropertyFamily::ApiKey => api_key::refused(
+            need("key")?,
+            get("other_key"),
+            get("revoked_key"),
+            base,
+            except,
+        ),
         PropertyFamily::TokenRequest => token_request::refused(
             base,
             &token_request::Others {
                 code: get("other_code"),
                 refresh_token: get("other_refresh_token"),
             },
+            except,
         ),
-        PropertyFamily::SourceInside => source::inside(need("ranges")?),
-        PropertyFamily::SourceOutside => source::outside(need("ranges")?),
-        PropertyFamily::Bearer => {
-            bearer::refused(get("token"), get("public_key"), get("other_token"), base)
-        }
-        PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method")),
-        PropertyFamily::JsonCredentials => json_credentials::refused(base, from),
+        PropertyFamily::SourceInside => source::inside(need("ranges")?, except),
+        PropertyFamily::SourceOutside => source::outside(need("ranges")?, except),
+        PropertyFamily::Bearer => bearer::refused(
+            get("token"),
+            get("public_key"),
+            get("other_token"),
+            base,
+            except,
+        ),
+        PropertyFamily::Pkce => pkce::refused(need("verifier")?, get("required_method"), except),
+        PropertyFamily::JsonCredentials => json_credentials::refused(base, from, except),
     }
 }
 
@@ -1193,6 +1326,167 @@ mod tests {
         let outcome = run_cases(&strategy, Seed([5; 32]), 100, 7, None, judge).await;
         assert_eq!((outcome.sent, outcome.held), (100, 100));
         assert_eq!(most.load(Ordering::SeqCst), 7);
+    }
+
+    /// Inputs and a request every family can vary, for the kind tests.
+    fn family_inputs(family: PropertyFamily) -> (Vec<(String, String)>, BaseRequest) {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let jwt = format!(
+            "{}.{}.c2lnbmF0dXJl",
+            b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(r#"{"sub":"alice","iat":1700000000,"exp":4000000000,"roles":["a"]}"#)
+        );
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let from = match family {
+            PropertyFamily::Basic => pairs(&[
+                ("username", "alice"),
+                ("password", "correct horse"),
+                ("other_password", "bob's password"),
+            ]),
+            PropertyFamily::BasicAccepted => pairs(&[("username", "alice"), ("password", "pw")]),
+            PropertyFamily::ApiKey => pairs(&[
+                ("key", "key-0123456789"),
+                ("other_key", "key-other-000"),
+                ("revoked_key", "key-revoked-00"),
+            ]),
+            PropertyFamily::TokenRequest => pairs(&[("other_code", "c0de-other")]),
+            PropertyFamily::SourceInside => pairs(&[("ranges", "127.0.2.8/30 127.0.3.1/32")]),
+            PropertyFamily::SourceOutside => pairs(&[("ranges", "127.0.2.8/30")]),
+            PropertyFamily::Bearer => pairs(&[
+                ("other_token", "another-users-token"),
+                ("public_key", crate::auth::jwt::TEST_RS256_PUBLIC_PEM),
+            ]),
+            PropertyFamily::Pkce => {
+                pairs(&[("verifier", &"v".repeat(43)), ("required_method", "S256")])
+            }
+            PropertyFamily::JsonCredentials => pairs(&[("other_password", "bob's password")]),
+        };
+        let base = BaseRequest {
+            form: Some(pairs(&[
+                ("grant_type", "authorization_code"),
+                ("code", "c0de-valid-1234567890"),
+                ("redirect_uri", "https://app.example/cb"),
+                ("client_id", "app"),
+                ("client_secret", "s3cret-value-123"),
+            ])),
+            authorization: Some(format!("Bearer {jwt}").into_bytes()),
+            headers: vec![
+                ("x-api-key".into(), b"key-0123456789".to_vec()),
+                ("authorization".into(), format!("Bearer {jwt}").into_bytes()),
+            ],
+            json: Some(serde_json::json!({"login": "alice", "password": "correct horse"})),
+            json_credentials: vec!["login".into(), "password".into()],
+            ..BaseRequest::default()
+        };
+        (from, base)
+    }
+
+    /// Every case a family draws is of one of its listed kinds, its label starting with it, and
+    /// every listed kind is drawn from requests that allow it.
+    #[test]
+    fn each_case_is_of_a_listed_kind_named_by_its_label() {
+        let mut drawn = std::collections::BTreeSet::new();
+        for &family in PropertyFamily::ALL {
+            let (from, base) = family_inputs(family);
+            let strategy = family_strategy(family, &from, &base).unwrap();
+            for case in sample_cases(&strategy, 2000, 9) {
+                assert!(
+                    family.kinds().contains(&case.kind),
+                    "{}: `{}` is not listed",
+                    family.as_str(),
+                    case.kind
+                );
+                assert!(case.label.starts_with(case.kind), "{}", case.label);
+                drawn.insert((family.as_str(), case.kind));
+            }
+        }
+        // A token request of another grant allows the grant's other kinds.
+        for (grant, field, kind) in [
+            ("refresh_token", "refresh_token", "wrong-refresh-token"),
+            ("password", "password", "wrong-password"),
+            ("password", "username", "wrong-username"),
+        ] {
+            let base = BaseRequest {
+                form: Some(vec![
+                    ("grant_type".into(), grant.into()),
+                    (field.into(), "a-value-0123456789".into()),
+                    ("client_id".into(), "app".into()),
+                    ("client_secret".into(), "s3cret-value-123".into()),
+                ]),
+                ..BaseRequest::default()
+            };
+            let strategy = family_strategy(PropertyFamily::TokenRequest, &[], &base).unwrap();
+            if sample_cases(&strategy, 500, 4)
+                .iter()
+                .any(|c| c.kind == kind)
+            {
+                drawn.insert(("token_request", kind));
+            }
+        }
+        for &family in PropertyFamily::ALL {
+            for kind in family.kinds() {
+                assert!(
+                    drawn.contains(&(family.as_str(), *kind)),
+                    "`{}` never drew `{kind}`",
+                    family.as_str()
+                );
+            }
+        }
+    }
+
+    /// A left-out kind is in no drawn case and in no case shrinking reaches, while the same
+    /// strategy without the exclusion draws it.
+    #[test]
+    fn a_left_out_kind_is_neither_drawn_nor_reached_by_shrinking() {
+        for &family in PropertyFamily::ALL {
+            let (from, base) = family_inputs(family);
+            let all = family_strategy(family, &from, &base).unwrap();
+            let drawn: std::collections::BTreeSet<&str> =
+                sample_cases(&all, 1000, 2).iter().map(|c| c.kind).collect();
+            // The first of the kinds drawn and (when more than two are) the last, by name.
+            let mut left_out: Vec<&str> = drawn.iter().take(1).copied().collect();
+            if drawn.len() > 2 {
+                left_out.extend(drawn.last());
+            }
+            let strategy = family_strategy_except(family, &from, &base, &left_out).unwrap();
+            let mut trees = draw(&strategy, Seed([7; 32]), 300).unwrap();
+            for tree in &mut trees {
+                for _ in 0..40 {
+                    let case = tree.current();
+                    assert!(
+                        !left_out.contains(&case.kind),
+                        "{}: `{}` drawn or shrunk to",
+                        family.as_str(),
+                        case.label
+                    );
+                    if !tree.simplify() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn leaving_out_every_kind_the_request_allows_is_an_error() {
+        let (from, base) = family_inputs(PropertyFamily::BasicAccepted);
+        let error = family_strategy_except(
+            PropertyFamily::BasicAccepted,
+            &from,
+            &base,
+            &["re-encoded", "scheme-case"],
+        )
+        .err()
+        .unwrap();
+        assert!(error.contains("every kind"), "{error}");
+        let (from, base) = family_inputs(PropertyFamily::Bearer);
+        let every = PropertyFamily::Bearer.kinds();
+        assert!(family_strategy_except(PropertyFamily::Bearer, &from, &base, every).is_err());
     }
 
     #[tokio::test]

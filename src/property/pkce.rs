@@ -26,7 +26,7 @@
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 
-use super::{AuthorizeChange, Case, CaseStrategy, Change, FormFieldChange};
+use super::{Arms, AuthorizeChange, Case, CaseStrategy, Change, FormFieldChange};
 use crate::auth::pkce::{self, PkceMethod};
 
 /// RFC 7636 §4.1's unreserved characters, the only ones a verifier may hold.
@@ -50,6 +50,7 @@ const NOT_UNRESERVED: &[char] = &[
 pub(super) fn refused(
     earlier_verifier: &str,
     required_method: Option<&str>,
+    except: &[&str],
 ) -> Result<CaseStrategy, String> {
     if !pkce::is_valid_verifier(earlier_verifier) {
         return Err(
@@ -159,44 +160,42 @@ pub(super) fn refused(
                 Some(sent.clone()),
             )
         });
-    // Unions of at most ten arms: larger ones box their arms, whose value trees cannot move
-    // between threads. Simplest first: shrinking moves towards earlier arms.
-    let wrong = prop_oneof![
-        2 => no_verifier,
-        2 => changed,
-        1 => other,
-        1 => earlier,
-        2 => challenge_as_verifier,
-    ];
-    let malformed = prop_oneof![
-        3 => short,
-        3 => long,
-        3 => bad_character,
-    ];
-    if !s256_required {
-        return Ok(CaseStrategy::new(prop_oneof![8 => wrong, 9 => malformed]));
+    // Simplest first: shrinking moves towards earlier arms.
+    let mut wrong = Arms::new(except);
+    wrong.kind(2, "no-verifier", no_verifier);
+    wrong.kind(2, "wrong-verifier", changed);
+    wrong.kind(1, "wrong-verifier", other);
+    wrong.kind(1, "earlier-verifier", earlier);
+    wrong.kind(2, "challenge-as-verifier", challenge_as_verifier);
+    let mut malformed = Arms::new(except);
+    malformed.kind(3, "short-verifier", short);
+    malformed.kind(3, "long-verifier", long);
+    malformed.kind(3, "bad-character", bad_character);
+    let mut arms = Arms::new(except);
+    arms.group(8, wrong);
+    arms.group(9, malformed);
+    if s256_required {
+        let plain = valid_verifier().prop_map(|v| {
+            downgrade(
+                "plain-method: `code_challenge_method=plain`, the verifier as challenge".into(),
+                v,
+                Some("plain"),
+            )
+        });
+        let omitted = valid_verifier().prop_map(|v| {
+            downgrade(
+                "omitted-method: no `code_challenge_method` (plain by default), the verifier as challenge"
+                    .into(),
+                v,
+                None,
+            )
+        });
+        let mut downgrades = Arms::new(except);
+        downgrades.kind(2, "plain-method", plain);
+        downgrades.kind(1, "omitted-method", omitted);
+        arms.group(3, downgrades);
     }
-    let plain = valid_verifier().prop_map(|v| {
-        downgrade(
-            "plain-method: `code_challenge_method=plain`, the verifier as challenge".into(),
-            v,
-            Some("plain"),
-        )
-    });
-    let omitted = valid_verifier().prop_map(|v| {
-        downgrade(
-            "omitted-method: no `code_challenge_method` (plain by default), the verifier as challenge"
-                .into(),
-            v,
-            None,
-        )
-    });
-    let downgrades = prop_oneof![2 => plain, 1 => omitted];
-    Ok(CaseStrategy::new(prop_oneof![
-        8 => wrong,
-        9 => malformed,
-        3 => downgrades,
-    ]))
+    arms.finish()
 }
 
 /// Valid verifiers: 43 to 128 unreserved characters.
@@ -214,9 +213,9 @@ fn verifier_of(
 /// A case authorizing with the S256 challenge of `authorized`, then sending `sent` as the
 /// verifier (or none).
 fn flow(label: String, authorized: &str, sent: Option<String>) -> Case {
-    Case {
+    Case::new(
         label,
-        change: Change::All(vec![
+        Change::All(vec![
             Change::Authorize(AuthorizeChange {
                 challenge: pkce::challenge(authorized, PkceMethod::S256),
                 method: Some("S256".into()),
@@ -224,15 +223,15 @@ fn flow(label: String, authorized: &str, sent: Option<String>) -> Case {
             }),
             verifier_field(sent),
         ]),
-    }
+    )
 }
 
 /// A case authorizing with `verifier` as a `plain` challenge (`method` `plain`, or none), then
 /// sending it as the verifier: a server requiring S256 refuses the authorization request.
 fn downgrade(label: String, verifier: String, method: Option<&str>) -> Case {
-    Case {
+    Case::new(
         label,
-        change: Change::All(vec![
+        Change::All(vec![
             Change::Authorize(AuthorizeChange {
                 challenge: verifier.clone(),
                 method: method.map(str::to_owned),
@@ -240,7 +239,7 @@ fn downgrade(label: String, verifier: String, method: Option<&str>) -> Case {
             }),
             verifier_field(Some(verifier)),
         ]),
-    }
+    )
 }
 
 fn verifier_field(value: Option<String>) -> Change {
@@ -293,7 +292,7 @@ mod tests {
     #[test]
     fn no_refused_case_is_a_valid_verifier_and_challenge_pair() {
         for (required, seed) in [(None, 1), (Some("S256"), 2)] {
-            let cases = draw(&refused(EARLIER, required).unwrap(), 3000, seed);
+            let cases = draw(&refused(EARLIER, required, &[]).unwrap(), 3000, seed);
             for case in &cases {
                 let (authorize, verifier) = parts(case);
                 if authorize.method.as_deref() != Some("S256") {
@@ -335,7 +334,7 @@ mod tests {
     /// their label names, with the authorization request carrying their own S256 challenge.
     #[test]
     fn every_kind_is_drawn_and_malformed_verifiers_are_what_they_say() {
-        let cases = draw(&refused(EARLIER, Some("S256")).unwrap(), 1000, 3);
+        let cases = draw(&refused(EARLIER, Some("S256"), &[]).unwrap(), 1000, 3);
         let kinds: std::collections::BTreeSet<&str> = cases.iter().map(kind).collect();
         for expected in [
             "no-verifier",
@@ -398,7 +397,7 @@ mod tests {
 
     #[test]
     fn plain_kinds_only_where_s256_is_required() {
-        let cases = draw(&refused(EARLIER, None).unwrap(), 1000, 4);
+        let cases = draw(&refused(EARLIER, None, &[]).unwrap(), 1000, 4);
         assert!(
             cases
                 .iter()
@@ -408,9 +407,9 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_refused_without_showing_them() {
-        let e = refused("short", None).err().unwrap();
+        let e = refused("short", None, &[]).err().unwrap();
         assert!(e.contains("from.verifier") && !e.contains("short"), "{e}");
-        let e = refused(EARLIER, Some("plain")).err().unwrap();
+        let e = refused(EARLIER, Some("plain"), &[]).err().unwrap();
         assert!(e.contains("required_method"), "{e}");
     }
 }

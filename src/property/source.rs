@@ -25,7 +25,7 @@ use ipnet::IpNet;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use super::{Case, CaseStrategy, Change};
+use super::{Arms, Case, CaseStrategy, Change};
 
 use crate::scenario::model::parse_ranges;
 
@@ -93,9 +93,9 @@ fn just_outside(ranges: &[IpNet]) -> Vec<Labelled> {
 }
 
 /// Returns the `source_inside` family: each case sends from an address inside a range.
-pub(super) fn inside(ranges_text: &str) -> Result<CaseStrategy, String> {
+pub(super) fn inside(ranges_text: &str, except: &[&str]) -> Result<CaseStrategy, String> {
     let ranges = parse_ranges(ranges_text).map_err(|e| format!("`from.ranges`: {e}"))?;
-    let bounds = select(boundaries(&ranges)).prop_map(|(ip, label)| case(ip, label));
+    let bounds = boundaries(&ranges);
     let random = (select(ranges), any::<u128>()).prop_map(|(net, draw)| {
         let first = number(net.network());
         let span = number(net.broadcast()) - first;
@@ -109,11 +109,25 @@ pub(super) fn inside(ranges_text: &str) -> Result<CaseStrategy, String> {
     });
     // Boundaries first: shrinking moves towards earlier arms, and a failing random address
     // shrinks to a range's first or last one when that fails too.
-    Ok(CaseStrategy::new(prop_oneof![1 => bounds, 1 => random]))
+    let mut arms = Arms::new(except);
+    for kind in ["only", "first", "last"] {
+        arms.list(1, kind, labelled_cases(&bounds, kind));
+    }
+    arms.kind(2, "inside", random);
+    arms.finish()
+}
+
+/// The cases of the addresses whose label starts with `kind`.
+fn labelled_cases(addresses: &[Labelled], kind: &str) -> Vec<Case> {
+    addresses
+        .iter()
+        .filter(|(_, label)| label.split(':').next() == Some(kind))
+        .map(|(ip, label)| case(*ip, label.clone()))
+        .collect()
 }
 
 /// Returns the `source_outside` family: each case sends from an address just outside a range.
-pub(super) fn outside(ranges_text: &str) -> Result<CaseStrategy, String> {
+pub(super) fn outside(ranges_text: &str, except: &[&str]) -> Result<CaseStrategy, String> {
     let ranges = parse_ranges(ranges_text).map_err(|e| format!("`from.ranges`: {e}"))?;
     let addresses = just_outside(&ranges);
     if addresses.is_empty() {
@@ -126,16 +140,15 @@ pub(super) fn outside(ranges_text: &str) -> Result<CaseStrategy, String> {
                 .join(", ")
         ));
     }
-    Ok(CaseStrategy::new(
-        select(addresses).prop_map(|(ip, label)| case(ip, label)),
-    ))
+    let mut arms = Arms::new(except);
+    for kind in ["before", "after"] {
+        arms.list(1, kind, labelled_cases(&addresses, kind));
+    }
+    arms.finish()
 }
 
 fn case(ip: IpAddr, label: String) -> Case {
-    Case {
-        label,
-        change: Change::Source(ip),
-    }
+    Case::new(label, Change::Source(ip))
 }
 
 #[cfg(test)]
@@ -196,7 +209,7 @@ mod tests {
         let found: BTreeSet<IpAddr> = just_outside(&ends).into_iter().map(|(ip, _)| ip).collect();
         assert_eq!(found, ips("0.0.0.1 255.255.255.254 ::1"));
         assert!(just_outside(&parse_ranges("0.0.0.0/0").unwrap()).is_empty());
-        assert!(outside("0.0.0.0/0 ::/0").is_err());
+        assert!(outside("0.0.0.0/0 ::/0", &[]).is_err());
     }
 
     /// Every boundary address is drawn among the default 256 cases whatever the seed, every
@@ -211,10 +224,10 @@ mod tests {
         let want_bounds =
             ips("127.0.2.8 127.0.2.15 127.0.2.16 127.0.2.19 127.0.0.1 2001:db8:: 2001:db8::3");
         for seed in 1..=8 {
-            let out = draw(&outside(text).unwrap(), 256, seed);
+            let out = draw(&outside(text, &[]).unwrap(), 256, seed);
             let drawn: BTreeSet<IpAddr> = out.iter().map(ip).collect();
             assert_eq!(drawn, want_outside, "seed {seed}");
-            let inside_cases = draw(&inside(text).unwrap(), 256, seed);
+            let inside_cases = draw(&inside(text, &[]).unwrap(), 256, seed);
             let drawn: BTreeSet<IpAddr> = inside_cases.iter().map(ip).collect();
             assert!(drawn.is_superset(&want_bounds), "seed {seed}: {drawn:?}");
             for case in &inside_cases {
@@ -245,7 +258,7 @@ mod tests {
             async { Judged::<()>::Held(()) }
         };
         let within = run_cases(
-            &inside("127.0.0.8/30").unwrap(),
+            &inside("127.0.0.8/30", &[]).unwrap(),
             Seed([4; 32]),
             256,
             4,
@@ -255,7 +268,7 @@ mod tests {
         .await;
         assert_eq!((within.sent, within.held), (4, 4));
         let beyond = run_cases(
-            &outside("127.0.0.8/30").unwrap(),
+            &outside("127.0.0.8/30", &[]).unwrap(),
             Seed([4; 32]),
             256,
             4,
@@ -273,15 +286,15 @@ mod tests {
 
     #[test]
     fn a_single_address_has_one_inside_case_and_the_whole_space_random_ones() {
-        let cases = draw(&inside("198.51.100.7/32").unwrap(), 64, 3);
+        let cases = draw(&inside("198.51.100.7/32", &[]).unwrap(), 64, 3);
         let drawn: BTreeSet<IpAddr> = cases.iter().map(ip).collect();
         assert_eq!(drawn, ips("198.51.100.7"));
-        let cases = draw(&inside("0.0.0.0/0").unwrap(), 64, 3);
+        let cases = draw(&inside("0.0.0.0/0", &[]).unwrap(), 64, 3);
         let drawn: BTreeSet<IpAddr> = cases.iter().map(ip).collect();
         assert!(drawn.contains(&"0.0.0.0".parse::<IpAddr>().unwrap()));
         assert!(drawn.contains(&"255.255.255.255".parse::<IpAddr>().unwrap()));
         assert!(drawn.len() > 10, "{drawn:?}");
-        let cases = draw(&inside("::/0").unwrap(), 16, 3);
+        let cases = draw(&inside("::/0", &[]).unwrap(), 16, 3);
         assert!(cases.iter().all(|c| ip(c).is_ipv6()));
     }
 }

@@ -11,17 +11,17 @@
 //! (changed, appended, removed), and a `grant_type` one character away.
 //!
 //! Each kind is a finite list of cases, drawn by [`proptest::sample::select`]; the kinds the
-//! request allows are the arms of a weighted union, one weight each, so every kind is drawn
-//! about `cases / kinds` times. A case never carries a valid code with a valid redirect URI and
-//! client unless it is malformed in another way, so a single-use code consumed by a lenient
-//! server is consumed by the very case that catches it.
+//! request allows are the arms of a weighted union ([`super::Arms`], which leaves out the kinds
+//! a step excludes), one weight each, so every kind is drawn about `cases / kinds` times. A
+//! wrong grant value is a kind per field (`wrong-code`, `wrong-refresh-token`, `wrong-password`,
+//! `wrong-username`), so a target can leave out wrong passwords alone. A case never carries a
+//! valid code with a valid redirect URI and client unless it is malformed in another way, so a
+//! single-use code consumed by a lenient server is consumed by the very case that catches it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use proptest::sample::select;
-use proptest::strategy::Union;
 
-use super::{BaseRequest, Case, CaseStrategy, Change, FormField, MIN_PASSWORD_FORM};
+use super::{Arms, BaseRequest, Case, CaseStrategy, Change, FormField, MIN_PASSWORD_FORM};
 
 /// The form fields that carry credentials: registered as secrets whatever a case does to them.
 const SECRET_FIELDS: &[&str] = &[
@@ -56,14 +56,16 @@ pub(super) struct Others<'a> {
 /// # Errors
 /// A request that is not a form-encoded token request, or an `other_*` value the request's grant
 /// has no field for.
-pub(super) fn refused(base: &BaseRequest, others: &Others<'_>) -> Result<CaseStrategy, String> {
-    let arms = kinds(base, others)?;
-    let union = Union::new_weighted(
-        arms.into_iter()
-            .map(|cases| (1, select(cases)))
-            .collect::<Vec<_>>(),
-    );
-    Ok(CaseStrategy::new(union))
+pub(super) fn refused(
+    base: &BaseRequest,
+    others: &Others<'_>,
+    except: &[&str],
+) -> Result<CaseStrategy, String> {
+    let mut arms = Arms::new(except);
+    for (kind, cases) in kinds(base, others)? {
+        arms.list(1, kind, cases);
+    }
+    arms.finish()
 }
 
 /// A token request as the family reads it.
@@ -125,10 +127,7 @@ fn field(name: &str, value: &str) -> FormField {
 }
 
 fn form_case(label: String, fields: Vec<FormField>) -> Case {
-    Case {
-        label,
-        change: Change::Form(fields),
-    }
+    Case::new(label, Change::Form(fields))
 }
 
 /// `Authorization: Basic` for a client, its parts form-urlencoded as RFC 6749 §2.3.1 asks, or
@@ -187,8 +186,11 @@ pub(super) fn near_values(value: &str, what: &str) -> Vec<(String, String)> {
     out
 }
 
-/// The kinds the request allows, each a non-empty list of cases.
-fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, String> {
+/// The kinds the request allows, each named, with a non-empty list of cases.
+fn kinds(
+    base: &BaseRequest,
+    others: &Others<'_>,
+) -> Result<Vec<(&'static str, Vec<Case>)>, String> {
     let fields = base.form.clone().ok_or_else(|| {
         "the `token_request` family varies a form-encoded token request: give the step's request a `token` or a `body: { form: … }`".to_owned()
     })?;
@@ -224,7 +226,7 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
         value: None,
         secret: false,
     };
-    let mut kinds: Vec<Vec<Case>> = Vec::new();
+    let mut kinds: Vec<(&'static str, Vec<Case>)> = Vec::new();
 
     // A parameter given twice (RFC 6749 §3.2): the same value, right after it or at the end, so
     // a server that takes the first (or the last) sees a valid request.
@@ -246,7 +248,7 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
             at_end,
         ));
     }
-    kinds.push(duplicated);
+    kinds.push(("duplicated-parameter", duplicated));
 
     // A required parameter left out (RFC 6749 §4.1.3, §4.3.2, §4.4.2, §6; §3.2.1 for a public
     // client's `client_id`).
@@ -264,7 +266,8 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
     if request.basic_client.is_none() && body_secret.is_none() {
         required.push("client_id");
     }
-    kinds.push(
+    kinds.push((
+        "missing-parameter",
         required
             .into_iter()
             .filter(|name| request.has(name))
@@ -275,15 +278,15 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
                 )
             })
             .collect(),
-    );
+    ));
 
     // A confidential client that does not authenticate (RFC 6749 §3.2.1).
     let mut unauthenticated = Vec::new();
     if request.basic_client.is_some() {
-        unauthenticated.push(Case {
-            label: "missing-client-authentication: the `Authorization` header left out".into(),
-            change: remove_authorization(),
-        });
+        unauthenticated.push(Case::new(
+            "missing-client-authentication: the `Authorization` header left out".into(),
+            remove_authorization(),
+        ));
     }
     if body_secret.is_some() {
         unauthenticated.push(form_case(
@@ -291,7 +294,7 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
             request.without("client_secret"),
         ));
     }
-    kinds.push(unauthenticated);
+    kinds.push(("missing-client-authentication", unauthenticated));
 
     // The client's credentials in the header and in the body (RFC 6749 §2.3.1: "MUST NOT use
     // more than one authentication method in each request").
@@ -314,21 +317,21 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
             with_pair,
         ));
     } else if let (Some(id), Some(secret)) = (request.first("client_id"), &body_secret) {
-        both.push(Case {
-            label: "both-places: the body's client, and the same client as Basic".into(),
-            change: Change::Authorization(basic_header(id, secret, true)),
-        });
+        both.push(Case::new(
+            "both-places: the body's client, and the same client as Basic".into(),
+            Change::Authorization(basic_header(id, secret, true)),
+        ));
     }
-    kinds.push(both);
+    kinds.push(("both-places", both));
 
     // A wrong client secret, where the client sends it.
     let mut wrong_secret = Vec::new();
     if let Some((id, secret)) = &request.basic_client {
         for (value, what) in near_values(secret, "wrong-client-secret (Basic)") {
-            wrong_secret.push(Case {
-                label: what,
-                change: Change::Authorization(basic_header(id, &value, request.basic_form_encoded)),
-            });
+            wrong_secret.push(Case::new(
+                what,
+                Change::Authorization(basic_header(id, &value, request.basic_form_encoded)),
+            ));
         }
     }
     if let Some(secret) = &body_secret {
@@ -336,25 +339,29 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
             wrong_secret.push(form_case(what, request.with("client_secret", &value)));
         }
     }
-    kinds.push(wrong_secret);
+    kinds.push(("wrong-client-secret", wrong_secret));
 
-    // A wrong value of the grant itself: the code, the refresh token, the password or the
-    // user name (RFC 6749 §5.2 `invalid_grant`).
-    let grant_fields: &[&str] = match grant.as_str() {
-        "authorization_code" => &["code"],
-        "refresh_token" => &["refresh_token"],
-        "password" => &["password", "username"],
+    // A wrong value of the grant itself (RFC 6749 §5.2 `invalid_grant`), each field its own
+    // kind, so a target can leave out wrong passwords (a live account's lockout) and keep the
+    // others.
+    let grant_fields: &[(&str, &'static str)] = match grant.as_str() {
+        "authorization_code" => &[("code", "wrong-code")],
+        "refresh_token" => &[("refresh_token", "wrong-refresh-token")],
+        "password" => &[
+            ("password", "wrong-password"),
+            ("username", "wrong-username"),
+        ],
         _ => &[],
     };
-    let mut wrong_grant = Vec::new();
-    for name in grant_fields {
+    for (name, kind) in grant_fields {
         if let Some(value) = request.first(name) {
-            for (v, what) in near_values(value, &format!("wrong-grant-value: `{name}`")) {
-                wrong_grant.push(form_case(what, request.with(name, &v)));
-            }
+            let cases = near_values(value, &format!("{kind}: `{name}`"))
+                .into_iter()
+                .map(|(v, what)| form_case(what, request.with(name, &v)))
+                .collect();
+            kinds.push((kind, cases));
         }
     }
-    kinds.push(wrong_grant);
 
     // Another client's code or refresh token.
     let mut other = Vec::new();
@@ -375,7 +382,7 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
             ));
         }
     }
-    kinds.push(other);
+    kinds.push(("other-client-grant", other));
 
     // A redirect URI one character away from the one the code was issued for (RFC 6749
     // §4.1.3: "identical"): each of changed, appended and removed its own kind, so a server
@@ -415,19 +422,24 @@ fn kinds(base: &BaseRequest, others: &Others<'_>) -> Result<Vec<Vec<Case>>, Stri
                 )
             })
             .collect();
-        kinds.extend([changed, appended, removed]);
+        kinds.extend([
+            ("redirect-uri", changed),
+            ("redirect-uri", appended),
+            ("redirect-uri", removed),
+        ]);
     }
 
     // A grant type one character away: `unsupported_grant_type`.
-    kinds.push(
+    kinds.push((
+        "wrong-grant-type",
         near_values(&grant, "wrong-grant-type")
             .into_iter()
             .filter(|(v, _)| !v.is_empty())
             .map(|(v, what)| form_case(what, request.with("grant_type", &v)))
             .collect(),
-    );
+    ));
 
-    kinds.retain(|cases| !cases.is_empty());
+    kinds.retain(|(_, cases)| !cases.is_empty());
     Ok(kinds)
 }
 
@@ -536,7 +548,7 @@ mod tests {
             let valid = sent(&base, &Change::All(vec![]));
             let mut sorted_valid = valid.0.clone();
             sorted_valid.sort();
-            let strategy = refused(&base, &others).unwrap();
+            let strategy = refused(&base, &others, &[]).unwrap();
             for case in draw(&strategy, 1000, 4) {
                 let (mut fields, authorization) = sent(&base, &case.change);
                 fields.sort();
@@ -561,7 +573,7 @@ mod tests {
             code: Some("c0de-other"),
             refresh_token: None,
         };
-        let strategy = refused(&base, &others).unwrap();
+        let strategy = refused(&base, &others, &[]).unwrap();
         for seed in 1..=5 {
             let cases = draw(&strategy, 256, seed);
             let labels: BTreeSet<&str> = cases.iter().map(|c| c.label.as_str()).collect();
@@ -572,7 +584,7 @@ mod tests {
                 "missing-client-authentication",
                 "both-places",
                 "wrong-client-secret (Basic)",
-                "wrong-grant-value",
+                "wrong-code",
                 "other-client-grant",
                 "redirect-uri",
                 "wrong-grant-type",
@@ -601,7 +613,7 @@ mod tests {
             let kinds = kinds(&base(form, basic), &Others::default()).unwrap();
             kinds
                 .iter()
-                .flatten()
+                .flat_map(|(_, cases)| cases)
                 .filter(|c| kind(c) == "missing-parameter")
                 .map(|c| c.label.clone())
                 .collect::<Vec<_>>()
@@ -658,7 +670,11 @@ mod tests {
             code: None,
             refresh_token: Some("rt-other-98765"),
         };
-        for case in kinds(&base, &others).unwrap().into_iter().flatten() {
+        for (_, case) in kinds(&base, &others)
+            .unwrap()
+            .into_iter()
+            .flat_map(|(kind, cases)| cases.into_iter().map(move |c| (kind, c)))
+        {
             for needle in ["rt-0123", "s3cret", "rt-other"] {
                 assert!(!case.label.contains(needle), "{}", case.label);
             }
@@ -689,8 +705,8 @@ mod tests {
 
     #[test]
     fn requests_the_family_cannot_vary_are_refused_at_the_step() {
-        assert!(refused(&BaseRequest::default(), &Others::default()).is_err());
-        assert!(refused(&base(&[("code", "x")], None), &Others::default()).is_err());
+        assert!(refused(&BaseRequest::default(), &Others::default(), &[]).is_err());
+        assert!(refused(&base(&[("code", "x")], None), &Others::default(), &[]).is_err());
         let others = Others {
             code: Some("c0de-other"),
             refresh_token: None,
@@ -698,6 +714,7 @@ mod tests {
         let error = refused(
             &base(&[("grant_type", "client_credentials")], None),
             &others,
+            &[],
         )
         .err()
         .unwrap();

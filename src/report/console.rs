@@ -80,6 +80,17 @@ impl<'a> Console<'a> {
             for line in result.step_summary().lines() {
                 out.push_str(&format!("      {line}\n"));
             }
+        } else {
+            // A pass that did not try every kind says so, with why, even when quiet.
+            for step in &result.steps {
+                if let Some(property) = step.property.as_ref().filter(|p| !p.left_out.is_empty()) {
+                    out.push_str(&format!(
+                        "      step {}: {}\n",
+                        step.index + 1,
+                        property.describe_left_out().trim_start_matches("; ")
+                    ));
+                }
+            }
         }
         self.secrets.redact(&out)
     }

@@ -221,6 +221,28 @@ pub fn render(evidence: &Evidence) -> String {
         })
         .collect();
     section(&mut out, "Waivers to review", to_review);
+    // Generated-case kinds a `property` step did not try, who left each out and why: a pass
+    // covers only the kinds tried.
+    let not_tried: Vec<String> = evidence
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter().map(move |step| (s, step)))
+        .filter_map(|(s, step)| Some((s, step, step.property.as_ref()?)))
+        .flat_map(|(s, step, property)| {
+            property.left_out.iter().map(move |l| {
+                format!(
+                    "`{}` step {} (`{}`): {} (left out by the {}: {})",
+                    code(&s.trial),
+                    step.number,
+                    code(&property.family),
+                    cell(&l.kind),
+                    l.by.as_str(),
+                    cell(&l.because)
+                )
+            })
+        })
+        .collect();
+    section(&mut out, "Generated kinds not tried", not_tried);
     section(
         &mut out,
         "Skipped",

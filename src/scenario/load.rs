@@ -723,6 +723,7 @@ impl Checker<'_> {
             }
         }
         self.property_authorize(path, step, property);
+        self.property_except(&pp, property);
         if let Some(username) = property.from.get("username").and_then(|u| u.as_literal())
             && username.contains(':')
         {
@@ -743,6 +744,55 @@ impl Checker<'_> {
             && let Some(request) = &step.request
         {
             self.bearer_carried(&pp, property, request);
+        }
+    }
+
+    /// Checks a property step's `except`: each a kind of its family, once, with a reason, and
+    /// not every kind.
+    fn property_except(&mut self, pp: &str, property: &PropertySpec) {
+        let family = property.family;
+        let kinds = family.kinds();
+        let mut seen = Vec::new();
+        for (i, exclusion) in property.except.iter().enumerate() {
+            let at = format!("{pp}.except[{i}]");
+            let kind = exclusion.kind.as_str();
+            if !kinds.contains(&kind) {
+                self.error(
+                    format!("{at}.kind"),
+                    format!(
+                        "unknown kind `{kind}` for family `{}`: expected one of {}",
+                        family.as_str(),
+                        kinds
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            } else if seen.contains(&kind) {
+                self.error(
+                    format!("{at}.kind"),
+                    format!("kind `{kind}` is already left out above"),
+                );
+            }
+            seen.push(kind);
+            if exclusion.because.trim().is_empty() {
+                self.error(
+                    format!("{at}.because"),
+                    format!(
+                        "say why `{kind}` is left out: the reports show the reason beside every kind not tried"
+                    ),
+                );
+            }
+        }
+        if kinds.iter().all(|k| seen.contains(k)) {
+            self.error(
+                format!("{pp}.except"),
+                format!(
+                    "every kind of family `{}` is left out: the step would send no case; remove the step instead",
+                    family.as_str()
+                ),
+            );
         }
     }
 

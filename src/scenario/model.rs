@@ -169,6 +169,20 @@ pub struct PropertySpec {
     /// S256 challenge of the case's own verifier.
     #[serde(default)]
     pub authorize: Option<Box<RequestSpec>>,
+    /// Kinds of the family this step never draws, each with the reason reports give:
+    /// `except: [ { kind: both-places, because: "…" } ]`.
+    #[serde(default)]
+    pub except: Vec<KindExclusion>,
+}
+
+/// A kind of a family's cases left out, and why: `{ kind: both-places, because: "…" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindExclusion {
+    /// One of the family's [`PropertyFamily::kinds`].
+    pub kind: String,
+    /// Why the kind is left out, for the reports: never empty.
+    pub because: String,
 }
 
 impl PropertySpec {
@@ -207,6 +221,19 @@ pub enum PropertyFamily {
 }
 
 impl PropertyFamily {
+    /// Every family.
+    pub const ALL: &'static [Self] = &[
+        Self::Basic,
+        Self::BasicAccepted,
+        Self::ApiKey,
+        Self::TokenRequest,
+        Self::SourceInside,
+        Self::SourceOutside,
+        Self::Bearer,
+        Self::Pkce,
+        Self::JsonCredentials,
+    ];
+
     /// The family's name as scenarios write it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -247,6 +274,91 @@ impl PropertyFamily {
     /// case over an authorization-code exchange.
     pub fn may_authorize_each_case(self) -> bool {
         matches!(self, Self::Pkce | Self::TokenRequest)
+    }
+
+    /// The kinds of cases the family draws, as case labels start and `except` names them; a
+    /// step's request may allow fewer (no `both-places` without client credentials).
+    pub fn kinds(self) -> &'static [&'static str] {
+        match self {
+            Self::Basic => &[
+                "empty-user-id",
+                "no-colon",
+                "other-password",
+                "wrong-password",
+                "wrong-user-id",
+                "over-long",
+                "missing-space",
+                "wrong-scheme",
+                "bad-base64",
+                "space-inside",
+                "not-utf-8",
+            ],
+            Self::BasicAccepted => &["re-encoded", "scheme-case"],
+            Self::ApiKey => &[
+                "other-key",
+                "revoked-key",
+                "truncated",
+                "changed",
+                "extended",
+                "case",
+                "whitespace-inside",
+                "lookalike",
+            ],
+            Self::TokenRequest => &[
+                "duplicated-parameter",
+                "missing-parameter",
+                "missing-client-authentication",
+                "both-places",
+                "wrong-client-secret",
+                "wrong-code",
+                "wrong-refresh-token",
+                "wrong-password",
+                "wrong-username",
+                "other-client-grant",
+                "redirect-uri",
+                "wrong-grant-type",
+            ],
+            Self::SourceInside => &["only", "first", "last", "inside"],
+            Self::SourceOutside => &["before", "after"],
+            Self::Bearer => &[
+                "empty",
+                "other-token",
+                "truncated",
+                "extended",
+                "char-changed",
+                "case-flipped",
+                "signature-stripped",
+                "segment-truncated",
+                "segment-extended",
+                "segment-changed",
+                "alg-none",
+                "alg-confusion",
+                "exp-removed",
+                "exp-past",
+                "nbf-future",
+                "claim-changed",
+            ],
+            Self::Pkce => &[
+                "no-verifier",
+                "wrong-verifier",
+                "earlier-verifier",
+                "challenge-as-verifier",
+                "short-verifier",
+                "long-verifier",
+                "bad-character",
+                "plain-method",
+                "omitted-method",
+            ],
+            Self::JsonCredentials => &[
+                "wrong-value",
+                "missing-member",
+                "null-value",
+                "empty-value",
+                "wrong-type",
+                "swapped-members",
+                "other-value",
+            ],
+        }
     }
 
     /// The keys `from` takes: the required ones, then the optional ones.
