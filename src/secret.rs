@@ -119,6 +119,11 @@ struct Encoding {
     /// tokens and keys) is the value itself, which the first encoding already gives: deriving
     /// them is then skipped.
     keeps_plain: bool,
+    /// Whether the forms of an ASCII value's upper- or lower-cased copy are the value's own
+    /// forms in another ASCII case (every letter written as itself). Matched in any case, they
+    /// are then found through the value's forms, and the copies' are not derived. Hex writes a
+    /// letter's code, which its case changes.
+    follows_case: bool,
     /// Returns the form (or forms) of a value.
     encode: fn(&str) -> Vec<String>,
 }
@@ -129,12 +134,14 @@ const ENCODINGS: &[Encoding] = &[
         name: "the value itself, in any case",
         any_case: true,
         keeps_plain: false,
+        follows_case: true,
         encode: |v| vec![v.to_owned()],
     },
     Encoding {
         name: "hex of its UTF-8 bytes, upper or lower case",
         any_case: true,
         keeps_plain: false,
+        follows_case: false,
         encode: |v| {
             let mut hex = String::with_capacity(v.len() * 2);
             for byte in v.bytes() {
@@ -147,36 +154,42 @@ const ENCODINGS: &[Encoding] = &[
         name: "base64, standard alphabet, alone or inside a longer blob at any alignment",
         any_case: false,
         keeps_plain: false,
+        follows_case: false,
         encode: |v| base64_forms(v, &STANDARD, &STANDARD_NO_PAD),
     },
     Encoding {
         name: "base64, URL-safe alphabet, alone or inside a longer blob at any alignment",
         any_case: false,
         keeps_plain: false,
+        follows_case: false,
         encode: |v| base64_forms(v, &URL_SAFE, &URL_SAFE_NO_PAD),
     },
     Encoding {
         name: "application/x-www-form-urlencoded as WHATWG and Java's URLEncoder write it",
         any_case: true,
         keeps_plain: true,
+        follows_case: true,
         encode: |v| vec![percent_encode(v, b"*-._", true)],
     },
     Encoding {
         name: "application/x-www-form-urlencoded as Python's urllib quote_plus writes it",
         any_case: true,
         keeps_plain: true,
+        follows_case: true,
         encode: |v| vec![percent_encode(v, b"-._~", true)],
     },
     Encoding {
         name: "application/x-www-form-urlencoded as PHP's urlencode writes it",
         any_case: true,
         keeps_plain: true,
+        follows_case: true,
         encode: |v| vec![percent_encode(v, b"-._", true)],
     },
     Encoding {
         name: "percent-encoding of all but RFC 3986 unreserved (PHP rawurlencode, Python quote)",
         any_case: true,
         keeps_plain: true,
+        follows_case: true,
         encode: |v| {
             vec![
                 percent_encode(v, b"-._~", false),
@@ -188,6 +201,7 @@ const ENCODINGS: &[Encoding] = &[
         name: "JavaScript's encodeURIComponent and encodeURI",
         any_case: true,
         keeps_plain: true,
+        follows_case: true,
         encode: |v| {
             vec![
                 percent_encode(v, b"-_.!~*'()", false),
@@ -199,6 +213,7 @@ const ENCODINGS: &[Encoding] = &[
         name: "a URL path or query as the url crate and browsers write it (WHATWG sets)",
         any_case: true,
         keeps_plain: true,
+        follows_case: true,
         encode: |v| {
             let outside = |set: &'static [u8]| move |b: u8| !set.contains(&b);
             let path = percent_encode_where(v, outside(b" \"#<>?`{}"), false);
@@ -215,6 +230,7 @@ const ENCODINGS: &[Encoding] = &[
         name: "HTML-escaped",
         any_case: true,
         keeps_plain: true,
+        follows_case: true,
         encode: |v| {
             let escaped = v
                 .replace('&', "&amp;")
@@ -231,6 +247,7 @@ const ENCODINGS: &[Encoding] = &[
         name: "a JWT's payload and signature, which can travel alone",
         any_case: false,
         keeps_plain: false,
+        follows_case: false,
         encode: jwt_parts,
     },
 ];
@@ -276,14 +293,13 @@ fn derived_forms(value: &str) -> Vec<(String, bool)> {
     // Upper- and lower-cased copies of a non-ASCII value differ beyond ASCII case, so forms
     // matched in any case are also derived from each copy.
     let spellings = [value.to_owned(), value.to_uppercase(), value.to_lowercase()];
-    let plain = value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    let plain = all_in(value, &PLAIN);
+    let ascii = value.is_ascii();
     for encoding in ENCODINGS {
         if plain && encoding.keeps_plain {
             continue;
         }
-        let spellings = if encoding.any_case {
+        let spellings = if encoding.any_case && !(ascii && encoding.follows_case) {
             &spellings[..]
         } else {
             &spellings[..1]
@@ -295,20 +311,18 @@ fn derived_forms(value: &str) -> Vec<(String, bool)> {
                 let mut next: Vec<String> = Vec::new();
                 for text in &level {
                     push(text.clone(), encoding.any_case);
-                    // Printable ASCII without `"`, `\`, `/`, `<`, `>` or `&`: no style changes it.
-                    if text
-                        .bytes()
-                        .all(|b| (0x20..0x7f).contains(&b) && !b"\"\\/<>&".contains(&b))
-                    {
+                    let classes = JsonClasses::of(text);
+                    if classes.inert {
                         continue;
                     }
                     for style in JSON_STYLES {
-                        // Most forms (a token's) hold nothing a style escapes: no copy then.
-                        if !text.chars().any(|c| json_escapes(c, *style)) {
+                        if classes.writes_as_an_earlier_style(*style) {
                             continue;
                         }
-                        let escaped = json_escape(text, *style);
-                        if !next.contains(&escaped) {
+                        // Most forms (a token's) hold nothing a style escapes: no copy then.
+                        if let Some(escaped) = json_escaped(text, *style)
+                            && !next.contains(&escaped)
+                        {
                             next.push(escaped);
                         }
                     }
@@ -399,7 +413,63 @@ fn push_hex(out: &mut String, byte: u8, digits: &[u8; 16]) {
     out.push(char::from(digits[usize::from(byte & 0xf)]));
 }
 
-/// Returns the contents of a JSON string holding `text`, escaped as `style` writes it.
+/// What in a text the JSON styles treat differently, so that a style writing it as an earlier
+/// one in [`JSON_STYLES`] does is not applied again.
+struct JsonClasses {
+    /// Printable ASCII without `"`, `\\`, `/`, `<`, `>` or `&`: no style changes it.
+    inert: bool,
+    non_ascii: bool,
+    slash: bool,
+    /// `<`, `>`, `&`, U+2028 or U+2029.
+    html: bool,
+    /// Backspace or form feed, which only Go's style writes long.
+    backspace_or_form_feed: bool,
+}
+
+impl JsonClasses {
+    fn of(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut classes = Self {
+            inert: true,
+            non_ascii: false,
+            slash: false,
+            html: false,
+            backspace_or_form_feed: false,
+        };
+        let mut at = 0;
+        while at < bytes.len() {
+            let byte = bytes[at];
+            if byte >= 0x7f || JSON_SPECIAL[byte as usize] {
+                classes.inert = false;
+                match byte {
+                    b'/' => classes.slash = true,
+                    b'<' | b'>' | b'&' => classes.html = true,
+                    0x08 | 0x0c => classes.backspace_or_form_feed = true,
+                    0x80.. => classes.non_ascii = true,
+                    _ => {}
+                }
+            }
+            at += 1;
+        }
+        classes.html |= classes.non_ascii && text.contains(['\u{2028}', '\u{2029}']);
+        classes
+    }
+
+    /// Returns true when `style` writes the text exactly as a style before it in
+    /// [`JSON_STYLES`] does.
+    fn writes_as_an_earlier_style(&self, style: JsonStyle) -> bool {
+        match style {
+            JsonStyle::Minimal => false,
+            // As `Minimal`.
+            JsonStyle::Ascii => !self.non_ascii,
+            // As `Ascii`.
+            JsonStyle::AsciiSlash => !self.slash,
+            // As `Minimal`.
+            JsonStyle::HtmlSafe => !self.html && !self.backspace_or_form_feed,
+        }
+    }
+}
+
 /// Returns true when `style` writes `c` otherwise than as itself: exactly the characters
 /// [`json_escape`] changes.
 fn json_escapes(c: char, style: JsonStyle) -> bool {
@@ -411,62 +481,136 @@ fn json_escapes(c: char, style: JsonStyle) -> bool {
     }
 }
 
+/// Returns the contents of a JSON string holding `text`, escaped as `style` writes it.
+#[cfg(test)]
 fn json_escape(text: &str, style: JsonStyle) -> String {
-    // Most values (tokens, keys) hold nothing any style escapes.
-    if text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.~+=:@ ".contains(&b))
-    {
-        return text.to_owned();
+    json_escaped(text, style).unwrap_or_else(|| text.to_owned())
+}
+
+/// Returns `text` escaped as `style` writes it inside a JSON string, or `None` when `style`
+/// writes it unchanged (most forms: a token's). Copies the stretches between escaped characters
+/// whole: this runs over every byte of every form a value has.
+fn json_escaped(text: &str, style: JsonStyle) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if byte < 0x80 && !JSON_SPECIAL[byte as usize] {
+            at += 1;
+            continue;
+        }
+        let c = text[at..].chars().next().unwrap_or_default();
+        let len = c.len_utf8();
+        if json_escapes(c, style) {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 16));
+            out.push_str(&text[copied..at]);
+            push_json_escape(out, c, style);
+            copied = at + len;
+        }
+        at += len;
     }
-    let mut out = String::with_capacity(text.len() + 2);
-    for c in text.chars() {
-        let as_unicode_escape = match c {
-            '"' => {
-                out.push_str("\\\"");
-                continue;
-            }
-            '\\' => {
-                out.push_str("\\\\");
-                continue;
-            }
-            '\n' => {
-                out.push_str("\\n");
-                continue;
-            }
-            '\r' => {
-                out.push_str("\\r");
-                continue;
-            }
-            // serde_json, JavaScript, Python and PHP write these two short; Go wrote them as
-            // `\u0008` and `\u000c` before 1.22.
-            '\u{8}' | '\u{c}' if !matches!(style, JsonStyle::HtmlSafe) => {
-                out.push_str(if c == '\u{8}' { "\\b" } else { "\\f" });
-                continue;
-            }
-            '\t' => {
-                out.push_str("\\t");
-                continue;
-            }
-            '/' if matches!(style, JsonStyle::AsciiSlash) => {
-                out.push_str("\\/");
-                continue;
-            }
-            '\u{0}'..='\u{1f}' => true,
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => matches!(style, JsonStyle::HtmlSafe),
-            c if !c.is_ascii() => matches!(style, JsonStyle::Ascii | JsonStyle::AsciiSlash),
-            _ => false,
-        };
-        if as_unicode_escape {
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// Appends how `style` writes `c`, one of the characters [`json_escapes`] names.
+fn push_json_escape(out: &mut String, c: char, style: JsonStyle) {
+    let short = match c {
+        '"' => Some("\\\""),
+        '\\' => Some("\\\\"),
+        '\n' => Some("\\n"),
+        '\r' => Some("\\r"),
+        '\t' => Some("\\t"),
+        // serde_json, JavaScript, Python and PHP write these two short; Go wrote them as
+        // `\u0008` and `\u000c` before 1.22.
+        '\u{8}' if !matches!(style, JsonStyle::HtmlSafe) => Some("\\b"),
+        '\u{c}' if !matches!(style, JsonStyle::HtmlSafe) => Some("\\f"),
+        '/' => Some("\\/"),
+        _ => None,
+    };
+    match short {
+        Some(escape) => out.push_str(escape),
+        None => {
             let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
+            for &mut unit in c.encode_utf16(&mut units) {
+                out.push_str("\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(char::from(
+                        b"0123456789abcdef"[usize::from((unit >> shift) & 0xf)],
+                    ));
+                }
             }
-        } else {
-            out.push(c);
         }
     }
-    out
+}
+
+/// A set of bytes, as a table indexed by the byte.
+type ByteSet = [bool; 256];
+
+/// Returns the set holding ASCII letters and digits, and `extra`.
+const fn alphanumeric_and(extra: &[u8]) -> ByteSet {
+    let mut set = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        set[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        set[extra[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// The bytes of a value whose forms in the percent-encodings and HTML are the value itself.
+const PLAIN: ByteSet = alphanumeric_and(b"-._");
+
+/// Every byte but the ASCII upper-case letters.
+const NOT_UPPERCASE: ByteSet = {
+    let mut set = [true; 256];
+    let mut b = b'A';
+    while b <= b'Z' {
+        set[b as usize] = false;
+        b += 1;
+    }
+    set
+};
+
+/// The ASCII bytes some JSON style escapes: `"`, `\`, `/`, `<`, `>`, `&` and control
+/// characters. (Non-ASCII characters are escaped by some styles too.)
+const JSON_SPECIAL: ByteSet = {
+    let mut set = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        set[b] = true;
+        b += 1;
+    }
+    let special = b"\"\\/<>&";
+    let mut i = 0;
+    while i < special.len() {
+        set[special[i] as usize] = true;
+        i += 1;
+    }
+    set
+};
+
+/// Returns true when every byte of `text` is in `set`. An indexed loop over a table: these
+/// checks run over every byte of every form, and `cargo test` runs them unoptimised, where a
+/// closure per byte cost more than deriving the forms.
+fn all_in(text: &str, set: &ByteSet) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if !set[bytes[at] as usize] {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 /// One string the registry looks for.
@@ -491,7 +635,12 @@ enum Searcher {
     /// costs more than the few short texts it would scan. Needles matched in any case are kept
     /// in ASCII lower case and looked for in a lower-cased copy of the text (same offsets).
     Few {
+        /// A finder over the first [`WINDOW_LEN`] bytes of each needle: building a finder costs
+        /// in the length of what it looks for, and a generated token's forms (its hex, base64)
+        /// run to a few kilobytes.
         finders: Arc<[memchr::memmem::Finder<'static>]>,
+        /// Each needle whole, as its finder's window is the start of it.
+        needles: Arc<[Box<[u8]>]>,
         any_case: bool,
     },
 }
@@ -615,11 +764,37 @@ fn few_haystack(text: &str, any_case: bool) -> std::borrow::Cow<'_, [u8]> {
 const FEW_NEEDLES: usize = 16;
 
 impl Searcher {
+    /// Returns a [`Searcher::Few`] over `needles`, matched in any ASCII case when `any_case`.
+    fn few<'n>(needles: impl Iterator<Item = &'n [u8]>, any_case: bool) -> Self {
+        let needles: Arc<[Box<[u8]>]> = needles
+            .map(|needle| {
+                if any_case {
+                    needle.to_ascii_lowercase().into()
+                } else {
+                    needle.into()
+                }
+            })
+            .collect();
+        let finders = needles
+            .iter()
+            .map(|needle| {
+                memchr::memmem::Finder::new(&needle[..WINDOW_LEN.min(needle.len())]).into_owned()
+            })
+            .collect();
+        Self::Few {
+            finders,
+            needles,
+            any_case,
+        }
+    }
+
     fn is_match(&self, text: &str) -> bool {
         match self {
             // A window without the rest of its needle is rare: the caller's scan sorts it out.
             Self::Automaton(windows) => windows.automaton.is_match(text),
-            Self::Few { finders, any_case } => {
+            Self::Few {
+                finders, any_case, ..
+            } => {
                 let haystack = few_haystack(text, *any_case);
                 finders.iter().any(|f| f.find(&haystack).is_some())
             }
@@ -635,15 +810,21 @@ impl Searcher {
     ) -> Result<(), ()> {
         match self {
             Self::Automaton(windows) => windows.for_each_match(text, hit)?,
-            Self::Few { finders, any_case } => {
+            Self::Few {
+                finders,
+                needles,
+                any_case,
+            } => {
                 let haystack = few_haystack(text, *any_case);
-                for (pattern, finder) in finders.iter().enumerate() {
-                    let len = finder.needle().len();
+                for (pattern, (finder, needle)) in finders.iter().zip(needles.iter()).enumerate() {
                     let mut from = 0;
                     // Every start, so a needle overlapping itself is found at each.
                     while let Some(at) = haystack.get(from..).and_then(|rest| finder.find(rest)) {
-                        hit(from + at, from + at + len, pattern);
-                        from += at + 1;
+                        let start = from + at;
+                        if haystack.get(start..start + needle.len()) == Some(&needle[..]) {
+                            hit(start, start + needle.len(), pattern);
+                        }
+                        from = start + 1;
                     }
                 }
             }
@@ -668,21 +849,7 @@ fn build_automata(needles: &[Needle], names: &[Arc<str>]) -> Result<Vec<Automato
         // A contiguous NFA builds far faster than a DFA and scans nearly as fast; automata are
         // rebuilt as captures add secrets.
         let searcher = if ids.len() <= FEW_NEEDLES {
-            Searcher::Few {
-                finders: ids
-                    .iter()
-                    .map(|&i| {
-                        let text = needles[i].text.as_bytes();
-                        let text = if any_case {
-                            text.to_ascii_lowercase().into()
-                        } else {
-                            std::borrow::Cow::Borrowed(text)
-                        };
-                        memchr::memmem::Finder::new(&text).into_owned()
-                    })
-                    .collect(),
-                any_case,
-            }
+            Searcher::few(ids.iter().map(|&i| needles[i].text.as_bytes()), any_case)
         } else {
             Searcher::Automaton(WindowAutomaton::new(
                 ids.iter().map(|&i| needles[i].text.clone()).collect(),
@@ -846,7 +1013,7 @@ impl Needles {
         for (text, any_case) in forms.iter() {
             // Most forms are a token's or base64's (mixed case): lower-cased only where it
             // changes something, shared otherwise.
-            let key = if *any_case && text.bytes().any(|b| b.is_ascii_uppercase()) {
+            let key = if *any_case && !all_in(text, &NOT_UPPERCASE) {
                 text.to_ascii_lowercase().into()
             } else {
                 text.clone()
@@ -1143,6 +1310,152 @@ impl SecretScope {
     /// The run's registry.
     pub fn run(&self) -> &Arc<SecretRegistry> {
         &self.run
+    }
+}
+
+/// What redacts text by value: the run's registry, a scenario's scope, one generated case's
+/// secrets. The report sinks and transcripts take one.
+pub trait Redact {
+    /// Returns `text` with every secret this redactor knows replaced by `[redacted:NAME]`.
+    fn redact(&self, text: &str) -> String;
+}
+
+impl<T: Redact + ?Sized> Redact for &T {
+    fn redact(&self, text: &str) -> String {
+        (**self).redact(text)
+    }
+}
+
+impl Redact for SecretRegistry {
+    fn redact(&self, text: &str) -> String {
+        SecretRegistry::redact(self, text)
+    }
+}
+
+impl Redact for SecretScope {
+    fn redact(&self, text: &str) -> String {
+        SecretScope::redact(self, text)
+    }
+}
+
+/// What redacts one generated case's own output (its transcript, its failed checks): its
+/// scenario's scope, and the credential values the case sent that are too short to redact
+/// everywhere.
+///
+/// A run registers only generated values long enough to tell from ordinary words: a key
+/// truncated to `echo` and registered for the run would blank every `echo` in every report, the
+/// scenario names of a replay command among them. But a truncated secret is the real secret's
+/// first characters, and a case's own exchange is where a server echoes what it was sent. So
+/// there a short value of at least [`MIN_REDACTABLE_LEN`] bytes is redacted like any registered
+/// secret (every occurrence, in any case, with its derived forms), and a shorter one (`e`, `ec`,
+/// `ech`) wherever it stands alone, not inside a longer run of letters and digits: blanking every
+/// `e` would leave neither the failure message nor the response readable.
+///
+/// ```text
+/// found "<<ech>>"   ─►   found "<<[redacted:generated_credentials]>>"
+/// expected to equal "unauthorized" (unchanged: no `ech` standing alone)
+/// ```
+pub struct CaseSecrets<'a> {
+    scope: &'a SecretScope,
+    /// The case's short values of at least [`MIN_REDACTABLE_LEN`] bytes, with their forms.
+    short: Option<SecretRegistry>,
+    /// The shorter ones, ASCII-lower-cased, redacted where they stand alone.
+    tiny: Vec<Vec<u8>>,
+    name: String,
+}
+
+impl fmt::Debug for CaseSecrets<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CaseSecrets({} tiny, [redacted])", self.tiny.len())
+    }
+}
+
+impl<'a> CaseSecrets<'a> {
+    /// Redacts through `scope`, and `values` (a case's short credential values) under `name`.
+    pub fn new(scope: &'a SecretScope, name: &str, values: &[String]) -> Self {
+        let mut short: Option<SecretRegistry> = None;
+        let mut tiny = Vec::new();
+        for value in values.iter().filter(|v| !v.is_empty()) {
+            if value.len() >= MIN_REDACTABLE_LEN {
+                short
+                    .get_or_insert_with(SecretRegistry::new)
+                    .register_value(name, value);
+            } else {
+                tiny.push(value.to_ascii_lowercase().into_bytes());
+            }
+        }
+        tiny.sort();
+        tiny.dedup();
+        Self {
+            scope,
+            short,
+            tiny,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Returns true when the case sent a short value: its output then needs more than its
+    /// scope's redaction.
+    pub fn holds_short_values(&self) -> bool {
+        self.short.is_some() || !self.tiny.is_empty()
+    }
+
+    /// Returns `text` with every standalone occurrence of a tiny value replaced, in any ASCII
+    /// case, outside existing markers.
+    fn redact_tiny(&self, text: &str) -> String {
+        let bytes = text.as_bytes();
+        let lower = text.to_ascii_lowercase().into_bytes();
+        let markers = marker_spans(text);
+        let word = |at: usize| bytes[at].is_ascii_alphanumeric() || bytes[at] >= 0x80;
+        let mut regions: Vec<Range<usize>> = Vec::new();
+        for value in &self.tiny {
+            let mut from = 0;
+            while let Some(found) = memchr::memmem::find(&lower[from..], value) {
+                let (start, end) = (from + found, from + found + value.len());
+                from = start + 1;
+                // A match that begins or ends inside a run of letters and digits is part of a
+                // word, not the value standing alone.
+                let splits_start = start > 0 && word(start - 1) && word(start);
+                let splits_end = end < bytes.len() && word(end) && word(end - 1);
+                let in_marker = markers.iter().any(|m| m.start < end && start < m.end);
+                if !splits_start && !splits_end && !in_marker {
+                    regions.push(start..end);
+                }
+            }
+        }
+        if regions.is_empty() {
+            return text.to_owned();
+        }
+        regions.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+        let mut out = String::with_capacity(text.len() + 32);
+        let mut copied = 0;
+        for region in regions {
+            if region.start < copied {
+                // Overlaps the region just replaced: extend it.
+                copied = copied.max(region.end);
+                continue;
+            }
+            out.push_str(&text[copied..region.start]);
+            out.push_str("[redacted:");
+            out.push_str(&self.name);
+            out.push(']');
+            copied = region.end;
+        }
+        out.push_str(&text[copied..]);
+        out
+    }
+}
+
+impl Redact for CaseSecrets<'_> {
+    fn redact(&self, text: &str) -> String {
+        let mut text = self.scope.redact(text);
+        if let Some(short) = &self.short {
+            text = short.redact(&text);
+        }
+        if !self.tiny.is_empty() {
+            text = self.redact_tiny(&text);
+        }
+        text
     }
 }
 
@@ -1677,20 +1990,7 @@ mod tests {
                 WindowAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
                     .unwrap(),
             );
-            let few = Searcher::Few {
-                finders: needles
-                    .iter()
-                    .map(|n| {
-                        let n = if any_case {
-                            n.to_ascii_lowercase()
-                        } else {
-                            (*n).to_owned()
-                        };
-                        memchr::memmem::Finder::new(n.as_bytes()).into_owned()
-                    })
-                    .collect(),
-                any_case,
-            };
+            let few = Searcher::few(needles.iter().map(|n| n.as_bytes()), any_case);
             for text in texts {
                 let found = hits_of(&few, text);
                 assert_eq!(
@@ -1702,10 +2002,7 @@ mod tests {
             }
         }
         // Overlapping occurrences of one needle are each found: `abab` at 0, 2 and 4.
-        let few = Searcher::Few {
-            finders: [memchr::memmem::Finder::new("abab").into_owned()].into(),
-            any_case: false,
-        };
+        let few = Searcher::few(["abab".as_bytes()].into_iter(), false);
         assert_eq!(
             hits_of(&few, "abababab"),
             vec![(0, 4, 0), (2, 6, 0), (4, 8, 0)]
@@ -1761,12 +2058,15 @@ mod tests {
                 WindowAutomaton::new(needles.iter().map(|&n| n.into()).collect(), any_case)
                     .unwrap(),
             );
+            let few = Searcher::few(needles.iter().map(|n| n.as_bytes()), any_case);
             for text in &texts {
+                let expected = naive_hits(&needles, text, any_case);
                 assert_eq!(
                     hits_of(&automaton, text),
-                    naive_hits(&needles, text, any_case),
+                    expected,
                     "{text:?}, any case {any_case}"
                 );
+                assert_eq!(hits_of(&few, text), expected, "few: {text:?}, {any_case}");
             }
         }
         // Through a registry: a long secret's forms are redacted whole, a window alone is not.
@@ -1959,6 +2259,158 @@ mod tests {
             scope.redact(&format!("fixed-client-secret {}", token(9))),
             "[redacted:client_secret] [redacted:access_token]"
         );
+    }
+
+    /// The forms of `value` as they were derived before the shortcuts: every encoding of every
+    /// spelling, each form JSON-escaped in every style, one to three times.
+    fn forms_without_shortcuts(value: &str) -> std::collections::BTreeSet<(String, bool)> {
+        let spellings = [value.to_owned(), value.to_uppercase(), value.to_lowercase()];
+        let mut forms = std::collections::BTreeSet::new();
+        for encoding in ENCODINGS {
+            let spellings = if encoding.any_case {
+                &spellings[..]
+            } else {
+                &spellings[..1]
+            };
+            for form in spellings.iter().flat_map(|v| (encoding.encode)(v)) {
+                let mut level = vec![form];
+                for _ in 0..=JSON_DEPTH {
+                    let mut next = Vec::new();
+                    for text in &level {
+                        if text.len() >= MIN_REDACTABLE_LEN {
+                            let key = if encoding.any_case {
+                                text.to_ascii_lowercase()
+                            } else {
+                                text.clone()
+                            };
+                            forms.insert((key, encoding.any_case));
+                        }
+                        for style in JSON_STYLES {
+                            next.push(json_escape(text, *style));
+                        }
+                    }
+                    level = next;
+                }
+            }
+        }
+        forms
+    }
+
+    #[test]
+    fn the_shortcuts_derive_every_form_the_full_derivation_does() {
+        let claims = r#"{"sub":"CANARY-claims","iss":"https://issuer.example/realms/x","aud":["a&b"],"exp":1900000000}"#;
+        let values = [
+            TRICKY,
+            claims,
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz",
+            "plain-Token_0042.x",
+            "a/b<c>&d\u{8}e\u{c}f\u{2028}g",
+            "Äpfel/Birnen café",
+        ];
+        for value in values {
+            let derived: std::collections::BTreeSet<(String, bool)> = derived_forms(value)
+                .into_iter()
+                .map(|(form, any_case)| {
+                    let key = if any_case {
+                        form.to_ascii_lowercase()
+                    } else {
+                        form
+                    };
+                    (key, any_case)
+                })
+                .collect();
+            assert_eq!(derived, forms_without_shortcuts(value), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn an_ascii_values_case_copies_are_written_as_its_own_forms_in_another_case() {
+        let samples = [
+            "CANARY ~*:/\\\"'()!+%&<>",
+            "Mixed-Case_Token.42",
+            "a b+c%d&e<f>\"g\\h/i\u{1}",
+        ];
+        for encoding in ENCODINGS.iter().filter(|e| e.any_case) {
+            let mut all_same = true;
+            for sample in samples {
+                let own = (encoding.encode)(sample);
+                for copy in [sample.to_ascii_uppercase(), sample.to_ascii_lowercase()] {
+                    let forms = (encoding.encode)(&copy);
+                    all_same &= forms.len() == own.len()
+                        && forms
+                            .iter()
+                            .zip(&own)
+                            .all(|(a, b)| a.eq_ignore_ascii_case(b));
+                }
+            }
+            // Hex writes a letter's code: the one encoding whose copies differ.
+            assert_eq!(all_same, encoding.follows_case, "{}", encoding.name);
+        }
+    }
+
+    #[test]
+    fn a_json_style_skipped_writes_the_text_as_an_earlier_style_does() {
+        let texts = [
+            TRICKY,
+            "plain",
+            "a/b",
+            "<&>",
+            "x\u{8}y",
+            "x\u{c}y",
+            "é",
+            "\u{2028}",
+            "\"q\"\\",
+            "tab\there",
+        ];
+        for text in texts {
+            let classes = JsonClasses::of(text);
+            for (at, style) in JSON_STYLES.iter().enumerate() {
+                let written = json_escape(text, *style);
+                if classes.writes_as_an_earlier_style(*style) {
+                    assert!(
+                        JSON_STYLES[..at]
+                            .iter()
+                            .any(|earlier| json_escape(text, *earlier) == written),
+                        "{text:?}, style {at}"
+                    );
+                }
+                let inert =
+                    written == text && JSON_STYLES.iter().all(|s| json_escape(text, *s) == text);
+                if classes.inert {
+                    assert!(inert, "{text:?} is said to be inert");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_case_redacts_its_short_values_where_they_stand_alone() {
+        let run = Arc::new(registry_with("api_key", "echoed-canary-5f2a7c19e3"));
+        let scope = scope_of(&run);
+        let values = ["ech".to_owned(), "echoed-c".to_owned(), String::new()];
+        let case = CaseSecrets::new(&scope, "generated_credentials", &values);
+        assert!(case.holds_short_values());
+        // The tiny value alone, in any case; not inside words such as `echoes` or `techno`.
+        assert_eq!(
+            case.redact(r#"{"you_sent":"ECH"} echoes techno <<ech>>"#),
+            r#"{"you_sent":"[redacted:generated_credentials]"} echoes techno <<[redacted:generated_credentials]>>"#
+        );
+        // A value of 4 bytes or more wherever it is, and in its derived forms (hex here); the
+        // run's secrets as the scope redacts them.
+        assert_eq!(
+            case.redact("a echoed-cXY b 6563686f65642d63 c echoed-canary-5f2a7c19e3"),
+            "a [redacted:generated_credentials]XY b [redacted:generated_credentials] c [redacted:api_key]"
+        );
+        // Markers are left whole, and a second pass changes nothing.
+        let once = case.redact("[redacted:ech] ech");
+        assert_eq!(once, "[redacted:ech] [redacted:generated_credentials]");
+        assert_eq!(case.redact(&once), once);
+        // The run knows none of them: they would blank ordinary words in every report.
+        assert_eq!(run.redact("echoed-c ech"), "echoed-c ech");
+        // A case with no short value redacts as its scope does.
+        let plain = CaseSecrets::new(&scope, "generated_credentials", &[]);
+        assert!(!plain.holds_short_values());
+        assert_eq!(plain.redact("ech echoed-c"), "ech echoed-c");
     }
 
     #[test]

@@ -1436,7 +1436,7 @@ fn truncate(text: &str) -> String {
     format!("{kept}… ({} bytes in all)", text.len())
 }
 
-fn redact_transcript(t: &mut Transcript, registry: &SecretScope) {
+fn redact_transcript(t: &mut Transcript, registry: &impl crate::secret::Redact) {
     t.url = registry.redact(&t.url);
     for text in [&mut t.outcome_detail, &mut t.resent].into_iter().flatten() {
         *text = registry.redact(text);

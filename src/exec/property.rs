@@ -19,7 +19,7 @@ use crate::property::{
 use crate::scenario::model::{
     Expectation, ExpectedOutcome, PropertyFamily, PropertySpec, RequestSpec, Step,
 };
-use crate::secret::redact_credential_text;
+use crate::secret::{CaseSecrets, Redact as _, redact_credential_text};
 
 /// The name generated credentials are redacted as.
 const GENERATED: &str = "generated_credentials";
@@ -313,6 +313,10 @@ impl Scope<'_> {
         for form in case.change.secret_forms() {
             self.secrets.register_value(GENERATED, &form);
         }
+        // What is too short to register for the run is still hidden where a server would echo
+        // it: this case's own exchange and failed checks.
+        let case_secrets =
+            CaseSecrets::new(self.secrets, GENERATED, &case.change.short_secret_forms());
         let mut authorization = Vec::new();
         let mut change = case.change.clone();
         let fresh = case.change.fresh_code();
@@ -335,6 +339,11 @@ impl Scope<'_> {
             {
                 authorize::CaseAuthorization::Code { code, transcripts } => {
                     authorization = transcripts;
+                    if case_secrets.holds_short_values() {
+                        for transcript in &mut authorization {
+                            super::redact_transcript(transcript, &case_secrets);
+                        }
+                    }
                     if fresh.is_some() {
                         own_code = Some(code);
                     } else {
@@ -348,7 +357,9 @@ impl Scope<'_> {
                         ]);
                     }
                 }
-                authorize::CaseAuthorization::Judged(judged) => return *judged,
+                authorize::CaseAuthorization::Judged(judged) => {
+                    return redact_judged(*judged, &case_secrets);
+                }
             }
         }
         let Some(mut request) = base.try_clone() else {
@@ -394,7 +405,11 @@ impl Scope<'_> {
         self.register_token_response(&exchange);
         let report = check::check(expect, &exchange, sending.within, self);
         if let Some(e) = report.error {
-            return Judged::CouldNotRun(format!("case `{}`: {e}", case.label));
+            return Judged::CouldNotRun(format!(
+                "case `{}`: {}",
+                case.label,
+                case_secrets.redact(&e)
+            ));
         }
         transcript.outcome = exchange.outcome.class();
         transcript.outcome_detail = exchange.outcome.detail().map(|d| self.secrets.redact(d));
@@ -404,12 +419,12 @@ impl Scope<'_> {
             record_response_head(&mut transcript, response);
             transcript.response_body = Some(redact_credential_text(&response.text()));
         }
-        super::redact_transcript(&mut transcript, self.secrets);
+        super::redact_transcript(&mut transcript, &case_secrets);
         let record = CaseRecord {
             failed: report
                 .failed
                 .iter()
-                .map(|f| self.secrets.redact(f))
+                .map(|f| case_secrets.redact(f))
                 .collect(),
             transcript,
             authorization,
@@ -419,6 +434,27 @@ impl Scope<'_> {
         } else {
             Judged::Failed(record)
         }
+    }
+}
+
+/// Returns `judged` with its record's transcripts and failed checks redacted through the case's
+/// secrets when it holds short values (its scope's redaction is already done).
+fn redact_judged(judged: Judged<CaseRecord>, secrets: &CaseSecrets<'_>) -> Judged<CaseRecord> {
+    if !secrets.holds_short_values() {
+        return judged;
+    }
+    let redact = |mut record: CaseRecord| {
+        record.failed = record.failed.iter().map(|f| secrets.redact(f)).collect();
+        super::redact_transcript(&mut record.transcript, secrets);
+        for transcript in &mut record.authorization {
+            super::redact_transcript(transcript, secrets);
+        }
+        record
+    };
+    match judged {
+        Judged::Held(record) => Judged::Held(redact(record)),
+        Judged::Failed(record) => Judged::Failed(redact(record)),
+        could_not_run @ Judged::CouldNotRun(_) => could_not_run,
     }
 }
 

@@ -87,7 +87,7 @@ impl CredentialBody {
     }
 }
 
-fn collect_strings(value: &Value, out: &mut Vec<String>) {
+pub(super) fn collect_strings(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(s) => out.push(s.clone()),
         Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),

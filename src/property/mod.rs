@@ -253,6 +253,74 @@ impl Change {
         }
     }
 
+    /// Returns the credential values under [`MIN_PASSWORD_FORM`] bytes this change sends (a
+    /// secret truncated to its first few characters): the `Authorization` credentials and a
+    /// Basic password, a header or query parameter marked `secret`, a credential form field, the
+    /// strings of a JSON body's credential members.
+    /// [`Change::secret_forms`] leaves most of them out (the registry, those under 4 bytes):
+    /// registered for the run, they would blank ordinary words in every report. They are
+    /// redacted from the case's own transcript and failed checks instead (`secret::CaseSecrets`).
+    pub fn short_secret_forms(&self) -> Vec<String> {
+        let mut short = Vec::new();
+        self.collect_short_secret_forms(&mut short);
+        short.retain(|v| !v.is_empty() && v.len() < MIN_PASSWORD_FORM);
+        short.sort();
+        short.dedup();
+        short
+    }
+
+    fn collect_short_secret_forms(&self, short: &mut Vec<String>) {
+        use base64::Engine as _;
+        match self {
+            Change::Authorization(bytes) => {
+                let text = String::from_utf8_lossy(bytes);
+                let credentials = text.split_once(' ').map_or(&*text, |(_, c)| c).trim();
+                short.push(credentials.to_owned());
+                if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credentials)
+                    && let Some((_, password)) = String::from_utf8_lossy(&decoded).split_once(':')
+                {
+                    short.push(password.to_owned());
+                }
+            }
+            Change::Header {
+                value: Some(value),
+                secret: true,
+                ..
+            } => short.push(String::from_utf8_lossy(value).trim().to_owned()),
+            Change::Query {
+                value: Some(value),
+                secret: true,
+                ..
+            } => short.push(value.clone()),
+            // A credential field too short to be marked secret (`token_request` marks only long
+            // ones); transcripts already show its value as `[redacted]` by name.
+            Change::Form(fields) => short.extend(
+                fields
+                    .iter()
+                    .filter(|f| f.secret || crate::secret::is_credential_field(&f.name))
+                    .map(|f| f.value.clone()),
+            ),
+            Change::FormField(FormFieldChange {
+                name,
+                value: Some(value),
+                secret,
+            }) if *secret || crate::secret::is_credential_field(name) => short.push(value.clone()),
+            Change::Json(body) => {
+                for member in &body.credential_members {
+                    if let Some(value) = body.value.get(member) {
+                        json_credentials::collect_strings(value, short);
+                    }
+                }
+            }
+            Change::All(changes) => {
+                for change in changes {
+                    change.collect_short_secret_forms(short);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Returns the case's own authorization request, when it runs one.
     pub fn authorize(&self) -> Option<&AuthorizeChange> {
         match self {
@@ -968,6 +1036,80 @@ mod tests {
         assert!(forms.contains(&token));
         assert!(forms.iter().any(|f| f == "alice:electrum"));
         assert!(!forms.iter().any(|f| f == "electrum"));
+    }
+
+    #[test]
+    fn short_secret_forms_are_the_short_credentials_secret_forms_leaves_out() {
+        use base64::Engine as _;
+        let basic = |pair: &str| {
+            let token = base64::engine::general_purpose::STANDARD.encode(pair);
+            Change::Authorization(format!("Basic {token}").into_bytes())
+        };
+        let header = |value: &str| Change::Header {
+            name: "x-api-key".into(),
+            value: Some(value.as_bytes().to_vec()),
+            secret: true,
+        };
+        let cases = [
+            (header("dem"), vec!["dem"]),
+            (header("a-long-api-key-0123"), vec![]),
+            (
+                Change::Query {
+                    name: "key".into(),
+                    value: Some("demo-api".into()),
+                    secret: true,
+                },
+                vec!["demo-api"],
+            ),
+            // A password cut to two characters: the pair and the token are long, so only it.
+            (basic("alice:el"), vec!["el"]),
+            (Change::Authorization(b"Bearer eyJ".to_vec()), vec!["eyJ"]),
+            (
+                Change::Form(vec![
+                    FormField {
+                        name: "client_secret".into(),
+                        value: "lab".into(),
+                        secret: false,
+                    },
+                    FormField {
+                        name: "username".into(),
+                        value: "bob".into(),
+                        secret: false,
+                    },
+                ]),
+                vec!["lab"],
+            ),
+            (
+                Change::All(vec![
+                    header("k"),
+                    Change::FormField(FormFieldChange {
+                        name: "code".into(),
+                        value: Some("c0".into()),
+                        secret: false,
+                    }),
+                ]),
+                vec!["c0", "k"],
+            ),
+            (
+                Change::Header {
+                    name: "x-trace".into(),
+                    value: Some(b"abc".to_vec()),
+                    secret: false,
+                },
+                vec![],
+            ),
+            (
+                Change::Json(JsonBody {
+                    value: serde_json::json!({"login": "bob", "password": "hu", "pin": ["12"]}),
+                    credential_members: vec!["password".into(), "pin".into()],
+                    secrets: Vec::new(),
+                }),
+                vec!["12", "hu"],
+            ),
+        ];
+        for (change, short) in cases {
+            assert_eq!(change.short_secret_forms(), short);
+        }
     }
 
     fn form_request() -> reqwest::Request {

@@ -37,9 +37,13 @@ pub fn plan(scenarios: &Path, target: Target) -> Plan {
     .unwrap_or_else(|errors| panic!("{}", errors.render()))
 }
 
-/// The repository's scenarios planned against the embedded mock target.
+/// The repository's scenarios planned against the embedded mock target, loaded once per test
+/// binary: the property tests run one scenario under several deviations and seeds, and loading
+/// every spec and scenario again for each run took most of a second unoptimised.
 pub fn mock_plan() -> Plan {
-    plan(&Path::new(super::ROOT).join("scenarios"), Target::mock())
+    static PLAN: std::sync::OnceLock<Plan> = std::sync::OnceLock::new();
+    PLAN.get_or_init(|| plan(&Path::new(super::ROOT).join("scenarios"), Target::mock()))
+        .clone()
 }
 
 /// Runs the one scenario `trial` of `plan` on the embedded mocks with `deviations` and run seed
