@@ -20,15 +20,26 @@ const ANSWERED: &[&str] = &[
 const DEVIATIONS: &[(&str, &[Caught])] = &[
     (
         "accepts-repeated-parameters",
-        &[(
-            "electrum::token::generated-password-grants-refused",
-            0,
-            &[
-                "`duplicated-parameter: `",
-                "got HTTP 200, expected one of 400, 401",
-                "minimal failing case",
-            ],
-        )],
+        &[
+            (
+                "electrum::refresh::generated-refresh-grants-refused",
+                1,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+            (
+                "electrum::token::generated-password-grants-refused",
+                0,
+                &[
+                    "`duplicated-parameter: `",
+                    "got HTTP 200, expected one of 400, 401",
+                    "minimal failing case",
+                ],
+            ),
+        ],
     ),
     (
         "allowlist-prefix-one-short",
@@ -180,14 +191,24 @@ const DEVIATIONS: &[(&str, &[Caught])] = &[
     ),
     (
         "refreshes-without-client-secret",
-        &[(
-            "electrum::refresh::refresh-needs-the-client-secret",
-            1,
-            &[
-                "refresh with the client_id alone",
-                "got HTTP 200, expected 401",
-            ],
-        )],
+        &[
+            (
+                "electrum::refresh::generated-refresh-grants-refused",
+                1,
+                &[
+                    "`missing-client-authentication: `client_secret` left out`",
+                    "got HTTP 200, expected one of 400, 401",
+                ],
+            ),
+            (
+                "electrum::refresh::refresh-needs-the-client-secret",
+                1,
+                &[
+                    "refresh with the client_id alone",
+                    "got HTTP 200, expected 401",
+                ],
+            ),
+        ],
     ),
     (
         "omits-no-store",
