@@ -365,15 +365,28 @@ fn base64_forms(
     forms
 }
 
-/// Returns a JWT's payload and signature when `value` is shaped like one; a JWT's header is the
-/// same for every token and hides nothing.
+/// Returns a JWT's payload and signature when `value` is one: three base64url parts whose first
+/// decodes to a JOSE header (a JSON object naming its `alg`, RFC 7515 §4.1.1). A JWT's header is
+/// the same for every token and hides nothing. Anything else with two dots (a URL's host, a
+/// cut JSON text) is not split: its middle part would be an ordinary word redacted everywhere.
 fn jwt_parts(value: &str) -> Vec<String> {
+    use base64::Engine as _;
     let is_base64url = |part: &&str| {
         part.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
+    let is_jose_header = |part: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .is_some_and(|header| header.get("alg").is_some())
+    };
     match value.split('.').collect::<Vec<_>>().as_slice() {
-        [_, payload, signature] if [payload, signature].iter().all(|p| is_base64url(p)) => {
+        [header, payload, signature]
+            if [header, payload, signature].iter().all(|p| is_base64url(p))
+                && is_jose_header(header) =>
+        {
             vec![payload.to_string(), signature.to_string()]
         }
         _ => Vec::new(),
@@ -1585,6 +1598,27 @@ mod tests {
             registry.redact("claims eyJzdWIiOiJhbGljZSJ9 sig c2lnbmF0dXJlLWJ5dGVz"),
             "claims [redacted:access_token] sig [redacted:access_token]"
         );
+    }
+
+    /// A value with two dots that is not a JWT (a claims text cut inside a URL's host) is not
+    /// split: its middle part, `silverflow` here, is an ordinary word found everywhere.
+    #[test]
+    fn a_value_with_two_dots_is_split_only_when_it_is_a_jwt() {
+        let cut = r#"{"agentKey":"cgt-1wtRvF","iss":"https://api.silverflow.co"#;
+        let registry = registry_with("generated", cut);
+        assert_eq!(
+            registry.redact("provider silverflow"),
+            "provider silverflow"
+        );
+        assert!(registry.redact(cut).contains("[redacted:generated]"));
+        // Base64url parts whose first is no JOSE header: not a JWT either.
+        let dotted = "bm90LWEtaGVhZGVy.c2lsdmVyZmxvdy1wYXJ0.c2lnbmF0dXJlLWJ5dGVz";
+        let registry = registry_with("opaque", dotted);
+        assert_eq!(
+            registry.redact("c2lsdmVyZmxvdy1wYXJ0"),
+            "c2lsdmVyZmxvdy1wYXJ0"
+        );
+        assert_eq!(registry.redact(dotted), "[redacted:opaque]");
     }
 
     #[test]
