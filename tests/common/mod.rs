@@ -313,6 +313,29 @@ impl Run {
 
     /// Asserts no output of the run holds any of `needles`, compared in any ASCII case. A
     /// failure names the output and shows the surroundings, the value itself replaced.
+    /// Asserts no output holds `canary` nor any value an echoing server saw (more than
+    /// `at_least` of them) of 12 characters or more: shorter ones (a code cut to a few
+    /// characters) occur by chance in a report.
+    pub fn assert_no_output_holds_what_was_seen(
+        &self,
+        seen: &[String],
+        canary: &str,
+        at_least: usize,
+    ) {
+        let mut needles: Vec<String> = seen
+            .iter()
+            .filter(|v| v.chars().count() >= 12)
+            .cloned()
+            .collect();
+        needles.push(canary.to_owned());
+        assert!(
+            needles.len() > at_least,
+            "the server saw too little: {}",
+            needles.len()
+        );
+        self.assert_no_output_holds(&needles);
+    }
+
     pub fn assert_no_output_holds(&self, needles: &[String]) {
         for (name, text) in self.report_outputs() {
             let lower = text.to_ascii_lowercase();
