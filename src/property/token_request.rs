@@ -4,7 +4,7 @@
 //! Derived from the request as rendered (its form body and its `Authorization: Basic` client),
 //! never from a provider list: a parameter given twice, a required parameter left out
 //! (`grant_type`, and what the request's grant needs: `code` and, without PKCE, `redirect_uri`;
-//! `refresh_token`; `username` and `password`; a public client's `client_id`), no client
+//! `refresh_token`; `username`; a public client's `client_id`), no client
 //! authentication, the client's secret in both the `Authorization` header and the body, a wrong
 //! client secret, a wrong code, refresh token or password (one character changed, truncated,
 //! extended), another client's code or refresh token, a redirect URI one character away
@@ -14,7 +14,8 @@
 //! request allows are the arms of a weighted union ([`super::Arms`], which leaves out the kinds
 //! a step excludes), one weight each, so every kind is drawn about `cases / kinds` times. A
 //! wrong grant value is a kind per field (`wrong-code`, `wrong-refresh-token`, `wrong-password`,
-//! `wrong-username`), so a target can leave out wrong passwords alone. A case never carries a
+//! `wrong-username`), so a target can leave out wrong passwords alone; a password left out is a
+//! `wrong-password` case too, as a failed login of the user. A case never carries a
 //! valid code with a valid redirect URI and client unless it is malformed in another way, so a
 //! single-use code consumed by a lenient server is consumed by the very case that catches it.
 
@@ -260,7 +261,9 @@ fn kinds(
         "authorization_code" if request.has("code_verifier") => required.push("code"),
         "authorization_code" => required.extend(["code", "redirect_uri"]),
         "refresh_token" => required.push("refresh_token"),
-        "password" => required.extend(["username", "password"]),
+        // A password left out is a `wrong-password` case (below): every case that is a failed
+        // login of the user is of that kind, so one exclusion spares a lockout-prone account.
+        "password" => required.push("username"),
         _ => {}
     }
     if request.basic_client.is_none() && body_secret.is_none() {
@@ -355,10 +358,16 @@ fn kinds(
     };
     for (name, kind) in grant_fields {
         if let Some(value) = request.first(name) {
-            let cases = near_values(value, &format!("{kind}: `{name}`"))
+            let mut cases: Vec<Case> = near_values(value, &format!("{kind}: `{name}`"))
                 .into_iter()
                 .map(|(v, what)| form_case(what, request.with(name, &v)))
                 .collect();
+            if *name == "password" {
+                cases.push(form_case(
+                    format!("{kind}: `{name}` left out"),
+                    request.without(name),
+                ));
+            }
             kinds.push((kind, cases));
         }
     }
@@ -648,9 +657,41 @@ mod tests {
             [
                 "missing-parameter: `grant_type` left out",
                 "missing-parameter: `username` left out",
-                "missing-parameter: `password` left out",
                 "missing-parameter: `client_id` left out"
             ]
+        );
+    }
+
+    /// A password left out is a failed login like a wrong one: it is of the `wrong-password`
+    /// kind, so leaving that kind out spares the account every case that could lock it.
+    #[test]
+    fn a_password_left_out_is_a_wrong_password_case() {
+        let base = base(
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "correct-horse"),
+                ("client_id", "public"),
+            ],
+            None,
+        );
+        let kinds = kinds(&base, &Others::default()).unwrap();
+        let wrong: Vec<&str> = kinds
+            .iter()
+            .filter(|(kind, _)| *kind == "wrong-password")
+            .flat_map(|(_, cases)| cases.iter().map(|c| c.label.as_str()))
+            .collect();
+        assert!(
+            wrong.contains(&"wrong-password: `password` left out"),
+            "{wrong:?}"
+        );
+        assert!(
+            kinds
+                .iter()
+                .filter(|(kind, _)| *kind == "missing-parameter")
+                .flat_map(|(_, cases)| cases.iter())
+                .all(|c| !c.label.contains("`password`")),
+            "a missing-parameter case leaves the password out"
         );
     }
 
