@@ -758,24 +758,11 @@ mod tests {
             }
         }
         let kinds: std::collections::BTreeSet<&str> = cases.iter().map(kind).collect();
-        for expected in [
-            "empty",
-            "other-token",
-            "truncated",
-            "extended",
-            "char-changed",
-            "case-flipped",
-            "signature-stripped",
-            "segment-truncated",
-            "segment-extended",
-            "segment-changed",
-            "alg-none",
-            "alg-confusion",
-            "exp-removed",
-            "exp-past",
-            "nbf-future",
-            "claim-changed",
-        ] {
+        for expected in crate::scenario::model::PropertyFamily::Bearer
+            .kinds()
+            .iter()
+            .copied()
+        {
             assert!(
                 kinds.contains(expected),
                 "no `{expected}` among 2000: {kinds:?}"

@@ -329,15 +329,11 @@ mod tests {
         for seed in 1..=5 {
             let cases = draw(&strategy, 256, seed);
             let kinds: BTreeSet<&str> = cases.iter().map(kind).collect();
-            for expected in [
-                "wrong-value",
-                "missing-member",
-                "null-value",
-                "empty-value",
-                "wrong-type",
-                "swapped-members",
-                "other-value",
-            ] {
+            for expected in crate::scenario::model::PropertyFamily::JsonCredentials
+                .kinds()
+                .iter()
+                .copied()
+            {
                 assert!(kinds.contains(expected), "seed {seed}: no `{expected}`");
             }
             assert!(

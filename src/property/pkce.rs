@@ -336,17 +336,11 @@ mod tests {
     fn every_kind_is_drawn_and_malformed_verifiers_are_what_they_say() {
         let cases = draw(&refused(EARLIER, Some("S256"), &[]).unwrap(), 1000, 3);
         let kinds: std::collections::BTreeSet<&str> = cases.iter().map(kind).collect();
-        for expected in [
-            "no-verifier",
-            "wrong-verifier",
-            "earlier-verifier",
-            "challenge-as-verifier",
-            "short-verifier",
-            "long-verifier",
-            "bad-character",
-            "plain-method",
-            "omitted-method",
-        ] {
+        for expected in crate::scenario::model::PropertyFamily::Pkce
+            .kinds()
+            .iter()
+            .copied()
+        {
             assert!(
                 kinds.contains(expected),
                 "no `{expected}` among 1000: {kinds:?}"
